@@ -1,0 +1,174 @@
+//! Capture files: pcap (micro- and nanosecond) and pcapng (several interfaces and link
+//! types), read with pcap-parser's streaming reader in a fixed buffer.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use pcap_parser::pcapng::Block;
+use pcap_parser::{PcapBlockOwned, PcapError, create_reader};
+
+use super::{LinkType, Packet};
+use crate::time::Timestamp;
+
+/// Read buffer: large enough for any record up to `MAX_RECORD`, and for sequential
+/// reads at disk speed. The one buffer a file reader holds.
+const BUFFER_SIZE: usize = 1 << 20;
+
+/// What went wrong with a capture file. Printed as one line naming the file.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("{path}: cannot open: {source}")]
+    Open { path: PathBuf, source: std::io::Error },
+    #[error("{path}: not a pcap or pcapng capture file")]
+    NotCapture { path: PathBuf },
+    #[error("{path}: read error at byte {offset}")]
+    Read { path: PathBuf, offset: u64 },
+    #[error("{path}: corrupt record at byte {offset}")]
+    Corrupt { path: PathBuf, offset: u64 },
+    #[error("{path}: unsupported link type {dlt} (imdswatch decodes Ethernet, Linux cooked v1/v2, raw IP and loopback)")]
+    UnknownLinkType { path: PathBuf, dlt: i32 },
+}
+
+/// How a file ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// The last record was complete.
+    Clean,
+    /// The file stopped in the middle of a record (a capture cut short): results so far stand.
+    Truncated { offset: u64 },
+}
+
+/// Per-interface state of a pcapng section.
+#[derive(Debug, Clone, Copy)]
+struct Interface {
+    link: Option<LinkType>,
+    dlt: i32,
+    /// Timestamp units per second.
+    resolution: u64,
+    offset_secs: i64,
+}
+
+/// Counters of what the reader skipped without failing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ReadStats {
+    pub records: u64,
+    pub bytes: u64,
+    /// pcapng packets on interfaces whose link type imdswatch cannot decode.
+    pub unsupported_link: u64,
+    /// pcapng blocks of unknown or irrelevant types.
+    pub other_blocks: u64,
+}
+
+/// Opens `path` (or standard input for `-`) and calls `each` for every packet, in file order.
+pub fn read_file(
+    path: &Path,
+    stats: &mut ReadStats,
+    each: &mut dyn FnMut(&Packet<'_>),
+) -> Result<End, FileError> {
+    let input: Box<dyn Read + Send> = if path.as_os_str() == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        let f = File::open(path).map_err(|source| FileError::Open { path: path.into(), source })?;
+        Box::new(f)
+    };
+    read(path, input, stats, each)
+}
+
+/// Reads a capture from any reader; `path` only names it in errors.
+pub fn read(
+    path: &Path,
+    input: Box<dyn Read + Send>,
+    stats: &mut ReadStats,
+    each: &mut dyn FnMut(&Packet<'_>),
+) -> Result<End, FileError> {
+    let p = || path.to_path_buf();
+    let mut reader = match create_reader(BUFFER_SIZE, input) {
+        Ok(r) => r,
+        Err(PcapError::ReadError) => return Err(FileError::Read { path: p(), offset: 0 }),
+        Err(_) => return Err(FileError::NotCapture { path: p() }),
+    };
+    let mut legacy: Option<(LinkType, u32)> = None; // link type, units per second
+    let mut ifaces: Vec<Interface> = Vec::new();
+    let mut offset: u64 = 0;
+    loop {
+        match reader.next() {
+            Ok((len, block)) => {
+                stats.records += 1;
+                match block {
+                    PcapBlockOwned::LegacyHeader(h) => {
+                        let dlt = h.network.0;
+                        let link = LinkType::from_dlt(dlt)
+                            .ok_or(FileError::UnknownLinkType { path: p(), dlt })?;
+                        let units = if h.is_nanosecond_precision() { 1_000_000_000 } else { 1_000_000 };
+                        legacy = Some((link, units));
+                    }
+                    PcapBlockOwned::Legacy(b) => {
+                        if let Some((link, units)) = legacy {
+                            let frac_us = if units == 1_000_000 { b.ts_usec } else { b.ts_usec / 1000 };
+                            let ts = Timestamp::from_parts(u64::from(b.ts_sec), frac_us);
+                            stats.bytes += b.data.len() as u64;
+                            each(&Packet { ts, link, data: b.data });
+                        }
+                    }
+                    PcapBlockOwned::NG(Block::SectionHeader(_)) => ifaces.clear(),
+                    PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+                        ifaces.push(Interface {
+                            link: LinkType::from_dlt(idb.linktype.0),
+                            dlt: idb.linktype.0,
+                            resolution: idb.ts_resolution().unwrap_or(1_000_000).max(1),
+                            offset_secs: idb.ts_offset(),
+                        });
+                    }
+                    PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
+                        let Some(iface) = ifaces.get(epb.if_id as usize).copied() else {
+                            return Err(FileError::Corrupt { path: p(), offset });
+                        };
+                        let Some(link) = iface.link else {
+                            if ifaces.iter().all(|i| i.link.is_none()) {
+                                return Err(FileError::UnknownLinkType { path: p(), dlt: iface.dlt });
+                            }
+                            stats.unsupported_link += 1;
+                            reader.consume(len);
+                            offset += len as u64;
+                            continue;
+                        };
+                        let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                        let secs = (raw / iface.resolution).saturating_add_signed(iface.offset_secs);
+                        let frac = raw % iface.resolution;
+                        let micros = u32::try_from(frac.saturating_mul(1_000_000) / iface.resolution).unwrap_or(0);
+                        let data = epb.data.get(..epb.caplen as usize).unwrap_or(epb.data);
+                        stats.bytes += data.len() as u64;
+                        each(&Packet { ts: Timestamp::from_parts(secs, micros), link, data });
+                    }
+                    PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
+                        // No timestamp; interface 0 by definition.
+                        match ifaces.first().and_then(|i| i.link) {
+                            Some(link) => {
+                                stats.bytes += spb.data.len() as u64;
+                                each(&Packet { ts: Timestamp(0), link, data: spb.data });
+                            }
+                            None => stats.unsupported_link += 1,
+                        }
+                    }
+                    PcapBlockOwned::NG(_) => stats.other_blocks += 1,
+                }
+                reader.consume(len);
+                offset += len as u64;
+            }
+            Err(PcapError::Eof) => return Ok(End::Clean),
+            Err(PcapError::Incomplete(_)) => {
+                if reader.reader_exhausted() {
+                    return Ok(End::Truncated { offset });
+                }
+                if reader.refill().is_err() {
+                    return Err(FileError::Read { path: p(), offset });
+                }
+            }
+            Err(PcapError::UnexpectedEof) => return Ok(End::Truncated { offset }),
+            Err(PcapError::ReadError) => return Err(FileError::Read { path: p(), offset }),
+            Err(PcapError::HeaderNotRecognized) => return Err(FileError::NotCapture { path: p() }),
+            Err(_) => return Err(FileError::Corrupt { path: p(), offset }),
+        }
+    }
+}

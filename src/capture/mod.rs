@@ -1,0 +1,47 @@
+//! Packet sources: capture files (`file`) and, in live mode, libpcap (`live`).
+//! Both hand the engine the same thing: a timestamp, the link type, and the frame's bytes.
+
+pub mod file;
+
+use crate::time::Timestamp;
+
+/// Link layers imdswatch decodes, chosen from the capture's link type, never guessed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LinkType {
+    /// DLT_EN10MB: Ethernet II, with 802.1Q / QinQ tags.
+    Ethernet,
+    /// DLT_LINUX_SLL: Linux cooked capture v1 (`tcpdump -i any` before libpcap 1.10).
+    LinuxSll,
+    /// DLT_LINUX_SLL2: Linux cooked capture v2 (`tcpdump -i any` today).
+    LinuxSll2,
+    /// DLT_RAW / LINKTYPE_IPV4 / LINKTYPE_IPV6: the frame starts with the IP header.
+    RawIp,
+    /// DLT_NULL: BSD loopback, 4-byte address family in the writer's byte order.
+    Null,
+    /// DLT_LOOP: OpenBSD loopback, 4-byte address family in network byte order.
+    Loop,
+}
+
+impl LinkType {
+    /// Maps a pcap LINKTYPE_/DLT_ value; `None` for link types imdswatch cannot decode.
+    pub fn from_dlt(dlt: i32) -> Option<LinkType> {
+        Some(match dlt {
+            1 => LinkType::Ethernet,
+            113 => LinkType::LinuxSll,
+            276 => LinkType::LinuxSll2,
+            // LINKTYPE_RAW (101), DLT_RAW on most systems (12, 14), LINKTYPE_IPV4/IPV6.
+            101 | 12 | 14 | 228 | 229 => LinkType::RawIp,
+            0 => LinkType::Null,
+            108 => LinkType::Loop,
+            _ => return None,
+        })
+    }
+}
+
+/// One captured frame, borrowed from the source's buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Packet<'a> {
+    pub ts: Timestamp,
+    pub link: LinkType,
+    pub data: &'a [u8],
+}

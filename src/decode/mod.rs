@@ -1,0 +1,113 @@
+//! Frame → TCP segment of an IMDS connection, zero-copy.
+//!
+//! Packets that do not involve an endpoint address are rejected from the raw IP header
+//! before anything else is parsed: on a busy host nearly every packet leaves here.
+
+pub mod link;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use etherparse::{IpNumber, IpSlice, TcpSlice};
+
+use crate::capture::LinkType;
+use crate::endpoint::Endpoints;
+pub use link::LinkError;
+
+/// The TCP segment of a watched connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Segment<'a> {
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub seq: u32,
+    pub syn: bool,
+    pub fin: bool,
+    pub rst: bool,
+    /// IPv4 TTL or IPv6 hop limit.
+    pub ttl: u8,
+    pub payload: &'a [u8],
+}
+
+/// Why a frame yields no segment. `NotWatched`, `NotIp` and `NotTcp` are ordinary traffic;
+/// the rest are anomalies, counted by the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    NotIp,
+    /// No endpoint address or port involved.
+    NotWatched,
+    NotTcp,
+    /// An IP fragment: IMDS requests are never fragmented; counted, not reassembled.
+    Fragment,
+    /// Cut short (snaplen or a damaged frame).
+    Truncated,
+    /// Headers that do not parse.
+    Malformed,
+}
+
+/// Decodes one frame.
+pub fn decode<'a>(link: LinkType, frame: &'a [u8], endpoints: &Endpoints) -> Result<Segment<'a>, Skip> {
+    let ip = link::ip_payload(link, frame).map_err(|e| match e {
+        LinkError::Truncated => Skip::Truncated,
+        LinkError::NotIp => Skip::NotIp,
+        LinkError::TooManyTags => Skip::Malformed,
+    })?;
+    if !involves_endpoint(ip, endpoints)? {
+        return Err(Skip::NotWatched);
+    }
+    let ip = IpSlice::from_slice(ip).map_err(|e| match e {
+        etherparse::err::ip::SliceError::Len(_) => Skip::Truncated,
+        _ => Skip::Malformed,
+    })?;
+    let payload = ip.payload();
+    if payload.fragmented {
+        return Err(Skip::Fragment);
+    }
+    if payload.ip_number != IpNumber::TCP {
+        return Err(Skip::NotTcp);
+    }
+    let tcp = TcpSlice::from_slice(payload.payload).map_err(|e| match e {
+        etherparse::err::tcp::HeaderSliceError::Len(_) => Skip::Truncated,
+        _ => Skip::Malformed,
+    })?;
+    let src = SocketAddr::new(ip.source_addr(), tcp.source_port());
+    let dst = SocketAddr::new(ip.destination_addr(), tcp.destination_port());
+    if !endpoints.contains(&src) && !endpoints.contains(&dst) {
+        return Err(Skip::NotWatched);
+    }
+    let ttl = match &ip {
+        IpSlice::Ipv4(v4) => v4.header().ttl(),
+        IpSlice::Ipv6(v6) => v6.header().hop_limit(),
+    };
+    Ok(Segment {
+        src,
+        dst,
+        seq: tcp.sequence_number(),
+        syn: tcp.syn(),
+        fin: tcp.fin(),
+        rst: tcp.rst(),
+        ttl,
+        payload: tcp.payload(),
+    })
+}
+
+/// Reads the addresses straight from the IP header: the cheap first filter.
+fn involves_endpoint(ip: &[u8], endpoints: &Endpoints) -> Result<bool, Skip> {
+    match ip.first().map(|b| b >> 4) {
+        Some(4) => {
+            let h = ip.get(12..20).ok_or(Skip::Truncated)?;
+            let src = Ipv4Addr::new(h[0], h[1], h[2], h[3]);
+            let dst = Ipv4Addr::new(h[4], h[5], h[6], h[7]);
+            Ok(endpoints.has_ip(IpAddr::V4(src)) || endpoints.has_ip(IpAddr::V4(dst)))
+        }
+        Some(6) => {
+            let h = ip.get(8..40).ok_or(Skip::Truncated)?;
+            let mut s = [0u8; 16];
+            let mut d = [0u8; 16];
+            s.copy_from_slice(&h[..16]);
+            d.copy_from_slice(&h[16..]);
+            Ok(endpoints.has_ip(IpAddr::V6(Ipv6Addr::from(s)))
+                || endpoints.has_ip(IpAddr::V6(Ipv6Addr::from(d))))
+        }
+        Some(_) => Err(Skip::Malformed),
+        None => Err(Skip::Truncated),
+    }
+}

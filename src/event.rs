@@ -1,0 +1,199 @@
+//! Output records: plain `Serialize` structs, kept apart from the parsers that fill them.
+//!
+//! One `RequestRecord` per IMDS HTTP request, written as one NDJSON line. The schema is
+//! documented in README.md ("NDJSON schema"); fields are only ever added, never renamed.
+//! No field ever holds a token value or a response body.
+
+use serde::Serialize;
+
+use crate::time::Timestamp;
+
+/// What kind of IMDS request this was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Version {
+    /// No session token: the request IMDSv2 enforcement would break.
+    V1,
+    /// Carries `X-aws-ec2-metadata-token`.
+    V2,
+    /// `PUT /latest/api/token`: asks for an IMDSv2 session token.
+    TokenRequest,
+}
+
+impl Version {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Version::V1 => "v1",
+            Version::V2 => "v2",
+            Version::TokenRequest => "token_request",
+        }
+    }
+}
+
+/// What became of the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// 2xx.
+    Ok,
+    /// 3xx.
+    Redirect,
+    /// 401 or 403: refused (token missing/invalid when required, IMDS off, forwarded token PUT).
+    Rejected,
+    /// Any other 4xx (400 bad token TTL, 404 no such path, 405 ...).
+    ClientError,
+    /// 5xx.
+    ServerError,
+    /// The connection ended or idled out with no answer (e.g. a token PUT lost to the hop limit).
+    NoResponse,
+    /// The answer could not be matched: the capture lost part of the server's byte stream.
+    Unmatched,
+}
+
+impl Outcome {
+    pub fn from_status(status: u16) -> Outcome {
+        match status {
+            200..=299 => Outcome::Ok,
+            300..=399 => Outcome::Redirect,
+            401 | 403 => Outcome::Rejected,
+            400..=499 => Outcome::ClientError,
+            _ => Outcome::ServerError,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Redirect => "redirect",
+            Outcome::Rejected => "rejected",
+            Outcome::ClientError => "client_error",
+            Outcome::ServerError => "server_error",
+            Outcome::NoResponse => "no_response",
+            Outcome::Unmatched => "unmatched",
+        }
+    }
+}
+
+/// The `imds` object of a record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Imds {
+    pub version: Version,
+    pub method: String,
+    pub path: String,
+    pub status: Option<u16>,
+    pub outcome: Outcome,
+    /// The request reads the instance role's credentials.
+    pub credentials: bool,
+    /// `X-aws-ec2-metadata-token-ttl-seconds` of a token request, when it is a number.
+    pub token_ttl_seconds: Option<u32>,
+    pub user_agent: Option<String>,
+    /// The request carried `X-Forwarded-For` (IMDS refuses such token requests with 403).
+    pub forwarded: bool,
+    /// Milliseconds from the request to the start of its answer.
+    pub response_ms: Option<f64>,
+}
+
+/// The `network` object: addresses as `ip:port`, IPv6 in brackets.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Network {
+    pub client: String,
+    pub server: String,
+    /// IP TTL / hop limit of the client's packets as captured.
+    pub client_ttl: u8,
+}
+
+/// One executable in a process's ancestry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ancestor {
+    pub pid: u32,
+    pub name: String,
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProcessFile {
+    /// Executable name (`comm`, or the file name of `exe`).
+    pub name: String,
+    /// Path of the executable, when readable.
+    pub path: Option<String>,
+}
+
+/// The `process` object (live mode).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Process {
+    pub pid: u32,
+    pub file: ProcessFile,
+    /// Command line, arguments joined by spaces; token values are redacted.
+    pub cmdline: String,
+    pub uid: u32,
+    pub user: Option<String>,
+    /// Parent first, up to PID 1.
+    pub ancestors: Vec<Ancestor>,
+}
+
+/// The `container` object (live mode).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Container {
+    /// Full container id (64 hex digits for docker/containerd/CRI-O/podman).
+    pub id: String,
+    /// `docker`, `containerd`, `cri-o`, `podman`, `kubernetes` (pod cgroup, runtime unknown).
+    pub runtime: String,
+}
+
+/// Why a request has no process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttributionMiss {
+    /// The socket was found but its owner had exited before it could be read.
+    Exited,
+    /// No socket with these addresses in any network namespace's TCP table.
+    NoSocket,
+    /// /proc entries of the owner could not be read (missing CAP_SYS_PTRACE/CAP_DAC_READ_SEARCH).
+    Permission,
+    /// The lookup queue was full; the lookup was skipped (counted in `stats`).
+    Overloaded,
+    /// The client is not on this host (e.g. traffic routed through it).
+    Remote,
+}
+
+/// Who made a request: filled by `attribute`, attached to records in live mode.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Attribution {
+    pub process: Option<Process>,
+    pub container: Option<Container>,
+    pub miss: Option<AttributionMiss>,
+}
+
+/// One IMDS HTTP request and its answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RequestRecord {
+    /// RFC 3339 UTC with microseconds, from the packet that completed the request head.
+    pub timestamp: Timestamp,
+    pub imds: Imds,
+    pub network: Network,
+    /// Live mode only (absent offline): the process, or null with `attribution` saying why.
+    #[serde(flatten)]
+    pub live: Option<LiveFields>,
+}
+
+/// The fields only live mode fills. Offline records leave them out entirely.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct LiveFields {
+    pub process: Option<Process>,
+    pub container: Option<Container>,
+    /// Why `process` is null; absent when it is not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<AttributionMiss>,
+    pub host: Option<String>,
+}
+
+impl LiveFields {
+    pub fn from_attribution(a: Attribution, host: Option<String>) -> LiveFields {
+        LiveFields {
+            process: a.process,
+            container: a.container,
+            attribution: a.miss,
+            host,
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! imdswatch: find every process still calling the EC2 instance metadata service with IMDSv1.
+//!
+//! The data path is the module layout:
+//! `capture` → `decode` → `flow` (reassembly, table) → `http` → `classify` → `attribute` → `sink`.
+//! `engine` joins decode..classify into one packet-source-agnostic stage that both
+//! `analyze` (files) and `live` (libpcap) feed. `iac` is the static check of Terraform and
+//! CloudFormation and shares nothing with the packet path.
+
+pub mod attribute;
+pub mod capture;
+pub mod classify;
+pub mod cli;
+pub mod decode;
+pub mod endpoint;
+pub mod engine;
+pub mod event;
+pub mod flow;
+pub mod http;
+pub mod iac;
+pub mod sink;
+pub mod time;
