@@ -197,3 +197,68 @@ impl LiveFields {
         }
     }
 }
+
+/// Health of the monitor itself: the periodic `stats` record of live mode, the header of the
+/// dashboard, and the closing summary. Counters are totals since start.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StatsRecord {
+    pub timestamp: Timestamp,
+    /// Seconds since the monitor (or the analysis) started.
+    pub uptime_seconds: u64,
+    /// Interfaces captured on (live) or files read (offline).
+    pub sources: Vec<String>,
+    /// Frames handed to the engine.
+    pub packets: u64,
+    /// Frames that belonged to IMDS connections.
+    pub imds_packets: u64,
+    pub requests: RequestCounts,
+    /// Dropped by the kernel because imdswatch read too slowly (libpcap ps_drop).
+    pub kernel_drops: u64,
+    /// Dropped by the interface or driver (libpcap ps_ifdrop).
+    pub interface_drops: u64,
+    /// Lost inside imdswatch because a queue between stages was full.
+    pub queue_losses: u64,
+    pub flows_active: u64,
+    /// Connections evicted because the flow table was full.
+    pub flows_evicted: u64,
+    /// Requests whose process could not be named.
+    pub attribution_misses: u64,
+    /// Malformed, truncated or hostile input, by kind (only non-zero kinds appear).
+    pub anomalies: std::collections::BTreeMap<&'static str, u64>,
+}
+
+/// Requests seen, by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RequestCounts {
+    pub v1: u64,
+    pub v2: u64,
+    pub token_request: u64,
+    pub rejected: u64,
+    /// Token requests that got no answer (the hop-limit symptom).
+    pub token_unanswered: u64,
+    /// Credential fetches over IMDSv1.
+    pub credentials_v1: u64,
+}
+
+impl RequestCounts {
+    pub fn add(&mut self, r: &RequestRecord) {
+        match r.imds.version {
+            Version::V1 => {
+                self.v1 += 1;
+                if r.imds.credentials {
+                    self.credentials_v1 += 1;
+                }
+            }
+            Version::V2 => self.v2 += 1,
+            Version::TokenRequest => {
+                self.token_request += 1;
+                if r.imds.outcome == Outcome::NoResponse {
+                    self.token_unanswered += 1;
+                }
+            }
+        }
+        if r.imds.outcome == Outcome::Rejected {
+            self.rejected += 1;
+        }
+    }
+}
