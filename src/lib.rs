@@ -6,6 +6,7 @@
 //! `analyze` (files) and `live` (libpcap) feed. `iac` is the static check of Terraform and
 //! CloudFormation and shares nothing with the packet path.
 
+pub mod analyze;
 pub mod attribute;
 pub mod capture;
 pub mod classify;

@@ -1,1 +1,203 @@
-//! (in progress)
+//! What an IMDS request is: IMDSv1, IMDSv2 or a token request, whether it reads credentials,
+//! and what its answer means. The one classifier shared by `analyze` and `live`.
+//!
+//! Only the presence of the token header is looked at, never its value.
+
+use crate::event::Version;
+
+/// Header carrying an IMDSv2 session token.
+pub const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
+/// Header of a token request giving the token's lifetime.
+pub const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
+
+/// Longest path and user agent kept in a record; longer values are cut (and marked).
+pub const MAX_FIELD: usize = 1024;
+
+/// The meaning of a request head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Classified {
+    pub version: Version,
+    pub method: String,
+    pub path: String,
+    pub credentials: bool,
+    pub token_ttl_seconds: Option<u32>,
+    pub user_agent: Option<String>,
+    pub forwarded: bool,
+}
+
+/// Classifies a parsed request head.
+pub fn classify(req: &httparse::Request<'_, '_>) -> Classified {
+    let method = req.method.unwrap_or("");
+    let path = req.path.unwrap_or("");
+    let mut has_token = false;
+    let mut ttl = None;
+    let mut user_agent = None;
+    let mut forwarded = false;
+    for h in req.headers.iter() {
+        let name = h.name;
+        if name.eq_ignore_ascii_case(TOKEN_HEADER) {
+            has_token = true;
+        } else if name.eq_ignore_ascii_case(TTL_HEADER) {
+            ttl = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<u32>().ok());
+        } else if name.eq_ignore_ascii_case("user-agent") {
+            user_agent = Some(clip(&String::from_utf8_lossy(h.value)));
+        } else if name.eq_ignore_ascii_case("x-forwarded-for") {
+            forwarded = true;
+        }
+    }
+    let version = if method == "PUT" && is_token_path(path) {
+        Version::TokenRequest
+    } else if has_token {
+        Version::V2
+    } else {
+        Version::V1
+    };
+    Classified {
+        version,
+        method: clip(method),
+        path: clip(path),
+        credentials: is_credentials_path(path),
+        token_ttl_seconds: if version == Version::TokenRequest {
+            ttl
+        } else {
+            None
+        },
+        user_agent,
+        forwarded,
+    }
+}
+
+/// `/latest/api/token`, or the same under any version segment (`/2021-03-23/api/token`).
+pub fn is_token_path(path: &str) -> bool {
+    after_version(path) == Some("/api/token")
+}
+
+/// Under `/latest/meta-data/iam/security-credentials/` or `...-extended/` (any version).
+pub fn is_credentials_path(path: &str) -> bool {
+    const BASE: &str = "/meta-data/iam/security-credentials";
+    let Some(rest) = after_version(path) else {
+        return false;
+    };
+    match rest.strip_prefix(BASE) {
+        Some(tail) => tail.is_empty() || tail.starts_with('/') || tail.starts_with("-extended"),
+        None => false,
+    }
+}
+
+/// The path without its query and its first (version) segment.
+fn after_version(path: &str) -> Option<&str> {
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    let rest = path.strip_prefix('/')?;
+    let slash = rest.find('/')?;
+    if slash == 0 {
+        return None;
+    }
+    Some(&rest[slash..])
+}
+
+/// Cuts a value to [`MAX_FIELD`] bytes on a character boundary, marking the cut.
+fn clip(s: &str) -> String {
+    if s.len() <= MAX_FIELD {
+        return s.to_owned();
+    }
+    let mut end = MAX_FIELD;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(raw: &[u8]) -> Classified {
+        let mut h = [httparse::EMPTY_HEADER; 16];
+        let mut r = httparse::Request::new(&mut h);
+        assert!(matches!(r.parse(raw), Ok(httparse::Status::Complete(_))));
+        classify(&r)
+    }
+
+    #[test]
+    fn token_request_records_ttl() {
+        let c = parse(b"PUT /latest/api/token HTTP/1.1\r\nX-aws-ec2-metadata-token-ttl-seconds: 21600\r\n\r\n");
+        assert_eq!(c.version, Version::TokenRequest);
+        assert_eq!(c.token_ttl_seconds, Some(21600));
+        assert!(!c.credentials);
+    }
+
+    #[test]
+    fn versioned_token_path_is_a_token_request_too() {
+        let c = parse(b"PUT /2021-03-23/api/token HTTP/1.1\r\nx-aws-ec2-metadata-token-ttl-seconds: x\r\n\r\n");
+        assert_eq!(c.version, Version::TokenRequest);
+        assert_eq!(c.token_ttl_seconds, None);
+    }
+
+    #[test]
+    fn header_names_are_case_insensitive() {
+        let c = parse(b"GET /latest/meta-data/ HTTP/1.1\r\nX-AWS-EC2-METADATA-TOKEN: abc\r\n\r\n");
+        assert_eq!(c.version, Version::V2);
+        let c = parse(b"GET /latest/meta-data/ HTTP/1.1\r\nx-aws-ec2-metadata-token: abc\r\n\r\n");
+        assert_eq!(c.version, Version::V2);
+    }
+
+    #[test]
+    fn anything_else_is_v1() {
+        assert_eq!(
+            parse(b"GET /latest/meta-data/ HTTP/1.1\r\nHost: x\r\n\r\n").version,
+            Version::V1
+        );
+        // A GET of the token path, or a PUT elsewhere, is not a token request.
+        assert_eq!(
+            parse(b"GET /latest/api/token HTTP/1.1\r\n\r\n").version,
+            Version::V1
+        );
+        assert_eq!(
+            parse(b"PUT /latest/meta-data/ HTTP/1.1\r\n\r\n").version,
+            Version::V1
+        );
+        // The TTL header alone is not a token.
+        assert_eq!(
+            parse(b"GET / HTTP/1.1\r\nX-aws-ec2-metadata-token-ttl-seconds: 5\r\n\r\n").version,
+            Version::V1
+        );
+    }
+
+    #[test]
+    fn credentials_paths() {
+        for p in [
+            "/latest/meta-data/iam/security-credentials/",
+            "/latest/meta-data/iam/security-credentials",
+            "/latest/meta-data/iam/security-credentials/role",
+            "/latest/meta-data/iam/security-credentials-extended/",
+            "/2021-07-15/meta-data/iam/security-credentials/role?x=1",
+        ] {
+            assert!(is_credentials_path(p), "{p}");
+        }
+        for p in [
+            "/latest/meta-data/iam/info",
+            "/latest/meta-data/iam/security-credentialsX",
+            "/",
+            "",
+        ] {
+            assert!(!is_credentials_path(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn user_agent_and_forwarding() {
+        let c = parse(b"PUT /latest/api/token HTTP/1.1\r\nUser-Agent: Botocore/1.35.0\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n");
+        assert_eq!(c.user_agent.as_deref(), Some("Botocore/1.35.0"));
+        assert!(c.forwarded);
+    }
+
+    #[test]
+    fn long_values_are_clipped_on_a_char_boundary() {
+        let s = "é".repeat(MAX_FIELD);
+        let c = clip(&s);
+        assert!(c.len() <= MAX_FIELD + '…'.len_utf8());
+        assert!(c.ends_with('…'));
+    }
+}

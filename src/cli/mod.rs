@@ -8,7 +8,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use args::{Cli, Command};
+use args::{Cli, Command, Format};
+
+use crate::analyze::{AnalyzeConfig, Output};
+use crate::endpoint::Endpoints;
+use crate::engine::EngineConfig;
 
 /// Exit statuses (documented in `--help` and README).
 pub mod exit {
@@ -22,16 +26,22 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
             let _ = e.print();
             return ExitCode::from(code);
         }
     };
     let result = match &cli.command {
         Some(Command::Iac(a)) => crate::iac::run(a),
-        Some(Command::Analyze(_)) | Some(Command::Live(_)) | None => {
-            Err(anyhow::anyhow!("not built yet"))
-        }
+        Some(Command::Analyze(a)) => match analyze_config(a) {
+            Ok(cfg) => crate::analyze::run(&cfg),
+            Err(msg) => return usage_error(&msg),
+        },
+        Some(Command::Live(_)) | None => Err(anyhow::anyhow!("imdswatch live is not built yet")),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -40,6 +50,47 @@ pub fn main() -> ExitCode {
             ExitCode::from(exit::ERROR)
         }
     }
+}
+
+/// A usage error found after parsing: one line, exit 2.
+fn usage_error(msg: &str) -> ExitCode {
+    eprintln!("imdswatch: {msg}\nTry 'imdswatch --help' for more information.");
+    ExitCode::from(exit::USAGE)
+}
+
+/// Validates the engine options shared by `analyze` and `live`.
+fn engine_config(a: &args::EngineArgs) -> Result<EngineConfig, String> {
+    if a.max_flows == 0 {
+        return Err("--max-flows must be at least 1".into());
+    }
+    if a.flow_timeout == 0 {
+        return Err("--flow-timeout must be at least 1 second".into());
+    }
+    Ok(EngineConfig {
+        endpoints: Endpoints::parse(&a.endpoints)?,
+        max_flows: a.max_flows,
+        flow_timeout_us: a.flow_timeout.saturating_mul(1_000_000),
+        ..EngineConfig::default()
+    })
+}
+
+fn analyze_config(a: &args::AnalyzeArgs) -> Result<AnalyzeConfig, String> {
+    let output = match a.format {
+        Some(Format::Json) => Output::Json,
+        Some(Format::Table) => Output::Table,
+        None if stdout_is_tty() => Output::Table,
+        None => Output::Json,
+    };
+    if a.files.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
+        return Err("standard input ('-') can be read only once".into());
+    }
+    Ok(AnalyzeConfig {
+        files: a.files.clone(),
+        output,
+        fail_on_v1: a.fail_on_v1,
+        quiet: a.quiet,
+        engine: engine_config(&a.engine)?,
+    })
 }
 
 /// True when standard output is a terminal (dashboard and table defaults).

@@ -1,1 +1,328 @@
-//! (in progress)
+//! HTTP/1.x message framing over one reassembled direction of a connection.
+//!
+//! Heads are collected until their blank line (bounded by [`MAX_HEAD`]) and parsed with
+//! httparse; bodies are skipped by Content-Length or chunked framing without ever being
+//! stored, so a response body (a credential, a token) never sits in a buffer of ours.
+//! `Partial` from httparse only ever means "wait for more bytes".
+
+mod chunked;
+
+use chunked::Chunked;
+
+use crate::flow::reassembly::{Budget, Chunk};
+
+/// Longest request or response head accepted; longer is an anomaly, not a buffer that grows.
+pub const MAX_HEAD: usize = 16 * 1024;
+/// Most header lines parsed per head.
+pub const MAX_HEADERS: usize = 64;
+
+/// Which side of the conversation a stream carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Request,
+    Response,
+}
+
+/// A parsed head, borrowed for the duration of the callback.
+pub enum Head<'h> {
+    Request(&'h httparse::Request<'h, 'h>),
+    /// Status code of a response head.
+    Response(u16),
+}
+
+/// What the engine tells the framing about a response: its request was `HEAD`, so it has no
+/// body whatever its headers say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoBody(pub bool);
+
+/// Anomalies of HTTP framing, counted by the engine.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct HttpStats {
+    /// Heads longer than [`MAX_HEAD`].
+    pub oversize_heads: u64,
+    /// Heads httparse rejected (or with more than [`MAX_HEADERS`] lines).
+    pub parse_errors: u64,
+    /// Bytes skipped while looking for the start of a message after an error or a gap.
+    pub desync_chunks: u64,
+    /// Capture holes that cut into a message.
+    pub gaps: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Head,
+    /// Skipping this many body bytes.
+    Body(u64),
+    Chunked(Chunked),
+    /// A response without length: the body runs to the end of the connection.
+    UntilClose,
+    /// Lost track; waiting for a segment that starts like a message.
+    Desync,
+}
+
+#[derive(Debug)]
+pub struct HttpStream {
+    role: Role,
+    state: State,
+    buf: Vec<u8>,
+    /// The last significant byte of the head so far was a line feed.
+    after_newline: bool,
+}
+
+impl HttpStream {
+    pub fn new(role: Role) -> HttpStream {
+        HttpStream {
+            role,
+            state: State::Head,
+            buf: Vec::new(),
+            after_newline: false,
+        }
+    }
+
+    /// Bytes held for an unfinished head.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Lost track of message boundaries (after a gap or a parse error).
+    pub fn desynced(&self) -> bool {
+        self.state == State::Desync
+    }
+
+    /// Whether a message is half-read (a head or a body).
+    pub fn mid_message(&self) -> bool {
+        !self.buf.is_empty() || matches!(self.state, State::Body(_) | State::Chunked(_))
+    }
+
+    /// Feeds reassembled bytes; `on_head` is called for every complete head.
+    pub fn feed(
+        &mut self,
+        chunk: Chunk<'_>,
+        budget: &mut Budget,
+        stats: &mut HttpStats,
+        on_head: &mut dyn FnMut(Head<'_>) -> NoBody,
+    ) {
+        match chunk {
+            Chunk::Gap(n) => self.gap(n, budget, stats),
+            Chunk::Data(d) => self.feed_data(d, budget, stats, on_head),
+        }
+    }
+
+    fn gap(&mut self, n: u64, budget: &mut Budget, stats: &mut HttpStats) {
+        match self.state {
+            State::Body(left) if left > n => self.state = State::Body(left - n),
+            State::Body(left) if left == n => self.state = State::Head,
+            State::UntilClose => {}
+            State::Head if self.buf.is_empty() => {
+                // A whole message may have been lost; resynchronise on the next one.
+                stats.gaps += 1;
+                self.state = State::Desync;
+            }
+            _ => {
+                stats.gaps += 1;
+                self.reset_head(budget);
+                self.state = State::Desync;
+            }
+        }
+    }
+
+    fn feed_data(
+        &mut self,
+        mut data: &[u8],
+        budget: &mut Budget,
+        stats: &mut HttpStats,
+        on_head: &mut dyn FnMut(Head<'_>) -> NoBody,
+    ) {
+        while !data.is_empty() {
+            match self.state {
+                State::Body(left) => {
+                    let k = left.min(data.len() as u64);
+                    data = &data[k as usize..];
+                    self.state = if k == left {
+                        State::Head
+                    } else {
+                        State::Body(left - k)
+                    };
+                }
+                State::Chunked(mut c) => match c.advance(data) {
+                    Ok((used, done)) => {
+                        data = &data[used..];
+                        self.state = if done { State::Head } else { State::Chunked(c) };
+                    }
+                    Err(()) => {
+                        stats.parse_errors += 1;
+                        self.state = State::Desync;
+                        return;
+                    }
+                },
+                State::UntilClose => return,
+                State::Desync => {
+                    if self.looks_like_start(data) {
+                        self.state = State::Head;
+                    } else {
+                        stats.desync_chunks += 1;
+                        return;
+                    }
+                }
+                State::Head => {
+                    if self.buf.is_empty() {
+                        // Blank lines before a message are ignored (RFC 9112 2.2).
+                        let blank = data
+                            .iter()
+                            .take_while(|b| matches!(b, b'\r' | b'\n'))
+                            .count();
+                        data = &data[blank..];
+                        if data.is_empty() {
+                            return;
+                        }
+                    }
+                    let Some(end) = self.find_head_end(data) else {
+                        self.append(data, budget, stats);
+                        return;
+                    };
+                    if !self.append(&data[..end], budget, stats) {
+                        return;
+                    }
+                    data = &data[end..];
+                    self.parse_head(budget, stats, on_head);
+                }
+            }
+        }
+    }
+
+    /// Appends to the head buffer; false (and desync) when the head grows past the bound.
+    fn append(&mut self, data: &[u8], budget: &mut Budget, stats: &mut HttpStats) -> bool {
+        if self.buf.len() + data.len() > MAX_HEAD || !budget.try_reserve(data.len()) {
+            stats.oversize_heads += 1;
+            self.reset_head(budget);
+            self.state = State::Desync;
+            return false;
+        }
+        self.buf.extend_from_slice(data);
+        true
+    }
+
+    /// Finds the end of the head (just past its blank line) in `data`, carrying the
+    /// line-feed state across calls. Accepts CRLF and bare LF line ends.
+    fn find_head_end(&mut self, data: &[u8]) -> Option<usize> {
+        for (i, &b) in data.iter().enumerate() {
+            match b {
+                b'\n' if self.after_newline => {
+                    self.after_newline = false;
+                    return Some(i + 1);
+                }
+                b'\n' => self.after_newline = true,
+                b'\r' => {}
+                _ => self.after_newline = false,
+            }
+        }
+        None
+    }
+
+    fn parse_head(
+        &mut self,
+        budget: &mut Budget,
+        stats: &mut HttpStats,
+        on_head: &mut dyn FnMut(Head<'_>) -> NoBody,
+    ) {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let next = match self.role {
+            Role::Request => {
+                let mut req = httparse::Request::new(&mut headers);
+                match req.parse(&self.buf) {
+                    Ok(httparse::Status::Complete(_)) => {
+                        on_head(Head::Request(&req));
+                        body_state(req.headers, false, None)
+                    }
+                    _ => None,
+                }
+            }
+            Role::Response => {
+                let mut resp = httparse::Response::new(&mut headers);
+                match resp.parse(&self.buf) {
+                    Ok(httparse::Status::Complete(_)) => {
+                        let code = resp.code.unwrap_or(0);
+                        let NoBody(head_req) = on_head(Head::Response(code));
+                        let no_body = head_req || code < 200 || code == 204 || code == 304;
+                        body_state(resp.headers, no_body, Some(State::UntilClose))
+                    }
+                    _ => None,
+                }
+            }
+        };
+        self.reset_head(budget);
+        match next {
+            Some(s) => self.state = s,
+            None => {
+                stats.parse_errors += 1;
+                self.state = State::Desync;
+            }
+        }
+    }
+
+    /// Drops a half-read head, giving its bytes back to the budget.
+    pub fn reset_head(&mut self, budget: &mut Budget) {
+        budget.release(self.buf.len());
+        self.buf.clear();
+        self.after_newline = false;
+        if self.buf.capacity() > 4096 {
+            self.buf = Vec::new();
+        }
+    }
+
+    fn looks_like_start(&self, data: &[u8]) -> bool {
+        const METHODS: [&[u8]; 9] = [
+            b"GET ",
+            b"PUT ",
+            b"HEAD ",
+            b"POST ",
+            b"DELETE ",
+            b"OPTIONS ",
+            b"PATCH ",
+            b"CONNECT ",
+            b"TRACE ",
+        ];
+        match self.role {
+            Role::Request => METHODS.iter().any(|m| data.starts_with(m)),
+            Role::Response => data.starts_with(b"HTTP/1."),
+        }
+    }
+}
+
+/// The framing that follows a head. `None` when the headers contradict each other.
+fn body_state(
+    headers: &[httparse::Header<'_>],
+    no_body: bool,
+    default: Option<State>,
+) -> Option<State> {
+    if no_body {
+        return Some(State::Head);
+    }
+    let mut length: Option<u64> = None;
+    let mut chunked = false;
+    for h in headers {
+        if h.name.eq_ignore_ascii_case("content-length") {
+            let v = std::str::from_utf8(h.value)
+                .ok()?
+                .trim()
+                .parse::<u64>()
+                .ok()?;
+            if length.is_some_and(|l| l != v) {
+                return None;
+            }
+            length = Some(v);
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked = h
+                .value
+                .split(|&b| b == b',')
+                .next_back()
+                .is_some_and(|c| c.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        }
+    }
+    Some(match (chunked, length) {
+        (true, _) => State::Chunked(Chunked::default()),
+        (false, Some(0)) => State::Head,
+        (false, Some(n)) => State::Body(n),
+        (false, None) => default.unwrap_or(State::Head),
+    })
+}

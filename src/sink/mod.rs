@@ -1,1 +1,4 @@
-//! (in progress)
+//! Where records go: NDJSON lines, the summary table, the dashboard.
+
+pub mod ndjson;
+pub mod summary;

@@ -1,0 +1,162 @@
+//! `imdswatch analyze FILE...`: capture files through the engine into NDJSON or the table.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use crate::capture::file::{self, End, ReadStats};
+use crate::cli::exit;
+use crate::engine::{Engine, EngineConfig, EngineEvent};
+use crate::event::RequestCounts;
+use crate::sink::ndjson::Ndjson;
+use crate::sink::summary::Summary;
+
+/// Output of an analysis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Json,
+    Table,
+}
+
+/// A validated `analyze` invocation.
+#[derive(Debug, Clone)]
+pub struct AnalyzeConfig {
+    pub files: Vec<PathBuf>,
+    pub output: Output,
+    pub fail_on_v1: bool,
+    pub quiet: bool,
+    pub engine: EngineConfig,
+}
+
+/// Where records go during an analysis.
+enum Sink<W: Write> {
+    Json(Ndjson<W>),
+    Table(Summary, W),
+}
+
+/// Runs the analysis, writing to stdout; returns the exit status.
+pub fn run(cfg: &AnalyzeConfig) -> anyhow::Result<u8> {
+    let stdout = io::stdout().lock();
+    let w = io::BufWriter::with_capacity(64 * 1024, stdout);
+    match analyze(cfg, w, &mut io::stderr()) {
+        Ok(code) => Ok(code),
+        // `imdswatch analyze big.pcap | head`: the reader left; that is not an error.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(exit::OK),
+        Err(e) => Err(anyhow::anyhow!("writing output: {e}")),
+    }
+}
+
+/// The analysis proper, on any writer (tests pass a Vec).
+pub fn analyze<W: Write>(cfg: &AnalyzeConfig, out: W, err: &mut dyn Write) -> io::Result<u8> {
+    let started = Instant::now();
+    let mut engine = Engine::new(cfg.engine.clone());
+    let mut c = Collector {
+        sink: match cfg.output {
+            Output::Json => Sink::Json(Ndjson::new(out, false)),
+            Output::Table => Sink::Table(Summary::default(), out),
+        },
+        counts: RequestCounts::default(),
+        write_error: None,
+    };
+    let mut failed = false;
+    let mut read_stats = ReadStats::default();
+
+    for path in &cfg.files {
+        let result = file::read_file(path, &mut read_stats, &mut |pkt| {
+            engine.packet(pkt, &mut |ev| c.on_event(ev));
+        });
+        match result {
+            Ok(End::Clean) => {}
+            Ok(End::Truncated { offset }) => {
+                if !cfg.quiet {
+                    writeln!(
+                        err,
+                        "imdswatch: warning: {}: file ends in the middle of a record at byte {offset} (capture cut short?); results up to there are shown",
+                        path.display()
+                    )?;
+                }
+            }
+            Err(e) => {
+                failed = true;
+                writeln!(err, "imdswatch: {e}")?;
+            }
+        }
+        if let Some(e) = c.write_error.take() {
+            return Err(e);
+        }
+    }
+    engine.finish(&mut |ev| c.on_event(ev));
+    if let Some(e) = c.write_error.take() {
+        return Err(e);
+    }
+    let counts = c.counts;
+    match c.sink {
+        Sink::Json(mut j) => j.flush()?,
+        Sink::Table(s, mut w) => {
+            w.write_all(s.render().as_bytes())?;
+            w.flush()?;
+        }
+    }
+
+    if !cfg.quiet {
+        let st = engine.stats();
+        let mut line = format!(
+            "imdswatch: {} file(s), {} packets, {} IMDS packets, {} requests (v1 {}, v2 {}, token {}) in {:.2} s",
+            cfg.files.len(),
+            st.packets,
+            st.imds_packets,
+            st.requests,
+            counts.v1,
+            counts.v2,
+            counts.token_request,
+            started.elapsed().as_secs_f64()
+        );
+        let anomalies = st.anomalies();
+        if !anomalies.is_empty() {
+            line.push_str("; skipped: ");
+            let parts: Vec<String> = anomalies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            line.push_str(&parts.join(", "));
+        }
+        if read_stats.unsupported_link > 0 {
+            line.push_str(&format!(
+                "; packets on undecodable interfaces: {}",
+                read_stats.unsupported_link
+            ));
+        }
+        writeln!(err, "{line}")?;
+    }
+
+    Ok(if failed {
+        exit::ERROR
+    } else if cfg.fail_on_v1 && counts.v1 > 0 {
+        exit::V1_SEEN
+    } else {
+        exit::OK
+    })
+}
+
+/// Takes the engine's events into the sink, keeping the first write error.
+struct Collector<W: Write> {
+    sink: Sink<W>,
+    counts: RequestCounts,
+    write_error: Option<io::Error>,
+}
+
+impl<W: Write> Collector<W> {
+    fn on_event(&mut self, ev: EngineEvent) {
+        let EngineEvent::Request { record, .. } = ev else {
+            return;
+        };
+        self.counts.add(&record);
+        match &mut self.sink {
+            Sink::Json(j) => {
+                if self.write_error.is_none()
+                    && let Err(e) = j.write(&record)
+                {
+                    self.write_error = Some(e);
+                }
+            }
+            Sink::Table(s, _) => s.add(&record),
+        }
+    }
+}

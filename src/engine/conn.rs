@@ -1,0 +1,300 @@
+//! One IMDS connection: both directions reassembled, HTTP framed, requests classified and
+//! matched to their answers in order.
+
+use std::collections::VecDeque;
+
+use super::dedup::fingerprint;
+use super::{EngineEvent, Shared};
+use crate::classify::{Classified, classify};
+use crate::decode::Segment;
+use crate::event::{Imds, Network, Outcome, RequestRecord};
+use crate::flow::reassembly::{Chunk, Stream};
+use crate::flow::table::Activity;
+use crate::flow::{Direction, FlowKey};
+use crate::http::{Head, HttpStream, NoBody, Role};
+use crate::time::Timestamp;
+
+/// Requests awaiting an answer on one connection (pipelining). Past this, the oldest is
+/// reported `unmatched` and its answer, when it comes, is skipped.
+pub const MAX_PENDING: usize = 32;
+
+/// A request waiting for its answer.
+#[derive(Debug)]
+struct Pending {
+    record: RequestRecord,
+    sent: Timestamp,
+    head_method: bool,
+    /// The same request seen on another flow (a NATed copy): matched, never reported.
+    duplicate: bool,
+}
+
+#[derive(Debug)]
+pub struct Conn {
+    c2s: Stream,
+    s2c: Stream,
+    req: HttpStream,
+    resp: HttpStream,
+    pending: VecDeque<Pending>,
+    /// Answers still to come for requests already reported as unmatched.
+    orphans: usize,
+    /// IP TTL / hop limit of the client's last packet.
+    client_ttl: u8,
+    last_seen: Timestamp,
+    /// When the connection ended (FIN both ways or RST). Kept briefly as a tombstone so that
+    /// late copies of its packets are absorbed, not taken for a new connection.
+    pub closed_at: Option<Timestamp>,
+}
+
+impl Activity for Conn {
+    fn last_seen(&self) -> Timestamp {
+        self.last_seen
+    }
+}
+
+impl Conn {
+    pub fn new(ts: Timestamp) -> Conn {
+        Conn {
+            c2s: Stream::default(),
+            s2c: Stream::default(),
+            req: HttpStream::new(Role::Request),
+            resp: HttpStream::new(Role::Response),
+            pending: VecDeque::new(),
+            orphans: 0,
+            client_ttl: 0,
+            last_seen: ts,
+            closed_at: None,
+        }
+    }
+
+    /// Feeds one segment of this connection.
+    pub fn on_segment(
+        &mut self,
+        key: &FlowKey,
+        seg: &Segment<'_>,
+        dir: Direction,
+        ts: Timestamp,
+        sh: &mut Shared,
+        out: &mut dyn FnMut(EngineEvent),
+    ) {
+        self.last_seen = ts;
+        // Heads are collected while the streams are borrowed, then turned into records.
+        let mut requests: Vec<Classified> = Vec::new();
+        let mut answered: Vec<(Pending, Option<u16>, Outcome)> = Vec::new();
+        let Conn {
+            c2s,
+            s2c,
+            req,
+            resp,
+            pending,
+            orphans,
+            client_ttl,
+            ..
+        } = self;
+        match dir {
+            Direction::ToServer => {
+                *client_ttl = seg.ttl;
+                c2s.push(
+                    seg.seq,
+                    seg.syn,
+                    seg.payload,
+                    &mut sh.ooo_budget,
+                    &mut sh.stats.reasm,
+                    &mut |chunk| {
+                        req.feed(
+                            chunk,
+                            &mut sh.head_budget,
+                            &mut sh.stats.http,
+                            &mut |head| {
+                                if let Head::Request(r) = head {
+                                    requests.push(classify(r));
+                                }
+                                NoBody(false)
+                            },
+                        );
+                    },
+                );
+                c2s.fin |= seg.fin;
+            }
+            Direction::ToClient => {
+                let mut unsolicited = 0;
+                s2c.push(
+                    seg.seq,
+                    seg.syn,
+                    seg.payload,
+                    &mut sh.ooo_budget,
+                    &mut sh.stats.reasm,
+                    &mut |chunk| {
+                        let gap = matches!(chunk, Chunk::Gap(_));
+                        resp.feed(
+                            chunk,
+                            &mut sh.head_budget,
+                            &mut sh.stats.http,
+                            &mut |head| {
+                                let Head::Response(code) = head else {
+                                    return NoBody(false);
+                                };
+                                if code < 200 {
+                                    return NoBody(false); // interim (100 Continue): the answer is still to come
+                                }
+                                if *orphans > 0 {
+                                    *orphans -= 1;
+                                    return NoBody(false);
+                                }
+                                match pending.pop_front() {
+                                    Some(p) => {
+                                        let no_body = NoBody(p.head_method);
+                                        answered.push((p, Some(code), Outcome::from_status(code)));
+                                        no_body
+                                    }
+                                    None => {
+                                        unsolicited += 1;
+                                        NoBody(false)
+                                    }
+                                }
+                            },
+                        );
+                        if gap && resp.desynced() {
+                            // The capture lost answers: which request they belonged to is unknown.
+                            answered
+                                .extend(pending.drain(..).map(|p| (p, None, Outcome::Unmatched)));
+                        }
+                    },
+                );
+                sh.stats.unsolicited_responses += unsolicited;
+                s2c.fin |= seg.fin;
+            }
+        }
+        for c in requests {
+            self.push_request(c, key, Some(seg.seq), seg.ttl, ts, sh, out);
+        }
+        for (p, status, outcome) in answered {
+            emit(p, status, outcome, ts, key, sh, out);
+        }
+        if seg.rst || (self.c2s.fin && self.s2c.fin) {
+            self.close(key, ts, Outcome::NoResponse, sh, out);
+        }
+    }
+
+    /// Ends the connection: holes are skipped, what waited behind them is read, and requests
+    /// still waiting are reported with `outcome`.
+    pub fn close(
+        &mut self,
+        key: &FlowKey,
+        ts: Timestamp,
+        outcome: Outcome,
+        sh: &mut Shared,
+        out: &mut dyn FnMut(EngineEvent),
+    ) {
+        if self.closed_at.is_some() {
+            return;
+        }
+        // Read what waited behind holes: a request there still counts (unanswered).
+        let mut requests: Vec<Classified> = Vec::new();
+        let Conn { c2s, req, .. } = self;
+        c2s.finish(&mut sh.ooo_budget, &mut sh.stats.reasm, &mut |chunk| {
+            req.feed(
+                chunk,
+                &mut sh.head_budget,
+                &mut sh.stats.http,
+                &mut |head| {
+                    if let Head::Request(r) = head {
+                        requests.push(classify(r));
+                    }
+                    NoBody(false)
+                },
+            );
+        });
+        let ttl = self.client_ttl;
+        for c in requests {
+            self.push_request(c, key, None, ttl, ts, sh, out);
+        }
+        while let Some(p) = self.pending.pop_front() {
+            emit(p, None, outcome, ts, key, sh, out);
+        }
+        self.c2s.release(&mut sh.ooo_budget);
+        self.s2c.release(&mut sh.ooo_budget);
+        self.req.reset_head(&mut sh.head_budget);
+        self.resp.reset_head(&mut sh.head_budget);
+        self.closed_at = Some(ts);
+    }
+
+    /// Queues a classified request for its answer.
+    #[allow(clippy::too_many_arguments)]
+    fn push_request(
+        &mut self,
+        c: Classified,
+        key: &FlowKey,
+        seq: Option<u32>,
+        ttl: u8,
+        ts: Timestamp,
+        sh: &mut Shared,
+        out: &mut dyn FnMut(EngineEvent),
+    ) {
+        let duplicate = seq.is_some_and(|seq| {
+            sh.dedup
+                .seen_elsewhere(fingerprint(key.server, seq, &c), key, ts)
+        });
+        let head_method = c.method == "HEAD";
+        let record = RequestRecord {
+            timestamp: ts,
+            imds: Imds {
+                version: c.version,
+                method: c.method,
+                path: c.path,
+                status: None,
+                outcome: Outcome::NoResponse,
+                credentials: c.credentials,
+                token_ttl_seconds: c.token_ttl_seconds,
+                user_agent: c.user_agent,
+                forwarded: c.forwarded,
+                response_ms: None,
+            },
+            network: Network {
+                client: key.client.to_string(),
+                server: key.server.to_string(),
+                client_ttl: ttl,
+            },
+            live: None,
+        };
+        self.pending.push_back(Pending {
+            record,
+            sent: ts,
+            head_method,
+            duplicate,
+        });
+        if self.pending.len() > MAX_PENDING
+            && let Some(p) = self.pending.pop_front()
+        {
+            sh.stats.pipeline_overflow += 1;
+            self.orphans += 1;
+            emit(p, None, Outcome::Unmatched, ts, key, sh, out);
+        }
+    }
+}
+
+/// Completes a request with its answer (or its lack) and hands it on.
+fn emit(
+    p: Pending,
+    status: Option<u16>,
+    outcome: Outcome,
+    ts: Timestamp,
+    key: &FlowKey,
+    sh: &mut Shared,
+    out: &mut dyn FnMut(EngineEvent),
+) {
+    if p.duplicate {
+        sh.stats.duplicates_suppressed += 1;
+        return;
+    }
+    let mut record = p.record;
+    record.imds.status = status;
+    record.imds.outcome = outcome;
+    if status.is_some() {
+        record.imds.response_ms = Some(ts.micros_since(p.sent) as f64 / 1000.0);
+    }
+    sh.stats.requests += 1;
+    out(EngineEvent::Request {
+        key: *key,
+        record: Box::new(record),
+    });
+}

@@ -1,0 +1,65 @@
+//! The same request captured on two flows.
+//!
+//! `-i any` sees a container's packet on its veth and again on the uplink. Where the two
+//! copies share addresses, reassembly already drops the second as a retransmission; where
+//! NAT rewrote the client address, the copies land on two flows. NAT keeps TCP sequence
+//! numbers, so (server, sequence number, request) identifies the request across both.
+
+use std::collections::HashMap;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::net::SocketAddr;
+
+use crate::classify::Classified;
+use crate::flow::FlowKey;
+use crate::time::Timestamp;
+
+/// Requests remembered; when full, the table is cleared (and that is counted).
+pub const MAX_ENTRIES: usize = 8192;
+/// Two copies of one packet arrive within this window (microseconds).
+pub const WINDOW_US: u64 = 2_000_000;
+
+#[derive(Debug, Default)]
+pub struct Dedup {
+    seen: HashMap<u64, (FlowKey, Timestamp)>,
+    pub resets: u64,
+}
+
+/// Identifies a request independently of the client address and port.
+pub fn fingerprint(server: SocketAddr, seq: u32, c: &Classified) -> u64 {
+    let mut h = DefaultHasher::new();
+    server.hash(&mut h);
+    seq.hash(&mut h);
+    c.method.hash(&mut h);
+    c.path.hash(&mut h);
+    c.user_agent.hash(&mut h);
+    c.version.hash(&mut h);
+    h.finish()
+}
+
+impl Dedup {
+    /// Records the request; true when the same request was seen on another flow just before.
+    pub fn seen_elsewhere(&mut self, fp: u64, key: &FlowKey, ts: Timestamp) -> bool {
+        if let Some((k, t)) = self.seen.get(&fp)
+            && k != key
+            && ts.micros_since(*t) <= WINDOW_US
+        {
+            return true;
+        }
+        if self.seen.len() >= MAX_ENTRIES {
+            self.expire(ts);
+            if self.seen.len() >= MAX_ENTRIES {
+                self.seen.clear();
+                self.resets += 1;
+            }
+        }
+        self.seen.insert(fp, (*key, ts));
+        false
+    }
+
+    /// Forgets requests older than the window.
+    pub fn expire(&mut self, now: Timestamp) {
+        self.seen
+            .retain(|_, (_, t)| now.micros_since(*t) <= WINDOW_US);
+    }
+}

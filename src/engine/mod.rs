@@ -1,0 +1,190 @@
+//! The engine: decode → flow (reassembly) → http → classify, fed one packet at a time by any
+//! packet source. `analyze` feeds it from files, `live` from libpcap; both get the same
+//! events. Single-threaded and lock-free by construction: one engine per thread.
+//!
+//! Memory bounds (all configurable through [`EngineConfig`]):
+//! - connections: `max_flows` (default 16,384) of a few hundred bytes each;
+//! - out-of-order segments: 32 segments / 64 KiB per direction, `ooo_budget` in all;
+//! - unfinished HTTP heads: 16 KiB each, `head_budget` in all;
+//! - waiting requests: 32 per connection; dedup memory: 8,192 fingerprints.
+
+mod conn;
+mod dedup;
+mod stats;
+
+use conn::Conn;
+pub use stats::EngineStats;
+
+use crate::capture::Packet;
+use crate::decode::decode;
+use crate::endpoint::Endpoints;
+use crate::event::{Outcome, RequestRecord};
+use crate::flow::reassembly::Budget;
+use crate::flow::table::FlowTable;
+use crate::flow::{Direction, FlowKey};
+use crate::time::Timestamp;
+
+/// How often idle connections are swept, in packet time (microseconds).
+const SWEEP_US: u64 = 1_000_000;
+/// How long a closed connection's tombstone absorbs late copies of its packets.
+const TOMBSTONE_US: u64 = 2_000_000;
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub endpoints: Endpoints,
+    pub max_flows: usize,
+    /// A connection idle this long is closed (microseconds).
+    pub flow_timeout_us: u64,
+    /// Out-of-order bytes buffered across all connections.
+    pub ooo_budget: usize,
+    /// Unfinished-head bytes buffered across all connections.
+    pub head_budget: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            endpoints: Endpoints::default(),
+            max_flows: 16_384,
+            flow_timeout_us: 10_000_000,
+            ooo_budget: 8 << 20,
+            head_budget: 8 << 20,
+        }
+    }
+}
+
+/// What the engine reports.
+#[derive(Debug)]
+pub enum EngineEvent {
+    /// A connection's first packet (usually its SYN): the moment to find its process.
+    FlowOpened { key: FlowKey, ts: Timestamp },
+    /// A request with its answer, or with `no_response` / `unmatched`.
+    Request {
+        key: FlowKey,
+        record: Box<RequestRecord>,
+    },
+}
+
+/// State shared by all connections of one engine.
+#[derive(Debug)]
+pub struct Shared {
+    pub stats: EngineStats,
+    pub ooo_budget: Budget,
+    pub head_budget: Budget,
+    pub dedup: dedup::Dedup,
+}
+
+pub struct Engine {
+    cfg: EngineConfig,
+    flows: FlowTable<Conn>,
+    shared: Shared,
+    last_sweep: Timestamp,
+}
+
+impl Engine {
+    pub fn new(cfg: EngineConfig) -> Engine {
+        Engine {
+            flows: FlowTable::new(cfg.max_flows),
+            shared: Shared {
+                stats: EngineStats::default(),
+                ooo_budget: Budget::new(cfg.ooo_budget),
+                head_budget: Budget::new(cfg.head_budget),
+                dedup: dedup::Dedup::default(),
+            },
+            cfg,
+            last_sweep: Timestamp(0),
+        }
+    }
+
+    pub fn stats(&self) -> &EngineStats {
+        &self.shared.stats
+    }
+
+    /// Connections currently tracked (tombstones included).
+    pub fn flows(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Feeds one captured frame.
+    pub fn packet(&mut self, pkt: &Packet<'_>, out: &mut dyn FnMut(EngineEvent)) {
+        let sh = &mut self.shared;
+        sh.stats.packets += 1;
+        let seg = match decode(pkt.link, pkt.data, &self.cfg.endpoints) {
+            Ok(s) => s,
+            Err(why) => {
+                sh.stats.skipped(why);
+                return;
+            }
+        };
+        let endpoints = &self.cfg.endpoints;
+        let Some((key, dir)) = FlowKey::orient(seg.src, seg.dst, |a| endpoints.contains(a)) else {
+            sh.stats.not_watched += 1;
+            return;
+        };
+        sh.stats.imds_packets += 1;
+        let ts = pkt.ts;
+        if ts.micros_since(self.last_sweep) >= SWEEP_US {
+            self.tick(ts, out);
+        }
+
+        let reopen = seg.syn && dir == Direction::ToServer;
+        let live = match self.flows.get_mut(&key) {
+            Some(c) if c.closed_at.is_none() => true,
+            Some(_) if reopen => {
+                self.flows.remove(&key); // a new connection on the same ports
+                false
+            }
+            Some(c) => {
+                if !seg.payload.is_empty() {
+                    self.shared.stats.after_close += 1;
+                }
+                let _ = c;
+                return;
+            }
+            None => false,
+        };
+        if !live {
+            if !seg.syn && seg.payload.is_empty() {
+                return; // a bare ACK/FIN/RST of a connection we never saw carry anything
+            }
+            if self.flows.is_full() {
+                for (k, mut c) in self.flows.evict_oldest() {
+                    self.shared.stats.flows_evicted += 1;
+                    c.close(&k, ts, Outcome::Unmatched, &mut self.shared, out);
+                }
+            }
+            self.flows.insert(key, Conn::new(ts));
+            self.shared.stats.flows_opened += 1;
+            out(EngineEvent::FlowOpened { key, ts });
+        }
+        if let Some(c) = self.flows.get_mut(&key) {
+            c.on_segment(&key, &seg, dir, ts, &mut self.shared, out);
+        }
+    }
+
+    /// Advances the clock: closes idle connections, forgets old tombstones. Called by
+    /// `packet` on packet time; live mode also calls it on wall time when traffic stops.
+    pub fn tick(&mut self, now: Timestamp, out: &mut dyn FnMut(EngineEvent)) {
+        self.last_sweep = now;
+        let timeout = self.cfg.flow_timeout_us;
+        let expired = self.flows.take_expired(|c| match c.closed_at {
+            Some(t) => now.micros_since(t) >= TOMBSTONE_US,
+            None => now.micros_since(crate::flow::table::Activity::last_seen(c)) >= timeout,
+        });
+        for (k, mut c) in expired {
+            if c.closed_at.is_none() {
+                self.shared.stats.flows_idle += 1;
+                c.close(&k, now, Outcome::NoResponse, &mut self.shared, out);
+            }
+        }
+        self.shared.dedup.expire(now);
+    }
+
+    /// End of input: every connection is closed; unanswered requests become `no_response`.
+    pub fn finish(&mut self, out: &mut dyn FnMut(EngineEvent)) {
+        let now = self.last_sweep;
+        for (k, mut c) in self.flows.drain() {
+            c.close(&k, now, Outcome::NoResponse, &mut self.shared, out);
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! The engine's counters. Every packet the engine does not turn into a request lands in one.
+
+use std::collections::BTreeMap;
+
+use crate::decode::Skip;
+use crate::flow::reassembly::ReasmStats;
+use crate::http::HttpStats;
+
+#[derive(Debug, Default, Clone)]
+pub struct EngineStats {
+    pub packets: u64,
+    pub imds_packets: u64,
+    pub requests: u64,
+    pub not_ip: u64,
+    pub not_watched: u64,
+    pub not_tcp: u64,
+    pub fragments: u64,
+    pub truncated: u64,
+    pub malformed: u64,
+    pub reasm: ReasmStats,
+    pub http: HttpStats,
+    pub flows_opened: u64,
+    /// Evicted because the table was full (their waiting requests reported `unmatched`).
+    pub flows_evicted: u64,
+    /// Closed after `flow_timeout` without traffic.
+    pub flows_idle: u64,
+    /// Data segments for a connection already closed (late copies), ignored.
+    pub after_close: u64,
+    pub duplicates_suppressed: u64,
+    pub pipeline_overflow: u64,
+    pub unsolicited_responses: u64,
+}
+
+impl EngineStats {
+    pub fn skipped(&mut self, why: Skip) {
+        match why {
+            Skip::NotIp => self.not_ip += 1,
+            Skip::NotWatched => self.not_watched += 1,
+            Skip::NotTcp => self.not_tcp += 1,
+            Skip::Fragment => self.fragments += 1,
+            Skip::Truncated => self.truncated += 1,
+            Skip::Malformed => self.malformed += 1,
+        }
+    }
+
+    /// Anomalies by name, non-zero only: what a user should know was skipped or cut.
+    pub fn anomalies(&self) -> BTreeMap<&'static str, u64> {
+        let r = &self.reasm;
+        let h = &self.http;
+        [
+            ("ip_fragments", self.fragments),
+            ("truncated_frames", self.truncated),
+            ("malformed_frames", self.malformed),
+            ("tcp_gaps", r.gaps),
+            ("tcp_forced_skips", r.forced_skips),
+            ("http_oversize_heads", h.oversize_heads),
+            ("http_parse_errors", h.parse_errors),
+            ("http_desync_segments", h.desync_chunks),
+            ("flows_evicted", self.flows_evicted),
+            ("pipeline_overflow", self.pipeline_overflow),
+            ("unsolicited_responses", self.unsolicited_responses),
+            ("late_segments_after_close", self.after_close),
+        ]
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .collect()
+    }
+}

@@ -1,0 +1,92 @@
+//! The bounded table of live connections.
+//!
+//! Bound: `max_flows` entries. When full, the least recently active eighth is evicted in one
+//! pass (amortised O(1) per insert, so a SYN flood costs time linear in its size) and counted.
+//! Idle entries are swept out by the caller's clock (packet time offline, wall time live).
+
+use std::collections::HashMap;
+
+use super::FlowKey;
+use crate::time::Timestamp;
+
+/// What the table needs to know of an entry.
+pub trait Activity {
+    fn last_seen(&self) -> Timestamp;
+}
+
+#[derive(Debug)]
+pub struct FlowTable<V> {
+    map: HashMap<FlowKey, V>,
+    max: usize,
+}
+
+impl<V: Activity> FlowTable<V> {
+    pub fn new(max: usize) -> FlowTable<V> {
+        let max = max.max(8);
+        FlowTable {
+            map: HashMap::with_capacity(max.min(4096)),
+            max,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub fn get_mut(&mut self, k: &FlowKey) -> Option<&mut V> {
+        self.map.get_mut(k)
+    }
+
+    pub fn remove(&mut self, k: &FlowKey) -> Option<V> {
+        self.map.remove(k)
+    }
+
+    /// Whether an insert now would first need [`FlowTable::evict_oldest`].
+    pub fn is_full(&self) -> bool {
+        self.map.len() >= self.max
+    }
+
+    /// Inserts, replacing any entry with the same key (returned).
+    pub fn insert(&mut self, k: FlowKey, v: V) -> Option<V> {
+        self.map.insert(k, v)
+    }
+
+    /// Removes the least recently active eighth of the table.
+    pub fn evict_oldest(&mut self) -> Vec<(FlowKey, V)> {
+        let n = (self.max / 8).max(1).min(self.map.len());
+        if n == 0 {
+            return Vec::new();
+        }
+        let mut ages: Vec<(Timestamp, FlowKey)> =
+            self.map.iter().map(|(k, v)| (v.last_seen(), *k)).collect();
+        ages.select_nth_unstable(n - 1);
+        ages.truncate(n);
+        ages.into_iter()
+            .filter_map(|(_, k)| self.map.remove(&k).map(|v| (k, v)))
+            .collect()
+    }
+
+    /// Removes every entry for which `expired` says so.
+    pub fn take_expired(&mut self, mut expired: impl FnMut(&V) -> bool) -> Vec<(FlowKey, V)> {
+        let keys: Vec<FlowKey> = self
+            .map
+            .iter()
+            .filter(|(_, v)| expired(v))
+            .map(|(k, _)| *k)
+            .collect();
+        keys.into_iter()
+            .filter_map(|k| self.map.remove(&k).map(|v| (k, v)))
+            .collect()
+    }
+
+    /// Empties the table.
+    pub fn drain(&mut self) -> Vec<(FlowKey, V)> {
+        let mut all: Vec<(FlowKey, V)> = self.map.drain().collect();
+        all.sort_by_key(|(k, _)| *k);
+        all
+    }
+}
