@@ -222,3 +222,4 @@ pub fn summary(records: &[RequestRecord]) -> Vec<String> {
         })
         .collect()
 }
+pub mod pcapfile;
