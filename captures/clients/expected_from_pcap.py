@@ -39,9 +39,9 @@ NOTES = {
         "802.1Q): connection 1 in 802.1Q VID 100, the others in 802.1ad 200 + 802.1Q 300.",
     ],
     "keepalive-pipelined.pcap": [
-        "Lines 2-4: one curl, three URLs, one connection. Lines 5-6: curl --next, one",
-        "connection, v1 then v2. Lines 7-10: one connection; the GET/GET/HEAD heads were",
-        "sent in ONE segment (pipelined). Line 11: a head split over two segments.",
+        "Requests 2-4: one curl, three URLs, one connection. 5-6: curl --next, one",
+        "connection, v1 then v2. 7-10: one connection; the GET/GET/HEAD heads were",
+        "sent in ONE segment (pipelined). 11: a head split over two segments.",
     ],
     "rejections.pcap": [
         "Mock run with --tokens required.",
