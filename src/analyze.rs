@@ -118,10 +118,7 @@ pub fn analyze<W: Write>(cfg: &AnalyzeConfig, out: W, err: &mut dyn Write) -> io
             line.push_str(&parts.join(", "));
         }
         if read_stats.unsupported_link > 0 {
-            line.push_str(&format!(
-                "; packets on undecodable interfaces: {}",
-                read_stats.unsupported_link
-            ));
+            line.push_str(&format!("; packets on undecodable interfaces: {}", read_stats.unsupported_link));
         }
         writeln!(err, "{line}")?;
     }

@@ -13,12 +13,7 @@ pub const IMDS_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x025
 
 impl Default for Endpoints {
     fn default() -> Self {
-        Endpoints {
-            addrs: vec![
-                SocketAddr::new(IpAddr::V4(IMDS_V4), 80),
-                SocketAddr::new(IpAddr::V6(IMDS_V6), 80),
-            ],
-        }
+        Endpoints { addrs: vec![SocketAddr::new(IpAddr::V4(IMDS_V4), 80), SocketAddr::new(IpAddr::V6(IMDS_V6), 80)] }
     }
 }
 
@@ -55,11 +50,8 @@ impl Endpoints {
 
     /// A BPF filter matching TCP traffic to and from the endpoints.
     pub fn bpf_filter(&self) -> String {
-        let parts: Vec<String> = self
-            .addrs
-            .iter()
-            .map(|a| format!("(host {} and tcp port {})", a.ip(), a.port()))
-            .collect();
+        let parts: Vec<String> =
+            self.addrs.iter().map(|a| format!("(host {} and tcp port {})", a.ip(), a.port())).collect();
         parts.join(" or ")
     }
 }
@@ -78,9 +70,6 @@ mod tests {
         assert!(e.contains(&"127.0.0.1:1338".parse().expect("addr")));
         assert!(!e.contains(&"169.254.169.254:80".parse().expect("addr")));
         assert!(Endpoints::parse(&["169.254.169.254".into()]).is_err());
-        assert_eq!(
-            d.bpf_filter(),
-            "(host 169.254.169.254 and tcp port 80) or (host fd00:ec2::254 and tcp port 80)"
-        );
+        assert_eq!(d.bpf_filter(), "(host 169.254.169.254 and tcp port 80) or (host fd00:ec2::254 and tcp port 80)");
     }
 }

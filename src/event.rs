@@ -91,6 +91,9 @@ pub struct Imds {
     pub forwarded: bool,
     /// Milliseconds from the request to the start of its answer.
     pub response_ms: Option<f64>,
+    /// IP TTL / hop limit of the answer as captured. An answer captured with TTL 1 that the
+    /// client never acknowledged died at a router: the hop-limit symptom.
+    pub answer_ttl: Option<u8>,
 }
 
 /// The `network` object: addresses as `ip:port`, IPv6 in brackets.
@@ -154,6 +157,8 @@ pub enum AttributionMiss {
     Overloaded,
     /// The client is not on this host (e.g. traffic routed through it).
     Remote,
+    /// Attribution was turned off (`--no-attribution`).
+    Disabled,
 }
 
 /// Who made a request: filled by `attribute`, attached to records in live mode.
@@ -164,8 +169,9 @@ pub struct Attribution {
     pub miss: Option<AttributionMiss>,
 }
 
-/// One IMDS HTTP request and its answer.
+/// One IMDS HTTP request and its answer. Serialized with `"type": "request"` first.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename = "request")]
 pub struct RequestRecord {
     /// RFC 3339 UTC with microseconds, from the packet that completed the request head.
     pub timestamp: Timestamp,
@@ -189,18 +195,14 @@ pub struct LiveFields {
 
 impl LiveFields {
     pub fn from_attribution(a: Attribution, host: Option<String>) -> LiveFields {
-        LiveFields {
-            process: a.process,
-            container: a.container,
-            attribution: a.miss,
-            host,
-        }
+        LiveFields { process: a.process, container: a.container, attribution: a.miss, host }
     }
 }
 
 /// Health of the monitor itself: the periodic `stats` record of live mode, the header of the
 /// dashboard, and the closing summary. Counters are totals since start.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(tag = "type", rename = "stats")]
 pub struct StatsRecord {
     pub timestamp: Timestamp,
     /// Seconds since the monitor (or the analysis) started.

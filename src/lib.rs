@@ -18,5 +18,6 @@ pub mod event;
 pub mod flow;
 pub mod http;
 pub mod iac;
+pub mod live;
 pub mod sink;
 pub mod time;

@@ -20,19 +20,11 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 }
 
 fn analyze(args: &[&str], file: &Path) -> Output {
-    bin()
-        .arg("analyze")
-        .args(args)
-        .arg(file)
-        .output()
-        .expect("run imdswatch")
+    bin().arg("analyze").args(args).arg(file).output().expect("run imdswatch")
 }
 
 fn json_lines(o: &Output) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
-        .collect()
+    String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect()
 }
 
 fn lines_summary(o: &Output) -> Vec<String> {
@@ -44,9 +36,7 @@ fn lines_summary(o: &Output) -> Vec<String> {
                 v["imds"]["version"].as_str().unwrap_or("?"),
                 v["imds"]["method"].as_str().unwrap_or("?"),
                 v["imds"]["path"].as_str().unwrap_or("?"),
-                v["imds"]["status"]
-                    .as_u64()
-                    .map_or("none".to_owned(), |s| s.to_string())
+                v["imds"]["status"].as_u64().map_or("none".to_owned(), |s| s.to_string())
             )
         })
         .collect()
@@ -63,16 +53,7 @@ fn conversation_ip() -> Vec<(u64, Vec<u8>, bool)> {
     c.client(GET_CREDS_V1);
     c.server(OK_10);
     // Strip the 14-byte Ethernet header back off: callers add their own link layer.
-    c.frames
-        .iter()
-        .map(|f| {
-            (
-                f.ts.0,
-                f.data[14..].to_vec(),
-                f.data[0..6] == [2, 0, 0, 0, 0, 2],
-            )
-        })
-        .collect()
+    c.frames.iter().map(|f| (f.ts.0, f.data[14..].to_vec(), f.data[0..6] == [2, 0, 0, 0, 0, 2])).collect()
 }
 
 const EXPECTED: [&str; 3] = [
@@ -119,17 +100,9 @@ fn every_link_type_gives_the_same_requests() {
         ("raw", DLT_RAW),
         ("null", DLT_NULL),
     ] {
-        let p = write(
-            dir.path(),
-            &format!("{name}.pcap"),
-            &pcap(link, &with_link(link), false),
-        );
+        let p = write(dir.path(), &format!("{name}.pcap"), &pcap(link, &with_link(link), false));
         let o = analyze(&["--format", "json"], &p);
-        assert!(
-            o.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        assert!(o.status.success(), "{name}: {}", String::from_utf8_lossy(&o.stderr));
         assert_eq!(lines_summary(&o), EXPECTED, "{name}");
     }
 }
@@ -151,11 +124,7 @@ fn vlan_and_qinq_tags_are_followed() {
                 (ts, f)
             })
             .collect();
-        let p = write(
-            dir.path(),
-            &format!("{name}.pcap"),
-            &pcap(DLT_EN10MB, &frames, false),
-        );
+        let p = write(dir.path(), &format!("{name}.pcap"), &pcap(DLT_EN10MB, &frames, false));
         let o = analyze(&["--format", "json"], &p);
         assert_eq!(lines_summary(&o), EXPECTED, "{name}");
     }
@@ -185,10 +154,7 @@ fn ipv6_extension_headers_are_walked() {
     let dir = tempfile::tempdir().expect("tempdir");
     let p = write(dir.path(), "v6ext.pcap", &pcap(DLT_RAW, &frames, false));
     let o = analyze(&["--format", "json"], &p);
-    assert_eq!(
-        lines_summary(&o),
-        ["v1 GET /latest/meta-data/instance-id 200"]
-    );
+    assert_eq!(lines_summary(&o), ["v1 GET /latest/meta-data/instance-id 200"]);
 }
 
 #[test]
@@ -207,11 +173,7 @@ fn pcapng_with_two_link_types_and_an_unknown_block() {
             packets.push((1, ts, f));
         }
     }
-    let bytes = pcapng(
-        &[DLT_EN10MB, DLT_LINUX_SLL2],
-        &packets,
-        &[(0x0bad_0001, vec![1, 2, 3, 4])],
-    );
+    let bytes = pcapng(&[DLT_EN10MB, DLT_LINUX_SLL2], &packets, &[(0x0bad_0001, vec![1, 2, 3, 4])]);
     let dir = tempfile::tempdir().expect("tempdir");
     let p = write(dir.path(), "mixed.pcapng", &bytes);
     let o = analyze(&["--format", "json"], &p);
@@ -223,29 +185,18 @@ fn pcapng_with_two_link_types_and_an_unknown_block() {
 fn timestamps_are_rfc3339_with_microseconds_from_the_packet() {
     let dir = tempfile::tempdir().expect("tempdir");
     for nanos in [false, true] {
-        let p = write(
-            dir.path(),
-            "ts.pcap",
-            &pcap(DLT_RAW, &with_link(DLT_RAW), nanos),
-        );
+        let p = write(dir.path(), "ts.pcap", &pcap(DLT_RAW, &with_link(DLT_RAW), nanos));
         let o = analyze(&["--format", "json"], &p);
         let v = json_lines(&o);
         // Conv starts at 1_700_000_000 s; the PUT completes in the third frame (+300 µs).
-        assert_eq!(
-            v[0]["timestamp"], "2023-11-14T22:13:20.000300Z",
-            "nanos={nanos}"
-        );
+        assert_eq!(v[0]["timestamp"], "2023-11-14T22:13:20.000300Z", "nanos={nanos}");
     }
 }
 
 #[test]
 fn json_schema_has_every_required_field() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let p = write(
-        dir.path(),
-        "c.pcap",
-        &pcap(DLT_RAW, &with_link(DLT_RAW), false),
-    );
+    let p = write(dir.path(), "c.pcap", &pcap(DLT_RAW, &with_link(DLT_RAW), false));
     let o = analyze(&["--format", "json"], &p);
     let v = json_lines(&o);
     let token = &v[0];
@@ -271,17 +222,10 @@ fn json_schema_has_every_required_field() {
 #[test]
 fn table_counts_per_client_and_gives_a_verdict() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let p = write(
-        dir.path(),
-        "c.pcap",
-        &pcap(DLT_RAW, &with_link(DLT_RAW), false),
-    );
+    let p = write(dir.path(), "c.pcap", &pcap(DLT_RAW, &with_link(DLT_RAW), false));
     let o = analyze(&["--format", "table"], &p);
     let text = String::from_utf8_lossy(&o.stdout);
-    let row = text
-        .lines()
-        .find(|l| l.starts_with("10.0.0.5"))
-        .expect("a row for the client");
+    let row = text.lines().find(|l| l.starts_with("10.0.0.5")).expect("a row for the client");
     let cols: Vec<&str> = row.split_whitespace().collect();
     // CLIENT UA(-) V1 V2 TOKEN CREDS-V1 REJECTED UNANSWERED
     assert_eq!(cols, ["10.0.0.5", "-", "1", "1", "1", "1", "0", "0"]);
@@ -291,17 +235,8 @@ fn table_counts_per_client_and_gives_a_verdict() {
 #[test]
 fn fail_on_v1_exits_3_and_only_then() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let p = write(
-        dir.path(),
-        "c.pcap",
-        &pcap(DLT_RAW, &with_link(DLT_RAW), false),
-    );
-    assert_eq!(
-        analyze(&["--format", "json", "--fail-on-v1"], &p)
-            .status
-            .code(),
-        Some(3)
-    );
+    let p = write(dir.path(), "c.pcap", &pcap(DLT_RAW, &with_link(DLT_RAW), false));
+    assert_eq!(analyze(&["--format", "json", "--fail-on-v1"], &p).status.code(), Some(3));
     assert_eq!(analyze(&["--format", "json"], &p).status.code(), Some(0));
     // Only the token exchange and the v2 GET: no v1, exit 0 even with the flag.
     let frames: Vec<(u64, Vec<u8>)> = with_link(DLT_RAW).into_iter().take(6).collect();
@@ -321,10 +256,7 @@ fn endpoint_option_replaces_the_defaults() {
     let p = write(dir.path(), "lo.pcap", &pcap(DLT_EN10MB, &frames, false));
     assert!(lines_summary(&analyze(&["--format", "json"], &p)).is_empty());
     let o = analyze(&["--format", "json", "--endpoint", "127.0.0.1:1338"], &p);
-    assert_eq!(
-        lines_summary(&o),
-        ["v1 GET /latest/meta-data/instance-id 200"]
-    );
+    assert_eq!(lines_summary(&o), ["v1 GET /latest/meta-data/instance-id 200"]);
     let bad = analyze(&["--endpoint", "localhost"], &p);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid --endpoint 'localhost'"));
@@ -359,17 +291,10 @@ fn file_cut_mid_record_keeps_results_and_warns() {
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(
         lines_summary(&o),
-        [
-            EXPECTED[0],
-            EXPECTED[1],
-            "v1 GET /latest/meta-data/iam/security-credentials/role none"
-        ]
+        [EXPECTED[0], EXPECTED[1], "v1 GET /latest/meta-data/iam/security-credentials/role none"]
     );
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains("cut.pcap") && err.contains("middle of a record"),
-        "{err}"
-    );
+    assert!(err.contains("cut.pcap") && err.contains("middle of a record"), "{err}");
 }
 
 #[test]
@@ -391,10 +316,7 @@ fn bad_files_get_one_line_naming_them_and_exit_1() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(1), "{}: {err}", p.display());
         let first = err.lines().next().unwrap_or("");
-        assert!(
-            first.contains(&*p.display().to_string()) && first.contains(what),
-            "{first}"
-        );
+        assert!(first.contains(&*p.display().to_string()) && first.contains(what), "{first}");
         assert!(!err.contains("panicked"));
     }
 }
@@ -402,18 +324,9 @@ fn bad_files_get_one_line_naming_them_and_exit_1() {
 #[test]
 fn a_bad_file_does_not_stop_the_others() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let good = write(
-        dir.path(),
-        "good.pcap",
-        &pcap(DLT_RAW, &with_link(DLT_RAW), false),
-    );
+    let good = write(dir.path(), "good.pcap", &pcap(DLT_RAW, &with_link(DLT_RAW), false));
     let bad = write(dir.path(), "bad.pcap", b"garbage garbage garbage garbage");
-    let o = bin()
-        .args(["analyze", "--format", "json"])
-        .arg(&bad)
-        .arg(&good)
-        .output()
-        .expect("run");
+    let o = bin().args(["analyze", "--format", "json"]).arg(&bad).arg(&good).output().expect("run");
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(lines_summary(&o), EXPECTED);
 }

@@ -17,10 +17,11 @@ impl Attributor {
 
     /// Looks up the owner of the socket `client` → `server` in every network namespace.
     pub fn lookup(&mut self, _client: SocketAddr, _server: SocketAddr) -> Attribution {
-        Attribution {
-            process: None,
-            container: None,
-            miss: Some(AttributionMiss::NoSocket),
-        }
+        Attribution { process: None, container: None, miss: Some(AttributionMiss::NoSocket) }
     }
+}
+
+/// This host's name, for the `host` field.
+pub fn hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }

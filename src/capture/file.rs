@@ -19,10 +19,7 @@ const BUFFER_SIZE: usize = 1 << 20;
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
     #[error("{path}: cannot open: {source}")]
-    Open {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Open { path: PathBuf, source: std::io::Error },
     #[error("{path}: not a pcap or pcapng capture file")]
     NotCapture { path: PathBuf },
     #[error("{path}: read error at byte {offset}")]
@@ -66,18 +63,11 @@ pub struct ReadStats {
 }
 
 /// Opens `path` (or standard input for `-`) and calls `each` for every packet, in file order.
-pub fn read_file(
-    path: &Path,
-    stats: &mut ReadStats,
-    each: &mut dyn FnMut(&Packet<'_>),
-) -> Result<End, FileError> {
+pub fn read_file(path: &Path, stats: &mut ReadStats, each: &mut dyn FnMut(&Packet<'_>)) -> Result<End, FileError> {
     let input: Box<dyn Read + Send> = if path.as_os_str() == "-" {
         Box::new(std::io::stdin())
     } else {
-        let f = File::open(path).map_err(|source| FileError::Open {
-            path: path.into(),
-            source,
-        })?;
+        let f = File::open(path).map_err(|source| FileError::Open { path: path.into(), source })?;
         Box::new(f)
     };
     read(path, input, stats, each)
@@ -94,10 +84,7 @@ pub fn read(
     let mut reader = match create_reader(BUFFER_SIZE, input) {
         Ok(r) => r,
         Err(PcapError::ReadError) => {
-            return Err(FileError::Read {
-                path: p(),
-                offset: 0,
-            });
+            return Err(FileError::Read { path: p(), offset: 0 });
         }
         Err(_) => return Err(FileError::NotCapture { path: p() }),
     };
@@ -111,29 +98,16 @@ pub fn read(
                 match block {
                     PcapBlockOwned::LegacyHeader(h) => {
                         let dlt = h.network.0;
-                        let link = LinkType::from_dlt(dlt)
-                            .ok_or(FileError::UnknownLinkType { path: p(), dlt })?;
-                        let units = if h.is_nanosecond_precision() {
-                            1_000_000_000
-                        } else {
-                            1_000_000
-                        };
+                        let link = LinkType::from_dlt(dlt).ok_or(FileError::UnknownLinkType { path: p(), dlt })?;
+                        let units = if h.is_nanosecond_precision() { 1_000_000_000 } else { 1_000_000 };
                         legacy = Some((link, units));
                     }
                     PcapBlockOwned::Legacy(b) => {
                         if let Some((link, units)) = legacy {
-                            let frac_us = if units == 1_000_000 {
-                                b.ts_usec
-                            } else {
-                                b.ts_usec / 1000
-                            };
+                            let frac_us = if units == 1_000_000 { b.ts_usec } else { b.ts_usec / 1000 };
                             let ts = Timestamp::from_parts(u64::from(b.ts_sec), frac_us);
                             stats.bytes += b.data.len() as u64;
-                            each(&Packet {
-                                ts,
-                                link,
-                                data: b.data,
-                            });
+                            each(&Packet { ts, link, data: b.data });
                         }
                     }
                     PcapBlockOwned::NG(Block::SectionHeader(_)) => ifaces.clear(),
@@ -151,10 +125,7 @@ pub fn read(
                         };
                         let Some(link) = iface.link else {
                             if ifaces.iter().all(|i| i.link.is_none()) {
-                                return Err(FileError::UnknownLinkType {
-                                    path: p(),
-                                    dlt: iface.dlt,
-                                });
+                                return Err(FileError::UnknownLinkType { path: p(), dlt: iface.dlt });
                             }
                             stats.unsupported_link += 1;
                             reader.consume(len);
@@ -162,30 +133,19 @@ pub fn read(
                             continue;
                         };
                         let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-                        let secs =
-                            (raw / iface.resolution).saturating_add_signed(iface.offset_secs);
+                        let secs = (raw / iface.resolution).saturating_add_signed(iface.offset_secs);
                         let frac = raw % iface.resolution;
-                        let micros =
-                            u32::try_from(frac.saturating_mul(1_000_000) / iface.resolution)
-                                .unwrap_or(0);
+                        let micros = u32::try_from(frac.saturating_mul(1_000_000) / iface.resolution).unwrap_or(0);
                         let data = epb.data.get(..epb.caplen as usize).unwrap_or(epb.data);
                         stats.bytes += data.len() as u64;
-                        each(&Packet {
-                            ts: Timestamp::from_parts(secs, micros),
-                            link,
-                            data,
-                        });
+                        each(&Packet { ts: Timestamp::from_parts(secs, micros), link, data });
                     }
                     PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
                         // No timestamp; interface 0 by definition.
                         match ifaces.first().and_then(|i| i.link) {
                             Some(link) => {
                                 stats.bytes += spb.data.len() as u64;
-                                each(&Packet {
-                                    ts: Timestamp(0),
-                                    link,
-                                    data: spb.data,
-                                });
+                                each(&Packet { ts: Timestamp(0), link, data: spb.data });
                             }
                             None => stats.unsupported_link += 1,
                         }

@@ -38,9 +38,7 @@ pub fn classify(req: &httparse::Request<'_, '_>) -> Classified {
         if name.eq_ignore_ascii_case(TOKEN_HEADER) {
             has_token = true;
         } else if name.eq_ignore_ascii_case(TTL_HEADER) {
-            ttl = std::str::from_utf8(h.value)
-                .ok()
-                .and_then(|v| v.trim().parse::<u32>().ok());
+            ttl = std::str::from_utf8(h.value).ok().and_then(|v| v.trim().parse::<u32>().ok());
         } else if name.eq_ignore_ascii_case("user-agent") {
             user_agent = Some(clip(&String::from_utf8_lossy(h.value)));
         } else if name.eq_ignore_ascii_case("x-forwarded-for") {
@@ -59,11 +57,7 @@ pub fn classify(req: &httparse::Request<'_, '_>) -> Classified {
         method: clip(method),
         path: clip(path),
         credentials: is_credentials_path(path),
-        token_ttl_seconds: if version == Version::TokenRequest {
-            ttl
-        } else {
-            None
-        },
+        token_ttl_seconds: if version == Version::TokenRequest { ttl } else { None },
         user_agent,
         forwarded,
     }
@@ -145,24 +139,12 @@ mod tests {
 
     #[test]
     fn anything_else_is_v1() {
-        assert_eq!(
-            parse(b"GET /latest/meta-data/ HTTP/1.1\r\nHost: x\r\n\r\n").version,
-            Version::V1
-        );
+        assert_eq!(parse(b"GET /latest/meta-data/ HTTP/1.1\r\nHost: x\r\n\r\n").version, Version::V1);
         // A GET of the token path, or a PUT elsewhere, is not a token request.
-        assert_eq!(
-            parse(b"GET /latest/api/token HTTP/1.1\r\n\r\n").version,
-            Version::V1
-        );
-        assert_eq!(
-            parse(b"PUT /latest/meta-data/ HTTP/1.1\r\n\r\n").version,
-            Version::V1
-        );
+        assert_eq!(parse(b"GET /latest/api/token HTTP/1.1\r\n\r\n").version, Version::V1);
+        assert_eq!(parse(b"PUT /latest/meta-data/ HTTP/1.1\r\n\r\n").version, Version::V1);
         // The TTL header alone is not a token.
-        assert_eq!(
-            parse(b"GET / HTTP/1.1\r\nX-aws-ec2-metadata-token-ttl-seconds: 5\r\n\r\n").version,
-            Version::V1
-        );
+        assert_eq!(parse(b"GET / HTTP/1.1\r\nX-aws-ec2-metadata-token-ttl-seconds: 5\r\n\r\n").version, Version::V1);
     }
 
     #[test]
@@ -176,19 +158,15 @@ mod tests {
         ] {
             assert!(is_credentials_path(p), "{p}");
         }
-        for p in [
-            "/latest/meta-data/iam/info",
-            "/latest/meta-data/iam/security-credentialsX",
-            "/",
-            "",
-        ] {
+        for p in ["/latest/meta-data/iam/info", "/latest/meta-data/iam/security-credentialsX", "/", ""] {
             assert!(!is_credentials_path(p), "{p}");
         }
     }
 
     #[test]
     fn user_agent_and_forwarding() {
-        let c = parse(b"PUT /latest/api/token HTTP/1.1\r\nUser-Agent: Botocore/1.35.0\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n");
+        let c =
+            parse(b"PUT /latest/api/token HTTP/1.1\r\nUser-Agent: Botocore/1.35.0\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n");
         assert_eq!(c.user_agent.as_deref(), Some("Botocore/1.35.0"));
         assert!(c.forwarded);
     }

@@ -13,6 +13,8 @@ use args::{Cli, Command, Format};
 use crate::analyze::{AnalyzeConfig, Output};
 use crate::endpoint::Endpoints;
 use crate::engine::EngineConfig;
+use crate::live::LiveConfig;
+use std::time::Duration;
 
 /// Exit statuses (documented in `--help` and README).
 pub mod exit {
@@ -26,11 +28,7 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::OK
-            };
+            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
             let _ = e.print();
             return ExitCode::from(code);
         }
@@ -41,7 +39,8 @@ pub fn main() -> ExitCode {
             Ok(cfg) => crate::analyze::run(&cfg),
             Err(msg) => return usage_error(&msg),
         },
-        Some(Command::Live(_)) | None => Err(anyhow::anyhow!("imdswatch live is not built yet")),
+        Some(Command::Live(a)) => run_live(a),
+        None => run_live(&cli.live),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -91,6 +90,25 @@ fn analyze_config(a: &args::AnalyzeArgs) -> Result<AnalyzeConfig, String> {
         quiet: a.quiet,
         engine: engine_config(&a.engine)?,
     })
+}
+
+fn run_live(a: &args::LiveArgs) -> anyhow::Result<u8> {
+    let engine = match engine_config(&a.engine) {
+        Ok(e) => e,
+        Err(msg) => {
+            eprintln!("imdswatch: {msg}\nTry 'imdswatch --help' for more information.");
+            return Ok(exit::USAGE);
+        }
+    };
+    let cfg = LiveConfig {
+        interfaces: if a.interfaces.is_empty() { vec!["any".to_owned()] } else { a.interfaces.clone() },
+        output: a.output.clone(),
+        stats_interval: (a.stats_interval > 0).then(|| Duration::from_secs(a.stats_interval)),
+        duration: a.duration.map(Duration::from_secs),
+        attribution: !a.no_attribution,
+        engine,
+    };
+    crate::live::run_json(&cfg)
 }
 
 /// True when standard output is a terminal (dashboard and table defaults).

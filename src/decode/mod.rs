@@ -19,6 +19,8 @@ pub struct Segment<'a> {
     pub src: SocketAddr,
     pub dst: SocketAddr,
     pub seq: u32,
+    /// Acknowledgment number, when the ACK flag is set.
+    pub ack: Option<u32>,
     pub syn: bool,
     pub fin: bool,
     pub rst: bool,
@@ -44,11 +46,7 @@ pub enum Skip {
 }
 
 /// Decodes one frame.
-pub fn decode<'a>(
-    link: LinkType,
-    frame: &'a [u8],
-    endpoints: &Endpoints,
-) -> Result<Segment<'a>, Skip> {
+pub fn decode<'a>(link: LinkType, frame: &'a [u8], endpoints: &Endpoints) -> Result<Segment<'a>, Skip> {
     let ip = link::ip_payload(link, frame).map_err(|e| match e {
         LinkError::Truncated => Skip::Truncated,
         LinkError::NotIp => Skip::NotIp,
@@ -85,6 +83,7 @@ pub fn decode<'a>(
         src,
         dst,
         seq: tcp.sequence_number(),
+        ack: tcp.ack().then(|| tcp.acknowledgment_number()),
         syn: tcp.syn(),
         fin: tcp.fin(),
         rst: tcp.rst(),
@@ -108,8 +107,7 @@ fn involves_endpoint(ip: &[u8], endpoints: &Endpoints) -> Result<bool, Skip> {
             let mut d = [0u8; 16];
             s.copy_from_slice(&h[..16]);
             d.copy_from_slice(&h[16..]);
-            Ok(endpoints.has_ip(IpAddr::V6(Ipv6Addr::from(s)))
-                || endpoints.has_ip(IpAddr::V6(Ipv6Addr::from(d))))
+            Ok(endpoints.has_ip(IpAddr::V6(Ipv6Addr::from(s))) || endpoints.has_ip(IpAddr::V6(Ipv6Addr::from(d))))
         }
         Some(_) => Err(Skip::Malformed),
         None => Err(Skip::Truncated),

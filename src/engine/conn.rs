@@ -18,6 +18,10 @@ use crate::time::Timestamp;
 /// reported `unmatched` and its answer, when it comes, is skipped.
 pub const MAX_PENDING: usize = 32;
 
+/// An answer captured with TTL <= 1 may not be delivered (the next router drops it): it
+/// counts only once the client acknowledges it.
+const FRAGILE_TTL: u8 = 1;
+
 /// A request waiting for its answer.
 #[derive(Debug)]
 struct Pending {
@@ -37,6 +41,8 @@ pub struct Conn {
     pending: VecDeque<Pending>,
     /// Answers still to come for requests already reported as unmatched.
     orphans: usize,
+    /// Answers seen with TTL <= 1, waiting for the client's ACK of this sequence number.
+    unconfirmed: VecDeque<(Pending, u16, u32)>,
     /// IP TTL / hop limit of the client's last packet.
     client_ttl: u8,
     last_seen: Timestamp,
@@ -60,6 +66,7 @@ impl Conn {
             resp: HttpStream::new(Role::Response),
             pending: VecDeque::new(),
             orphans: 0,
+            unconfirmed: VecDeque::new(),
             client_ttl: 0,
             last_seen: ts,
             closed_at: None,
@@ -80,87 +87,72 @@ impl Conn {
         // Heads are collected while the streams are borrowed, then turned into records.
         let mut requests: Vec<Classified> = Vec::new();
         let mut answered: Vec<(Pending, Option<u16>, Outcome)> = Vec::new();
-        let Conn {
-            c2s,
-            s2c,
-            req,
-            resp,
-            pending,
-            orphans,
-            client_ttl,
-            ..
-        } = self;
+        let mut fragile: Vec<(Pending, u16)> = Vec::new();
+        let Conn { c2s, s2c, req, resp, pending, orphans, client_ttl, unconfirmed, .. } = self;
         match dir {
             Direction::ToServer => {
                 *client_ttl = seg.ttl;
-                c2s.push(
-                    seg.seq,
-                    seg.syn,
-                    seg.payload,
-                    &mut sh.ooo_budget,
-                    &mut sh.stats.reasm,
-                    &mut |chunk| {
-                        req.feed(
-                            chunk,
-                            &mut sh.head_budget,
-                            &mut sh.stats.http,
-                            &mut |head| {
-                                if let Head::Request(r) = head {
-                                    requests.push(classify(r));
-                                }
-                                NoBody(false)
-                            },
-                        );
-                    },
-                );
+                if let Some(ack) = seg.ack {
+                    while let Some((_, _, need)) = unconfirmed.front()
+                        && ack.wrapping_sub(*need) as i32 >= 0
+                    {
+                        if let Some((p, code, _)) = unconfirmed.pop_front() {
+                            answered.push((p, Some(code), Outcome::from_status(code)));
+                        }
+                    }
+                }
+                c2s.push(seg.seq, seg.syn, seg.payload, &mut sh.ooo_budget, &mut sh.stats.reasm, &mut |chunk| {
+                    req.feed(chunk, &mut sh.head_budget, &mut sh.stats.http, &mut |head| {
+                        if let Head::Request(r) = head {
+                            requests.push(classify(r));
+                        }
+                        NoBody(false)
+                    });
+                });
                 c2s.fin |= seg.fin;
             }
             Direction::ToClient => {
                 let mut unsolicited = 0;
-                s2c.push(
-                    seg.seq,
-                    seg.syn,
-                    seg.payload,
-                    &mut sh.ooo_budget,
-                    &mut sh.stats.reasm,
-                    &mut |chunk| {
-                        let gap = matches!(chunk, Chunk::Gap(_));
-                        resp.feed(
-                            chunk,
-                            &mut sh.head_budget,
-                            &mut sh.stats.http,
-                            &mut |head| {
-                                let Head::Response(code) = head else {
-                                    return NoBody(false);
-                                };
-                                if code < 200 {
-                                    return NoBody(false); // interim (100 Continue): the answer is still to come
-                                }
-                                if *orphans > 0 {
-                                    *orphans -= 1;
-                                    return NoBody(false);
-                                }
-                                match pending.pop_front() {
-                                    Some(p) => {
-                                        let no_body = NoBody(p.head_method);
-                                        answered.push((p, Some(code), Outcome::from_status(code)));
-                                        no_body
-                                    }
-                                    None => {
-                                        unsolicited += 1;
-                                        NoBody(false)
-                                    }
-                                }
-                            },
-                        );
-                        if gap && resp.desynced() {
-                            // The capture lost answers: which request they belonged to is unknown.
-                            answered
-                                .extend(pending.drain(..).map(|p| (p, None, Outcome::Unmatched)));
+                s2c.push(seg.seq, seg.syn, seg.payload, &mut sh.ooo_budget, &mut sh.stats.reasm, &mut |chunk| {
+                    let gap = matches!(chunk, Chunk::Gap(_));
+                    resp.feed(chunk, &mut sh.head_budget, &mut sh.stats.http, &mut |head| {
+                        let Head::Response(code) = head else {
+                            return NoBody(false);
+                        };
+                        if code < 200 {
+                            return NoBody(false); // interim (100 Continue): the answer is still to come
                         }
-                    },
-                );
+                        if *orphans > 0 {
+                            *orphans -= 1;
+                            return NoBody(false);
+                        }
+                        match pending.pop_front() {
+                            Some(mut p) => {
+                                let no_body = NoBody(p.head_method);
+                                p.record.imds.answer_ttl = Some(seg.ttl);
+                                if seg.ttl <= FRAGILE_TTL {
+                                    fragile.push((p, code));
+                                } else {
+                                    answered.push((p, Some(code), Outcome::from_status(code)));
+                                }
+                                no_body
+                            }
+                            None => {
+                                unsolicited += 1;
+                                NoBody(false)
+                            }
+                        }
+                    });
+                    if gap && resp.desynced() {
+                        // The capture lost answers: which request they belonged to is unknown.
+                        answered.extend(pending.drain(..).map(|p| (p, None, Outcome::Unmatched)));
+                    }
+                });
                 sh.stats.unsolicited_responses += unsolicited;
+                let need = s2c.next_seq().unwrap_or(seg.seq);
+                for (p, code) in fragile {
+                    unconfirmed.push_back((p, code, need));
+                }
                 s2c.fin |= seg.fin;
             }
         }
@@ -192,21 +184,21 @@ impl Conn {
         let mut requests: Vec<Classified> = Vec::new();
         let Conn { c2s, req, .. } = self;
         c2s.finish(&mut sh.ooo_budget, &mut sh.stats.reasm, &mut |chunk| {
-            req.feed(
-                chunk,
-                &mut sh.head_budget,
-                &mut sh.stats.http,
-                &mut |head| {
-                    if let Head::Request(r) = head {
-                        requests.push(classify(r));
-                    }
-                    NoBody(false)
-                },
-            );
+            req.feed(chunk, &mut sh.head_budget, &mut sh.stats.http, &mut |head| {
+                if let Head::Request(r) = head {
+                    requests.push(classify(r));
+                }
+                NoBody(false)
+            });
         });
         let ttl = self.client_ttl;
         for c in requests {
             self.push_request(c, key, None, ttl, ts, sh, out);
+        }
+        // Answers that died on the way (never acknowledged) and requests never answered.
+        while let Some((p, _, _)) = self.unconfirmed.pop_front() {
+            sh.stats.answers_not_delivered += 1;
+            emit(p, None, Outcome::NoResponse, ts, key, sh, out);
         }
         while let Some(p) = self.pending.pop_front() {
             emit(p, None, outcome, ts, key, sh, out);
@@ -230,10 +222,7 @@ impl Conn {
         sh: &mut Shared,
         out: &mut dyn FnMut(EngineEvent),
     ) {
-        let duplicate = seq.is_some_and(|seq| {
-            sh.dedup
-                .seen_elsewhere(fingerprint(key.server, seq, &c), key, ts)
-        });
+        let duplicate = seq.is_some_and(|seq| sh.dedup.seen_elsewhere(fingerprint(key.server, seq, &c), key, ts));
         let head_method = c.method == "HEAD";
         let record = RequestRecord {
             timestamp: ts,
@@ -248,20 +237,12 @@ impl Conn {
                 user_agent: c.user_agent,
                 forwarded: c.forwarded,
                 response_ms: None,
+                answer_ttl: None,
             },
-            network: Network {
-                client: key.client.to_string(),
-                server: key.server.to_string(),
-                client_ttl: ttl,
-            },
+            network: Network { client: key.client.to_string(), server: key.server.to_string(), client_ttl: ttl },
             live: None,
         };
-        self.pending.push_back(Pending {
-            record,
-            sent: ts,
-            head_method,
-            duplicate,
-        });
+        self.pending.push_back(Pending { record, sent: ts, head_method, duplicate });
         if self.pending.len() > MAX_PENDING
             && let Some(p) = self.pending.pop_front()
         {
@@ -293,8 +274,5 @@ fn emit(
         record.imds.response_ms = Some(ts.micros_since(p.sent) as f64 / 1000.0);
     }
     sh.stats.requests += 1;
-    out(EngineEvent::Request {
-        key: *key,
-        record: Box::new(record),
-    });
+    out(EngineEvent::Request { key: *key, record: Box::new(record) });
 }

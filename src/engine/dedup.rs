@@ -59,7 +59,6 @@ impl Dedup {
 
     /// Forgets requests older than the window.
     pub fn expire(&mut self, now: Timestamp) {
-        self.seen
-            .retain(|_, (_, t)| now.micros_since(*t) <= WINDOW_US);
+        self.seen.retain(|_, (_, t)| now.micros_since(*t) <= WINDOW_US);
     }
 }

@@ -59,10 +59,7 @@ pub enum EngineEvent {
     /// A connection's first packet (usually its SYN): the moment to find its process.
     FlowOpened { key: FlowKey, ts: Timestamp },
     /// A request with its answer, or with `no_response` / `unmatched`.
-    Request {
-        key: FlowKey,
-        record: Box<RequestRecord>,
-    },
+    Request { key: FlowKey, record: Box<RequestRecord> },
 }
 
 /// State shared by all connections of one engine.

@@ -29,6 +29,8 @@ pub struct EngineStats {
     pub duplicates_suppressed: u64,
     pub pipeline_overflow: u64,
     pub unsolicited_responses: u64,
+    /// Answers captured with TTL <= 1 that the client never acknowledged (hop limit).
+    pub answers_not_delivered: u64,
 }
 
 impl EngineStats {

@@ -30,21 +30,9 @@ impl FlowKey {
         is_endpoint: impl Fn(&SocketAddr) -> bool,
     ) -> Option<(FlowKey, Direction)> {
         if is_endpoint(&dst) {
-            Some((
-                FlowKey {
-                    client: src,
-                    server: dst,
-                },
-                Direction::ToServer,
-            ))
+            Some((FlowKey { client: src, server: dst }, Direction::ToServer))
         } else if is_endpoint(&src) {
-            Some((
-                FlowKey {
-                    client: dst,
-                    server: src,
-                },
-                Direction::ToClient,
-            ))
+            Some((FlowKey { client: dst, server: src }, Direction::ToClient))
         } else {
             None
         }

@@ -148,8 +148,7 @@ impl Stream {
             stats.duplicates += 1;
             return;
         }
-        let fits =
-            self.ooo.len() < MAX_OOO_SEGMENTS && self.ooo_bytes + payload.len() <= MAX_OOO_BYTES;
+        let fits = self.ooo.len() < MAX_OOO_SEGMENTS && self.ooo_bytes + payload.len() <= MAX_OOO_BYTES;
         if fits && budget.try_reserve(payload.len()) {
             self.ooo_bytes += payload.len();
             self.ooo.insert(off, payload.to_vec());
@@ -174,12 +173,7 @@ impl Stream {
     }
 
     /// Ends the stream: any hole is skipped and what waited behind it is delivered.
-    pub fn finish(
-        &mut self,
-        budget: &mut Budget,
-        stats: &mut ReasmStats,
-        out: &mut dyn FnMut(Chunk<'_>),
-    ) {
+    pub fn finish(&mut self, budget: &mut Budget, stats: &mut ReasmStats, out: &mut dyn FnMut(Chunk<'_>)) {
         while !self.ooo.is_empty() {
             self.skip_hole(stats, out);
             self.drain(budget, stats, out);
@@ -218,12 +212,7 @@ impl Stream {
     }
 
     /// Delivers waiting segments that have become contiguous.
-    fn drain(
-        &mut self,
-        budget: &mut Budget,
-        stats: &mut ReasmStats,
-        out: &mut dyn FnMut(Chunk<'_>),
-    ) {
+    fn drain(&mut self, budget: &mut Budget, stats: &mut ReasmStats, out: &mut dyn FnMut(Chunk<'_>)) {
         while let Some(entry) = self.ooo.first_entry() {
             let off = *entry.key();
             if off > self.next_off {

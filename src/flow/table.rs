@@ -23,10 +23,7 @@ pub struct FlowTable<V> {
 impl<V: Activity> FlowTable<V> {
     pub fn new(max: usize) -> FlowTable<V> {
         let max = max.max(8);
-        FlowTable {
-            map: HashMap::with_capacity(max.min(4096)),
-            max,
-        }
+        FlowTable { map: HashMap::with_capacity(max.min(4096)), max }
     }
 
     pub fn len(&self) -> usize {
@@ -61,26 +58,16 @@ impl<V: Activity> FlowTable<V> {
         if n == 0 {
             return Vec::new();
         }
-        let mut ages: Vec<(Timestamp, FlowKey)> =
-            self.map.iter().map(|(k, v)| (v.last_seen(), *k)).collect();
+        let mut ages: Vec<(Timestamp, FlowKey)> = self.map.iter().map(|(k, v)| (v.last_seen(), *k)).collect();
         ages.select_nth_unstable(n - 1);
         ages.truncate(n);
-        ages.into_iter()
-            .filter_map(|(_, k)| self.map.remove(&k).map(|v| (k, v)))
-            .collect()
+        ages.into_iter().filter_map(|(_, k)| self.map.remove(&k).map(|v| (k, v))).collect()
     }
 
     /// Removes every entry for which `expired` says so.
     pub fn take_expired(&mut self, mut expired: impl FnMut(&V) -> bool) -> Vec<(FlowKey, V)> {
-        let keys: Vec<FlowKey> = self
-            .map
-            .iter()
-            .filter(|(_, v)| expired(v))
-            .map(|(k, _)| *k)
-            .collect();
-        keys.into_iter()
-            .filter_map(|k| self.map.remove(&k).map(|v| (k, v)))
-            .collect()
+        let keys: Vec<FlowKey> = self.map.iter().filter(|(_, v)| expired(v)).map(|(k, _)| *k).collect();
+        keys.into_iter().filter_map(|k| self.map.remove(&k).map(|v| (k, v))).collect()
     }
 
     /// Empties the table.

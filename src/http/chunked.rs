@@ -32,20 +32,10 @@ impl Chunked {
                 Chunked::Data(left) => {
                     let k = left.min((data.len() - i) as u64);
                     i += k as usize;
-                    *self = if k == left {
-                        Chunked::DataEnd
-                    } else {
-                        Chunked::Data(left - k)
-                    };
+                    *self = if k == left { Chunked::DataEnd } else { Chunked::Data(left - k) };
                     continue;
                 }
-                Chunked::SizeStart => {
-                    *self = Chunked::Size {
-                        value: 0,
-                        digits: 0,
-                        ext: false,
-                    }
-                }
+                Chunked::SizeStart => *self = Chunked::Size { value: 0, digits: 0, ext: false },
                 _ => {}
             }
             let b = data[i];

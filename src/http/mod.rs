@@ -71,12 +71,7 @@ pub struct HttpStream {
 
 impl HttpStream {
     pub fn new(role: Role) -> HttpStream {
-        HttpStream {
-            role,
-            state: State::Head,
-            buf: Vec::new(),
-            after_newline: false,
-        }
+        HttpStream { role, state: State::Head, buf: Vec::new(), after_newline: false }
     }
 
     /// Bytes held for an unfinished head.
@@ -138,11 +133,7 @@ impl HttpStream {
                 State::Body(left) => {
                     let k = left.min(data.len() as u64);
                     data = &data[k as usize..];
-                    self.state = if k == left {
-                        State::Head
-                    } else {
-                        State::Body(left - k)
-                    };
+                    self.state = if k == left { State::Head } else { State::Body(left - k) };
                 }
                 State::Chunked(mut c) => match c.advance(data) {
                     Ok((used, done)) => {
@@ -167,10 +158,7 @@ impl HttpStream {
                 State::Head => {
                     if self.buf.is_empty() {
                         // Blank lines before a message are ignored (RFC 9112 2.2).
-                        let blank = data
-                            .iter()
-                            .take_while(|b| matches!(b, b'\r' | b'\n'))
-                            .count();
+                        let blank = data.iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
                         data = &data[blank..];
                         if data.is_empty() {
                             return;
@@ -219,12 +207,7 @@ impl HttpStream {
         None
     }
 
-    fn parse_head(
-        &mut self,
-        budget: &mut Budget,
-        stats: &mut HttpStats,
-        on_head: &mut dyn FnMut(Head<'_>) -> NoBody,
-    ) {
+    fn parse_head(&mut self, budget: &mut Budget, stats: &mut HttpStats, on_head: &mut dyn FnMut(Head<'_>) -> NoBody) {
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let next = match self.role {
             Role::Request => {
@@ -271,17 +254,8 @@ impl HttpStream {
     }
 
     fn looks_like_start(&self, data: &[u8]) -> bool {
-        const METHODS: [&[u8]; 9] = [
-            b"GET ",
-            b"PUT ",
-            b"HEAD ",
-            b"POST ",
-            b"DELETE ",
-            b"OPTIONS ",
-            b"PATCH ",
-            b"CONNECT ",
-            b"TRACE ",
-        ];
+        const METHODS: [&[u8]; 9] =
+            [b"GET ", b"PUT ", b"HEAD ", b"POST ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ", b"TRACE "];
         match self.role {
             Role::Request => METHODS.iter().any(|m| data.starts_with(m)),
             Role::Response => data.starts_with(b"HTTP/1."),
@@ -290,11 +264,7 @@ impl HttpStream {
 }
 
 /// The framing that follows a head. `None` when the headers contradict each other.
-fn body_state(
-    headers: &[httparse::Header<'_>],
-    no_body: bool,
-    default: Option<State>,
-) -> Option<State> {
+fn body_state(headers: &[httparse::Header<'_>], no_body: bool, default: Option<State>) -> Option<State> {
     if no_body {
         return Some(State::Head);
     }
@@ -302,11 +272,7 @@ fn body_state(
     let mut chunked = false;
     for h in headers {
         if h.name.eq_ignore_ascii_case("content-length") {
-            let v = std::str::from_utf8(h.value)
-                .ok()?
-                .trim()
-                .parse::<u64>()
-                .ok()?;
+            let v = std::str::from_utf8(h.value).ok()?.trim().parse::<u64>().ok()?;
             if length.is_some_and(|l| l != v) {
                 return None;
             }

@@ -1,4 +1,5 @@
 //! Where records go: NDJSON lines, the summary table, the dashboard.
 
+pub mod logfile;
 pub mod ndjson;
 pub mod summary;

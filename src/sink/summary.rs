@@ -72,27 +72,14 @@ impl Summary {
 
     /// The table and its verdict, as printed by `analyze --format table`.
     pub fn render(&self) -> String {
-        let mut rows: Vec<(&str, &str, Counts)> = self
-            .rows
-            .iter()
-            .map(|((c, u), n)| (c.as_str(), u.as_str(), *n))
-            .collect();
+        let mut rows: Vec<(&str, &str, Counts)> =
+            self.rows.iter().map(|((c, u), n)| (c.as_str(), u.as_str(), *n)).collect();
         if self.folded > 0 {
             rows.push(("(other clients)", "-", self.other));
         }
         rows.sort_by(|a, b| b.2.v1.cmp(&a.2.v1).then(a.0.cmp(b.0)).then(a.1.cmp(b.1)));
-        let cw = rows
-            .iter()
-            .map(|r| r.0.len())
-            .max()
-            .unwrap_or(0)
-            .max("CLIENT".len());
-        let uw = rows
-            .iter()
-            .map(|r| r.1.chars().count().min(UA_WIDTH))
-            .max()
-            .unwrap_or(0)
-            .max("USER AGENT".len());
+        let cw = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max("CLIENT".len());
+        let uw = rows.iter().map(|r| r.1.chars().count().min(UA_WIDTH)).max().unwrap_or(0).max("USER AGENT".len());
         let mut s = String::new();
         if rows.is_empty() {
             s.push_str("No IMDS requests found.\n");
@@ -130,11 +117,7 @@ impl Summary {
 /// Shortens to `width` characters and replaces control characters (a hostile user agent
 /// must not drive the terminal).
 fn clean(s: &str, width: usize) -> String {
-    let mut out: String = s
-        .chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .take(width)
-        .collect();
+    let mut out: String = s.chars().map(|c| if c.is_control() { '?' } else { c }).take(width).collect();
     if s.chars().count() > width {
         out.pop();
         out.push('…');

@@ -20,26 +20,10 @@ pub struct Flags {
     pub rst: bool,
 }
 
-pub const NONE: Flags = Flags {
-    syn: false,
-    fin: false,
-    rst: false,
-};
-pub const SYN: Flags = Flags {
-    syn: true,
-    fin: false,
-    rst: false,
-};
-pub const FIN: Flags = Flags {
-    syn: false,
-    fin: true,
-    rst: false,
-};
-pub const RST: Flags = Flags {
-    syn: false,
-    fin: false,
-    rst: true,
-};
+pub const NONE: Flags = Flags { syn: false, fin: false, rst: false };
+pub const SYN: Flags = Flags { syn: true, fin: false, rst: false };
+pub const FIN: Flags = Flags { syn: false, fin: true, rst: false };
+pub const RST: Flags = Flags { syn: false, fin: false, rst: true };
 
 #[derive(Debug, Clone)]
 pub struct Frame {
@@ -49,14 +33,7 @@ pub struct Frame {
 }
 
 /// An IP packet carrying one TCP segment (no link header).
-pub fn ip_tcp(
-    src: SocketAddr,
-    dst: SocketAddr,
-    seq: u32,
-    f: Flags,
-    payload: &[u8],
-    ttl: u8,
-) -> Vec<u8> {
+pub fn ip_tcp(src: SocketAddr, dst: SocketAddr, seq: u32, f: Flags, payload: &[u8], ttl: u8) -> Vec<u8> {
     let b = match (src.ip(), dst.ip()) {
         (IpAddr::V4(s), IpAddr::V4(d)) => PacketBuilder::ipv4(s.octets(), d.octets(), ttl),
         (IpAddr::V6(s), IpAddr::V6(d)) => PacketBuilder::ipv6(s.octets(), d.octets(), ttl),
@@ -80,11 +57,7 @@ pub fn ip_tcp(
 /// The same segment in an Ethernet frame.
 pub fn eth_tcp(src: SocketAddr, dst: SocketAddr, seq: u32, f: Flags, payload: &[u8]) -> Vec<u8> {
     let mut v = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2];
-    v.extend_from_slice(if src.is_ipv4() {
-        &[0x08, 0x00]
-    } else {
-        &[0x86, 0xdd]
-    });
+    v.extend_from_slice(if src.is_ipv4() { &[0x08, 0x00] } else { &[0x86, 0xdd] });
     v.extend(ip_tcp(src, dst, seq, f, payload, 64));
     v
 }
@@ -113,11 +86,7 @@ impl Conv {
 
     fn push(&mut self, to_server: bool, seq: u32, f: Flags, payload: &[u8]) {
         self.now += 100;
-        let (s, d) = if to_server {
-            (self.client, self.server)
-        } else {
-            (self.server, self.client)
-        };
+        let (s, d) = if to_server { (self.client, self.server) } else { (self.server, self.client) };
         self.frames.push(Frame {
             ts: Timestamp(self.now),
             link: LinkType::Ethernet,
@@ -170,11 +139,13 @@ impl Conv {
 }
 
 pub const GET_V1: &[u8] = b"GET /latest/meta-data/instance-id HTTP/1.1\r\nHost: 169.254.169.254\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n";
-pub const GET_CREDS_V1: &[u8] = b"GET /latest/meta-data/iam/security-credentials/role HTTP/1.1\r\nHost: 169.254.169.254\r\n\r\n";
-pub const PUT_TOKEN: &[u8] = b"PUT /latest/api/token HTTP/1.1\r\nHost: 169.254.169.254\r\nX-aws-ec2-metadata-token-ttl-seconds: 21600\r\n\r\n";
-pub const GET_V2: &[u8] = b"GET /latest/meta-data/ HTTP/1.1\r\nHost: 169.254.169.254\r\nX-aws-ec2-metadata-token: SECRET-TOKEN-abc\r\n\r\n";
-pub const OK_10: &[u8] =
-    b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nServer: EC2ws\r\n\r\ni-01234567";
+pub const GET_CREDS_V1: &[u8] =
+    b"GET /latest/meta-data/iam/security-credentials/role HTTP/1.1\r\nHost: 169.254.169.254\r\n\r\n";
+pub const PUT_TOKEN: &[u8] =
+    b"PUT /latest/api/token HTTP/1.1\r\nHost: 169.254.169.254\r\nX-aws-ec2-metadata-token-ttl-seconds: 21600\r\n\r\n";
+pub const GET_V2: &[u8] =
+    b"GET /latest/meta-data/ HTTP/1.1\r\nHost: 169.254.169.254\r\nX-aws-ec2-metadata-token: SECRET-TOKEN-abc\r\n\r\n";
+pub const OK_10: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nServer: EC2ws\r\n\r\ni-01234567";
 pub const UNAUTHORIZED: &[u8] = b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n";
 
 /// Feeds frames to a fresh engine (default endpoints) and returns its records and counters.
@@ -191,14 +162,7 @@ pub fn run_with(frames: &[Frame], cfg: EngineConfig) -> (Vec<RequestRecord>, Eng
         }
     };
     for f in frames {
-        engine.packet(
-            &Packet {
-                ts: f.ts,
-                link: f.link,
-                data: &f.data,
-            },
-            &mut take,
-        );
+        engine.packet(&Packet { ts: f.ts, link: f.link, data: &f.data }, &mut take);
     }
     engine.finish(&mut take);
     let stats = engine.stats().clone();
@@ -215,9 +179,7 @@ pub fn summary(records: &[RequestRecord]) -> Vec<String> {
                 r.imds.version.as_str(),
                 r.imds.method,
                 r.imds.path,
-                r.imds
-                    .status
-                    .map_or_else(|| "none".to_owned(), |s| s.to_string())
+                r.imds.status.map_or_else(|| "none".to_owned(), |s| s.to_string())
             )
         })
         .collect()

@@ -20,11 +20,7 @@ pub fn pcap(linktype: u32, frames: &[(u64, Vec<u8>)], nanos: bool) -> Vec<u8> {
     v.extend(linktype.to_le_bytes());
     for (ts, data) in frames {
         let secs = (ts / 1_000_000) as u32;
-        let frac = if nanos {
-            (ts % 1_000_000) as u32 * 1000
-        } else {
-            (ts % 1_000_000) as u32
-        };
+        let frac = if nanos { (ts % 1_000_000) as u32 * 1000 } else { (ts % 1_000_000) as u32 };
         v.extend(secs.to_le_bytes());
         v.extend(frac.to_le_bytes());
         v.extend((data.len() as u32).to_le_bytes());

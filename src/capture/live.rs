@@ -1,0 +1,170 @@
+//! Live capture: one thread per interface on libpcap, batching frames into a bounded
+//! channel. The thread never blocks on the consumer: a full queue loses the batch, and the
+//! loss is counted. Kernel drop counters are read once a second.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Sender, TrySendError};
+
+use super::{LinkType, Packet};
+use crate::endpoint::Endpoints;
+use crate::live::counters::Counters;
+use crate::time::Timestamp;
+
+/// Bytes kept of each frame: IMDS request heads are far smaller; responses need only their
+/// status line and headers. Link + IP + TCP headers fit in the first 128 bytes.
+pub const SNAPLEN: i32 = 8192;
+/// Kernel ring buffer per interface.
+pub const KERNEL_BUFFER: i32 = 8 << 20;
+/// Frames per batch handed to the engine.
+pub const BATCH_FRAMES: usize = 256;
+/// A batch waits at most this long for more frames (keeps attribution of short-lived
+/// processes fast: the SYN reaches the attribution thread within about a millisecond).
+const BATCH_WAIT: Duration = Duration::from_millis(1);
+/// libpcap read timeout: how often an idle capture thread wakes to check for shutdown.
+const READ_TIMEOUT_MS: i32 = 50;
+
+/// Frames captured together, stored back to back in one buffer.
+#[derive(Debug)]
+pub struct Batch {
+    pub link: LinkType,
+    data: Vec<u8>,
+    index: Vec<(Timestamp, u32, u32)>,
+}
+
+impl Batch {
+    fn new(link: LinkType) -> Batch {
+        Batch { link, data: Vec::with_capacity(64 * 1024), index: Vec::with_capacity(BATCH_FRAMES) }
+    }
+
+    fn push(&mut self, ts: Timestamp, frame: &[u8]) {
+        let start = self.data.len() as u32;
+        self.data.extend_from_slice(frame);
+        self.index.push((ts, start, frame.len() as u32));
+    }
+
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    pub fn packets(&self) -> impl Iterator<Item = Packet<'_>> {
+        self.index.iter().map(move |&(ts, start, len)| Packet {
+            ts,
+            link: self.link,
+            data: &self.data[start as usize..(start + len) as usize],
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error(
+        "cannot capture on '{iface}': permission denied. Live capture needs CAP_NET_RAW: run as root, or grant it with `setcap cap_net_raw,cap_sys_ptrace,cap_dac_read_search+ep $(command -v imdswatch)` (see README, \"Privileges\")"
+    )]
+    Permission { iface: String },
+    #[error("cannot capture on '{iface}': {msg}")]
+    Open { iface: String, msg: String },
+    #[error("cannot capture on '{iface}': link type {dlt} is not supported")]
+    LinkType { iface: String, dlt: i32 },
+    #[error("cannot set the capture filter on '{iface}': {msg}")]
+    Filter { iface: String, msg: String },
+}
+
+/// An opened, filtered capture handle.
+pub struct LiveCapture {
+    pub iface: String,
+    link: LinkType,
+    cap: pcap::Capture<pcap::Active>,
+}
+
+impl LiveCapture {
+    /// Opens `iface` with the IMDS filter. Fails early and clearly without privileges.
+    pub fn open(iface: &str, endpoints: &Endpoints) -> Result<LiveCapture, CaptureError> {
+        let open_err = |e: pcap::Error| {
+            let msg = e.to_string();
+            let lower = msg.to_lowercase();
+            if lower.contains("permission") || lower.contains("not permitted") {
+                CaptureError::Permission { iface: iface.to_owned() }
+            } else {
+                CaptureError::Open { iface: iface.to_owned(), msg }
+            }
+        };
+        let cap = pcap::Capture::from_device(iface)
+            .map_err(open_err)?
+            .immediate_mode(true)
+            .snaplen(SNAPLEN)
+            .buffer_size(KERNEL_BUFFER)
+            .timeout(READ_TIMEOUT_MS)
+            .open()
+            .map_err(open_err)?;
+        let mut cap = cap;
+        cap.filter(&endpoints.bpf_filter(), true)
+            .map_err(|e| CaptureError::Filter { iface: iface.to_owned(), msg: e.to_string() })?;
+        let dlt = cap.get_datalink().0;
+        let link = LinkType::from_dlt(dlt).ok_or(CaptureError::LinkType { iface: iface.to_owned(), dlt })?;
+        Ok(LiveCapture { iface: iface.to_owned(), link, cap })
+    }
+
+    /// Captures until `stop` is set or the consumer goes away.
+    pub fn run(mut self, tx: Sender<Batch>, counters: Arc<Counters>, stop: Arc<AtomicBool>) {
+        let mut batch = Batch::new(self.link);
+        let mut batch_started = Instant::now();
+        let mut last_stats = Instant::now();
+        let (mut seen_drop, mut seen_ifdrop) = (0u32, 0u32);
+        while !stop.load(Relaxed) {
+            match self.cap.next_packet() {
+                Ok(p) => {
+                    if batch.is_empty() {
+                        batch_started = Instant::now();
+                    }
+                    let ts = Timestamp::from_parts(
+                        u64::try_from(p.header.ts.tv_sec).unwrap_or(0),
+                        u32::try_from(p.header.ts.tv_usec).unwrap_or(0),
+                    );
+                    batch.push(ts, p.data);
+                    counters.packets.fetch_add(1, Relaxed);
+                }
+                Err(pcap::Error::TimeoutExpired) => {}
+                Err(e) => {
+                    counters.capture_error(&self.iface, &e.to_string());
+                    break;
+                }
+            }
+            if !batch.is_empty() && (batch.len() >= BATCH_FRAMES || batch_started.elapsed() >= BATCH_WAIT) {
+                let full = std::mem::replace(&mut batch, Batch::new(self.link));
+                if !send(&tx, full, &counters) {
+                    break;
+                }
+            }
+            if last_stats.elapsed() >= Duration::from_secs(1) {
+                last_stats = Instant::now();
+                if let Ok(s) = self.cap.stats() {
+                    counters.kernel_drops.fetch_add(u64::from(s.dropped.wrapping_sub(seen_drop)), Relaxed);
+                    counters.interface_drops.fetch_add(u64::from(s.if_dropped.wrapping_sub(seen_ifdrop)), Relaxed);
+                    (seen_drop, seen_ifdrop) = (s.dropped, s.if_dropped);
+                }
+            }
+        }
+        if !batch.is_empty() {
+            send(&tx, batch, &counters);
+        }
+    }
+}
+
+/// Hands a batch on without waiting; false when the consumer is gone.
+fn send(tx: &Sender<Batch>, batch: Batch, counters: &Counters) -> bool {
+    match tx.try_send(batch) {
+        Ok(()) => true,
+        Err(TrySendError::Full(b)) => {
+            counters.queue_losses.fetch_add(b.len() as u64, Relaxed);
+            true
+        }
+        Err(TrySendError::Disconnected(_)) => false,
+    }
+}

@@ -1,0 +1,105 @@
+//! The NDJSON face of live mode: one line per request, flushed per line, and a `stats`
+//! record every `stats_interval`. Write failures (disk full, file deleted) are counted and
+//! reported, never fatal: the monitor keeps watching.
+
+use std::io::{self, LineWriter, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+
+use super::counters::Counters;
+use super::stats_record;
+use crate::event::{RequestCounts, RequestRecord};
+use crate::sink::logfile::LogFile;
+use crate::sink::ndjson::Ndjson;
+
+/// Where lines go.
+pub enum Dest {
+    Stdout(LineWriter<io::Stdout>),
+    File(LogFile),
+}
+
+impl Write for Dest {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        match self {
+            Dest::Stdout(w) => w.write(b),
+            Dest::File(w) => w.write(b),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Dest::Stdout(w) => w.flush(),
+            Dest::File(w) => w.flush(),
+        }
+    }
+}
+
+pub struct JsonOutput {
+    pub out: Ndjson<Dest>,
+    pub stats_interval: Option<Duration>,
+    pub sources: Vec<String>,
+    pub counters: Arc<Counters>,
+    pub started: Instant,
+    /// Set by SIGHUP: reopen the output file.
+    pub hup: Arc<AtomicBool>,
+    /// Set when nobody reads any more (stdout closed): the monitor stops.
+    pub stop: Arc<AtomicBool>,
+}
+
+impl JsonOutput {
+    /// Runs until the pipeline closes; returns the request counts for the final summary.
+    pub fn run(mut self, rx: Receiver<Box<RequestRecord>>) -> RequestCounts {
+        let mut counts = RequestCounts::default();
+        let mut last_stats = Instant::now();
+        let mut last_warning: Option<Instant> = None;
+        loop {
+            match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(r) => {
+                    counts.add(&r);
+                    let res = self.out.write(&*r);
+                    self.check(res, &mut last_warning);
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if self.hup.swap(false, Relaxed)
+                && let Dest::File(f) = self.out.get_mut()
+                && let Err(e) = f.reopen()
+            {
+                eprintln!("imdswatch: cannot reopen {}: {e}", f.path().display());
+            }
+            if let Some(every) = self.stats_interval
+                && last_stats.elapsed() >= every
+            {
+                last_stats = Instant::now();
+                let rec = stats_record(&self.counters, &counts, &self.sources, self.started);
+                let res = self.out.write(&rec);
+                self.check(res, &mut last_warning);
+            }
+        }
+        if self.stats_interval.is_some() {
+            let rec = stats_record(&self.counters, &counts, &self.sources, self.started);
+            let res = self.out.write(&rec);
+            self.check(res, &mut last_warning);
+        }
+        let res = self.out.flush();
+        self.check(res, &mut last_warning);
+        counts
+    }
+
+    fn check(&self, res: io::Result<()>, last_warning: &mut Option<Instant>) {
+        let Err(e) = res else { return };
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            self.stop.store(true, Relaxed);
+            return;
+        }
+        self.counters.output_errors.fetch_add(1, Relaxed);
+        if last_warning.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+            *last_warning = Some(Instant::now());
+            eprintln!("imdswatch: cannot write output: {e} (lines are being lost; counted in stats.output_errors)");
+        }
+    }
+}
