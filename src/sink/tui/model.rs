@@ -323,7 +323,7 @@ fn new_row(key: RowKey, r: &RequestRecord) -> RowStats {
                 None => name,
             }
         }
-        RowKey::Unattributed { reason, .. } => format!("({reason})"),
+        RowKey::Unattributed { reason, client } => format!("{client} ({reason})"),
         RowKey::Client { ip, .. } => ip.clone(),
     };
     RowStats {

@@ -72,32 +72,28 @@ fn facts(app: &App, r: &RowStats) -> Vec<Line<'static>> {
     }
     lines.push(field("Requests", req));
     let newest = app.view().newest;
-    lines.push(field(
-        "Seen",
-        format!(
-            "{} to {} UTC ({} ago), last {}",
-            hms(r.first_seen),
-            hms(r.last_seen),
-            age(newest, r.last_seen),
-            r.last_path
-        ),
-    ));
-    if let Some(cmd) = &r.cmdline {
-        lines.push(field("Command", cmd.clone()));
-    }
-    if !r.pids.is_empty() {
-        let list: Vec<String> = r.pids.iter().rev().map(u32::to_string).collect();
-        let more = r.pid_count.saturating_sub(r.pids.len() as u64);
-        let extra = if more > 0 {
-            format!(" and {more} more")
+    let mut seen = format!(
+        "{} to {} UTC, {} ago",
+        hms(r.first_seen),
+        hms(r.last_seen),
+        age(newest, r.last_seen)
+    );
+    if let Some(pid) = r.pids.back() {
+        let more = r.pid_count.saturating_sub(1);
+        let others = if more > 0 {
+            format!(" (+{more} earlier)")
         } else {
             String::new()
         };
-        let user = r.user.as_deref().unwrap_or("?");
-        lines.push(field(
-            "Pids",
-            format!("{}{extra}  user {user}", list.join(", ")),
-        ));
+        seen.push_str(&format!(" · pid {pid}{others}"));
+    }
+    if let Some(u) = &r.user {
+        seen.push_str(&format!(" · user {u}"));
+    }
+    lines.push(field("Seen", seen));
+    lines.push(field("Last path", r.last_path.clone()));
+    if let Some(cmd) = &r.cmdline {
+        lines.push(field("Command", cmd.clone()));
     }
     if !r.ancestors.is_empty() {
         let chain: Vec<String> = r
@@ -108,13 +104,16 @@ fn facts(app: &App, r: &RowStats) -> Vec<Line<'static>> {
         lines.push(field("Parents", chain.join(" < ")));
     }
     match &r.container {
-        Some((id, runtime)) => lines.push(field("Container", format!("{id} ({runtime})"))),
+        Some((id, _)) => lines.push(field("Container", id.clone())),
         None if r.cmdline.is_some() => lines.push(field("Container", "none (host)".into())),
         None => {}
     }
     let mut client = r.client.clone();
     if let Some(h) = &r.host {
-        client.push_str(&format!("  host {h}"));
+        client.push_str(&format!(" · host {h}"));
+    }
+    if let Some((_, runtime)) = &r.container {
+        client.push_str(&format!(" · {runtime}"));
     }
     lines.push(field("Client", client));
     if r.user_agents.is_empty() {

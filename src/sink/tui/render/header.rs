@@ -108,7 +108,7 @@ fn pair(label: &str, value: u64, alarm: Option<Color>) -> [Span<'static>; 2] {
         _ => Style::new().add_modifier(Modifier::BOLD),
     };
     [
-        Span::styled(format!(" {label} "), dim()),
+        Span::styled(format!("{label} "), dim()),
         Span::styled(thousands(value), style),
     ]
 }
@@ -124,45 +124,51 @@ fn counter_lines(app: &App) -> Vec<Line<'static>> {
     } else {
         Style::new().fg(Color::Green).add_modifier(Modifier::BOLD)
     };
-    let requests = Line::from(
-        [
-            vec![
-                Span::styled(" IMDSv1 ", dim()),
-                Span::styled(format!(" {} ", thousands(t.v1)), v1_style),
-            ],
-            pair("v2", t.v2, None).to_vec(),
-            pair("token", t.token_request, None).to_vec(),
-            pair("rejected", t.rejected, Some(Color::Yellow)).to_vec(),
-        ]
-        .concat(),
-    );
-    let symptoms = Line::from(
-        [
-            pair("unanswered tokens", t.token_unanswered, Some(Color::Yellow)),
-            pair("credentials over v1", t.credentials_v1, Some(Color::Red)),
-        ]
-        .concat(),
-    );
+    let v1 = [
+        Span::styled("IMDSv1 ", dim()),
+        Span::styled(format!(" {} ", thousands(t.v1)), v1_style),
+    ];
+    let requests = spaced(vec![
+        v1,
+        pair("v2", t.v2, None),
+        pair("token", t.token_request, None),
+        pair("rejected", t.rejected, Some(Color::Yellow)),
+    ]);
+    let symptoms = spaced(vec![
+        pair("unanswered tokens", t.token_unanswered, Some(Color::Yellow)),
+        pair("credentials over v1", t.credentials_v1, Some(Color::Red)),
+    ]);
     let health = match &m.stats {
         Some(s) => {
-            let mut v = [
+            let mut v = vec![
                 pair("packets", s.packets, None),
                 pair("kernel drops", s.kernel_drops, Some(Color::Red)),
                 pair("queue losses", s.queue_losses, Some(Color::Red)),
-            ]
-            .concat();
+            ];
             if s.interface_drops > 0 {
-                v.extend(pair("if drops", s.interface_drops, Some(Color::Red)));
+                v.push(pair("if drops", s.interface_drops, Some(Color::Red)));
             }
             if m.evicted_rows > 0 {
-                v.extend(pair("rows evicted", m.evicted_rows, Some(Color::Yellow)));
+                v.push(pair("rows evicted", m.evicted_rows, Some(Color::Yellow)));
             }
-            Line::from(v)
+            spaced(v)
         }
-        None if m.evicted_rows > 0 => {
-            Line::from(pair("rows evicted", m.evicted_rows, Some(Color::Yellow)).to_vec())
-        }
+        None if m.evicted_rows > 0 => spaced(vec![pair(
+            "rows evicted",
+            m.evicted_rows,
+            Some(Color::Yellow),
+        )]),
         None => Line::from(Span::styled(" no capture statistics yet", dim())),
     };
     vec![requests, symptoms, health]
+}
+
+/// The pairs on one line: one leading space, two between pairs.
+fn spaced(pairs: Vec<[Span<'static>; 2]>) -> Line<'static> {
+    let mut spans = Vec::with_capacity(pairs.len() * 3);
+    for (i, p) in pairs.into_iter().enumerate() {
+        spans.push(Span::raw(if i == 0 { " " } else { "  " }));
+        spans.extend(p);
+    }
+    Line::from(spans)
 }

@@ -9,6 +9,12 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use super::dim;
 use crate::sink::tui::keys::BINDINGS;
 
+/// Lines the overlay needs, borders included.
+pub fn height() -> u16 {
+    let keys = BINDINGS.iter().filter(|b| !b.help.is_empty()).count();
+    u16::try_from(keys).unwrap_or(u16::MAX).saturating_add(5)
+}
+
 pub fn render(frame: &mut Frame, area: Rect) {
     let key = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
     let mut lines: Vec<Line> = BINDINGS
@@ -23,10 +29,9 @@ pub fn render(frame: &mut Frame, area: Rect) {
         .collect();
     lines.push(Line::default());
     lines.push(Line::from(Span::styled(
-        "Rows that used IMDSv1 come first. Times are UTC; SEEN is relative",
+        "Rows that used IMDSv1 come first. Times are UTC; SEEN is relative to the newest request.",
         dim(),
     )));
-    lines.push(Line::from(Span::styled("to the newest request.", dim())));
     let block = Block::bordered()
         .title(" Keys ")
         .border_style(Style::new().fg(Color::Cyan));

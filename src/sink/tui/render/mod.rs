@@ -19,7 +19,7 @@ use crate::event::Version;
 /// Draws the whole dashboard.
 pub fn render(app: &App, frame: &mut Frame) {
     let area = frame.area();
-    let events_h = (area.height.saturating_sub(5) / 3).clamp(4, 16);
+    let events_h = events_height(app, area.height);
     let [head, body, stream, foot] = Layout::vertical([
         Constraint::Length(header::HEIGHT),
         Constraint::Min(4),
@@ -33,9 +33,25 @@ pub fn render(app: &App, frame: &mut Frame) {
     footer(app, frame, foot);
     match app.mode() {
         Mode::Detail => detail::render(app, frame, overlay_area(area, 100, 40)),
-        Mode::Help => help::render(frame, overlay_area(area, 64, 22)),
+        Mode::Help => help::render(frame, overlay_area(area, 72, help::height())),
         Mode::Normal | Mode::Filter => {}
     }
+}
+
+/// The event stream gets a third of the space (4..=16 lines), more when the table needs less.
+fn events_height(app: &App, height: u16) -> u16 {
+    let avail = height.saturating_sub(header::HEIGHT + 1);
+    let base = (avail / 3).clamp(4, 16);
+    let table_need = u16::try_from(app.visible_rows().len())
+        .unwrap_or(u16::MAX)
+        .saturating_add(3)
+        .max(6);
+    let events_need = u16::try_from(app.view().events.len())
+        .unwrap_or(u16::MAX)
+        .saturating_add(1);
+    let spare = avail.saturating_sub(table_need);
+    base.max(events_need.min(spare))
+        .min(avail.saturating_sub(4))
 }
 
 /// A centered rectangle of at most `max_w` x `max_h`, leaving a margin when the screen allows.

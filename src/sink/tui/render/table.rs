@@ -22,6 +22,7 @@ enum Col {
     User,
     Client,
     Agent,
+    Command,
     V1,
     V2,
     Token,
@@ -38,6 +39,7 @@ impl Col {
             Col::User => "USER",
             Col::Client => "CLIENT",
             Col::Agent => "USER AGENT",
+            Col::Command => "COMMAND",
             Col::V1 => "V1",
             Col::V2 => "V2",
             Col::Token => "TOKEN",
@@ -65,7 +67,8 @@ fn layout(mode: UiMode, width: u16) -> Vec<(Col, u16)> {
             (Col::Seen, 4),
         ],
         (UiMode::Live, true) => vec![
-            (Col::Process, 0),
+            (Col::Process, 24),
+            (Col::Command, 0),
             (Col::Pid, 12),
             (Col::Container, 12),
             (Col::User, 10),
@@ -84,7 +87,7 @@ fn layout(mode: UiMode, width: u16) -> Vec<(Col, u16)> {
             (Col::Seen, 4),
         ],
         (UiMode::Offline, true) => vec![
-            (Col::Client, 39),
+            (Col::Client, 28),
             (Col::Agent, 0),
             (Col::V1, 7),
             (Col::V2, 7),
@@ -96,7 +99,10 @@ fn layout(mode: UiMode, width: u16) -> Vec<(Col, u16)> {
     let fixed: u16 = cols.iter().map(|c| c.1).sum();
     let spacing = cols.len() as u16 - 1;
     let rest = width.saturating_sub(fixed + spacing + HIGHLIGHT_W);
-    let first = rest * 9 / 20;
+    let first = match mode {
+        UiMode::Live => rest * 9 / 20,
+        UiMode::Offline => rest * 11 / 20,
+    };
     let mut flex = [first, rest - first].into_iter();
     for c in &mut cols {
         if c.1 == 0 {
@@ -209,6 +215,10 @@ fn value(r: &RowStats, col: Col, app: &App) -> (String, Style) {
             None => ("-".into(), dim()),
         },
         Col::User => (r.user.clone().unwrap_or_else(|| "-".into()), plain),
+        Col::Command => match &r.cmdline {
+            Some(c) => (c.clone(), dim()),
+            None => ("-".into(), dim()),
+        },
         Col::Agent => match r.user_agents.first() {
             Some((ua, _)) => (ua.clone(), plain),
             None => ("(none)".into(), dim()),
