@@ -26,7 +26,7 @@ use crossbeam_channel::{Receiver, TryRecvError};
 use crossterm::event::{self, Event};
 use crossterm::execute;
 use crossterm::terminal::{
-    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+    Clear, ClearType, EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
@@ -157,14 +157,15 @@ impl TerminalGuard {
         enable_raw_mode()?;
         ACTIVE.store(true, Ordering::SeqCst);
         let mut out = io::stdout();
-        if let Err(e) = execute!(out, EnterAlternateScreen) {
+        // Clear with crossterm: `Terminal::clear` would query the cursor position, which some
+        // terminals never answer.
+        if let Err(e) = execute!(out, EnterAlternateScreen, Clear(ClearType::All)) {
             restore();
             return Err(e);
         }
         match Terminal::new(CrosstermBackend::new(out)) {
             Ok(mut terminal) => {
                 terminal.hide_cursor()?;
-                terminal.clear()?;
                 Ok(TerminalGuard { terminal })
             }
             Err(e) => {
