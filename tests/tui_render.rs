@@ -262,3 +262,13 @@ fn odd_sizes_and_hostile_strings_do_not_panic() {
         app.update(Action::Close);
     }
 }
+
+#[test]
+fn offline_detail_80x24() {
+    let mut app = offline();
+    app.update(Action::Down); // the old boto3 client
+    app.update(Action::OpenDetail);
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("boto3 >= 1.20"), "{s}");
+    insta::assert_snapshot!(s);
+}

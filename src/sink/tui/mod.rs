@@ -10,6 +10,7 @@
 //! (the key table), `advice` (remediation), `render` (pure drawing), `text` (sanitizing).
 
 pub mod advice;
+pub mod grouping;
 pub mod keys;
 pub mod model;
 pub mod render;

@@ -57,7 +57,13 @@ fn facts(app: &App, r: &RowStats) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     let mut req = format!("v1 {}", thousands(c.v1));
     if c.credentials_v1 > 0 {
-        req.push_str(&format!(" ({} credentials)", thousands(c.credentials_v1)));
+        let n = c.credentials_v1;
+        let what = if n == 1 {
+            "credential fetch"
+        } else {
+            "credential fetches"
+        };
+        req.push_str(&format!(" ({} {what})", thousands(n)));
     }
     req.push_str(&format!(
         "  v2 {}  token {}",
