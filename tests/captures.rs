@@ -23,10 +23,8 @@ fn analyze(capture: &Path, extra: &[&str]) -> Vec<String> {
         .output()
         .expect("run imdswatch");
     assert!(out.status.success(), "{}: {}", capture.display(), String::from_utf8_lossy(&out.stderr));
-    let mut recs: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON line"))
-        .collect();
+    let mut recs: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
     // Records are written when answered; the files list them by request time.
     recs.sort_by(|a, b| a["timestamp"].as_str().cmp(&b["timestamp"].as_str()));
     recs.iter()

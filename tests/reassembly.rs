@@ -321,7 +321,11 @@ fn ttl1_answer(c: &mut Conv, data: &[u8]) {
     let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
     f.extend(ip);
     c.now += 100;
-    c.frames.push(Frame { ts: imdswatch::time::Timestamp(c.now), link: imdswatch::capture::LinkType::Ethernet, data: f });
+    c.frames.push(Frame {
+        ts: imdswatch::time::Timestamp(c.now),
+        link: imdswatch::capture::LinkType::Ethernet,
+        data: f,
+    });
     c.sseq = c.sseq.wrapping_add(data.len() as u32);
 }
 
@@ -341,7 +345,11 @@ fn ttl1_answer_acknowledged_by_the_client_counts() {
     let mut f = Vec::new();
     b.write(&mut f, GET_V2).expect("build");
     c.now += 100;
-    c.frames.push(Frame { ts: imdswatch::time::Timestamp(c.now), link: imdswatch::capture::LinkType::Ethernet, data: f });
+    c.frames.push(Frame {
+        ts: imdswatch::time::Timestamp(c.now),
+        link: imdswatch::capture::LinkType::Ethernet,
+        data: f,
+    });
     let (recs, st) = run(&c.frames);
     assert_eq!(summary(&recs)[0], "token_request PUT /latest/api/token 200");
     assert_eq!(recs[0].imds.answer_ttl, Some(1));

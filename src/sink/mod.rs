@@ -3,3 +3,4 @@
 pub mod logfile;
 pub mod ndjson;
 pub mod summary;
+pub mod tui;

@@ -1,0 +1,125 @@
+//! The detail overlay of the selected row: who it is (command line, ancestors, container, user
+//! agents) and what to change.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+use super::{dim, thousands};
+use crate::sink::tui::advice::AdviceKind;
+use crate::sink::tui::model::RowStats;
+use crate::sink::tui::state::App;
+use crate::sink::tui::text::{age, clip_right, hms};
+
+pub fn render(app: &App, frame: &mut Frame, area: Rect) {
+    frame.render_widget(Clear, area);
+    let Some(row) = app.selected_row() else {
+        frame.render_widget(Paragraph::new("No row selected.").block(Block::bordered()), area);
+        return;
+    };
+    let title = clip_right(&format!(" {} ", row.label), usize::from(area.width.saturating_sub(4)));
+    let block = Block::bordered()
+        .title(Span::styled(title, Style::new().add_modifier(Modifier::BOLD)))
+        .title_bottom(Span::styled(" Esc close · ↑↓ scroll ", dim()))
+        .border_style(Style::new().fg(Color::Cyan));
+    let mut lines = facts(app, row);
+    lines.push(Line::default());
+    lines.extend(advice_lines(app));
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).scroll((app.detail_scroll, 0)).block(block),
+        area,
+    );
+}
+
+fn field(name: &'static str, value: String) -> Line<'static> {
+    Line::from(vec![Span::styled(format!("{name:<10}"), dim()), Span::raw(value)])
+}
+
+fn facts(app: &App, r: &RowStats) -> Vec<Line<'static>> {
+    let c = r.counts;
+    let mut lines = Vec::new();
+    let mut req = format!("v1 {}", thousands(c.v1));
+    if c.credentials_v1 > 0 {
+        let n = c.credentials_v1;
+        let what = if n == 1 { "credential fetch" } else { "credential fetches" };
+        req.push_str(&format!(" ({} {what})", thousands(n)));
+    }
+    req.push_str(&format!("  v2 {}  token {}", thousands(c.v2), thousands(c.token_request)));
+    if c.token_unanswered > 0 {
+        req.push_str(&format!(" ({} unanswered)", thousands(c.token_unanswered)));
+    }
+    if c.rejected > 0 {
+        req.push_str(&format!("  rejected {}", thousands(c.rejected)));
+    }
+    lines.push(field("Requests", req));
+    let newest = app.view().newest;
+    let mut seen = format!("{} to {} UTC, {} ago", hms(r.first_seen), hms(r.last_seen), age(newest, r.last_seen));
+    if let Some(pid) = r.pids.back() {
+        let more = r.pid_count.saturating_sub(1);
+        let others = if more > 0 { format!(" (+{more} earlier)") } else { String::new() };
+        seen.push_str(&format!(" · pid {pid}{others}"));
+    }
+    if let Some(u) = &r.user {
+        seen.push_str(&format!(" · user {u}"));
+    }
+    lines.push(field("Seen", seen));
+    lines.push(field("Last path", r.last_path.clone()));
+    if let Some(cmd) = &r.cmdline {
+        lines.push(field("Command", cmd.clone()));
+    }
+    if !r.ancestors.is_empty() {
+        let chain: Vec<String> = r.ancestors.iter().map(|a| format!("{}({})", a.name, a.pid)).collect();
+        lines.push(field("Parents", chain.join(" < ")));
+    }
+    match &r.container {
+        Some((id, _)) => lines.push(field("Container", id.clone())),
+        None if r.cmdline.is_some() => lines.push(field("Container", "none (host)".into())),
+        None => {}
+    }
+    let mut client = r.client.clone();
+    if let Some(h) = &r.host {
+        client.push_str(&format!(" · host {h}"));
+    }
+    if let Some((_, runtime)) = &r.container {
+        client.push_str(&format!(" · {runtime}"));
+    }
+    lines.push(field("Client", client));
+    if r.user_agents.is_empty() {
+        lines.push(field("Agent", "(no User-Agent header)".into()));
+    }
+    for (i, (ua, n)) in r.user_agents.iter().enumerate() {
+        let name = if i == 0 { "Agents" } else { "" };
+        lines.push(field(name, format!("{ua}  ({} req)", thousands(*n))));
+    }
+    if r.no_user_agent > 0 && !r.user_agents.is_empty() {
+        lines.push(field("", format!("(no User-Agent)  ({} req)", thousands(r.no_user_agent))));
+    }
+    if r.user_agents_dropped > 0 {
+        lines.push(field("", format!("+{} requests from other agents", r.user_agents_dropped)));
+    }
+    lines
+}
+
+fn advice_lines(app: &App) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::from(Span::styled(
+        "What to change",
+        Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
+    ))];
+    for a in app.advice() {
+        let color = match a.kind {
+            AdviceKind::HopLimit | AdviceKind::Fallback => Color::Yellow,
+            AdviceKind::SdkUpgrade | AdviceKind::RawHttp => Color::Red,
+            AdviceKind::NoV1 | AdviceKind::Enforce => Color::Green,
+        };
+        lines.push(Line::from(vec![
+            Span::styled("▸ ", Style::new().fg(color)),
+            Span::styled(a.title, Style::new().fg(color).add_modifier(Modifier::BOLD)),
+        ]));
+        for l in a.lines {
+            lines.push(Line::from(format!("  {l}")));
+        }
+    }
+    lines
+}

@@ -1,0 +1,53 @@
+//! The event stream: the latest requests, newest first, colored by version.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
+
+use super::{dim, version_label, version_style};
+use crate::event::Outcome;
+use crate::sink::tui::model::EventLine;
+use crate::sink::tui::state::App;
+use crate::sink::tui::text::{clip_left, clip_right, hms};
+
+pub fn render(app: &App, frame: &mut Frame, area: Rect) {
+    let m = app.view();
+    let block = Block::new().borders(Borders::TOP).border_style(dim()).title(Span::styled(
+        format!(" Latest requests ({} kept) ", m.events.len()),
+        Style::new().fg(Color::White).add_modifier(Modifier::BOLD),
+    ));
+    if m.events.is_empty() {
+        frame.render_widget(Paragraph::new(Span::styled("  (none yet)", dim())).block(block), area);
+        return;
+    }
+    // time, version, method, status, path, who
+    let fixed = 8 + 5 + 6 + 4 + 5;
+    let rest = area.width.saturating_sub(fixed);
+    let who_w = (rest / 3).min(30);
+    let path_w = rest - who_w;
+    let widths = [8, 5, 6, 4, path_w, who_w].map(Constraint::Length);
+    let shown = usize::from(area.height.saturating_sub(1));
+    let rows = m.events.iter().rev().take(shown).map(|e| row(e, usize::from(path_w), usize::from(who_w)));
+    frame.render_widget(Table::new(rows, widths).block(block), area);
+}
+
+fn row(e: &EventLine, path_w: usize, who_w: usize) -> Row<'static> {
+    let vs = version_style(e.version);
+    let (status, status_style) = match (e.status, e.outcome) {
+        (_, Outcome::NoResponse) => ("none".to_string(), Style::new().fg(Color::Magenta)),
+        (Some(s), Outcome::Ok) => (s.to_string(), Style::new()),
+        (Some(s), _) => (s.to_string(), Style::new().fg(Color::Yellow)),
+        (None, _) => ("?".to_string(), dim()),
+    };
+    let path_style = if e.credentials { vs.add_modifier(Modifier::UNDERLINED) } else { vs };
+    Row::new([
+        Cell::from(Span::styled(hms(e.timestamp), dim())),
+        Cell::from(Span::styled(version_label(e.version), vs)),
+        Cell::from(clip_right(&e.method, 6)),
+        Cell::from(Line::from(Span::styled(status, status_style)).right_aligned()),
+        Cell::from(Span::styled(clip_left(&e.path, path_w), path_style)),
+        Cell::from(clip_right(&e.who, who_w)),
+    ])
+}

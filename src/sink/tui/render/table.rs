@@ -1,0 +1,223 @@
+//! The row table: one row per process group (live) or client + user agent (offline), IMDSv1
+//! offenders first. Column widths are computed here so that paths can be clipped from the left.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, HighlightSpacing, Paragraph, Row, Table, TableState};
+
+use super::{dim, thousands, version_style};
+use crate::sink::tui::UiMode;
+use crate::sink::tui::model::RowStats;
+use crate::sink::tui::state::App;
+use crate::sink::tui::text::{age, clip_left, clip_right, short_id};
+
+/// What a column shows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Col {
+    Process,
+    Pid,
+    Container,
+    User,
+    Client,
+    Agent,
+    Command,
+    V1,
+    V2,
+    Token,
+    Path,
+    Seen,
+}
+
+impl Col {
+    fn title(self) -> &'static str {
+        match self {
+            Col::Process => "PROCESS",
+            Col::Pid => "PID",
+            Col::Container => "CONTAINER",
+            Col::User => "USER",
+            Col::Client => "CLIENT",
+            Col::Agent => "USER AGENT",
+            Col::Command => "COMMAND",
+            Col::V1 => "V1",
+            Col::V2 => "V2",
+            Col::Token => "TOKEN",
+            Col::Path => "LAST PATH",
+            Col::Seen => "SEEN",
+        }
+    }
+
+    fn numeric(self) -> bool {
+        matches!(self, Col::V1 | Col::V2 | Col::Token | Col::Seen)
+    }
+}
+
+/// Columns and widths for a table `width` columns wide. Flexible columns (`0`) share the rest.
+fn layout(mode: UiMode, width: u16) -> Vec<(Col, u16)> {
+    let wide = width >= 120;
+    let mut cols: Vec<(Col, u16)> = match (mode, wide) {
+        (UiMode::Live, false) => vec![
+            (Col::Process, 0),
+            (Col::Pid, 7),
+            (Col::Container, 12),
+            (Col::V1, 5),
+            (Col::V2, 5),
+            (Col::Path, 0),
+            (Col::Seen, 4),
+        ],
+        (UiMode::Live, true) => vec![
+            (Col::Process, 24),
+            (Col::Command, 0),
+            (Col::Pid, 12),
+            (Col::Container, 12),
+            (Col::User, 10),
+            (Col::V1, 7),
+            (Col::V2, 7),
+            (Col::Token, 7),
+            (Col::Path, 0),
+            (Col::Seen, 5),
+        ],
+        (UiMode::Offline, false) => {
+            vec![(Col::Client, 15), (Col::Agent, 0), (Col::V1, 5), (Col::V2, 5), (Col::Path, 0), (Col::Seen, 4)]
+        }
+        (UiMode::Offline, true) => vec![
+            (Col::Client, 28),
+            (Col::Agent, 0),
+            (Col::V1, 7),
+            (Col::V2, 7),
+            (Col::Token, 7),
+            (Col::Path, 0),
+            (Col::Seen, 5),
+        ],
+    };
+    let fixed: u16 = cols.iter().map(|c| c.1).sum();
+    let spacing = cols.len() as u16 - 1;
+    let rest = width.saturating_sub(fixed + spacing + HIGHLIGHT_W);
+    let first = match mode {
+        UiMode::Live => rest * 9 / 20,
+        UiMode::Offline => rest * 11 / 20,
+    };
+    let mut flex = [first, rest - first].into_iter();
+    for c in &mut cols {
+        if c.1 == 0 {
+            c.1 = flex.next().unwrap_or(0);
+        }
+    }
+    cols
+}
+
+const HIGHLIGHT: &str = "▶ ";
+const HIGHLIGHT_W: u16 = 2;
+
+pub fn render(app: &App, frame: &mut Frame, area: Rect) {
+    let rows = app.visible_rows();
+    let m = app.view();
+    let block =
+        Block::new().borders(Borders::TOP).border_style(dim()).title(title(app, rows.len(), usize::from(area.width)));
+    if rows.is_empty() {
+        let msg = if !m.rows.is_empty() {
+            "No rows match the filter (Esc clears it, v toggles v1 only)."
+        } else {
+            match (app.ui_mode, app.ended) {
+                (UiMode::Offline, true) => "No IMDS requests in this capture.",
+                (UiMode::Offline, false) => "Loading results...",
+                (UiMode::Live, true) => "The capture ended without any IMDS request.",
+                (UiMode::Live, false) => "Waiting for IMDS requests... (none seen yet)",
+            }
+        };
+        frame.render_widget(Paragraph::new(Span::styled(msg, dim())).centered().block(block), area);
+        return;
+    }
+    let cols = layout(app.ui_mode, area.width);
+    let header = Row::new(cols.iter().map(|(c, w)| cell(c.title().into(), *c, *w, dim())))
+        .style(Style::new().add_modifier(Modifier::BOLD));
+    let body = rows.iter().map(|r| {
+        Row::new(cols.iter().map(|(c, w)| {
+            let (text, style) = value(r, *c, app);
+            cell(text, *c, *w, style)
+        }))
+    });
+    let table = Table::new(body, cols.iter().map(|(_, w)| Constraint::Length(*w)))
+        .header(header)
+        .block(block)
+        .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED))
+        .highlight_symbol(HIGHLIGHT)
+        .highlight_spacing(HighlightSpacing::Always);
+    let mut state = TableState::new().with_selected(app.selected_index(&rows));
+    frame.render_stateful_widget(table, area, &mut state);
+}
+
+fn title(app: &App, shown: usize, width: usize) -> Line<'static> {
+    let m = app.view();
+    let v1_rows = m.rows.values().filter(|r| r.counts.v1 > 0).count();
+    let what = match app.ui_mode {
+        UiMode::Live => "Processes",
+        UiMode::Offline => "Clients",
+    };
+    let mut parts = vec![format!("{what} {shown}"), format!("{v1_rows} using v1")];
+    if shown != m.rows.len() {
+        parts[0] = format!("{what} {shown}/{}", m.rows.len());
+    }
+    parts.push(format!("sort: {}", app.sort.label()));
+    if !app.filter.is_empty() {
+        parts.push(format!("filter: \"{}\"", app.filter));
+    }
+    if app.v1_only {
+        parts.push("v1 only".into());
+    }
+    if m.evicted_rows > 0 {
+        parts.push(format!("{} evicted", thousands(m.evicted_rows)));
+    }
+    let text = clip_right(&format!(" {} ", parts.join(" · ")), width.saturating_sub(2));
+    Line::from(Span::styled(text, Style::new().fg(Color::White).add_modifier(Modifier::BOLD)))
+}
+
+fn cell(text: String, col: Col, width: u16, style: Style) -> Cell<'static> {
+    let w = usize::from(width);
+    let text = match col {
+        Col::Path | Col::Container => clip_left(&text, w),
+        _ => clip_right(&text, w),
+    };
+    let line = Line::from(Span::styled(text, style));
+    Cell::from(if col.numeric() { line.right_aligned() } else { line })
+}
+
+fn value(r: &RowStats, col: Col, app: &App) -> (String, Style) {
+    let plain = Style::new();
+    match col {
+        Col::Process | Col::Client => (r.label.clone(), plain),
+        Col::Pid => (pids(r), plain),
+        Col::Container => match &r.container {
+            Some((id, _)) => (short_id(id), plain),
+            None => ("-".into(), dim()),
+        },
+        Col::User => (r.user.clone().unwrap_or_else(|| "-".into()), plain),
+        Col::Command => match &r.cmdline {
+            Some(c) => (c.clone(), dim()),
+            None => ("-".into(), dim()),
+        },
+        Col::Agent => match r.user_agents.first() {
+            Some((ua, _)) => (ua.clone(), plain),
+            None => ("(none)".into(), dim()),
+        },
+        Col::V1 if r.counts.v1 > 0 => (thousands(r.counts.v1), version_style(crate::event::Version::V1)),
+        Col::V1 => ("0".into(), dim()),
+        Col::V2 => (thousands(r.counts.v2), plain),
+        Col::Token if r.counts.token_unanswered > 0 => {
+            (format!("{}!", thousands(r.counts.token_request)), Style::new().fg(Color::Yellow))
+        }
+        Col::Token => (thousands(r.counts.token_request), plain),
+        Col::Path => (r.last_path.clone(), version_style(r.last_version)),
+        Col::Seen => (age(app.view().newest, r.last_seen), dim()),
+    }
+}
+
+/// `4242`, or `4242+3` when other pids were seen too (newest shown).
+fn pids(r: &RowStats) -> String {
+    match r.pids.back() {
+        None => "-".into(),
+        Some(p) if r.pid_count <= 1 => p.to_string(),
+        Some(p) => format!("{p}+{}", r.pid_count - 1),
+    }
+}

@@ -1,0 +1,224 @@
+//! Dashboard rendering on ratatui's TestBackend, compared with committed insta snapshots.
+
+mod tui_fixtures;
+
+use imdswatch::event::{Outcome, RequestCounts};
+use imdswatch::sink::tui::{Action, App, UiMode, render};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+use tui_fixtures::*;
+
+fn draw(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
+    terminal.draw(|f| render(app, f)).expect("draw");
+    terminal
+}
+
+fn screen(app: &App, w: u16, h: u16) -> String {
+    draw(app, w, h).backend().to_string()
+}
+
+fn one_offender() -> App {
+    let mut app = App::new(UiMode::Live, "live");
+    let cmd = "/usr/bin/python3.8 /opt/jobs/sync.py --all";
+    app.on_event(ev(by(
+        v1(0, "/latest/meta-data/iam/security-credentials/", Some(OLD_BOTO)),
+        4242,
+        "/usr/bin/python3.8",
+        cmd,
+        Some(CONTAINER),
+    )));
+    app.on_event(ev(by(v1(1, CREDS, Some(OLD_BOTO)), 4242, "/usr/bin/python3.8", cmd, Some(CONTAINER))));
+    let counts = RequestCounts { v1: 2, credentials_v1: 2, ..RequestCounts::default() };
+    app.on_event(stats(3, counts));
+    app
+}
+
+/// The hop-limit case: a Go v2 SDK in a bridged container whose token answers never arrive.
+fn hop_limit() -> App {
+    let mut app = App::new(UiMode::Live, "live");
+    let exe = "/usr/local/bin/metrics-exporter";
+    let cmd = "/usr/local/bin/metrics-exporter --listen :9100";
+    for i in 0..3 {
+        let t = 20 * i;
+        app.on_event(ev(by(token(t, Outcome::NoResponse, Some(GO_V2)), 31, exe, cmd, Some(CONTAINER))));
+        app.on_event(ev(by(v1(t + 1, CREDS, Some(GO_V2)), 31, exe, cmd, Some(CONTAINER))));
+    }
+    app.on_event(ev(by(
+        v2(50, "/latest/meta-data/instance-id", Some(GO_V2)),
+        900,
+        "/usr/bin/amazon-ssm-agent",
+        "/usr/bin/amazon-ssm-agent",
+        None,
+    )));
+    let counts = RequestCounts {
+        v1: 3,
+        v2: 1,
+        token_request: 3,
+        token_unanswered: 3,
+        credentials_v1: 3,
+        ..RequestCounts::default()
+    };
+    app.on_event(stats(55, counts));
+    app
+}
+
+/// Several rows: a cron job with churning pids, curl, an agent that uses v2, an unattributed one.
+fn busy() -> App {
+    let mut app = hop_limit();
+    for (i, pid) in [4242u32, 4300, 4377].into_iter().enumerate() {
+        let t = 5 + 15 * i as u64;
+        app.on_event(ev(by(
+            v1(t, CREDS, Some(OLD_BOTO)),
+            pid,
+            "/usr/bin/python3.8",
+            "/usr/bin/python3.8 /opt/jobs/sync.py --all",
+            None,
+        )));
+    }
+    let curl = "curl -s http://169.254.169.254/latest/meta-data/placement/availability-zone";
+    app.on_event(ev(by(
+        v1(52, "/latest/meta-data/placement/availability-zone", Some("curl/8.5.0")),
+        7001,
+        "/usr/bin/curl",
+        curl,
+        None,
+    )));
+    let mut remote = v1(53, "/latest/user-data", Some("python-requests/2.31.0"));
+    remote.network.client = "10.0.3.44:53122".into();
+    remote.live = Some(imdswatch::event::LiveFields {
+        attribution: Some(imdswatch::event::AttributionMiss::Remote),
+        ..Default::default()
+    });
+    app.on_event(ev(remote));
+    app
+}
+
+fn offline() -> App {
+    let mut app = App::new(UiMode::Offline, "capture.pcap");
+    let mut rs = vec![
+        v1(0, CREDS, Some(OLD_BOTO)),
+        v1(2, "/latest/meta-data/instance-id", Some("curl/7.88.1")),
+        token(3, Outcome::Ok, Some(GO_V2)),
+        v2(3, CREDS, Some(GO_V2)),
+    ];
+    for (i, r) in rs.iter_mut().enumerate() {
+        r.network.client = format!("10.0.1.{}:4000{i}", 10 + i / 2);
+    }
+    rs.into_iter().for_each(|r| app.on_event(ev(r)));
+    app.set_ended();
+    app
+}
+
+#[test]
+fn empty_80x24() {
+    insta::assert_snapshot!(screen(&App::new(UiMode::Live, "live"), 80, 24));
+}
+
+#[test]
+fn one_v1_offender_80x24() {
+    let app = one_offender();
+    let t = draw(&app, 80, 24);
+    insta::assert_snapshot!(t.backend().to_string());
+    // The v1 count of the offender is drawn in red.
+    let buf = t.backend().buffer();
+    let red = (0..buf.area.width).any(|x| buf[(x, 6)].fg == Color::Red);
+    assert!(red, "row 6 has a red cell");
+}
+
+#[test]
+fn one_v1_offender_detail_80x24() {
+    let mut app = one_offender();
+    app.update(Action::OpenDetail);
+    insta::assert_snapshot!(screen(&app, 80, 24));
+}
+
+#[test]
+fn detail_hop_limit_80x24() {
+    let mut app = hop_limit();
+    app.update(Action::OpenDetail);
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("http_put_response_hop_limit = 2"), "{s}");
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn detail_hop_limit_160x48() {
+    let mut app = hop_limit();
+    app.update(Action::OpenDetail);
+    insta::assert_snapshot!(screen(&app, 160, 48));
+}
+
+#[test]
+fn busy_80x24() {
+    insta::assert_snapshot!(screen(&busy(), 80, 24));
+}
+
+#[test]
+fn busy_160x48() {
+    insta::assert_snapshot!(screen(&busy(), 160, 48));
+}
+
+#[test]
+fn no_v1_detail_shows_enforcement_80x24() {
+    let mut app = App::new(UiMode::Live, "live");
+    let agent = "/usr/bin/amazon-ssm-agent";
+    app.on_event(ev(by(token(0, Outcome::Ok, Some(GO_V2)), 900, agent, agent, None)));
+    app.on_event(ev(by(v2(0, CREDS, Some(GO_V2)), 900, agent, agent, None)));
+    app.update(Action::OpenDetail);
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("--http-tokens required --http-endpoint enabled"), "{s}");
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn offline_80x24() {
+    insta::assert_snapshot!(screen(&offline(), 80, 24));
+}
+
+#[test]
+fn offline_160x48() {
+    insta::assert_snapshot!(screen(&offline(), 160, 48));
+}
+
+#[test]
+fn help_filter_and_pause_80x24() {
+    let mut app = busy();
+    app.update(Action::ToggleHelp);
+    insta::assert_snapshot!("help_80x24", screen(&app, 80, 24));
+    app.update(Action::Close);
+    app.update(Action::TogglePause);
+    app.update(Action::StartFilter);
+    "curl".chars().for_each(|c| app.update(Action::FilterChar(c)));
+    insta::assert_snapshot!("filter_paused_80x24", screen(&app, 80, 24));
+}
+
+#[test]
+fn odd_sizes_and_hostile_strings_do_not_panic() {
+    let mut app = busy();
+    let mut r =
+        by(v1(60, "/latest/\x1b[2J\u{202e}日本語/👨‍👩‍👧‍👦", Some("curl\r\n/1 日本語")), 1, "/tmp/\x1bx", "x\x00y", None);
+    r.imds.method = "G\tET".into();
+    app.on_event(ev(r));
+    for (w, h) in [(1, 1), (10, 3), (20, 5), (40, 12), (80, 24), (300, 100)] {
+        let s = screen(&app, w, h);
+        assert!(!s.contains('\x1b'));
+        app.update(Action::OpenDetail);
+        let _ = screen(&app, w, h);
+        app.update(Action::Close);
+        app.update(Action::ToggleHelp);
+        let _ = screen(&app, w, h);
+        app.update(Action::Close);
+    }
+}
+
+#[test]
+fn offline_detail_80x24() {
+    let mut app = offline();
+    app.update(Action::Down); // the old boto3 client
+    app.update(Action::OpenDetail);
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("boto3 >= 1.20"), "{s}");
+    insta::assert_snapshot!(s);
+}

@@ -1,0 +1,330 @@
+//! Dashboard state, without rendering: feed records, assert the model and the view state.
+
+mod tui_fixtures;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use imdswatch::event::{Outcome, RequestCounts};
+use imdswatch::sink::tui::advice::AdviceKind;
+use imdswatch::sink::tui::model::{MAX_EVENTS, MAX_ROWS, MAX_USER_AGENTS, RowKey};
+use imdswatch::sink::tui::{Action, App, Mode, SortKey, UiMode, keys};
+use tui_fixtures::*;
+
+fn labels(app: &App) -> Vec<String> {
+    app.visible_rows().iter().map(|r| r.label.clone()).collect()
+}
+
+/// A host with a v2-only agent, a v1 cron job in a container and a v1 curl on the host.
+fn busy() -> App {
+    let mut app = App::new(UiMode::Live, "live on ens5");
+    for i in 0..5 {
+        app.on_event(ev(by(
+            v2(i, "/latest/meta-data/instance-id", Some(GO_V2)),
+            900,
+            "/usr/bin/amazon-ssm-agent",
+            "amazon-ssm-agent",
+            None,
+        )));
+    }
+    for (i, pid) in [4242u32, 4300, 4377].into_iter().enumerate() {
+        let t = 10 + 60 * i as u64;
+        app.on_event(ev(by(
+            v1(t, CREDS, Some(OLD_BOTO)),
+            pid,
+            "/usr/bin/python3.8",
+            "/usr/bin/python3.8 /opt/jobs/sync.py --all",
+            Some(CONTAINER),
+        )));
+    }
+    app.on_event(ev(by(
+        v1(50, "/latest/meta-data/placement/region", Some("curl/8.5.0")),
+        777,
+        "/usr/bin/curl",
+        "curl -s http://169.254.169.254/latest/meta-data/placement/region",
+        None,
+    )));
+    app
+}
+
+#[test]
+fn empty_state() {
+    let app = App::new(UiMode::Live, "t");
+    assert!(app.visible_rows().is_empty());
+    assert_eq!(app.selected_row().map(|r| r.label.clone()), None);
+    assert_eq!(app.view().totals(), RequestCounts::default());
+    assert!(app.advice().is_empty());
+}
+
+#[test]
+fn rows_group_churning_pids_and_put_v1_first() {
+    let app = busy();
+    assert_eq!(labels(&app), ["python3.8 sync.py", "curl", "amazon-ssm-agent"]);
+    let rows = app.visible_rows();
+    let cron = rows[0];
+    assert_eq!(cron.counts.v1, 3);
+    assert_eq!(cron.pid_count, 3);
+    assert_eq!(cron.pids.iter().copied().collect::<Vec<_>>(), [4242, 4300, 4377]);
+    assert_eq!(cron.container.as_ref().map(|c| c.0.as_str()), Some(CONTAINER));
+    assert_eq!(cron.last_path, CREDS);
+    assert_eq!(cron.counts.credentials_v1, 3);
+    assert_eq!(rows[2].counts.v2, 5);
+    let t = app.view().totals();
+    assert_eq!((t.v1, t.v2, t.credentials_v1), (4, 5, 3));
+}
+
+#[test]
+fn same_executable_in_another_container_is_another_row() {
+    let mut app = busy();
+    app.on_event(ev(by(
+        v1(200, CREDS, Some(OLD_BOTO)),
+        5000,
+        "/usr/bin/python3.8",
+        "/usr/bin/python3.8 /opt/jobs/sync.py",
+        None,
+    )));
+    let rows = app.visible_rows();
+    let sync: Vec<_> = rows.iter().filter(|r| r.label == "python3.8 sync.py").collect();
+    assert_eq!(sync.len(), 2);
+}
+
+#[test]
+fn sort_cycles_and_keeps_offenders_first() {
+    let mut app = busy();
+    assert_eq!(app.sort, SortKey::V1);
+    app.update(Action::CycleSort);
+    assert_eq!(app.sort, SortKey::LastSeen);
+    assert_eq!(labels(&app), ["python3.8 sync.py", "curl", "amazon-ssm-agent"]);
+    app.update(Action::CycleSort);
+    assert_eq!(app.sort, SortKey::Name);
+    assert_eq!(labels(&app), ["curl", "python3.8 sync.py", "amazon-ssm-agent"]);
+    app.update(Action::CycleSort);
+    app.update(Action::CycleSort);
+    assert_eq!(app.sort, SortKey::V1);
+}
+
+#[test]
+fn filter_and_v1_only() {
+    let mut app = busy();
+    app.update(Action::StartFilter);
+    assert_eq!(app.mode(), Mode::Filter);
+    for c in "CURL".chars() {
+        app.update(Action::FilterChar(c));
+    }
+    assert_eq!(labels(&app), ["curl"]);
+    app.update(Action::FilterCancel);
+    assert_eq!(app.filter, "");
+    assert_eq!(labels(&app).len(), 3);
+
+    // The filter matches container ids and user agents too.
+    app.update(Action::StartFilter);
+    "3f2a1b".chars().for_each(|c| app.update(Action::FilterChar(c)));
+    app.update(Action::FilterAccept);
+    assert_eq!(app.mode(), Mode::Normal);
+    assert_eq!(labels(&app), ["python3.8 sync.py"]);
+    app.update(Action::ClearFilter);
+
+    app.update(Action::ToggleV1Only);
+    assert_eq!(labels(&app), ["python3.8 sync.py", "curl"]);
+}
+
+#[test]
+fn selection_moves_and_follows_the_row() {
+    let mut app = busy();
+    let sel = |a: &App| a.selected_row().map(|r| r.label.clone()).unwrap_or_default();
+    assert_eq!(sel(&app), "python3.8 sync.py");
+    app.update(Action::Down);
+    assert_eq!(sel(&app), "curl");
+    app.update(Action::Down);
+    app.update(Action::Down);
+    assert_eq!(sel(&app), "amazon-ssm-agent");
+    app.update(Action::Up);
+    assert_eq!(sel(&app), "curl");
+    // curl overtakes the cron job in v1 count: the selection stays on curl.
+    for i in 0..5 {
+        app.on_event(ev(by(v1(300 + i, "/latest/meta-data/", Some("curl/8.5.0")), 778, "/usr/bin/curl", "curl", None)));
+    }
+    assert_eq!(labels(&app)[0], "curl");
+    assert_eq!(sel(&app), "curl");
+    app.update(Action::End);
+    assert_eq!(sel(&app), "amazon-ssm-agent");
+    app.update(Action::Home);
+    assert_eq!(sel(&app), "curl");
+}
+
+#[test]
+fn keys_map_to_actions_per_mode() {
+    let key = |c| KeyEvent::new(c, KeyModifiers::NONE);
+    assert_eq!(keys::action_for(Mode::Normal, key(KeyCode::Char('q'))), Some(Action::Quit));
+    assert_eq!(keys::action_for(Mode::Normal, key(KeyCode::Char('j'))), Some(Action::Down));
+    assert_eq!(keys::action_for(Mode::Normal, key(KeyCode::Enter)), Some(Action::OpenDetail));
+    assert_eq!(keys::action_for(Mode::Detail, key(KeyCode::Esc)), Some(Action::Close));
+    assert_eq!(keys::action_for(Mode::Filter, key(KeyCode::Char('q'))), Some(Action::FilterChar('q')));
+    assert_eq!(keys::action_for(Mode::Filter, key(KeyCode::Enter)), Some(Action::FilterAccept));
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    for mode in [Mode::Normal, Mode::Detail, Mode::Filter, Mode::Help] {
+        assert_eq!(keys::action_for(mode, ctrl_c), Some(Action::Quit));
+    }
+    assert_eq!(keys::action_for(Mode::Help, key(KeyCode::Char('?'))), Some(Action::ToggleHelp));
+}
+
+#[test]
+fn detail_and_help_modes() {
+    let mut app = busy();
+    app.update(Action::OpenDetail);
+    assert_eq!(app.mode(), Mode::Detail);
+    app.update(Action::Down); // scrolls, does not move the selection
+    assert_eq!(app.detail_scroll, 1);
+    assert_eq!(app.selected_row().map(|r| r.label.as_str()), Some("python3.8 sync.py"));
+    app.update(Action::ToggleHelp);
+    assert_eq!(app.mode(), Mode::Help);
+    app.update(Action::Close);
+    assert_eq!(app.mode(), Mode::Detail);
+    app.update(Action::Close);
+    assert_eq!(app.mode(), Mode::Normal);
+    app.update(Action::Quit);
+    assert!(app.should_quit());
+}
+
+#[test]
+fn pause_freezes_the_view_but_keeps_counting() {
+    let mut app = busy();
+    app.update(Action::TogglePause);
+    app.on_event(ev(by(v1(400, CREDS, None), 1, "/usr/bin/wget", "wget", None)));
+    assert!(app.paused());
+    assert_eq!(app.pending, 1);
+    assert_eq!(app.visible_rows().len(), 3);
+    assert_eq!(app.live().rows.len(), 4);
+    app.update(Action::TogglePause);
+    assert_eq!(app.visible_rows().len(), 4);
+}
+
+#[test]
+fn hop_limit_advice_when_unanswered_token_then_v1() {
+    let mut app = App::new(UiMode::Live, "t");
+    let exe = "/usr/local/bin/exporter";
+    app.on_event(ev(by(token(0, Outcome::NoResponse, Some(GO_V2)), 31, exe, "exporter", Some(CONTAINER))));
+    app.on_event(ev(by(v1(1, CREDS, Some(GO_V2)), 31, exe, "exporter", Some(CONTAINER))));
+    let row = app.selected_row().expect("a row");
+    assert!(row.hop_limit_suspect());
+    let kinds: Vec<AdviceKind> = app.advice().iter().map(|a| a.kind).collect();
+    assert_eq!(kinds, [AdviceKind::HopLimit]);
+    let text: String = app.advice().iter().flat_map(|a| a.lines.clone()).collect();
+    assert!(text.contains("http_put_response_hop_limit = 2"));
+}
+
+#[test]
+fn no_hop_limit_advice_when_v1_came_first_or_token_answered() {
+    let mut app = App::new(UiMode::Live, "t");
+    let exe = "/usr/local/bin/exporter";
+    app.on_event(ev(by(v1(0, CREDS, Some(GO_V2)), 31, exe, "exporter", None)));
+    app.on_event(ev(by(token(5, Outcome::NoResponse, Some(GO_V2)), 31, exe, "exporter", None)));
+    let kinds: Vec<AdviceKind> = app.advice().iter().map(|a| a.kind).collect();
+    assert_eq!(kinds, [AdviceKind::Fallback]);
+}
+
+#[test]
+fn sdk_and_raw_http_advice() {
+    let mut app = busy();
+    let first = app.advice();
+    assert_eq!(first[0].kind, AdviceKind::SdkUpgrade);
+    assert!(first[0].title.contains("boto3 >= 1.20"), "{first:?}");
+    app.update(Action::Down);
+    let curl = app.advice();
+    assert_eq!(curl[0].kind, AdviceKind::RawHttp);
+    assert!(curl[0].lines.iter().any(|l| l.contains("PUT http://169.254.169.254/latest/api/token")));
+    app.update(Action::Down);
+    let agent = app.advice();
+    assert_eq!(agent.iter().map(|a| a.kind).collect::<Vec<_>>(), [AdviceKind::NoV1]);
+}
+
+#[test]
+fn enforcement_advice_only_when_the_session_saw_no_v1() {
+    let mut app = App::new(UiMode::Live, "t");
+    app.on_event(ev(by(token(0, Outcome::Ok, Some(GO_V2)), 9, "/bin/agent", "agent", None)));
+    app.on_event(ev(by(v2(0, CREDS, Some(GO_V2)), 9, "/bin/agent", "agent", None)));
+    let kinds: Vec<AdviceKind> = app.advice().iter().map(|a| a.kind).collect();
+    assert_eq!(kinds, [AdviceKind::NoV1, AdviceKind::Enforce]);
+    assert!(app.advice()[1].lines.concat().contains("--http-tokens required --http-endpoint enabled"));
+    app.on_event(ev(by(v1(2, "/", None), 10, "/bin/other", "other", None)));
+    assert!(app.advice().iter().all(|a| a.kind != AdviceKind::Enforce));
+}
+
+#[test]
+fn offline_rows_are_client_ip_and_user_agent() {
+    let mut app = App::new(UiMode::Offline, "capture.pcap");
+    let mut a = v1(0, CREDS, Some(OLD_BOTO));
+    a.network.client = "10.0.0.5:50000".into();
+    let mut b = v1(1, CREDS, Some(OLD_BOTO));
+    b.network.client = "10.0.0.5:50001".into();
+    let mut c = v2(2, CREDS, Some(GO_V2));
+    c.network.client = "10.0.0.5:50002".into();
+    [a, b, c].into_iter().for_each(|r| app.on_event(ev(r)));
+    let rows = app.visible_rows();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].key, RowKey::Client { ip: "10.0.0.5".into(), user_agent: Some(OLD_BOTO.into()) });
+    assert_eq!(rows[0].counts.v1, 2);
+}
+
+#[test]
+fn stats_are_merged_into_the_totals() {
+    let mut app = busy();
+    let counts = RequestCounts { v1: 100, token_unanswered: 2, ..RequestCounts::default() };
+    app.on_event(stats(500, counts));
+    let t = app.view().totals();
+    assert_eq!((t.v1, t.v2, t.token_unanswered), (100, 5, 2));
+    assert_eq!(app.view().newest, at(500));
+}
+
+#[test]
+fn tables_are_bounded() {
+    let mut app = App::new(UiMode::Offline, "t");
+    for i in 0..(MAX_ROWS as u64 + 10) {
+        let mut r = v2(i, "/", None);
+        r.network.client = format!("10.{}.{}.{}:1", i >> 16 & 255, i >> 8 & 255, i & 255);
+        app.on_event(ev(r));
+    }
+    let m = app.view();
+    assert_eq!(m.rows.len(), MAX_ROWS);
+    assert_eq!(m.evicted_rows, 10);
+    assert_eq!(m.events.len(), MAX_EVENTS);
+    // The oldest rows went first.
+    assert!(!m.rows.values().any(|r| r.label == "10.0.0.0"));
+    assert_eq!(m.rate_series(500).len(), 120);
+
+    let mut app = App::new(UiMode::Live, "t");
+    for i in 0..20 {
+        let ua = format!("agent-{i}");
+        app.on_event(ev(by(v1(i, "/", Some(&ua)), 5, "/bin/x", "x", None)));
+    }
+    let row = app.selected_row().expect("row");
+    assert_eq!(row.user_agents.len(), MAX_USER_AGENTS);
+    assert_eq!(row.user_agents_dropped, 20 - MAX_USER_AGENTS as u64);
+}
+
+#[test]
+fn v1_rows_survive_eviction() {
+    let mut app = App::new(UiMode::Offline, "t");
+    let mut r = v1(0, CREDS, None);
+    r.network.client = "192.168.0.1:1".into();
+    app.on_event(ev(r));
+    for i in 0..(MAX_ROWS as u64 + 5) {
+        let mut r = v2(1 + i, "/", None);
+        r.network.client = format!("10.{}.{}.{}:1", i >> 16 & 255, i >> 8 & 255, i & 255);
+        app.on_event(ev(r));
+    }
+    assert!(app.view().rows.values().any(|r| r.label == "192.168.0.1"));
+}
+
+#[test]
+fn hostile_strings_are_sanitized() {
+    let mut app = App::new(UiMode::Live, "t\x1b]0;x\x07");
+    let mut r = by(v1(0, "/latest/\x1b[2J\u{202e}evil", Some("curl\r\n/1 日本語")), 1, "/tmp/\x1bx", "x\x00y", None);
+    r.imds.method = "G\tET".into();
+    app.on_event(ev(r));
+    let row = app.selected_row().expect("row");
+    assert!(!row.last_path.chars().any(char::is_control));
+    assert!(!row.label.chars().any(char::is_control));
+    assert!(row.user_agents.iter().all(|(ua, _)| !ua.chars().any(char::is_control)));
+    assert!(!row.cmdline.as_deref().unwrap_or("").chars().any(char::is_control));
+    assert!(!app.title.chars().any(char::is_control));
+    assert!(!app.view().events[0].method.chars().any(char::is_control));
+}
