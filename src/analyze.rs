@@ -7,15 +7,19 @@ use std::time::Instant;
 use crate::capture::file::{self, End, ReadStats};
 use crate::cli::exit;
 use crate::engine::{Engine, EngineConfig, EngineEvent};
-use crate::event::RequestCounts;
+use crossbeam_channel::Sender;
+
+use crate::event::{RequestCounts, StatsRecord};
 use crate::sink::ndjson::Ndjson;
 use crate::sink::summary::Summary;
+use crate::sink::tui::{UiEvent, UiMode};
 
 /// Output of an analysis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Output {
     Json,
     Table,
+    Tui,
 }
 
 /// A validated `analyze` invocation.
@@ -32,10 +36,15 @@ pub struct AnalyzeConfig {
 enum Sink<W: Write> {
     Json(Ndjson<W>),
     Table(Summary, W),
+    /// The dashboard (`--tui`): records go over a channel to the UI thread.
+    Ui(Sender<UiEvent>),
 }
 
 /// Runs the analysis, writing to stdout; returns the exit status.
 pub fn run(cfg: &AnalyzeConfig) -> anyhow::Result<u8> {
+    if cfg.output == Output::Tui {
+        return run_tui(cfg);
+    }
     let stdout = io::stdout().lock();
     let w = io::BufWriter::with_capacity(64 * 1024, stdout);
     match analyze(cfg, w, &mut io::stderr()) {
@@ -46,18 +55,40 @@ pub fn run(cfg: &AnalyzeConfig) -> anyhow::Result<u8> {
     }
 }
 
+/// Browses the analysis in the dashboard: the files are read on a worker thread while the
+/// dashboard shows what has been found so far.
+fn run_tui(cfg: &AnalyzeConfig) -> anyhow::Result<u8> {
+    let (tx, rx) = crossbeam_channel::bounded::<UiEvent>(65_536);
+    let title = cfg.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ");
+    let worker_cfg = cfg.clone();
+    let worker = std::thread::Builder::new().name("analyze".into()).spawn(move || {
+        let mut err = Vec::new();
+        let code = analyze_into(&worker_cfg, Sink::<io::Sink>::Ui(tx), &mut err);
+        (code, err)
+    })?;
+    crate::sink::tui::run(rx, UiMode::Offline, title)?;
+    let (code, err) = worker.join().map_err(|_| anyhow::anyhow!("the analysis thread failed"))?;
+    io::stderr().write_all(&err)?;
+    match code {
+        Ok(c) => Ok(c),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(exit::OK),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The analysis proper, on any writer (tests pass a Vec).
 pub fn analyze<W: Write>(cfg: &AnalyzeConfig, out: W, err: &mut dyn Write) -> io::Result<u8> {
+    let sink = match cfg.output {
+        Output::Json => Sink::Json(Ndjson::new(out, false)),
+        Output::Table | Output::Tui => Sink::Table(Summary::default(), out),
+    };
+    analyze_into(cfg, sink, err)
+}
+
+fn analyze_into<W: Write>(cfg: &AnalyzeConfig, sink: Sink<W>, err: &mut dyn Write) -> io::Result<u8> {
     let started = Instant::now();
     let mut engine = Engine::new(cfg.engine.clone());
-    let mut c = Collector {
-        sink: match cfg.output {
-            Output::Json => Sink::Json(Ndjson::new(out, false)),
-            Output::Table => Sink::Table(Summary::default(), out),
-        },
-        counts: RequestCounts::default(),
-        write_error: None,
-    };
+    let mut c = Collector { sink, counts: RequestCounts::default(), write_error: None };
     let mut failed = false;
     let mut read_stats = ReadStats::default();
 
@@ -95,6 +126,20 @@ pub fn analyze<W: Write>(cfg: &AnalyzeConfig, out: W, err: &mut dyn Write) -> io
         Sink::Table(s, mut w) => {
             w.write_all(s.render().as_bytes())?;
             w.flush()?;
+        }
+        Sink::Ui(tx) => {
+            let st = engine.stats();
+            let stats = StatsRecord {
+                sources: cfg.files.iter().map(|f| f.display().to_string()).collect(),
+                packets: st.packets,
+                imds_packets: st.imds_packets,
+                requests: counts,
+                flows_evicted: st.flows_evicted,
+                anomalies: st.anomalies(),
+                uptime_seconds: started.elapsed().as_secs(),
+                ..StatsRecord::default()
+            };
+            let _ = tx.send(UiEvent::Stats(stats));
         }
     }
 
@@ -154,6 +199,12 @@ impl<W: Write> Collector<W> {
                 }
             }
             Sink::Table(s, _) => s.add(&record),
+            Sink::Ui(tx) => {
+                // The dashboard is gone (the user quit): stop feeding it, quietly.
+                if tx.send(UiEvent::Request(record)).is_err() && self.write_error.is_none() {
+                    self.write_error = Some(io::Error::from(io::ErrorKind::BrokenPipe));
+                }
+            }
         }
     }
 }

@@ -75,6 +75,7 @@ fn engine_config(a: &args::EngineArgs) -> Result<EngineConfig, String> {
 
 fn analyze_config(a: &args::AnalyzeArgs) -> Result<AnalyzeConfig, String> {
     let output = match a.format {
+        _ if a.tui => Output::Tui,
         Some(Format::Json) => Output::Json,
         Some(Format::Table) => Output::Table,
         None if stdout_is_tty() => Output::Table,
@@ -108,7 +109,11 @@ fn run_live(a: &args::LiveArgs) -> anyhow::Result<u8> {
         attribution: !a.no_attribution,
         engine,
     };
-    crate::live::run_json(&cfg)
+    if a.json || a.output.is_some() || !stdout_is_tty() {
+        crate::live::run_json(&cfg)
+    } else {
+        crate::live::run_dashboard(&cfg)
+    }
 }
 
 /// True when standard output is a terminal (dashboard and table defaults).

@@ -32,6 +32,7 @@ use crate::engine::{Engine, EngineConfig, EngineEvent};
 use crate::event::{RequestCounts, RequestRecord, StatsRecord};
 use crate::sink::logfile::LogFile;
 use crate::sink::ndjson::Ndjson;
+use crate::sink::tui::{UiEvent, UiMode};
 use crate::time::Timestamp;
 use attribution::{AttrMsg, Stage};
 use counters::Counters;
@@ -40,6 +41,8 @@ use output::{Dest, JsonOutput};
 pub const CAPTURE_QUEUE: usize = 1024;
 pub const ATTR_QUEUE: usize = 8192;
 pub const OUTPUT_QUEUE: usize = 8192;
+/// Records waiting for the dashboard's next frame.
+pub const UI_QUEUE: usize = 65_536;
 
 /// A validated `live` invocation.
 #[derive(Debug, Clone)]
@@ -100,6 +103,57 @@ pub fn run_json(cfg: &LiveConfig) -> anyhow::Result<u8> {
     pipeline.join();
     let counts = writer.join().unwrap_or_default();
     Ok(finish(&counters, &counts, started))
+}
+
+/// Runs the dashboard on this terminal over the live pipeline.
+pub fn run_dashboard(cfg: &LiveConfig) -> anyhow::Result<u8> {
+    let captures = open_all(cfg)?;
+    let signals = Signals::register()?;
+    let counters = Arc::new(Counters::default());
+    let started = Instant::now();
+    let sources: Vec<String> = captures.iter().map(|c| c.iface.clone()).collect();
+    let pipeline = Pipeline::start(cfg, captures, counters.clone(), signals.stop.clone())?;
+    let (ui_tx, ui_rx) = bounded::<UiEvent>(UI_QUEUE);
+    let (rx, c2, src) = (pipeline.output.clone(), counters.clone(), sources.clone());
+    let feeder = thread::Builder::new().name("ui-feed".into()).spawn(move || feed_ui(rx, ui_tx, c2, src, started))?;
+    let title = format!("live on {}", sources.join(", "));
+    let ui = crate::sink::tui::run(ui_rx, UiMode::Live, title);
+    signals.stop.store(true, Relaxed);
+    pipeline.join();
+    let counts = feeder.join().unwrap_or_default();
+    ui?;
+    Ok(finish(&counters, &counts, started))
+}
+
+/// Hands records to the dashboard without ever waiting on it (a full queue loses the record,
+/// counted in `queue_losses`), plus a stats record each second to move its clock.
+fn feed_ui(
+    rx: Receiver<Box<RequestRecord>>,
+    tx: Sender<UiEvent>,
+    counters: Arc<Counters>,
+    sources: Vec<String>,
+    started: Instant,
+) -> RequestCounts {
+    let mut counts = RequestCounts::default();
+    let mut last = Instant::now();
+    loop {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(r) => {
+                counts.add(&r);
+                if tx.try_send(UiEvent::Request(r)).is_err() {
+                    counters.queue_losses.fetch_add(1, Relaxed);
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if last.elapsed() >= Duration::from_secs(1) {
+            last = Instant::now();
+            let _ = tx.try_send(UiEvent::Stats(stats_record(&counters, &counts, &sources, started)));
+        }
+    }
+    let _ = tx.try_send(UiEvent::Stats(stats_record(&counters, &counts, &sources, started)));
+    counts
 }
 
 /// Prints the closing summary; exit status 1 when a capture died, else 0.

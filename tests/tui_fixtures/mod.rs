@@ -35,6 +35,7 @@ pub fn request(secs: u64, version: Version, path: &str, outcome: Outcome, ua: Op
             user_agent: ua.map(str::to_string),
             forwarded: false,
             response_ms: status.map(|_| 0.4),
+            answer_ttl: status.map(|_| 64),
         },
         network: Network { client: "172.17.0.2:41234".into(), server: "169.254.169.254:80".into(), client_ttl: 63 },
         live: None,

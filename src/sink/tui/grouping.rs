@@ -46,6 +46,7 @@ fn miss_str(m: Option<AttributionMiss>) -> &'static str {
         Some(AttributionMiss::Permission) => "no permission",
         Some(AttributionMiss::Overloaded) => "overloaded",
         Some(AttributionMiss::Remote) => "remote",
+        Some(AttributionMiss::Disabled) => "attribution off",
         None => "unknown",
     }
 }
