@@ -10,7 +10,10 @@ pub struct Timestamp(pub u64);
 
 impl Timestamp {
     pub fn from_parts(secs: u64, micros: u32) -> Timestamp {
-        Timestamp(secs.saturating_mul(1_000_000).saturating_add(u64::from(micros)))
+        Timestamp(
+            secs.saturating_mul(1_000_000)
+                .saturating_add(u64::from(micros)),
+        )
     }
 
     pub fn now() -> Timestamp {
@@ -54,6 +57,9 @@ mod tests {
 
     #[test]
     fn far_future_is_clamped_not_panicking() {
-        assert_eq!(Timestamp(u64::MAX).to_string(), "9999-12-31T23:59:59.999999Z");
+        assert_eq!(
+            Timestamp(u64::MAX).to_string(),
+            "9999-12-31T23:59:59.999999Z"
+        );
     }
 }

@@ -17,6 +17,10 @@ impl Attributor {
 
     /// Looks up the owner of the socket `client` → `server` in every network namespace.
     pub fn lookup(&mut self, _client: SocketAddr, _server: SocketAddr) -> Attribution {
-        Attribution { process: None, container: None, miss: Some(AttributionMiss::NoSocket) }
+        Attribution {
+            process: None,
+            container: None,
+            miss: Some(AttributionMiss::NoSocket),
+        }
     }
 }

@@ -19,14 +19,19 @@ const BUFFER_SIZE: usize = 1 << 20;
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
     #[error("{path}: cannot open: {source}")]
-    Open { path: PathBuf, source: std::io::Error },
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: not a pcap or pcapng capture file")]
     NotCapture { path: PathBuf },
     #[error("{path}: read error at byte {offset}")]
     Read { path: PathBuf, offset: u64 },
     #[error("{path}: corrupt record at byte {offset}")]
     Corrupt { path: PathBuf, offset: u64 },
-    #[error("{path}: unsupported link type {dlt} (imdswatch decodes Ethernet, Linux cooked v1/v2, raw IP and loopback)")]
+    #[error(
+        "{path}: unsupported link type {dlt} (imdswatch decodes Ethernet, Linux cooked v1/v2, raw IP and loopback)"
+    )]
     UnknownLinkType { path: PathBuf, dlt: i32 },
 }
 
@@ -69,7 +74,10 @@ pub fn read_file(
     let input: Box<dyn Read + Send> = if path.as_os_str() == "-" {
         Box::new(std::io::stdin())
     } else {
-        let f = File::open(path).map_err(|source| FileError::Open { path: path.into(), source })?;
+        let f = File::open(path).map_err(|source| FileError::Open {
+            path: path.into(),
+            source,
+        })?;
         Box::new(f)
     };
     read(path, input, stats, each)
@@ -85,7 +93,12 @@ pub fn read(
     let p = || path.to_path_buf();
     let mut reader = match create_reader(BUFFER_SIZE, input) {
         Ok(r) => r,
-        Err(PcapError::ReadError) => return Err(FileError::Read { path: p(), offset: 0 }),
+        Err(PcapError::ReadError) => {
+            return Err(FileError::Read {
+                path: p(),
+                offset: 0,
+            });
+        }
         Err(_) => return Err(FileError::NotCapture { path: p() }),
     };
     let mut legacy: Option<(LinkType, u32)> = None; // link type, units per second
@@ -100,15 +113,27 @@ pub fn read(
                         let dlt = h.network.0;
                         let link = LinkType::from_dlt(dlt)
                             .ok_or(FileError::UnknownLinkType { path: p(), dlt })?;
-                        let units = if h.is_nanosecond_precision() { 1_000_000_000 } else { 1_000_000 };
+                        let units = if h.is_nanosecond_precision() {
+                            1_000_000_000
+                        } else {
+                            1_000_000
+                        };
                         legacy = Some((link, units));
                     }
                     PcapBlockOwned::Legacy(b) => {
                         if let Some((link, units)) = legacy {
-                            let frac_us = if units == 1_000_000 { b.ts_usec } else { b.ts_usec / 1000 };
+                            let frac_us = if units == 1_000_000 {
+                                b.ts_usec
+                            } else {
+                                b.ts_usec / 1000
+                            };
                             let ts = Timestamp::from_parts(u64::from(b.ts_sec), frac_us);
                             stats.bytes += b.data.len() as u64;
-                            each(&Packet { ts, link, data: b.data });
+                            each(&Packet {
+                                ts,
+                                link,
+                                data: b.data,
+                            });
                         }
                     }
                     PcapBlockOwned::NG(Block::SectionHeader(_)) => ifaces.clear(),
@@ -126,7 +151,10 @@ pub fn read(
                         };
                         let Some(link) = iface.link else {
                             if ifaces.iter().all(|i| i.link.is_none()) {
-                                return Err(FileError::UnknownLinkType { path: p(), dlt: iface.dlt });
+                                return Err(FileError::UnknownLinkType {
+                                    path: p(),
+                                    dlt: iface.dlt,
+                                });
                             }
                             stats.unsupported_link += 1;
                             reader.consume(len);
@@ -134,19 +162,30 @@ pub fn read(
                             continue;
                         };
                         let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-                        let secs = (raw / iface.resolution).saturating_add_signed(iface.offset_secs);
+                        let secs =
+                            (raw / iface.resolution).saturating_add_signed(iface.offset_secs);
                         let frac = raw % iface.resolution;
-                        let micros = u32::try_from(frac.saturating_mul(1_000_000) / iface.resolution).unwrap_or(0);
+                        let micros =
+                            u32::try_from(frac.saturating_mul(1_000_000) / iface.resolution)
+                                .unwrap_or(0);
                         let data = epb.data.get(..epb.caplen as usize).unwrap_or(epb.data);
                         stats.bytes += data.len() as u64;
-                        each(&Packet { ts: Timestamp::from_parts(secs, micros), link, data });
+                        each(&Packet {
+                            ts: Timestamp::from_parts(secs, micros),
+                            link,
+                            data,
+                        });
                     }
                     PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
                         // No timestamp; interface 0 by definition.
                         match ifaces.first().and_then(|i| i.link) {
                             Some(link) => {
                                 stats.bytes += spb.data.len() as u64;
-                                each(&Packet { ts: Timestamp(0), link, data: spb.data });
+                                each(&Packet {
+                                    ts: Timestamp(0),
+                                    link,
+                                    data: spb.data,
+                                });
                             }
                             None => stats.unsupported_link += 1,
                         }

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-const ABOUT: &str = "Find every process still calling the EC2 instance metadata service (IMDS) with IMDSv1.";
+const ABOUT: &str =
+    "Find every process still calling the EC2 instance metadata service (IMDS) with IMDSv1.";
 
 const LONG_ABOUT: &str = "\
 Find every process still calling the EC2 instance metadata service (IMDS) with IMDSv1,
@@ -83,11 +84,21 @@ pub struct EngineArgs {
     pub endpoints: Vec<String>,
 
     /// Most TCP connections tracked at once; the least recently active are evicted (counted) beyond it.
-    #[arg(long, value_name = "N", default_value_t = 16_384, hide_short_help = true)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 16_384,
+        hide_short_help = true
+    )]
     pub max_flows: usize,
 
     /// A connection idle this long is closed; its unanswered requests become no_response.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10, hide_short_help = true)]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 10,
+        hide_short_help = true
+    )]
     pub flow_timeout: u64,
 }
 

@@ -31,7 +31,10 @@ pub fn ip_payload(link: LinkType, frame: &[u8]) -> Result<&[u8], LinkError> {
             let mut ethertype = be16(frame, 12)?;
             let mut off = 14;
             let mut tags = 0;
-            while matches!(ethertype, ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD) {
+            while matches!(
+                ethertype,
+                ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD
+            ) {
                 tags += 1;
                 if tags > MAX_VLAN_TAGS {
                     return Err(LinkError::TooManyTags);
@@ -56,7 +59,11 @@ pub fn ip_payload(link: LinkType, frame: &[u8]) -> Result<&[u8], LinkError> {
             // the two readings is.
             let le = u32::from_le_bytes([fam[0], fam[1], fam[2], fam[3]]);
             let be = u32::from_be_bytes([fam[0], fam[1], fam[2], fam[3]]);
-            let family = if link == LinkType::Loop { be } else { le.min(be) };
+            let family = if link == LinkType::Loop {
+                be
+            } else {
+                le.min(be)
+            };
             match family {
                 // AF_INET; AF_INET6 on BSDs (24), FreeBSD (28), macOS (30).
                 2 | 24 | 28 | 30 => Ok(&frame[4..]),

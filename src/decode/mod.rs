@@ -44,7 +44,11 @@ pub enum Skip {
 }
 
 /// Decodes one frame.
-pub fn decode<'a>(link: LinkType, frame: &'a [u8], endpoints: &Endpoints) -> Result<Segment<'a>, Skip> {
+pub fn decode<'a>(
+    link: LinkType,
+    frame: &'a [u8],
+    endpoints: &Endpoints,
+) -> Result<Segment<'a>, Skip> {
     let ip = link::ip_payload(link, frame).map_err(|e| match e {
         LinkError::Truncated => Skip::Truncated,
         LinkError::NotIp => Skip::NotIp,
