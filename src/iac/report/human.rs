@@ -61,8 +61,7 @@ fn indent(text: &str) -> String {
 }
 
 fn fix_text(r: &Record, fix: &Fix) -> String {
-    let block =
-        "metadata_options {\n  http_endpoint = \"enabled\"\n  http_tokens   = \"required\"\n}";
+    let block = "metadata_options {\n  http_tokens = \"required\"\n}";
     match fix {
         Fix::TerraformBlock => format!("    fix: in {} set\n{}", r.resource, indent(block)),
         Fix::TerraformDefaults => format!("    fix: in {} set\n{}", r.resource, indent("http_tokens = \"required\"")),
@@ -74,7 +73,7 @@ fn fix_text(r: &Record, fix: &Fix) -> String {
         Fix::CloudFormation { path } => format!(
             "    fix: in {} set {path}\n{}",
             r.resource,
-            indent("MetadataOptions:\n  HttpEndpoint: enabled\n  HttpTokens: required")
+            indent("MetadataOptions:\n  HttpTokens: required")
         ),
         Fix::MakeKnown => "    fix: make the value known before deploy (a default, tfvars, or a literal http_tokens = \"required\")\n".to_string(),
     }

@@ -249,10 +249,14 @@ fn options(body: &TBody, env: &Env<'_>, resource_line: usize) -> Own {
             },
         };
     };
+    let via = match &tokens.expr {
+        Expression::String(_) => String::new(),
+        e => format!("{} → ", expr_text(e)),
+    };
     let o = match env.eval(&tokens.expr) {
         Value::String(s) if s == "required" => Outcome::new(
             Verdict::Pass,
-            "http_tokens = \"required\" (IMDSv2 only)",
+            format!("http_tokens = {via}\"required\" (IMDSv2 only)"),
             line,
         ),
         Value::Null => return Own::NoTokens { empty: false },
@@ -275,14 +279,14 @@ fn options(body: &TBody, env: &Env<'_>, resource_line: usize) -> Own {
         Value::String(s) if s.eq_ignore_ascii_case("required") => Outcome::new(
             Verdict::Fail,
             format!(
-                "http_tokens = {s:?}: the API is case-sensitive, only \"required\" enforces IMDSv2"
+                "http_tokens = {via}{s:?}: the API is case-sensitive, only \"required\" enforces IMDSv2"
             ),
             line,
         ),
         v => Outcome::new(
             Verdict::Fail,
             format!(
-                "http_tokens = {} allows IMDSv1 (must be \"required\")",
+                "http_tokens = {via}{} allows IMDSv1 (must be \"required\")",
                 show(&v)
             ),
             line,
@@ -342,7 +346,7 @@ fn with_fallback(
         o.compensated_by = Some(d.clone());
         return o;
     }
-    Outcome::new(Verdict::Fail, why, line)
+    Outcome::new(Verdict::Fail, format!("{why}: http_tokens defaults to \"optional\", IMDSv1 allowed"), line)
 }
 
 fn instance(
