@@ -2,6 +2,8 @@
 //! that no other checked directory calls as a local module) and every instance is checked.
 
 pub mod eval;
+#[cfg(test)]
+mod eval_tests;
 pub mod funcs;
 pub mod modules;
 pub mod parse;

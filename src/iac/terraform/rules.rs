@@ -306,15 +306,9 @@ fn with_fallback(
     let line = inst.block.line;
     let why = match own {
         Own::Decided(o) => return o,
-        Own::NoBlock => {
-            "no metadata_options block: http_tokens defaults to \"optional\", IMDSv1 allowed"
-        }
-        Own::NoTokens { empty: true } => {
-            "metadata_options is empty: http_tokens defaults to \"optional\", IMDSv1 allowed"
-        }
-        Own::NoTokens { empty: false } => {
-            "metadata_options does not set http_tokens: it defaults to \"optional\", IMDSv1 allowed"
-        }
+        Own::NoBlock => "no metadata_options block",
+        Own::NoTokens { empty: true } => "metadata_options is empty",
+        Own::NoTokens { empty: false } => "metadata_options does not set http_tokens",
     };
     if let Some(ami) = inst
         .block
@@ -326,7 +320,7 @@ fn with_fallback(
             let mut o = Outcome::new(
                 Verdict::Pass,
                 format!(
-                    "{why}; but the AMI {} has imds_support = \"v2.0\" (compensating control)",
+                    "{why}, but the AMI {} has imds_support = \"v2.0\" (compensating control)",
                     a.address
                 ),
                 line,
@@ -339,14 +333,18 @@ fn with_fallback(
         let mut o = Outcome::new(
             Verdict::Pass,
             format!(
-                "{why}; but {d} sets the account default http_tokens = \"required\" (compensating control)"
+                "{why}, but {d} sets the account default http_tokens = \"required\" (compensating control)"
             ),
             line,
         );
         o.compensated_by = Some(d.clone());
         return o;
     }
-    Outcome::new(Verdict::Fail, format!("{why}: http_tokens defaults to \"optional\", IMDSv1 allowed"), line)
+    Outcome::new(
+        Verdict::Fail,
+        format!("{why}: http_tokens defaults to \"optional\", IMDSv1 allowed"),
+        line,
+    )
 }
 
 fn instance(
