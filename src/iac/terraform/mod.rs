@@ -7,6 +7,7 @@ mod eval_tests;
 pub mod funcs;
 pub mod modules;
 pub mod parse;
+pub mod refs;
 pub mod rules;
 
 use std::collections::{BTreeMap, BTreeSet};
