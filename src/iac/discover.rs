@@ -1,0 +1,98 @@
+//! Finds the files to check: walks directories (skipping `.terraform/`, `.git/` and symlinked
+//! directories) and sorts files into Terraform module directories and single documents.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum DiscoverError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What the walk found.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    /// Directories holding `.tf` / `.tf.json` files (each one a Terraform module).
+    pub tf_dirs: BTreeSet<PathBuf>,
+    /// Standalone `.json`, `.yaml`, `.yml`, `.template` files: CloudFormation or plan JSON.
+    pub documents: BTreeSet<PathBuf>,
+    /// Paths that could not be read.
+    pub errors: Vec<DiscoverError>,
+}
+
+const SKIP_DIRS: &[&str] = &[".terraform", ".git"];
+/// Guard against absurd trees; real repositories are far shallower.
+const MAX_WALK_DEPTH: usize = 64;
+
+pub fn is_tf_file(name: &str) -> bool {
+    name.ends_with(".tf") || name.ends_with(".tf.json")
+}
+
+fn is_document(name: &str) -> bool {
+    !name.ends_with(".tf.json")
+        && !name.ends_with(".tfvars.json")
+        && [".json", ".yaml", ".yml", ".template"].iter().any(|ext| name.ends_with(ext))
+}
+
+pub fn discover(paths: &[PathBuf]) -> Inputs {
+    let mut inputs = Inputs::default();
+    for p in paths {
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => walk(p, 0, &mut inputs),
+            Ok(_) => add_file(p, true, &mut inputs),
+            Err(source) => inputs.errors.push(DiscoverError::Io { path: super::verdict::display_path(p), source }),
+        }
+    }
+    inputs
+}
+
+fn add_file(p: &Path, explicit: bool, inputs: &mut Inputs) {
+    let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    if is_tf_file(&name) {
+        let dir = p.parent().map(Path::to_path_buf).unwrap_or_default();
+        inputs.tf_dirs.insert(if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir });
+    } else if is_document(&name) || explicit {
+        inputs.documents.insert(p.to_path_buf());
+    }
+}
+
+fn walk(dir: &Path, depth: usize, inputs: &mut Inputs) {
+    if depth > MAX_WALK_DEPTH {
+        return;
+    }
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(source) => {
+            inputs.errors.push(DiscoverError::Io { path: super::verdict::display_path(dir), source });
+            return;
+        }
+    };
+    let mut paths: Vec<(PathBuf, bool)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            // file_type() does not follow symlinks: symlinked directories are skipped (no cycles).
+            let ft = e.file_type().ok()?;
+            let is_dir = ft.is_dir();
+            let is_file = ft.is_file() || (ft.is_symlink() && e.path().is_file());
+            (is_dir || is_file).then(|| (e.path(), is_dir))
+        })
+        .collect();
+    paths.sort();
+    for (p, is_dir) in paths {
+        let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        if is_dir {
+            if !SKIP_DIRS.contains(&name.as_str()) {
+                walk(&p, depth + 1, inputs);
+            }
+        } else {
+            add_file(&p, false, inputs);
+        }
+    }
+}

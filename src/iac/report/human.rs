@@ -1,0 +1,77 @@
+//! What an engineer reads in CI: one line per finding, the fix to paste, a summary.
+
+use std::fmt::Write as _;
+
+use super::Summary;
+use crate::iac::verdict::{Fix, Record, Verdict};
+
+pub fn render(records: &[Record], show_pass: bool, strict: bool) -> String {
+    let mut out = String::new();
+    for r in records {
+        if r.verdict == Verdict::Pass && !show_pass {
+            continue;
+        }
+        let label = match r.verdict {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "FAIL",
+            Verdict::Unknown => "UNKNOWN",
+            Verdict::ParseError => "ERROR",
+        };
+        if r.verdict == Verdict::ParseError {
+            let _ = writeln!(out, "{}:{}: {label} — {}", r.file, r.line, r.reason);
+            continue;
+        }
+        let _ = writeln!(out, "{}:{}: {}: {label} — {}", r.file, r.line, r.resource, r.reason);
+        if let Some(fix) = &r.fix {
+            out.push_str(&fix_text(r, fix));
+        }
+    }
+    let s = Summary::of(records);
+    let _ = write!(
+        out,
+        "\nimdswatch iac: {} resource{} checked in {} file{}: {} fail, {} unknown, {} pass",
+        s.checked,
+        plural(s.checked),
+        s.files,
+        plural(s.files),
+        s.fail,
+        s.unknown,
+        s.pass
+    );
+    if s.parse_error > 0 {
+        let _ = write!(out, ", {} error{}", s.parse_error, plural(s.parse_error));
+    }
+    out.push('\n');
+    if s.unknown > 0 && !strict {
+        out.push_str("(unknown verdicts do not fail the check; use --strict to make them fail)\n");
+    }
+    out
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("      {l}\n")).collect()
+}
+
+fn fix_text(r: &Record, fix: &Fix) -> String {
+    let block = "metadata_options {\n  http_tokens = \"required\"\n}";
+    match fix {
+        Fix::TerraformBlock => format!("    fix: in {} set\n{}", r.resource, indent(block)),
+        Fix::TerraformDefaults => format!("    fix: in {} set\n{}", r.resource, indent("http_tokens = \"required\"")),
+        Fix::Template { address } if r.rtype.starts_with("AWS::") => format!(
+            "    fix: in {address} set Properties.LaunchTemplateData.MetadataOptions\n{}",
+            indent("MetadataOptions:\n  HttpTokens: required")
+        ),
+        Fix::Template { address } => format!("    fix: in {address} (the template it launches) set\n{}", indent(block)),
+        Fix::CloudFormation { path } => {
+            format!("    fix: in {} set {path}\n{}", r.resource, indent("MetadataOptions:\n  HttpTokens: required"))
+        }
+        Fix::MakeKnown => {
+            "    fix: make the value known before deploy (a default, tfvars, or a literal http_tokens = \"required\")\n"
+                .to_string()
+        }
+    }
+}

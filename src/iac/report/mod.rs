@@ -1,0 +1,37 @@
+//! Output formats: human (default), JSON, SARIF 2.1.0.
+
+pub mod human;
+pub mod json;
+pub mod sarif;
+
+use crate::iac::verdict::{Record, Verdict};
+
+/// Counts for the summary line and the JSON summary.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct Summary {
+    pub checked: usize,
+    pub pass: usize,
+    pub fail: usize,
+    pub unknown: usize,
+    pub parse_error: usize,
+    pub files: usize,
+}
+
+impl Summary {
+    pub fn of(records: &[Record]) -> Summary {
+        let mut s = Summary::default();
+        let mut files = std::collections::BTreeSet::new();
+        for r in records {
+            files.insert(r.file.as_str());
+            match r.verdict {
+                Verdict::Pass => s.pass += 1,
+                Verdict::Fail => s.fail += 1,
+                Verdict::Unknown => s.unknown += 1,
+                Verdict::ParseError => s.parse_error += 1,
+            }
+        }
+        s.checked = s.pass + s.fail + s.unknown;
+        s.files = files.len();
+        s
+    }
+}

@@ -1,0 +1,334 @@
+//! Evaluates the subset of Terraform expressions that decide `http_tokens`: literals,
+//! variables, locals, `count.index`, `each.*`, dynamic-block iterators, conditionals,
+//! interpolation, operators and a few pure functions. Anything else is `Unknown`, naming
+//! the expression, and never guessed.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashSet};
+
+use hcl_edit::expr::{BinaryOperator, Expression, ObjectKey, TraversalOperator, UnaryOperator};
+use hcl_edit::template::{Element, Template};
+
+/// A Terraform value, or a value that cannot be known before apply.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Number(f64),
+    String(String),
+    List(Vec<Value>),
+    Map(BTreeMap<String, Value>),
+    /// Why it cannot be known (names the expression).
+    Unknown(String),
+}
+
+impl Value {
+    pub fn unknown(expr: &Expression) -> Value {
+        Value::Unknown(expr_text(expr))
+    }
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Value::Unknown(_))
+    }
+    /// String form for interpolation and comparison; `None` for collections and unknowns.
+    pub fn as_text(&self) -> Option<String> {
+        match self {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(fmt_number(*n)),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    }
+    fn truthy(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            Value::String(s) if s == "true" => Some(true),
+            Value::String(s) if s == "false" => Some(false),
+            _ => None,
+        }
+    }
+    fn number(&self) -> Option<f64> {
+        match self {
+            Value::Number(n) => Some(*n),
+            Value::String(s) => s.parse().ok(),
+            _ => None,
+        }
+    }
+}
+
+fn fmt_number(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 { format!("{}", n as i64) } else { n.to_string() }
+}
+
+/// The source text of an expression, trimmed, for messages.
+pub fn expr_text(expr: &Expression) -> String {
+    let s = expr.to_string();
+    let s = s.trim();
+    if s.chars().count() > 80 { format!("{}…", s.chars().take(80).collect::<String>()) } else { s.to_string() }
+}
+
+/// Deepest chain of locals referring to locals that is followed.
+const MAX_LOCAL_DEPTH: usize = 32;
+
+/// Variables and locals of one module instance.
+#[derive(Debug, Default)]
+pub struct ModuleScope {
+    pub vars: BTreeMap<String, Value>,
+    pub locals: BTreeMap<String, Expression>,
+    cache: RefCell<BTreeMap<String, Value>>,
+    active: RefCell<HashSet<String>>,
+}
+
+impl ModuleScope {
+    pub fn new(vars: BTreeMap<String, Value>, locals: BTreeMap<String, Expression>) -> Self {
+        ModuleScope { vars, locals, ..Default::default() }
+    }
+
+    fn local(&self, name: &str, depth: usize) -> Value {
+        if let Some(v) = self.cache.borrow().get(name) {
+            return v.clone();
+        }
+        let Some(expr) = self.locals.get(name) else {
+            return Value::Unknown(format!("local.{name} is not defined"));
+        };
+        if depth > MAX_LOCAL_DEPTH {
+            return Value::Unknown(format!("local.{name}: references nested too deeply"));
+        }
+        if !self.active.borrow_mut().insert(name.to_string()) {
+            return Value::Unknown(format!("local.{name} refers to itself (cycle)"));
+        }
+        let v = Env::module(self).eval_depth(expr, depth + 1);
+        self.active.borrow_mut().remove(name);
+        self.cache.borrow_mut().insert(name.to_string(), v.clone());
+        v
+    }
+}
+
+/// Everything an expression can refer to at one place.
+#[derive(Debug, Clone)]
+pub struct Env<'a> {
+    pub module: &'a ModuleScope,
+    /// `count.index`, when inside a resource with `count`.
+    pub count_index: Option<Value>,
+    /// `each.key` / `each.value`, when inside a resource with `for_each`.
+    pub each: Option<(Value, Value)>,
+    /// Iterator variable of a `dynamic` block: name, key, value.
+    pub iterator: Option<(String, Value, Value)>,
+}
+
+impl<'a> Env<'a> {
+    pub fn module(module: &'a ModuleScope) -> Env<'a> {
+        Env { module, count_index: None, each: None, iterator: None }
+    }
+
+    pub fn eval(&self, expr: &Expression) -> Value {
+        self.eval_depth(expr, 0)
+    }
+
+    fn eval_depth(&self, expr: &Expression, depth: usize) -> Value {
+        match expr {
+            Expression::Null(_) => Value::Null,
+            Expression::Bool(b) => Value::Bool(*b.value()),
+            Expression::Number(n) => n.value().as_f64().map_or_else(|| Value::unknown(expr), Value::Number),
+            Expression::String(s) => Value::String(s.value().clone()),
+            Expression::Array(a) => Value::List(a.iter().map(|e| self.eval_depth(e, depth)).collect()),
+            Expression::Object(o) => {
+                let mut m = BTreeMap::new();
+                for (k, v) in o.iter() {
+                    let key = match k {
+                        ObjectKey::Ident(i) => i.as_str().to_string(),
+                        ObjectKey::Expression(e) => match self.eval_depth(e, depth).as_text() {
+                            Some(s) => s,
+                            None => return Value::unknown(expr),
+                        },
+                    };
+                    m.insert(key, self.eval_depth(v.expr(), depth));
+                }
+                Value::Map(m)
+            }
+            Expression::StringTemplate(t) => self.template(t, expr, depth),
+            Expression::HeredocTemplate(h) => self.template(&h.template, expr, depth),
+            Expression::Parenthesis(p) => self.eval_depth(p.inner(), depth),
+            Expression::Variable(v) => Value::Unknown(format!("{} is not a known value", v.as_str())),
+            Expression::Conditional(c) => {
+                let cond = self.eval_depth(&c.cond_expr, depth);
+                match cond.truthy() {
+                    Some(true) => self.eval_depth(&c.true_expr, depth),
+                    Some(false) => self.eval_depth(&c.false_expr, depth),
+                    None => {
+                        let (t, f) = (self.eval_depth(&c.true_expr, depth), self.eval_depth(&c.false_expr, depth));
+                        if t == f && !t.is_unknown() {
+                            t
+                        } else {
+                            Value::Unknown(format!("condition `{}` cannot be known", expr_text(&c.cond_expr)))
+                        }
+                    }
+                }
+            }
+            Expression::Traversal(t) => self.traversal(&t.expr, &t.operators, expr, depth),
+            Expression::UnaryOp(u) => {
+                let v = self.eval_depth(&u.expr, depth);
+                match (u.operator.value(), &v) {
+                    (UnaryOperator::Not, _) => v.truthy().map_or_else(|| unknown_from(&v, expr), |b| Value::Bool(!b)),
+                    (UnaryOperator::Neg, _) => v.number().map_or_else(|| unknown_from(&v, expr), |n| Value::Number(-n)),
+                }
+            }
+            Expression::BinaryOp(b) => {
+                let l = self.eval_depth(&b.lhs_expr, depth);
+                let r = self.eval_depth(&b.rhs_expr, depth);
+                binary(*b.operator.value(), &l, &r).unwrap_or_else(|| {
+                    if l.is_unknown() {
+                        l.clone()
+                    } else if r.is_unknown() {
+                        r.clone()
+                    } else {
+                        Value::unknown(expr)
+                    }
+                })
+            }
+            Expression::FuncCall(f) => {
+                if !f.name.namespace.is_empty() {
+                    return Value::unknown(expr);
+                }
+                let args: Vec<Value> = f.args.iter().map(|a| self.eval_depth(a, depth)).collect();
+                super::funcs::call(f.name.name.as_str(), &args).unwrap_or_else(|| {
+                    args.iter().find(|a| a.is_unknown()).cloned().unwrap_or_else(|| Value::unknown(expr))
+                })
+            }
+            Expression::ForExpr(_) => Value::unknown(expr),
+        }
+    }
+
+    fn template(&self, t: &Template, whole: &Expression, depth: usize) -> Value {
+        let elements: Vec<&Element> = t.iter().collect();
+        // "${x}" alone yields x's own value, not its string form.
+        if let [Element::Interpolation(i)] = elements.as_slice() {
+            return self.eval_depth(&i.expr, depth);
+        }
+        let mut out = String::new();
+        for e in elements {
+            match e {
+                Element::Literal(l) => out.push_str(l.value()),
+                Element::Interpolation(i) => {
+                    let v = self.eval_depth(&i.expr, depth);
+                    match v.as_text() {
+                        Some(s) => out.push_str(&s),
+                        None if v.is_unknown() => return v,
+                        None => return Value::unknown(whole),
+                    }
+                }
+                Element::Directive(_) => return Value::unknown(whole),
+            }
+        }
+        Value::String(out)
+    }
+
+    fn traversal(
+        &self,
+        root: &Expression,
+        ops: &[hcl_edit::Decorated<TraversalOperator>],
+        whole: &Expression,
+        depth: usize,
+    ) -> Value {
+        let mut ops = ops.iter().map(|o| o.value());
+        let mut value = match root {
+            Expression::Variable(v) => {
+                let name = v.as_str();
+                let first = match ops.next() {
+                    Some(TraversalOperator::GetAttr(a)) => a.as_str().to_string(),
+                    _ => return self.eval_depth(root, depth),
+                };
+                match (name, first.as_str()) {
+                    ("var", n) => self
+                        .module
+                        .vars
+                        .get(n)
+                        .cloned()
+                        .unwrap_or_else(|| Value::Unknown(format!("var.{n} is not declared"))),
+                    ("local", n) => self.module.local(n, depth),
+                    ("count", "index") => self.count_index.clone().unwrap_or_else(|| Value::unknown(whole)),
+                    ("each", "key") => self.each.as_ref().map_or_else(|| Value::unknown(whole), |e| e.0.clone()),
+                    ("each", "value") => self.each.as_ref().map_or_else(|| Value::unknown(whole), |e| e.1.clone()),
+                    (it, "key") if self.iterator.as_ref().is_some_and(|i| i.0 == it) => {
+                        self.iterator.as_ref().map_or(Value::Null, |i| i.1.clone())
+                    }
+                    (it, "value") if self.iterator.as_ref().is_some_and(|i| i.0 == it) => {
+                        self.iterator.as_ref().map_or(Value::Null, |i| i.2.clone())
+                    }
+                    _ => {
+                        return Value::Unknown(format!("`{}` is only known after apply", expr_text(whole)));
+                    }
+                }
+            }
+            other => self.eval_depth(other, depth),
+        };
+        for op in ops {
+            if value.is_unknown() {
+                return value;
+            }
+            value = match op {
+                TraversalOperator::GetAttr(a) => index(&value, &Value::String(a.as_str().to_string())),
+                TraversalOperator::Index(e) => index(&value, &self.eval_depth(e, depth)),
+                TraversalOperator::LegacyIndex(i) => index(&value, &Value::Number(*i.value() as f64)),
+                _ => None,
+            }
+            .unwrap_or_else(|| Value::unknown(whole));
+        }
+        value
+    }
+}
+
+fn unknown_from(v: &Value, expr: &Expression) -> Value {
+    if v.is_unknown() { v.clone() } else { Value::unknown(expr) }
+}
+
+fn index(v: &Value, key: &Value) -> Option<Value> {
+    match (v, key) {
+        (_, Value::Unknown(_)) => Some(key.clone()),
+        (Value::Map(m), k) => m.get(&k.as_text()?).cloned(),
+        (Value::List(l), k) => {
+            let i = k.number()?;
+            (i >= 0.0 && i.fract() == 0.0).then(|| l.get(i as usize).cloned()).flatten()
+        }
+        _ => None,
+    }
+}
+
+fn binary(op: BinaryOperator, l: &Value, r: &Value) -> Option<Value> {
+    use BinaryOperator as B;
+    if l.is_unknown() || r.is_unknown() {
+        // `false && x` and `true || x` are known without x.
+        return match (op, l.truthy(), r.truthy()) {
+            (B::And, Some(false), _) | (B::And, _, Some(false)) => Some(Value::Bool(false)),
+            (B::Or, Some(true), _) | (B::Or, _, Some(true)) => Some(Value::Bool(true)),
+            _ => None,
+        };
+    }
+    Some(match op {
+        B::Eq => Value::Bool(loose_eq(l, r)),
+        B::NotEq => Value::Bool(!loose_eq(l, r)),
+        B::And => Value::Bool(l.truthy()? && r.truthy()?),
+        B::Or => Value::Bool(l.truthy()? || r.truthy()?),
+        _ => {
+            let (a, b) = (l.number()?, r.number()?);
+            match op {
+                B::Plus => Value::Number(a + b),
+                B::Minus => Value::Number(a - b),
+                B::Mul => Value::Number(a * b),
+                B::Div if b != 0.0 => Value::Number(a / b),
+                B::Mod if b != 0.0 => Value::Number(a % b),
+                B::Less => Value::Bool(a < b),
+                B::LessEq => Value::Bool(a <= b),
+                B::Greater => Value::Bool(a > b),
+                B::GreaterEq => Value::Bool(a >= b),
+                _ => return None,
+            }
+        }
+    })
+}
+
+fn loose_eq(l: &Value, r: &Value) -> bool {
+    match (l, r) {
+        (Value::Number(a), Value::Number(b)) => a == b,
+        _ => l == r,
+    }
+}

@@ -1,0 +1,66 @@
+//! Terraform configurations: module directories are expanded from each root (a directory
+//! that no other checked directory calls as a local module) and every instance is checked.
+
+pub mod eval;
+#[cfg(test)]
+mod eval_tests;
+pub mod funcs;
+pub mod modules;
+pub mod parse;
+pub mod refs;
+pub mod rules;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use crate::iac::verdict::{Record, display_path};
+
+/// Checks the given module directories; returns one record per resource instance plus
+/// parse-error records.
+pub fn check_dirs(dirs: &BTreeSet<PathBuf>) -> Vec<Record> {
+    let mut loader = modules::Loader::default();
+    let dirs: BTreeSet<PathBuf> = dirs.iter().map(|d| modules::normalize(d)).collect();
+    let mut children = BTreeSet::new();
+    for d in &dirs {
+        let body = loader.load(d);
+        children.extend(modules::local_children(&body, d));
+    }
+    let mut records = Vec::new();
+    for root in dirs.iter().filter(|d| !children.contains(*d)) {
+        let vars: BTreeMap<_, _> = loader.tfvars(root);
+        let mut instances = Vec::new();
+        let mut stack = vec![root.clone()];
+        modules::expand(&mut loader, root, &vars, "", &mut stack, &mut instances);
+        let outcomes = rules::check(&instances);
+        for (inst, o) in instances.iter().zip(outcomes) {
+            let Some(o) = o else { continue };
+            records.push(Record {
+                file: display_path(&inst.block.file),
+                line: o.line,
+                resource: inst.address.clone(),
+                rtype: inst.rtype.clone(),
+                verdict: o.verdict,
+                reason: o.reason,
+                compensated_by: o.compensated_by,
+                inherited_from: o.inherited_from,
+                fix: o.fix,
+            });
+        }
+    }
+    // Directories only reachable as children of unchecked parents were still loaded above.
+    for e in loader.errors.drain(..) {
+        records.push(Record::parse_error(e.file(), e.line(), e.message()));
+    }
+    for p in loader.problems.drain(..) {
+        records.push(Record::parse_error(&p.file, p.line, p.message));
+    }
+    dedup(records)
+}
+
+/// A module called twice with identical addresses cannot happen, but the same parse error is
+/// reported once even when several roots load the directory.
+fn dedup(mut records: Vec<Record>) -> Vec<Record> {
+    let mut seen = BTreeSet::new();
+    records.retain(|r| seen.insert((r.file.clone(), r.line, r.resource.clone(), r.reason.clone())));
+    records
+}

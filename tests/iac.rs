@@ -1,0 +1,340 @@
+//! `imdswatch iac` on the fixtures under tests/fixtures/iac: every resource's verdict and line,
+//! exit codes, and the three output formats.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use serde_json::Value;
+
+const FIX: &str = "tests/fixtures/iac";
+
+fn run(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_imdswatch"))
+        .arg("iac")
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap_or_else(|e| panic!("run imdswatch: {e}"));
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// resource → (verdict, file, line) from `--format json`.
+fn records(path: &str) -> (i32, BTreeMap<String, (String, String, u64)>, Value) {
+    let (code, out) = run(&["--format", "json", path]);
+    let doc: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("json: {e}\n{out}"));
+    let mut map = BTreeMap::new();
+    for r in doc["records"].as_array().unwrap_or_else(|| panic!("records")) {
+        let key = match r["resource"].as_str() {
+            Some("") | None => format!("ERROR {}", r["file"].as_str().unwrap_or_default()),
+            Some(s) => s.to_string(),
+        };
+        let v = (
+            r["verdict"].as_str().unwrap_or_default().to_string(),
+            r["file"].as_str().unwrap_or_default().to_string(),
+            r["line"].as_u64().unwrap_or(0),
+        );
+        assert!(map.insert(key.clone(), v).is_none(), "duplicate record {key}");
+    }
+    (code, map, doc)
+}
+
+/// Asserts the exact set of records: (resource, verdict, file suffix, line).
+fn expect(path: &str, code: i32, want: &[(&str, &str, &str, u64)]) -> Value {
+    let (got_code, got, doc) = records(path);
+    for (res, verdict, file, line) in want {
+        let Some((v, f, l)) = got.get(*res) else { panic!("{res} not reported; got {got:#?}") };
+        assert_eq!((v.as_str(), *l), (*verdict, *line), "{res} ({f})");
+        assert!(f.ends_with(file), "{res}: file {f} does not end with {file}");
+    }
+    assert_eq!(got.len(), want.len(), "unexpected extra records: {got:#?}");
+    assert_eq!(got_code, code, "exit code for {path}");
+    doc
+}
+
+#[test]
+fn seed_compliant_examples_pass() {
+    expect(
+        &format!("{FIX}/seed_compliant"),
+        0,
+        &[
+            ("aws_launch_template.good_example", "pass", "launch_template.tf", 7),
+            ("aws_instance.good_example", "pass", "instance.tf", 6),
+        ],
+    );
+}
+
+#[test]
+fn seed_non_compliant_examples_fail() {
+    expect(
+        &format!("{FIX}/seed_noncompliant"),
+        3,
+        &[
+            ("aws_instance.bad_example", "fail", "main.tf", 7),
+            ("aws_launch_template.bad_example", "fail", "main.tf", 18),
+            ("aws_launch_template.missing_metadata_options", "fail", "main.tf", 23),
+            ("aws_launch_template.good_example", "pass", "main.tf", 35),
+        ],
+    );
+}
+
+#[test]
+fn terraform_values() {
+    expect(
+        &format!("{FIX}/tf_values"),
+        3,
+        &[
+            ("aws_instance.from_default", "pass", "main.tf", 8),
+            ("aws_instance.from_tfvars", "fail", "main.tf", 14),
+            ("aws_instance.from_auto_tfvars", "pass", "main.tf", 20),
+            ("aws_instance.from_local_conditional", "pass", "main.tf", 26),
+            ("aws_instance.interpolated", "pass", "main.tf", 32),
+            ("aws_instance.no_default", "unknown", "main.tf", 38),
+            ("aws_instance.from_data", "unknown", "main.tf", 48),
+            ("aws_instance.capitalised", "fail", "main.tf", 54),
+            ("aws_instance.empty_block", "fail", "main.tf", 58),
+            ("aws_instance.no_tokens", "fail", "main.tf", 62),
+            ("aws_instance.endpoint_disabled", "pass", "main.tf", 71),
+            ("aws_instance.counted[0]", "pass", "main.tf", 82),
+            ("aws_instance.counted[1]", "fail", "main.tf", 82),
+            ("aws_instance.each[\"a\"]", "pass", "main.tf", 89),
+            ("aws_instance.each[\"b\"]", "fail", "main.tf", 89),
+            ("aws_launch_template.dynamic_known", "pass", "main.tf", 97),
+            ("aws_launch_template.dynamic_empty", "fail", "main.tf", 102),
+            ("aws_launch_template.dynamic_unknown", "unknown", "main.tf", 112),
+            ("aws_launch_template.dynamic_iterator", "fail", "main.tf", 125),
+            ("aws_instance.count_unknown[*]", "pass", "main.tf", 133),
+            ("aws_instance.tokens_null", "fail", "main.tf", 137),
+        ],
+    );
+}
+
+#[test]
+fn local_modules_with_inputs_per_call() {
+    expect(
+        &format!("{FIX}/tf_modules"),
+        1,
+        &[
+            ("module.app.aws_instance.web", "pass", "modules/web/main.tf", 9),
+            ("module.legacy.aws_instance.web", "fail", "modules/web/main.tf", 9),
+            ("module.fleet[0].aws_instance.web", "pass", "modules/web/main.tf", 9),
+            ("module.fleet[1].aws_instance.web", "fail", "modules/web/main.tf", 9),
+            ("module.loop.aws_launch_template.inner", "pass", "modules/loop/main.tf", 7),
+            // The self-calling module is a configuration error, reported and not followed.
+            ("ERROR tests/fixtures/iac/tf_modules/modules/loop/main.tf", "parse_error", "modules/loop/main.tf", 1),
+        ],
+    );
+}
+
+#[test]
+fn inheritance_from_launch_templates() {
+    expect(
+        &format!("{FIX}/tf_inherit"),
+        3,
+        &[
+            ("aws_launch_template.secure", "pass", "main.tf", 4),
+            ("aws_launch_template.legacy", "fail", "main.tf", 8),
+            ("aws_launch_configuration.old", "fail", "main.tf", 16),
+            ("aws_instance.from_secure", "pass", "main.tf", 20),
+            ("aws_instance.from_legacy_by_name", "fail", "main.tf", 26),
+            ("aws_instance.own_overrides_template", "pass", "main.tf", 37),
+            ("aws_instance.template_unknown", "unknown", "main.tf", 41),
+            ("aws_autoscaling_group.simple", "pass", "main.tf", 49),
+            ("aws_autoscaling_group.mixed", "fail", "main.tf", 58),
+            ("aws_autoscaling_group.from_lc", "fail", "main.tf", 76),
+            ("aws_eks_node_group.with_template", "pass", "main.tf", 82),
+            ("aws_eks_node_group.default_template", "fail", "main.tf", 90),
+        ],
+    );
+}
+
+#[test]
+fn compensating_controls() {
+    let doc = expect(
+        &format!("{FIX}/tf_controls/defaults_required"),
+        3,
+        &[
+            ("aws_ec2_instance_metadata_defaults.account", "pass", "main.tf", 2),
+            ("aws_instance.unset", "pass", "main.tf", 6),
+            ("aws_instance.explicit_optional", "fail", "main.tf", 12),
+        ],
+    );
+    let unset =
+        doc["records"].as_array().and_then(|r| r.iter().find(|r| r["resource"] == "aws_instance.unset")).cloned();
+    assert_eq!(
+        unset.map(|r| r["compensated_by"].clone()),
+        Some(Value::from("aws_ec2_instance_metadata_defaults.account"))
+    );
+    expect(
+        &format!("{FIX}/tf_controls/defaults_optional"),
+        3,
+        &[
+            ("aws_ec2_instance_metadata_defaults.optional", "fail", "main.tf", 2),
+            ("aws_ec2_instance_metadata_defaults.no_preference", "fail", "main.tf", 6),
+            ("aws_instance.unset", "fail", "main.tf", 9),
+        ],
+    );
+    expect(
+        &format!("{FIX}/tf_controls/ami"),
+        3,
+        &[
+            ("aws_ami.v2", "pass", "main.tf", 1),
+            ("aws_instance.from_v2_ami", "pass", "main.tf", 10),
+            ("aws_instance.from_plain_ami", "fail", "main.tf", 14),
+            ("aws_instance.v2_ami_but_optional", "fail", "main.tf", 21),
+            ("aws_launch_template.from_v2_ami", "pass", "main.tf", 25),
+        ],
+    );
+}
+
+#[test]
+fn terraform_json_syntax() {
+    expect(
+        &format!("{FIX}/tf_json"),
+        3,
+        &[
+            ("aws_instance.json_required", "pass", "main.tf.json", 12),
+            ("aws_instance.json_from_var", "fail", "main.tf.json", 17),
+            ("aws_instance.json_missing", "fail", "main.tf.json", 20),
+        ],
+    );
+}
+
+#[test]
+fn cloudformation_yaml_and_json() {
+    expect(
+        &format!("{FIX}/cfn"),
+        3,
+        &[
+            ("Required", "pass", "template.yaml", 23),
+            ("Optional", "fail", "template.yaml", 28),
+            ("Missing", "fail", "template.yaml", 29),
+            ("RefDefault", "pass", "template.yaml", 37),
+            ("RefLegacy", "fail", "template.yaml", 42),
+            ("RefNoDefault", "unknown", "template.yaml", 47),
+            ("Conditional", "pass", "template.yaml", 52),
+            ("Substituted", "pass", "template.yaml", 57),
+            ("Disabled", "pass", "template.yaml", 58),
+            ("CaseWrong", "fail", "template.yaml", 67),
+            ("Template", "pass", "template.yaml", 74),
+            ("LegacyTemplate", "fail", "template.yaml", 75),
+            ("FromTemplate", "fail", "template.yaml", 80),
+            ("LaunchConfig", "fail", "template.yaml", 92),
+            ("JsonRequired", "pass", "template.json", 10),
+            ("JsonRef", "fail", "template.json", 17),
+            ("JsonTemplateEmpty", "fail", "template.json", 21),
+        ],
+    );
+}
+
+#[test]
+fn terraform_plan_json() {
+    expect(
+        &format!("{FIX}/plan"),
+        3,
+        &[
+            ("aws_instance.known_required", "pass", "plan.json", 18),
+            ("aws_instance.known_optional", "fail", "plan.json", 36),
+            ("aws_instance.after_apply", "unknown", "plan.json", 43),
+            ("aws_instance.not_configured", "fail", "plan.json", 54),
+            ("module.app.aws_launch_template.lt[0]", "fail", "plan.json", 65),
+            ("module.app.aws_autoscaling_group.asg", "fail", "plan.json", 78),
+        ],
+    );
+}
+
+#[test]
+fn parse_errors_name_file_and_line_and_the_rest_is_checked() {
+    expect(
+        &format!("{FIX}/broken"),
+        1,
+        &[
+            ("ERROR tests/fixtures/iac/broken/tf/bad.tf", "parse_error", "bad.tf", 4),
+            ("aws_instance.still_checked", "fail", "good.tf", 3),
+            ("ERROR tests/fixtures/iac/broken/cfn/bad.yaml", "parse_error", "bad.yaml", 6),
+            ("Fine", "pass", "good.yaml", 7),
+        ],
+    );
+}
+
+#[test]
+fn unknowns_fail_only_with_strict() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let f = dir.path().join("main.tf");
+    std::fs::write(&f, "resource \"aws_instance\" \"x\" {\n  metadata_options {\n    http_tokens = var.t\n  }\n}\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let p = f.to_string_lossy().to_string();
+    assert_eq!(run(&[&p]).0, 0);
+    assert_eq!(run(&["--strict", &p]).0, 3);
+}
+
+#[test]
+fn json_is_sorted_by_file_then_line() {
+    let (_, out) = run(&["--format", "json", FIX]);
+    let doc: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("json: {e}"));
+    let recs = doc["records"].as_array().cloned().unwrap_or_default();
+    assert!(recs.len() > 80, "all fixtures checked: {}", recs.len());
+    let keys: Vec<(String, u64)> = recs
+        .iter()
+        .map(|r| (r["file"].as_str().unwrap_or_default().to_string(), r["line"].as_u64().unwrap_or(0)))
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
+    assert_eq!(doc["schema"], "imdswatch.iac/v1");
+    for r in &recs {
+        for field in ["file", "line", "resource", "verdict", "reason"] {
+            assert!(r.get(field).is_some(), "missing {field} in {r}");
+        }
+    }
+}
+
+#[test]
+fn human_output_has_finding_fix_and_summary() {
+    let (code, out) = run(&[&format!("{FIX}/seed_noncompliant")]);
+    assert_eq!(code, 3);
+    assert!(out.contains("tests/fixtures/iac/seed_noncompliant/main.tf:7: aws_instance.bad_example: FAIL — http_tokens = \"optional\" allows IMDSv1"), "{out}");
+    assert!(out.contains("    fix: in aws_launch_template.missing_metadata_options set\n      metadata_options {\n        http_tokens = \"required\"\n      }\n"), "{out}");
+    assert!(out.contains("imdswatch iac: 4 resources checked in 1 file: 3 fail, 0 unknown, 1 pass"), "{out}");
+    assert!(!out.contains("good_example"), "passes are hidden by default: {out}");
+    let (_, cfn) = run(&[&format!("{FIX}/cfn/template.yaml")]);
+    assert!(
+        cfn.contains("template.yaml:75: LegacyTemplate: FAIL")
+            && cfn.contains("MetadataOptions:\n        HttpTokens: required"),
+        "{cfn}"
+    );
+}
+
+#[test]
+fn sarif_output() {
+    let (code, out) = run(&["--format", "sarif", &format!("{FIX}/seed_noncompliant")]);
+    assert_eq!(code, 3);
+    let doc: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(doc["version"], "2.1.0");
+    let results = doc["runs"][0]["results"].as_array().cloned().unwrap_or_default();
+    assert_eq!(results.len(), 3);
+    assert_eq!(results[0]["ruleId"], "IMDS001");
+    assert_eq!(results[0]["level"], "error");
+    assert_eq!(results[0]["locations"][0]["physicalLocation"]["region"]["startLine"], 7);
+}
+
+#[test]
+fn missing_path_is_an_error() {
+    assert_eq!(run(&["tests/fixtures/iac/does-not-exist"]).0, 1);
+}
+
+#[test]
+fn hostile_inputs_do_not_panic() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let deep_hcl = format!("locals {{\n  x = {}1{}\n}}\n", "(".repeat(50_000), ")".repeat(50_000));
+    std::fs::write(dir.path().join("deep.tf"), deep_hcl).unwrap_or_else(|e| panic!("{e}"));
+    let deep_yaml = format!("AWSTemplateFormatVersion: x\nResources: {}\n", "[".repeat(50_000));
+    std::fs::write(dir.path().join("deep.yaml"), deep_yaml).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join("cycle.tf"), "locals {\n  a = local.b\n  b = local.a\n}\nresource \"aws_instance\" \"c\" {\n  metadata_options {\n    http_tokens = local.a\n  }\n}\n").unwrap_or_else(|e| panic!("{e}"));
+    let p = dir.path().to_string_lossy().to_string();
+    let (code, out) = run(&["--format", "json", &p]);
+    assert_eq!(code, 1, "{out}");
+    let doc: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}"));
+    let recs = doc["records"].as_array().cloned().unwrap_or_default();
+    assert!(recs.iter().any(|r| r["resource"] == "aws_instance.c" && r["verdict"] == "unknown"), "{out}");
+    assert_eq!(recs.iter().filter(|r| r["verdict"] == "parse_error").count(), 2, "{out}");
+}
