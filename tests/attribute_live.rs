@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 
-use imdswatch::attribute::{Attributor, host};
+use imdswatch::attribute::{AttributeConfig, Attributor, host};
 use imdswatch::event::{Attribution, AttributionMiss};
 
 fn pid_of(a: &Attribution) -> Option<u32> {
@@ -33,9 +33,17 @@ fn check_self(bind: &str) {
         }
     };
     let (local, peer) = (client.local_addr().unwrap(), client.peer_addr().unwrap());
+    // The /proc/net/tcp{,6} path (no netlink) finds the same process.
+    let plain = AttributeConfig {
+        netlink: false,
+        ..AttributeConfig::default()
+    };
+    let via_proc = Attributor::with_config(plain).lookup(local, peer);
+    assert_eq!(pid_of(&via_proc), Some(std::process::id()), "{via_proc:?}");
     let mut att = Attributor::new();
     let a = att.lookup(local, peer);
     assert_eq!(a.miss, None, "{a:?}");
+    assert_eq!(a, via_proc);
     let p = a.process.as_ref().unwrap();
     assert_eq!(p.pid, std::process::id());
     let exe = std::env::current_exe().unwrap();
@@ -264,6 +272,10 @@ fn attribute_network_namespace() {
     let mut att = Attributor::new();
     let client = SocketAddr::from(([127, 0, 0, 1], cport));
     let server = SocketAddr::from(([127, 0, 0, 1], sport));
+    eprintln!(
+        "ns: {client} -> {server}; host: {host_client} -> {:?}",
+        host_side.1.peer_addr()
+    );
     let a = att.lookup(client, server);
     assert_eq!(pid_of(&a), Some(pid), "{a:?}");
     assert!(att.stats().namespaces >= 2, "{:?}", att.stats());

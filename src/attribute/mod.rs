@@ -1,9 +1,10 @@
 //! Attribution: which local process owns a connection, through /proc.
 //!
 //! `lookup(client, server)` goes socket → inode → pid → details:
-//! 1. [`sockets`]: the 4-tuple in the TCP tables of the host and of every other network
-//!    namespace (read through one pid per namespace); tables are cached and re-read on a miss,
-//!    at most once per `min_table_refresh`.
+//! 1. [`sockets`]: the 4-tuple in the host namespace by an exact netlink SOCK_DIAG query
+//!    ([`diag`]), else in the TCP tables of every other network namespace (read through one
+//!    pid per namespace); tables are cached and re-read on a miss, at most once per
+//!    `min_table_refresh`.
 //! 2. [`fds`]: the inode in `/proc/PID/fd`; owners cached (verified by one readlink), a miss
 //!    scans recent owners, then new pids newest first, then the rest, stopping at the match.
 //! 3. [`process`]: exe, cmdline (redacted, capped), uid/user, ancestors, container; cached by
@@ -14,6 +15,7 @@
 //! Nothing here panics on odd /proc content; a process vanishing mid-read is "exited".
 
 pub mod container;
+mod diag;
 mod fds;
 mod process;
 pub mod redact;
@@ -45,6 +47,9 @@ pub struct AttributeConfig {
     pub passwd: PathBuf,
     /// Tables are re-read on a miss at most this often (2 ms).
     pub min_table_refresh: Duration,
+    /// Look sockets of the monitor's own namespace up through netlink SOCK_DIAG (true);
+    /// false, or when netlink fails: read `<proc_root>/net/tcp{,6}`.
+    pub netlink: bool,
     /// socket inode → (pid, fd) entries (65,536; LRU).
     pub inode_cache: usize,
     /// (pid, start time) → process details, kept after the process exits (4,096; LRU).
@@ -63,6 +68,7 @@ impl Default for AttributeConfig {
             proc_root: PathBuf::from("/proc"),
             passwd: PathBuf::from("/etc/passwd"),
             min_table_refresh: Duration::from_millis(2),
+            netlink: true,
             inode_cache: 65_536,
             process_cache: 4_096,
             ancestor_cache: 4_096,
@@ -84,6 +90,10 @@ pub struct AttributeStats {
     pub table_refreshes: u64,
     pub namespaces: u64,
     pub table_read_errors: u64,
+    /// Exact netlink lookups in the host namespace: found, not found, failed (then /proc).
+    pub netlink_hits: u64,
+    pub netlink_misses: u64,
+    pub netlink_errors: u64,
     /// inode → owner cache.
     pub inode_hits: u64,
     pub inode_misses: u64,
@@ -144,7 +154,7 @@ impl Attributor {
     pub fn with_config(config: AttributeConfig) -> Attributor {
         let root = config.proc_root.as_path();
         Attributor {
-            tables: Tables::new(root, config.min_table_refresh),
+            tables: Tables::new(root, config.min_table_refresh, config.netlink),
             fds: FdIndex::new(root, nz(config.inode_cache)),
             procs: ProcReader::new(
                 root,
@@ -237,6 +247,9 @@ impl Attributor {
             table_refreshes: t.refreshes,
             namespaces: t.namespaces,
             table_read_errors: t.read_errors,
+            netlink_hits: t.netlink_hits,
+            netlink_misses: t.netlink_misses,
+            netlink_errors: t.netlink_errors,
             inode_hits: f.hits,
             inode_misses: f.misses,
             inode_evictions: f.evictions,

@@ -14,6 +14,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::diag::Diag;
 use procfs::net::{TcpNetEntries, TcpNetEntry, TcpState};
 use procfs::{FromReadSI, ProcError};
 
@@ -87,6 +88,9 @@ pub(crate) struct TableStats {
     pub refreshes: u64,
     pub namespaces: u64,
     pub read_errors: u64,
+    pub netlink_hits: u64,
+    pub netlink_misses: u64,
+    pub netlink_errors: u64,
 }
 
 /// Cached per-namespace TCP tables.
@@ -102,11 +106,14 @@ pub(crate) struct Tables {
     tables: HashMap<NetNs, (u32, HashMap<ConnKey, u64>)>,
     host_table: HashMap<ConnKey, u64>,
     refreshed_at: Option<Instant>,
+    /// Exact lookups in the host namespace; `None`: not wanted, or failed once (then the
+    /// host's /proc tables are read instead).
+    diag: Option<Diag>,
     pub stats: TableStats,
 }
 
 impl Tables {
-    pub fn new(proc_root: &Path, min_refresh: Duration) -> Tables {
+    pub fn new(proc_root: &Path, min_refresh: Duration, netlink: bool) -> Tables {
         Tables {
             proc_root: proc_root.to_path_buf(),
             min_refresh,
@@ -115,12 +122,27 @@ impl Tables {
             tables: HashMap::new(),
             host_table: HashMap::new(),
             refreshed_at: None,
+            diag: if netlink { Diag::open() } else { None },
             stats: TableStats::default(),
         }
     }
 
     /// Finds the socket `local` → `remote`; re-reads the tables on a miss (rate-limited).
     pub fn find(&mut self, local: SocketAddr, remote: SocketAddr) -> Option<Found> {
+        if let Some(d) = self.diag.as_mut() {
+            match d.find(local, remote) {
+                Ok(Some(inode)) => {
+                    self.stats.netlink_hits += 1;
+                    return Some(Found { ns: HOST, inode });
+                }
+                Ok(None) => self.stats.netlink_misses += 1,
+                Err(()) => {
+                    self.stats.netlink_errors += 1;
+                    self.diag = None;
+                    self.refreshed_at = None;
+                }
+            }
+        }
         let key = conn_key(local, remote);
         if let Some(f) = self.find_cached(&key) {
             return Some(f);
@@ -166,9 +188,11 @@ impl Tables {
     fn refresh(&mut self) {
         self.refreshed_at = Some(Instant::now());
         self.stats.refreshes += 1;
-        match read_tables(&self.proc_root.join("net")) {
-            Ok(t) => self.host_table = t,
-            Err(_) => self.stats.read_errors += 1,
+        if self.diag.is_none() {
+            match read_tables(&self.proc_root.join("net")) {
+                Ok(t) => self.host_table = t,
+                Err(_) => self.stats.read_errors += 1,
+            }
         }
         self.discover();
         let mut tables = std::mem::take(&mut self.tables);
@@ -240,7 +264,7 @@ mod tests {
 
     #[test]
     fn attribute_table_v4_v6_and_mapped() {
-        let mut t = Tables::new(&fixture_root(), Duration::ZERO);
+        let mut t = Tables::new(&fixture_root(), Duration::ZERO, false);
         let f = t.find(sa("198.51.100.5:43210"), sa("192.0.2.254:80"));
         assert_eq!(
             f,
@@ -269,14 +293,14 @@ mod tests {
 
     #[test]
     fn attribute_table_time_wait_has_no_inode() {
-        let mut t = Tables::new(&fixture_root(), Duration::ZERO);
+        let mut t = Tables::new(&fixture_root(), Duration::ZERO, false);
         let f = t.find(sa("198.51.100.5:43211"), sa("192.0.2.254:80"));
         assert_eq!(f, Some(Found { ns: HOST, inode: 0 }));
     }
 
     #[test]
     fn attribute_table_duplicate_prefers_live_socket() {
-        let mut t = Tables::new(&fixture_root(), Duration::ZERO);
+        let mut t = Tables::new(&fixture_root(), Duration::ZERO, false);
         // 198.51.100.5:43212 is both TIME_WAIT (inode 0) and a new SYN_SENT socket (1003).
         let f = t.find(sa("198.51.100.5:43212"), sa("192.0.2.254:80"));
         assert_eq!(f.map(|f| f.inode), Some(1003));
@@ -284,7 +308,7 @@ mod tests {
 
     #[test]
     fn attribute_table_other_namespace() {
-        let mut t = Tables::new(&fixture_root(), Duration::ZERO);
+        let mut t = Tables::new(&fixture_root(), Duration::ZERO, false);
         // Host: 127.0.0.1:40002 -> :8080; namespace of pid 4242: 127.0.0.1:40001 -> :8080.
         let f = t.find(sa("127.0.0.1:40001"), sa("127.0.0.1:8080"));
         assert_eq!(
@@ -307,7 +331,7 @@ mod tests {
 
     #[test]
     fn attribute_table_missing_root_is_a_miss() {
-        let mut t = Tables::new(Path::new("/nonexistent/proc"), Duration::ZERO);
+        let mut t = Tables::new(Path::new("/nonexistent/proc"), Duration::ZERO, false);
         assert_eq!(t.find(sa("198.51.100.5:43210"), sa("192.0.2.254:80")), None);
         assert!(t.stats.read_errors > 0);
     }
