@@ -234,7 +234,7 @@ impl Pipeline {
         let c2 = counters.clone();
         let engine =
             thread::Builder::new().name("engine".into()).spawn(move || engine_loop(engine_cfg, cap_rx, attr_tx, c2))?;
-        let stage = Stage::new(cfg.attribution.then(Attributor::new), crate::attribute::hostname(), counters);
+        let stage = Stage::new(cfg.attribution.then(Attributor::new), crate::attribute::host(), counters);
         let attribution =
             thread::Builder::new().name("attribution".into()).spawn(move || stage.run(attr_rx, out_tx))?;
         Ok(Pipeline { captures: capture_threads, engine, attribution, output: out_rx })
