@@ -34,10 +34,7 @@ fn check_self(bind: &str) {
     };
     let (local, peer) = (client.local_addr().unwrap(), client.peer_addr().unwrap());
     // The /proc/net/tcp{,6} path (no netlink) finds the same process.
-    let plain = AttributeConfig {
-        netlink: false,
-        ..AttributeConfig::default()
-    };
+    let plain = AttributeConfig { netlink: false, ..AttributeConfig::default() };
     let via_proc = Attributor::with_config(plain).lookup(local, peer);
     assert_eq!(pid_of(&via_proc), Some(std::process::id()), "{via_proc:?}");
     let mut att = Attributor::new();
@@ -48,16 +45,10 @@ fn check_self(bind: &str) {
     assert_eq!(p.pid, std::process::id());
     let exe = std::env::current_exe().unwrap();
     assert_eq!(p.file.path.as_deref(), exe.to_str());
-    assert_eq!(
-        Some(p.file.name.as_str()),
-        exe.file_name().and_then(|n| n.to_str())
-    );
+    assert_eq!(Some(p.file.name.as_str()), exe.file_name().and_then(|n| n.to_str()));
     assert!(!p.ancestors.is_empty(), "a test binary has a parent");
     // The accepting side: same process, reversed tuple.
-    let b = att.lookup(
-        accepted.local_addr().unwrap(),
-        accepted.peer_addr().unwrap(),
-    );
+    let b = att.lookup(accepted.local_addr().unwrap(), accepted.peer_addr().unwrap());
     assert_eq!(pid_of(&b), Some(std::process::id()), "{b:?}");
     // Warm lookup: from the caches, same answer.
     assert_eq!(att.lookup(local, peer), a);
@@ -80,10 +71,7 @@ fn attribute_loopback_v6() {
 fn attribute_unknown_socket() {
     let mut att = Attributor::new();
     // Port 1 of loopback to port 1: no such connection.
-    let a = att.lookup(
-        "127.0.0.1:1".parse().unwrap(),
-        "127.0.0.1:2".parse().unwrap(),
-    );
+    let a = att.lookup("127.0.0.1:1".parse().unwrap(), "127.0.0.1:2".parse().unwrap());
     assert_eq!(a.miss, Some(AttributionMiss::NoSocket));
     assert_eq!(a.process, None);
 }
@@ -91,9 +79,7 @@ fn attribute_unknown_socket() {
 #[test]
 fn attribute_host_name() {
     let h = host();
-    let want = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|s| s.trim().to_string());
+    let want = std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|s| s.trim().to_string());
     assert_eq!(h, want);
 }
 
@@ -108,12 +94,7 @@ impl Drop for Reap {
 }
 
 fn have(cmd: &str) -> bool {
-    Command::new(cmd)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
+    Command::new(cmd).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
 }
 
 /// Reads one line of "key value" pairs printed by a child.
@@ -139,13 +120,7 @@ fn attribute_child_process_then_exited() {
     let server = listener.local_addr().unwrap();
     let secret = "AQAEAsecretTokenValue";
     let child = Command::new("python3")
-        .args([
-            "-c",
-            CHILD,
-            &server.port().to_string(),
-            "-H",
-            &format!("X-aws-ec2-metadata-token: {secret}"),
-        ])
+        .args(["-c", CHILD, &server.port().to_string(), "-H", &format!("X-aws-ec2-metadata-token: {secret}")])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -159,16 +134,8 @@ fn attribute_child_process_then_exited() {
     let p = a.process.as_ref().unwrap_or_else(|| panic!("{a:?}"));
     assert_eq!(p.pid, child.0.id());
     assert!(p.file.name.starts_with("python3"), "{}", p.file.name);
-    assert!(
-        p.cmdline.contains("python3 -c import socket"),
-        "{}",
-        p.cmdline
-    );
-    assert!(
-        p.cmdline.ends_with("X-aws-ec2-metadata-token: [REDACTED]"),
-        "{}",
-        p.cmdline
-    );
+    assert!(p.cmdline.contains("python3 -c import socket"), "{}", p.cmdline);
+    assert!(p.cmdline.ends_with("X-aws-ec2-metadata-token: [REDACTED]"), "{}", p.cmdline);
     assert!(!p.cmdline.contains(secret));
     assert_eq!(p.ancestors.first().map(|a| a.pid), Some(std::process::id()));
     assert_eq!(p.uid, unsafe_free_uid());
@@ -185,13 +152,7 @@ fn attribute_child_process_then_exited() {
     assert!(att.stats().conn_hits >= 1);
     // A fresh attributor never saw it: a clear miss, not a wrong process.
     let c = Attributor::new().lookup(client, server);
-    assert!(
-        matches!(
-            c.miss,
-            Some(AttributionMiss::Exited | AttributionMiss::NoSocket)
-        ),
-        "{c:?}"
-    );
+    assert!(matches!(c.miss, Some(AttributionMiss::Exited | AttributionMiss::NoSocket)), "{c:?}");
 }
 
 /// This process's effective uid, from /proc (the crate forbids unsafe code).
@@ -227,17 +188,10 @@ fn attribute_network_namespace() {
         return;
     }
     let name = format!("imw-attr-test-{}", std::process::id());
-    match Command::new("ip")
-        .args(["netns", "add", &name])
-        .stderr(Stdio::piped())
-        .output()
-    {
+    match Command::new("ip").args(["netns", "add", &name]).stderr(Stdio::piped()).output() {
         Ok(o) if o.status.success() => {}
         Ok(o) => {
-            eprintln!(
-                "SKIP attribute_network_namespace: ip netns add: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
+            eprintln!("SKIP attribute_network_namespace: ip netns add: {}", String::from_utf8_lossy(&o.stderr));
             return;
         }
         Err(e) => {
@@ -246,9 +200,7 @@ fn attribute_network_namespace() {
         }
     }
     let ns = Netns(name);
-    let up = Command::new("ip")
-        .args(["netns", "exec", &ns.0, "ip", "link", "set", "lo", "up"])
-        .status();
+    let up = Command::new("ip").args(["netns", "exec", &ns.0, "ip", "link", "set", "lo", "up"]).status();
     assert!(up.is_ok_and(|s| s.success()), "lo up in {}", ns.0);
     let child = Command::new("ip")
         .args(["netns", "exec", &ns.0, "python3", "-c", NS_CHILD])
@@ -257,25 +209,17 @@ fn attribute_network_namespace() {
         .unwrap();
     let mut child = Reap(child);
     let line = read_line(&mut child.0);
-    let f: Vec<u32> = line
-        .split_whitespace()
-        .map(|s| s.parse().unwrap())
-        .collect();
+    let f: Vec<u32> = line.split_whitespace().map(|s| s.parse().unwrap()).collect();
     let (pid, cport, sport) = (f[0], f[1] as u16, f[2] as u16);
 
     // The host namespace has its own 127.0.0.1 connection to the same server port when free.
-    let host_side = connect(&format!("127.0.0.1:{sport}"))
-        .or_else(|_| connect("127.0.0.1:0"))
-        .unwrap();
+    let host_side = connect(&format!("127.0.0.1:{sport}")).or_else(|_| connect("127.0.0.1:0")).unwrap();
     let host_client = host_side.1.local_addr().unwrap();
 
     let mut att = Attributor::new();
     let client = SocketAddr::from(([127, 0, 0, 1], cport));
     let server = SocketAddr::from(([127, 0, 0, 1], sport));
-    eprintln!(
-        "ns: {client} -> {server}; host: {host_client} -> {:?}",
-        host_side.1.peer_addr()
-    );
+    eprintln!("ns: {client} -> {server}; host: {host_client} -> {:?}", host_side.1.peer_addr());
     let a = att.lookup(client, server);
     assert_eq!(pid_of(&a), Some(pid), "{a:?}");
     assert!(att.stats().namespaces >= 2, "{:?}", att.stats());

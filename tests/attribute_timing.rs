@@ -38,19 +38,11 @@ fn attribute_timing() {
     for _ in 0..1000 {
         warm_n += timed(|| att.lookup(c2.local_addr().unwrap(), server)).1;
     }
-    let (a, miss) = timed(|| {
-        att.lookup(
-            "127.0.0.1:1".parse().unwrap(),
-            "127.0.0.1:2".parse().unwrap(),
-        )
-    });
+    let (a, miss) = timed(|| att.lookup("127.0.0.1:1".parse().unwrap(), "127.0.0.1:2".parse().unwrap()));
     assert!(a.process.is_none());
     eprintln!("pids on this machine: {procs}");
     eprintln!("cold lookup (fresh attributor): {cold:?}");
-    eprintln!(
-        "warm lookup (same connection): {warm:?}; mean of 1000: {:?}",
-        warm_n / 1000
-    );
+    eprintln!("warm lookup (same connection): {warm:?}; mean of 1000: {:?}", warm_n / 1000);
     eprintln!("new connection, warm attributor: {new_conn:?}");
     eprintln!("no_socket miss (tables re-read): {miss:?}");
     eprintln!("{:#?}", att.stats());

@@ -19,10 +19,7 @@ fn is_id(s: &str) -> bool {
 }
 
 fn container(id: &str, runtime: &str) -> Container {
-    Container {
-        id: id.to_ascii_lowercase(),
-        runtime: runtime.to_string(),
-    }
+    Container { id: id.to_ascii_lowercase(), runtime: runtime.to_string() }
 }
 
 /// `<prefix><id>.scope` → id.
@@ -39,10 +36,7 @@ fn pod_uid(comp: &str) -> Option<String> {
         return None;
     }
     let uid = &comp[at + 3..];
-    let ok = uid.len() >= 32
-        && uid
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() || b == b'_' || b == b'-');
+    let ok = uid.len() >= 32 && uid.bytes().all(|b| b.is_ascii_hexdigit() || b == b'_' || b == b'-');
     (ok && (at == 0 || comp.starts_with("kubepods"))).then(|| uid.replace('_', "-"))
 }
 
@@ -58,12 +52,8 @@ fn from_path(path: &str) -> Option<Match> {
         if c.starts_with("libpod-conmon-") || c.starts_with("crio-conmon-") {
             return None;
         }
-        let rules: [(&str, &str); 4] = [
-            ("docker-", "docker"),
-            ("cri-containerd-", "containerd"),
-            ("crio-", "cri-o"),
-            ("libpod-", "podman"),
-        ];
+        let rules: [(&str, &str); 4] =
+            [("docker-", "docker"), ("cri-containerd-", "containerd"), ("crio-", "cri-o"), ("libpod-", "podman")];
         for (prefix, runtime) in rules {
             if let Some(id) = scoped(c, prefix) {
                 return Some(Match::Id(container(id, runtime)));
@@ -73,11 +63,7 @@ fn from_path(path: &str) -> Option<Match> {
             return Some(Match::Id(container(id, "podman")));
         }
         if is_id(c) {
-            let parent = i
-                .checked_sub(1)
-                .and_then(|p| comps.get(p))
-                .copied()
-                .unwrap_or("");
+            let parent = i.checked_sub(1).and_then(|p| comps.get(p)).copied().unwrap_or("");
             let runtime = match parent {
                 _ if kube => "kubernetes",
                 "libpod_parent" => "podman",
@@ -86,12 +72,11 @@ fn from_path(path: &str) -> Option<Match> {
             return Some(Match::Id(container(c, runtime)));
         }
     }
-    comps.iter().rev().find_map(|c| pod_uid(c)).map(|uid| {
-        Match::Pod(Container {
-            id: uid,
-            runtime: "kubernetes".to_string(),
-        })
-    })
+    comps
+        .iter()
+        .rev()
+        .find_map(|c| pod_uid(c))
+        .map(|uid| Match::Pod(Container { id: uid, runtime: "kubernetes".to_string() }))
 }
 
 /// The container of a process from its cgroup file; `None` on the host.
@@ -117,9 +102,7 @@ mod tests {
     use std::path::Path;
 
     fn fixture(name: &str) -> String {
-        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/proc/cgroup")
-            .join(name);
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/proc/cgroup").join(name);
         std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
     }
 
@@ -139,16 +122,8 @@ mod tests {
         check("crio_v2", "cri-o", "c0ff");
         check("podman_v2", "podman", "9e8d");
         check("podman_v1", "podman", "9e8d");
-        check(
-            "kube_pod_only_v2",
-            "kubernetes",
-            "0a1b2c3d-4e5f-6789-abcd-ef0123456789",
-        );
-        check(
-            "kube_pod_only_v1",
-            "kubernetes",
-            "0a1b2c3d-4e5f-6789-abcd-ef0123456789",
-        );
+        check("kube_pod_only_v2", "kubernetes", "0a1b2c3d-4e5f-6789-abcd-ef0123456789");
+        check("kube_pod_only_v1", "kubernetes", "0a1b2c3d-4e5f-6789-abcd-ef0123456789");
         for host in ["host_v2", "host_v1", "podman_conmon_v2", "crio_conmon_v2"] {
             assert_eq!(from_cgroup(&fixture(host)), None, "{host}");
         }
@@ -156,16 +131,7 @@ mod tests {
 
     #[test]
     fn attribute_cgroup_odd_input() {
-        for text in [
-            "",
-            "\n\n",
-            "garbage",
-            "0::",
-            "0::/",
-            "1:cpu",
-            ":::::",
-            "0::/docker/xyz",
-        ] {
+        for text in ["", "\n\n", "garbage", "0::", "0::/", "1:cpu", ":::::", "0::/docker/xyz"] {
             assert_eq!(from_cgroup(text), None, "{text:?}");
         }
         let id = "A".repeat(64);

@@ -38,11 +38,7 @@ fn put_addr(buf: &mut [u8], ip: IpAddr) {
 /// The request for exactly `local` → `remote` (addresses canonical: v4-mapped as v4).
 pub(crate) fn request(local: SocketAddr, remote: SocketAddr, seq: u32) -> [u8; REQ_LEN] {
     let (lip, rip) = (local.ip().to_canonical(), remote.ip().to_canonical());
-    let family = if lip.is_ipv4() && rip.is_ipv4() {
-        AF_INET
-    } else {
-        AF_INET6
-    };
+    let family = if lip.is_ipv4() && rip.is_ipv4() { AF_INET } else { AF_INET6 };
     let (lip, rip) = match (family, lip, rip) {
         (AF_INET6, IpAddr::V4(a), b) => (IpAddr::V6(a.to_ipv6_mapped()), b),
         (AF_INET6, a, IpAddr::V4(b)) => (a, IpAddr::V6(b.to_ipv6_mapped())),
@@ -90,26 +86,34 @@ pub(crate) fn parse(msg: &[u8], seq: u32, ports: (u16, u16)) -> Option<Result<Op
         }
         NLMSG_ERROR => {
             let errno = i32::from_ne_bytes(msg.get(16..20)?.try_into().ok()?);
-            Some(if errno == -ENOENT {
-                Ok(None)
-            } else {
-                Err(errno)
-            })
+            Some(if errno == -ENOENT { Ok(None) } else { Err(errno) })
         }
         _ => None,
     }
 }
 
 impl Diag {
+    /// A SOCK_DIAG socket in the network namespace `ns_path` (e.g. `/proc/PID/ns/net`).
+    /// The socket is made on a short-lived thread that joins the namespace: a netlink
+    /// socket answers for the namespace it was created in, whatever thread uses it later.
+    /// Needs CAP_SYS_ADMIN; `None` without it (the caller reads /proc tables instead).
+    pub fn open_in(ns_path: &std::path::Path) -> Option<Diag> {
+        let ns = std::fs::File::open(ns_path).ok()?;
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
+                move_into_link_name_space(std::os::fd::AsFd::as_fd(&ns), Some(LinkNameSpaceType::Network)).ok()?;
+                Diag::open()
+            })
+            .join()
+            .ok()
+            .flatten()
+        })
+    }
+
     pub fn open() -> Option<Diag> {
-        let fd = rustix::net::socket(
-            AddressFamily::NETLINK,
-            SocketType::DGRAM,
-            Some(netlink::SOCK_DIAG),
-        )
-        .ok()?;
-        sockopt::set_socket_timeout(&fd, sockopt::Timeout::Recv, Some(Duration::from_millis(50)))
-            .ok()?;
+        let fd = rustix::net::socket(AddressFamily::NETLINK, SocketType::DGRAM, Some(netlink::SOCK_DIAG)).ok()?;
+        sockopt::set_socket_timeout(&fd, sockopt::Timeout::Recv, Some(Duration::from_millis(50))).ok()?;
         let addr = netlink::SocketAddrNetlink::new(0, 0);
         rustix::net::connect(&fd, &addr).ok()?;
         Some(Diag { fd, seq: 0 })
@@ -127,10 +131,7 @@ impl Diag {
         // Skip stale answers to earlier requests (a timed-out one).
         for _ in 0..8 {
             let (n, _) = recv(&self.fd, &mut buf, RecvFlags::empty()).map_err(drop)?;
-            if let Some(answer) = buf
-                .get(..n)
-                .and_then(|m| parse(m, self.seq, (local.port(), remote.port())))
-            {
+            if let Some(answer) = buf.get(..n).and_then(|m| parse(m, self.seq, (local.port(), remote.port()))) {
                 return answer.map_err(drop);
             }
         }
@@ -145,9 +146,7 @@ mod tests {
     #[test]
     fn attribute_diag_request_layout() {
         let l: SocketAddr = "10.1.2.3:40000".parse().unwrap_or_else(|e| panic!("{e}"));
-        let r: SocketAddr = "[::ffff:192.0.2.7]:80"
-            .parse()
-            .unwrap_or_else(|e| panic!("{e}"));
+        let r: SocketAddr = "[::ffff:192.0.2.7]:80".parse().unwrap_or_else(|e| panic!("{e}"));
         let b = request(l, r, 7);
         assert_eq!(b[16], AF_INET);
         assert_eq!(&b[24..26], &40000u16.to_be_bytes());
@@ -158,10 +157,7 @@ mod tests {
         assert_eq!(b[16], AF_INET6);
         assert_eq!(
             &b[44..60],
-            &"::ffff:192.0.2.7"
-                .parse::<std::net::Ipv6Addr>()
-                .map(|a| a.octets())
-                .unwrap_or_default()
+            &"::ffff:192.0.2.7".parse::<std::net::Ipv6Addr>().map(|a| a.octets()).unwrap_or_default()
         );
     }
 

@@ -98,15 +98,8 @@ impl FdIndex {
 
     fn holds(&mut self, o: Owner, inode: u64) -> bool {
         self.stats.links_read += 1;
-        let link = self
-            .proc_root
-            .join(o.pid.to_string())
-            .join("fd")
-            .join(o.fd.to_string());
-        std::fs::read_link(link)
-            .ok()
-            .and_then(|t| socket_inode(t.as_os_str().as_bytes()))
-            == Some(inode)
+        let link = self.proc_root.join(o.pid.to_string()).join("fd").join(o.fd.to_string());
+        std::fs::read_link(link).ok().and_then(|t| socket_inode(t.as_os_str().as_bytes())) == Some(inode)
     }
 
     fn last_pid(&self) -> u32 {
@@ -121,10 +114,7 @@ impl FdIndex {
         let Ok(dir) = std::fs::read_dir(&self.proc_root) else {
             return Scan::NotFound { permission: false };
         };
-        let mut pids: Vec<u32> = dir
-            .flatten()
-            .filter_map(|e| e.file_name().to_str()?.parse().ok())
-            .collect();
+        let mut pids: Vec<u32> = dir.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect();
         let last = self.last_pid();
         pids.sort_unstable_by_key(|&p| last.wrapping_sub(p));
         let live: HashSet<u32> = pids.iter().copied().collect();
@@ -132,10 +122,8 @@ impl FdIndex {
         self.hot.retain(|p| live.contains(p));
 
         let hot: Vec<u32> = self.hot.iter().copied().collect();
-        let (old, new): (Vec<u32>, Vec<u32>) = pids
-            .into_iter()
-            .filter(|p| !hot.contains(p))
-            .partition(|p| self.known.contains(p));
+        let (old, new): (Vec<u32>, Vec<u32>) =
+            pids.into_iter().filter(|p| !hot.contains(p)).partition(|p| self.known.contains(p));
         let mut permission = false;
         for pid in hot.into_iter().chain(new).chain(old) {
             match self.read_pid(pid, want) {
@@ -173,11 +161,7 @@ impl FdIndex {
         };
         self.known.insert(pid);
         for entry in dir.flatten() {
-            let Some(fd) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<u32>().ok())
-            else {
+            let Some(fd) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
                 continue;
             };
             self.stats.links_read += 1;
@@ -217,19 +201,14 @@ mod tests {
     fn attribute_fd_scan_fixture() {
         let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let root = tmp.path();
-        for (pid, fds) in [
-            (10u32, vec![(3u32, "socket:[500]"), (4, "/dev/null")]),
-            (20, vec![(5, "socket:[600]")]),
-        ] {
+        for (pid, fds) in [(10u32, vec![(3u32, "socket:[500]"), (4, "/dev/null")]), (20, vec![(5, "socket:[600]")])] {
             let d = root.join(pid.to_string()).join("fd");
             std::fs::create_dir_all(&d).unwrap_or_else(|e| panic!("{e}"));
             for (fd, target) in fds {
-                std::os::unix::fs::symlink(target, d.join(fd.to_string()))
-                    .unwrap_or_else(|e| panic!("{e}"));
+                std::os::unix::fs::symlink(target, d.join(fd.to_string())).unwrap_or_else(|e| panic!("{e}"));
             }
         }
-        std::fs::write(root.join("loadavg"), "0.00 0.00 0.00 1/100 20\n")
-            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(root.join("loadavg"), "0.00 0.00 0.00 1/100 20\n").unwrap_or_else(|e| panic!("{e}"));
         let cap = NonZeroUsize::new(1).unwrap_or(NonZeroUsize::MIN);
         let mut idx = FdIndex::new(root, cap);
         assert_eq!(idx.owner(600), Scan::Found(Owner { pid: 20, fd: 5 }));

@@ -36,7 +36,8 @@ use process::{Details, ProcReader, ReadError};
 use sockets::{ConnKey, Tables, conn_key};
 
 /// What a permission miss needs, for the caller's warning.
-pub const PERMISSION_HINT: &str = "reading /proc/PID/fd of other users' processes needs root with CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH";
+pub const PERMISSION_HINT: &str =
+    "reading /proc/PID/fd of other users' processes needs root with CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH";
 
 /// Tunables; `Default` is what `Attributor::new()` uses.
 #[derive(Debug, Clone)]
@@ -139,11 +140,7 @@ fn nz(n: usize) -> NonZeroUsize {
 }
 
 fn found(d: &Details) -> Attribution {
-    Attribution {
-        process: Some(d.process.clone()),
-        container: d.container.clone(),
-        miss: None,
-    }
+    Attribution { process: Some(d.process.clone()), container: d.container.clone(), miss: None }
 }
 
 impl Attributor {
@@ -156,12 +153,7 @@ impl Attributor {
         Attributor {
             tables: Tables::new(root, config.min_table_refresh, config.netlink),
             fds: FdIndex::new(root, nz(config.inode_cache)),
-            procs: ProcReader::new(
-                root,
-                &config.passwd,
-                nz(config.process_cache),
-                nz(config.ancestor_cache),
-            ),
+            procs: ProcReader::new(root, &config.passwd, nz(config.process_cache), nz(config.ancestor_cache)),
             conns: LruCache::new(nz(config.conn_cache)),
             stats: AttributeStats::default(),
             config,
@@ -177,8 +169,7 @@ impl Attributor {
             Ok(d) => {
                 self.stats.found += 1;
                 let a = found(&d);
-                if matches!(self.conns.push(key, (Instant::now(), d)), Some((old, _)) if old != key)
-                {
+                if matches!(self.conns.push(key, (Instant::now(), d)), Some((old, _)) if old != key) {
                     self.stats.conn_evictions += 1;
                 }
                 return a;
@@ -197,18 +188,10 @@ impl Attributor {
             AttributionMiss::Permission => self.stats.miss_permission += 1,
             _ => self.stats.miss_exited += 1,
         }
-        Attribution {
-            process: None,
-            container: None,
-            miss: Some(miss),
-        }
+        Attribution { process: None, container: None, miss: Some(miss) }
     }
 
-    fn resolve(
-        &mut self,
-        client: SocketAddr,
-        server: SocketAddr,
-    ) -> Result<Arc<Details>, AttributionMiss> {
+    fn resolve(&mut self, client: SocketAddr, server: SocketAddr) -> Result<Arc<Details>, AttributionMiss> {
         let Some(mut sock) = self.tables.find(client, server) else {
             return Err(AttributionMiss::NoSocket);
         };
@@ -233,11 +216,7 @@ impl Attributor {
                 _ => break,
             }
         }
-        Err(if permission {
-            AttributionMiss::Permission
-        } else {
-            AttributionMiss::Exited
-        })
+        Err(if permission { AttributionMiss::Permission } else { AttributionMiss::Exited })
     }
 
     /// Counters since start.

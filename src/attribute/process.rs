@@ -39,9 +39,7 @@ impl From<ProcError> for ReadError {
     fn from(e: ProcError) -> ReadError {
         match e {
             ProcError::PermissionDenied(_) => ReadError::Permission,
-            ProcError::Io(ref io, _) if io.kind() == ErrorKind::PermissionDenied => {
-                ReadError::Permission
-            }
+            ProcError::Io(ref io, _) if io.kind() == ErrorKind::PermissionDenied => ReadError::Permission,
             _ => ReadError::Gone,
         }
     }
@@ -95,12 +93,7 @@ fn file_name(comm: &str, exe: Option<&str>) -> String {
 }
 
 impl ProcReader {
-    pub fn new(
-        proc_root: &Path,
-        passwd: &Path,
-        details: NonZeroUsize,
-        ancestors: NonZeroUsize,
-    ) -> ProcReader {
+    pub fn new(proc_root: &Path, passwd: &Path, details: NonZeroUsize, ancestors: NonZeroUsize) -> ProcReader {
         ProcReader {
             proc_root: proc_root.to_path_buf(),
             details: LruCache::new(details),
@@ -116,11 +109,7 @@ impl ProcReader {
 
     fn brief(&self, pid: u32) -> Result<Brief, ReadError> {
         let stat = procfs::process::Process::new_with_root(self.dir(pid))?.stat()?;
-        Ok(Brief {
-            comm: stat.comm,
-            ppid: u32::try_from(stat.ppid).unwrap_or(0),
-            starttime: stat.starttime,
-        })
+        Ok(Brief { comm: stat.comm, ppid: u32::try_from(stat.ppid).unwrap_or(0), starttime: stat.starttime })
     }
 
     fn exe(&self, pid: u32) -> Option<String> {
@@ -134,11 +123,8 @@ impl ProcReader {
             // A short read is fine: the tail is cut anyway.
             let _ = f.take(CMDLINE_READ).read_to_end(&mut raw);
         }
-        let args: Vec<String> = raw
-            .split(|&b| b == 0)
-            .filter(|a| !a.is_empty())
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
+        let args: Vec<String> =
+            raw.split(|&b| b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
         redact::cap(redact::cmdline(&args), CMDLINE_CAP)
     }
 
@@ -155,15 +141,11 @@ impl ProcReader {
         let uid = proc.status()?.euid;
         let path = self.exe(pid);
         let cmdline = self.cmdline(pid);
-        let container = std::fs::read_to_string(self.dir(pid).join("cgroup"))
-            .ok()
-            .and_then(|s| container::from_cgroup(&s));
+        let container =
+            std::fs::read_to_string(self.dir(pid).join("cgroup")).ok().and_then(|s| container::from_cgroup(&s));
         let process = Process {
             pid,
-            file: ProcessFile {
-                name: file_name(&brief.comm, path.as_deref()),
-                path,
-            },
+            file: ProcessFile { name: file_name(&brief.comm, path.as_deref()), path },
             cmdline,
             uid,
             user: self.users.name(uid),
@@ -195,21 +177,14 @@ impl ProcReader {
                 None => {
                     self.stats.ancestor_misses += 1;
                     let path = self.exe(ppid);
-                    let e = AncestorEntry {
-                        name: file_name(&b.comm, path.as_deref()),
-                        path,
-                    };
+                    let e = AncestorEntry { name: file_name(&b.comm, path.as_deref()), path };
                     if push_counted(&mut self.ancestors, key, e.clone()) {
                         self.stats.ancestor_evictions += 1;
                     }
                     e
                 }
             };
-            out.push(Ancestor {
-                pid: ppid,
-                name: entry.name,
-                path: entry.path,
-            });
+            out.push(Ancestor { pid: ppid, name: entry.name, path: entry.path });
             seen.push(ppid);
             ppid = b.ppid;
         }
@@ -224,10 +199,7 @@ mod tests {
     #[test]
     fn attribute_file_name_prefers_exe() {
         assert_eq!(file_name("curl", Some("/usr/bin/curl")), "curl");
-        assert_eq!(
-            file_name("python3", Some("/usr/bin/python3.12")),
-            "python3.12"
-        );
+        assert_eq!(file_name("python3", Some("/usr/bin/python3.12")), "python3.12");
         assert_eq!(file_name("app", Some("/tmp/app (deleted)")), "app");
         assert_eq!(file_name("kworker/0:1", None), "kworker/0:1");
     }

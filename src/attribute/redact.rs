@@ -74,10 +74,7 @@ fn redact_arg(arg: &str) -> (String, Next) {
     while let Some(end) = find_key(s, pos) {
         let mut i = end;
         // Whitespace, or the quote closing a quoted key (`'X-…-token': 'value'`).
-        while s
-            .get(i)
-            .is_some_and(|b| b.is_ascii_whitespace() || *b == b'"' || *b == b'\'')
-        {
+        while s.get(i).is_some_and(|b| b.is_ascii_whitespace() || *b == b'"' || *b == b'\'') {
             i += 1;
         }
         if !matches!(s.get(i), Some(b':' | b'=')) {
@@ -88,10 +85,7 @@ fn redact_arg(arg: &str) -> (String, Next) {
             continue;
         }
         i += 1;
-        while s
-            .get(i)
-            .is_some_and(|b| b.is_ascii_whitespace() || *b == b'"' || *b == b'\'')
-        {
+        while s.get(i).is_some_and(|b| b.is_ascii_whitespace() || *b == b'"' || *b == b'\'') {
             i += 1;
         }
         let start = i;
@@ -99,11 +93,7 @@ fn redact_arg(arg: &str) -> (String, Next) {
             i += 1;
         }
         if i == start {
-            next = if start == s.len() {
-                Next::Secret
-            } else {
-                Next::Keep
-            };
+            next = if start == s.len() { Next::Secret } else { Next::Keep };
             pos = i.max(end);
             continue;
         }
@@ -139,16 +129,8 @@ pub fn cmdline(args: &[String]) -> String {
                 if let Some(rest) = t.strip_prefix(':').or_else(|| t.strip_prefix('=')) {
                     let rest = rest.trim_start_matches([' ', '"', '\'']);
                     let sep = &t[..1];
-                    parts.push(if rest.is_empty() {
-                        arg.clone()
-                    } else {
-                        format!("{sep}{REDACTED}")
-                    });
-                    next = if rest.is_empty() {
-                        Next::Secret
-                    } else {
-                        Next::Keep
-                    };
+                    parts.push(if rest.is_empty() { arg.clone() } else { format!("{sep}{REDACTED}") });
+                    next = if rest.is_empty() { Next::Secret } else { Next::Keep };
                     continue;
                 }
                 // `--aws-secret-access-key VALUE`: a flag's value; a header name alone is not.
@@ -195,20 +177,11 @@ mod tests {
     fn attribute_redact_token_header_one_arg() {
         let url = "http://example.invalid/latest/meta-data/";
         let h = format!("X-aws-ec2-metadata-token: {TOK}");
-        assert_eq!(
-            r(&["curl", "-H", &h, url]),
-            format!("curl -H X-aws-ec2-metadata-token: [REDACTED] {url}")
-        );
+        assert_eq!(r(&["curl", "-H", &h, url]), format!("curl -H X-aws-ec2-metadata-token: [REDACTED] {url}"));
         let h = format!("x-AWS-EC2-metadata-token:{TOK}");
-        assert_eq!(
-            r(&["curl", "-H", &h]),
-            "curl -H x-AWS-EC2-metadata-token:[REDACTED]"
-        );
+        assert_eq!(r(&["curl", "-H", &h]), "curl -H x-AWS-EC2-metadata-token:[REDACTED]");
         let h = format!("--header=X-aws-ec2-metadata-token:   {TOK}");
-        assert_eq!(
-            r(&["wget", &h]),
-            "wget --header=X-aws-ec2-metadata-token:   [REDACTED]"
-        );
+        assert_eq!(r(&["wget", &h]), "wget --header=X-aws-ec2-metadata-token:   [REDACTED]");
     }
 
     #[test]
@@ -223,99 +196,40 @@ mod tests {
 
     #[test]
     fn attribute_redact_inside_scripts() {
-        let script =
-            format!("TOKEN=x; curl -H \"X-aws-ec2-metadata-token: {TOK}\" -s http://h/ && echo ok");
+        let script = format!("TOKEN=x; curl -H \"X-aws-ec2-metadata-token: {TOK}\" -s http://h/ && echo ok");
         let out = r(&["sh", "-c", &script]);
         assert!(!out.contains(TOK), "{out}");
-        assert!(
-            out.contains("\"X-aws-ec2-metadata-token: [REDACTED]\" -s http://h/ && echo ok"),
-            "{out}"
-        );
+        assert!(out.contains("\"X-aws-ec2-metadata-token: [REDACTED]\" -s http://h/ && echo ok"), "{out}");
         let py = format!("requests.get(u, headers={{'X-aws-ec2-metadata-token': '{TOK}'}})");
         let out = r(&["python3", "-c", &py]);
         assert!(!out.contains(TOK), "{out}");
-        assert!(
-            out.ends_with("'X-aws-ec2-metadata-token': '[REDACTED]'})"),
-            "{out}"
-        );
+        assert!(out.ends_with("'X-aws-ec2-metadata-token': '[REDACTED]'})"), "{out}");
     }
 
     #[test]
     fn attribute_redact_aws_secrets() {
-        let out = r(&[
-            "aws",
-            "configure",
-            "set",
-            "--aws-secret-access-key",
-            "wJalrXUtnFEMI/K7MDENG",
-            "--profile",
-            "p",
-        ]);
-        assert_eq!(
-            out,
-            "aws configure set --aws-secret-access-key [REDACTED] --profile p"
-        );
-        let out = r(&[
-            "env",
-            "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG",
-            "AWS_REGION=eu-west-1",
-            "app",
-        ]);
-        assert_eq!(
-            out,
-            "env AWS_SECRET_ACCESS_KEY=[REDACTED] AWS_REGION=eu-west-1 app"
-        );
-        let out = r(&[
-            "tool",
-            "aws_session_token=IQoJb3JpZ2luX2Vj",
-            "--aws-session-token=FwoGZXIvYXdz",
-        ]);
-        assert_eq!(
-            out,
-            "tool aws_session_token=[REDACTED] --aws-session-token=[REDACTED]"
-        );
-        let out = r(&[
-            "sh",
-            "-c",
-            "export AWS_SECRET_ACCESS_KEY=abc; export AWS_SESSION_TOKEN=def; run",
-        ]);
-        assert_eq!(
-            out,
-            "sh -c export AWS_SECRET_ACCESS_KEY=[REDACTED]; export AWS_SESSION_TOKEN=[REDACTED]; run"
-        );
+        let out = r(&["aws", "configure", "set", "--aws-secret-access-key", "wJalrXUtnFEMI/K7MDENG", "--profile", "p"]);
+        assert_eq!(out, "aws configure set --aws-secret-access-key [REDACTED] --profile p");
+        let out = r(&["env", "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG", "AWS_REGION=eu-west-1", "app"]);
+        assert_eq!(out, "env AWS_SECRET_ACCESS_KEY=[REDACTED] AWS_REGION=eu-west-1 app");
+        let out = r(&["tool", "aws_session_token=IQoJb3JpZ2luX2Vj", "--aws-session-token=FwoGZXIvYXdz"]);
+        assert_eq!(out, "tool aws_session_token=[REDACTED] --aws-session-token=[REDACTED]");
+        let out = r(&["sh", "-c", "export AWS_SECRET_ACCESS_KEY=abc; export AWS_SESSION_TOKEN=def; run"]);
+        assert_eq!(out, "sh -c export AWS_SECRET_ACCESS_KEY=[REDACTED]; export AWS_SESSION_TOKEN=[REDACTED]; run");
     }
 
     #[test]
     fn attribute_redact_leaves_the_rest() {
         // The TTL header is not a secret, and neither is a mention without a value.
-        let out = r(&[
-            "curl",
-            "-X",
-            "PUT",
-            "-H",
-            "X-aws-ec2-metadata-token-ttl-seconds: 21600",
-            "u",
-        ]);
-        assert_eq!(
-            out,
-            "curl -X PUT -H X-aws-ec2-metadata-token-ttl-seconds: 21600 u"
-        );
-        assert_eq!(
-            r(&["grep", "-r", "X-aws-ec2-metadata-token", "src/"]),
-            "grep -r X-aws-ec2-metadata-token src/"
-        );
+        let out = r(&["curl", "-X", "PUT", "-H", "X-aws-ec2-metadata-token-ttl-seconds: 21600", "u"]);
+        assert_eq!(out, "curl -X PUT -H X-aws-ec2-metadata-token-ttl-seconds: 21600 u");
+        assert_eq!(r(&["grep", "-r", "X-aws-ec2-metadata-token", "src/"]), "grep -r X-aws-ec2-metadata-token src/");
         assert_eq!(r(&["a", "b c", "d"]), "a b c d");
         assert_eq!(r(&[]), "");
         // A value cut at a multi-byte char boundary does not panic.
-        assert_eq!(
-            r(&["x", "aws_session_token=é€", "y"]),
-            "x aws_session_token=[REDACTED] y"
-        );
+        assert_eq!(r(&["x", "aws_session_token=é€", "y"]), "x aws_session_token=[REDACTED] y");
         // Empty value at the end of the command line.
-        assert_eq!(
-            r(&["curl", "-H", "X-aws-ec2-metadata-token:"]),
-            "curl -H X-aws-ec2-metadata-token:"
-        );
+        assert_eq!(r(&["curl", "-H", "X-aws-ec2-metadata-token:"]), "curl -H X-aws-ec2-metadata-token:");
     }
 
     #[test]

@@ -24,12 +24,7 @@ pub(crate) type ConnKey = (IpAddr, u16, IpAddr, u16);
 /// Folds IPv4-mapped IPv6 to IPv4 and drops flow info / scope, so that the same socket
 /// compares equal however it was written.
 pub(crate) fn conn_key(local: SocketAddr, remote: SocketAddr) -> ConnKey {
-    (
-        local.ip().to_canonical(),
-        local.port(),
-        remote.ip().to_canonical(),
-        remote.port(),
-    )
+    (local.ip().to_canonical(), local.port(), remote.ip().to_canonical(), remote.port())
 }
 
 /// A network namespace, by the inode of its `ns/net` link. `HOST` is the monitor's own.
@@ -109,6 +104,11 @@ pub(crate) struct Tables {
     /// Exact lookups in the host namespace; `None`: not wanted, or failed once (then the
     /// host's /proc tables are read instead).
     diag: Option<Diag>,
+    /// Exact lookups in other namespaces, one netlink socket each (opened inside the
+    /// namespace; bounded by the number of namespaces on the host). Namespaces where that
+    /// failed (no CAP_SYS_ADMIN) are remembered and read through /proc instead.
+    ns_diag: HashMap<NetNs, Option<Diag>>,
+    ns_discovered_at: Option<Instant>,
     pub stats: TableStats,
 }
 
@@ -123,6 +123,8 @@ impl Tables {
             host_table: HashMap::new(),
             refreshed_at: None,
             diag: if netlink { Diag::open() } else { None },
+            ns_diag: HashMap::new(),
+            ns_discovered_at: None,
             stats: TableStats::default(),
         }
     }
@@ -143,23 +145,67 @@ impl Tables {
                 }
             }
         }
+        if self.diag.is_some()
+            && let Some(f) = self.find_in_namespaces(local, remote)
+        {
+            return Some(f);
+        }
         let key = conn_key(local, remote);
         if let Some(f) = self.find_cached(&key) {
             return Some(f);
         }
-        if self.refresh_if_due() {
-            self.find_cached(&key)
-        } else {
-            None
+        if self.refresh_if_due() { self.find_cached(&key) } else { None }
+    }
+
+    /// Asks each other namespace's netlink socket; on a miss, learns new namespaces
+    /// (rate-limited like the tables) and asks again.
+    fn find_in_namespaces(&mut self, local: SocketAddr, remote: SocketAddr) -> Option<Found> {
+        for pass in 0..2 {
+            for (ns, d) in self.ns_diag.iter_mut() {
+                if let Some(d) = d
+                    && let Ok(Some(inode)) = d.find(local, remote)
+                {
+                    self.stats.netlink_hits += 1;
+                    return Some(Found { ns: *ns, inode });
+                }
+            }
+            let due = self.ns_discovered_at.is_none_or(|t| t.elapsed() >= self.min_refresh);
+            if pass == 1 || !due {
+                break;
+            }
+            self.ns_discovered_at = Some(Instant::now());
+            self.discover();
+            self.open_namespace_sockets();
         }
+        None
+    }
+
+    /// Opens a netlink socket in every namespace that has none yet; forgets vanished ones.
+    fn open_namespace_sockets(&mut self) {
+        let mut live: HashMap<NetNs, u32> = HashMap::new();
+        for (&pid, &ns) in &self.pid_ns {
+            if Some(ns) != self.host_ns {
+                live.entry(ns).or_insert(pid);
+            }
+        }
+        self.ns_diag.retain(|ns, _| live.contains_key(ns));
+        for (ns, pid) in live {
+            if !self.ns_diag.contains_key(&ns) {
+                let d = Diag::open_in(&self.proc_root.join(pid.to_string()).join("ns/net"));
+                self.ns_diag.insert(ns, d);
+            }
+        }
+        self.count_namespaces();
+    }
+
+    fn count_namespaces(&mut self) {
+        let others = self.ns_diag.keys().chain(self.tables.keys()).collect::<std::collections::HashSet<_>>();
+        self.stats.namespaces = others.len() as u64 + 1;
     }
 
     /// Re-reads all tables now unless that was done less than `min_refresh` ago.
     pub fn refresh_if_due(&mut self) -> bool {
-        if self
-            .refreshed_at
-            .is_some_and(|t| t.elapsed() < self.min_refresh)
-        {
+        if self.refreshed_at.is_some_and(|t| t.elapsed() < self.min_refresh) {
             return false;
         }
         self.refresh();
@@ -168,14 +214,8 @@ impl Tables {
 
     fn find_cached(&self, key: &ConnKey) -> Option<Found> {
         let mut best: Option<Found> = None;
-        let host = self
-            .host_table
-            .get(key)
-            .map(|&inode| Found { ns: HOST, inode });
-        let others = self
-            .tables
-            .iter()
-            .filter_map(|(&ns, (_, t))| t.get(key).map(|&inode| Found { ns, inode }));
+        let host = self.host_table.get(key).map(|&inode| Found { ns: HOST, inode });
+        let others = self.tables.iter().filter_map(|(&ns, (_, t))| t.get(key).map(|&inode| Found { ns, inode }));
         for f in host.into_iter().chain(others) {
             if f.inode != 0 {
                 return Some(f);
@@ -204,6 +244,9 @@ impl Tables {
         }
         tables.retain(|ns, _| by_ns.contains_key(ns));
         for (ns, mut pids) in by_ns {
+            if self.ns_diag.get(&ns).is_some_and(Option::is_some) {
+                continue; // answered exactly through netlink
+            }
             // Keep the previous representative first: it is known to work.
             let prev = tables.get(&ns).map(|(p, _)| *p);
             pids.sort_unstable_by_key(|p| (Some(*p) != prev, *p));
@@ -218,8 +261,8 @@ impl Tables {
                 }
             }
         }
-        self.stats.namespaces = tables.len() as u64 + 1;
         self.tables = tables;
+        self.count_namespaces();
     }
 
     /// Lists pids and learns the namespace of the new ones.
@@ -230,11 +273,7 @@ impl Tables {
         };
         let mut seen = HashMap::with_capacity(self.pid_ns.len() + 16);
         for entry in dir.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<u32>().ok())
-            else {
+            let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
                 continue;
             };
             let ns = match self.pid_ns.get(&pid) {
@@ -266,18 +305,9 @@ mod tests {
     fn attribute_table_v4_v6_and_mapped() {
         let mut t = Tables::new(&fixture_root(), Duration::ZERO, false);
         let f = t.find(sa("198.51.100.5:43210"), sa("192.0.2.254:80"));
-        assert_eq!(
-            f,
-            Some(Found {
-                ns: HOST,
-                inode: 1001
-            })
-        );
+        assert_eq!(f, Some(Found { ns: HOST, inode: 1001 }));
         // Written as v4-mapped by the caller: same socket.
-        let f = t.find(
-            sa("[::ffff:198.51.100.5]:43210"),
-            sa("[::ffff:192.0.2.254]:80"),
-        );
+        let f = t.find(sa("[::ffff:198.51.100.5]:43210"), sa("[::ffff:192.0.2.254]:80"));
         assert_eq!(f.map(|f| f.inode), Some(1001));
         // A v4-mapped socket in tcp6, looked up with plain v4 addresses.
         let f = t.find(sa("198.51.100.5:50000"), sa("192.0.2.254:80"));
@@ -311,21 +341,9 @@ mod tests {
         let mut t = Tables::new(&fixture_root(), Duration::ZERO, false);
         // Host: 127.0.0.1:40002 -> :8080; namespace of pid 4242: 127.0.0.1:40001 -> :8080.
         let f = t.find(sa("127.0.0.1:40001"), sa("127.0.0.1:8080"));
-        assert_eq!(
-            f,
-            Some(Found {
-                ns: 4026532999,
-                inode: 5005
-            })
-        );
+        assert_eq!(f, Some(Found { ns: 4026532999, inode: 5005 }));
         let f = t.find(sa("127.0.0.1:40002"), sa("127.0.0.1:8080"));
-        assert_eq!(
-            f,
-            Some(Found {
-                ns: HOST,
-                inode: 1010
-            })
-        );
+        assert_eq!(f, Some(Found { ns: HOST, inode: 1010 }));
         assert_eq!(t.stats.namespaces, 2);
     }
 

@@ -44,11 +44,7 @@ pub(crate) struct Users {
 
 impl Users {
     pub fn new(path: &Path) -> Users {
-        Users {
-            path: path.to_path_buf(),
-            names: HashMap::new(),
-            loaded_at: None,
-        }
+        Users { path: path.to_path_buf(), names: HashMap::new(), loaded_at: None }
     }
 
     pub fn name(&mut self, uid: u32) -> Option<String> {
@@ -59,9 +55,7 @@ impl Users {
             return None;
         }
         self.loaded_at = Some(Instant::now());
-        self.names = std::fs::read_to_string(&self.path)
-            .map(|t| parse_passwd(&t))
-            .unwrap_or_default();
+        self.names = std::fs::read_to_string(&self.path).map(|t| parse_passwd(&t)).unwrap_or_default();
         self.names.get(&uid).cloned()
     }
 }
@@ -91,8 +85,7 @@ mod tests {
     #[test]
     fn attribute_users_file_and_missing_file() {
         let tmp = tempfile::NamedTempFile::new().unwrap_or_else(|e| panic!("{e}"));
-        std::fs::write(tmp.path(), "svc:x:4242:4242::/:/bin/false\n")
-            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(tmp.path(), "svc:x:4242:4242::/:/bin/false\n").unwrap_or_else(|e| panic!("{e}"));
         let mut u = Users::new(tmp.path());
         assert_eq!(u.name(4242).as_deref(), Some("svc"));
         assert_eq!(u.name(7), None);

@@ -20,11 +20,14 @@ pub const SNAPLEN: i32 = 8192;
 pub const KERNEL_BUFFER: i32 = 8 << 20;
 /// Frames per batch handed to the engine.
 pub const BATCH_FRAMES: usize = 256;
-/// A batch waits at most this long for more frames (keeps attribution of short-lived
-/// processes fast: the SYN reaches the attribution thread within about a millisecond).
+/// Under load a batch waits at most this long for more frames. When the engine is idle
+/// (its queue is empty) every frame is handed on at once, so a SYN reaches the attribution
+/// thread within microseconds: short-lived clients such as `curl` live only milliseconds.
 const BATCH_WAIT: Duration = Duration::from_millis(1);
-/// libpcap read timeout: how often an idle capture thread wakes to check for shutdown.
-const READ_TIMEOUT_MS: i32 = 50;
+/// How often an idle capture thread wakes to check for shutdown. libpcap's own read timeout
+/// is not honoured in immediate mode on an idle interface, so the handle is non-blocking and
+/// the thread polls its descriptor with this timeout.
+const IDLE_WAKE: Duration = Duration::from_millis(100);
 
 /// Frames captured together, stored back to back in one buffer.
 #[derive(Debug)]
@@ -100,8 +103,9 @@ impl LiveCapture {
             .immediate_mode(true)
             .snaplen(SNAPLEN)
             .buffer_size(KERNEL_BUFFER)
-            .timeout(READ_TIMEOUT_MS)
             .open()
+            .map_err(open_err)?
+            .setnonblock()
             .map_err(open_err)?;
         let mut cap = cap;
         cap.filter(&endpoints.bpf_filter(), true)
@@ -130,13 +134,23 @@ impl LiveCapture {
                     batch.push(ts, p.data);
                     counters.packets.fetch_add(1, Relaxed);
                 }
-                Err(pcap::Error::TimeoutExpired) => {}
+                Err(pcap::Error::TimeoutExpired) => {
+                    // Nothing to read: hand on what we have, then sleep until a frame comes.
+                    if !batch.is_empty() {
+                        let full = std::mem::replace(&mut batch, Batch::new(self.link));
+                        if !send(&tx, full, &counters) {
+                            break;
+                        }
+                    }
+                    wait_readable(&self.cap, IDLE_WAKE);
+                }
                 Err(e) => {
                     counters.capture_error(&self.iface, &e.to_string());
                     break;
                 }
             }
-            if !batch.is_empty() && (batch.len() >= BATCH_FRAMES || batch_started.elapsed() >= BATCH_WAIT) {
+            let due = batch.len() >= BATCH_FRAMES || tx.is_empty() || batch_started.elapsed() >= BATCH_WAIT;
+            if !batch.is_empty() && due {
                 let full = std::mem::replace(&mut batch, Batch::new(self.link));
                 if !send(&tx, full, &counters) {
                     break;
@@ -155,6 +169,14 @@ impl LiveCapture {
             send(&tx, batch, &counters);
         }
     }
+}
+
+/// Sleeps until the capture descriptor is readable or `timeout` passes.
+fn wait_readable(cap: &pcap::Capture<pcap::Active>, timeout: Duration) {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let mut fds = [PollFd::new(cap, PollFlags::IN)];
+    let t = Timespec { tv_sec: 0, tv_nsec: i64::from(timeout.subsec_nanos()) };
+    let _ = poll(&mut fds, Some(&t));
 }
 
 /// Hands a batch on without waiting; false when the consumer is gone.

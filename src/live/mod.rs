@@ -87,6 +87,11 @@ pub fn run_json(cfg: &LiveConfig) -> anyhow::Result<u8> {
     let started = Instant::now();
     let sources: Vec<String> = captures.iter().map(|c| c.iface.clone()).collect();
     let pipeline = Pipeline::start(cfg, captures, counters.clone(), signals.stop.clone())?;
+    eprintln!(
+        "imdswatch: capturing on {} ({}); stop with Ctrl-C",
+        sources.join(", "),
+        cfg.engine.endpoints.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    );
 
     let out = JsonOutput {
         out: Ndjson::new(dest, true),

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what building and testing imdswatch need on a Debian machine (idempotent; run as
+# root or with sudo available). Rust itself is expected to be installed (rustup).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+have() { command -v "$1" >/dev/null 2>&1; }
+pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+
+pkg_installed libpcap-dev || need_apt+=(libpcap-dev)
+have tcpdump || need_apt+=(tcpdump)
+have ip || need_apt+=(iproute2)
+have curl || need_apt+=(curl)
+have tmux || need_apt+=(tmux)
+have setpriv || need_apt+=(util-linux)
+have pkg-config || need_apt+=(pkg-config)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
+
+if ((${#need_apt[@]})); then
+    echo "setup: installing ${need_apt[*]}" >&2
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+# A real AWS SDK for the end-to-end tests: botocore in a private virtualenv.
+BOTOCORE_VERSION=1.44.5
+venv=captures/.venv
+if ! "$venv/bin/python" -c "import botocore, sys; sys.exit(botocore.__version__ != '$BOTOCORE_VERSION')" 2>/dev/null; then
+    echo "setup: installing botocore $BOTOCORE_VERSION into $venv" >&2
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "botocore==$BOTOCORE_VERSION"
+fi

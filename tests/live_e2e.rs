@@ -1,0 +1,406 @@
+//! End-to-end: `imdswatch live --json` in a network-namespace topology with a mock IMDS and
+//! real clients (curl with the seed's commands, botocore from PyPI, and botocore in a
+//! "container" one routed hop away, inside a container-like cgroup).
+//!
+//! Needs root and `ip netns`; skips with a printed reason otherwise. The metadata addresses
+//! exist only inside the namespaces the test creates (captures/netns.sh).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const HEX_ID: &str = "4f1c2a9be0d34c77a8b6e5f0c1d2e3f40a1b2c3d4e5f60718293a4b5c6d7e8f9";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn sh(cmd: &mut Command) -> Output {
+    cmd.output().expect("run a command")
+}
+
+/// Why this machine cannot run the test, if it cannot.
+fn cannot_run(test: &str) -> Option<String> {
+    if unsafe_free_euid() != 0 {
+        return Some("not root".into());
+    }
+    let probe = format!("imw-probe-{test}-{}", std::process::id());
+    let ok = sh(Command::new("ip").args(["netns", "add", &probe])).status.success();
+    let _ = sh(Command::new("ip").args(["netns", "del", &probe]));
+    if !ok {
+        return Some("`ip netns add` is not permitted here".into());
+    }
+    if !root().join("captures/.venv/bin/python").exists() {
+        return Some("botocore venv missing: run scripts/setup.sh".into());
+    }
+    None
+}
+
+/// The effective uid, from /proc (no unsafe code).
+fn unsafe_free_euid() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(str::to_owned))
+        .and_then(|l| l.split_whitespace().nth(2).and_then(|v| v.parse().ok()))
+        .unwrap_or(u32::MAX)
+}
+
+/// The namespaces, removed on drop.
+struct Topology {
+    prefix: String,
+    mock: Option<Child>,
+}
+
+impl Topology {
+    fn up(tag: &str) -> Topology {
+        let prefix = format!("imw-{tag}{}-", std::process::id() % 100_000);
+        let st = sh(Command::new("bash").arg(root().join("captures/netns.sh")).args(["up", &prefix]));
+        assert!(st.status.success(), "netns up: {}", String::from_utf8_lossy(&st.stderr));
+        Topology { prefix, mock: None }
+    }
+
+    fn ns(&self, which: &str) -> String {
+        format!("{}{which}", self.prefix)
+    }
+
+    fn exec(&self, which: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.ns(which)]);
+        c
+    }
+
+    fn start_mock(&mut self, count_file: &Path, extra: &[&str]) {
+        let mock = self
+            .exec("imds")
+            .arg("python3")
+            .arg(root().join("captures/mock_imds.py"))
+            .args(["--listen", "0.0.0.0:80", "--listen", "[::]:80", "--count-file"])
+            .arg(count_file)
+            .args(extra)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start the mock");
+        self.mock = Some(mock);
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(10) {
+            let o = sh(self.exec("imds").args(["ss", "-Hltn", "sport = :80"]));
+            if !o.stdout.is_empty() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the mock did not start listening");
+    }
+
+    /// Stops the mock (SIGTERM) so that it writes its count file.
+    fn stop_mock(&mut self) {
+        if let Some(mut m) = self.mock.take() {
+            let _ = sh(Command::new("kill").args(["-TERM", &m.id().to_string()]));
+            let _ = m.wait();
+        }
+    }
+}
+
+impl Drop for Topology {
+    fn drop(&mut self) {
+        self.stop_mock();
+        let _ = sh(Command::new("bash").arg(root().join("captures/netns.sh")).args(["down", &self.prefix]));
+    }
+}
+
+/// `imdswatch live --json` running in the host namespace.
+struct Monitor {
+    child: Child,
+    out: PathBuf,
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        // A failed assertion must not leave a monitor running.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Monitor {
+    fn start(t: &Topology, out: &Path, extra: &[&str]) -> Monitor {
+        let mut child = t
+            .exec("host")
+            .arg(env!("CARGO_BIN_EXE_imdswatch"))
+            .args(["live", "--json", "--stats-interval", "1"])
+            .args(extra)
+            .stdout(std::fs::File::create(out).expect("output file"))
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start imdswatch");
+        // Wait for "capturing on ...": the filter is in place.
+        let stderr = child.stderr.take().expect("stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let first = lines.next().and_then(Result::ok).unwrap_or_default();
+        assert!(first.contains("capturing on any"), "imdswatch did not start: {first}");
+        std::thread::spawn(move || for _ in lines {});
+        Monitor { child, out: out.to_owned() }
+    }
+
+    /// SIGTERM, then the records written.
+    fn stop(&mut self) -> (Vec<Value>, i32) {
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = sh(Command::new("kill").args(["-TERM", &self.child.id().to_string()]));
+        let status = self.child.wait().expect("wait imdswatch");
+        let text = std::fs::read_to_string(&self.out).expect("read output");
+        let recs = text.lines().map(|l| serde_json::from_str(l).expect("NDJSON line")).collect();
+        (recs, status.code().unwrap_or(-1))
+    }
+}
+
+fn run_client(mut c: Command) -> (u32, Output) {
+    let child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn client");
+    let pid = child.id();
+    let out = child.wait_with_output().expect("client");
+    (pid, out)
+}
+
+fn requests(recs: &[Value]) -> Vec<&Value> {
+    recs.iter().filter(|r| r["type"] == "request").collect()
+}
+
+fn by_pid(recs: &[Value], pid: u32) -> Vec<String> {
+    let mut v: Vec<&Value> = requests(recs).into_iter().filter(|r| r["process"]["pid"] == pid).collect();
+    v.sort_by(|a, b| a["timestamp"].as_str().cmp(&b["timestamp"].as_str()));
+    v.iter()
+        .map(|r| {
+            format!(
+                "{} {} {}",
+                r["imds"]["version"].as_str().unwrap_or("?"),
+                r["imds"]["path"].as_str().unwrap_or("?"),
+                r["imds"]["status"].as_u64().map_or("none".into(), |s| s.to_string())
+            )
+        })
+        .collect()
+}
+
+/// A cgroup that looks like a docker container's, on whichever hierarchy this host has.
+struct FakeContainerCgroup(PathBuf);
+
+impl FakeContainerCgroup {
+    fn create() -> Option<FakeContainerCgroup> {
+        let bases = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup", "/sys/fs/cgroup/pids"];
+        for b in bases {
+            let base = Path::new(b);
+            if !base.join("cgroup.procs").exists() {
+                continue;
+            }
+            let dir = if base.join("cgroup.controllers").exists() {
+                base.join(format!("imw-e2e.slice/docker-{HEX_ID}.scope"))
+            } else {
+                base.join(format!("docker/{HEX_ID}"))
+            };
+            if std::fs::create_dir_all(&dir).is_ok() {
+                return Some(FakeContainerCgroup(dir));
+            }
+        }
+        None
+    }
+}
+
+impl Drop for FakeContainerCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+        if let Some(parent) = self.0.parent()
+            && parent.file_name().is_some_and(|n| n == "imw-e2e.slice" || n == "docker")
+        {
+            let _ = std::fs::remove_dir(parent);
+        }
+    }
+}
+
+#[test]
+fn live_attributes_curl_botocore_and_a_container_client() {
+    if let Some(why) = cannot_run("e2e") {
+        eprintln!("SKIPPED live_attributes_curl_botocore_and_a_container_client: {why}");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut topo = Topology::up("e2e");
+    let counts = tmp.path().join("mock-counts.json");
+    topo.start_mock(&counts, &["--hop-limit", "1"]);
+    let mut mon = Monitor::start(&topo, &tmp.path().join("live.ndjson"), &[]);
+
+    // The seed's two commands, as two processes.
+    let mut put = topo.exec("host");
+    put.args(["curl", "-s", "-X", "PUT", "http://169.254.169.254/latest/api/token"])
+        .args(["-H", "X-aws-ec2-metadata-token-ttl-seconds: 21600"]);
+    let (put_pid, put_out) = run_client(put);
+    let token = String::from_utf8_lossy(&put_out.stdout).trim().to_owned();
+    assert!(token.starts_with("SECRET-TOKEN-"), "mock token: {token}");
+    let mut get = topo.exec("host");
+    get.args(["curl", "-s", "-o", "/dev/null", "-H"])
+        .arg(format!("X-aws-ec2-metadata-token: {token}"))
+        .arg("http://169.254.169.254/latest/meta-data/iam/security-credentials/");
+    let (get_pid, _) = run_client(get);
+    // Plain IMDSv1.
+    let mut v1 = topo.exec("host");
+    v1.args(["curl", "-s", "-o", "/dev/null", "http://169.254.169.254/latest/meta-data/instance-id"]);
+    let (v1_pid, _) = run_client(v1);
+    // botocore on the host.
+    let py = root().join("captures/.venv/bin/python");
+    let boto = root().join("captures/clients/botocore_imds.py");
+    let mut b = topo.exec("host");
+    b.arg(&py).arg(&boto);
+    let (boto_pid, boto_out) = run_client(b);
+    assert!(boto_out.status.success(), "botocore: {}", String::from_utf8_lossy(&boto_out.stderr));
+    // botocore in the container, one hop away: its token answer dies at the host router.
+    // `ip netns exec` remounts /sys, so the client waits on stdin while this (outside) process
+    // moves it into the cgroup, then lets it go.
+    let cg = FakeContainerCgroup::create();
+    let mut c = topo.exec("ctr");
+    c.args(["sh", "-c", "read _ && exec \"$0\" \"$1\""]).arg(&py).arg(&boto);
+    let mut child = c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let ctr_pid = child.id();
+    if let Some(cg) = &cg {
+        std::fs::write(cg.0.join("cgroup.procs"), ctr_pid.to_string()).expect("join the container cgroup");
+    }
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write;
+        stdin.write_all(b"go\n").expect("release the client");
+    }
+    let ctr_out = child.wait_with_output().expect("container client");
+    assert!(ctr_out.status.success(), "container botocore: {}", String::from_utf8_lossy(&ctr_out.stderr));
+
+    let (recs, code) = mon.stop();
+    topo.stop_mock();
+    assert_eq!(code, 0, "imdswatch exits 0 on SIGTERM");
+
+    // Per request: version, path, status, and who.
+    let unattributed: Vec<String> =
+        requests(&recs).iter().filter(|r| r["process"].is_null()).map(|r| r.to_string()).collect();
+    assert_eq!(by_pid(&recs, put_pid), ["token_request /latest/api/token 200"], "{unattributed:#?}");
+    assert_eq!(by_pid(&recs, get_pid), ["v2 /latest/meta-data/iam/security-credentials/ 200"], "{unattributed:#?}");
+    assert_eq!(by_pid(&recs, v1_pid), ["v1 /latest/meta-data/instance-id 200"], "{unattributed:#?}");
+    assert_eq!(
+        by_pid(&recs, boto_pid),
+        [
+            "token_request /latest/api/token 200",
+            "v2 /latest/meta-data/iam/security-credentials/ 200",
+            "v2 /latest/meta-data/iam/security-credentials/imdswatch-test-role 200"
+        ]
+    );
+    assert_eq!(
+        by_pid(&recs, ctr_pid),
+        [
+            "token_request /latest/api/token none",
+            "v1 /latest/meta-data/iam/security-credentials/ 200",
+            "v1 /latest/meta-data/iam/security-credentials/imdswatch-test-role 200"
+        ],
+        "unattributed: {unattributed:#?}"
+    );
+    for r in requests(&recs) {
+        let pid = r["process"]["pid"].as_u64().map(|p| p as u32);
+        let name = r["process"]["file"]["name"].as_str().unwrap_or("");
+        if [Some(put_pid), Some(get_pid), Some(v1_pid)].contains(&pid) {
+            assert_eq!(name, "curl");
+            assert_eq!(r["process"]["file"]["path"], "/usr/bin/curl");
+        } else {
+            assert!(name.starts_with("python3"), "{r}");
+        }
+        assert!(r["host"].is_string());
+        assert!(r["process"]["ancestors"].as_array().is_some_and(|a| !a.is_empty()));
+    }
+    // The container client: its container id, and its address one hop away.
+    let ctr_rec = requests(&recs).into_iter().find(|r| r["process"]["pid"] == ctr_pid).expect("container record");
+    assert!(ctr_rec["network"]["client"].as_str().is_some_and(|c| c.starts_with("10.213.0.2:")));
+    if cg.is_some() {
+        assert_eq!(ctr_rec["container"]["id"], HEX_ID);
+        assert_eq!(ctr_rec["container"]["runtime"], "docker");
+    } else {
+        eprintln!("note: no writable cgroup hierarchy: container id not checked");
+    }
+    // The token value never leaves, not even through curl's command line.
+    let all: String = recs.iter().map(|r| r.to_string()).collect();
+    assert!(!all.contains(&token), "token value leaked");
+    assert!(all.contains("[REDACTED]"));
+    // The monitor saw exactly what the mock answered, and says it lost nothing.
+    let mock: Value = serde_json::from_str(&std::fs::read_to_string(&counts).expect("mock counts")).expect("json");
+    let answered = requests(&recs).iter().filter(|r| r["imds"]["status"].is_u64()).count() as u64;
+    assert_eq!(Some(answered), mock["total"].as_u64().map(|t| t - 1), "the container's token answer never arrived");
+    let stats = recs.iter().rev().find(|r| r["type"] == "stats").expect("a stats record");
+    assert_eq!(stats["kernel_drops"], 0);
+    assert_eq!(stats["queue_losses"], 0);
+}
+
+#[test]
+fn sighup_reopens_the_output_file() {
+    if let Some(why) = cannot_run("hup") {
+        eprintln!("SKIPPED sighup_reopens_the_output_file: {why}");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut topo = Topology::up("hup");
+    topo.start_mock(&tmp.path().join("counts.json"), &[]);
+    let log = tmp.path().join("imds.log");
+    let child = topo
+        .exec("host")
+        .arg(env!("CARGO_BIN_EXE_imdswatch"))
+        .args(["live", "--stats-interval", "0", "--output"])
+        .arg(&log)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start");
+    let mut mon = Monitor { child, out: log.clone() };
+    let child = &mut mon.child;
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    assert!(lines.next().and_then(Result::ok).unwrap_or_default().contains("capturing"));
+    let curl = |path: &str| {
+        let mut c = topo.exec("host");
+        c.args(["curl", "-s", "-o", "/dev/null", &format!("http://169.254.169.254{path}")]);
+        run_client(c)
+    };
+    curl("/latest/meta-data/instance-id");
+    wait_for_lines(&log, 1);
+    std::fs::rename(&log, tmp.path().join("imds.log.1")).expect("rotate");
+    let _ = sh(Command::new("kill").args(["-HUP", &child.id().to_string()]));
+    std::thread::sleep(Duration::from_millis(500));
+    curl("/latest/meta-data/ami-id");
+    wait_for_lines(&log, 1);
+    let _ = sh(Command::new("kill").args(["-TERM", &child.id().to_string()]));
+    assert_eq!(child.wait().expect("wait").code(), Some(0));
+    let old = std::fs::read_to_string(tmp.path().join("imds.log.1")).expect("old");
+    let new = std::fs::read_to_string(&log).expect("new");
+    assert!(old.contains("instance-id") && !old.contains("ami-id"), "{old}");
+    assert!(new.contains("ami-id") && !new.contains("instance-id"), "{new}");
+}
+
+fn wait_for_lines(p: &Path, n: usize) {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(10) {
+        if std::fs::read_to_string(p).is_ok_and(|s| s.lines().count() >= n) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{} never got {n} line(s)", p.display());
+}
+
+#[test]
+fn without_privileges_live_says_what_it_needs() {
+    if unsafe_free_euid() != 0 {
+        eprintln!("SKIPPED without_privileges_live_says_what_it_needs: not root (cannot drop to nobody)");
+        return;
+    }
+    if sh(Command::new("setpriv").arg("--help")).status.code().is_none() {
+        eprintln!("SKIPPED without_privileges_live_says_what_it_needs: setpriv missing");
+        return;
+    }
+    let o = sh(Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"])
+        .arg(env!("CARGO_BIN_EXE_imdswatch"))
+        .args(["live", "--json", "--duration", "1"]));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("CAP_NET_RAW") && err.lines().count() == 1, "{err}");
+}
