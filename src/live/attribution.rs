@@ -17,6 +17,8 @@ use crate::time::Timestamp;
 
 /// Results remembered per connection; the oldest are forgotten first.
 pub const MAX_RESULTS: usize = 16_384;
+/// Messages taken off the queue at once (so that pending SYNs are served first).
+const ATTR_BATCH: usize = 1024;
 /// Retries of a lookup that found no process, after the first attempt.
 const RETRY_DELAYS: [Duration; 3] = [Duration::from_millis(2), Duration::from_millis(10), Duration::from_millis(50)];
 
@@ -33,44 +35,90 @@ pub struct Stage {
     order: VecDeque<FlowKey>,
     retries: VecDeque<(Instant, FlowKey, usize)>,
     counters: Arc<Counters>,
+    debug: bool,
 }
 
 impl Stage {
     /// `attributor` is `None` with `--no-attribution`.
     pub fn new(attributor: Option<Attributor>, host: Option<String>, counters: Arc<Counters>) -> Stage {
-        Stage { attributor, host, results: HashMap::new(), order: VecDeque::new(), retries: VecDeque::new(), counters }
+        Stage {
+            attributor,
+            host,
+            results: HashMap::new(),
+            order: VecDeque::new(),
+            retries: VecDeque::new(),
+            counters,
+            debug: std::env::var_os("IMDSWATCH_DEBUG_ATTRIBUTION").is_some(),
+        }
     }
 
+    /// Runs until the engine goes away. Lookups of new connections come first: a short-lived
+    /// client is only findable while it lives, whereas finished requests and retries can wait.
     pub fn run(mut self, rx: Receiver<AttrMsg>, tx: Sender<Box<RequestRecord>>) {
-        loop {
-            let wait = self
-                .retries
-                .front()
-                .map(|(due, ..)| due.saturating_duration_since(Instant::now()))
-                .unwrap_or(Duration::from_millis(500));
-            match rx.recv_timeout(wait) {
-                Ok(AttrMsg::Lookup { key, .. }) => self.lookup(key, 0),
-                Ok(AttrMsg::Record { key, mut record }) => {
-                    let a = self.for_record(key);
-                    if a.process.is_none() {
-                        self.counters.attribution_misses.fetch_add(1, Relaxed);
-                    }
-                    record.live = Some(LiveFields::from_attribution(a, self.host.clone()));
-                    if tx.send(record).is_err() {
-                        return;
-                    }
+        let mut records: VecDeque<(FlowKey, Box<RequestRecord>)> = VecDeque::new();
+        let mut open = true;
+        while open || !records.is_empty() {
+            let wait = if records.is_empty() {
+                self.retries
+                    .front()
+                    .map(|(due, ..)| due.saturating_duration_since(Instant::now()))
+                    .unwrap_or(Duration::from_millis(500))
+            } else {
+                Duration::ZERO
+            };
+            let mut lookups: Vec<(FlowKey, Timestamp)> = Vec::new();
+            let mut take = |m: AttrMsg| match m {
+                AttrMsg::Lookup { key, ts } => lookups.push((key, ts)),
+                AttrMsg::Record { key, record } => records.push_back((key, record)),
+            };
+            if open {
+                match rx.recv_timeout(wait) {
+                    Ok(m) => take(m),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => open = false,
                 }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return,
+                // Everything already waiting, so that every pending SYN is served first.
+                for m in rx.try_iter().take(ATTR_BATCH) {
+                    take(m);
+                }
+            }
+            for (key, ts) in lookups {
+                self.first_lookup(key, ts);
             }
             self.run_due_retries();
+            if let Some((key, mut record)) = records.pop_front() {
+                let a = self.for_record(key);
+                if a.process.is_none() {
+                    self.counters.attribution_misses.fetch_add(1, Relaxed);
+                }
+                record.live = Some(LiveFields::from_attribution(a, self.host.clone()));
+                if tx.send(record).is_err() {
+                    break;
+                }
+            }
+        }
+        if self.debug
+            && let Some(a) = &self.attributor
+        {
+            eprintln!("imdswatch: attribution: {:?}", a.stats());
+        }
+    }
+
+    fn first_lookup(&mut self, key: FlowKey, ts: Timestamp) {
+        let start = Timestamp::now().micros_since(ts);
+        self.lookup(key, 0);
+        if self.debug {
+            let done = Timestamp::now().micros_since(ts);
+            let ok = self.results.get(&key).is_some_and(|a| a.process.is_some());
+            eprintln!("imdswatch: lookup {} start +{start}us done +{done}us found={ok}", key.client);
         }
     }
 
     fn lookup(&mut self, key: FlowKey, attempt: usize) {
         let Some(att) = self.attributor.as_mut() else { return };
         let a = att.lookup(key.client, key.server);
-        let retry = a.process.is_none() && matches!(a.miss, Some(AttributionMiss::NoSocket | AttributionMiss::Exited));
+        // Only a socket not yet visible is worth another look; an owner that exited is gone.
+        let retry = a.process.is_none() && a.miss == Some(AttributionMiss::NoSocket);
         self.remember(key, a);
         if retry && let Some(d) = RETRY_DELAYS.get(attempt) {
             self.retries.push_back((Instant::now() + *d, key, attempt + 1));
@@ -102,6 +150,11 @@ impl Stage {
             return a.clone();
         }
         let earlier = self.results.get(&key).cloned();
+        if let Some(e) = &earlier
+            && e.miss != Some(AttributionMiss::NoSocket)
+        {
+            return e.clone(); // the owner had already exited: looking again costs, finds nothing
+        }
         let now = self.attributor.as_mut().map(|att| att.lookup(key.client, key.server)).unwrap_or_default();
         if now.process.is_some() {
             self.remember(key, now.clone());
