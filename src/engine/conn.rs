@@ -207,6 +207,12 @@ impl Conn {
         self.s2c.release(&mut sh.ooo_budget);
         self.req.reset_head(&mut sh.head_budget);
         self.resp.reset_head(&mut sh.head_budget);
+        // Perf (issue 6): a closed connection stays in the table as a tombstone for a while;
+        // it must not keep its head buffers and queues, or a busy capture holds thousands.
+        self.req = HttpStream::new(Role::Request);
+        self.resp = HttpStream::new(Role::Response);
+        self.pending = VecDeque::new();
+        self.unconfirmed = VecDeque::new();
         self.closed_at = Some(ts);
     }
 
