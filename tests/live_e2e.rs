@@ -167,19 +167,19 @@ fn requests(recs: &[Value]) -> Vec<&Value> {
     recs.iter().filter(|r| r["type"] == "request").collect()
 }
 
+fn summary_of(r: &Value) -> String {
+    format!(
+        "{} {} {}",
+        r["imds"]["version"].as_str().unwrap_or("?"),
+        r["imds"]["path"].as_str().unwrap_or("?"),
+        r["imds"]["status"].as_u64().map_or("none".into(), |s| s.to_string())
+    )
+}
+
 fn by_pid(recs: &[Value], pid: u32) -> Vec<String> {
     let mut v: Vec<&Value> = requests(recs).into_iter().filter(|r| r["process"]["pid"] == pid).collect();
     v.sort_by(|a, b| a["timestamp"].as_str().cmp(&b["timestamp"].as_str()));
-    v.iter()
-        .map(|r| {
-            format!(
-                "{} {} {}",
-                r["imds"]["version"].as_str().unwrap_or("?"),
-                r["imds"]["path"].as_str().unwrap_or("?"),
-                r["imds"]["status"].as_u64().map_or("none".into(), |s| s.to_string())
-            )
-        })
-        .collect()
+    v.into_iter().map(summary_of).collect()
 }
 
 /// A cgroup that looks like a docker container's, on whichever hierarchy this host has.
@@ -274,12 +274,33 @@ fn live_attributes_curl_botocore_and_a_container_client() {
     topo.stop_mock();
     assert_eq!(code, 0, "imdswatch exits 0 on SIGTERM");
 
-    // Per request: version, path, status, and who.
+    // Per request: version, path, status, and who. A curl lives about a millisecond after
+    // its SYN; /proc attribution names it ~99% of the time (benches/attribution_rate.sh), so
+    // one curl per run may be unnamed, and then only as `exited`. Everything else is exact.
     let unattributed: Vec<String> =
         requests(&recs).iter().filter(|r| r["process"].is_null()).map(|r| r.to_string()).collect();
-    assert_eq!(by_pid(&recs, put_pid), ["token_request /latest/api/token 200"], "{unattributed:#?}");
-    assert_eq!(by_pid(&recs, get_pid), ["v2 /latest/meta-data/iam/security-credentials/ 200"], "{unattributed:#?}");
-    assert_eq!(by_pid(&recs, v1_pid), ["v1 /latest/meta-data/instance-id 200"], "{unattributed:#?}");
+    let mut curl_misses = 0;
+    for (pid, want) in [
+        (put_pid, "token_request /latest/api/token 200"),
+        (get_pid, "v2 /latest/meta-data/iam/security-credentials/ 200"),
+        (v1_pid, "v1 /latest/meta-data/instance-id 200"),
+    ] {
+        let got = by_pid(&recs, pid);
+        if got.is_empty() {
+            curl_misses += 1;
+            let path = want.split(' ').nth(1).unwrap_or("");
+            let miss = requests(&recs)
+                .into_iter()
+                .find(|r| r["process"].is_null() && r["imds"]["path"] == path)
+                .unwrap_or_else(|| panic!("no record for {want}: {unattributed:#?}"));
+            assert_eq!(summary_of(miss), want);
+            assert_eq!(miss["attribution"], "exited", "{miss}");
+            eprintln!("note: curl {pid} exited before it could be named ({want})");
+        } else {
+            assert_eq!(got, [want], "{unattributed:#?}");
+        }
+    }
+    assert!(curl_misses <= 1, "{curl_misses} of 3 curls unnamed: {unattributed:#?}");
     assert_eq!(
         by_pid(&recs, boto_pid),
         [
@@ -297,7 +318,7 @@ fn live_attributes_curl_botocore_and_a_container_client() {
         ],
         "unattributed: {unattributed:#?}"
     );
-    for r in requests(&recs) {
+    for r in requests(&recs).into_iter().filter(|r| !r["process"].is_null()) {
         let pid = r["process"]["pid"].as_u64().map(|p| p as u32);
         let name = r["process"]["file"]["name"].as_str().unwrap_or("");
         if [Some(put_pid), Some(get_pid), Some(v1_pid)].contains(&pid) {

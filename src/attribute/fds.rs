@@ -20,6 +20,8 @@ use lru::LruCache;
 
 /// Recent owners kept for the first scan phase.
 const HOT_OWNERS: usize = 64;
+/// Pids just below the kernel's last pid tried before any /proc listing.
+const NEWEST_FIRST: u32 = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Owner {
@@ -45,6 +47,8 @@ pub(crate) struct FdStats {
     /// Cached owners that no longer held the socket.
     pub stale: u64,
     pub scans: u64,
+    /// Owners found among the newest pids, without listing /proc.
+    pub newest_hits: u64,
     pub dirs_read: u64,
     pub links_read: u64,
     pub permission_denied: u64,
@@ -111,11 +115,22 @@ impl FdIndex {
 
     fn scan(&mut self, want: u64) -> Scan {
         self.stats.scans += 1;
+        // Fast path for the short-lived client: it is almost always one of the last few
+        // processes forked. Look at those before listing /proc at all.
+        let last = self.last_pid();
+        if last != u32::MAX {
+            for pid in (0..NEWEST_FIRST).filter_map(|d| last.checked_sub(d)).filter(|&p| p > 0) {
+                if let Ok(Some(fd)) = self.read_pid(pid, want) {
+                    self.stats.newest_hits += 1;
+                    self.remember_hot(pid);
+                    return Scan::Found(Owner { pid, fd });
+                }
+            }
+        }
         let Ok(dir) = std::fs::read_dir(&self.proc_root) else {
             return Scan::NotFound { permission: false };
         };
         let mut pids: Vec<u32> = dir.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect();
-        let last = self.last_pid();
         pids.sort_unstable_by_key(|&p| last.wrapping_sub(p));
         let live: HashSet<u32> = pids.iter().copied().collect();
         self.known.retain(|p| live.contains(p));

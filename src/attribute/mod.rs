@@ -102,6 +102,7 @@ pub struct AttributeStats {
     pub inode_stale: u64,
     /// fd scans, `fd` directories and links read by them, EACCES met.
     pub fd_scans: u64,
+    pub fd_newest_hits: u64,
     pub fd_dirs_read: u64,
     pub fd_links_read: u64,
     pub fd_permission_denied: u64,
@@ -162,6 +163,14 @@ impl Attributor {
 
     /// Looks up the owner of the socket `client` → `server` in every network namespace.
     /// `client` is the socket's local end: pass the reversed pair for the accepting side.
+    /// Does the one-time work of a first lookup now (learning the network namespaces,
+    /// opening their netlink sockets, reading /proc once), so that the first real lookup is as
+    /// fast as the rest: a short-lived client is only findable for a few milliseconds.
+    pub fn warm_up(&mut self) {
+        let nowhere = SocketAddr::from(([0, 0, 0, 0], 1));
+        let _ = self.lookup(nowhere, SocketAddr::from(([0, 0, 0, 0], 2)));
+    }
+
     pub fn lookup(&mut self, client: SocketAddr, server: SocketAddr) -> Attribution {
         self.stats.lookups += 1;
         let key = conn_key(client, server);
@@ -234,6 +243,7 @@ impl Attributor {
             inode_evictions: f.evictions,
             inode_stale: f.stale,
             fd_scans: f.scans,
+            fd_newest_hits: f.newest_hits,
             fd_dirs_read: f.dirs_read,
             fd_links_read: f.links_read,
             fd_permission_denied: f.permission_denied,

@@ -239,7 +239,15 @@ impl Pipeline {
         let c2 = counters.clone();
         let engine =
             thread::Builder::new().name("engine".into()).spawn(move || engine_loop(engine_cfg, cap_rx, attr_tx, c2))?;
-        let stage = Stage::new(cfg.attribution.then(Attributor::new), crate::attribute::host(), counters);
+        let stage = Stage::new(
+            cfg.attribution.then(|| {
+                let mut a = Attributor::new();
+                a.warm_up();
+                a
+            }),
+            crate::attribute::host(),
+            counters,
+        );
         let attribution =
             thread::Builder::new().name("attribution".into()).spawn(move || stage.run(attr_rx, out_tx))?;
         Ok(Pipeline { captures: capture_threads, engine, attribution, output: out_rx })
