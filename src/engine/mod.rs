@@ -73,7 +73,8 @@ pub struct Shared {
 
 pub struct Engine {
     cfg: EngineConfig,
-    flows: FlowTable<Conn>,
+    /// Boxed: a half-empty table then wastes pointers, not whole connections.
+    flows: FlowTable<Box<Conn>>,
     shared: Shared,
     last_sweep: Timestamp,
 }
@@ -150,7 +151,7 @@ impl Engine {
                     c.close(&k, ts, Outcome::Unmatched, &mut self.shared, out);
                 }
             }
-            self.flows.insert(key, Conn::new(ts));
+            self.flows.insert(key, Box::new(Conn::new(ts)));
             self.shared.stats.flows_opened += 1;
             out(EngineEvent::FlowOpened { key, ts });
         }

@@ -14,6 +14,12 @@ pub trait Activity {
     fn last_seen(&self) -> Timestamp;
 }
 
+impl<T: Activity> Activity for Box<T> {
+    fn last_seen(&self) -> Timestamp {
+        (**self).last_seen()
+    }
+}
+
 #[derive(Debug)]
 pub struct FlowTable<V> {
     map: HashMap<FlowKey, V>,

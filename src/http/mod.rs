@@ -168,11 +168,24 @@ impl HttpStream {
                         self.append(data, budget, stats);
                         return;
                     };
-                    if !self.append(&data[..end], budget, stats) {
-                        return;
+                    if self.buf.is_empty() {
+                        // The whole head is in this segment (the usual case): parse it in place.
+                        if end > MAX_HEAD {
+                            stats.oversize_heads += 1;
+                            self.state = State::Desync;
+                            return;
+                        }
+                        let next = parse_head(self.role, &data[..end], on_head);
+                        self.finish_head(next, stats);
+                    } else {
+                        if !self.append(&data[..end], budget, stats) {
+                            return;
+                        }
+                        let next = parse_head(self.role, &self.buf, on_head);
+                        self.reset_head(budget);
+                        self.finish_head(next, stats);
                     }
                     data = &data[end..];
-                    self.parse_head(budget, stats, on_head);
                 }
             }
         }
@@ -213,33 +226,7 @@ impl HttpStream {
         None
     }
 
-    fn parse_head(&mut self, budget: &mut Budget, stats: &mut HttpStats, on_head: &mut dyn FnMut(Head<'_>) -> NoBody) {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let next = match self.role {
-            Role::Request => {
-                let mut req = httparse::Request::new(&mut headers);
-                match req.parse(&self.buf) {
-                    Ok(httparse::Status::Complete(_)) => {
-                        on_head(Head::Request(&req));
-                        body_state(req.headers, false, None)
-                    }
-                    _ => None,
-                }
-            }
-            Role::Response => {
-                let mut resp = httparse::Response::new(&mut headers);
-                match resp.parse(&self.buf) {
-                    Ok(httparse::Status::Complete(_)) => {
-                        let code = resp.code.unwrap_or(0);
-                        let NoBody(head_req) = on_head(Head::Response(code));
-                        let no_body = head_req || code < 200 || code == 204 || code == 304;
-                        body_state(resp.headers, no_body, Some(State::UntilClose))
-                    }
-                    _ => None,
-                }
-            }
-        };
-        self.reset_head(budget);
+    fn finish_head(&mut self, next: Option<State>, stats: &mut HttpStats) {
         match next {
             Some(s) => self.state = s,
             None => {
@@ -254,7 +241,8 @@ impl HttpStream {
         budget.release(self.buf.len());
         self.buf.clear();
         self.after_newline = false;
-        if self.buf.capacity() > 4096 {
+        // Heads are rarely cut across segments: do not keep memory for the next one.
+        if self.buf.capacity() > 0 {
             self.buf = Vec::new();
         }
     }
@@ -265,6 +253,36 @@ impl HttpStream {
         match self.role {
             Role::Request => METHODS.iter().any(|m| data.starts_with(m)),
             Role::Response => data.starts_with(b"HTTP/1."),
+        }
+    }
+}
+
+/// Parses a complete head and reports it; returns the framing that follows (`None`: the head
+/// does not parse).
+fn parse_head(role: Role, bytes: &[u8], on_head: &mut dyn FnMut(Head<'_>) -> NoBody) -> Option<State> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    match role {
+        Role::Request => {
+            let mut req = httparse::Request::new(&mut headers);
+            match req.parse(bytes) {
+                Ok(httparse::Status::Complete(_)) => {
+                    on_head(Head::Request(&req));
+                    body_state(req.headers, false, None)
+                }
+                _ => None,
+            }
+        }
+        Role::Response => {
+            let mut resp = httparse::Response::new(&mut headers);
+            match resp.parse(bytes) {
+                Ok(httparse::Status::Complete(_)) => {
+                    let code = resp.code.unwrap_or(0);
+                    let NoBody(head_req) = on_head(Head::Response(code));
+                    let no_body = head_req || code < 200 || code == 204 || code == 304;
+                    body_state(resp.headers, no_body, Some(State::UntilClose))
+                }
+                _ => None,
+            }
         }
     }
 }
