@@ -29,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
                 assert!(c.method.len() <= MAX_FIELD + '…'.len_utf8());
                 NoBody(r.method == Some("HEAD"))
             }
-            Head::Response(_) => NoBody(heads % 3 == 0),
+            Head::Response(_) => NoBody(heads.is_multiple_of(3)),
         }
     };
     // The plan, then whatever is left in alternating halves.
