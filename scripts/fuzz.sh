@@ -70,7 +70,8 @@ for t in "${TARGETS[@]}"; do
     ft=$(grep -o 'ft: [0-9]*' <<<"$last" | grep -o '[0-9]*' || true)
     crashes=$(find "artifacts/$t" -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' | wc -l)
     printf '%-14s %8s %12s %10s %8s %8s %8s\n' "$t" "$ran" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" \
-        "$crashes" | tee -a "$SUMMARY"
+        "$crashes" >>"$SUMMARY"
+    tail -1 "$SUMMARY" >&2
     if [ "$status" -ne 0 ]; then
         echo "fuzz: $t exited $status; see $FUZZ/$log and artifacts/$t/" >&2
     fi
