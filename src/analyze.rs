@@ -162,6 +162,12 @@ fn analyze_into<W: Write>(cfg: &AnalyzeConfig, sink: Sink<W>, err: &mut dyn Writ
             let parts: Vec<String> = anomalies.iter().map(|(k, v)| format!("{k}={v}")).collect();
             line.push_str(&parts.join(", "));
         }
+        if read_stats.unknown_blocks > 0 {
+            line.push_str(&format!("; unknown pcapng blocks skipped: {}", read_stats.unknown_blocks));
+        }
+        if read_stats.over_snaplen > 0 {
+            line.push_str(&format!("; records longer than the snapshot length: {}", read_stats.over_snaplen));
+        }
         if read_stats.unsupported_link > 0 {
             line.push_str(&format!("; packets on undecodable interfaces: {}", read_stats.unsupported_link));
         }

@@ -49,6 +49,8 @@ struct Interface {
     /// Timestamp units per second.
     resolution: u64,
     offset_secs: i64,
+    /// Snapshot length; 0 for none.
+    snaplen: u32,
 }
 
 /// Counters of what the reader skipped without failing.
@@ -60,6 +62,11 @@ pub struct ReadStats {
     pub unsupported_link: u64,
     /// pcapng blocks of unknown or irrelevant types.
     pub other_blocks: u64,
+    /// pcapng blocks of a type the pcapng specification does not define (skipped).
+    pub unknown_blocks: u64,
+    /// Records captured longer than their file's or interface's snapshot length: a bad
+    /// writer or a crafted file. Read anyway (never more than the record holds).
+    pub over_snaplen: u64,
 }
 
 /// Opens `path` (or standard input for `-`) and calls `each` for every packet, in file order.
@@ -88,7 +95,7 @@ pub fn read(
         }
         Err(_) => return Err(FileError::NotCapture { path: p() }),
     };
-    let mut legacy: Option<(LinkType, u32)> = None; // link type, units per second
+    let mut legacy: Option<(LinkType, u32, u32)> = None; // link type, units per second, snaplen
     let mut ifaces: Vec<Interface> = Vec::new();
     let mut offset: u64 = 0;
     loop {
@@ -100,10 +107,13 @@ pub fn read(
                         let dlt = h.network.0;
                         let link = LinkType::from_dlt(dlt).ok_or(FileError::UnknownLinkType { path: p(), dlt })?;
                         let units = if h.is_nanosecond_precision() { 1_000_000_000 } else { 1_000_000 };
-                        legacy = Some((link, units));
+                        legacy = Some((link, units, h.snaplen));
                     }
                     PcapBlockOwned::Legacy(b) => {
-                        if let Some((link, units)) = legacy {
+                        if let Some((link, units, snaplen)) = legacy {
+                            if snaplen > 0 && b.caplen > snaplen {
+                                stats.over_snaplen += 1;
+                            }
                             let frac_us = if units == 1_000_000 { b.ts_usec } else { b.ts_usec / 1000 };
                             let ts = Timestamp::from_parts(u64::from(b.ts_sec), frac_us);
                             stats.bytes += b.data.len() as u64;
@@ -117,6 +127,7 @@ pub fn read(
                             dlt: idb.linktype.0,
                             resolution: idb.ts_resolution().unwrap_or(1_000_000).max(1),
                             offset_secs: idb.ts_offset(),
+                            snaplen: idb.snaplen,
                         });
                     }
                     PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
@@ -132,6 +143,9 @@ pub fn read(
                             offset += len as u64;
                             continue;
                         };
+                        if iface.snaplen > 0 && epb.caplen > iface.snaplen {
+                            stats.over_snaplen += 1;
+                        }
                         let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
                         let secs = (raw / iface.resolution).saturating_add_signed(iface.offset_secs);
                         let frac = raw % iface.resolution;
@@ -149,6 +163,10 @@ pub fn read(
                             }
                             None => stats.unsupported_link += 1,
                         }
+                    }
+                    PcapBlockOwned::NG(Block::Unknown(_)) => {
+                        stats.other_blocks += 1;
+                        stats.unknown_blocks += 1;
                     }
                     PcapBlockOwned::NG(_) => stats.other_blocks += 1,
                 }

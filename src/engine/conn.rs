@@ -191,6 +191,7 @@ impl Conn {
                 NoBody(false)
             });
         });
+        sh.stats.http.unfinished += u64::from(self.req.mid_message()) + u64::from(self.resp.mid_message());
         let ttl = self.client_ttl;
         for c in requests {
             self.push_request(c, key, None, ttl, ts, sh, out);

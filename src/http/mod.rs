@@ -46,6 +46,9 @@ pub struct HttpStats {
     pub desync_chunks: u64,
     /// Capture holes that cut into a message.
     pub gaps: u64,
+    /// Connections that ended in the middle of a message: a head never finished, or a body
+    /// shorter than its Content-Length (a 4 GiB one, say) or its chunks announced.
+    pub unfinished: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
