@@ -59,7 +59,7 @@ pub fn run(cfg: &AnalyzeConfig) -> anyhow::Result<u8> {
 /// dashboard shows what has been found so far.
 fn run_tui(cfg: &AnalyzeConfig) -> anyhow::Result<u8> {
     let (tx, rx) = crossbeam_channel::bounded::<UiEvent>(65_536);
-    let title = cfg.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ");
+    let title = "analyze".to_owned();
     let worker_cfg = cfg.clone();
     let worker = std::thread::Builder::new().name("analyze".into()).spawn(move || {
         let mut err = Vec::new();

@@ -330,3 +330,28 @@ fn a_bad_file_does_not_stop_the_others() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(lines_summary(&o), EXPECTED);
 }
+
+#[test]
+fn stdout_closed_early_exits_quietly() {
+    // Enough records to overflow a pipe: every bundled capture, forty times over.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("captures")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+        .collect();
+    let mut cmd = bin();
+    cmd.args(["analyze", "--format", "json"]);
+    for _ in 0..40 {
+        cmd.args(&files);
+    }
+    let mut child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("run");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut first = [0u8; 64];
+    std::io::Read::read_exact(&mut out, &mut first).expect("some output");
+    drop(out); // `| head -c 64`
+    let o = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked") && !err.to_lowercase().contains("broken pipe"), "{err}");
+}

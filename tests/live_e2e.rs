@@ -376,6 +376,16 @@ fn sighup_reopens_the_output_file() {
     let stderr = child.stderr.take().expect("stderr");
     let mut lines = BufReader::new(stderr).lines();
     assert!(lines.next().and_then(Result::ok).unwrap_or_default().contains("capturing"));
+    // Once capturing, the monitor holds no CAP_NET_RAW and cannot gain privileges.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).expect("status");
+    let field = |name: &str| {
+        status.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)).unwrap_or("").to_owned()
+    };
+    let eff = u64::from_str_radix(&field("CapEff:"), 16).expect("CapEff");
+    assert_eq!(eff & (1 << 13), 0, "CAP_NET_RAW still effective: {eff:x}");
+    assert_ne!(eff & (1 << 19), 0, "CAP_SYS_PTRACE kept for /proc");
+    assert_eq!(eff & (1 << 1), 0, "CAP_DAC_OVERRIDE dropped");
+    assert_eq!(field("NoNewPrivs:"), "1");
     let curl = |path: &str| {
         let mut c = topo.exec("host");
         c.args(["curl", "-s", "-o", "/dev/null", &format!("http://169.254.169.254{path}")]);
@@ -424,4 +434,76 @@ fn without_privileges_live_says_what_it_needs() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("CAP_NET_RAW") && err.lines().count() == 1, "{err}");
+}
+
+#[test]
+fn a_full_disk_is_reported_and_counted_not_fatal() {
+    if let Some(why) = cannot_run("full") {
+        eprintln!("SKIPPED a_full_disk_is_reported_and_counted_not_fatal: {why}");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut topo = Topology::up("full");
+    topo.start_mock(&tmp.path().join("counts.json"), &[]);
+    let child = topo
+        .exec("host")
+        .arg(env!("CARGO_BIN_EXE_imdswatch"))
+        .args(["live", "--stats-interval", "0", "--output", "/dev/full"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start");
+    let mut mon = Monitor { child, out: PathBuf::from("/dev/null") };
+    let stderr = mon.child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    assert!(lines.next().and_then(Result::ok).unwrap_or_default().contains("capturing"));
+    for _ in 0..2 {
+        let mut c = topo.exec("host");
+        c.args(["curl", "-s", "-o", "/dev/null", "http://169.254.169.254/latest/meta-data/instance-id"]);
+        run_client(c);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = sh(Command::new("kill").args(["-TERM", &mon.child.id().to_string()]));
+    let code = mon.child.wait().expect("wait").code();
+    let err: Vec<String> = lines.map_while(Result::ok).collect();
+    assert_eq!(code, Some(0), "{err:?}");
+    // One warning (rate-limited), and the loss counted in the summary.
+    assert_eq!(err.iter().filter(|l| l.contains("cannot write output")).count(), 1, "{err:?}");
+    let summary = err.iter().find(|l| l.contains("stopped after")).expect("summary");
+    assert!(summary.contains("output errors 2"), "{summary}");
+}
+
+#[test]
+fn the_interface_going_away_is_a_clear_error() {
+    if let Some(why) = cannot_run("gone") {
+        eprintln!("SKIPPED the_interface_going_away_is_a_clear_error: {why}");
+        return;
+    }
+    let topo = Topology::up("gone");
+    let child = topo
+        .exec("host")
+        .arg(env!("CARGO_BIN_EXE_imdswatch"))
+        .args(["live", "--json", "--stats-interval", "0", "-i", "h-imds"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start");
+    let mut mon = Monitor { child, out: PathBuf::from("/dev/null") };
+    let stderr = mon.child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    assert!(lines.next().and_then(Result::ok).unwrap_or_default().contains("capturing on h-imds"));
+    let del = sh(topo.exec("host").args(["ip", "link", "del", "h-imds"]));
+    assert!(del.status.success());
+    let t = Instant::now();
+    let code = loop {
+        if let Some(st) = mon.child.try_wait().expect("try_wait") {
+            break st.code();
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "imdswatch did not notice the interface went away");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let err: Vec<String> = lines.map_while(Result::ok).collect();
+    assert_eq!(code, Some(1), "{err:?}");
+    assert!(err.iter().any(|l| l.contains("capture on 'h-imds' stopped")), "{err:?}");
+    assert!(!err.iter().any(|l| l.contains("panicked")), "{err:?}");
 }

@@ -15,6 +15,7 @@
 pub mod attribution;
 pub mod counters;
 pub mod output;
+pub mod privileges;
 
 use std::io::{self, LineWriter};
 use std::path::PathBuf;
@@ -82,6 +83,7 @@ pub fn run_json(cfg: &LiveConfig) -> anyhow::Result<u8> {
         Some(p) => Dest::File(LogFile::open(p).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", p.display()))?),
         None => Dest::Stdout(LineWriter::new(io::stdout())),
     };
+    privileges::drop_after_capture().map_err(|e| anyhow::anyhow!("cannot drop privileges: {e}"))?;
     let signals = Signals::register()?;
     let counters = Arc::new(Counters::default());
     let started = Instant::now();
@@ -113,6 +115,7 @@ pub fn run_json(cfg: &LiveConfig) -> anyhow::Result<u8> {
 /// Runs the dashboard on this terminal over the live pipeline.
 pub fn run_dashboard(cfg: &LiveConfig) -> anyhow::Result<u8> {
     let captures = open_all(cfg)?;
+    privileges::drop_after_capture().map_err(|e| anyhow::anyhow!("cannot drop privileges: {e}"))?;
     let signals = Signals::register()?;
     let counters = Arc::new(Counters::default());
     let started = Instant::now();

@@ -85,8 +85,12 @@ impl JsonOutput {
             let res = self.out.write(&rec);
             self.check(res, &mut last_warning);
         }
-        let res = self.out.flush();
-        self.check(res, &mut last_warning);
+        // Lines that failed are already counted; at exit only say that some are still unwritten.
+        if let Err(e) = self.out.flush()
+            && e.kind() != io::ErrorKind::BrokenPipe
+        {
+            eprintln!("imdswatch: output not fully written at exit: {e}");
+        }
         counts
     }
 

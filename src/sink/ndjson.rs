@@ -6,18 +6,23 @@ use serde::Serialize;
 
 pub struct Ndjson<W: Write> {
     w: W,
+    /// One line, serialized before it is written: write errors keep their kind (a closed
+    /// pipe stays `BrokenPipe`), and a line is written whole or not at all.
+    line: Vec<u8>,
     /// Flush after every line (live mode: a log shipper sees each request at once).
     flush_each: bool,
 }
 
 impl<W: Write> Ndjson<W> {
     pub fn new(w: W, flush_each: bool) -> Ndjson<W> {
-        Ndjson { w, flush_each }
+        Ndjson { w, line: Vec::with_capacity(1024), flush_each }
     }
 
     pub fn write<T: Serialize>(&mut self, record: &T) -> io::Result<()> {
-        serde_json::to_writer(&mut self.w, record).map_err(io::Error::other)?;
-        self.w.write_all(b"\n")?;
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, record).map_err(io::Error::other)?;
+        self.line.push(b'\n');
+        self.w.write_all(&self.line)?;
         if self.flush_each {
             self.w.flush()?;
         }
