@@ -14,6 +14,7 @@ have ip || need_apt+=(iproute2)
 have curl || need_apt+=(curl)
 have tmux || need_apt+=(tmux)
 have setpriv || need_apt+=(util-linux)
+[ -x /usr/bin/time ] || need_apt+=(time)
 have pkg-config || need_apt+=(pkg-config)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
 

@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# Supply chain: licences, sources and bans (advisories need GitHub: see deny.toml).
+command -v cargo-deny >/dev/null 2>&1 || cargo install cargo-deny --locked --quiet
+cargo deny --offline check bans licenses sources
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
 cargo test --all-targets --quiet 2>&1 | tee /tmp/imdswatch-test.log
