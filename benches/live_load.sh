@@ -63,10 +63,10 @@ fi
 
 p="imw-load$$-"
 tmp=$(mktemp -d /tmp/imw-load.XXXXXX)
-mon='' srv='' gen='' perfpid=''
+mon='' srv='' gen='' perfpid='' sampler=''
 cleanup() {
     local pid
-    for pid in "$gen" "$perfpid" "$mon" "$srv"; do
+    for pid in "$sampler" "$gen" "$perfpid" "$mon" "$srv"; do
         if [[ -n $pid ]]; then kill -TERM "$pid" 2>/dev/null || true; fi
     done
     imw_down "$p" >/dev/null 2>&1 || true
@@ -140,6 +140,14 @@ for _ in $(seq 200); do grep -q capturing "$tmp/live.err" 2>/dev/null && break; 
 grep -q capturing "$tmp/live.err" || { echo "imdswatch did not start:" >&2; cat "$tmp/live.err" >&2; exit 1; }
 sleep 1
 
+# RSS and CPU of imdswatch once a second, for the timeline (bounded: SECONDS + 10 samples).
+(
+    for ((i = 0; i < secs + 10; i++)); do
+        printf '%s %s %s\n' "$i" "$(status_kib "$mon" VmRSS)" "$(cpu_ticks "$mon")" || break
+        sleep 1
+    done
+) >"$tmp/samples" 2>/dev/null &
+sampler=$!
 t0=$(date +%s.%N)
 c0=$(cpu_ticks "$mon")
 read -r mb0 mt0 < <(machine_busy)
@@ -171,6 +179,9 @@ t2=$(date +%s.%N)
 hwm=$(status_kib "$mon" VmHWM)
 rss=$(status_kib "$mon" VmRSS)
 threads_cpu=$(thread_cpu "$mon")
+kill "$sampler" 2>/dev/null || true
+wait "$sampler" 2>/dev/null || true
+sampler=''
 kill -TERM "$mon"
 mon_rc=0
 wait "$mon" || mon_rc=$?
@@ -257,7 +268,9 @@ print(f"attribution {100.0 * attributed / max(len(reqs), 1):.2f}% ({attributed}/
 print(f"imdswatch CPU {cpu_s} s = {cpu_pct}% of one core; peak RSS (VmHWM) {int(hwm) / 1024:.1f} MiB; "
       f"whole machine busy {mach}% of {2} cores")
 if dups:
-    print(f"DUPLICATE request records: {len(dups)}, e.g. {dups[0]}")
+    print(f"DUPLICATE request records (same client socket, timestamp, method, path): {len(dups)}; first:")
+    for r in [r for r in reqs if (r["network"]["client"], r["timestamp"], r["imds"]["method"], r["imds"]["path"]) == dups[0]]:
+        print("  " + json.dumps({k: r[k] for k in ("timestamp", "imds", "network")}, separators=(",", ":")))
 over = {k: got[k] - srv.get(k, 0) for k in got if got[k] > srv.get(k, 0)}
 if over:
     print(f"imdswatch counted MORE than the server in {over}")
@@ -267,6 +280,9 @@ print("TSV\t" + "\t".join(str(x) for x in [
     f"{100.0 * attributed / max(len(reqs), 1):.2f}", cpu_pct, f"{int(hwm) / 1024:.1f}"]))
 PY
 printf 'imdswatch threads (CPU s): %s\n' "$threads_cpu"
+# every 10 s: RSS MiB and CPU % of a core over the last 10 s
+awk -v hz="$hz" 'NR > 1 && $1 % 10 == 0 {printf "t=%ss rss=%.0fMiB cpu=%.0f%%  ", $1, $2 / 1024, 100 * ($3 - c) / hz / 10; c = $3}
+    NR == 1 {c = $3} END {print ""}' "$tmp/samples"
 if [[ -f $tmp/perf.data ]]; then
     echo "perf: top symbols of imdswatch during the load"
     perf report -i "$tmp/perf.data" --stdio --no-children --sort comm,symbol 2>/dev/null |
