@@ -111,7 +111,7 @@ http {
     fastcgi_temp_path $tmp/nginx;
     uwsgi_temp_path $tmp/nginx;
     scgi_temp_path $tmp/nginx;
-    log_format imds '\$request_method \$uri \$status tok=\$http_x_aws_ec2_metadata_token';
+    log_format imds '\$request_method \$uri \$status tok=\$http_x_aws_ec2_metadata_token \$remote_port';
     access_log $tmp/access.log imds buffer=256k flush=1s;
     default_type text/plain;
     server_tokens off;
@@ -225,12 +225,15 @@ def server_class(method, uri, tok):
 
 srv = collections.Counter()
 srv_status = collections.Counter()
+srv_port = collections.Counter()
 for line in open(acc):
     f = line.split()
     if len(f) < 4:
         continue
     srv[server_class(f[0], f[1], f[3])] += 1
     srv_status[f[2]] += 1
+    if len(f) > 4:
+        srv_port[f[4]] += 1
 server_total = sum(srv.values())
 
 reqs, stats = [], None
@@ -267,8 +270,15 @@ print(f"attribution {100.0 * attributed / max(len(reqs), 1):.2f}% ({attributed}/
       f"processes {dict(procs)}  misses {dict(misses)}")
 print(f"imdswatch CPU {cpu_s} s = {cpu_pct}% of one core; peak RSS (VmHWM) {int(hwm) / 1024:.1f} MiB; "
       f"whole machine busy {mach}% of {2} cores")
+# Per client port (all connections that used it): more requests seen than served = double count.
+got_port = collections.Counter(r["network"]["client"].rsplit(":", 1)[1] for r in reqs)
+more = {p: (got_port[p], srv_port[p]) for p in got_port if got_port[p] > srv_port[p]}
+print(f"client ports where imdswatch saw more requests than nginx served: {len(more)}"
+      + (f", e.g. {list(more.items())[:3]} (imdswatch, nginx)" if more else " (no double counting)"))
 if dups:
-    print(f"DUPLICATE request records (same client socket, timestamp, method, path): {len(dups)}; first:")
+    print(f"request records sharing client socket, timestamp, method and path: {len(dups)} keys, "
+          f"{sum(dup[k] - 1 for k in dups)} extra records, outcomes "
+          f"{dict(collections.Counter(r['imds']['outcome'] for r in reqs if dup[(r['network']['client'], r['timestamp'], r['imds']['method'], r['imds']['path'])] > 1))}; first:")
     for r in [r for r in reqs if (r["network"]["client"], r["timestamp"], r["imds"]["method"], r["imds"]["path"]) == dups[0]]:
         print("  " + json.dumps({k: r[k] for k in ("timestamp", "imds", "network")}, separators=(",", ":")))
 over = {k: got[k] - srv.get(k, 0) for k in got if got[k] > srv.get(k, 0)}
