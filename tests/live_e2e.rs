@@ -12,6 +12,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// One end-to-end test at a time: each builds namespaces, a monitor and clients, and the
+/// attribution of millisecond-lived clients must not compete with another test for the CPU.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 const HEX_ID: &str = "4f1c2a9be0d34c77a8b6e5f0c1d2e3f40a1b2c3d4e5f60718293a4b5c6d7e8f9";
 
 fn root() -> PathBuf {
@@ -125,7 +133,28 @@ impl Drop for Monitor {
     }
 }
 
+type ErrLines = std::io::Lines<BufReader<std::process::ChildStderr>>;
+
 impl Monitor {
+    /// `imdswatch ARGS` in the host namespace, once it says it is capturing; its stderr
+    /// lines after that one.
+    fn spawn(t: &Topology, args: &[&str], out: &Path) -> (Monitor, ErrLines) {
+        let child = t
+            .exec("host")
+            .arg(env!("CARGO_BIN_EXE_imdswatch"))
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start imdswatch");
+        let mut mon = Monitor { child, out: out.to_owned() };
+        let stderr = mon.child.stderr.take().expect("stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let first = lines.next().and_then(Result::ok).unwrap_or_default();
+        assert!(first.contains("capturing on"), "imdswatch did not start: {first}");
+        (mon, lines)
+    }
+
     fn start(t: &Topology, out: &Path, extra: &[&str]) -> Monitor {
         let mut child = t
             .exec("host")
@@ -219,6 +248,7 @@ impl Drop for FakeContainerCgroup {
 
 #[test]
 fn live_attributes_curl_botocore_and_a_container_client() {
+    let _serial = serial();
     if let Some(why) = cannot_run("e2e") {
         eprintln!("SKIPPED live_attributes_curl_botocore_and_a_container_client: {why}");
         return;
@@ -354,6 +384,7 @@ fn live_attributes_curl_botocore_and_a_container_client() {
 
 #[test]
 fn sighup_reopens_the_output_file() {
+    let _serial = serial();
     if let Some(why) = cannot_run("hup") {
         eprintln!("SKIPPED sighup_reopens_the_output_file: {why}");
         return;
@@ -362,20 +393,9 @@ fn sighup_reopens_the_output_file() {
     let mut topo = Topology::up("hup");
     topo.start_mock(&tmp.path().join("counts.json"), &[]);
     let log = tmp.path().join("imds.log");
-    let child = topo
-        .exec("host")
-        .arg(env!("CARGO_BIN_EXE_imdswatch"))
-        .args(["live", "--stats-interval", "0", "--output"])
-        .arg(&log)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start");
-    let mut mon = Monitor { child, out: log.clone() };
+    let log_arg = log.to_string_lossy().into_owned();
+    let (mut mon, _lines) = Monitor::spawn(&topo, &["live", "--stats-interval", "0", "--output", &log_arg], &log);
     let child = &mut mon.child;
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    assert!(lines.next().and_then(Result::ok).unwrap_or_default().contains("capturing"));
     // Once capturing, the monitor holds no CAP_NET_RAW and cannot gain privileges.
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).expect("status");
     let field = |name: &str| {
@@ -419,6 +439,7 @@ fn wait_for_lines(p: &Path, n: usize) {
 
 #[test]
 fn without_privileges_live_says_what_it_needs() {
+    let _serial = serial();
     if unsafe_free_euid() != 0 {
         eprintln!("SKIPPED without_privileges_live_says_what_it_needs: not root (cannot drop to nobody)");
         return;
@@ -438,6 +459,7 @@ fn without_privileges_live_says_what_it_needs() {
 
 #[test]
 fn a_full_disk_is_reported_and_counted_not_fatal() {
+    let _serial = serial();
     if let Some(why) = cannot_run("full") {
         eprintln!("SKIPPED a_full_disk_is_reported_and_counted_not_fatal: {why}");
         return;
@@ -445,18 +467,8 @@ fn a_full_disk_is_reported_and_counted_not_fatal() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut topo = Topology::up("full");
     topo.start_mock(&tmp.path().join("counts.json"), &[]);
-    let child = topo
-        .exec("host")
-        .arg(env!("CARGO_BIN_EXE_imdswatch"))
-        .args(["live", "--stats-interval", "0", "--output", "/dev/full"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start");
-    let mut mon = Monitor { child, out: PathBuf::from("/dev/null") };
-    let stderr = mon.child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    assert!(lines.next().and_then(Result::ok).unwrap_or_default().contains("capturing"));
+    let (mut mon, lines) =
+        Monitor::spawn(&topo, &["live", "--stats-interval", "0", "--output", "/dev/full"], Path::new("/dev/null"));
     for _ in 0..2 {
         let mut c = topo.exec("host");
         c.args(["curl", "-s", "-o", "/dev/null", "http://169.254.169.254/latest/meta-data/instance-id"]);
@@ -475,23 +487,14 @@ fn a_full_disk_is_reported_and_counted_not_fatal() {
 
 #[test]
 fn the_interface_going_away_is_a_clear_error() {
+    let _serial = serial();
     if let Some(why) = cannot_run("gone") {
         eprintln!("SKIPPED the_interface_going_away_is_a_clear_error: {why}");
         return;
     }
     let topo = Topology::up("gone");
-    let child = topo
-        .exec("host")
-        .arg(env!("CARGO_BIN_EXE_imdswatch"))
-        .args(["live", "--json", "--stats-interval", "0", "-i", "h-imds"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start");
-    let mut mon = Monitor { child, out: PathBuf::from("/dev/null") };
-    let stderr = mon.child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    assert!(lines.next().and_then(Result::ok).unwrap_or_default().contains("capturing on h-imds"));
+    let (mut mon, lines) =
+        Monitor::spawn(&topo, &["live", "--json", "--stats-interval", "0", "-i", "h-imds"], Path::new("/dev/null"));
     let del = sh(topo.exec("host").args(["ip", "link", "del", "h-imds"]));
     assert!(del.status.success());
     let t = Instant::now();

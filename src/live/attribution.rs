@@ -17,8 +17,11 @@ use crate::time::Timestamp;
 
 /// Results remembered per connection; the oldest are forgotten first.
 pub const MAX_RESULTS: usize = 16_384;
-/// Messages taken off the queue at once (so that pending SYNs are served first).
+/// Messages taken off the queue at once (so that pending SYNs are served first), and the
+/// most finished requests held here.
 const ATTR_BATCH: usize = 1024;
+/// Finished requests written out between two looks at the queue.
+const RECORDS_PER_PASS: usize = 64;
 /// Retries of a lookup that found no process, after the first attempt.
 const RETRY_DELAYS: [Duration; 3] = [Duration::from_millis(2), Duration::from_millis(10), Duration::from_millis(50)];
 
@@ -57,7 +60,7 @@ impl Stage {
     pub fn run(mut self, rx: Receiver<AttrMsg>, tx: Sender<Box<RequestRecord>>) {
         let mut records: VecDeque<(FlowKey, Box<RequestRecord>)> = VecDeque::new();
         let mut open = true;
-        while open || !records.is_empty() {
+        'run: while open || !records.is_empty() {
             let wait = if records.is_empty() {
                 self.retries
                     .front()
@@ -67,6 +70,7 @@ impl Stage {
                 Duration::ZERO
             };
             let mut lookups: Vec<(FlowKey, Timestamp)> = Vec::new();
+            let room = records.len() < ATTR_BATCH;
             let mut take = |m: AttrMsg| match m {
                 AttrMsg::Lookup { key, ts } => lookups.push((key, ts)),
                 AttrMsg::Record { key, record } => records.push_back((key, record)),
@@ -77,23 +81,29 @@ impl Stage {
                     Err(RecvTimeoutError::Timeout) => {}
                     Err(RecvTimeoutError::Disconnected) => open = false,
                 }
-                // Everything already waiting, so that every pending SYN is served first.
-                for m in rx.try_iter().take(ATTR_BATCH) {
-                    take(m);
+                // What is already waiting, so that every pending SYN is served first; the
+                // local backlog stays bounded (beyond it, messages wait in the bounded
+                // channel and the pressure reaches the capture queue, where it is counted).
+                if room {
+                    for m in rx.try_iter().take(ATTR_BATCH) {
+                        take(m);
+                    }
                 }
             }
             for (key, ts) in lookups {
                 self.first_lookup(key, ts);
             }
             self.run_due_retries();
-            if let Some((key, mut record)) = records.pop_front() {
+            // Finished requests in order; a batch at a time, so that new SYNs wait little.
+            for _ in 0..RECORDS_PER_PASS {
+                let Some((key, mut record)) = records.pop_front() else { break };
                 let a = self.for_record(key);
                 if a.process.is_none() {
                     self.counters.attribution_misses.fetch_add(1, Relaxed);
                 }
                 record.live = Some(LiveFields::from_attribution(a, self.host.clone()));
                 if tx.send(record).is_err() {
-                    break;
+                    break 'run;
                 }
             }
         }

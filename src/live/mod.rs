@@ -83,54 +83,63 @@ pub fn run_json(cfg: &LiveConfig) -> anyhow::Result<u8> {
         Some(p) => Dest::File(LogFile::open(p).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", p.display()))?),
         None => Dest::Stdout(LineWriter::new(io::stdout())),
     };
-    privileges::drop_after_capture().map_err(|e| anyhow::anyhow!("cannot drop privileges: {e}"))?;
-    let signals = Signals::register()?;
-    let counters = Arc::new(Counters::default());
-    let started = Instant::now();
-    let sources: Vec<String> = captures.iter().map(|c| c.iface.clone()).collect();
-    let pipeline = Pipeline::start(cfg, captures, counters.clone(), signals.stop.clone())?;
-    eprintln!(
-        "imdswatch: capturing on {} ({}); stop with Ctrl-C",
-        sources.join(", "),
-        cfg.engine.endpoints.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-    );
-
+    let r = Running::start(cfg, captures)?;
     let out = JsonOutput {
         out: Ndjson::new(dest, true),
         stats_interval: cfg.stats_interval,
-        sources: sources.clone(),
-        counters: counters.clone(),
-        started,
-        hup: signals.hup.clone(),
-        stop: signals.stop.clone(),
+        sources: r.sources.clone(),
+        counters: r.counters.clone(),
+        started: r.started,
+        hup: r.signals.hup.clone(),
+        stop: r.signals.stop.clone(),
     };
-    let rx = pipeline.output.clone();
+    let rx = r.pipeline.output.clone();
     let writer = thread::Builder::new().name("output".into()).spawn(move || out.run(rx))?;
-    wait_for_stop(&signals.stop, cfg.duration, &pipeline);
-    pipeline.join();
+    wait_for_stop(&r.signals.stop, cfg.duration, &r.pipeline);
+    r.pipeline.join();
     let counts = writer.join().unwrap_or_default();
-    Ok(finish(&counters, &counts, started))
+    Ok(finish(&r.counters, &counts, r.started))
+}
+
+/// A started pipeline and what its faces share. Everything that needs privileges (capture
+/// handles, the output file) is opened before; this drops them before any thread starts.
+struct Running {
+    signals: Signals,
+    counters: Arc<Counters>,
+    started: Instant,
+    sources: Vec<String>,
+    pipeline: Pipeline,
+}
+
+impl Running {
+    fn start(cfg: &LiveConfig, captures: Vec<LiveCapture>) -> anyhow::Result<Running> {
+        privileges::drop_after_capture().map_err(|e| anyhow::anyhow!("cannot drop privileges: {e}"))?;
+        let signals = Signals::register()?;
+        let counters = Arc::new(Counters::default());
+        let sources: Vec<String> = captures.iter().map(|c| c.iface.clone()).collect();
+        let pipeline = Pipeline::start(cfg, captures, counters.clone(), signals.stop.clone())?;
+        eprintln!(
+            "imdswatch: capturing on {} ({}); stop with Ctrl-C",
+            sources.join(", "),
+            cfg.engine.endpoints.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        );
+        Ok(Running { signals, counters, started: Instant::now(), sources, pipeline })
+    }
 }
 
 /// Runs the dashboard on this terminal over the live pipeline.
 pub fn run_dashboard(cfg: &LiveConfig) -> anyhow::Result<u8> {
-    let captures = open_all(cfg)?;
-    privileges::drop_after_capture().map_err(|e| anyhow::anyhow!("cannot drop privileges: {e}"))?;
-    let signals = Signals::register()?;
-    let counters = Arc::new(Counters::default());
-    let started = Instant::now();
-    let sources: Vec<String> = captures.iter().map(|c| c.iface.clone()).collect();
-    let pipeline = Pipeline::start(cfg, captures, counters.clone(), signals.stop.clone())?;
+    let r = Running::start(cfg, open_all(cfg)?)?;
     let (ui_tx, ui_rx) = bounded::<UiEvent>(UI_QUEUE);
-    let (rx, c2, src) = (pipeline.output.clone(), counters.clone(), sources.clone());
+    let (rx, c2, src, started) = (r.pipeline.output.clone(), r.counters.clone(), r.sources.clone(), r.started);
     let feeder = thread::Builder::new().name("ui-feed".into()).spawn(move || feed_ui(rx, ui_tx, c2, src, started))?;
-    let title = format!("live on {}", sources.join(", "));
+    let title = format!("live on {}", r.sources.join(", "));
     let ui = crate::sink::tui::run(ui_rx, UiMode::Live, title);
-    signals.stop.store(true, Relaxed);
-    pipeline.join();
+    r.signals.stop.store(true, Relaxed);
+    r.pipeline.join();
     let counts = feeder.join().unwrap_or_default();
     ui?;
-    Ok(finish(&counters, &counts, started))
+    Ok(finish(&r.counters, &counts, r.started))
 }
 
 /// Hands records to the dashboard without ever waiting on it (a full queue loses the record,
