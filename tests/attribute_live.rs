@@ -230,3 +230,26 @@ fn attribute_network_namespace() {
     drop(child);
     drop(ns);
 }
+
+/// Regression (CI, issue 3): the kernel's newest id was a test thread's, and the fast path
+/// reported the thread id as the pid. A socket made on a brand-new thread must still name
+/// the process.
+#[test]
+fn attribute_socket_made_on_a_new_thread_names_the_process() {
+    let found = std::thread::spawn(|| {
+        let (_l, client, _accepted) = match connect("127.0.0.1:0") {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("SKIPPED attribute_socket_made_on_a_new_thread_names_the_process: {e}");
+                return None;
+            }
+        };
+        let (local, peer) = (client.local_addr().ok()?, client.peer_addr().ok()?);
+        Some(Attributor::new().lookup(local, peer))
+    })
+    .join()
+    .expect("thread");
+    if let Some(a) = found {
+        assert_eq!(pid_of(&a), Some(std::process::id()), "{a:?}");
+    }
+}

@@ -119,7 +119,15 @@ impl FdIndex {
         // processes forked. Look at those before listing /proc at all.
         let last = self.last_pid();
         if last != u32::MAX {
-            for pid in (0..NEWEST_FIRST).filter_map(|d| last.checked_sub(d)).filter(|&p| p > 0) {
+            let mut tried: Vec<u32> = Vec::with_capacity(NEWEST_FIRST as usize);
+            for id in (0..NEWEST_FIRST).filter_map(|d| last.checked_sub(d)).filter(|&p| p > 0) {
+                // The newest ids may be threads': read their process (thread group) instead,
+                // so that only process ids are ever reported or cached.
+                let Some(pid) = self.thread_group(id) else { continue };
+                if tried.contains(&pid) {
+                    continue;
+                }
+                tried.push(pid);
                 if let Ok(Some(fd)) = self.read_pid(pid, want) {
                     self.stats.newest_hits += 1;
                     self.remember_hot(pid);
@@ -152,6 +160,12 @@ impl FdIndex {
             }
         }
         Scan::NotFound { permission }
+    }
+
+    /// The process (thread-group id) of a task id.
+    fn thread_group(&self, id: u32) -> Option<u32> {
+        let status = std::fs::read_to_string(self.proc_root.join(id.to_string()).join("status")).ok()?;
+        status.lines().find_map(|l| l.strip_prefix("Tgid:")).and_then(|v| v.trim().parse().ok())
     }
 
     fn remember_hot(&mut self, pid: u32) {
