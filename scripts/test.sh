@@ -9,4 +9,8 @@ command -v cargo-deny >/dev/null 2>&1 || cargo install cargo-deny --locked --qui
 cargo deny --offline check bans licenses sources
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
-cargo test --all-targets --quiet 2>&1 | tee /tmp/imdswatch-test.log
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --all-targets --quiet 2>&1 | tee "$log"
+# One closing line over every test binary (cargo prints one line per binary).
+awk '/^test result:/ {p += $4; f += $6; i += $8} END {printf "tests: %d passed, %d failed, %d skipped\n", p, f, i}' "$log"
