@@ -38,6 +38,15 @@ fn records(path: &str) -> (i32, BTreeMap<String, (String, String, u64)>, Value) 
     (code, map, doc)
 }
 
+/// The JSON record of one resource.
+fn record(doc: &Value, resource: &str) -> Value {
+    doc["records"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["resource"] == resource))
+        .cloned()
+        .unwrap_or_else(|| panic!("no record for {resource}"))
+}
+
 /// Asserts the exact set of records: (resource, verdict, file suffix, line).
 fn expect(path: &str, code: i32, want: &[(&str, &str, &str, u64)]) -> Value {
     let (got_code, got, doc) = records(path);
@@ -119,10 +128,43 @@ fn local_modules_with_inputs_per_call() {
             ("module.fleet[0].aws_instance.web", "pass", "modules/web/main.tf", 9),
             ("module.fleet[1].aws_instance.web", "fail", "modules/web/main.tf", 9),
             ("module.loop.aws_launch_template.inner", "pass", "modules/loop/main.tf", 7),
+            // A registry module is not followed: unknown, never a silent pass.
+            ("module.remote", "unknown", "tf_modules/main.tf", 23),
             // The self-calling module is a configuration error, reported and not followed.
             ("ERROR tests/fixtures/iac/tf_modules/modules/loop/main.tf", "parse_error", "modules/loop/main.tf", 1),
         ],
     );
+}
+
+#[test]
+fn remote_modules_are_unknown_and_fail_only_with_strict() {
+    let path = format!("{FIX}/tf_remote");
+    let doc = expect(
+        &path,
+        0,
+        &[
+            ("module.registry", "unknown", "tf_remote/main.tf", 1),
+            ("module.wrapper.module.inner", "unknown", "tf_remote/wrapper/main.tf", 1),
+            ("module.wrapper.aws_instance.ok", "pass", "tf_remote/wrapper/main.tf", 7),
+        ],
+    );
+    let rec = record(&doc, "module.registry");
+    assert_eq!(rec["type"], "module");
+    assert_eq!(rec["fix"]["kind"], "check_plan");
+    let reason = rec["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("\"terraform-aws-modules/ec2-instance/aws\" is not local")
+            && reason.contains("resources were not checked")
+            && reason.contains("terraform show -json"),
+        "{reason}"
+    );
+    assert_eq!(run(&["--strict", &path]).0, 3);
+    let (_, human) = run(&[&path]);
+    assert!(
+        human.contains("tf_remote/main.tf:1: module.registry: UNKNOWN — the module's source \"terraform-aws-modules"),
+        "{human}"
+    );
+    assert!(human.contains("terraform show -json tfplan > plan.json"), "{human}");
 }
 
 #[test]

@@ -54,6 +54,8 @@ pub enum Fix {
     CloudFormation { path: String },
     /// Make the unknown value known (or enforce it another way).
     MakeKnown,
+    /// Check the `terraform show -json` plan, which includes a remote module's resources.
+    CheckPlan,
 }
 
 /// One checked resource.

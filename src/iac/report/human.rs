@@ -69,6 +69,9 @@ fn fix_text(r: &Record, fix: &Fix) -> String {
         Fix::CloudFormation { path } => {
             format!("    fix: in {} set {path}\n{}", r.resource, indent("MetadataOptions:\n  HttpTokens: required"))
         }
+        Fix::CheckPlan => "    fix: check the plan, which includes the module's resources:\n      \
+             terraform plan -out=tfplan && terraform show -json tfplan > plan.json && imdswatch iac plan.json\n"
+            .to_string(),
         Fix::MakeKnown => {
             "    fix: make the value known before deploy (a default, tfvars, or a literal http_tokens = \"required\")\n"
                 .to_string()

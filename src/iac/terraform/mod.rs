@@ -13,9 +13,10 @@ pub mod rules;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use crate::iac::verdict::{Record, display_path};
+use crate::iac::verdict::{Fix, Record, Verdict, display_path};
 
-/// Checks the given module directories; returns one record per resource instance plus
+/// Checks the given module directories; returns one record per resource instance, one
+/// `unknown` record per module call that is not followed (non-local source), plus
 /// parse-error records.
 pub fn check_dirs(dirs: &BTreeSet<PathBuf>) -> Vec<Record> {
     let mut loader = modules::Loader::default();
@@ -46,6 +47,19 @@ pub fn check_dirs(dirs: &BTreeSet<PathBuf>) -> Vec<Record> {
                 fix: o.fix,
             });
         }
+    }
+    for u in loader.unfollowed.drain(..) {
+        records.push(Record {
+            file: display_path(&u.file),
+            line: u.line,
+            resource: u.address,
+            rtype: "module".to_string(),
+            verdict: Verdict::Unknown,
+            reason: u.reason,
+            compensated_by: None,
+            inherited_from: None,
+            fix: Some(Fix::CheckPlan),
+        });
     }
     // Directories only reachable as children of unchecked parents were still loaded above.
     for e in loader.errors.drain(..) {

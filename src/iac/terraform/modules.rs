@@ -57,11 +57,23 @@ pub struct Problem {
     pub message: String,
 }
 
+/// A module call that is not followed (registry, git or other non-local source): its
+/// resources are not checked, and it is reported as `unknown`.
+#[derive(Debug, Clone)]
+pub struct Unfollowed {
+    pub file: PathBuf,
+    pub line: usize,
+    /// `module.NAME`, with the calling module's prefix.
+    pub address: String,
+    pub reason: String,
+}
+
 #[derive(Debug, Default)]
 pub struct Loader {
     dirs: HashMap<PathBuf, Rc<TBody>>,
     pub errors: Vec<ParseError>,
     pub problems: Vec<Problem>,
+    pub unfollowed: Vec<Unfollowed>,
 }
 
 impl Loader {
@@ -143,17 +155,37 @@ impl Loader {
     }
 }
 
-/// Local module sources (`./x`, `../x`) called from a directory, resolved against it.
-pub fn local_children(body: &TBody, dir: &Path) -> Vec<PathBuf> {
-    body.blocks("module").filter_map(|m| local_source(&m.body, dir)).collect()
+/// Where a module call's code comes from.
+enum Source {
+    /// `./x` or `../x`, resolved against the calling directory.
+    Local(PathBuf),
+    /// Anything else (registry, git, S3, HTTP, absolute path): why it is not followed.
+    NotLocal(String),
 }
 
-fn local_source(body: &TBody, dir: &Path) -> Option<PathBuf> {
-    let src = match &body.attr("source")?.expr {
-        hcl_edit::expr::Expression::String(s) => s.value().clone(),
-        _ => return None,
+/// Local module sources (`./x`, `../x`) called from a directory, resolved against it.
+pub fn local_children(body: &TBody, dir: &Path) -> Vec<PathBuf> {
+    body.blocks("module")
+        .filter_map(|m| match source(&m.body, dir) {
+            Source::Local(p) => Some(p),
+            Source::NotLocal(_) => None,
+        })
+        .collect()
+}
+
+fn source(body: &TBody, dir: &Path) -> Source {
+    let src = match body.attr("source").map(|a| &a.expr) {
+        Some(hcl_edit::expr::Expression::String(s)) => s.value().clone(),
+        Some(e) => {
+            return Source::NotLocal(format!("the module's source `{}` is not a string literal", expr_text(e)));
+        }
+        None => return Source::NotLocal("the module call has no source".to_string()),
     };
-    (src.starts_with("./") || src.starts_with("../")).then(|| normalize(&dir.join(src)))
+    if src.starts_with("./") || src.starts_with("../") {
+        Source::Local(normalize(&dir.join(src)))
+    } else {
+        Source::NotLocal(format!("the module's source {src:?} is not local (registry, git or another remote source)"))
+    }
 }
 
 /// Lexical normalisation (no filesystem access): removes `.` and resolves `..`.
@@ -228,8 +260,26 @@ pub fn expand(
     }
 
     for m in body.blocks("module") {
-        let (Some(name), Some(child)) = (m.labels.first(), local_source(&m.body, dir)) else {
+        let Some(name) = m.labels.first() else {
             continue;
+        };
+        let child = match source(&m.body, dir) {
+            Source::Local(child) => child,
+            Source::NotLocal(why) => {
+                // A call with `count = 0` (or an empty `for_each`) creates nothing.
+                if !expansion(&m.body, &Env::module(&scope)).is_empty() {
+                    loader.unfollowed.push(Unfollowed {
+                        file: (*m.file).clone(),
+                        line: m.line,
+                        address: format!("{prefix}module.{name}"),
+                        reason: format!(
+                            "{why}, so its resources were not checked; \
+                             checking the `terraform show -json` plan covers them"
+                        ),
+                    });
+                }
+                continue;
+            }
         };
         if stack.len() >= MAX_MODULE_DEPTH {
             loader.problems.push(Problem {
