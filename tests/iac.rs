@@ -189,8 +189,20 @@ fn inheritance_from_launch_templates() {
     );
 }
 
+/// (`compensated_by`, `inherited_from`) of one resource's JSON record.
+fn provenance(doc: &Value, resource: &str) -> (Option<String>, Option<String>) {
+    let r = record(doc, resource);
+    let field = |k: &str| r.get(k).map(|v| v.as_str().unwrap_or_else(|| panic!("{resource}: {k} = {v}")).to_string());
+    (field("compensated_by"), field("inherited_from"))
+}
+
+fn some(s: &str) -> Option<String> {
+    Some(s.to_string())
+}
+
 #[test]
 fn compensating_controls() {
+    const DEFAULTS: &str = "aws_ec2_instance_metadata_defaults.account";
     let doc = expect(
         &format!("{FIX}/tf_controls/defaults_required"),
         3,
@@ -198,14 +210,40 @@ fn compensating_controls() {
             ("aws_ec2_instance_metadata_defaults.account", "pass", "main.tf", 2),
             ("aws_instance.unset", "pass", "main.tf", 6),
             ("aws_instance.explicit_optional", "fail", "main.tf", 12),
+            ("aws_launch_template.unset", "pass", "main.tf", 16),
+            ("aws_autoscaling_group.from_unset", "pass", "main.tf", 20),
+            ("aws_instance.from_unset_template", "pass", "main.tf", 28),
+            ("aws_eks_node_group.default_template", "pass", "main.tf", 34),
+            ("aws_launch_template.explicit_optional", "fail", "main.tf", 40),
+            ("aws_autoscaling_group.from_explicit_optional", "fail", "main.tf", 44),
         ],
     );
-    let unset =
-        doc["records"].as_array().and_then(|r| r.iter().find(|r| r["resource"] == "aws_instance.unset")).cloned();
+    assert_eq!(provenance(&doc, "aws_ec2_instance_metadata_defaults.account"), (None, None));
+    assert_eq!(provenance(&doc, "aws_instance.unset"), (some(DEFAULTS), None));
+    assert_eq!(provenance(&doc, "aws_launch_template.unset"), (some(DEFAULTS), None));
+    // Inherited verdicts keep the control that decided the template's verdict.
     assert_eq!(
-        unset.map(|r| r["compensated_by"].clone()),
-        Some(Value::from("aws_ec2_instance_metadata_defaults.account"))
+        provenance(&doc, "aws_autoscaling_group.from_unset"),
+        (some(DEFAULTS), some("aws_launch_template.unset"))
     );
+    assert_eq!(
+        provenance(&doc, "aws_instance.from_unset_template"),
+        (some(DEFAULTS), some("aws_launch_template.unset"))
+    );
+    assert_eq!(provenance(&doc, "aws_eks_node_group.default_template"), (some(DEFAULTS), None));
+    let eks = record(&doc, "aws_eks_node_group.default_template");
+    assert!(
+        eks["reason"].as_str().is_some_and(|r| r.contains("default launch template") && r.contains(DEFAULTS)),
+        "{eks}"
+    );
+    assert!(eks.get("fix").is_none(), "{eks}");
+    // An explicit "optional" is not overridden by the account default.
+    assert_eq!(provenance(&doc, "aws_instance.explicit_optional"), (None, None));
+    assert_eq!(
+        provenance(&doc, "aws_autoscaling_group.from_explicit_optional"),
+        (None, some("aws_launch_template.explicit_optional"))
+    );
+
     expect(
         &format!("{FIX}/tf_controls/defaults_optional"),
         3,
@@ -213,9 +251,12 @@ fn compensating_controls() {
             ("aws_ec2_instance_metadata_defaults.optional", "fail", "main.tf", 2),
             ("aws_ec2_instance_metadata_defaults.no_preference", "fail", "main.tf", 6),
             ("aws_instance.unset", "fail", "main.tf", 9),
+            // EKS's default launch template leaves http_tokens optional: fail without a control.
+            ("aws_eks_node_group.default_template", "fail", "main.tf", 13),
         ],
     );
-    expect(
+
+    let doc = expect(
         &format!("{FIX}/tf_controls/ami"),
         3,
         &[
@@ -224,8 +265,17 @@ fn compensating_controls() {
             ("aws_instance.from_plain_ami", "fail", "main.tf", 14),
             ("aws_instance.v2_ami_but_optional", "fail", "main.tf", 21),
             ("aws_launch_template.from_v2_ami", "pass", "main.tf", 25),
+            ("aws_autoscaling_group.from_v2_template", "pass", "main.tf", 29),
         ],
     );
+    assert_eq!(provenance(&doc, "aws_instance.from_v2_ami"), (some("aws_ami.v2"), None));
+    assert_eq!(provenance(&doc, "aws_launch_template.from_v2_ami"), (some("aws_ami.v2"), None));
+    assert_eq!(
+        provenance(&doc, "aws_autoscaling_group.from_v2_template"),
+        (some("aws_ami.v2"), some("aws_launch_template.from_v2_ami"))
+    );
+    assert_eq!(provenance(&doc, "aws_instance.from_plain_ami"), (None, None));
+    assert_eq!(provenance(&doc, "aws_instance.v2_ami_but_optional"), (None, None));
 }
 
 #[test]
@@ -282,6 +332,28 @@ fn terraform_plan_json() {
             ("module.app.aws_autoscaling_group.asg", "fail", "plan.json", 78),
         ],
     );
+}
+
+#[test]
+fn terraform_plan_json_account_default() {
+    const DEFAULTS: &str = "aws_ec2_instance_metadata_defaults.account";
+    let doc = expect(
+        &format!("{FIX}/plan_controls"),
+        3,
+        &[
+            (DEFAULTS, "pass", "plan.json", 6),
+            ("aws_instance.not_configured", "pass", "plan.json", 17),
+            ("aws_instance.explicit_optional", "fail", "plan.json", 35),
+            ("aws_launch_template.unset", "pass", "plan.json", 39),
+            ("aws_autoscaling_group.asg", "pass", "plan.json", 50),
+            ("aws_eks_node_group.default_template", "pass", "plan.json", 61),
+        ],
+    );
+    assert_eq!(provenance(&doc, "aws_instance.not_configured"), (some(DEFAULTS), None));
+    assert_eq!(provenance(&doc, "aws_instance.explicit_optional"), (None, None));
+    assert_eq!(provenance(&doc, "aws_launch_template.unset"), (some(DEFAULTS), None));
+    assert_eq!(provenance(&doc, "aws_autoscaling_group.asg"), (some(DEFAULTS), some("aws_launch_template.unset")));
+    assert_eq!(provenance(&doc, "aws_eks_node_group.default_template"), (some(DEFAULTS), None));
 }
 
 #[test]

@@ -96,6 +96,7 @@ pub fn check(file: &Path, root: &Node) -> Vec<Record> {
             .collect();
         actions != ["delete"] && rc.get("mode").and_then(Node::as_str) != Some("data")
     };
+    let defaults = account_default(changes.iter().filter(live));
     let mut out: Vec<Record> = Vec::new();
     for pass_dependents in [false, true] {
         for rc in changes.iter().filter(live) {
@@ -157,6 +158,8 @@ pub fn check(file: &Path, root: &Node) -> Vec<Record> {
                 _ => Vec::new(),
             };
             let own_configured = conf.is_some_and(|c| c.get("metadata_options").is_some());
+            // Set when the verdict is a fail only because http_tokens is left unset: what is unset.
+            let mut unset: Option<&str> = None;
             if rtype == "aws_ec2_instance_metadata_defaults" {
                 let t = after.and_then(|a| a.get("http_tokens"));
                 (rec.verdict, rec.reason) = match t.and_then(Node::as_str) {
@@ -177,6 +180,9 @@ pub fn check(file: &Path, root: &Node) -> Vec<Record> {
             {
                 if template_refs.is_empty() {
                     (rec.verdict, rec.reason) = if rtype == "aws_eks_node_group" {
+                        unset = Some(
+                            "no launch_template: EKS launches the nodes from its default launch template, which does not set http_tokens",
+                        );
                         (Verdict::Fail, "no launch_template: EKS launches the nodes from its default launch template, which does not set http_tokens (IMDSv1 stays allowed)".into())
                     } else {
                         (Verdict::Unknown, "no launch template reference found in the plan's configuration".into())
@@ -191,19 +197,52 @@ pub fn check(file: &Path, root: &Node) -> Vec<Record> {
                     is_true(mo_unknown) || is_true(first(mo_unknown).and_then(|m| m.get("http_tokens")));
                 let entry = first(mo).filter(|m| m.as_map().is_some());
                 (rec.verdict, rec.reason) = match entry {
-                    Some(e) if e.get("http_endpoint").and_then(Node::as_str) == Some("disabled") => (Verdict::Pass, "the metadata service is disabled (http_endpoint = \"disabled\")".into()),
-                    _ if tokens_unknown && !own_configured && conf.is_some() => (Verdict::Fail, "metadata_options is not configured: the provider computes http_tokens = \"optional\" by default, IMDSv1 allowed".into()),
-                    _ if tokens_unknown => (Verdict::Unknown, "http_tokens is known only after apply (after_unknown)".into()),
-                    None => (Verdict::Fail, "no metadata_options: http_tokens defaults to \"optional\", IMDSv1 allowed".into()),
+                    Some(e) if e.get("http_endpoint").and_then(Node::as_str) == Some("disabled") => {
+                        (Verdict::Pass, "the metadata service is disabled (http_endpoint = \"disabled\")".into())
+                    }
+                    _ if tokens_unknown && !own_configured && conf.is_some() => {
+                        unset = Some("metadata_options is not configured");
+                        (Verdict::Fail, "metadata_options is not configured: the provider computes http_tokens = \"optional\" by default, IMDSv1 allowed".into())
+                    }
+                    _ if tokens_unknown => {
+                        (Verdict::Unknown, "http_tokens is known only after apply (after_unknown)".into())
+                    }
+                    None => {
+                        unset = Some("no metadata_options");
+                        (
+                            Verdict::Fail,
+                            "no metadata_options: http_tokens defaults to \"optional\", IMDSv1 allowed".into(),
+                        )
+                    }
                     Some(e) => {
-                        if let Some((k, _)) = e.get_entry("http_tokens") { rec.line = k.line; }
+                        if let Some((k, _)) = e.get_entry("http_tokens") {
+                            rec.line = k.line;
+                        }
                         match e.get("http_tokens") {
-                            Some(Node { kind: Kind::Scalar { text, .. }, .. }) if text == "required" => (Verdict::Pass, "http_tokens = \"required\" (IMDSv2 only)".into()),
-                            Some(n) if !n.is_null() => (Verdict::Fail, format!("http_tokens = {:?} allows IMDSv1 (must be \"required\")", n.as_str().unwrap_or("?"))),
-                            _ => (Verdict::Fail, "metadata_options does not set http_tokens: it defaults to \"optional\", IMDSv1 allowed".into()),
+                            Some(Node { kind: Kind::Scalar { text, .. }, .. }) if text == "required" => {
+                                (Verdict::Pass, "http_tokens = \"required\" (IMDSv2 only)".into())
+                            }
+                            Some(n) if !n.is_null() => (
+                                Verdict::Fail,
+                                format!(
+                                    "http_tokens = {:?} allows IMDSv1 (must be \"required\")",
+                                    n.as_str().unwrap_or("?")
+                                ),
+                            ),
+                            _ => {
+                                unset = Some("metadata_options does not set http_tokens");
+                                (Verdict::Fail, "metadata_options does not set http_tokens: it defaults to \"optional\", IMDSv1 allowed".into())
+                            }
                         }
                     }
                 };
+            }
+            if let (Some(why), Some(d)) = (unset, &defaults) {
+                rec.verdict = Verdict::Pass;
+                rec.reason = format!(
+                    "{why}, but {d} sets the account default http_tokens = \"required\" (compensating control)"
+                );
+                rec.compensated_by = Some(d.clone());
             }
             match rec.verdict {
                 Verdict::Pass => rec.fix = None,
@@ -214,6 +253,19 @@ pub fn check(file: &Path, root: &Node) -> Vec<Record> {
         }
     }
     out
+}
+
+/// The first account-default resource the plan keeps that requires tokens (known before apply).
+fn account_default<'a>(mut changes: impl Iterator<Item = &'a Node>) -> Option<String> {
+    changes
+        .find(|rc| {
+            let change = rc.get("change");
+            rc.get("type").and_then(Node::as_str) == Some("aws_ec2_instance_metadata_defaults")
+                && change.and_then(|c| c.get("after")).and_then(|a| a.get("http_tokens")).and_then(Node::as_str)
+                    == Some("required")
+                && !is_true(change.and_then(|c| c.get("after_unknown")).and_then(|u| u.get("http_tokens")))
+        })
+        .and_then(|rc| rc.get("address").and_then(Node::as_str).map(str::to_string))
 }
 
 /// Takes the worst verdict of the referenced templates (already checked in the first pass).
@@ -234,6 +286,7 @@ fn inherit(rec: &mut Record, prefix: &str, template_refs: &[&str], done: &[Recor
             rec.verdict = t.verdict;
             rec.reason = format!("launches {} ({}:{}): {}", t.resource, t.file, t.line, t.reason);
             rec.inherited_from = Some(t.resource.clone());
+            rec.compensated_by = t.compensated_by.clone();
             rec.fix = Some(Fix::Template { address: t.resource.clone() });
         }
         None => {

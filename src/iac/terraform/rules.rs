@@ -73,13 +73,10 @@ pub fn check(all: &[Instance]) -> Vec<Option<Outcome>> {
             "aws_eks_node_group" => {
                 let refs = lt_refs(inst.block.body.block("launch_template").map(|b| &b.body), "id", "name");
                 if refs.is_empty() {
-                    let mut o = Outcome::new(
-                        Verdict::Fail,
-                        "no launch_template: EKS launches the nodes from its default launch template, which does not set http_tokens (IMDSv1 stays allowed)",
-                        inst.block.line,
-                    );
-                    o.fix = Some(Fix::TerraformBlock);
-                    Some(o)
+                    let why = "no launch_template: EKS launches the nodes from its default launch template, which does not set http_tokens";
+                    Some(by_account_default(why, inst.block.line, &defaults).unwrap_or_else(|| {
+                        Outcome::new(Verdict::Fail, format!("{why} (IMDSv1 stays allowed)"), inst.block.line)
+                    }))
                 } else {
                     group(inst, all, &out, refs, "")
                 }
@@ -276,16 +273,22 @@ fn with_fallback(own: Own, inst: &Instance, image_attr: &str, all: &[Instance], 
             return o;
         }
     }
-    if let Some(d) = defaults {
-        let mut o = Outcome::new(
-            Verdict::Pass,
-            format!("{why}, but {d} sets the account default http_tokens = \"required\" (compensating control)"),
-            line,
-        );
-        o.compensated_by = Some(d.clone());
+    if let Some(o) = by_account_default(why, line, defaults) {
         return o;
     }
     Outcome::new(Verdict::Fail, format!("{why}: http_tokens defaults to \"optional\", IMDSv1 allowed"), line)
+}
+
+/// A pass through the account default, when one requires tokens: `why` says what is unset.
+fn by_account_default(why: &str, line: usize, defaults: &Option<String>) -> Option<Outcome> {
+    let d = defaults.as_ref()?;
+    let mut o = Outcome::new(
+        Verdict::Pass,
+        format!("{why}, but {d} sets the account default http_tokens = \"required\" (compensating control)"),
+        line,
+    );
+    o.compensated_by = Some(d.clone());
+    Some(o)
 }
 
 fn instance(inst: &Instance, all: &[Instance], out: &[Option<Outcome>], defaults: &Option<String>) -> Option<Outcome> {
