@@ -112,7 +112,7 @@ fn terraform_values() {
             ("aws_launch_template.dynamic_unknown", "unknown", "main.tf", 112),
             ("aws_launch_template.dynamic_iterator", "fail", "main.tf", 125),
             ("aws_instance.count_unknown[*]", "pass", "main.tf", 133),
-            ("aws_instance.tokens_null", "fail", "main.tf", 137),
+            ("aws_instance.tokens_null", "fail", "main.tf", 139),
         ],
     );
 }
@@ -287,6 +287,7 @@ fn terraform_json_syntax() {
             ("aws_instance.json_required", "pass", "main.tf.json", 12),
             ("aws_instance.json_from_var", "fail", "main.tf.json", 17),
             ("aws_instance.json_missing", "fail", "main.tf.json", 20),
+            ("aws_instance.json_null", "fail", "main.tf.json", 25),
         ],
     );
 }

@@ -36,9 +36,11 @@ impl Outcome {
 enum Own {
     /// No `metadata_options` block (or a dynamic one that creates none).
     NoBlock,
-    /// A block without `http_tokens`.
-    NoTokens {
-        empty: bool,
+    /// A block that leaves `http_tokens` unset (absent or `null`): why, and the line to
+    /// report (the `http_tokens` attribute when it is written, else the resource).
+    Unset {
+        why: String,
+        line: usize,
     },
     Decided(Outcome),
 }
@@ -188,7 +190,7 @@ fn own(inst: &Instance, body: &TBody, env: &Env<'_>) -> Own {
     env.iterator = Some((name, key, value));
     match d.body.block("content") {
         Some(c) => options(&c.body, &env, line),
-        None => Own::NoTokens { empty: true },
+        None => Own::Unset { why: "metadata_options is empty".into(), line },
     }
 }
 
@@ -214,18 +216,26 @@ fn options(body: &TBody, env: &Env<'_>, resource_line: usize) -> Own {
                 format!("http_tokens is not set and http_endpoint cannot be known: {w}"),
                 line,
             )),
-            None => Own::NoTokens { empty: body.is_empty() },
+            None => Own::Unset {
+                why: if body.is_empty() {
+                    "metadata_options is empty"
+                } else {
+                    "metadata_options does not set http_tokens"
+                }
+                .into(),
+                line,
+            },
         };
     };
     let via = match &tokens.expr {
-        Expression::String(_) => String::new(),
+        Expression::String(_) | Expression::Null(_) => String::new(),
         e => format!("{} → ", expr_text(e)),
     };
     let o = match env.eval(&tokens.expr) {
         Value::String(s) if s == "required" => {
             Outcome::new(Verdict::Pass, format!("http_tokens = {via}\"required\" (IMDSv2 only)"), line)
         }
-        Value::Null => return Own::NoTokens { empty: false },
+        Value::Null => return Own::Unset { why: format!("http_tokens = {via}null leaves it unset"), line },
         Value::Unknown(w) => Outcome::new(
             Verdict::Unknown,
             format!("http_tokens `{}` cannot be known: {w}", expr_text(&tokens.expr)),
@@ -255,12 +265,10 @@ fn options(body: &TBody, env: &Env<'_>, resource_line: usize) -> Own {
 
 /// Own verdict, else the AMI's `imds_support`, else the account default, else fail.
 fn with_fallback(own: Own, inst: &Instance, image_attr: &str, all: &[Instance], defaults: &Option<String>) -> Outcome {
-    let line = inst.block.line;
-    let why = match own {
+    let (why, line) = match own {
         Own::Decided(o) => return o,
-        Own::NoBlock => "no metadata_options block",
-        Own::NoTokens { empty: true } => "metadata_options is empty",
-        Own::NoTokens { empty: false } => "metadata_options does not set http_tokens",
+        Own::NoBlock => ("no metadata_options block".to_string(), inst.block.line),
+        Own::Unset { why, line } => (why, line),
     };
     if let Some(ami) = inst.block.body.attr(image_attr).and_then(|a| find_refs(&a.expr, "aws_ami", inst, all).ok()) {
         if let Some(a) = ami.iter().map(|&i| &all[i]).find(|a| ami_v2(a)) {
@@ -273,7 +281,7 @@ fn with_fallback(own: Own, inst: &Instance, image_attr: &str, all: &[Instance], 
             return o;
         }
     }
-    if let Some(o) = by_account_default(why, line, defaults) {
+    if let Some(o) = by_account_default(&why, line, defaults) {
         return o;
     }
     Outcome::new(Verdict::Fail, format!("{why}: http_tokens defaults to \"optional\", IMDSv1 allowed"), line)
