@@ -168,8 +168,54 @@ fn remote_modules_are_unknown_and_fail_only_with_strict() {
 }
 
 #[test]
-fn inheritance_from_launch_templates() {
+fn launch_configurations_and_disabled_endpoint() {
     expect(
+        &format!("{FIX}/tf_rules"),
+        3,
+        &[
+            ("aws_launch_configuration.required", "pass", "main.tf", 5),
+            ("aws_launch_configuration.missing", "fail", "main.tf", 9),
+            ("aws_launch_configuration.endpoint_disabled", "pass", "main.tf", 14),
+            // http_endpoint = "disabled" wins over http_tokens = "optional".
+            ("aws_launch_template.endpoint_disabled", "pass", "main.tf", 25),
+            ("aws_launch_template.endpoint_enabled", "fail", "main.tf", 29),
+        ],
+    );
+}
+
+#[test]
+fn directory_walk_skips_terraform_and_git_dirs() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let bad = "resource \"aws_instance\" \"hidden\" {\n  metadata_options {\n    http_tokens = \"optional\"\n  }\n}\n";
+    let good =
+        "resource \"aws_instance\" \"visible\" {\n  metadata_options {\n    http_tokens = \"required\"\n  }\n}\n";
+    let write = |rel: &str, text: &str| {
+        let p = dir.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap_or_else(|| panic!("{rel}"))).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(p, text).unwrap_or_else(|e| panic!("{e}"));
+    };
+    write("main.tf", good);
+    write(".terraform/modules/vpc/main.tf", bad);
+    write(".git/hooks/main.tf", bad);
+    write("nested/.terraform/main.tf", bad);
+    write("nested/.git/template.yaml", "AWSTemplateFormatVersion: x\nResources:\n  I:\n    Type: AWS::EC2::Instance\n");
+    let root = dir.path().to_string_lossy().to_string();
+    let (code, out) = run(&["--format", "json", &root]);
+    let doc: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("json: {e}\n{out}"));
+    let found: Vec<&str> = doc["records"]
+        .as_array()
+        .map(|r| r.iter().filter_map(|r| r["resource"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(found, vec!["aws_instance.visible"], "{out}");
+    assert_eq!(code, 0, "{out}");
+    // The same files are checked when named directly, so the skip is the walk's doing.
+    let hidden = dir.path().join(".terraform/modules/vpc/main.tf").to_string_lossy().to_string();
+    assert_eq!(run(&[&hidden]).0, 3);
+}
+
+#[test]
+fn inheritance_from_launch_templates() {
+    let doc = expect(
         &format!("{FIX}/tf_inherit"),
         3,
         &[
@@ -187,6 +233,14 @@ fn inheritance_from_launch_templates() {
             ("aws_eks_node_group.default_template", "fail", "main.tf", 90),
         ],
     );
+    assert_eq!(provenance(&doc, "aws_instance.from_secure"), (None, some("aws_launch_template.secure")));
+    assert_eq!(provenance(&doc, "aws_instance.from_legacy_by_name"), (None, some("aws_launch_template.legacy")));
+    assert_eq!(provenance(&doc, "aws_instance.own_overrides_template"), (None, None));
+    // The worst of the templates a mixed instances policy launches.
+    assert_eq!(provenance(&doc, "aws_autoscaling_group.mixed"), (None, some("aws_launch_template.legacy")));
+    assert_eq!(provenance(&doc, "aws_autoscaling_group.from_lc"), (None, some("aws_launch_configuration.old")));
+    assert_eq!(provenance(&doc, "aws_eks_node_group.with_template"), (None, some("aws_launch_template.secure")));
+    assert_eq!(provenance(&doc, "aws_eks_node_group.default_template"), (None, None));
 }
 
 /// (`compensated_by`, `inherited_from`) of one resource's JSON record.
@@ -312,11 +366,35 @@ fn cloudformation_yaml_and_json() {
             ("LegacyTemplate", "fail", "template.yaml", 75),
             ("FromTemplate", "fail", "template.yaml", 80),
             ("LaunchConfig", "fail", "template.yaml", 92),
-            ("JsonRequired", "pass", "template.json", 10),
-            ("JsonRef", "fail", "template.json", 17),
-            ("JsonTemplateEmpty", "fail", "template.json", 21),
+            ("NamedTemplate", "pass", "template.yaml", 106),
+            ("NamedLegacyTemplate", "fail", "template.yaml", 107),
+            // LaunchTemplateName is matched against the templates' own (resolved) names.
+            ("FromTemplateName", "pass", "template.yaml", 113),
+            ("FromLegacyTemplateName", "fail", "template.yaml", 119),
+            ("FromOtherStackName", "unknown", "template.yaml", 125),
+            ("JsonRequired", "pass", "template.json", 15),
+            ("JsonRef", "fail", "template.json", 22),
+            ("JsonTemplateEmpty", "fail", "template.json", 26),
+            // Long forms: Fn::If over Conditions (Fn::Equals, Fn::Not, Condition), Fn::Sub.
+            ("JsonIfProd", "pass", "template.json", 36),
+            ("JsonIfDev", "fail", "template.json", 44),
+            ("JsonSub", "fail", "template.json", 52),
+            ("JsonSubVars", "pass", "template.json", 61),
         ],
     );
+}
+
+#[test]
+fn cloudformation_inheritance() {
+    let (_, _, doc) = records(&format!("{FIX}/cfn/template.yaml"));
+    assert_eq!(provenance(&doc, "FromTemplate"), (None, some("LegacyTemplate")));
+    assert_eq!(provenance(&doc, "FromTemplateName"), (None, some("NamedTemplate")));
+    assert_eq!(provenance(&doc, "FromLegacyTemplateName"), (None, some("NamedLegacyTemplate")));
+    assert_eq!(provenance(&doc, "FromOtherStackName"), (None, None));
+    let other = record(&doc, "FromOtherStackName");
+    assert!(other["reason"].as_str().is_some_and(|r| r.contains("\"defined-elsewhere\"")), "{other}");
+    let legacy = record(&doc, "FromLegacyTemplateName");
+    assert_eq!(legacy["fix"], serde_json::json!({"kind": "template", "address": "NamedLegacyTemplate"}));
 }
 
 #[test]
@@ -430,6 +508,51 @@ fn sarif_output() {
     assert_eq!(results[0]["ruleId"], "IMDS001");
     assert_eq!(results[0]["level"], "error");
     assert_eq!(results[0]["locations"][0]["physicalLocation"]["region"]["startLine"], 7);
+}
+
+#[test]
+fn sarif_reports_unknowns_and_parse_errors() {
+    let (code, out) = run(&["--format", "sarif", &format!("{FIX}/broken"), &format!("{FIX}/tf_remote")]);
+    assert_eq!(code, 1);
+    let doc: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}"));
+    let results = doc["runs"][0]["results"].as_array().cloned().unwrap_or_default();
+    let find = |rule: &str, uri_end: &str, line: u64| {
+        results.iter().find(|r| {
+            let loc = &r["locations"][0]["physicalLocation"];
+            r["ruleId"] == rule
+                && loc["artifactLocation"]["uri"].as_str().is_some_and(|u| u.ends_with(uri_end))
+                && loc["region"]["startLine"] == line
+        })
+    };
+    let unknown = find("IMDS002", "tf_remote/main.tf", 1).unwrap_or_else(|| panic!("no IMDS002: {out}"));
+    assert_eq!(unknown["level"], "warning");
+    assert_eq!(unknown["ruleIndex"], 1);
+    let parse = find("IMDS000", "broken/tf/bad.tf", 4).unwrap_or_else(|| panic!("no IMDS000 for bad.tf: {out}"));
+    assert_eq!(parse["level"], "error");
+    assert_eq!(parse["ruleIndex"], 2);
+    assert!(find("IMDS000", "broken/cfn/bad.yaml", 6).is_some(), "no IMDS000 for bad.yaml: {out}");
+    assert!(find("IMDS001", "broken/tf/good.tf", 3).is_some(), "{out}");
+    let rules: Vec<&str> = doc["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .map(|r| r.iter().filter_map(|r| r["id"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(rules, vec!["IMDS001", "IMDS002", "IMDS000"]);
+    // Passes are not SARIF results.
+    assert!(!out.contains("module.wrapper.aws_instance.ok"), "{out}");
+}
+
+#[test]
+fn show_pass_lists_passes_in_human_output() {
+    let path = format!("{FIX}/seed_noncompliant");
+    let (code, out) = run(&["--show-pass", &path]);
+    assert_eq!(code, 3);
+    assert!(
+        out.contains("tests/fixtures/iac/seed_noncompliant/main.tf:35: aws_launch_template.good_example: pass — http_tokens = \"required\""),
+        "{out}"
+    );
+    assert!(out.contains("main.tf:7: aws_instance.bad_example: FAIL"), "failures are still listed: {out}");
+    let (_, hidden) = run(&[&path]);
+    assert!(!hidden.contains(": pass — "), "{hidden}");
 }
 
 #[test]

@@ -297,7 +297,7 @@ fn check_one(
     let (verdict, reason) = match opts {
         None | Some(Res::Absent) => {
             if rtype == "AWS::EC2::Instance" {
-                if let Some(r) = inherit(resources, opts_parent, &rec, done) {
+                if let Some(r) = inherit(cfn, resources, opts_parent, &rec, done) {
                     return Some(r);
                 }
             }
@@ -347,10 +347,22 @@ fn options(cfn: &Cfn<'_>, m: &Node, rec: &mut Record) -> (Verdict, String) {
 }
 
 /// An instance without MetadataOptions that names a launch template in the same stack takes
-/// the template's verdict.
-fn inherit(resources: &[(Node, Node)], props: Option<&Node>, rec: &Record, done: &[Record]) -> Option<Record> {
+/// the template's verdict. `LaunchTemplateId` is followed through `Ref` / `Fn::GetAtt`;
+/// `LaunchTemplateName` also through its value (literal, parameter, `Fn::Sub`...), matched
+/// against the templates' own `LaunchTemplateName`.
+fn inherit(
+    cfn: &Cfn<'_>,
+    resources: &[(Node, Node)],
+    props: Option<&Node>,
+    rec: &Record,
+    done: &[Record],
+) -> Option<Record> {
     let lt = props?.get("LaunchTemplate")?;
-    let target = lt.get("LaunchTemplateId").or_else(|| lt.get("LaunchTemplateName"))?;
+    let (target, by_name) = match (lt.get("LaunchTemplateId"), lt.get("LaunchTemplateName")) {
+        (Some(id), _) => (id, false),
+        (None, Some(name)) => (name, true),
+        (None, None) => return None,
+    };
     let mut r = rec.clone();
     let logical = match Cfn::intrinsic(target) {
         Some((f, a)) if f == "Ref" => a.scalar(),
@@ -361,19 +373,47 @@ fn inherit(resources: &[(Node, Node)], props: Option<&Node>, rec: &Record, done:
             .map(str::to_string)
             .or_else(|| a.scalar().and_then(|s| s.split('.').next().map(str::to_string))),
         _ => None,
+    }
+    .filter(|l| resources.iter().any(|(k, _)| k.as_str() == Some(l)));
+    let found = match logical {
+        Some(l) => done.iter().find(|x| x.resource == l),
+        None if by_name => match cfn.resolve(target, 0) {
+            Res::Str(name) => {
+                let named = resources.iter().find(|(_, res)| {
+                    res.get("Type").and_then(Node::as_str) == Some("AWS::EC2::LaunchTemplate")
+                        && res
+                            .get("Properties")
+                            .and_then(|p| p.get("LaunchTemplateName"))
+                            .is_some_and(|n| matches!(cfn.resolve(n, 0), Res::Str(s) if s == name))
+                });
+                match named.and_then(|(k, _)| k.as_str()) {
+                    Some(l) => done.iter().find(|x| x.resource == l),
+                    None => {
+                        return Some(unknown(
+                            r,
+                            format!("LaunchTemplateName {name:?} names no launch template defined in this template"),
+                        ));
+                    }
+                }
+            }
+            Res::Unknown(w) => return Some(unknown(r, format!("LaunchTemplateName cannot be known: {w}"))),
+            _ => None,
+        },
+        None => None,
     };
-    let found = logical
-        .filter(|l| resources.iter().any(|(k, _)| k.as_str() == Some(l)))
-        .and_then(|l| done.iter().find(|x| x.resource == l));
     let Some(lt_rec) = found else {
-        r.verdict = Verdict::Unknown;
-        r.reason = "LaunchTemplate does not reference a launch template defined in this template".into();
-        r.fix = Some(Fix::MakeKnown);
-        return Some(r);
+        return Some(unknown(r, "LaunchTemplate does not reference a launch template defined in this template".into()));
     };
     r.verdict = lt_rec.verdict;
     r.reason = format!("launches {} ({}:{}): {}", lt_rec.resource, lt_rec.file, lt_rec.line, lt_rec.reason);
     r.inherited_from = Some(lt_rec.resource.clone());
     r.fix = (lt_rec.verdict != Verdict::Pass).then(|| Fix::Template { address: lt_rec.resource.clone() });
     Some(r)
+}
+
+fn unknown(mut r: Record, reason: String) -> Record {
+    r.verdict = Verdict::Unknown;
+    r.reason = reason;
+    r.fix = Some(Fix::MakeKnown);
+    r
 }
