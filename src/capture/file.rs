@@ -71,13 +71,16 @@ pub struct ReadStats {
 
 /// Opens `path` (or standard input for `-`) and calls `each` for every packet, in file order.
 pub fn read_file(path: &Path, stats: &mut ReadStats, each: &mut dyn FnMut(&Packet<'_>)) -> Result<End, FileError> {
-    let input: Box<dyn Read + Send> = if path.as_os_str() == "-" {
-        Box::new(std::io::stdin())
-    } else {
-        let f = File::open(path).map_err(|source| FileError::Open { path: path.into(), source })?;
-        Box::new(f)
-    };
-    read(path, input, stats, each)
+    read(path, open(path)?, stats, each)
+}
+
+/// Opens `path` for [`read`], or standard input for `-`.
+pub fn open(path: &Path) -> Result<Box<dyn Read + Send>, FileError> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(std::io::stdin()));
+    }
+    let f = File::open(path).map_err(|source| FileError::Open { path: path.into(), source })?;
+    Ok(Box::new(f))
 }
 
 /// Reads a capture from any reader; `path` only names it in errors.

@@ -89,6 +89,7 @@ fn analyze_config(a: &args::AnalyzeArgs) -> Result<AnalyzeConfig, String> {
         output,
         fail_on_v1: a.fail_on_v1,
         quiet: a.quiet,
+        progress: !a.quiet && !a.tui && std::io::stderr().is_terminal(),
         engine: engine_config(&a.engine)?,
     })
 }

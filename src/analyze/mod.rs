@@ -1,5 +1,7 @@
 //! `imdswatch analyze FILE...`: capture files through the engine into NDJSON or the table.
 
+mod progress;
+
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -13,6 +15,7 @@ use crate::event::{RequestCounts, StatsRecord};
 use crate::sink::ndjson::Ndjson;
 use crate::sink::summary::Summary;
 use crate::sink::tui::{UiEvent, UiMode};
+use progress::Progress;
 
 /// Output of an analysis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +32,8 @@ pub struct AnalyzeConfig {
     pub output: Output,
     pub fail_on_v1: bool,
     pub quiet: bool,
+    /// Show a progress bar on standard error (decided by the caller: a terminal, not quiet).
+    pub progress: bool,
     pub engine: EngineConfig,
 }
 
@@ -92,30 +97,36 @@ fn analyze_into<W: Write>(cfg: &AnalyzeConfig, sink: Sink<W>, err: &mut dyn Writ
     let mut failed = false;
     let mut read_stats = ReadStats::default();
 
+    let progress = Progress::new(&cfg.files, cfg.progress && !matches!(c.sink, Sink::Ui(_)));
     for path in &cfg.files {
-        let result = file::read_file(path, &mut read_stats, &mut |pkt| {
-            engine.packet(pkt, &mut |ev| c.on_event(ev));
+        let result = file::open(path).and_then(|input| {
+            file::read(path, progress.wrap(path, input), &mut read_stats, &mut |pkt| {
+                engine.packet(pkt, &mut |ev| c.on_event(ev));
+            })
         });
         match result {
             Ok(End::Clean) => {}
             Ok(End::Truncated { offset }) => {
                 if !cfg.quiet {
-                    writeln!(
-                        err,
-                        "imdswatch: warning: {}: file ends in the middle of a record at byte {offset} (capture cut short?); results up to there are shown",
-                        path.display()
-                    )?;
+                    progress.suspend(|| {
+                        writeln!(
+                            err,
+                            "imdswatch: warning: {}: file ends in the middle of a record at byte {offset} (capture cut short?); results up to there are shown",
+                            path.display()
+                        )
+                    })?;
                 }
             }
             Err(e) => {
                 failed = true;
-                writeln!(err, "imdswatch: {e}")?;
+                progress.suspend(|| writeln!(err, "imdswatch: {e}"))?;
             }
         }
         if let Some(e) = c.write_error.take() {
             return Err(e);
         }
     }
+    progress.finish();
     engine.finish(&mut |ev| c.on_event(ev));
     if let Some(e) = c.write_error.take() {
         return Err(e);
