@@ -5,7 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 # Supply chain: licences, sources and bans (advisories need GitHub: see deny.toml).
+# cargo-deny reads every crate of the lock file, other platforms' included, which a build on
+# this one never downloads: fetch them all first (crates.io only), then check offline.
 command -v cargo-deny >/dev/null 2>&1 || cargo install cargo-deny --locked --quiet
+cargo fetch --locked --quiet
 cargo deny --offline check bans licenses sources
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
