@@ -241,6 +241,13 @@ fn inheritance_from_launch_templates() {
     assert_eq!(provenance(&doc, "aws_autoscaling_group.from_lc"), (None, some("aws_launch_configuration.old")));
     assert_eq!(provenance(&doc, "aws_eks_node_group.with_template"), (None, some("aws_launch_template.secure")));
     assert_eq!(provenance(&doc, "aws_eks_node_group.default_template"), (None, None));
+    // A node group has no metadata_options: the fix is a launch template.
+    assert_eq!(record(&doc, "aws_eks_node_group.default_template")["fix"]["kind"], "eks_launch_template");
+    let (_, human) = run(&[&format!("{FIX}/tf_inherit")]);
+    assert!(
+        human.contains("    fix: give aws_eks_node_group.default_template a launch_template { id, version } whose aws_launch_template sets\n      metadata_options {\n"),
+        "{human}"
+    );
 }
 
 /// (`compensated_by`, `inherited_from`) of one resource's JSON record.

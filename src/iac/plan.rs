@@ -183,6 +183,7 @@ pub fn check(file: &Path, root: &Node) -> Vec<Record> {
                         unset = Some(
                             "no launch_template: EKS launches the nodes from its default launch template, which does not set http_tokens",
                         );
+                        rec.fix = Some(Fix::EksLaunchTemplate);
                         (Verdict::Fail, "no launch_template: EKS launches the nodes from its default launch template, which does not set http_tokens (IMDSv1 stays allowed)".into())
                     } else {
                         (Verdict::Unknown, "no launch template reference found in the plan's configuration".into())

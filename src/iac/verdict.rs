@@ -48,6 +48,9 @@ pub enum Fix {
     TerraformBlock,
     /// Set `http_tokens = "required"` in `aws_ec2_instance_metadata_defaults`.
     TerraformDefaults,
+    /// Give an EKS node group a launch template that requires tokens (a node group has no
+    /// `metadata_options` of its own).
+    EksLaunchTemplate,
     /// Fix the launch template (or configuration) this resource launches.
     Template { address: String },
     /// Add `MetadataOptions: { HttpTokens: required }` at this CloudFormation path.

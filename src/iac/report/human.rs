@@ -61,6 +61,11 @@ fn fix_text(r: &Record, fix: &Fix) -> String {
     match fix {
         Fix::TerraformBlock => format!("    fix: in {} set\n{}", r.resource, indent(block)),
         Fix::TerraformDefaults => format!("    fix: in {} set\n{}", r.resource, indent("http_tokens = \"required\"")),
+        Fix::EksLaunchTemplate => format!(
+            "    fix: give {} a launch_template {{ id, version }} whose aws_launch_template sets\n{}",
+            r.resource,
+            indent(block)
+        ),
         Fix::Template { address } if r.rtype.starts_with("AWS::") => format!(
             "    fix: in {address} set Properties.LaunchTemplateData.MetadataOptions\n{}",
             indent("MetadataOptions:\n  HttpTokens: required")

@@ -77,7 +77,10 @@ pub fn check(all: &[Instance]) -> Vec<Option<Outcome>> {
                 if refs.is_empty() {
                     let why = "no launch_template: EKS launches the nodes from its default launch template, which does not set http_tokens";
                     Some(by_account_default(why, inst.block.line, &defaults).unwrap_or_else(|| {
-                        Outcome::new(Verdict::Fail, format!("{why} (IMDSv1 stays allowed)"), inst.block.line)
+                        let mut o =
+                            Outcome::new(Verdict::Fail, format!("{why} (IMDSv1 stays allowed)"), inst.block.line);
+                        o.fix = Some(Fix::EksLaunchTemplate);
+                        o
                     }))
                 } else {
                     group(inst, all, &out, refs, "")
