@@ -3,7 +3,6 @@
 
 use std::collections::VecDeque;
 
-use super::dedup::fingerprint;
 use super::{EngineEvent, Shared};
 use crate::classify::{Classified, classify};
 use crate::decode::Segment;
@@ -229,7 +228,10 @@ impl Conn {
         sh: &mut Shared,
         out: &mut dyn FnMut(EngineEvent),
     ) {
-        let duplicate = seq.is_some_and(|seq| sh.dedup.seen_elsewhere(fingerprint(key.server, seq, &c), key, ts));
+        let duplicate = seq.is_some_and(|seq| {
+            let fp = sh.dedup.fingerprint(key.server, seq, &c);
+            sh.dedup.seen_elsewhere(fp, key, ts)
+        });
         let head_method = c.method == "HEAD";
         let record = RequestRecord {
             timestamp: ts,

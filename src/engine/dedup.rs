@@ -6,9 +6,10 @@
 //! numbers, so (server, sequence number, request) identifies the request across both.
 
 use std::collections::HashMap;
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::SocketAddr;
+
+use foldhash::quality::RandomState;
 
 use crate::classify::Classified;
 use crate::flow::FlowKey;
@@ -19,15 +20,24 @@ pub const MAX_ENTRIES: usize = 8192;
 /// Two copies of one packet arrive within this window (microseconds).
 pub const WINDOW_US: u64 = 2_000_000;
 
+/// Hashes are seeded per process (foldhash's quality variant): traffic cannot be shaped to
+/// collide without knowing the seed.
 #[derive(Debug, Default)]
 pub struct Dedup {
-    seen: HashMap<u64, (FlowKey, Timestamp)>,
+    seen: HashMap<u64, (FlowKey, Timestamp), RandomState>,
+    fingerprints: RandomState,
     pub resets: u64,
 }
 
-/// Identifies a request independently of the client address and port.
-pub fn fingerprint(server: SocketAddr, seq: u32, c: &Classified) -> u64 {
-    let mut h = DefaultHasher::new();
+impl Dedup {
+    /// Identifies a request independently of the client address and port.
+    pub fn fingerprint(&self, server: SocketAddr, seq: u32, c: &Classified) -> u64 {
+        fingerprint(&self.fingerprints, server, seq, c)
+    }
+}
+
+fn fingerprint(state: &RandomState, server: SocketAddr, seq: u32, c: &Classified) -> u64 {
+    let mut h = state.build_hasher();
     server.hash(&mut h);
     seq.hash(&mut h);
     c.method.hash(&mut h);

@@ -6,6 +6,8 @@
 
 use std::collections::HashMap;
 
+use foldhash::quality::RandomState;
+
 use super::FlowKey;
 use crate::time::Timestamp;
 
@@ -22,14 +24,15 @@ impl<T: Activity> Activity for Box<T> {
 
 #[derive(Debug)]
 pub struct FlowTable<V> {
-    map: HashMap<FlowKey, V>,
+    /// Seeded per process (foldhash): flows cannot be shaped to collide without the seed.
+    map: HashMap<FlowKey, V, RandomState>,
     max: usize,
 }
 
 impl<V: Activity> FlowTable<V> {
     pub fn new(max: usize) -> FlowTable<V> {
         let max = max.max(8);
-        FlowTable { map: HashMap::with_capacity(max.min(4096)), max }
+        FlowTable { map: HashMap::with_capacity_and_hasher(max.min(4096), RandomState::default()), max }
     }
 
     pub fn len(&self) -> usize {
