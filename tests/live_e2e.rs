@@ -426,6 +426,44 @@ fn sighup_reopens_the_output_file() {
     assert!(new.contains("ami-id") && !new.contains("instance-id"), "{new}");
 }
 
+#[test]
+fn a_deleted_output_file_is_recreated_warned_and_counted() {
+    let _serial = serial();
+    if let Some(why) = cannot_run("del") {
+        eprintln!("SKIPPED a_deleted_output_file_is_recreated_warned_and_counted: {why}");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut topo = Topology::up("del");
+    topo.start_mock(&tmp.path().join("counts.json"), &[]);
+    let log = tmp.path().join("imds.log");
+    let log_arg = log.to_string_lossy().into_owned();
+    let (mut mon, lines) = Monitor::spawn(&topo, &["live", "--stats-interval", "0", "--output", &log_arg], &log);
+    let curl = |path: &str| {
+        let mut c = topo.exec("host");
+        c.args(["curl", "-s", "-o", "/dev/null", &format!("http://169.254.169.254{path}")]);
+        run_client(c)
+    };
+    curl("/latest/meta-data/instance-id");
+    wait_for_lines(&log, 1);
+    // Deleted with no SIGHUP (an operator's `rm`): the monitor notices within a second.
+    std::fs::remove_file(&log).expect("delete");
+    let t = Instant::now();
+    while !log.exists() && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    curl("/latest/meta-data/ami-id");
+    wait_for_lines(&log, 1);
+    let _ = sh(Command::new("kill").args(["-TERM", &mon.child.id().to_string()]));
+    assert_eq!(mon.child.wait().expect("wait").code(), Some(0));
+    let err: Vec<String> = lines.map_while(Result::ok).collect();
+    let new = std::fs::read_to_string(&log).expect("a new file at the path");
+    assert!(new.contains("ami-id") && !new.contains("instance-id"), "{new}");
+    assert_eq!(err.iter().filter(|l| l.contains("was deleted")).count(), 1, "{err:?}");
+    let summary = err.iter().find(|l| l.contains("stopped after")).expect("summary");
+    assert!(summary.contains("output errors 1"), "{summary}");
+}
+
 fn wait_for_lines(p: &Path, n: usize) {
     let t = Instant::now();
     while t.elapsed() < Duration::from_secs(10) {

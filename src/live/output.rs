@@ -1,6 +1,7 @@
 //! The NDJSON face of live mode: one line per request, flushed per line, and a `stats`
-//! record every `stats_interval`. Write failures (disk full, file deleted) are counted and
-//! reported, never fatal: the monitor keeps watching.
+//! record every `stats_interval`. Write failures (disk full) and a deleted output file are
+//! counted and reported, never fatal: the monitor keeps watching (a deleted or moved file is
+//! reopened within a second).
 
 use std::io::{self, LineWriter, Write};
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use super::counters::Counters;
 use super::stats_record;
 use crate::event::{RequestCounts, RequestRecord};
-use crate::sink::logfile::LogFile;
+use crate::sink::logfile::{LogFile, PathState};
 use crate::sink::ndjson::Ndjson;
 
 /// Where lines go.
@@ -37,6 +38,9 @@ impl Write for Dest {
     }
 }
 
+/// How often the output file's path is compared with the open file.
+const PATH_CHECK: Duration = Duration::from_secs(1);
+
 pub struct JsonOutput {
     pub out: Ndjson<Dest>,
     pub stats_interval: Option<Duration>,
@@ -55,6 +59,7 @@ impl JsonOutput {
         let mut counts = RequestCounts::default();
         let mut last_stats = Instant::now();
         let mut last_warning: Option<Instant> = None;
+        let mut last_path_check = Instant::now();
         loop {
             match rx.recv_timeout(Duration::from_millis(200)) {
                 Ok(r) => {
@@ -70,6 +75,10 @@ impl JsonOutput {
                 && let Err(e) = f.reopen()
             {
                 eprintln!("imdswatch: cannot reopen {}: {e}", f.path().display());
+            }
+            if last_path_check.elapsed() >= PATH_CHECK {
+                last_path_check = Instant::now();
+                self.follow_path();
             }
             if let Some(every) = self.stats_interval
                 && last_stats.elapsed() >= every
@@ -92,6 +101,28 @@ impl JsonOutput {
             eprintln!("imdswatch: output not fully written at exit: {e}");
         }
         counts
+    }
+
+    /// Reopens the output file when its path no longer names it: moved (rotated, SIGHUP not
+    /// yet sent) quietly; deleted with a warning and a count, since lines written between
+    /// the deletion and now went nowhere.
+    fn follow_path(&mut self) {
+        let Dest::File(f) = self.out.get_mut() else { return };
+        let state = f.path_state();
+        if state == PathState::Same {
+            return;
+        }
+        let res = f.reopen();
+        let path = f.path().display().to_string();
+        if state == PathState::Deleted {
+            self.counters.output_errors.fetch_add(1, Relaxed);
+            eprintln!(
+                "imdswatch: {path} was deleted; lines of the last second may be lost (counted in stats.output_errors); writing to a new {path}"
+            );
+        }
+        if let Err(e) = res {
+            eprintln!("imdswatch: cannot reopen {path}: {e}");
+        }
     }
 
     fn check(&self, res: io::Result<()>, last_warning: &mut Option<Instant>) {

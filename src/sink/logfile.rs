@@ -1,9 +1,23 @@
 //! The `--output FILE` of live mode: appended to, reopened on SIGHUP (logrotate's
-//! `postrotate kill -HUP`), and never the reason the monitor stops.
+//! `postrotate kill -HUP`), and never the reason the monitor stops. The caller also checks
+//! [`LogFile::path_state`] now and then: a file deleted or moved away without a SIGHUP would
+//! otherwise swallow every line that follows.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+
+/// Whether the path still names the file being written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathState {
+    Same,
+    /// The path names another file or none, and the open file still has a name (rotated):
+    /// what was written is in the moved file.
+    Moved,
+    /// The open file has no name left: what was written since is lost.
+    Deleted,
+}
 
 pub struct LogFile {
     path: PathBuf,
@@ -30,6 +44,18 @@ impl LogFile {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Compares the open file with what the path names now.
+    pub fn path_state(&self) -> PathState {
+        let Ok(open) = self.w.get_ref().metadata() else { return PathState::Same };
+        if open.nlink() == 0 {
+            return PathState::Deleted;
+        }
+        match std::fs::metadata(&self.path) {
+            Ok(m) if m.dev() == open.dev() && m.ino() == open.ino() => PathState::Same,
+            _ => PathState::Moved,
+        }
+    }
 }
 
 impl Write for LogFile {
@@ -39,5 +65,30 @@ impl Write for LogFile {
 
     fn flush(&mut self) -> io::Result<()> {
         self.w.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deleted_and_moved_files_are_told_apart_and_reopened() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("imds.ndjson");
+        let mut f = LogFile::open(&path).expect("open");
+        assert_eq!(f.path_state(), PathState::Same);
+
+        std::fs::rename(&path, dir.path().join("imds.ndjson.1")).expect("rotate");
+        assert_eq!(f.path_state(), PathState::Moved);
+        f.reopen().expect("reopen");
+        assert_eq!(f.path_state(), PathState::Same);
+
+        std::fs::remove_file(&path).expect("delete");
+        assert_eq!(f.path_state(), PathState::Deleted);
+        f.reopen().expect("reopen");
+        writeln!(f, "after").expect("write");
+        f.flush().expect("flush");
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "after\n");
     }
 }
