@@ -274,7 +274,7 @@ fn compensating_controls() {
             ("aws_launch_template.unset", "pass", "main.tf", 16),
             ("aws_autoscaling_group.from_unset", "pass", "main.tf", 20),
             ("aws_instance.from_unset_template", "pass", "main.tf", 28),
-            ("aws_eks_node_group.default_template", "pass", "main.tf", 34),
+            ("aws_eks_node_group.default_template", "fail", "main.tf", 34),
             ("aws_launch_template.explicit_optional", "fail", "main.tf", 40),
             ("aws_autoscaling_group.from_explicit_optional", "fail", "main.tf", 44),
         ],
@@ -291,13 +291,12 @@ fn compensating_controls() {
         provenance(&doc, "aws_instance.from_unset_template"),
         (some(DEFAULTS), some("aws_launch_template.unset"))
     );
-    assert_eq!(provenance(&doc, "aws_eks_node_group.default_template"), (some(DEFAULTS), None));
+    // EKS's own launch template sets its metadata options (IMDSv1 allowed): the account
+    // default does not reach a node group without a launch template of its own.
+    assert_eq!(provenance(&doc, "aws_eks_node_group.default_template"), (None, None));
     let eks = record(&doc, "aws_eks_node_group.default_template");
-    assert!(
-        eks["reason"].as_str().is_some_and(|r| r.contains("default launch template") && r.contains(DEFAULTS)),
-        "{eks}"
-    );
-    assert!(eks.get("fix").is_none(), "{eks}");
+    assert!(eks["reason"].as_str().is_some_and(|r| r.contains("does not override")), "{eks}");
+    assert_eq!(eks["fix"]["kind"], "eks_launch_template", "{eks}");
     // An explicit "optional" is not overridden by the account default.
     assert_eq!(provenance(&doc, "aws_instance.explicit_optional"), (None, None));
     assert_eq!(
@@ -432,14 +431,14 @@ fn terraform_plan_json_account_default() {
             ("aws_instance.explicit_optional", "fail", "plan.json", 35),
             ("aws_launch_template.unset", "pass", "plan.json", 39),
             ("aws_autoscaling_group.asg", "pass", "plan.json", 50),
-            ("aws_eks_node_group.default_template", "pass", "plan.json", 61),
+            ("aws_eks_node_group.default_template", "fail", "plan.json", 61),
         ],
     );
     assert_eq!(provenance(&doc, "aws_instance.not_configured"), (some(DEFAULTS), None));
     assert_eq!(provenance(&doc, "aws_instance.explicit_optional"), (None, None));
     assert_eq!(provenance(&doc, "aws_launch_template.unset"), (some(DEFAULTS), None));
     assert_eq!(provenance(&doc, "aws_autoscaling_group.asg"), (some(DEFAULTS), some("aws_launch_template.unset")));
-    assert_eq!(provenance(&doc, "aws_eks_node_group.default_template"), (some(DEFAULTS), None));
+    assert_eq!(provenance(&doc, "aws_eks_node_group.default_template"), (None, None));
 }
 
 #[test]

@@ -180,11 +180,9 @@ pub fn check(file: &Path, root: &Node) -> Vec<Record> {
             {
                 if template_refs.is_empty() {
                     (rec.verdict, rec.reason) = if rtype == "aws_eks_node_group" {
-                        unset = Some(
-                            "no launch_template: EKS launches the nodes from its default launch template, which does not set http_tokens",
-                        );
+                        // Not compensated by an account default: explicit launch-template options win.
                         rec.fix = Some(Fix::EksLaunchTemplate);
-                        (Verdict::Fail, "no launch_template: EKS launches the nodes from its default launch template, which does not set http_tokens (IMDSv1 stays allowed)".into())
+                        (Verdict::Fail, "no launch_template: EKS launches the nodes from a launch template it creates, which sets its own metadata options with IMDSv1 allowed (an account default does not override them)".into())
                     } else {
                         (Verdict::Unknown, "no launch template reference found in the plan's configuration".into())
                     };

@@ -75,13 +75,14 @@ pub fn check(all: &[Instance]) -> Vec<Option<Outcome>> {
             "aws_eks_node_group" => {
                 let refs = lt_refs(inst.block.body.block("launch_template").map(|b| &b.body), "id", "name");
                 if refs.is_empty() {
-                    let why = "no launch_template: EKS launches the nodes from its default launch template, which does not set http_tokens";
-                    Some(by_account_default(why, inst.block.line, &defaults).unwrap_or_else(|| {
-                        let mut o =
-                            Outcome::new(Verdict::Fail, format!("{why} (IMDSv1 stays allowed)"), inst.block.line);
-                        o.fix = Some(Fix::EksLaunchTemplate);
-                        o
-                    }))
+                    // Not compensated by an account default: explicit launch-template options win.
+                    let mut o = Outcome::new(
+                        Verdict::Fail,
+                        "no launch_template: EKS launches the nodes from a launch template it creates, which sets its own metadata options with IMDSv1 allowed (an account default does not override them)",
+                        inst.block.line,
+                    );
+                    o.fix = Some(Fix::EksLaunchTemplate);
+                    Some(o)
                 } else {
                     group(inst, all, &out, refs, "")
                 }
