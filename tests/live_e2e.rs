@@ -382,6 +382,23 @@ fn live_attributes_curl_botocore_and_a_container_client() {
     assert_eq!(stats["queue_losses"], 0);
 }
 
+/// One `curl` of `path` from the host namespace, as the seed's first command does.
+fn curl_from_host(topo: &Topology, path: &str) -> (u32, Output) {
+    let mut c = topo.exec("host");
+    c.args(["curl", "-s", "-o", "/dev/null", &format!("http://169.254.169.254{path}")]);
+    run_client(c)
+}
+
+/// A topology with the mock running, and a monitor appending to `imds.log` in `tmp`.
+fn monitor_with_log_file(name: &str, tmp: &Path) -> (Topology, Monitor, ErrLines, PathBuf) {
+    let mut topo = Topology::up(name);
+    topo.start_mock(&tmp.join("counts.json"), &[]);
+    let log = tmp.join("imds.log");
+    let log_arg = log.to_string_lossy().into_owned();
+    let (mon, lines) = Monitor::spawn(&topo, &["live", "--stats-interval", "0", "--output", &log_arg], &log);
+    (topo, mon, lines, log)
+}
+
 #[test]
 fn sighup_reopens_the_output_file() {
     let _serial = serial();
@@ -390,11 +407,7 @@ fn sighup_reopens_the_output_file() {
         return;
     }
     let tmp = tempfile::tempdir().expect("tempdir");
-    let mut topo = Topology::up("hup");
-    topo.start_mock(&tmp.path().join("counts.json"), &[]);
-    let log = tmp.path().join("imds.log");
-    let log_arg = log.to_string_lossy().into_owned();
-    let (mut mon, _lines) = Monitor::spawn(&topo, &["live", "--stats-interval", "0", "--output", &log_arg], &log);
+    let (topo, mut mon, _lines, log) = monitor_with_log_file("hup", tmp.path());
     let child = &mut mon.child;
     // Once capturing, the monitor holds no CAP_NET_RAW and cannot gain privileges.
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).expect("status");
@@ -406,11 +419,7 @@ fn sighup_reopens_the_output_file() {
     assert_ne!(eff & (1 << 19), 0, "CAP_SYS_PTRACE kept for /proc");
     assert_eq!(eff & (1 << 1), 0, "CAP_DAC_OVERRIDE dropped");
     assert_eq!(field("NoNewPrivs:"), "1");
-    let curl = |path: &str| {
-        let mut c = topo.exec("host");
-        c.args(["curl", "-s", "-o", "/dev/null", &format!("http://169.254.169.254{path}")]);
-        run_client(c)
-    };
+    let curl = |path: &str| curl_from_host(&topo, path);
     curl("/latest/meta-data/instance-id");
     wait_for_lines(&log, 1);
     std::fs::rename(&log, tmp.path().join("imds.log.1")).expect("rotate");
@@ -434,16 +443,8 @@ fn a_deleted_output_file_is_recreated_warned_and_counted() {
         return;
     }
     let tmp = tempfile::tempdir().expect("tempdir");
-    let mut topo = Topology::up("del");
-    topo.start_mock(&tmp.path().join("counts.json"), &[]);
-    let log = tmp.path().join("imds.log");
-    let log_arg = log.to_string_lossy().into_owned();
-    let (mut mon, lines) = Monitor::spawn(&topo, &["live", "--stats-interval", "0", "--output", &log_arg], &log);
-    let curl = |path: &str| {
-        let mut c = topo.exec("host");
-        c.args(["curl", "-s", "-o", "/dev/null", &format!("http://169.254.169.254{path}")]);
-        run_client(c)
-    };
+    let (topo, mut mon, lines, log) = monitor_with_log_file("del", tmp.path());
+    let curl = |path: &str| curl_from_host(&topo, path);
     curl("/latest/meta-data/instance-id");
     wait_for_lines(&log, 1);
     // Deleted with no SIGHUP (an operator's `rm`): the monitor notices within a second.
@@ -508,9 +509,7 @@ fn a_full_disk_is_reported_and_counted_not_fatal() {
     let (mut mon, lines) =
         Monitor::spawn(&topo, &["live", "--stats-interval", "0", "--output", "/dev/full"], Path::new("/dev/null"));
     for _ in 0..2 {
-        let mut c = topo.exec("host");
-        c.args(["curl", "-s", "-o", "/dev/null", "http://169.254.169.254/latest/meta-data/instance-id"]);
-        run_client(c);
+        curl_from_host(&topo, "/latest/meta-data/instance-id");
     }
     std::thread::sleep(Duration::from_millis(500));
     let _ = sh(Command::new("kill").args(["-TERM", &mon.child.id().to_string()]));
