@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-200}
 where=${2:-host}
+[ "$where" = container ] && where=ctr # the namespace one routed hop away (captures/netns.sh)
 bin=${IMDSWATCH:-target/release/imdswatch}
 [ -x "$bin" ] || cargo build --release --quiet
 p="imw-rate$$-"
