@@ -419,6 +419,17 @@ fn sighup_reopens_the_output_file() {
     assert_ne!(eff & (1 << 19), 0, "CAP_SYS_PTRACE kept for /proc");
     assert_eq!(eff & (1 << 1), 0, "CAP_DAC_OVERRIDE dropped");
     assert_eq!(field("NoNewPrivs:"), "1");
+    // Started at the default nice 0 with CAP_SYS_NICE, it runs at nice -4; started at any
+    // other nice (the test's own, inherited), it keeps it.
+    let nice_of = |pid: &str| {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+        stat.rsplit_once(") ").and_then(|(_, rest)| rest.split_whitespace().nth(16)).unwrap_or("").to_owned()
+    };
+    let expected = match nice_of("self").as_str() {
+        "0" => "-4".to_owned(),
+        other => other.to_owned(),
+    };
+    assert_eq!(nice_of(&child.id().to_string()), expected);
     let curl = |path: &str| curl_from_host(&topo, path);
     curl("/latest/meta-data/instance-id");
     wait_for_lines(&log, 1);

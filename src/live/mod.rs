@@ -113,6 +113,7 @@ struct Running {
 
 impl Running {
     fn start(cfg: &LiveConfig, captures: Vec<LiveCapture>) -> anyhow::Result<Running> {
+        privileges::boost_priority();
         privileges::drop_after_capture().map_err(|e| anyhow::anyhow!("cannot drop privileges: {e}"))?;
         let signals = Signals::register()?;
         let counters = Arc::new(Counters::default());

@@ -7,7 +7,13 @@
 
 use std::io;
 
+use rustix::process::{getpriority_process, setpriority_process};
 use rustix::thread::{CapabilitySet, CapabilitySets, capabilities, set_capabilities, set_no_new_privs};
+
+/// The nice value the pipeline runs at when it may: auditd's default boost. A `curl` lives
+/// about a millisecond after its SYN; under CPU contention the capture and attribution
+/// threads must be scheduled within that to name it.
+pub const NICE: i32 = -4;
 
 /// What /proc attribution needs after the capture is open.
 const KEEP: CapabilitySet =
@@ -20,4 +26,16 @@ pub fn drop_after_capture() -> io::Result<()> {
     set_capabilities(None, CapabilitySets { effective: keep, permitted: keep, inheritable: CapabilitySet::empty() })?;
     set_no_new_privs(true)?;
     Ok(())
+}
+
+/// Lowers the calling thread's nice value from the default 0 to [`NICE`]; any other value was
+/// set by the operator (`nice`, systemd's `Nice=`) and is kept. Needs CAP_SYS_NICE, so it is
+/// called before [`drop_after_capture`], on the main thread: the pipeline threads inherit it.
+/// Best effort: returns the nice value now in force.
+pub fn boost_priority() -> i32 {
+    let now = getpriority_process(None).unwrap_or(NICE);
+    if now == 0 && setpriority_process(None, NICE).is_ok() {
+        return NICE;
+    }
+    now
 }
