@@ -109,7 +109,7 @@ pub struct AnalyzeArgs {
     #[arg(long, conflicts_with = "format")]
     pub tui: bool,
 
-    /// Do not print warnings and the statistics line on stderr.
+    /// Do not print warnings, the progress bar or the statistics line on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
 
