@@ -116,8 +116,15 @@ pub fn read(
     };
     let mut legacy: Option<(LinkType, u32, u32)> = None; // link type, units per second, snaplen
     let mut ifaces: Vec<Interface> = Vec::new();
+    // pcapng: the byte order of the current section, once its header block is read.
+    let mut section_big_endian: Option<bool> = None;
     let mut offset: u64 = 0;
     loop {
+        if let Some(big) = section_big_endian
+            && below_minimum_block(reader.data(), big)
+        {
+            return Err(FileError::Corrupt { path: p(), offset });
+        }
         match reader.next() {
             Ok((len, block)) => {
                 stats.records += 1;
@@ -139,7 +146,10 @@ pub fn read(
                             each(&Packet { ts, link, data: b.data });
                         }
                     }
-                    PcapBlockOwned::NG(Block::SectionHeader(_)) => ifaces.clear(),
+                    PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
+                        section_big_endian = Some(shb.big_endian());
+                        ifaces.clear();
+                    }
                     PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
                         ifaces.push(Interface {
                             link: LinkType::from_dlt(idb.linktype.0),
@@ -207,4 +217,24 @@ pub fn read(
             Err(_) => return Err(FileError::Corrupt { path: p(), offset }),
         }
     }
+}
+
+/// The smallest pcapng block: type, length and the length repeated.
+const MIN_BLOCK: u32 = 12;
+/// A section header block's type, the same in either byte order.
+const SHB_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+
+/// True when the next pcapng block says it is shorter than any block can be. pcap-parser
+/// 0.17 subtracts 12 from a Process Information Block's length unchecked (a panic with
+/// overflow checks on, found by fuzzing: tests/regressions.rs), so such a block is refused
+/// as corrupt before the parser sees it.
+fn below_minimum_block(data: &[u8], big_endian: bool) -> bool {
+    if data.starts_with(&SHB_MAGIC) {
+        return false; // a new section, perhaps in the other byte order: its parser checks it
+    }
+    let Some(len) = data.get(4..8).and_then(|b| <[u8; 4]>::try_from(b).ok()) else {
+        return false; // not enough bytes yet: the parser asks for more
+    };
+    let len = if big_endian { u32::from_be_bytes(len) } else { u32::from_le_bytes(len) };
+    len < MIN_BLOCK
 }
