@@ -82,6 +82,8 @@ fn with_link(link: u32) -> Vec<(u64, Vec<u8>)> {
                     f.extend([0, 0, 0, 0, 0, 3, 0, 1, 4, 6, 2, 0, 0, 0, 0, 1, 0, 0]);
                 }
                 DLT_NULL => f.extend(2u32.to_le_bytes()),
+                // OpenBSD loopback: the address family in network byte order (AF_INET6 is 24).
+                DLT_LOOP => f.extend(if v4 { 2u32 } else { 24 }.to_be_bytes()),
                 _ => {}
             }
             f.extend(ip);
@@ -99,6 +101,7 @@ fn every_link_type_gives_the_same_requests() {
         ("sll2", DLT_LINUX_SLL2),
         ("raw", DLT_RAW),
         ("null", DLT_NULL),
+        ("loop", DLT_LOOP),
     ] {
         let p = write(dir.path(), &format!("{name}.pcap"), &pcap(link, &with_link(link), false));
         let o = analyze(&["--format", "json"], &p);

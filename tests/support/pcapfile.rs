@@ -3,6 +3,7 @@
 
 pub const DLT_NULL: u32 = 0;
 pub const DLT_EN10MB: u32 = 1;
+pub const DLT_LOOP: u32 = 108;
 pub const DLT_RAW: u32 = 101;
 pub const DLT_LINUX_SLL: u32 = 113;
 pub const DLT_LINUX_SLL2: u32 = 276;
