@@ -15,6 +15,7 @@ pub mod decode;
 pub mod endpoint;
 pub mod engine;
 pub mod event;
+pub mod exit;
 pub mod flow;
 pub mod http;
 pub mod iac;

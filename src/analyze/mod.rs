@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::capture::file::{self, End, ReadStats};
-use crate::cli::exit;
+use crate::exit::Exit;
 use crate::engine::{Engine, EngineConfig, EngineEvent};
 use crossbeam_channel::Sender;
 
@@ -46,7 +46,7 @@ enum Sink<W: Write> {
 }
 
 /// Runs the analysis, writing to stdout; returns the exit status.
-pub fn run(cfg: &AnalyzeConfig) -> anyhow::Result<u8> {
+pub fn run(cfg: &AnalyzeConfig) -> anyhow::Result<Exit> {
     if cfg.output == Output::Tui {
         return run_tui(cfg);
     }
@@ -55,14 +55,14 @@ pub fn run(cfg: &AnalyzeConfig) -> anyhow::Result<u8> {
     match analyze(cfg, w, &mut io::stderr()) {
         Ok(code) => Ok(code),
         // `imdswatch analyze big.pcap | head`: the reader left; that is not an error.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(exit::OK),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Exit::Ok),
         Err(e) => Err(anyhow::anyhow!("writing output: {e}")),
     }
 }
 
 /// Browses the analysis in the dashboard: the files are read on a worker thread while the
 /// dashboard shows what has been found so far.
-fn run_tui(cfg: &AnalyzeConfig) -> anyhow::Result<u8> {
+fn run_tui(cfg: &AnalyzeConfig) -> anyhow::Result<Exit> {
     let (tx, rx) = crossbeam_channel::bounded::<UiEvent>(65_536);
     let title = "analyze".to_owned();
     let worker_cfg = cfg.clone();
@@ -76,13 +76,13 @@ fn run_tui(cfg: &AnalyzeConfig) -> anyhow::Result<u8> {
     io::stderr().write_all(&err)?;
     match code {
         Ok(c) => Ok(c),
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(exit::OK),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Exit::Ok),
         Err(e) => Err(e.into()),
     }
 }
 
 /// The analysis proper, on any writer (tests pass a Vec).
-pub fn analyze<W: Write>(cfg: &AnalyzeConfig, out: W, err: &mut dyn Write) -> io::Result<u8> {
+pub fn analyze<W: Write>(cfg: &AnalyzeConfig, out: W, err: &mut dyn Write) -> io::Result<Exit> {
     let sink = match cfg.output {
         Output::Json => Sink::Json(Ndjson::new(out, false)),
         Output::Table | Output::Tui => Sink::Table(Summary::default(), out),
@@ -90,7 +90,7 @@ pub fn analyze<W: Write>(cfg: &AnalyzeConfig, out: W, err: &mut dyn Write) -> io
     analyze_into(cfg, sink, err)
 }
 
-fn analyze_into<W: Write>(cfg: &AnalyzeConfig, sink: Sink<W>, err: &mut dyn Write) -> io::Result<u8> {
+fn analyze_into<W: Write>(cfg: &AnalyzeConfig, sink: Sink<W>, err: &mut dyn Write) -> io::Result<Exit> {
     let started = Instant::now();
     let mut engine = Engine::new(cfg.engine.clone());
     let mut c = Collector { sink, counts: RequestCounts::default(), write_error: None };
@@ -186,11 +186,11 @@ fn analyze_into<W: Write>(cfg: &AnalyzeConfig, sink: Sink<W>, err: &mut dyn Writ
     }
 
     Ok(if failed {
-        exit::ERROR
+        Exit::Error
     } else if cfg.fail_on_v1 && counts.v1 > 0 {
-        exit::V1_SEEN
+        Exit::V1Seen
     } else {
-        exit::OK
+        Exit::Ok
     })
 }
 

@@ -13,48 +13,55 @@ use args::{Cli, Command, Format};
 use crate::analyze::{AnalyzeConfig, Output};
 use crate::endpoint::Endpoints;
 use crate::engine::EngineConfig;
+use crate::exit::Exit;
 use crate::live::LiveConfig;
 use std::time::Duration;
-
-/// Exit statuses (documented in `--help` and README).
-pub mod exit {
-    pub const OK: u8 = 0;
-    pub const ERROR: u8 = 1;
-    pub const USAGE: u8 = 2;
-    pub const V1_SEEN: u8 = 3;
-}
 
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
+        // clap's own message (or `--help`/`--version` text), in clap's words.
         Err(e) => {
-            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
             let _ = e.print();
-            return ExitCode::from(code);
+            return (if e.use_stderr() { Exit::Usage } else { Exit::Ok }).into();
         }
     };
-    let result = match &cli.command {
-        Some(Command::Iac(a)) => crate::iac::run(a),
-        Some(Command::Analyze(a)) => match analyze_config(a) {
-            Ok(cfg) => crate::analyze::run(&cfg),
-            Err(msg) => return usage_error(&msg),
-        },
-        Some(Command::Live(a)) => run_live(a),
-        None => run_live(&cli.live),
-    };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            eprintln!("imdswatch: {e:#}");
-            ExitCode::from(exit::ERROR)
+    let run = match validate(&cli) {
+        Ok(r) => r,
+        Err(msg) => {
+            eprintln!("imdswatch: {msg}\nTry 'imdswatch --help' for more information.");
+            return Exit::Usage.into();
         }
-    }
+    };
+    let result = match run {
+        Run::Iac(a) => crate::iac::run(a).map(ExitCode::from),
+        Run::Analyze(cfg) => crate::analyze::run(&cfg).map(ExitCode::from),
+        Run::LiveJson(cfg) => crate::live::run_json(&cfg).map(ExitCode::from),
+        Run::LiveDashboard(cfg) => crate::live::run_dashboard(&cfg).map(ExitCode::from),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("imdswatch: {e:#}");
+        Exit::Error.into()
+    })
 }
 
-/// A usage error found after parsing: one line, exit 2.
-fn usage_error(msg: &str) -> ExitCode {
-    eprintln!("imdswatch: {msg}\nTry 'imdswatch --help' for more information.");
-    ExitCode::from(exit::USAGE)
+/// A validated command: what to run, with its configuration.
+enum Run<'a> {
+    Iac(&'a crate::iac::IacArgs),
+    Analyze(AnalyzeConfig),
+    LiveJson(LiveConfig),
+    LiveDashboard(LiveConfig),
+}
+
+/// Raw arguments to a validated command; every usage error found after parsing comes from
+/// here, as one line.
+fn validate(cli: &Cli) -> Result<Run<'_>, String> {
+    Ok(match &cli.command {
+        Some(Command::Iac(a)) => Run::Iac(a),
+        Some(Command::Analyze(a)) => Run::Analyze(analyze_config(a)?),
+        Some(Command::Live(a)) => live_run(a)?,
+        None => live_run(&cli.live)?,
+    })
 }
 
 /// Validates the engine options shared by `analyze` and `live`.
@@ -94,27 +101,16 @@ fn analyze_config(a: &args::AnalyzeArgs) -> Result<AnalyzeConfig, String> {
     })
 }
 
-fn run_live(a: &args::LiveArgs) -> anyhow::Result<u8> {
-    let engine = match engine_config(&a.engine) {
-        Ok(e) => e,
-        Err(msg) => {
-            eprintln!("imdswatch: {msg}\nTry 'imdswatch --help' for more information.");
-            return Ok(exit::USAGE);
-        }
-    };
+fn live_run(a: &args::LiveArgs) -> Result<Run<'static>, String> {
     let cfg = LiveConfig {
         interfaces: if a.interfaces.is_empty() { vec!["any".to_owned()] } else { a.interfaces.clone() },
         output: a.output.clone(),
         stats_interval: (a.stats_interval > 0).then(|| Duration::from_secs(a.stats_interval)),
         duration: a.duration.map(Duration::from_secs),
         attribution: !a.no_attribution,
-        engine,
+        engine: engine_config(&a.engine)?,
     };
-    if a.json || a.output.is_some() || !stdout_is_tty() {
-        crate::live::run_json(&cfg)
-    } else {
-        crate::live::run_dashboard(&cfg)
-    }
+    Ok(if a.json || a.output.is_some() || !stdout_is_tty() { Run::LiveJson(cfg) } else { Run::LiveDashboard(cfg) })
 }
 
 /// True when standard output is a terminal (dashboard and table defaults).

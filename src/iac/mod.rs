@@ -64,7 +64,7 @@ pub fn run(args: &IacArgs) -> anyhow::Result<u8> {
 /// 1 when a file could not be checked, else 3 when something fails (or is unknown with
 /// `--strict`), else 0.
 pub fn exit_code(records: &[Record], strict: bool) -> u8 {
-    use crate::cli::exit;
+    use crate::exit;
     if records.iter().any(|r| r.verdict == Verdict::ParseError) {
         exit::ERROR
     } else if records.iter().any(|r| r.verdict == Verdict::Fail || (strict && r.verdict == Verdict::Unknown)) {

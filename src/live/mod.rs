@@ -28,7 +28,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 
 use crate::attribute::Attributor;
 use crate::capture::live::{Batch, LiveCapture};
-use crate::cli::exit;
+use crate::exit::Exit;
 use crate::engine::{Engine, EngineConfig, EngineEvent};
 use crate::event::{RequestCounts, RequestRecord, StatsRecord};
 use crate::sink::logfile::LogFile;
@@ -77,7 +77,7 @@ pub fn stats_record(c: &Counters, counts: &RequestCounts, sources: &[String], st
 }
 
 /// Runs headless (NDJSON) live monitoring until a signal or `--duration`.
-pub fn run_json(cfg: &LiveConfig) -> anyhow::Result<u8> {
+pub fn run_json(cfg: &LiveConfig) -> anyhow::Result<Exit> {
     let captures = open_all(cfg)?;
     let dest = match &cfg.output {
         Some(p) => Dest::File(LogFile::open(p).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", p.display()))?),
@@ -129,7 +129,7 @@ impl Running {
 }
 
 /// Runs the dashboard on this terminal over the live pipeline.
-pub fn run_dashboard(cfg: &LiveConfig) -> anyhow::Result<u8> {
+pub fn run_dashboard(cfg: &LiveConfig) -> anyhow::Result<Exit> {
     let r = Running::start(cfg, open_all(cfg)?)?;
     let (ui_tx, ui_rx) = bounded::<UiEvent>(UI_QUEUE);
     let (rx, c2, src, started) = (r.pipeline.output.clone(), r.counters.clone(), r.sources.clone(), r.started);
@@ -175,7 +175,7 @@ fn feed_ui(
 }
 
 /// Prints the closing summary; exit status 1 when a capture died, else 0.
-fn finish(counters: &Counters, counts: &RequestCounts, started: Instant) -> u8 {
+fn finish(counters: &Counters, counts: &RequestCounts, started: Instant) -> Exit {
     let errors = counters.take_errors();
     for e in &errors {
         eprintln!("imdswatch: {e}");
@@ -196,7 +196,7 @@ fn finish(counters: &Counters, counts: &RequestCounts, started: Instant) -> u8 {
         Counters::get(&counters.attribution_misses),
         Counters::get(&counters.output_errors),
     );
-    if errors.is_empty() { exit::OK } else { exit::ERROR }
+    if errors.is_empty() { Exit::Ok } else { Exit::Error }
 }
 
 fn open_all(cfg: &LiveConfig) -> anyhow::Result<Vec<LiveCapture>> {
