@@ -2,15 +2,14 @@
 //! channel. The thread never blocks on the consumer: a full queue loses the batch, and the
 //! loss is counted. Kernel drop counters are read once a second.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Sender, TrySendError};
 
 use super::{LinkType, Packet};
 use crate::endpoint::Endpoints;
-use crate::live::counters::Counters;
 use crate::time::Timestamp;
 
 /// Bytes kept of each frame: IMDS request heads are far smaller; responses need only their
@@ -28,6 +27,33 @@ const BATCH_WAIT: Duration = Duration::from_millis(1);
 /// is not honoured in immediate mode on an idle interface, so the handle is non-blocking and
 /// the thread polls its descriptor with this timeout.
 const IDLE_WAKE: Duration = Duration::from_millis(100);
+
+/// What the capture threads count. They own it; whoever runs them reads it.
+#[derive(Debug, Default)]
+pub struct CaptureCounters {
+    /// Frames read from libpcap (not libpcap's `received`, which counts `lo` twice).
+    pub packets: AtomicU64,
+    /// Frames lost because the capture → engine queue was full.
+    pub queue_losses: AtomicU64,
+    pub kernel_drops: AtomicU64,
+    pub interface_drops: AtomicU64,
+    /// Why capture threads ended early (e.g. an interface went away).
+    errors: Mutex<Vec<String>>,
+}
+
+impl CaptureCounters {
+    /// A capture thread ended on an error.
+    pub fn capture_error(&self, iface: &str, msg: &str) {
+        if let Ok(mut g) = self.errors.lock() {
+            g.push(format!("capture on '{iface}' stopped: {msg}"));
+        }
+    }
+
+    /// The errors so far, once.
+    pub fn take_errors(&self) -> Vec<String> {
+        self.errors.lock().map(|mut g| std::mem::take(&mut *g)).unwrap_or_default()
+    }
+}
 
 /// Frames captured together, stored back to back in one buffer.
 #[derive(Debug)]
@@ -116,7 +142,7 @@ impl LiveCapture {
     }
 
     /// Captures until `stop` is set or the consumer goes away.
-    pub fn run(mut self, tx: Sender<Batch>, counters: Arc<Counters>, stop: Arc<AtomicBool>) {
+    pub fn run(mut self, tx: Sender<Batch>, counters: Arc<CaptureCounters>, stop: Arc<AtomicBool>) {
         let mut batch = Batch::new(self.link);
         let mut batch_started = Instant::now();
         let mut last_stats = Instant::now();
@@ -180,7 +206,7 @@ fn wait_readable(cap: &pcap::Capture<pcap::Active>, timeout: Duration) {
 }
 
 /// Hands a batch on without waiting; false when the consumer is gone.
-fn send(tx: &Sender<Batch>, batch: Batch, counters: &Counters) -> bool {
+fn send(tx: &Sender<Batch>, batch: Batch, counters: &CaptureCounters) -> bool {
     match tx.try_send(batch) {
         Ok(()) => true,
         Err(TrySendError::Full(b)) => {

@@ -2,19 +2,19 @@
 //! snapshot of the engine's own counters that the engine thread publishes once a second
 //! (a mutex there is off the per-packet path).
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 
+use crate::capture::live::CaptureCounters;
 use crate::engine::EngineStats;
 
 #[derive(Debug, Default)]
 pub struct Counters {
-    /// Frames read from libpcap (not libpcap's `received`, which counts `lo` twice).
-    pub packets: AtomicU64,
-    /// Frames lost because the capture → engine queue was full.
+    /// The capture threads' own counters (frames, kernel drops, capture queue losses).
+    pub capture: Arc<CaptureCounters>,
+    /// Records lost because the dashboard's queue was full (reported with the capture
+    /// queue's losses as `queue_losses`).
     pub queue_losses: AtomicU64,
-    pub kernel_drops: AtomicU64,
-    pub interface_drops: AtomicU64,
     /// Requests whose process could not be named.
     pub attribution_misses: AtomicU64,
     /// Lookups skipped because the attribution queue was full.
@@ -22,7 +22,6 @@ pub struct Counters {
     /// Lines that could not be written (disk full, file gone): counted, reported.
     pub output_errors: AtomicU64,
     engine: Mutex<(EngineStats, usize)>,
-    errors: Mutex<Vec<String>>,
 }
 
 impl Counters {
@@ -36,15 +35,13 @@ impl Counters {
         self.engine.lock().map(|g| g.clone()).unwrap_or_default()
     }
 
-    /// A capture thread ended on an error (e.g. its interface went away).
-    pub fn capture_error(&self, iface: &str, msg: &str) {
-        if let Ok(mut g) = self.errors.lock() {
-            g.push(format!("capture on '{iface}' stopped: {msg}"));
-        }
+    pub fn take_errors(&self) -> Vec<String> {
+        self.capture.take_errors()
     }
 
-    pub fn take_errors(&self) -> Vec<String> {
-        self.errors.lock().map(|mut g| std::mem::take(&mut *g)).unwrap_or_default()
+    /// Frames lost on the way: capture queue and dashboard queue.
+    pub fn queue_losses(&self) -> u64 {
+        Self::get(&self.capture.queue_losses) + Self::get(&self.queue_losses)
     }
 
     pub fn get(c: &AtomicU64) -> u64 {

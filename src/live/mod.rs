@@ -63,12 +63,12 @@ pub fn stats_record(c: &Counters, counts: &RequestCounts, sources: &[String], st
         timestamp: Timestamp::now(),
         uptime_seconds: started.elapsed().as_secs(),
         sources: sources.to_vec(),
-        packets: Counters::get(&c.packets),
+        packets: Counters::get(&c.capture.packets),
         imds_packets: engine.imds_packets,
         requests: *counts,
-        kernel_drops: Counters::get(&c.kernel_drops),
-        interface_drops: Counters::get(&c.interface_drops),
-        queue_losses: Counters::get(&c.queue_losses),
+        kernel_drops: Counters::get(&c.capture.kernel_drops),
+        interface_drops: Counters::get(&c.capture.interface_drops),
+        queue_losses: c.queue_losses(),
         flows_active: flows as u64,
         flows_evicted: engine.flows_evicted,
         attribution_misses: Counters::get(&c.attribution_misses),
@@ -184,15 +184,15 @@ fn finish(counters: &Counters, counts: &RequestCounts, started: Instant) -> Exit
     eprintln!(
         "imdswatch: stopped after {} s: {} packets, {} requests (v1 {}, v2 {}, token {}, rejected {}, unanswered tokens {}); kernel drops {}, queue losses {}, attribution misses {}, output errors {}",
         started.elapsed().as_secs(),
-        Counters::get(&counters.packets),
+        Counters::get(&counters.capture.packets),
         engine.requests,
         counts.v1,
         counts.v2,
         counts.token_request,
         counts.rejected,
         counts.token_unanswered,
-        Counters::get(&counters.kernel_drops),
-        Counters::get(&counters.queue_losses),
+        Counters::get(&counters.capture.kernel_drops),
+        counters.queue_losses(),
         Counters::get(&counters.attribution_misses),
         Counters::get(&counters.output_errors),
     );
@@ -242,7 +242,7 @@ impl Pipeline {
         let (out_tx, out_rx) = bounded::<Box<RequestRecord>>(OUTPUT_QUEUE);
         let mut capture_threads = Vec::new();
         for c in captures {
-            let (tx, counters, stop) = (cap_tx.clone(), counters.clone(), stop.clone());
+            let (tx, counters, stop) = (cap_tx.clone(), counters.capture.clone(), stop.clone());
             capture_threads.push(
                 thread::Builder::new().name(format!("capture-{}", c.iface)).spawn(move || c.run(tx, counters, stop))?,
             );
