@@ -7,14 +7,13 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::capture::file::{self, End, ReadStats};
-use crate::exit::Exit;
 use crate::engine::{Engine, EngineConfig, EngineEvent};
-use crossbeam_channel::Sender;
-
-use crate::event::{RequestCounts, StatsRecord};
-use crate::sink::ndjson::Ndjson;
-use crate::sink::summary::Summary;
+use crate::exit::Exit;
+use crate::sink::json::JsonSink;
+use crate::sink::table::TableSink;
 use crate::sink::tui::{UiEvent, UiMode};
+use crate::sink::ui::{UI_QUEUE, UiSink};
+use crate::sink::{Driver, RunStats, Sink};
 use progress::Progress;
 
 /// Output of an analysis.
@@ -37,22 +36,12 @@ pub struct AnalyzeConfig {
     pub engine: EngineConfig,
 }
 
-/// Where records go during an analysis.
-enum Sink<W: Write> {
-    Json(Ndjson<W>),
-    Table(Summary, W),
-    /// The dashboard (`--tui`): records go over a channel to the UI thread.
-    Ui(Sender<UiEvent>),
-}
-
 /// Runs the analysis, writing to stdout; returns the exit status.
 pub fn run(cfg: &AnalyzeConfig) -> anyhow::Result<Exit> {
     if cfg.output == Output::Tui {
         return run_tui(cfg);
     }
-    let stdout = io::stdout().lock();
-    let w = io::BufWriter::with_capacity(64 * 1024, stdout);
-    match analyze(cfg, w, &mut io::stderr()) {
+    match analyze(cfg, io::stdout().lock(), &mut io::stderr()) {
         Ok(code) => Ok(code),
         // `imdswatch analyze big.pcap | head`: the reader left; that is not an error.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Exit::Ok),
@@ -63,12 +52,12 @@ pub fn run(cfg: &AnalyzeConfig) -> anyhow::Result<Exit> {
 /// Browses the analysis in the dashboard: the files are read on a worker thread while the
 /// dashboard shows what has been found so far.
 fn run_tui(cfg: &AnalyzeConfig) -> anyhow::Result<Exit> {
-    let (tx, rx) = crossbeam_channel::bounded::<UiEvent>(65_536);
+    let (tx, rx) = crossbeam_channel::bounded::<UiEvent>(UI_QUEUE);
     let title = "analyze".to_owned();
     let worker_cfg = cfg.clone();
     let worker = std::thread::Builder::new().name("analyze".into()).spawn(move || {
         let mut err = Vec::new();
-        let code = analyze_into(&worker_cfg, Sink::<io::Sink>::Ui(tx), &mut err);
+        let code = analyze_into(&worker_cfg, UiSink::offline(tx), false, &mut err);
         (code, err)
     })?;
     crate::sink::tui::run(rx, UiMode::Offline, title)?;
@@ -83,25 +72,26 @@ fn run_tui(cfg: &AnalyzeConfig) -> anyhow::Result<Exit> {
 
 /// The analysis proper, on any writer (tests pass a Vec).
 pub fn analyze<W: Write>(cfg: &AnalyzeConfig, out: W, err: &mut dyn Write) -> io::Result<Exit> {
-    let sink = match cfg.output {
-        Output::Json => Sink::Json(Ndjson::new(out, false)),
-        Output::Table | Output::Tui => Sink::Table(Summary::default(), out),
-    };
-    analyze_into(cfg, sink, err)
+    let out = io::BufWriter::with_capacity(64 * 1024, out);
+    match cfg.output {
+        Output::Json => analyze_into(cfg, JsonSink::strict(out), cfg.progress, err),
+        Output::Table | Output::Tui => analyze_into(cfg, TableSink::new(out), cfg.progress, err),
+    }
 }
 
-fn analyze_into<W: Write>(cfg: &AnalyzeConfig, sink: Sink<W>, err: &mut dyn Write) -> io::Result<Exit> {
+/// Reads every file through the engine into `sink`; prints the closing line unless quiet.
+fn analyze_into<S: Sink>(cfg: &AnalyzeConfig, sink: S, progress: bool, err: &mut dyn Write) -> io::Result<Exit> {
     let started = Instant::now();
     let mut engine = Engine::new(cfg.engine.clone());
-    let mut c = Collector { sink, counts: RequestCounts::default(), write_error: None };
+    let mut driver = Driver::new(sink);
     let mut failed = false;
     let mut read_stats = ReadStats::default();
 
-    let progress = Progress::new(&cfg.files, cfg.progress && !matches!(c.sink, Sink::Ui(_)));
+    let progress = Progress::new(&cfg.files, progress);
     for path in &cfg.files {
         let result = file::open(path).and_then(|input| {
             file::read(path, progress.wrap(path, input), &mut read_stats, &mut |pkt| {
-                engine.packet(pkt, &mut |ev| c.on_event(ev));
+                engine.packet(pkt, &mut |ev| feed(&mut driver, ev));
             })
         });
         match result {
@@ -122,67 +112,35 @@ fn analyze_into<W: Write>(cfg: &AnalyzeConfig, sink: Sink<W>, err: &mut dyn Writ
                 progress.suspend(|| writeln!(err, "imdswatch: {e}"))?;
             }
         }
-        if let Some(e) = c.write_error.take() {
+        if let Some(e) = driver.take_error() {
             return Err(e);
         }
     }
     progress.finish();
-    engine.finish(&mut |ev| c.on_event(ev));
-    if let Some(e) = c.write_error.take() {
+    engine.finish(&mut |ev| feed(&mut driver, ev));
+    if let Some(e) = driver.take_error() {
         return Err(e);
     }
-    let counts = c.counts;
-    match c.sink {
-        Sink::Json(mut j) => j.flush()?,
-        Sink::Table(s, mut w) => {
-            w.write_all(s.render().as_bytes())?;
-            w.flush()?;
-        }
-        Sink::Ui(tx) => {
-            let st = engine.stats();
-            let stats = StatsRecord {
-                sources: cfg.files.iter().map(|f| f.display().to_string()).collect(),
-                packets: st.packets,
-                imds_packets: st.imds_packets,
-                requests: counts,
-                flows_evicted: st.flows_evicted,
-                anomalies: st.anomalies(),
-                uptime_seconds: started.elapsed().as_secs(),
-                ..StatsRecord::default()
-            };
-            let _ = tx.send(UiEvent::Stats(stats));
-        }
-    }
-
+    let st = engine.stats();
+    let stats = RunStats {
+        sources: cfg.files.iter().map(|f| f.display().to_string()).collect(),
+        elapsed: started.elapsed(),
+        engine: st.clone(),
+        flows_active: engine.flows(),
+        requests: driver.counts(),
+        packets: st.packets,
+        reader_skips: vec![
+            ("unknown pcapng blocks skipped", read_stats.unknown_blocks),
+            ("records longer than the snapshot length", read_stats.over_snaplen),
+            ("packets on undecodable interfaces", read_stats.unsupported_link),
+        ],
+        ..RunStats::default()
+    };
+    let counts = driver.finish(&stats)?;
     if !cfg.quiet {
-        let st = engine.stats();
-        let mut line = format!(
-            "imdswatch: {} file(s), {} packets, {} IMDS packets, {} requests (v1 {}, v2 {}, token {}) in {:.2} s",
-            cfg.files.len(),
-            st.packets,
-            st.imds_packets,
-            st.requests,
-            counts.v1,
-            counts.v2,
-            counts.token_request,
-            started.elapsed().as_secs_f64()
-        );
-        let anomalies = st.anomalies();
-        if !anomalies.is_empty() {
-            line.push_str("; skipped: ");
-            let parts: Vec<String> = anomalies.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            line.push_str(&parts.join(", "));
-        }
-        if read_stats.unknown_blocks > 0 {
-            line.push_str(&format!("; unknown pcapng blocks skipped: {}", read_stats.unknown_blocks));
-        }
-        if read_stats.over_snaplen > 0 {
-            line.push_str(&format!("; records longer than the snapshot length: {}", read_stats.over_snaplen));
-        }
-        if read_stats.unsupported_link > 0 {
-            line.push_str(&format!("; packets on undecodable interfaces: {}", read_stats.unsupported_link));
-        }
-        writeln!(err, "{line}")?;
+        // The time of the whole run, as before the table was written.
+        let stats = RunStats { elapsed: started.elapsed(), ..stats };
+        writeln!(err, "imdswatch: {}", stats.files_line())?;
     }
 
     Ok(if failed {
@@ -194,34 +152,9 @@ fn analyze_into<W: Write>(cfg: &AnalyzeConfig, sink: Sink<W>, err: &mut dyn Writ
     })
 }
 
-/// Takes the engine's events into the sink, keeping the first write error.
-struct Collector<W: Write> {
-    sink: Sink<W>,
-    counts: RequestCounts,
-    write_error: Option<io::Error>,
-}
-
-impl<W: Write> Collector<W> {
-    fn on_event(&mut self, ev: EngineEvent) {
-        let EngineEvent::Request { record, .. } = ev else {
-            return;
-        };
-        self.counts.add(&record);
-        match &mut self.sink {
-            Sink::Json(j) => {
-                if self.write_error.is_none()
-                    && let Err(e) = j.write(&record)
-                {
-                    self.write_error = Some(e);
-                }
-            }
-            Sink::Table(s, _) => s.add(&record),
-            Sink::Ui(tx) => {
-                // The dashboard is gone (the user quit): stop feeding it, quietly.
-                if tx.send(UiEvent::Request(record)).is_err() && self.write_error.is_none() {
-                    self.write_error = Some(io::Error::from(io::ErrorKind::BrokenPipe));
-                }
-            }
-        }
+/// Takes the engine's requests to the driver (the other events are for live attribution).
+fn feed<S: Sink>(driver: &mut Driver<S>, ev: EngineEvent) {
+    if let EngineEvent::Request { record, .. } = ev {
+        driver.record(&record);
     }
 }

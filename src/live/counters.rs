@@ -14,13 +14,13 @@ pub struct Counters {
     pub capture: Arc<CaptureCounters>,
     /// Records lost because the dashboard's queue was full (reported with the capture
     /// queue's losses as `queue_losses`).
-    pub queue_losses: AtomicU64,
+    pub queue_losses: Arc<AtomicU64>,
     /// Requests whose process could not be named.
     pub attribution_misses: AtomicU64,
     /// Lookups skipped because the attribution queue was full.
     pub attribution_overload: AtomicU64,
     /// Lines that could not be written (disk full, file gone): counted, reported.
-    pub output_errors: AtomicU64,
+    pub output_errors: Arc<AtomicU64>,
     engine: Mutex<(EngineStats, usize)>,
 }
 

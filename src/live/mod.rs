@@ -14,7 +14,6 @@
 
 pub mod attribution;
 pub mod counters;
-pub mod output;
 pub mod privileges;
 
 use std::io::{self, LineWriter};
@@ -28,22 +27,21 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 
 use crate::attribute::Attributor;
 use crate::capture::live::{Batch, LiveCapture};
-use crate::exit::Exit;
 use crate::engine::{Engine, EngineConfig, EngineEvent};
-use crate::event::{RequestCounts, RequestRecord, StatsRecord};
+use crate::event::{RequestCounts, RequestRecord};
+use crate::exit::Exit;
+use crate::sink::json::{Dest, JsonSink, Tolerant};
 use crate::sink::logfile::LogFile;
-use crate::sink::ndjson::Ndjson;
 use crate::sink::tui::{UiEvent, UiMode};
+use crate::sink::ui::{UI_QUEUE, UiSink};
+use crate::sink::{Driver, RunStats, Sink};
 use crate::time::Timestamp;
 use attribution::{AttrMsg, Stage};
 use counters::Counters;
-use output::{Dest, JsonOutput};
 
 pub const CAPTURE_QUEUE: usize = 1024;
 pub const ATTR_QUEUE: usize = 8192;
 pub const OUTPUT_QUEUE: usize = 8192;
-/// Records waiting for the dashboard's next frame.
-pub const UI_QUEUE: usize = 65_536;
 
 /// A validated `live` invocation.
 #[derive(Debug, Clone)]
@@ -56,23 +54,23 @@ pub struct LiveConfig {
     pub engine: EngineConfig,
 }
 
-/// Builds the `stats` record from the pipeline's counters.
-pub fn stats_record(c: &Counters, counts: &RequestCounts, sources: &[String], started: Instant) -> StatsRecord {
+/// A snapshot of the pipeline's counters, with the requests the output has seen.
+pub fn snapshot(c: &Counters, counts: &RequestCounts, sources: &[String], started: Instant) -> RunStats {
     let (engine, flows) = c.engine();
-    StatsRecord {
-        timestamp: Timestamp::now(),
-        uptime_seconds: started.elapsed().as_secs(),
+    RunStats {
         sources: sources.to_vec(),
-        packets: Counters::get(&c.capture.packets),
-        imds_packets: engine.imds_packets,
+        elapsed: started.elapsed(),
+        now: Some(Timestamp::now()),
+        engine,
+        flows_active: flows,
         requests: *counts,
+        packets: Counters::get(&c.capture.packets),
         kernel_drops: Counters::get(&c.capture.kernel_drops),
         interface_drops: Counters::get(&c.capture.interface_drops),
         queue_losses: c.queue_losses(),
-        flows_active: flows as u64,
-        flows_evicted: engine.flows_evicted,
         attribution_misses: Counters::get(&c.attribution_misses),
-        anomalies: engine.anomalies(),
+        output_errors: Counters::get(&c.output_errors),
+        reader_skips: Vec::new(),
     }
 }
 
@@ -84,21 +82,19 @@ pub fn run_json(cfg: &LiveConfig) -> anyhow::Result<Exit> {
         None => Dest::Stdout(LineWriter::new(io::stdout())),
     };
     let r = Running::start(cfg, captures)?;
-    let out = JsonOutput {
-        out: Ndjson::new(dest, true),
-        stats_interval: cfg.stats_interval,
-        sources: r.sources.clone(),
-        counters: r.counters.clone(),
-        started: r.started,
-        hup: r.signals.hup.clone(),
-        stop: r.signals.stop.clone(),
-    };
-    let rx = r.pipeline.output.clone();
-    let writer = thread::Builder::new().name("output".into()).spawn(move || out.run(rx))?;
+    let sink = JsonSink::tolerant(
+        dest,
+        Tolerant {
+            errors: r.counters.output_errors.clone(),
+            hup: r.signals.hup.clone(),
+            stats_interval: cfg.stats_interval,
+        },
+    );
+    let writer = r.spawn_output("output", sink)?;
     wait_for_stop(&r.signals.stop, cfg.duration, &r.pipeline);
     r.pipeline.join();
     let counts = writer.join().unwrap_or_default();
-    Ok(finish(&r.counters, &counts, r.started))
+    Ok(finish(&r.counters, &counts, &r.sources, r.started))
 }
 
 /// A started pipeline and what its faces share. Everything that needs privileges (capture
@@ -126,76 +122,46 @@ impl Running {
         );
         Ok(Running { signals, counters, started: Instant::now(), sources, pipeline })
     }
+
+    /// Runs the pipeline's output through `sink` on its own thread, which ends when the
+    /// pipeline does; a sink whose reader left stops the monitor.
+    fn spawn_output<S: Sink + Send + 'static>(
+        &self,
+        name: &str,
+        sink: S,
+    ) -> io::Result<thread::JoinHandle<RequestCounts>> {
+        let rx = self.pipeline.output.clone();
+        let (counters, sources, started) = (self.counters.clone(), self.sources.clone(), self.started);
+        let stop = self.signals.stop.clone();
+        thread::Builder::new().name(name.into()).spawn(move || {
+            Driver::new(sink).run(&rx, &mut |counts| snapshot(&counters, counts, &sources, started), &mut |_| {
+                stop.store(true, Relaxed)
+            })
+        })
+    }
 }
 
 /// Runs the dashboard on this terminal over the live pipeline.
 pub fn run_dashboard(cfg: &LiveConfig) -> anyhow::Result<Exit> {
     let r = Running::start(cfg, open_all(cfg)?)?;
     let (ui_tx, ui_rx) = bounded::<UiEvent>(UI_QUEUE);
-    let (rx, c2, src, started) = (r.pipeline.output.clone(), r.counters.clone(), r.sources.clone(), r.started);
-    let feeder = thread::Builder::new().name("ui-feed".into()).spawn(move || feed_ui(rx, ui_tx, c2, src, started))?;
+    let feeder = r.spawn_output("ui-feed", UiSink::live(ui_tx, r.counters.queue_losses.clone()))?;
     let title = format!("live on {}", r.sources.join(", "));
     let ui = crate::sink::tui::run(ui_rx, UiMode::Live, title);
     r.signals.stop.store(true, Relaxed);
     r.pipeline.join();
     let counts = feeder.join().unwrap_or_default();
     ui?;
-    Ok(finish(&r.counters, &counts, r.started))
-}
-
-/// Hands records to the dashboard without ever waiting on it (a full queue loses the record,
-/// counted in `queue_losses`), plus a stats record each second to move its clock.
-fn feed_ui(
-    rx: Receiver<Box<RequestRecord>>,
-    tx: Sender<UiEvent>,
-    counters: Arc<Counters>,
-    sources: Vec<String>,
-    started: Instant,
-) -> RequestCounts {
-    let mut counts = RequestCounts::default();
-    let mut last = Instant::now();
-    loop {
-        match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(r) => {
-                counts.add(&r);
-                if tx.try_send(UiEvent::Request(r)).is_err() {
-                    counters.queue_losses.fetch_add(1, Relaxed);
-                }
-            }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
-        }
-        if last.elapsed() >= Duration::from_secs(1) {
-            last = Instant::now();
-            let _ = tx.try_send(UiEvent::Stats(stats_record(&counters, &counts, &sources, started)));
-        }
-    }
-    let _ = tx.try_send(UiEvent::Stats(stats_record(&counters, &counts, &sources, started)));
-    counts
+    Ok(finish(&r.counters, &counts, &r.sources, r.started))
 }
 
 /// Prints the closing summary; exit status 1 when a capture died, else 0.
-fn finish(counters: &Counters, counts: &RequestCounts, started: Instant) -> Exit {
+fn finish(counters: &Counters, counts: &RequestCounts, sources: &[String], started: Instant) -> Exit {
     let errors = counters.take_errors();
     for e in &errors {
         eprintln!("imdswatch: {e}");
     }
-    let (engine, _) = counters.engine();
-    eprintln!(
-        "imdswatch: stopped after {} s: {} packets, {} requests (v1 {}, v2 {}, token {}, rejected {}, unanswered tokens {}); kernel drops {}, queue losses {}, attribution misses {}, output errors {}",
-        started.elapsed().as_secs(),
-        Counters::get(&counters.capture.packets),
-        engine.requests,
-        counts.v1,
-        counts.v2,
-        counts.token_request,
-        counts.rejected,
-        counts.token_unanswered,
-        Counters::get(&counters.capture.kernel_drops),
-        counters.queue_losses(),
-        Counters::get(&counters.attribution_misses),
-        Counters::get(&counters.output_errors),
-    );
+    eprintln!("imdswatch: {}", snapshot(counters, counts, sources, started).live_line());
     if errors.is_empty() { Exit::Ok } else { Exit::Error }
 }
 

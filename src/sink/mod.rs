@@ -1,6 +1,85 @@
 //! Where records go: NDJSON lines, the summary table, the dashboard.
+//!
+//! Every output is a [`Sink`], fed by the one [`Driver`](driver::Driver) that both
+//! `analyze` (files, on the caller's thread) and `live` (the output thread, from the
+//! pipeline's channel) use. The driver counts requests and decides when a sink sees a stats
+//! snapshot; the sink only writes.
+//!
+//! Adding an output (say a metrics endpoint) is one new file here: a type implementing
+//! [`Sink`], and one line where `analyze` or `live` chooses its sink.
 
+pub mod driver;
+pub mod json;
 pub mod logfile;
 pub mod ndjson;
+pub mod stats;
 pub mod summary;
+pub mod table;
 pub mod tui;
+pub mod ui;
+
+use std::io;
+use std::time::Duration;
+
+use crate::event::{RequestRecord, StatsRecord};
+
+pub use driver::Driver;
+pub use stats::RunStats;
+
+/// An output of imdswatch.
+///
+/// The [`Driver`](driver::Driver) calls, in this order and from one thread:
+/// - [`record`](Sink::record) for every finished request (attributed in live mode), in the
+///   order the engine reported them;
+/// - [`stats`](Sink::stats) about every [`stats_interval`](Sink::stats_interval) (live mode
+///   only: an analysis has no clock of its own);
+/// - [`tick`](Sink::tick) at least every 200 ms in live mode, for housekeeping (reopening a
+///   rotated file);
+/// - [`finish`](Sink::finish) once, at the end, with the final counters.
+///
+/// Rules every sink keeps:
+/// - never block the pipeline for long: a sink that can fall behind keeps a bound and
+///   counts what it drops (see [`ui::UiSink`]);
+/// - an `Err` from `record`, `stats` or `finish` means the output is gone for good (its
+///   reader left: `BrokenPipe`, or a fatal write error in `analyze`). The driver stops
+///   feeding the sink and ends the run; passing failures (a full disk in live mode) are the
+///   sink's to count and report, returning `Ok`;
+/// - never print or store secrets: records carry none, and a sink adds none.
+pub trait Sink {
+    /// How often this sink wants a stats snapshot in live mode; `None`: only the final one.
+    fn stats_interval(&self) -> Option<Duration> {
+        None
+    }
+
+    /// One finished request.
+    fn record(&mut self, r: &RequestRecord) -> io::Result<()>;
+
+    /// A periodic snapshot of the counters (live mode, every [`Sink::stats_interval`]).
+    fn stats(&mut self, _s: &StatsRecord) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Housekeeping between records (live mode).
+    fn tick(&mut self) {}
+
+    /// End of run, with the final counters: write what is left, flush.
+    fn finish(&mut self, s: &StatsRecord) -> io::Result<()>;
+}
+
+impl<S: Sink + ?Sized> Sink for Box<S> {
+    fn stats_interval(&self) -> Option<Duration> {
+        (**self).stats_interval()
+    }
+    fn record(&mut self, r: &RequestRecord) -> io::Result<()> {
+        (**self).record(r)
+    }
+    fn stats(&mut self, s: &StatsRecord) -> io::Result<()> {
+        (**self).stats(s)
+    }
+    fn tick(&mut self) {
+        (**self).tick()
+    }
+    fn finish(&mut self, s: &StatsRecord) -> io::Result<()> {
+        (**self).finish(s)
+    }
+}

@@ -1,0 +1,117 @@
+//! The one loop that hands records to a [`Sink`]: `analyze` pushes records into it as the
+//! engine reports them; `live` runs [`Driver::run`] on its output thread over the pipeline's
+//! last channel.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+
+use super::{RunStats, Sink};
+use crate::event::{RequestCounts, RequestRecord};
+
+/// Longest wait for a record before the sink's housekeeping and stats run (live mode).
+pub const POLL: Duration = Duration::from_millis(200);
+
+/// Feeds one sink and counts what it was fed. After the sink's first error it is fed no
+/// more (requests are still counted); the error is kept for the caller.
+pub struct Driver<S: Sink> {
+    sink: S,
+    counts: RequestCounts,
+    error: Option<io::Error>,
+    /// The error was already handed out by [`Driver::take_error`].
+    failed: bool,
+}
+
+impl<S: Sink> Driver<S> {
+    pub fn new(sink: S) -> Driver<S> {
+        Driver { sink, counts: RequestCounts::default(), error: None, failed: false }
+    }
+
+    /// Requests seen so far.
+    pub fn counts(&self) -> RequestCounts {
+        self.counts
+    }
+
+    /// One finished request.
+    pub fn record(&mut self, r: &RequestRecord) {
+        self.counts.add(r);
+        if !self.failed() {
+            let res = self.sink.record(r);
+            self.keep(res);
+        }
+    }
+
+    /// The sink's first error, once.
+    pub fn take_error(&mut self) -> Option<io::Error> {
+        self.error.take()
+    }
+
+    fn failed(&self) -> bool {
+        self.failed || self.error.is_some()
+    }
+
+    fn keep(&mut self, res: io::Result<()>) {
+        if let Err(e) = res
+            && !self.failed()
+        {
+            self.error = Some(e);
+            self.failed = true;
+        }
+    }
+
+    /// Ends the run: the sink gets the final counters (unless it already failed). Returns the
+    /// request counts, or the sink's error.
+    pub fn finish(mut self, stats: &RunStats) -> io::Result<RequestCounts> {
+        if !self.failed() {
+            let res = self.sink.finish(&stats.record());
+            self.keep(res);
+        }
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(self.counts),
+        }
+    }
+
+    /// Live mode: takes records from `rx` until every sender is gone, with the sink's
+    /// housekeeping every [`POLL`] and a stats snapshot (built by `snapshot` from the counts
+    /// so far) every [`Sink::stats_interval`]. `on_error` hears of the sink's first error
+    /// (the reader left: the monitor should stop). Returns the request counts.
+    pub fn run(
+        mut self,
+        rx: &Receiver<Box<RequestRecord>>,
+        snapshot: &mut dyn FnMut(&RequestCounts) -> RunStats,
+        on_error: &mut dyn FnMut(&io::Error),
+    ) -> RequestCounts {
+        let every = self.sink.stats_interval();
+        let mut last_stats = Instant::now();
+        loop {
+            match rx.recv_timeout(POLL) {
+                Ok(r) => self.record(&r),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if let Some(e) = &self.error {
+                on_error(e);
+                self.error = None; // reported; `failed` keeps the sink unfed
+            }
+            if self.failed {
+                continue;
+            }
+            self.sink.tick();
+            if let Some(every) = every
+                && last_stats.elapsed() >= every
+            {
+                last_stats = Instant::now();
+                let res = self.sink.stats(&snapshot(&self.counts).record());
+                self.keep(res);
+            }
+        }
+        let counts = self.counts;
+        let last = snapshot(&counts);
+        if let Err(e) = self.finish(&last) {
+            on_error(&e);
+        }
+        counts
+    }
+}

@@ -1,0 +1,177 @@
+//! The NDJSON output: one line per request, and `stats` records in live mode.
+//!
+//! `analyze` writes to any writer and stops at the first write error. `live` writes to
+//! standard output or a [`LogFile`], flushed per line; there a failed write (disk full) or a
+//! deleted output file is counted and reported, never fatal (only a closed standard output
+//! ends the run), and a moved or deleted file is reopened within a second.
+
+use std::io::{self, LineWriter, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use super::Sink;
+use super::logfile::{LogFile, PathState};
+use super::ndjson::Ndjson;
+use crate::event::{RequestRecord, StatsRecord};
+
+/// How often the output file's path is compared with the open file.
+const PATH_CHECK: Duration = Duration::from_secs(1);
+/// Fewest seconds between two warnings about failed writes.
+const WARN_EVERY: Duration = Duration::from_secs(60);
+
+/// Where the lines go; only a [`LogFile`] is followed and reopened.
+pub trait Destination: Write {
+    fn log_file(&mut self) -> Option<&mut LogFile> {
+        None
+    }
+}
+
+impl<W: Write> Destination for io::BufWriter<W> {}
+impl Destination for Vec<u8> {}
+
+/// Live mode's destinations.
+pub enum Dest {
+    Stdout(LineWriter<io::Stdout>),
+    File(LogFile),
+}
+
+impl Write for Dest {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        match self {
+            Dest::Stdout(w) => w.write(b),
+            Dest::File(w) => w.write(b),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Dest::Stdout(w) => w.flush(),
+            Dest::File(w) => w.flush(),
+        }
+    }
+}
+
+impl Destination for Dest {
+    fn log_file(&mut self) -> Option<&mut LogFile> {
+        match self {
+            Dest::File(f) => Some(f),
+            Dest::Stdout(_) => None,
+        }
+    }
+}
+
+/// Live mode's tolerance of failed writes.
+pub struct Tolerant {
+    /// Failed lines, and lines lost with a deleted file (`stats.output_errors`).
+    pub errors: Arc<AtomicU64>,
+    /// Set by SIGHUP: reopen the output file.
+    pub hup: Arc<AtomicBool>,
+    /// Write a `stats` record this often (and at the end).
+    pub stats_interval: Option<Duration>,
+}
+
+pub struct JsonSink<W: Destination> {
+    out: Ndjson<W>,
+    /// `None` (analyze): the first write error ends the run.
+    tolerant: Option<Tolerant>,
+    last_warning: Option<Instant>,
+    last_path_check: Instant,
+}
+
+impl<W: Destination> JsonSink<W> {
+    /// `analyze`: buffered, any write error is final.
+    pub fn strict(w: W) -> JsonSink<W> {
+        JsonSink { out: Ndjson::new(w, false), tolerant: None, last_warning: None, last_path_check: Instant::now() }
+    }
+
+    /// `live`: a line is flushed as soon as it is written; failures are counted.
+    pub fn tolerant(w: W, t: Tolerant) -> JsonSink<W> {
+        JsonSink { out: Ndjson::new(w, true), tolerant: Some(t), last_warning: None, last_path_check: Instant::now() }
+    }
+
+    /// Passes a closed pipe and (in analyze) every error on; counts and warns about others.
+    fn check(&mut self, res: io::Result<()>) -> io::Result<()> {
+        let Err(e) = res else { return Ok(()) };
+        let Some(t) = &self.tolerant else { return Err(e) };
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            return Err(e);
+        }
+        t.errors.fetch_add(1, Relaxed);
+        if self.last_warning.is_none_or(|t| t.elapsed() >= WARN_EVERY) {
+            self.last_warning = Some(Instant::now());
+            eprintln!("imdswatch: cannot write output: {e} (lines are being lost; counted in stats.output_errors)");
+        }
+        Ok(())
+    }
+
+    /// Reopens the output file when its path no longer names it: moved (rotated, SIGHUP not
+    /// yet sent) quietly; deleted with a warning and a count, since lines written between
+    /// the deletion and now went nowhere.
+    fn follow_path(&mut self) {
+        let Some(t) = &self.tolerant else { return };
+        let Some(f) = self.out.get_mut().log_file() else { return };
+        let state = f.path_state();
+        if state == PathState::Same {
+            return;
+        }
+        let res = f.reopen();
+        let path = f.path().display().to_string();
+        if state == PathState::Deleted {
+            t.errors.fetch_add(1, Relaxed);
+            eprintln!(
+                "imdswatch: {path} was deleted; lines of the last second may be lost (counted in stats.output_errors); writing to a new {path}"
+            );
+        }
+        if let Err(e) = res {
+            eprintln!("imdswatch: cannot reopen {path}: {e}");
+        }
+    }
+}
+
+impl<W: Destination> Sink for JsonSink<W> {
+    fn stats_interval(&self) -> Option<Duration> {
+        self.tolerant.as_ref().and_then(|t| t.stats_interval)
+    }
+
+    fn record(&mut self, r: &RequestRecord) -> io::Result<()> {
+        let res = self.out.write(r);
+        self.check(res)
+    }
+
+    fn stats(&mut self, s: &StatsRecord) -> io::Result<()> {
+        let res = self.out.write(s);
+        self.check(res)
+    }
+
+    fn tick(&mut self) {
+        if let Some(t) = &self.tolerant
+            && t.hup.swap(false, Relaxed)
+            && let Some(f) = self.out.get_mut().log_file()
+            && let Err(e) = f.reopen()
+        {
+            eprintln!("imdswatch: cannot reopen {}: {e}", f.path().display());
+        }
+        if self.last_path_check.elapsed() >= PATH_CHECK {
+            self.last_path_check = Instant::now();
+            self.follow_path();
+        }
+    }
+
+    fn finish(&mut self, s: &StatsRecord) -> io::Result<()> {
+        if self.stats_interval().is_some() {
+            self.stats(s)?;
+        }
+        let res = self.out.flush();
+        if self.tolerant.is_none() {
+            return res;
+        }
+        // Lines that failed are already counted; at exit only say that some are still unwritten.
+        if let Err(e) = res
+            && e.kind() != io::ErrorKind::BrokenPipe
+        {
+            eprintln!("imdswatch: output not fully written at exit: {e}");
+        }
+        Ok(())
+    }
+}

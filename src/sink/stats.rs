@@ -1,0 +1,102 @@
+//! One snapshot of a run's counters: the source of the `stats` record (NDJSON, dashboard)
+//! and of the closing line on standard error, for `analyze` and `live` alike.
+
+use std::time::Duration;
+
+use crate::engine::EngineStats;
+use crate::event::{RequestCounts, StatsRecord};
+use crate::time::Timestamp;
+
+/// What a run has counted so far. Built by `analyze` from its engine and file reader, by
+/// `live` from the pipeline's shared counters.
+#[derive(Debug, Clone, Default)]
+pub struct RunStats {
+    /// Interfaces captured on (live) or files read (offline).
+    pub sources: Vec<String>,
+    pub elapsed: Duration,
+    /// Wall-clock time of the snapshot in live mode; `None` offline, where the only clock
+    /// is the capture's.
+    pub now: Option<Timestamp>,
+    pub engine: EngineStats,
+    pub flows_active: usize,
+    /// Requests as the outputs saw them.
+    pub requests: RequestCounts,
+    /// Frames read (live: from libpcap; offline: handed to the engine).
+    pub packets: u64,
+    pub kernel_drops: u64,
+    pub interface_drops: u64,
+    pub queue_losses: u64,
+    pub attribution_misses: u64,
+    pub output_errors: u64,
+    /// What the file reader skipped, by description (offline only), for the closing line.
+    pub reader_skips: Vec<(&'static str, u64)>,
+}
+
+impl RunStats {
+    /// The `stats` record.
+    pub fn record(&self) -> StatsRecord {
+        StatsRecord {
+            timestamp: self.now.unwrap_or_default(),
+            uptime_seconds: self.elapsed.as_secs(),
+            sources: self.sources.clone(),
+            packets: self.packets,
+            imds_packets: self.engine.imds_packets,
+            requests: self.requests,
+            kernel_drops: self.kernel_drops,
+            interface_drops: self.interface_drops,
+            queue_losses: self.queue_losses,
+            flows_active: self.flows_active as u64,
+            flows_evicted: self.engine.flows_evicted,
+            attribution_misses: self.attribution_misses,
+            anomalies: self.engine.anomalies(),
+        }
+    }
+
+    /// The closing line of `analyze` (without the `imdswatch: ` prefix).
+    pub fn files_line(&self) -> String {
+        let (st, counts) = (&self.engine, &self.requests);
+        let mut line = format!(
+            "{} file(s), {} packets, {} IMDS packets, {} requests (v1 {}, v2 {}, token {}) in {:.2} s",
+            self.sources.len(),
+            st.packets,
+            st.imds_packets,
+            st.requests,
+            counts.v1,
+            counts.v2,
+            counts.token_request,
+            self.elapsed.as_secs_f64()
+        );
+        let anomalies = st.anomalies();
+        if !anomalies.is_empty() {
+            line.push_str("; skipped: ");
+            let parts: Vec<String> = anomalies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            line.push_str(&parts.join(", "));
+        }
+        for (what, n) in &self.reader_skips {
+            if *n > 0 {
+                line.push_str(&format!("; {what}: {n}"));
+            }
+        }
+        line
+    }
+
+    /// The closing line of `live` (without the `imdswatch: ` prefix).
+    pub fn live_line(&self) -> String {
+        let c = &self.requests;
+        format!(
+            "stopped after {} s: {} packets, {} requests (v1 {}, v2 {}, token {}, rejected {}, unanswered tokens {}); kernel drops {}, queue losses {}, attribution misses {}, output errors {}",
+            self.elapsed.as_secs(),
+            self.packets,
+            self.engine.requests,
+            c.v1,
+            c.v2,
+            c.token_request,
+            c.rejected,
+            c.token_unanswered,
+            self.kernel_drops,
+            self.queue_losses,
+            self.attribution_misses,
+            self.output_errors,
+        )
+    }
+}
