@@ -1,8 +1,11 @@
 //! The real captures in captures/ (recorded from curl and botocore against a mock IMDS in
 //! network namespaces): the binary must find exactly the requests in each `.expected`.
 
+mod support;
+
 use std::path::Path;
-use std::process::Command;
+
+use support::cli::{analyze, analyze_files};
 
 fn expected(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)
@@ -15,16 +18,11 @@ fn expected(path: &Path) -> Vec<String> {
 }
 
 /// Runs `analyze --format json` and returns `version method path status`, in request order.
-fn analyze(capture: &Path, extra: &[&str]) -> Vec<String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_imdswatch"))
-        .args(["analyze", "--format", "json", "--quiet"])
-        .args(extra)
-        .arg(capture)
-        .output()
-        .expect("run imdswatch");
-    assert!(out.status.success(), "{}: {}", capture.display(), String::from_utf8_lossy(&out.stderr));
-    let mut recs: Vec<serde_json::Value> =
-        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+fn requests(capture: &Path, extra: &[&str]) -> Vec<String> {
+    let args: Vec<&str> = ["--format", "json", "--quiet"].into_iter().chain(extra.iter().copied()).collect();
+    let out = analyze(&args, capture);
+    assert!(out.success(), "{}: {}", capture.display(), out.stderr);
+    let mut recs = out.json();
     // Records are written when answered; the files list them by request time.
     recs.sort_by(|a, b| a["timestamp"].as_str().cmp(&b["timestamp"].as_str()));
     recs.iter()
@@ -55,7 +53,7 @@ fn every_bundled_capture_matches_its_expected_requests() {
         assert!(exp_path.exists(), "{} has no .expected", path.display());
         let extra: &[&str] =
             if path.to_string_lossy().contains("loopback") { &["--endpoint", "127.0.0.1:1338"] } else { &[] };
-        assert_eq!(analyze(&path, extra), expected(&exp_path), "{}", path.display());
+        assert_eq!(requests(&path, extra), expected(&exp_path), "{}", path.display());
         checked += 1;
     }
     assert!(checked >= 10, "only {checked} captures found");
@@ -64,17 +62,9 @@ fn every_bundled_capture_matches_its_expected_requests() {
 #[test]
 fn hop_limited_token_answer_that_never_arrived_is_unanswered() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
-    let out = Command::new(env!("CARGO_BIN_EXE_imdswatch"))
-        .args(["analyze", "--format", "json", "--quiet"])
-        .arg(dir.join("container-hop-limit.pcap"))
-        .output()
-        .expect("run");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let token: serde_json::Value = text
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
-        .find(|r| r["imds"]["version"] == "token_request")
-        .expect("a token request");
+    let out = analyze(&["--format", "json", "--quiet"], &dir.join("container-hop-limit.pcap"));
+    let token: serde_json::Value =
+        out.json().into_iter().find(|r| r["imds"]["version"] == "token_request").expect("a token request");
     assert_eq!(token["imds"]["outcome"], "no_response");
     assert_eq!(token["imds"]["answer_ttl"], 1, "the answer was seen with TTL 1 and never acknowledged");
     assert_eq!(token["network"]["client"].as_str().map(|c| c.starts_with("10.213.0.2:")), Some(true));
@@ -89,12 +79,8 @@ fn no_secret_from_the_captures_reaches_any_output() {
         .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng")))
         .collect();
     for format in ["json", "table"] {
-        let out = Command::new(env!("CARGO_BIN_EXE_imdswatch"))
-            .args(["analyze", "--format", format])
-            .args(&files)
-            .output()
-            .expect("run");
-        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let out = analyze_files(&["--format", format], &files);
+        let all = format!("{}{}", out.stdout, out.stderr);
         for marker in ["SECRET-TOKEN-", "SECRET-ACCESS-KEY-", "SECRET-SESSION-TOKEN-", "ASIAFAKEIMDSWATCH"] {
             assert!(!all.contains(marker), "{format} output leaks {marker}");
         }

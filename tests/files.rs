@@ -4,14 +4,10 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
+use support::cli::{Run, analyze, analyze_files, imdswatch};
 use support::pcapfile::*;
 use support::*;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_imdswatch"))
-}
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let p = dir.join(name);
@@ -19,16 +15,8 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     p
 }
 
-fn analyze(args: &[&str], file: &Path) -> Output {
-    bin().arg("analyze").args(args).arg(file).output().expect("run imdswatch")
-}
-
-fn json_lines(o: &Output) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect()
-}
-
-fn lines_summary(o: &Output) -> Vec<String> {
-    json_lines(o)
+fn lines_summary(o: &Run) -> Vec<String> {
+    o.json()
         .iter()
         .map(|v| {
             format!(
@@ -105,7 +93,7 @@ fn every_link_type_gives_the_same_requests() {
     ] {
         let p = write(dir.path(), &format!("{name}.pcap"), &pcap(link, &with_link(link), false));
         let o = analyze(&["--format", "json"], &p);
-        assert!(o.status.success(), "{name}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(o.success(), "{name}: {}", &o.stderr);
         assert_eq!(lines_summary(&o), EXPECTED, "{name}");
     }
 }
@@ -180,7 +168,7 @@ fn pcapng_with_two_link_types_and_an_unknown_block() {
     let dir = tempfile::tempdir().expect("tempdir");
     let p = write(dir.path(), "mixed.pcapng", &bytes);
     let o = analyze(&["--format", "json"], &p);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(o.success(), "{}", &o.stderr);
     assert_eq!(lines_summary(&o), EXPECTED);
 }
 
@@ -190,7 +178,7 @@ fn timestamps_are_rfc3339_with_microseconds_from_the_packet() {
     for nanos in [false, true] {
         let p = write(dir.path(), "ts.pcap", &pcap(DLT_RAW, &with_link(DLT_RAW), nanos));
         let o = analyze(&["--format", "json"], &p);
-        let v = json_lines(&o);
+        let v = o.json();
         // Conv starts at 1_700_000_000 s; the PUT completes in the third frame (+300 µs).
         assert_eq!(v[0]["timestamp"], "2023-11-14T22:13:20.000300Z", "nanos={nanos}");
     }
@@ -201,7 +189,7 @@ fn json_schema_has_every_required_field() {
     let dir = tempfile::tempdir().expect("tempdir");
     let p = write(dir.path(), "c.pcap", &pcap(DLT_RAW, &with_link(DLT_RAW), false));
     let o = analyze(&["--format", "json"], &p);
-    let v = json_lines(&o);
+    let v = o.json();
     let token = &v[0];
     assert_eq!(token["imds"]["version"], "token_request");
     assert_eq!(token["imds"]["method"], "PUT");
@@ -219,7 +207,7 @@ fn json_schema_has_every_required_field() {
     // Offline records carry no live-mode fields.
     assert!(creds.get("process").is_none() && creds.get("host").is_none());
     // Token values never appear.
-    assert!(!String::from_utf8_lossy(&o.stdout).contains("SECRET-TOKEN"));
+    assert!(!&o.stdout.contains("SECRET-TOKEN"));
 }
 
 #[test]
@@ -227,7 +215,7 @@ fn table_counts_per_client_and_gives_a_verdict() {
     let dir = tempfile::tempdir().expect("tempdir");
     let p = write(dir.path(), "c.pcap", &pcap(DLT_RAW, &with_link(DLT_RAW), false));
     let o = analyze(&["--format", "table"], &p);
-    let text = String::from_utf8_lossy(&o.stdout);
+    let text = &o.stdout;
     let row = text.lines().find(|l| l.starts_with("10.0.0.5")).expect("a row for the client");
     let cols: Vec<&str> = row.split_whitespace().collect();
     // CLIENT UA(-) V1 V2 TOKEN CREDS-V1 REJECTED UNANSWERED
@@ -239,13 +227,13 @@ fn table_counts_per_client_and_gives_a_verdict() {
 fn fail_on_v1_exits_3_and_only_then() {
     let dir = tempfile::tempdir().expect("tempdir");
     let p = write(dir.path(), "c.pcap", &pcap(DLT_RAW, &with_link(DLT_RAW), false));
-    assert_eq!(analyze(&["--format", "json", "--fail-on-v1"], &p).status.code(), Some(3));
-    assert_eq!(analyze(&["--format", "json"], &p).status.code(), Some(0));
+    assert_eq!(analyze(&["--format", "json", "--fail-on-v1"], &p).code, Some(3));
+    assert_eq!(analyze(&["--format", "json"], &p).code, Some(0));
     // Only the token exchange and the v2 GET: no v1, exit 0 even with the flag.
     let frames: Vec<(u64, Vec<u8>)> = with_link(DLT_RAW).into_iter().take(6).collect();
     let p2 = write(dir.path(), "v2only.pcap", &pcap(DLT_RAW, &frames, false));
     let o = analyze(&["--format", "json", "--fail-on-v1"], &p2);
-    assert_eq!(o.status.code(), Some(0), "{:?}", lines_summary(&o));
+    assert_eq!(o.code, Some(0), "{:?}", lines_summary(&o));
 }
 
 #[test]
@@ -261,8 +249,8 @@ fn endpoint_option_replaces_the_defaults() {
     let o = analyze(&["--format", "json", "--endpoint", "127.0.0.1:1338"], &p);
     assert_eq!(lines_summary(&o), ["v1 GET /latest/meta-data/instance-id 200"]);
     let bad = analyze(&["--endpoint", "localhost"], &p);
-    assert_eq!(bad.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid --endpoint 'localhost'"));
+    assert_eq!(bad.code, Some(2));
+    assert!(bad.stderr.contains("invalid --endpoint 'localhost'"));
 }
 
 #[test]
@@ -277,9 +265,9 @@ fn fragments_and_truncated_frames_are_counted_and_skipped() {
     let dir = tempfile::tempdir().expect("tempdir");
     let p = write(dir.path(), "odd.pcap", &pcap(DLT_RAW, &frames, false));
     let o = analyze(&["--format", "json"], &p);
-    assert!(o.status.success());
+    assert!(o.success());
     assert_eq!(lines_summary(&o), EXPECTED);
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = &o.stderr;
     assert!(err.contains("ip_fragments=1"), "{err}");
     assert!(err.contains("truncated_frames=1"), "{err}");
 }
@@ -291,12 +279,12 @@ fn file_cut_mid_record_keeps_results_and_warns() {
     // Cut inside the last record (the credentials answer).
     let p = write(dir.path(), "cut.pcap", &bytes[..bytes.len() - 5]);
     let o = analyze(&["--format", "json"], &p);
-    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(o.code, Some(0));
     assert_eq!(
         lines_summary(&o),
         [EXPECTED[0], EXPECTED[1], "v1 GET /latest/meta-data/iam/security-credentials/role none"]
     );
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = &o.stderr;
     assert!(err.contains("cut.pcap") && err.contains("middle of a record"), "{err}");
 }
 
@@ -316,8 +304,8 @@ fn bad_files_get_one_line_naming_them_and_exit_1() {
         (&missing, "cannot open"),
     ] {
         let o = analyze(&["--format", "json"], p);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(1), "{}: {err}", p.display());
+        let err = &o.stderr;
+        assert_eq!(o.code, Some(1), "{}: {err}", p.display());
         let first = err.lines().next().unwrap_or("");
         assert!(first.contains(&*p.display().to_string()) && first.contains(what), "{first}");
         assert!(!err.contains("panicked"));
@@ -329,8 +317,8 @@ fn a_bad_file_does_not_stop_the_others() {
     let dir = tempfile::tempdir().expect("tempdir");
     let good = write(dir.path(), "good.pcap", &pcap(DLT_RAW, &with_link(DLT_RAW), false));
     let bad = write(dir.path(), "bad.pcap", b"garbage garbage garbage garbage");
-    let o = bin().args(["analyze", "--format", "json"]).arg(&bad).arg(&good).output().expect("run");
-    assert_eq!(o.status.code(), Some(1));
+    let o = analyze_files(&["--format", "json"], &[&bad, &good]);
+    assert_eq!(o.code, Some(1));
     assert_eq!(lines_summary(&o), EXPECTED);
 }
 
@@ -343,7 +331,7 @@ fn stdout_closed_early_exits_quietly() {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
         .collect();
-    let mut cmd = bin();
+    let mut cmd = imdswatch();
     cmd.args(["analyze", "--format", "json"]);
     for _ in 0..40 {
         cmd.args(&files);

@@ -13,69 +13,10 @@ mod support;
 use std::io::{BufWriter, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use support::cli::{Run, analyze_measured};
 use support::pcapfile::*;
 use support::*;
-
-/// One run of `imdswatch analyze` under `/usr/bin/time`.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    /// Peak resident set size, KiB.
-    peak_kib: u64,
-}
-
-impl Run {
-    fn summary_line(&self) -> &str {
-        self.stderr.lines().find(|l| l.starts_with("imdswatch: ") && l.contains(" packets, ")).unwrap_or("")
-    }
-
-    /// The value of `name=N` on the summary line (0 when absent: only non-zero ones are printed).
-    fn anomaly(&self, name: &str) -> u64 {
-        let line = self.summary_line();
-        let Some(at) = line.find(&format!("{name}=")) else {
-            return 0;
-        };
-        line[at + name.len() + 1..].chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap_or(0)
-    }
-
-    fn assert_no_panic(&self) {
-        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
-        assert!(matches!(self.code, Some(0 | 1)), "exit {:?}: {}", self.code, self.stderr);
-    }
-
-    fn assert_peak_below_mib(&self, mib: u64, case: &str) {
-        eprintln!("{case}: peak RSS {} KiB (bound {mib} MiB); {}", self.peak_kib, self.summary_line());
-        assert!(self.peak_kib > 0, "no measurement");
-        assert!(self.peak_kib <= mib * 1024, "{case}: peak RSS {} KiB over {mib} MiB", self.peak_kib);
-    }
-}
-
-fn analyze(file: &Path, args: &[&str]) -> Run {
-    let dir = file.parent().expect("temp dir");
-    let rss = dir.join(format!("{}.rss", file.file_name().and_then(|n| n.to_str()).unwrap_or("x")));
-    let o = Command::new("/usr/bin/time")
-        .args(["-f", "%M", "-o"])
-        .arg(&rss)
-        .arg(env!("CARGO_BIN_EXE_imdswatch"))
-        .arg("analyze")
-        .args(args)
-        .arg(file)
-        .output()
-        .expect("run /usr/bin/time imdswatch");
-    let peak_kib = std::fs::read_to_string(&rss)
-        .ok()
-        .and_then(|s| s.lines().last().and_then(|l| l.trim().parse().ok()))
-        .unwrap_or(0);
-    Run {
-        code: o.status.code(),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        peak_kib,
-    }
-}
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let p = dir.join(name);
@@ -138,7 +79,7 @@ fn a_million_half_open_syn_flows() {
         }
         w.flush().expect("flush");
     }
-    let run = analyze(&path, &["--format", "json"]);
+    let run = analyze_measured(&["--format", "json"], &path);
     run.assert_no_panic();
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(run.stdout.is_empty(), "a SYN is not a request");
@@ -171,7 +112,7 @@ fn a_request_head_that_never_ends() {
     d.server(OK_10);
     let dir = tempfile::tempdir().expect("tempdir");
     let p = write(dir.path(), "endless-head.pcap", &pcap(DLT_EN10MB, &frames(&[&c, &d]), false));
-    let run = analyze(&p, &["--format", "json"]);
+    let run = analyze_measured(&["--format", "json"], &p);
     run.assert_no_panic();
     assert_eq!(json_paths(&run), ["v1 /latest/meta-data/instance-id ok"]);
     assert_eq!(run.anomaly("http_oversize_heads"), 1, "{}", run.stderr);
@@ -219,7 +160,7 @@ fn ten_thousand_overlapping_segments_with_conflicting_bytes() {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let p = write(dir.path(), "overlaps.pcap", &pcap(DLT_EN10MB, &frames(&[&a, &b]), false));
-    let run = analyze(&p, &["--format", "json"]);
+    let run = analyze_measured(&["--format", "json"], &p);
     run.assert_no_panic();
     // The first copy won: the request is the one first sent, and it was answered.
     assert_eq!(json_paths(&run), ["v1 /latest/meta-data/instance-id ok"]);
@@ -261,7 +202,7 @@ fn a_four_gib_content_length() {
     c.server(b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n");
     let dir = tempfile::tempdir().expect("tempdir");
     let p = write(dir.path(), "4gib.pcap", &pcap(DLT_EN10MB, &frames(&[&a, &b, &c]), false));
-    let run = analyze(&p, &["--format", "json"]);
+    let run = analyze_measured(&["--format", "json"], &p);
     run.assert_no_panic();
     assert_eq!(
         json_paths(&run),
@@ -294,7 +235,7 @@ fn a_one_mib_header_line() {
     c.server(OK_10);
     let dir = tempfile::tempdir().expect("tempdir");
     let p = write(dir.path(), "1mib-line.pcap", &pcap(DLT_EN10MB, &frames(&[&c]), false));
-    let run = analyze(&p, &["--format", "json"]);
+    let run = analyze_measured(&["--format", "json"], &p);
     run.assert_no_panic();
     assert_eq!(json_paths(&run), ["v1 /latest/meta-data/instance-id ok"]);
     assert_eq!(run.anomaly("http_oversize_heads"), 1, "{}", run.stderr);
@@ -318,7 +259,7 @@ fn a_flood_of_pipelined_requests() {
     c.server_fin();
     let dir = tempfile::tempdir().expect("tempdir");
     let p = write(dir.path(), "pipelined.pcap", &pcap(DLT_EN10MB, &frames(&[&c]), false));
-    let run = analyze(&p, &["--format", "table"]);
+    let run = analyze_measured(&["--format", "table"], &p);
     run.assert_no_panic();
     assert!(run.summary_line().contains(&format!("{N} requests (v1 {N}, v2 0, token 0)")), "{}", run.stderr);
     assert_eq!(run.anomaly("pipeline_overflow"), (N - 32) as u64, "{}", run.stderr);
@@ -361,7 +302,7 @@ fn ipv6_with_a_long_extension_header_chain() {
     frames.push((t0 + 3, cut));
     let dir = tempfile::tempdir().expect("tempdir");
     let p = write(dir.path(), "v6chain.pcap", &pcap(DLT_RAW, &frames, false));
-    let run = analyze(&p, &["--format", "json"]);
+    let run = analyze_measured(&["--format", "json"], &p);
     run.assert_no_panic();
     // etherparse walks the whole chain: the request is found behind 1,000 headers, and the
     // cut copy is counted as truncated.
@@ -381,7 +322,7 @@ fn pcap_records_with_caplen_over_snaplen() {
     bytes[16..20].copy_from_slice(&64u32.to_le_bytes()); // snaplen 64; two records exceed it
     let dir = tempfile::tempdir().expect("tempdir");
     let p = write(dir.path(), "oversnap.pcap", &bytes);
-    let run = analyze(&p, &["--format", "json"]);
+    let run = analyze_measured(&["--format", "json"], &p);
     run.assert_no_panic();
     assert_eq!(run.code, Some(0));
     assert_eq!(json_paths(&run), ["v1 /latest/meta-data/instance-id ok"]);
@@ -411,7 +352,7 @@ fn pcap_record_lengths_near_two_to_the_32() {
         bytes.extend(origlen.to_le_bytes());
         bytes.extend(std::iter::repeat_n(0u8, tail));
         let p = write(dir.path(), name, &bytes);
-        let run = analyze(&p, &["--format", "json"]);
+        let run = analyze_measured(&["--format", "json"], &p);
         run.assert_no_panic();
         assert_eq!(run.code, Some(1), "{name}: {}", run.stderr);
         let first = run.stderr.lines().next().unwrap_or("");
@@ -424,7 +365,7 @@ fn pcap_record_lengths_near_two_to_the_32() {
     let last_origlen = good.len() - OK_10.len() - 54 - 4;
     bytes[last_origlen..last_origlen + 4].copy_from_slice(&u32::MAX.to_le_bytes());
     let p = write(dir.path(), "huge-origlen.pcap", &bytes);
-    let run = analyze(&p, &["--format", "json"]);
+    let run = analyze_measured(&["--format", "json"], &p);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(json_paths(&run), ["v1 /latest/meta-data/instance-id ok"]);
 }
@@ -440,7 +381,7 @@ fn pcap_file_cut_mid_record() {
     let dir = tempfile::tempdir().expect("tempdir");
     for cut in [5, 16 + 20, 16 + 54 + OK_10.len() - 1] {
         let p = write(dir.path(), &format!("cut-{cut}.pcap"), &bytes[..bytes.len() - cut]);
-        let run = analyze(&p, &["--format", "json"]);
+        let run = analyze_measured(&["--format", "json"], &p);
         run.assert_no_panic();
         assert_eq!(run.code, Some(0), "{}", run.stderr);
         assert_eq!(json_paths(&run), ["v1 /latest/meta-data/instance-id no_response"], "cut {cut}");
@@ -462,7 +403,7 @@ fn pcapng_with_unknown_block_types() {
     let bytes = pcapng(&[DLT_EN10MB], &packets, &unknown);
     let dir = tempfile::tempdir().expect("tempdir");
     let p = write(dir.path(), "unknown-blocks.pcapng", &bytes);
-    let run = analyze(&p, &["--format", "json"]);
+    let run = analyze_measured(&["--format", "json"], &p);
     run.assert_no_panic();
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(json_paths(&run), ["v1 /latest/meta-data/instance-id ok"]);
@@ -475,7 +416,7 @@ fn pcapng_with_unknown_block_types() {
     huge.extend((u32::MAX - 3).to_le_bytes());
     huge.extend(std::iter::repeat_n(0u8, 2 << 20));
     let p = write(dir.path(), "huge-block.pcapng", &huge);
-    let run = analyze(&p, &["--format", "json"]);
+    let run = analyze_measured(&["--format", "json"], &p);
     run.assert_no_panic();
     assert_eq!(run.code, Some(1), "{}", run.stderr);
     let first = run.stderr.lines().next().unwrap_or("");

@@ -1,19 +1,16 @@
 //! One regression test per crash the fuzzers found (scripts/fuzz.sh), named after it, on the
 //! real binary with the exact input the fuzzer saved.
 
+mod support;
+
 use std::path::PathBuf;
-use std::process::Command;
 
 fn analyze(name: &str, bytes: &[u8]) -> (Option<i32>, String, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let p: PathBuf = dir.path().join(name);
     std::fs::write(&p, bytes).expect("write");
-    let o = Command::new(env!("CARGO_BIN_EXE_imdswatch"))
-        .args(["analyze", "--format", "json"])
-        .arg(&p)
-        .output()
-        .expect("run imdswatch");
-    (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned(), p.display().to_string())
+    let o = support::cli::analyze(&["--format", "json"], &p);
+    (o.code, o.stderr, p.display().to_string())
 }
 
 /// capture_file fuzzer, 2026-11-27 (crash-d140691f): a pcapng Process Information Block whose

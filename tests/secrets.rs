@@ -6,7 +6,6 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use imdswatch::event::{RequestCounts, StatsRecord};
 use imdswatch::sink::tui::{Action, App, UiEvent, UiMode, render};
@@ -114,8 +113,8 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 }
 
 fn run(args: &[&str], file: &Path) -> (String, String, Option<i32>) {
-    let o = Command::new(env!("CARGO_BIN_EXE_imdswatch")).arg("analyze").args(args).arg(file).output().expect("run");
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned(), o.status.code())
+    let o = support::cli::analyze(args, file);
+    (o.stdout, o.stderr, o.code)
 }
 
 /// The capture really carries the secrets, so that their absence from the output means something.

@@ -184,4 +184,5 @@ pub fn summary(records: &[RequestRecord]) -> Vec<String> {
         })
         .collect()
 }
+pub mod cli;
 pub mod pcapfile;
