@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use pcap_parser::pcapng::Block;
+use pcap_parser::pcapng::{Block, EnhancedPacketBlock};
 use pcap_parser::{PcapBlockOwned, PcapError, create_reader};
 
 use super::{LinkType, Packet};
@@ -106,116 +106,142 @@ pub fn read(
     stats: &mut ReadStats,
     each: &mut dyn FnMut(&Packet<'_>),
 ) -> Result<End, FileError> {
-    let p = || path.to_path_buf();
     let mut reader = match create_reader(BUFFER_SIZE, Paced(input)) {
         Ok(r) => r,
-        Err(PcapError::ReadError) => {
-            return Err(FileError::Read { path: p(), offset: 0 });
-        }
-        Err(_) => return Err(FileError::NotCapture { path: p() }),
+        Err(PcapError::ReadError) => return Err(FileError::Read { path: path.into(), offset: 0 }),
+        Err(_) => return Err(FileError::NotCapture { path: path.into() }),
     };
-    let mut legacy: Option<(LinkType, u32, u32)> = None; // link type, units per second, snaplen
-    let mut ifaces: Vec<Interface> = Vec::new();
-    // pcapng: the byte order of the current section, once its header block is read.
-    let mut section_big_endian: Option<bool> = None;
-    let mut offset: u64 = 0;
+    let mut r = Reader { path, stats, legacy: None, ifaces: Vec::new(), section_big_endian: None, offset: 0 };
     loop {
-        if let Some(big) = section_big_endian
+        if let Some(big) = r.section_big_endian
             && below_minimum_block(reader.data(), big)
         {
-            return Err(FileError::Corrupt { path: p(), offset });
+            return Err(r.corrupt());
         }
         match reader.next() {
             Ok((len, block)) => {
-                stats.records += 1;
-                match block {
-                    PcapBlockOwned::LegacyHeader(h) => {
-                        let dlt = h.network.0;
-                        let link = LinkType::from_dlt(dlt).ok_or(FileError::UnknownLinkType { path: p(), dlt })?;
-                        let units = if h.is_nanosecond_precision() { 1_000_000_000 } else { 1_000_000 };
-                        legacy = Some((link, units, h.snaplen));
-                    }
-                    PcapBlockOwned::Legacy(b) => {
-                        if let Some((link, units, snaplen)) = legacy {
-                            if snaplen > 0 && b.caplen > snaplen {
-                                stats.over_snaplen += 1;
-                            }
-                            let frac_us = if units == 1_000_000 { b.ts_usec } else { b.ts_usec / 1000 };
-                            let ts = Timestamp::from_parts(u64::from(b.ts_sec), frac_us);
-                            stats.bytes += b.data.len() as u64;
-                            each(&Packet { ts, link, data: b.data });
-                        }
-                    }
-                    PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
-                        section_big_endian = Some(shb.big_endian());
-                        ifaces.clear();
-                    }
-                    PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
-                        ifaces.push(Interface {
-                            link: LinkType::from_dlt(idb.linktype.0),
-                            dlt: idb.linktype.0,
-                            resolution: idb.ts_resolution().unwrap_or(1_000_000).max(1),
-                            offset_secs: idb.ts_offset(),
-                            snaplen: idb.snaplen,
-                        });
-                    }
-                    PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
-                        let Some(iface) = ifaces.get(epb.if_id as usize).copied() else {
-                            return Err(FileError::Corrupt { path: p(), offset });
-                        };
-                        let Some(link) = iface.link else {
-                            if ifaces.iter().all(|i| i.link.is_none()) {
-                                return Err(FileError::UnknownLinkType { path: p(), dlt: iface.dlt });
-                            }
-                            stats.unsupported_link += 1;
-                            reader.consume(len);
-                            offset += len as u64;
-                            continue;
-                        };
-                        if iface.snaplen > 0 && epb.caplen > iface.snaplen {
-                            stats.over_snaplen += 1;
-                        }
-                        let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-                        let secs = (raw / iface.resolution).saturating_add_signed(iface.offset_secs);
-                        let frac = raw % iface.resolution;
-                        let micros = u32::try_from(frac.saturating_mul(1_000_000) / iface.resolution).unwrap_or(0);
-                        let data = epb.data.get(..epb.caplen as usize).unwrap_or(epb.data);
-                        stats.bytes += data.len() as u64;
-                        each(&Packet { ts: Timestamp::from_parts(secs, micros), link, data });
-                    }
-                    PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
-                        // No timestamp; interface 0 by definition.
-                        match ifaces.first().and_then(|i| i.link) {
-                            Some(link) => {
-                                stats.bytes += spb.data.len() as u64;
-                                each(&Packet { ts: Timestamp(0), link, data: spb.data });
-                            }
-                            None => stats.unsupported_link += 1,
-                        }
-                    }
-                    PcapBlockOwned::NG(Block::Unknown(_)) => {
-                        stats.other_blocks += 1;
-                        stats.unknown_blocks += 1;
-                    }
-                    PcapBlockOwned::NG(_) => stats.other_blocks += 1,
-                }
+                r.stats.records += 1;
+                r.block(block, each)?;
                 reader.consume(len);
-                offset += len as u64;
+                r.offset += len as u64;
             }
             Err(PcapError::Eof) => return Ok(End::Clean),
             Err(PcapError::Incomplete(_)) => {
                 if reader.reader_exhausted() {
-                    return Ok(End::Truncated { offset });
+                    return Ok(End::Truncated { offset: r.offset });
                 }
                 if reader.refill().is_err() {
-                    return Err(FileError::Read { path: p(), offset });
+                    return Err(FileError::Read { path: path.into(), offset: r.offset });
                 }
             }
-            Err(PcapError::UnexpectedEof) => return Ok(End::Truncated { offset }),
-            Err(PcapError::ReadError) => return Err(FileError::Read { path: p(), offset }),
-            Err(PcapError::HeaderNotRecognized) => return Err(FileError::NotCapture { path: p() }),
-            Err(_) => return Err(FileError::Corrupt { path: p(), offset }),
+            Err(PcapError::UnexpectedEof) => return Ok(End::Truncated { offset: r.offset }),
+            Err(PcapError::ReadError) => return Err(FileError::Read { path: path.into(), offset: r.offset }),
+            Err(PcapError::HeaderNotRecognized) => return Err(FileError::NotCapture { path: path.into() }),
+            Err(_) => return Err(r.corrupt()),
         }
+    }
+}
+
+/// What a capture file has said so far about how to read its records.
+struct Reader<'a> {
+    /// Names the file in errors.
+    path: &'a Path,
+    stats: &'a mut ReadStats,
+    /// pcap: link type, timestamp units per second, snapshot length.
+    legacy: Option<(LinkType, u32, u32)>,
+    /// pcapng: the interfaces of the current section.
+    ifaces: Vec<Interface>,
+    /// pcapng: the byte order of the current section, once its header block is read.
+    section_big_endian: Option<bool>,
+    /// Where the current record starts.
+    offset: u64,
+}
+
+impl Reader<'_> {
+    fn corrupt(&self) -> FileError {
+        FileError::Corrupt { path: self.path.into(), offset: self.offset }
+    }
+
+    /// One record: remembers what a header says, hands a packet to `each`.
+    fn block(&mut self, block: PcapBlockOwned<'_>, each: &mut dyn FnMut(&Packet<'_>)) -> Result<(), FileError> {
+        match block {
+            PcapBlockOwned::LegacyHeader(h) => {
+                let dlt = h.network.0;
+                let link = LinkType::from_dlt(dlt).ok_or(FileError::UnknownLinkType { path: self.path.into(), dlt })?;
+                let units = if h.is_nanosecond_precision() { 1_000_000_000 } else { 1_000_000 };
+                self.legacy = Some((link, units, h.snaplen));
+            }
+            PcapBlockOwned::Legacy(b) => {
+                if let Some((link, units, snaplen)) = self.legacy {
+                    if snaplen > 0 && b.caplen > snaplen {
+                        self.stats.over_snaplen += 1;
+                    }
+                    let frac_us = if units == 1_000_000 { b.ts_usec } else { b.ts_usec / 1000 };
+                    let ts = Timestamp::from_parts(u64::from(b.ts_sec), frac_us);
+                    self.stats.bytes += b.data.len() as u64;
+                    each(&Packet { ts, link, data: b.data });
+                }
+            }
+            PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
+                self.section_big_endian = Some(shb.big_endian());
+                self.ifaces.clear();
+            }
+            PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+                self.ifaces.push(Interface {
+                    link: LinkType::from_dlt(idb.linktype.0),
+                    dlt: idb.linktype.0,
+                    resolution: idb.ts_resolution().unwrap_or(1_000_000).max(1),
+                    offset_secs: idb.ts_offset(),
+                    snaplen: idb.snaplen,
+                });
+            }
+            PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => self.enhanced_packet(&epb, each)?,
+            PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
+                // No timestamp; interface 0 by definition.
+                match self.ifaces.first().and_then(|i| i.link) {
+                    Some(link) => {
+                        self.stats.bytes += spb.data.len() as u64;
+                        each(&Packet { ts: Timestamp(0), link, data: spb.data });
+                    }
+                    None => self.stats.unsupported_link += 1,
+                }
+            }
+            PcapBlockOwned::NG(Block::Unknown(_)) => {
+                self.stats.other_blocks += 1;
+                self.stats.unknown_blocks += 1;
+            }
+            PcapBlockOwned::NG(_) => self.stats.other_blocks += 1,
+        }
+        Ok(())
+    }
+
+    /// A pcapng packet: its interface gives the link type, timestamp units and snaplen.
+    fn enhanced_packet(
+        &mut self,
+        epb: &EnhancedPacketBlock<'_>,
+        each: &mut dyn FnMut(&Packet<'_>),
+    ) -> Result<(), FileError> {
+        let Some(iface) = self.ifaces.get(epb.if_id as usize).copied() else {
+            return Err(self.corrupt());
+        };
+        let Some(link) = iface.link else {
+            if self.ifaces.iter().all(|i| i.link.is_none()) {
+                return Err(FileError::UnknownLinkType { path: self.path.into(), dlt: iface.dlt });
+            }
+            self.stats.unsupported_link += 1;
+            return Ok(());
+        };
+        if iface.snaplen > 0 && epb.caplen > iface.snaplen {
+            self.stats.over_snaplen += 1;
+        }
+        let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+        let secs = (raw / iface.resolution).saturating_add_signed(iface.offset_secs);
+        let frac = raw % iface.resolution;
+        let micros = u32::try_from(frac.saturating_mul(1_000_000) / iface.resolution).unwrap_or(0);
+        let data = epb.data.get(..epb.caplen as usize).unwrap_or(epb.data);
+        self.stats.bytes += data.len() as u64;
+        each(&Packet { ts: Timestamp::from_parts(secs, micros), link, data });
+        Ok(())
     }
 }
 
