@@ -20,5 +20,6 @@ pub mod flow;
 pub mod http;
 pub mod iac;
 pub mod live;
+pub mod signals;
 pub mod sink;
 pub mod time;

@@ -5,6 +5,7 @@ mod tui_fixtures;
 
 use std::time::{Duration, Instant};
 
+use imdswatch::signals::Signals;
 use imdswatch::sink::tui::{UiMode, run};
 use tui_fixtures::*;
 
@@ -26,8 +27,9 @@ fn sigterm_ends_the_dashboard_and_restores_the_terminal() {
         std::thread::sleep(Duration::from_millis(300));
         signal_hook::low_level::raise(signal_hook::consts::SIGTERM).expect("raise");
     });
+    let signals = Signals::register().expect("signal handlers");
     let start = Instant::now();
-    run(rx, UiMode::Live, "test".into()).expect("run");
+    run(rx, UiMode::Live, "test".into(), &signals).expect("run");
     assert!(start.elapsed() >= Duration::from_millis(600));
     feeder.join().expect("feeder");
     // Raw mode is off again.

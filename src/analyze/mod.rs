@@ -9,6 +9,7 @@ use std::time::Instant;
 use crate::capture::file::{self, End, ReadStats};
 use crate::engine::{Engine, EngineConfig, EngineEvent};
 use crate::exit::Exit;
+use crate::signals::Signals;
 use crate::sink::json::JsonSink;
 use crate::sink::table::TableSink;
 use crate::sink::tui::{UiEvent, UiMode};
@@ -52,6 +53,7 @@ pub fn run(cfg: &AnalyzeConfig) -> anyhow::Result<Exit> {
 /// Browses the analysis in the dashboard: the files are read on a worker thread while the
 /// dashboard shows what has been found so far.
 fn run_tui(cfg: &AnalyzeConfig) -> anyhow::Result<Exit> {
+    let signals = Signals::register().map_err(|e| anyhow::anyhow!("installing signal handlers: {e}"))?;
     let (tx, rx) = crossbeam_channel::bounded::<UiEvent>(UI_QUEUE);
     let title = "analyze".to_owned();
     let worker_cfg = cfg.clone();
@@ -60,7 +62,7 @@ fn run_tui(cfg: &AnalyzeConfig) -> anyhow::Result<Exit> {
         let code = analyze_into(&worker_cfg, UiSink::offline(tx), false, &mut err);
         (code, err)
     })?;
-    crate::sink::tui::run(rx, UiMode::Offline, title)?;
+    crate::sink::tui::run(rx, UiMode::Offline, title, &signals)?;
     let (code, err) = worker.join().map_err(|_| anyhow::anyhow!("the analysis thread failed"))?;
     io::stderr().write_all(&err)?;
     match code {

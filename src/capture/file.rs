@@ -163,6 +163,7 @@ impl Reader<'_> {
     }
 
     /// One record: remembers what a header says, hands a packet to `each`.
+    #[inline]
     fn block(&mut self, block: PcapBlockOwned<'_>, each: &mut dyn FnMut(&Packet<'_>)) -> Result<(), FileError> {
         match block {
             PcapBlockOwned::LegacyHeader(h) => {
@@ -216,6 +217,7 @@ impl Reader<'_> {
     }
 
     /// A pcapng packet: its interface gives the link type, timestamp units and snaplen.
+    #[inline]
     fn enhanced_packet(
         &mut self,
         epb: &EnhancedPacketBlock<'_>,

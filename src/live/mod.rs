@@ -30,6 +30,7 @@ use crate::capture::live::{Batch, LiveCapture};
 use crate::engine::{Engine, EngineConfig, EngineEvent};
 use crate::event::{RequestCounts, RequestRecord};
 use crate::exit::Exit;
+use crate::signals::Signals;
 use crate::sink::json::{Dest, JsonSink, Tolerant};
 use crate::sink::logfile::LogFile;
 use crate::sink::tui::{UiEvent, UiMode};
@@ -147,7 +148,7 @@ pub fn run_dashboard(cfg: &LiveConfig) -> anyhow::Result<Exit> {
     let (ui_tx, ui_rx) = bounded::<UiEvent>(UI_QUEUE);
     let feeder = r.spawn_output("ui-feed", UiSink::live(ui_tx, r.counters.queue_losses.clone()))?;
     let title = format!("live on {}", r.sources.join(", "));
-    let ui = crate::sink::tui::run(ui_rx, UiMode::Live, title);
+    let ui = crate::sink::tui::run(ui_rx, UiMode::Live, title, &r.signals);
     r.signals.stop.store(true, Relaxed);
     r.pipeline.join();
     let counts = feeder.join().unwrap_or_default();
@@ -167,24 +168,6 @@ fn finish(counters: &Counters, counts: &RequestCounts, sources: &[String], start
 
 fn open_all(cfg: &LiveConfig) -> anyhow::Result<Vec<LiveCapture>> {
     cfg.interfaces.iter().map(|i| LiveCapture::open(i, &cfg.engine.endpoints).map_err(anyhow::Error::from)).collect()
-}
-
-/// SIGINT/SIGTERM set `stop`; SIGHUP sets `hup`.
-pub struct Signals {
-    pub stop: Arc<AtomicBool>,
-    pub hup: Arc<AtomicBool>,
-}
-
-impl Signals {
-    pub fn register() -> anyhow::Result<Signals> {
-        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-        let stop = Arc::new(AtomicBool::new(false));
-        let hup = Arc::new(AtomicBool::new(false));
-        signal_hook::flag::register(SIGINT, stop.clone())?;
-        signal_hook::flag::register(SIGTERM, stop.clone())?;
-        signal_hook::flag::register(SIGHUP, hup.clone())?;
-        Ok(Signals { stop, hup })
-    }
 }
 
 /// The running threads of capture, engine and attribution.

@@ -18,7 +18,6 @@ pub mod state;
 pub mod text;
 
 use std::io::{self, Stdout};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -33,6 +32,7 @@ use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
 use crate::event::{RequestRecord, StatsRecord};
+use crate::signals::Signals;
 
 pub use render::render;
 pub use state::{Action, App, Mode, SortKey};
@@ -56,37 +56,23 @@ pub const FRAME: Duration = Duration::from_millis(100);
 /// Most channel messages applied between two looks at the keyboard.
 pub const MAX_BATCH: usize = 20_000;
 
-/// Runs the dashboard until the user quits or a termination signal arrives.
-pub fn run(rx: Receiver<UiEvent>, mode: UiMode, title: String) -> anyhow::Result<()> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut ids = Vec::new();
-    for sig in [SIGTERM, SIGINT, SIGHUP] {
-        match signal_hook::flag::register(sig, Arc::clone(&stop)) {
-            Ok(id) => ids.push(id),
-            Err(e) => {
-                unregister(ids);
-                return Err(e).context("installing signal handlers");
-            }
-        }
-    }
-    let result = TerminalGuard::enter().context("setting up the terminal").and_then(|mut guard| {
+/// Runs the dashboard until the user quits or `signals` asks to stop (the caller installed
+/// the handlers, once for the whole process).
+pub fn run(rx: Receiver<UiEvent>, mode: UiMode, title: String, signals: &Signals) -> anyhow::Result<()> {
+    TerminalGuard::enter().context("setting up the terminal").and_then(|mut guard| {
         let mut app = App::new(mode, title);
-        event_loop(&mut guard.terminal, &mut app, &rx, &stop)
-    });
-    // The guard has restored the terminal; give the signals back their previous handling.
-    unregister(ids);
-    result
+        event_loop(&mut guard.terminal, &mut app, &rx, signals)
+    })
 }
 
 fn event_loop(
     terminal: &mut Terminal<CrosstermBackend<Stdout>>,
     app: &mut App,
     rx: &Receiver<UiEvent>,
-    stop: &AtomicBool,
+    signals: &Signals,
 ) -> anyhow::Result<()> {
     let mut last_draw: Option<Instant> = None;
-    while !app.should_quit() && !stop.load(Ordering::Relaxed) {
+    while !app.should_quit() && !signals.quit_requested() {
         if !app.ended {
             drain(app, rx);
         }
@@ -187,11 +173,5 @@ fn restore() {
     if ACTIVE.swap(false, Ordering::SeqCst) {
         let _ = disable_raw_mode();
         let _ = execute!(io::stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
-    }
-}
-
-fn unregister(ids: Vec<signal_hook::SigId>) {
-    for id in ids {
-        signal_hook::low_level::unregister(id);
     }
 }
