@@ -1,0 +1,185 @@
+//! The one output path: the Driver and the sinks behind the `Sink` trait, on real records
+//! (the bundled curl-v1 capture through the engine).
+
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use imdswatch::capture::file::{ReadStats, read_file};
+use imdswatch::engine::{Engine, EngineConfig, EngineEvent};
+use imdswatch::event::{RequestRecord, StatsRecord};
+use imdswatch::sink::json::{Destination, JsonSink, Tolerant};
+use imdswatch::sink::table::TableSink;
+use imdswatch::sink::tui::UiEvent;
+use imdswatch::sink::ui::UiSink;
+use imdswatch::sink::{Driver, RunStats, Sink};
+
+/// The requests of captures/curl-v1.pcap (two IMDSv1 GETs).
+fn records() -> Vec<RequestRecord> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/curl-v1.pcap");
+    let mut engine = Engine::new(EngineConfig::default());
+    let mut out = Vec::new();
+    let mut keep = |ev: EngineEvent| {
+        if let EngineEvent::Request { record, .. } = ev {
+            out.push(*record);
+        }
+    };
+    read_file(&path, &mut ReadStats::default(), &mut |p| engine.packet(p, &mut keep)).expect("read");
+    engine.finish(&mut keep);
+    assert_eq!(out.len(), 2, "the capture holds two requests");
+    out
+}
+
+/// Records what the driver calls.
+#[derive(Default)]
+struct Probe {
+    calls: Vec<String>,
+    fail_on_record: Option<usize>,
+    stats_every: Option<Duration>,
+}
+
+impl Sink for Probe {
+    fn stats_interval(&self) -> Option<Duration> {
+        self.stats_every
+    }
+    fn record(&mut self, r: &RequestRecord) -> io::Result<()> {
+        self.calls.push(format!("record {}", r.imds.path));
+        if self.fail_on_record == Some(self.calls.len()) {
+            return Err(io::Error::from(io::ErrorKind::BrokenPipe));
+        }
+        Ok(())
+    }
+    fn stats(&mut self, s: &StatsRecord) -> io::Result<()> {
+        self.calls.push(format!("stats {}", s.requests.v1));
+        Ok(())
+    }
+    fn finish(&mut self, s: &StatsRecord) -> io::Result<()> {
+        self.calls.push(format!("finish {}", s.requests.v1));
+        Ok(())
+    }
+}
+
+/// A sink behind a shared handle, so the test can look at it after the driver is gone.
+struct Shared(Arc<std::sync::Mutex<Probe>>);
+
+impl Sink for Shared {
+    fn stats_interval(&self) -> Option<Duration> {
+        self.0.lock().expect("lock").stats_interval()
+    }
+    fn record(&mut self, r: &RequestRecord) -> io::Result<()> {
+        self.0.lock().expect("lock").record(r)
+    }
+    fn stats(&mut self, s: &StatsRecord) -> io::Result<()> {
+        self.0.lock().expect("lock").stats(s)
+    }
+    fn finish(&mut self, s: &StatsRecord) -> io::Result<()> {
+        self.0.lock().expect("lock").finish(s)
+    }
+}
+
+#[test]
+fn a_sink_that_failed_is_fed_no_more_but_requests_are_still_counted() {
+    let recs = records();
+    let probe = Arc::new(std::sync::Mutex::new(Probe { fail_on_record: Some(1), ..Probe::default() }));
+    let mut d = Driver::new(Shared(probe.clone()));
+    for r in &recs {
+        d.record(r);
+    }
+    assert_eq!(d.counts().v1, 2, "both requests are counted");
+    assert_eq!(d.take_error().map(|e| e.kind()), Some(io::ErrorKind::BrokenPipe));
+    assert!(d.take_error().is_none(), "the error is handed out once");
+    let counts = d.finish(&RunStats::default()).expect("no error left");
+    assert_eq!(counts.v1, 2);
+    assert_eq!(probe.lock().expect("lock").calls, [format!("record {}", recs[0].imds.path)], "only the first record");
+}
+
+#[test]
+fn run_feeds_every_record_then_finishes_with_the_final_counts() {
+    let recs = records();
+    let probe = Arc::new(std::sync::Mutex::new(Probe { stats_every: Some(Duration::ZERO), ..Probe::default() }));
+    let (tx, rx) = crossbeam_channel::bounded(8);
+    for r in &recs {
+        tx.send(Box::new(r.clone())).expect("send");
+    }
+    drop(tx);
+    let mut snapshots = 0;
+    let counts = Driver::new(Shared(probe.clone())).run(
+        &rx,
+        &mut |c| {
+            snapshots += 1;
+            RunStats { requests: *c, ..RunStats::default() }
+        },
+        &mut |e| panic!("no error expected: {e}"),
+    );
+    assert_eq!(counts.v1, 2);
+    let calls = probe.lock().expect("lock").calls.clone();
+    assert_eq!(calls.iter().filter(|c| c.starts_with("record ")).count(), 2, "{calls:?}");
+    assert!(calls.iter().any(|c| c.starts_with("stats ")), "a stats snapshot was due: {calls:?}");
+    assert_eq!(calls.last().map(String::as_str), Some("finish 2"), "{calls:?}");
+    assert!(snapshots >= 2);
+}
+
+/// A writer that fails every write with `kind`.
+struct Failing(io::ErrorKind);
+
+impl Write for Failing {
+    fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+        Err(io::Error::from(self.0))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Destination for Failing {}
+
+fn tolerant(kind: io::ErrorKind) -> (JsonSink<Failing>, Arc<AtomicU64>) {
+    let errors = Arc::new(AtomicU64::new(0));
+    let t = Tolerant { errors: errors.clone(), hup: Arc::new(AtomicBool::new(false)), stats_interval: None };
+    (JsonSink::tolerant(Failing(kind), t), errors)
+}
+
+#[test]
+fn live_json_counts_failed_writes_and_gives_up_only_on_a_closed_pipe() {
+    let r = &records()[0];
+    let (mut full, errors) = tolerant(io::ErrorKind::StorageFull);
+    assert!(full.record(r).is_ok(), "a full disk is not fatal");
+    assert!(full.record(r).is_ok());
+    assert_eq!(errors.load(Relaxed), 2, "each lost line is counted");
+
+    let (mut closed, errors) = tolerant(io::ErrorKind::BrokenPipe);
+    assert_eq!(closed.record(r).map_err(|e| e.kind()), Err(io::ErrorKind::BrokenPipe));
+    assert_eq!(errors.load(Relaxed), 0, "a reader that left is not an output error");
+
+    let mut strict = JsonSink::strict(io::BufWriter::with_capacity(0, Failing(io::ErrorKind::StorageFull)));
+    assert!(strict.record(r).is_err(), "analyze stops at the first write error");
+}
+
+#[test]
+fn the_table_sink_prints_the_summary_at_finish() {
+    let recs = records();
+    let mut out = Vec::new();
+    let mut table = TableSink::new(&mut out);
+    for r in &recs {
+        table.record(r).expect("table");
+    }
+    table.finish(&StatsRecord::default()).expect("table");
+    let text = String::from_utf8(out).expect("utf-8");
+    assert!(text.contains("curl/7.88.1") && text.contains("1 client still uses IMDSv1."), "{text}");
+}
+
+#[test]
+fn the_live_dashboard_never_waits_and_counts_what_it_drops() {
+    let recs = records();
+    let (tx, rx) = crossbeam_channel::bounded::<UiEvent>(1);
+    let losses = Arc::new(AtomicU64::new(0));
+    let mut ui = UiSink::live(tx, losses.clone());
+    for r in &recs {
+        ui.record(r).expect("never an error");
+    }
+    assert_eq!(losses.load(Relaxed), 1, "the queue held one; the other is counted");
+    assert!(matches!(rx.try_recv(), Ok(UiEvent::Request(_))));
+    assert_eq!(ui.stats_interval(), Some(Duration::from_secs(1)));
+}
