@@ -4,7 +4,9 @@
 //! `capture` → `decode` → `flow` (reassembly, table) → `http` → `classify` → `attribute` → `sink`.
 //! `engine` joins decode..classify into one packet-source-agnostic stage that both
 //! `analyze` (files) and `live` (libpcap) feed. `iac` is the static check of Terraform and
-//! CloudFormation and shares nothing with the packet path.
+//! CloudFormation and shares nothing with the packet path. Every output is a `sink::Sink`,
+//! fed by the one `sink::Driver`; `time`, `endpoint`, `event`, `exit` and `signals` are leaves
+//! any module may use. ARCHITECTURE.md has the module graph and the live threads.
 
 pub mod analyze;
 pub mod attribute;

@@ -183,3 +183,21 @@ fn the_live_dashboard_never_waits_and_counts_what_it_drops() {
     assert!(matches!(rx.try_recv(), Ok(UiEvent::Request(_))));
     assert_eq!(ui.stats_interval(), Some(Duration::from_secs(1)));
 }
+
+#[test]
+fn a_fan_feeds_every_member_and_keeps_each_ones_stats_pace() {
+    use imdswatch::sink::fan::Fan;
+    let recs = records();
+    let fast = Arc::new(std::sync::Mutex::new(Probe { stats_every: Some(Duration::ZERO), ..Probe::default() }));
+    let quiet = Arc::new(std::sync::Mutex::new(Probe { fail_on_record: Some(1), ..Probe::default() }));
+    let mut fan = Fan::new().with(Box::new(Shared(quiet.clone()))).with(Box::new(Shared(fast.clone())));
+    assert_eq!(fan.stats_interval(), Some(Duration::ZERO), "the fastest member's pace");
+    assert!(fan.record(&recs[0]).is_err(), "a member's error is passed on");
+    fan.stats(&StatsRecord::default()).expect("stats");
+    fan.finish(&StatsRecord::default()).expect("finish");
+    let fast = fast.lock().expect("lock").calls.clone();
+    let quiet = quiet.lock().expect("lock").calls.clone();
+    assert_eq!(fast.len(), 3, "fed although the first member failed: {fast:?}");
+    assert!(quiet.iter().all(|c| !c.starts_with("stats ")), "no periodic stats without an interval: {quiet:?}");
+    assert_eq!(quiet.last().map(String::as_str), Some("finish 0"));
+}

@@ -6,9 +6,12 @@
 //! snapshot; the sink only writes.
 //!
 //! Adding an output (say a metrics endpoint) is one new file here: a type implementing
-//! [`Sink`], and one line where `analyze` or `live` chooses its sink.
+//! [`Sink`], and one line where `analyze` or `live` chooses its sink. To run it beside
+//! another output (NDJSON and metrics), combine them with [`fan::Fan`], which keeps each
+//! one's stats pace.
 
 pub mod driver;
+pub mod fan;
 pub mod json;
 pub mod logfile;
 pub mod ndjson;
