@@ -6,7 +6,9 @@
 //! - engine → attribution: [`ATTR_QUEUE`] messages; lookups are skipped when full (counted),
 //!   requests wait (they are never dropped: the wait backs up into the capture queue, where
 //!   any loss is counted);
-//! - attribution → output: [`OUTPUT_QUEUE`] requests.
+//! - attribution → output: [`OUTPUT_QUEUE`] requests. The output thread is the sink layer's
+//!   [`Driver`] with one [`Sink`]: NDJSON, or the dashboard's bounded channel
+//!   ([`UI_QUEUE`], never waited on; losses counted).
 //!
 //! Shutdown (SIGINT, SIGTERM, `--duration`, or a closed stdout): the capture threads stop,
 //! dropping their senders; each stage drains its queue, finishes and drops its own sender;

@@ -1,6 +1,6 @@
 //! Where records go: NDJSON lines, the summary table, the dashboard.
 //!
-//! Every output is a [`Sink`], fed by the one [`Driver`](driver::Driver) that both
+//! Every output is a [`Sink`], fed by the one [`Driver`] that both
 //! `analyze` (files, on the caller's thread) and `live` (the output thread, from the
 //! pipeline's channel) use. The driver counts requests and decides when a sink sees a stats
 //! snapshot; the sink only writes.
@@ -31,7 +31,7 @@ pub use stats::RunStats;
 
 /// An output of imdswatch.
 ///
-/// The [`Driver`](driver::Driver) calls, in this order and from one thread:
+/// The [`Driver`] calls, in this order and from one thread:
 /// - [`record`](Sink::record) for every finished request (attributed in live mode), in the
 ///   order the engine reported them;
 /// - [`stats`](Sink::stats) about every [`stats_interval`](Sink::stats_interval) (live mode
