@@ -1,0 +1,65 @@
+//! Layers point one way (ARCHITECTURE.md): a module of the data path uses only the modules
+//! before it, and the leaves. Read from the `crate::` paths in the source, so a new import
+//! against the flow fails here, naming the file.
+
+use std::path::Path;
+
+/// The data path in order; each may use the ones before it.
+const ORDER: &[&str] =
+    &["capture", "decode", "flow", "http", "classify", "engine", "attribute", "sink", "analyze", "live", "cli"];
+/// Usable from anywhere.
+const LEAVES: &[&str] = &["time", "endpoint", "event", "exit", "signals"];
+
+fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).expect("read src").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// The top-level modules named by `crate::NAME` in `text`.
+fn uses(text: &str) -> Vec<String> {
+    text.match_indices("crate::")
+        .map(|(at, _)| text[at + 7..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect())
+        .collect()
+}
+
+#[test]
+fn no_module_imports_from_a_layer_above_it() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut bad = Vec::new();
+    for (rank, module) in ORDER.iter().enumerate() {
+        let mut files = Vec::new();
+        rust_files(&src.join(module), &mut files);
+        assert!(!files.is_empty(), "src/{module} has no files");
+        for f in files {
+            let text = std::fs::read_to_string(&f).expect("read");
+            for used in uses(&text) {
+                let allowed =
+                    used == *module || LEAVES.contains(&used.as_str()) || ORDER[..rank].contains(&used.as_str());
+                // `iac` stands apart; only `cli` (which runs it) may use it.
+                let iac_from_cli = used == "iac" && *module == "cli";
+                if !allowed && !iac_from_cli {
+                    bad.push(format!("{} uses crate::{used}", f.strip_prefix(&src).unwrap_or(&f).display()));
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "imports against the data path:\n{}", bad.join("\n"));
+}
+
+#[test]
+fn iac_shares_nothing_with_the_packet_path() {
+    let mut files = Vec::new();
+    rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src/iac"), &mut files);
+    for f in files {
+        let text = std::fs::read_to_string(&f).expect("read");
+        for used in uses(&text) {
+            assert!(used == "iac" || LEAVES.contains(&used.as_str()), "{} uses crate::{used}", f.display());
+        }
+    }
+}
