@@ -102,6 +102,13 @@ fn run_live(a: &args::LiveArgs) -> anyhow::Result<u8> {
             return Ok(exit::USAGE);
         }
     };
+    if !a.host_root.is_dir() {
+        eprintln!(
+            "imdswatch: --host-root {}: not a directory\nTry 'imdswatch --help' for more information.",
+            a.host_root.display()
+        );
+        return Ok(exit::USAGE);
+    }
     let cfg = LiveConfig {
         interfaces: if a.interfaces.is_empty() { vec!["any".to_owned()] } else { a.interfaces.clone() },
         output: a.output.clone(),
@@ -109,6 +116,7 @@ fn run_live(a: &args::LiveArgs) -> anyhow::Result<u8> {
         duration: a.duration.map(Duration::from_secs),
         attribution: !a.no_attribution,
         engine,
+        host_root: a.host_root.clone(),
     };
     if a.json || a.output.is_some() || !stdout_is_tty() {
         crate::live::run_json(&cfg)

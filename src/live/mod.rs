@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 
-use crate::attribute::Attributor;
+use crate::attribute::{AttributeConfig, Attributor};
 use crate::capture::live::{Batch, LiveCapture};
 use crate::cli::exit;
 use crate::engine::{Engine, EngineConfig, EngineEvent};
@@ -54,6 +54,8 @@ pub struct LiveConfig {
     pub duration: Option<Duration>,
     pub attribution: bool,
     pub engine: EngineConfig,
+    /// Where the node's `/` is mounted (`--host-root`): runtimes' files and DMI are read there.
+    pub host_root: PathBuf,
 }
 
 /// Builds the `stats` record from the pipeline's counters.
@@ -73,6 +75,8 @@ pub fn stats_record(c: &Counters, counts: &RequestCounts, sources: &[String], st
         flows_evicted: engine.flows_evicted,
         attribution_misses: Counters::get(&c.attribution_misses),
         anomalies: engine.anomalies(),
+        host_id: crate::attribute::host_id(),
+        workload: Some(c.workload.snapshot()).filter(|w| w.lookups > 0),
     }
 }
 
@@ -252,9 +256,15 @@ impl Pipeline {
         let c2 = counters.clone();
         let engine =
             thread::Builder::new().name("engine".into()).spawn(move || engine_loop(engine_cfg, cap_rx, attr_tx, c2))?;
+        // The instance id, from DMI under the host root (never from IMDS), once.
+        crate::attribute::init_host_id(&cfg.host_root);
         let stage = Stage::new(
             cfg.attribution.then(|| {
-                let mut a = Attributor::new();
+                let mut a = Attributor::with_config(AttributeConfig {
+                    host_root: cfg.host_root.clone(),
+                    workload_counters: Arc::clone(&counters.workload),
+                    ..AttributeConfig::default()
+                });
                 a.warm_up();
                 a
             }),

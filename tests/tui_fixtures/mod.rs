@@ -69,7 +69,7 @@ pub fn by(mut r: RequestRecord, pid: u32, exe: &str, cmdline: &str, container: O
                 Ancestor { pid: 1, name: "systemd".into(), path: Some("/usr/lib/systemd/systemd".into()) },
             ],
         }),
-        container: container.map(|id| Container { id: id.into(), runtime: "docker".into() }),
+        container: container.map(|id| Container::new(id, "docker")),
         attribution: None,
         host: Some("ip-10-0-1-17".into()),
     });
