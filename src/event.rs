@@ -241,14 +241,7 @@ pub struct LiveFields {
 
 impl LiveFields {
     pub fn from_attribution(a: Attribution, host: Option<String>) -> LiveFields {
-        LiveFields {
-            process: a.process,
-            container: a.container,
-            attribution: a.miss,
-            host,
-            k8s: a.k8s,
-            host_id: None,
-        }
+        LiveFields { process: a.process, container: a.container, attribution: a.miss, host, k8s: a.k8s, host_id: None }
     }
 
     /// With the EC2 instance id of this machine, when known.

@@ -72,11 +72,7 @@ fn from_path(path: &str) -> Option<Match> {
             return Some(Match::Id(container(c, runtime)));
         }
     }
-    comps
-        .iter()
-        .rev()
-        .find_map(|c| pod_uid(c))
-        .map(|uid| Match::Pod(Container::new(uid, "kubernetes")))
+    comps.iter().rev().find_map(|c| pod_uid(c)).map(|uid| Match::Pod(Container::new(uid, "kubernetes")))
 }
 
 /// The container of a process from its cgroup file; `None` on the host.

@@ -17,12 +17,12 @@
 pub mod container;
 mod diag;
 mod fds;
+mod podlogs;
 mod process;
 pub mod redact;
+mod runtimes;
 mod sockets;
 mod users;
-mod podlogs;
-mod runtimes;
 pub mod workload;
 
 use std::net::SocketAddr;
@@ -37,8 +37,8 @@ use crate::event::{Attribution, AttributionMiss};
 use fds::{FdIndex, Scan};
 use process::{Details, ProcReader, ReadError};
 use sockets::{ConnKey, Tables, conn_key};
-pub use workload::{WorkloadCounters, host_id, init_host_id};
 use workload::Workloads;
+pub use workload::{WorkloadCounters, host_id, init_host_id};
 
 /// What a permission miss needs, for the caller's warning.
 pub const PERMISSION_HINT: &str =
@@ -172,7 +172,11 @@ impl Attributor {
             fds: FdIndex::new(root, nz(config.inode_cache)),
             procs: ProcReader::new(root, &config.passwd, nz(config.process_cache), nz(config.ancestor_cache)),
             conns: LruCache::new(nz(config.conn_cache)),
-            workloads: Workloads::new(&config.host_root, nz(config.workload_cache), Arc::clone(&config.workload_counters)),
+            workloads: Workloads::new(
+                &config.host_root,
+                nz(config.workload_cache),
+                Arc::clone(&config.workload_counters),
+            ),
             stats: AttributeStats::default(),
             config,
         }

@@ -43,7 +43,12 @@ pub fn by_container(root: &Path, id: &str) -> Found {
             })
         });
         return Ok(Some(Workload {
-            k8s: K8s { namespace: clean(Some(ns)), pod: clean(Some(pod)), pod_uid: uid, container: clean(Some(container)) },
+            k8s: K8s {
+                namespace: clean(Some(ns)),
+                pod: clean(Some(pod)),
+                pod_uid: uid,
+                container: clean(Some(container)),
+            },
             ..Workload::default()
         }));
     }
@@ -59,7 +64,12 @@ pub fn by_pod_uid(root: &Path, uid: &str) -> Found {
         let Some((ns, pod, u)) = name.to_str().and_then(pod_dir) else { continue };
         if u.eq_ignore_ascii_case(uid) {
             return Ok(Some(Workload {
-                k8s: K8s { namespace: clean(Some(ns)), pod: clean(Some(pod)), pod_uid: clean(Some(u)), container: None },
+                k8s: K8s {
+                    namespace: clean(Some(ns)),
+                    pod: clean(Some(pod)),
+                    pod_uid: clean(Some(u)),
+                    container: None,
+                },
                 ..Workload::default()
             }));
         }
@@ -82,7 +92,10 @@ mod tests {
         assert_eq!(container_log(&format!("a_b-{id}.log"), &id), None);
         assert_eq!(container_log(&format!("__-{id}.log"), &id), None);
         assert_eq!(container_log("a_b_c-123.log", &id), None);
-        assert_eq!(pod_dir("kube-system_coredns-5d78c9869d-8xk2p_4c1d"), Some(("kube-system", "coredns-5d78c9869d-8xk2p", "4c1d")));
+        assert_eq!(
+            pod_dir("kube-system_coredns-5d78c9869d-8xk2p_4c1d"),
+            Some(("kube-system", "coredns-5d78c9869d-8xk2p", "4c1d"))
+        );
         assert_eq!(pod_dir("a_b"), None);
         assert_eq!(pod_dir("a_b_c_d"), None);
     }
