@@ -278,10 +278,18 @@ pub struct StatsRecord {
     pub attribution_misses: u64,
     /// Malformed, truncated or hostile input, by kind (only non-zero kinds appear).
     pub anomalies: std::collections::BTreeMap<&'static str, u64>,
-    /// Live only: the EC2 instance id, when the machine states it (see `LiveFields::host_id`).
+    /// Live only: `host_id` and `workload` (boxed: a stats record travels in small enums).
+    #[serde(flatten)]
+    pub node: Option<Box<NodeStats>>,
+}
+
+/// The live monitor's node: its instance id and how container names were read.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct NodeStats {
+    /// The EC2 instance id, when the machine states it (see `LiveFields::host_id`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host_id: Option<String>,
-    /// Live only: container names read from the node's files, and what could not be read.
+    /// Container names read from the node's files, and what could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workload: Option<WorkloadCounts>,
 }

@@ -30,7 +30,7 @@ use crate::attribute::{AttributeConfig, Attributor};
 use crate::capture::live::{Batch, LiveCapture};
 use crate::cli::exit;
 use crate::engine::{Engine, EngineConfig, EngineEvent};
-use crate::event::{RequestCounts, RequestRecord, StatsRecord};
+use crate::event::{NodeStats, RequestCounts, RequestRecord, StatsRecord};
 use crate::sink::logfile::LogFile;
 use crate::sink::ndjson::Ndjson;
 use crate::sink::tui::{UiEvent, UiMode};
@@ -75,8 +75,10 @@ pub fn stats_record(c: &Counters, counts: &RequestCounts, sources: &[String], st
         flows_evicted: engine.flows_evicted,
         attribution_misses: Counters::get(&c.attribution_misses),
         anomalies: engine.anomalies(),
-        host_id: crate::attribute::host_id(),
-        workload: Some(c.workload.snapshot()).filter(|w| w.lookups > 0),
+        node: Some(Box::new(NodeStats {
+            host_id: crate::attribute::host_id(),
+            workload: Some(c.workload.snapshot()).filter(|w| w.lookups > 0),
+        })),
     }
 }
 
