@@ -188,3 +188,14 @@ fn workload_host_id_from_board_asset_tag() {
     assert_eq!(read_host_id(&root("malformed")), None, "i-XYZ");
     assert_eq!(read_host_id(&root("podman")), None, "missing");
 }
+
+#[test]
+fn workload_host_root_must_be_a_directory() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_imdswatch"))
+        .args(["live", "--json", "--host-root", "/nonexistent/imdswatch-host-root"])
+        .output()
+        .expect("run imdswatch");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--host-root /nonexistent/imdswatch-host-root: not a directory"), "{err}");
+}

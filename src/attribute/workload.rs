@@ -178,12 +178,14 @@ impl Workloads {
                 }
             }
         }
-        if !w.pod_complete() {
-            let kube = !w.k8s.is_empty() || matches!(c.runtime.as_str(), "kubernetes" | "containerd" | "cri-o");
+        // The kubelet's log directories, for what is still missing of a pod (not for plain
+        // Docker or Podman containers, which have none).
+        let kube = !w.k8s.is_empty() || matches!(c.runtime.as_str(), "kubernetes" | "containerd" | "cri-o");
+        if kube && !w.pod_complete() {
             let found = if c.id.len() == 64 { podlogs::by_container(root, id) } else { podlogs::by_pod_uid(root, id) };
             match found {
-                Ok(Some(found)) if kube || c.id.len() != 64 => w.fill(found),
-                Ok(_) => {}
+                Ok(Some(found)) => w.fill(found),
+                Ok(None) => {}
                 Err(Malformed) => {
                     self.counters.read_errors.fetch_add(1, Relaxed);
                 }
