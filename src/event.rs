@@ -141,6 +141,43 @@ pub struct Container {
     pub id: String,
     /// `docker`, `containerd`, `cri-o`, `podman`, `kubernetes` (pod cgroup, runtime unknown).
     pub runtime: String,
+    /// The container's name as its runtime knows it (`docker ps`, `podman ps`), when readable
+    /// from the node's files; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The image it was started from, as given (name and tag or digest); absent when unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+}
+
+impl Container {
+    /// A container known by its id only (name and image not read yet).
+    pub fn new(id: impl Into<String>, runtime: impl Into<String>) -> Container {
+        Container { id: id.into(), runtime: runtime.into(), name: None, image: None }
+    }
+}
+
+/// The `k8s` object (live mode): the Kubernetes pod a container belongs to, read from the
+/// node's own files (runtime state, kubelet log directories), never from the API server.
+/// Each field is absent when it could not be read; nothing is guessed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct K8s {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The pod's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod_uid: Option<String>,
+    /// The container's name in the pod spec.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+}
+
+impl K8s {
+    pub fn is_empty(&self) -> bool {
+        self == &K8s::default()
+    }
 }
 
 /// Why a request has no process.
@@ -167,6 +204,8 @@ pub struct Attribution {
     pub process: Option<Process>,
     pub container: Option<Container>,
     pub miss: Option<AttributionMiss>,
+    /// The pod of `container`, when it is a Kubernetes container and its files say so.
+    pub k8s: Option<K8s>,
 }
 
 /// One IMDS HTTP request and its answer. Serialized with `"type": "request"` first.
@@ -191,11 +230,23 @@ pub struct LiveFields {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attribution: Option<AttributionMiss>,
     pub host: Option<String>,
+    /// The pod of the container (absent outside Kubernetes or when unreadable).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub k8s: Option<K8s>,
+    /// The EC2 instance id, when the machine states it without asking IMDS (DMI
+    /// `board_asset_tag` on Nitro); absent elsewhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_id: Option<String>,
 }
 
 impl LiveFields {
     pub fn from_attribution(a: Attribution, host: Option<String>) -> LiveFields {
-        LiveFields { process: a.process, container: a.container, attribution: a.miss, host }
+        LiveFields { process: a.process, container: a.container, attribution: a.miss, host, k8s: a.k8s, host_id: None }
+    }
+
+    /// With the EC2 instance id of this machine, when known.
+    pub fn with_host_id(self, host_id: Option<String>) -> LiveFields {
+        LiveFields { host_id, ..self }
     }
 }
 
@@ -227,6 +278,33 @@ pub struct StatsRecord {
     pub attribution_misses: u64,
     /// Malformed, truncated or hostile input, by kind (only non-zero kinds appear).
     pub anomalies: std::collections::BTreeMap<&'static str, u64>,
+    /// Live only: `host_id` and `workload` (boxed: a stats record travels in small enums).
+    #[serde(flatten)]
+    pub node: Option<Box<NodeStats>>,
+}
+
+/// The live monitor's node: its instance id and how container names were read.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct NodeStats {
+    /// The EC2 instance id, when the machine states it (see `LiveFields::host_id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_id: Option<String>,
+    /// Container names read from the node's files, and what could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workload: Option<WorkloadCounts>,
+}
+
+/// How container and pod names were looked up (one read per container, then cached).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct WorkloadCounts {
+    /// Containers whose files were read (cache misses).
+    pub lookups: u64,
+    /// Lookups that named the container (name, image or pod).
+    pub named: u64,
+    /// Files found but unreadable, oversized or malformed (their fields left absent).
+    pub read_errors: u64,
+    /// Cache entries evicted (least recently used) because the cache was full.
+    pub evicted: u64,
 }
 
 /// Requests seen, by kind.

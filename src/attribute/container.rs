@@ -19,7 +19,7 @@ fn is_id(s: &str) -> bool {
 }
 
 fn container(id: &str, runtime: &str) -> Container {
-    Container { id: id.to_ascii_lowercase(), runtime: runtime.to_string() }
+    Container::new(id.to_ascii_lowercase(), runtime)
 }
 
 /// `<prefix><id>.scope` → id.
@@ -72,11 +72,7 @@ fn from_path(path: &str) -> Option<Match> {
             return Some(Match::Id(container(c, runtime)));
         }
     }
-    comps
-        .iter()
-        .rev()
-        .find_map(|c| pod_uid(c))
-        .map(|uid| Match::Pod(Container { id: uid, runtime: "kubernetes".to_string() }))
+    comps.iter().rev().find_map(|c| pod_uid(c)).map(|uid| Match::Pod(Container::new(uid, "kubernetes")))
 }
 
 /// The container of a process from its cgroup file; `None` on the host.

@@ -17,10 +17,13 @@
 pub mod container;
 mod diag;
 mod fds;
+mod podlogs;
 mod process;
 pub mod redact;
+mod runtimes;
 mod sockets;
 mod users;
+pub mod workload;
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -34,6 +37,8 @@ use crate::event::{Attribution, AttributionMiss};
 use fds::{FdIndex, Scan};
 use process::{Details, ProcReader, ReadError};
 use sockets::{ConnKey, Tables, conn_key};
+use workload::Workloads;
+pub use workload::{WorkloadCounters, host_id, init_host_id};
 
 /// What a permission miss needs, for the caller's warning.
 pub const PERMISSION_HINT: &str =
@@ -61,6 +66,13 @@ pub struct AttributeConfig {
     pub conn_cache: usize,
     /// How long a connection cache entry may answer for a socket that is gone (5 min).
     pub conn_ttl: Duration,
+    /// Where the node's `/` is (`--host-root`): container runtimes' and the kubelet's files
+    /// are read under it to name containers and pods (`/`).
+    pub host_root: PathBuf,
+    /// container id → name, image and pod (4,096; LRU).
+    pub workload_cache: usize,
+    /// Counters of those lookups, shared with whoever reports them.
+    pub workload_counters: Arc<WorkloadCounters>,
 }
 
 impl Default for AttributeConfig {
@@ -75,6 +87,9 @@ impl Default for AttributeConfig {
             ancestor_cache: 4_096,
             conn_cache: 16_384,
             conn_ttl: Duration::from_secs(300),
+            host_root: PathBuf::from("/"),
+            workload_cache: 4_096,
+            workload_counters: Arc::default(),
         }
     }
 }
@@ -127,6 +142,7 @@ pub struct Attributor {
     fds: FdIndex,
     procs: ProcReader,
     conns: LruCache<ConnKey, (Instant, Arc<Details>)>,
+    workloads: Workloads,
     stats: AttributeStats,
 }
 
@@ -141,7 +157,7 @@ fn nz(n: usize) -> NonZeroUsize {
 }
 
 fn found(d: &Details) -> Attribution {
-    Attribution { process: Some(d.process.clone()), container: d.container.clone(), miss: None }
+    Attribution { process: Some(d.process.clone()), container: d.container.clone(), ..Attribution::default() }
 }
 
 impl Attributor {
@@ -156,6 +172,11 @@ impl Attributor {
             fds: FdIndex::new(root, nz(config.inode_cache)),
             procs: ProcReader::new(root, &config.passwd, nz(config.process_cache), nz(config.ancestor_cache)),
             conns: LruCache::new(nz(config.conn_cache)),
+            workloads: Workloads::new(
+                &config.host_root,
+                nz(config.workload_cache),
+                Arc::clone(&config.workload_counters),
+            ),
             stats: AttributeStats::default(),
             config,
         }
@@ -177,7 +198,7 @@ impl Attributor {
         let miss = match self.resolve(client, server) {
             Ok(d) => {
                 self.stats.found += 1;
-                let a = found(&d);
+                let a = self.named(found(&d));
                 if matches!(self.conns.push(key, (Instant::now(), d)), Some((old, _)) if old != key) {
                     self.stats.conn_evictions += 1;
                 }
@@ -190,14 +211,24 @@ impl Attributor {
         {
             self.stats.conn_hits += 1;
             self.stats.found += 1;
-            return found(d);
+            let a = found(d);
+            return self.named(a);
         }
         match miss {
             AttributionMiss::NoSocket => self.stats.miss_no_socket += 1,
             AttributionMiss::Permission => self.stats.miss_permission += 1,
             _ => self.stats.miss_exited += 1,
         }
-        Attribution { process: None, container: None, miss: Some(miss) }
+        Attribution { miss: Some(miss), ..Attribution::default() }
+    }
+
+    /// With the container's name, image and pod, from the node's files (read once per
+    /// container).
+    fn named(&mut self, mut a: Attribution) -> Attribution {
+        if let Some(c) = a.container.as_mut() {
+            a.k8s = self.workloads.enrich(c);
+        }
+        a
     }
 
     fn resolve(&mut self, client: SocketAddr, server: SocketAddr) -> Result<Arc<Details>, AttributionMiss> {

@@ -144,6 +144,11 @@ pub struct LiveArgs {
     #[arg(long)]
     pub no_attribution: bool,
 
+    /// Where the node's `/` is mounted, e.g. /host in a DaemonSet: container names, images
+    /// and pods are read from runtimes' files under it, the instance id from its DMI.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub host_root: PathBuf,
+
     #[command(flatten)]
     pub engine: EngineArgs,
 }

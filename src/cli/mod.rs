@@ -102,6 +102,9 @@ fn analyze_config(a: &args::AnalyzeArgs) -> Result<AnalyzeConfig, String> {
 }
 
 fn live_run(a: &args::LiveArgs) -> Result<Run<'static>, String> {
+    if !a.host_root.is_dir() {
+        return Err(format!("--host-root {}: not a directory", a.host_root.display()));
+    }
     let cfg = LiveConfig {
         interfaces: if a.interfaces.is_empty() { vec!["any".to_owned()] } else { a.interfaces.clone() },
         output: a.output.clone(),
@@ -109,6 +112,7 @@ fn live_run(a: &args::LiveArgs) -> Result<Run<'static>, String> {
         duration: a.duration.map(Duration::from_secs),
         attribution: !a.no_attribution,
         engine: engine_config(&a.engine)?,
+        host_root: a.host_root.clone(),
     };
     Ok(if a.json || a.output.is_some() || !stdout_is_tty() { Run::LiveJson(cfg) } else { Run::LiveDashboard(cfg) })
 }

@@ -101,7 +101,8 @@ impl Stage {
                 if a.process.is_none() {
                     self.counters.attribution_misses.fetch_add(1, Relaxed);
                 }
-                record.live = Some(LiveFields::from_attribution(a, self.host.clone()));
+                record.live =
+                    Some(LiveFields::from_attribution(a, self.host.clone()).with_host_id(crate::attribute::host_id()));
                 if tx.send(record).is_err() {
                     break 'run;
                 }
@@ -152,7 +153,7 @@ impl Stage {
     /// The best answer for a finished request: a found process, else one last lookup.
     fn for_record(&mut self, key: FlowKey) -> Attribution {
         if self.attributor.is_none() {
-            return Attribution { process: None, container: None, miss: Some(AttributionMiss::Disabled) };
+            return Attribution { miss: Some(AttributionMiss::Disabled), ..Attribution::default() };
         }
         if let Some(a) = self.results.get(&key)
             && a.process.is_some()

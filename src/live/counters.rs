@@ -21,6 +21,8 @@ pub struct Counters {
     pub attribution_overload: AtomicU64,
     /// Lines that could not be written (disk full, file gone): counted, reported.
     pub output_errors: Arc<AtomicU64>,
+    /// Container and pod name lookups (filled by the attribution thread).
+    pub workload: Arc<crate::attribute::WorkloadCounters>,
     engine: Mutex<(EngineStats, usize)>,
 }
 

@@ -27,10 +27,10 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 
-use crate::attribute::Attributor;
+use crate::attribute::{AttributeConfig, Attributor};
 use crate::capture::live::{Batch, LiveCapture};
 use crate::engine::{Engine, EngineConfig, EngineEvent};
-use crate::event::{RequestCounts, RequestRecord};
+use crate::event::{NodeStats, RequestCounts, RequestRecord};
 use crate::exit::Exit;
 use crate::signals::Signals;
 use crate::sink::json::{Dest, JsonSink, Tolerant};
@@ -55,6 +55,8 @@ pub struct LiveConfig {
     pub duration: Option<Duration>,
     pub attribution: bool,
     pub engine: EngineConfig,
+    /// Where the node's `/` is mounted (`--host-root`): runtimes' files and DMI are read there.
+    pub host_root: PathBuf,
 }
 
 /// A snapshot of the pipeline's counters, with the requests the output has seen.
@@ -74,6 +76,10 @@ pub fn snapshot(c: &Counters, counts: &RequestCounts, sources: &[String], starte
         attribution_misses: Counters::get(&c.attribution_misses),
         output_errors: Counters::get(&c.output_errors),
         reader_skips: Vec::new(),
+        node: Some(Box::new(NodeStats {
+            host_id: crate::attribute::host_id(),
+            workload: Some(c.workload.snapshot()).filter(|w| w.lookups > 0),
+        })),
     }
 }
 
@@ -203,9 +209,15 @@ impl Pipeline {
         let c2 = counters.clone();
         let engine =
             thread::Builder::new().name("engine".into()).spawn(move || engine_loop(engine_cfg, cap_rx, attr_tx, c2))?;
+        // The instance id, from DMI under the host root (never from IMDS), once.
+        crate::attribute::init_host_id(&cfg.host_root);
         let stage = Stage::new(
             cfg.attribution.then(|| {
-                let mut a = Attributor::new();
+                let mut a = Attributor::with_config(AttributeConfig {
+                    host_root: cfg.host_root.clone(),
+                    workload_counters: Arc::clone(&counters.workload),
+                    ..AttributeConfig::default()
+                });
                 a.warm_up();
                 a
             }),

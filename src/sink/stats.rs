@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::engine::EngineStats;
-use crate::event::{RequestCounts, StatsRecord};
+use crate::event::{NodeStats, RequestCounts, StatsRecord};
 use crate::time::Timestamp;
 
 /// What a run has counted so far. Built by `analyze` from its engine and file reader, by
@@ -30,6 +30,8 @@ pub struct RunStats {
     pub output_errors: u64,
     /// What the file reader skipped, by description (offline only), for the closing line.
     pub reader_skips: Vec<(&'static str, u64)>,
+    /// The live monitor's node (instance id, container-name lookups); `None` offline.
+    pub node: Option<Box<NodeStats>>,
 }
 
 impl RunStats {
@@ -49,6 +51,7 @@ impl RunStats {
             flows_evicted: self.engine.flows_evicted,
             attribution_misses: self.attribution_misses,
             anomalies: self.engine.anomalies(),
+            node: self.node.clone(),
         }
     }
 

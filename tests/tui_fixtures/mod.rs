@@ -69,9 +69,10 @@ pub fn by(mut r: RequestRecord, pid: u32, exe: &str, cmdline: &str, container: O
                 Ancestor { pid: 1, name: "systemd".into(), path: Some("/usr/lib/systemd/systemd".into()) },
             ],
         }),
-        container: container.map(|id| Container { id: id.into(), runtime: "docker".into() }),
+        container: container.map(|id| Container::new(id, "docker")),
         attribution: None,
         host: Some("ip-10-0-1-17".into()),
+        ..LiveFields::default()
     });
     r
 }
@@ -99,5 +100,6 @@ pub fn stats(secs: u64, counts: RequestCounts) -> UiEvent {
         flows_evicted: 0,
         attribution_misses: 0,
         anomalies: Default::default(),
+        ..StatsRecord::default()
     })
 }

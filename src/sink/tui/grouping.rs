@@ -9,7 +9,8 @@ use super::text::{self, sanitize};
 /// What a row groups requests by.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RowKey {
-    /// Live, attributed: executable + program (script of an interpreter) + container.
+    /// Live, attributed: executable + program (script of an interpreter) + container
+    /// (`namespace/pod/container` or the container's name when known, else its id).
     /// Pids are not part of the key, so a cron job's short-lived processes share one row.
     Process { exe: String, program: Option<String>, container: Option<String> },
     /// Live, no process could be named: grouped by reason and client address.
@@ -63,7 +64,7 @@ pub fn row_key(r: &RequestRecord, mode: UiMode) -> RowKey {
         Some(p) => RowKey::Process {
             exe: sanitize(p.file.path.as_deref().unwrap_or(&p.file.name)),
             program: program_of(&p.file.name, &p.cmdline),
-            container: live.container.as_ref().map(|c| sanitize(&c.id)),
+            container: super::workload::identity(live),
         },
         None => RowKey::Unattributed { reason: miss_str(live.attribution), client: ip },
     }

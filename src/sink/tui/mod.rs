@@ -16,6 +16,7 @@ pub mod model;
 pub mod render;
 pub mod state;
 pub mod text;
+pub mod workload;
 
 use std::io::{self, Stdout};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -18,6 +18,7 @@ use super::UiMode;
 pub use super::grouping::RowKey;
 use super::grouping::row_key;
 use super::text::sanitize;
+use super::workload::RowWorkload;
 
 /// Most rows (processes or clients) kept.
 pub const MAX_ROWS: usize = 10_000;
@@ -41,6 +42,8 @@ pub struct RowStats {
     /// Distinct pids seen (counted when a pid is not among the recent ones).
     pub pid_count: u64,
     pub container: Option<(String, String)>,
+    /// Names of the container (pod, image), when the node's files gave them.
+    pub workload: Option<RowWorkload>,
     pub user: Option<String>,
     pub cmdline: Option<String>,
     pub exe_path: Option<String>,
@@ -86,6 +89,7 @@ impl RowStats {
             || self.cmdline.as_deref().is_some_and(hit)
             || self.user.as_deref().is_some_and(hit)
             || self.container.as_ref().is_some_and(|(id, rt)| hit(id) || hit(rt))
+            || self.workload.as_ref().is_some_and(|w| w.matches(hit))
             || self.user_agents.iter().any(|(ua, _)| hit(ua))
             || self.pids.iter().any(|p| p.to_string() == needle_lower)
     }
@@ -242,6 +246,7 @@ fn new_row(key: RowKey, r: &RequestRecord) -> RowStats {
         pids: VecDeque::new(),
         pid_count: 0,
         container: None,
+        workload: None,
         user: None,
         cmdline: None,
         exe_path: None,
@@ -298,6 +303,9 @@ fn update_row(row: &mut RowStats, r: &RequestRecord) {
     }
     if let Some(c) = &live.container {
         row.container = Some((sanitize(&c.id), sanitize(&c.runtime)));
+        if let Some(w) = RowWorkload::of(live) {
+            row.workload = Some(w);
+        }
     }
     let Some(p) = &live.process else { return };
     if !row.pids.contains(&p.pid) {

@@ -12,6 +12,7 @@ use crate::sink::tui::advice::AdviceKind;
 use crate::sink::tui::model::RowStats;
 use crate::sink::tui::state::App;
 use crate::sink::tui::text::{age, clip_right, hms};
+use crate::sink::tui::workload::RowWorkload;
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(Clear, area);
@@ -35,6 +36,30 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
 
 fn field(name: &'static str, value: String) -> Line<'static> {
     Line::from(vec![Span::styled(format!("{name:<10}"), dim()), Span::raw(value)])
+}
+
+/// Pod, container name and image, as far as known.
+fn workload_lines(w: &RowWorkload) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    if w.pod.is_some() || w.namespace.is_some() {
+        let mut pod = [&w.namespace, &w.pod].into_iter().flatten().cloned().collect::<Vec<_>>().join("/");
+        if let Some(uid) = &w.pod_uid {
+            pod.push_str(&format!(" (uid {uid})"));
+        }
+        lines.push(field("Pod", pod));
+    }
+    let name = match (&w.k8s_container, &w.name) {
+        (Some(k), Some(n)) if k != n => Some(format!("{k} ({n})")),
+        (Some(k), _) => Some(k.clone()),
+        (None, n) => n.clone(),
+    };
+    if let Some(n) = name {
+        lines.push(field("Name", n));
+    }
+    if let Some(i) = &w.image {
+        lines.push(field("Image", i.clone()));
+    }
+    lines
 }
 
 fn facts(app: &App, r: &RowStats) -> Vec<Line<'static>> {
@@ -72,6 +97,9 @@ fn facts(app: &App, r: &RowStats) -> Vec<Line<'static>> {
     if !r.ancestors.is_empty() {
         let chain: Vec<String> = r.ancestors.iter().map(|a| format!("{}({})", a.name, a.pid)).collect();
         lines.push(field("Parents", chain.join(" < ")));
+    }
+    if let Some(w) = &r.workload {
+        lines.extend(workload_lines(w));
     }
     match &r.container {
         Some((id, _)) => lines.push(field("Container", id.clone())),

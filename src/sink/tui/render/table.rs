@@ -54,13 +54,20 @@ impl Col {
 }
 
 /// Columns and widths for a table `width` columns wide. Flexible columns (`0`) share the rest.
-fn layout(mode: UiMode, width: u16) -> Vec<(Col, u16)> {
+/// `named`: some row's container has a name (pod or runtime name), which gets more room than
+/// a short id.
+fn layout(mode: UiMode, width: u16, named: bool) -> Vec<(Col, u16)> {
     let wide = width >= 120;
+    let container = match (named, wide) {
+        (false, _) => 12,
+        (true, false) => 20,
+        (true, true) => 32,
+    };
     let mut cols: Vec<(Col, u16)> = match (mode, wide) {
         (UiMode::Live, false) => vec![
             (Col::Process, 0),
             (Col::Pid, 7),
-            (Col::Container, 12),
+            (Col::Container, container),
             (Col::V1, 5),
             (Col::V2, 5),
             (Col::Path, 0),
@@ -70,7 +77,7 @@ fn layout(mode: UiMode, width: u16) -> Vec<(Col, u16)> {
             (Col::Process, 24),
             (Col::Command, 0),
             (Col::Pid, 12),
-            (Col::Container, 12),
+            (Col::Container, container),
             (Col::User, 10),
             (Col::V1, 7),
             (Col::V2, 7),
@@ -129,7 +136,8 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         frame.render_widget(Paragraph::new(Span::styled(msg, dim())).centered().block(block), area);
         return;
     }
-    let cols = layout(app.ui_mode, area.width);
+    let named = rows.iter().any(|r| r.workload.as_ref().is_some_and(|w| w.label().is_some()));
+    let cols = layout(app.ui_mode, area.width, named);
     let header = Row::new(cols.iter().map(|(c, w)| cell(c.title().into(), *c, *w, dim())))
         .style(Style::new().add_modifier(Modifier::BOLD));
     let body = rows.iter().map(|r| {
@@ -189,7 +197,7 @@ fn value(r: &RowStats, col: Col, app: &App) -> (String, Style) {
         Col::Process | Col::Client => (r.label.clone(), plain),
         Col::Pid => (pids(r), plain),
         Col::Container => match &r.container {
-            Some((id, _)) => (short_id(id), plain),
+            Some((id, _)) => (r.workload.as_ref().and_then(|w| w.label()).unwrap_or_else(|| short_id(id)), plain),
             None => ("-".into(), dim()),
         },
         Col::User => (r.user.clone().unwrap_or_else(|| "-".into()), plain),
