@@ -20,4 +20,5 @@ pub mod http;
 pub mod iac;
 pub mod live;
 pub mod sink;
+pub mod text;
 pub mod time;

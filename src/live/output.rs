@@ -15,6 +15,7 @@ use super::stats_record;
 use crate::event::{RequestCounts, RequestRecord};
 use crate::sink::logfile::{LogFile, PathState};
 use crate::sink::ndjson::Ndjson;
+use crate::text::safe_path;
 
 /// Where lines go.
 pub enum Dest {
@@ -70,11 +71,8 @@ impl JsonOutput {
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
-            if self.hup.swap(false, Relaxed)
-                && let Dest::File(f) = self.out.get_mut()
-                && let Err(e) = f.reopen()
-            {
-                eprintln!("imdswatch: cannot reopen {}: {e}", f.path().display());
+            if self.hup.swap(false, Relaxed) {
+                self.reopen(PathState::Same);
             }
             if last_path_check.elapsed() >= PATH_CHECK {
                 last_path_check = Instant::now();
@@ -112,16 +110,34 @@ impl JsonOutput {
         if state == PathState::Same {
             return;
         }
-        let res = f.reopen();
-        let path = f.path().display().to_string();
         if state == PathState::Deleted {
+            let path = safe_path(f.path());
             self.counters.output_errors.fetch_add(1, Relaxed);
             eprintln!(
                 "imdswatch: {path} was deleted; lines of the last second may be lost (counted in stats.output_errors); writing to a new {path}"
             );
         }
-        if let Err(e) = res {
-            eprintln!("imdswatch: cannot reopen {path}: {e}");
+        self.reopen(state);
+    }
+
+    /// Opens the output file again (SIGHUP, or the path no longer names it). A failure or a
+    /// refusal (symlink, not a regular file, another owner: see `open_log_file`) is said in
+    /// one line and counted once per episode; the monitor keeps running, writing to the
+    /// old file if it still has a name, else counting the lines it loses.
+    fn reopen(&mut self, state: PathState) {
+        let Dest::File(f) = self.out.get_mut() else { return };
+        let Err(e) = f.reopen() else { return };
+        if matches!(state, PathState::Deleted | PathState::Closed) {
+            f.close();
+        }
+        if e.first {
+            self.counters.output_errors.fetch_add(1, Relaxed);
+            let keep = if f.path_state() == PathState::Closed {
+                "lines are lost until it can be opened (counted in stats.output_errors)"
+            } else {
+                "still writing to the file open before"
+            };
+            eprintln!("imdswatch: cannot reopen {}: {}; {keep}", safe_path(f.path()), e.error);
         }
     }
 

@@ -3,6 +3,7 @@
 
 use unicode_width::UnicodeWidthChar;
 
+use crate::text::is_unsafe;
 use crate::time::Timestamp;
 
 /// Longest string kept from a record (paths, user agents, command lines), in characters.
@@ -23,16 +24,7 @@ pub fn sanitize(s: &str) -> String {
     out
 }
 
-fn is_unsafe(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-        || c == '\u{FEFF}'
-}
-
-/// Display width of `s` in terminal columns.
-pub fn width(s: &str) -> usize {
-    s.chars().map(|c| c.width().unwrap_or(0)).sum()
-}
+pub use crate::text::width;
 
 /// Keeps the end of `s` within `max` columns, marking the cut with `…` (for paths, whose
 /// last segment is the interesting one).
