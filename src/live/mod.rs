@@ -80,7 +80,10 @@ pub fn stats_record(c: &Counters, counts: &RequestCounts, sources: &[String], st
 pub fn run_json(cfg: &LiveConfig) -> anyhow::Result<u8> {
     let captures = open_all(cfg)?;
     let dest = match &cfg.output {
-        Some(p) => Dest::File(LogFile::open(p).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", p.display()))?),
+        Some(p) => Dest::File(match LogFile::open(p) {
+            Err(e) if crate::sink::logfile::is_refusal(&e) => LogFile::closed(p), // said and counted by the output
+            r => r.map_err(|e| anyhow::anyhow!("cannot open {}: {e}", crate::text::safe_path(p)))?,
+        }),
         None => Dest::Stdout(LineWriter::new(io::stdout())),
     };
     let r = Running::start(cfg, captures)?;

@@ -61,6 +61,8 @@ impl JsonOutput {
         let mut last_stats = Instant::now();
         let mut last_warning: Option<Instant> = None;
         let mut last_path_check = Instant::now();
+        // A file refused at start is said and counted now, and retried every second.
+        self.follow_path();
         loop {
             match rx.recv_timeout(Duration::from_millis(200)) {
                 Ok(r) => {
@@ -137,7 +139,7 @@ impl JsonOutput {
             } else {
                 "still writing to the file open before"
             };
-            eprintln!("imdswatch: cannot reopen {}: {}; {keep}", safe_path(f.path()), e.error);
+            eprintln!("imdswatch: cannot open {}: {}; {keep}", safe_path(f.path()), e.error);
         }
     }
 

@@ -97,6 +97,12 @@ impl LogFile {
         Ok(LogFile { path: path.to_owned(), w: Some(BufWriter::new(open_log_file(path)?)), failing: false })
     }
 
+    /// A log whose file could not be opened (refused at start): nothing is open, writes fail
+    /// and are counted, and the caller's reopen each second opens it once it is acceptable.
+    pub fn closed(path: &Path) -> LogFile {
+        LogFile { path: path.to_owned(), w: None, failing: false }
+    }
+
     /// Flushes what is buffered to the old file and continues in a new one at the same path.
     /// On failure the old file (if any) stays the one written to.
     pub fn reopen(&mut self) -> Result<(), ReopenError> {
