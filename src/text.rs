@@ -32,6 +32,11 @@ pub fn sanitize(s: &str) -> String {
     s.chars().map(|c| if is_unsafe(c) { '?' } else { c }).collect()
 }
 
+/// A message for stderr: like [`sanitize`], but its line breaks are kept.
+pub fn sanitize_message(s: &str) -> String {
+    s.split('\n').map(sanitize).collect::<Vec<_>>().join("\n")
+}
+
 /// A file name for a message: lossy UTF-8, sanitized.
 pub fn safe_path(p: &Path) -> String {
     sanitize(&p.to_string_lossy())
@@ -46,6 +51,28 @@ pub fn width(s: &str) -> usize {
 pub fn pad(s: &str, cols: usize) -> String {
     let mut out = s.to_owned();
     out.extend(std::iter::repeat_n(' ', cols.saturating_sub(width(s))));
+    out
+}
+
+/// Keeps the start of `s` within `max` columns, marking the cut with `…`.
+pub fn clip_right(s: &str, max: usize) -> String {
+    if width(s) <= max {
+        return s.to_string();
+    }
+    if max == 0 {
+        return String::new();
+    }
+    let mut out = String::new();
+    let mut used = 1;
+    for c in s.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > max {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
+    out.push('…');
     out
 }
 

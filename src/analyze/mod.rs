@@ -112,14 +112,14 @@ fn analyze_into<W: Write>(cfg: &AnalyzeConfig, sink: Sink<W>, err: &mut dyn Writ
                         writeln!(
                             err,
                             "imdswatch: warning: {}: file ends in the middle of a record at byte {offset} (capture cut short?); results up to there are shown",
-                            path.display()
+                            crate::text::safe_path(path)
                         )
                     })?;
                 }
             }
             Err(e) => {
                 failed = true;
-                progress.suspend(|| writeln!(err, "imdswatch: {e}"))?;
+                progress.suspend(|| writeln!(err, "imdswatch: {}", crate::text::sanitize_message(&e.to_string())))?;
             }
         }
         if let Some(e) = c.write_error.take() {

@@ -45,7 +45,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("imdswatch: {e:#}");
+            eprintln!("imdswatch: {}", crate::text::sanitize_message(&format!("{e:#}")));
             ExitCode::from(exit::ERROR)
         }
     }
@@ -53,7 +53,7 @@ pub fn main() -> ExitCode {
 
 /// A usage error found after parsing: one line, exit 2.
 fn usage_error(msg: &str) -> ExitCode {
-    eprintln!("imdswatch: {msg}\nTry 'imdswatch --help' for more information.");
+    eprintln!("imdswatch: {}\nTry 'imdswatch --help' for more information.", crate::text::sanitize(&msg));
     ExitCode::from(exit::USAGE)
 }
 
@@ -98,7 +98,7 @@ fn run_live(a: &args::LiveArgs) -> anyhow::Result<u8> {
     let engine = match engine_config(&a.engine) {
         Ok(e) => e,
         Err(msg) => {
-            eprintln!("imdswatch: {msg}\nTry 'imdswatch --help' for more information.");
+            eprintln!("imdswatch: {}\nTry 'imdswatch --help' for more information.", crate::text::sanitize(&msg));
             return Ok(exit::USAGE);
         }
     };

@@ -124,7 +124,7 @@ impl Running {
         let pipeline = Pipeline::start(cfg, captures, counters.clone(), signals.stop.clone())?;
         eprintln!(
             "imdswatch: capturing on {} ({}); stop with Ctrl-C",
-            sources.join(", "),
+            crate::text::sanitize(&sources.join(", ")),
             cfg.engine.endpoints.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
         );
         Ok(Running { signals, counters, started: Instant::now(), sources, pipeline })
@@ -181,7 +181,7 @@ fn feed_ui(
 fn finish(counters: &Counters, counts: &RequestCounts, started: Instant) -> u8 {
     let errors = counters.take_errors();
     for e in &errors {
-        eprintln!("imdswatch: {e}");
+        eprintln!("imdswatch: {}", crate::text::sanitize_message(&e.to_string()));
     }
     let (engine, _) = counters.engine();
     eprintln!(

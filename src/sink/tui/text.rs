@@ -24,7 +24,7 @@ pub fn sanitize(s: &str) -> String {
     out
 }
 
-pub use crate::text::width;
+pub use crate::text::{clip_right, width};
 
 /// Keeps the end of `s` within `max` columns, marking the cut with `…` (for paths, whose
 /// last segment is the interesting one).
@@ -47,28 +47,6 @@ pub fn clip_left(s: &str, max: usize) -> String {
     }
     let mut out = String::from("…");
     out.extend(kept.into_iter().rev());
-    out
-}
-
-/// Keeps the start of `s` within `max` columns, marking the cut with `…`.
-pub fn clip_right(s: &str, max: usize) -> String {
-    if width(s) <= max {
-        return s.to_string();
-    }
-    if max == 0 {
-        return String::new();
-    }
-    let mut out = String::new();
-    let mut used = 1;
-    for c in s.chars() {
-        let w = c.width().unwrap_or(0);
-        if used + w > max {
-            break;
-        }
-        used += w;
-        out.push(c);
-    }
-    out.push('…');
     out
 }
 
