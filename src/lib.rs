@@ -19,6 +19,7 @@ pub mod flow;
 pub mod http;
 pub mod iac;
 pub mod live;
+pub mod secret;
 pub mod sink;
 pub mod text;
 pub mod time;
