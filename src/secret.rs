@@ -44,26 +44,41 @@ fn is_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
 }
 
+/// Per key, its next whole-name occurrence found so far (`None`: none left), so that a text
+/// full of keys is scanned once per key, not once per hit: linear in its length.
+type KeyCache = [Option<Option<(usize, usize)>>; SECRET_KEYS.len()];
+
 /// Where the first secret key in `s` from `from` starts and ends.
-fn find_key(s: &[u8], from: usize) -> Option<(usize, usize)> {
+fn find_key(s: &[u8], from: usize, cache: &mut KeyCache) -> Option<(usize, usize)> {
     let mut best: Option<(usize, usize)> = None;
-    for key in SECRET_KEYS {
-        let k = key.as_bytes();
-        let mut i = from;
-        while i + k.len() <= s.len() {
-            let hit = s[i..i + k.len()].iter().zip(k).all(|(&a, &b)| norm(a) == b);
-            let end = i + k.len();
-            // Whole name only: `x-aws-ec2-metadata-token-ttl-seconds` is not the token.
-            if hit && s.get(end).is_none_or(|&b| !is_name_byte(b)) {
-                if best.is_none_or(|(start, _)| i < start) {
-                    best = Some((i, end));
-                }
-                break;
-            }
-            i += 1;
+    for (key, slot) in SECRET_KEYS.iter().zip(cache.iter_mut()) {
+        let hit = match *slot {
+            Some(Some((start, end))) if start >= from => Some((start, end)),
+            Some(None) => None,
+            _ => next_key(s, from, key.as_bytes()),
+        };
+        *slot = Some(hit);
+        if let Some((start, end)) = hit
+            && best.is_none_or(|(b, _)| start < b)
+        {
+            best = Some((start, end));
         }
     }
     best
+}
+
+/// The next whole-name occurrence of `k` from `from`.
+fn next_key(s: &[u8], from: usize, k: &[u8]) -> Option<(usize, usize)> {
+    let mut i = from;
+    while i + k.len() <= s.len() {
+        let end = i + k.len();
+        // Whole name only: `x-aws-ec2-metadata-token-ttl-seconds` is not the token.
+        if s[i..end].iter().zip(k).all(|(&a, &b)| norm(a) == b) && s.get(end).is_none_or(|&b| !is_name_byte(b)) {
+            return Some((i, end));
+        }
+        i += 1;
+    }
+    None
 }
 
 fn ends_value(b: u8) -> bool {
@@ -111,7 +126,8 @@ pub fn redact_pairs(text: &str) -> (String, Next) {
     let s = text.as_bytes();
     let mut out = String::with_capacity(text.len());
     let (mut copied, mut pos, mut next) = (0, 0, Next::Keep);
-    while let Some((key_start, end)) = find_key(s, pos) {
+    let mut cache: KeyCache = [None; SECRET_KEYS.len()];
+    while let Some((key_start, end)) = find_key(s, pos, &mut cache) {
         let i = skip_blank(s, end);
         let Some(sep_end) = separator(s, i) else {
             pos = end;

@@ -53,7 +53,7 @@ pub fn main() -> ExitCode {
 
 /// A usage error found after parsing: one line, exit 2.
 fn usage_error(msg: &str) -> ExitCode {
-    eprintln!("imdswatch: {}\nTry 'imdswatch --help' for more information.", crate::text::sanitize(&msg));
+    eprintln!("imdswatch: {}\nTry 'imdswatch --help' for more information.", crate::text::sanitize(msg));
     ExitCode::from(exit::USAGE)
 }
 
