@@ -272,6 +272,15 @@ mod tests {
     }
 
     #[test]
+    fn a_text_full_of_keys_is_redacted_in_one_pass() {
+        // Quadratic rescanning would take minutes here; one pass per key is immediate.
+        let s = "token=a&".repeat(50_000);
+        assert_eq!(text(&s).matches(REDACTED).count(), 50_000);
+        let p = format!("/x?{}", "a=1&".repeat(50_000));
+        assert_eq!(path(&p).matches(REDACTED).count(), 50_000);
+    }
+
+    #[test]
     fn escaped_encoded_and_authorization_forms() {
         let json = format!("{{\\\"X-aws-ec2-metadata-token\\\":\\\"{TOK}\\\"}}");
         assert_eq!(redact_pairs(&json).0, "{\\\"X-aws-ec2-metadata-token\\\":\\\"[REDACTED]\\\"}");
