@@ -63,7 +63,15 @@ fn run_case(tag: &str, args: &[&str], ready: &str, keys: &[&str], shows: &str, e
     let dir = tempfile::tempdir().expect("tempdir");
     let pid_file = dir.path().join("pid");
     let bin = env!("CARGO_BIN_EXE_imdswatch");
-    let script = format!("echo $$ > '{}'; exec {bin} {}", pid_file.display(), args.join(" "));
+    let rc_file = dir.path().join("rc");
+    // The shell stays (SIGHUP ignored; the dashboard installs its own handler) to write the
+    // exit status: 101 would be a panic, as `eprintln!` on the dead terminal did.
+    let script = format!(
+        "trap '' HUP; echo $$ > '{}'; {bin} {}; echo $? > '{}'",
+        pid_file.display(),
+        args.join(" "),
+        rc_file.display()
+    );
     let s = Session(format!("imw-hup-{tag}-{}", std::process::id()));
     let st = Command::new("tmux")
         .args(["new-session", "-d", "-s", &s.0, "-x", "120", "-y", "35", "sh", "-c", &script])
@@ -71,7 +79,7 @@ fn run_case(tag: &str, args: &[&str], ready: &str, keys: &[&str], shows: &str, e
         .expect("tmux");
     assert!(st.success());
     wait_for(&s, ready);
-    let pid = read_pid(&pid_file);
+    let pid = child_of(&read_pid(&pid_file));
     if !keys.is_empty() {
         let st = Command::new("tmux").args(["send-keys", "-t", &s.0]).args(keys).status().expect("send-keys");
         assert!(st.success());
@@ -94,7 +102,30 @@ fn run_case(tag: &str, args: &[&str], ready: &str, keys: &[&str], shows: &str, e
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    t.elapsed()
+    let took = t.elapsed();
+    let t = Instant::now();
+    while !rc_file.exists() && t.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let rc = std::fs::read_to_string(&rc_file).unwrap_or_default();
+    assert_eq!(rc.trim(), "0", "{tag}: exit status (101 is a panic)");
+    took
+}
+
+/// The process whose parent is `parent` (the dashboard started by the shell).
+fn child_of(parent: &str) -> String {
+    let t = Instant::now();
+    loop {
+        for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
+            let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+            let ppid = stat.rsplit_once(") ").and_then(|(_, rest)| rest.split_whitespace().nth(1));
+            if ppid == Some(parent) {
+                return e.file_name().to_string_lossy().into_owned();
+            }
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "no child of {parent}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 fn read_pid(p: &Path) -> String {

@@ -69,3 +69,13 @@ pub fn hung_up() -> bool {
     }
     fds.iter().any(|f| f.revents().intersects(PollFlags::HUP | PollFlags::ERR | PollFlags::NVAL))
 }
+
+/// After a hang-up nobody reads stdout or stderr, and a write to the dead terminal fails with
+/// EIO, on which `eprintln!` panics: both are pointed at /dev/null, so that the closing
+/// messages of `live` and `analyze` cannot fail.
+pub fn detach_from_terminal() {
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        let _ = rustix::stdio::dup2_stdout(&null);
+        let _ = rustix::stdio::dup2_stderr(&null);
+    }
+}

@@ -79,6 +79,10 @@ pub fn run(rx: Receiver<UiEvent>, mode: UiMode, title: String) -> anyhow::Result
     });
     // The guard has restored the terminal; give the signals back their previous handling.
     unregister(ids);
+    // Hung up (SIGHUP, or seen by the loop): what is printed from now on goes nowhere.
+    if input::hung_up() {
+        input::detach_from_terminal();
+    }
     result
 }
 
@@ -187,6 +191,11 @@ impl TerminalGuard {
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
+        // A hung-up terminal fails every write, and ratatui's own drop then reports the
+        // cursor it could not show with `eprintln!`, which panics on EIO.
+        if input::hung_up() {
+            input::detach_from_terminal();
+        }
         let _ = self.terminal.show_cursor();
         restore();
     }
