@@ -22,6 +22,8 @@ pub mod flow;
 pub mod http;
 pub mod iac;
 pub mod live;
+pub mod secret;
 pub mod signals;
 pub mod sink;
+pub mod text;
 pub mod time;

@@ -8,7 +8,7 @@ use std::path::Path;
 const ORDER: &[&str] =
     &["capture", "decode", "flow", "http", "classify", "engine", "attribute", "sink", "analyze", "live", "cli"];
 /// Usable from anywhere.
-const LEAVES: &[&str] = &["time", "endpoint", "event", "exit", "signals"];
+const LEAVES: &[&str] = &["time", "endpoint", "event", "exit", "signals", "secret", "text"];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for e in std::fs::read_dir(dir).expect("read src").flatten() {

@@ -558,3 +558,56 @@ fn the_interface_going_away_is_a_clear_error() {
     assert!(err.iter().any(|l| l.contains("capture on 'h-imds' stopped")), "{err:?}");
     assert!(!err.iter().any(|l| l.contains("panicked")), "{err:?}");
 }
+
+/// Issue 12, class 1: `--output` in a world-writable directory where a local user planted a
+/// symlink, before the start and between a move-away and the automatic reopen. The target is
+/// never written, the refusal is one line and counted, and monitoring goes on.
+#[test]
+fn output_symlinks_are_refused_and_monitoring_goes_on() {
+    let _serial = serial();
+    if let Some(why) = cannot_run("sym") {
+        eprintln!("SKIPPED output_symlinks_are_refused_and_monitoring_goes_on: {why}");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let target = tmp.path().join("root-owned-target");
+    std::fs::write(&target, "precious\n").expect("target");
+    let log = tmp.path().join("imds.log");
+    std::os::unix::fs::symlink(&target, &log).expect("pre-created symlink");
+    let mut topo = Topology::up("sym");
+    topo.start_mock(&tmp.path().join("counts.json"), &[]);
+    let log_arg = log.to_string_lossy().into_owned();
+    let (mut mon, mut lines) = Monitor::spawn(&topo, &["live", "--stats-interval", "0", "--output", &log_arg], &log);
+    let refusal = lines.next().and_then(Result::ok).unwrap_or_default();
+    assert!(refusal.contains("symbolic link") && refusal.contains("imds.log"), "{refusal}");
+    curl_from_host(&topo, "/latest/meta-data/hostname");
+    std::thread::sleep(Duration::from_millis(700));
+    // The operator removes the symlink: a real file is opened within a second.
+    std::fs::remove_file(&log).expect("remove symlink");
+    let t = Instant::now();
+    while !log.exists() && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mode = std::fs::symlink_metadata(&log).expect("log created");
+    assert!(mode.file_type().is_file());
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777, 0o600);
+    curl_from_host(&topo, "/latest/meta-data/instance-id");
+    wait_for_lines(&log, 1);
+    // Moved away and replaced by a symlink before the automatic reopen.
+    let moved = tmp.path().join("imds.log.moved");
+    std::fs::rename(&log, &moved).expect("move away");
+    std::os::unix::fs::symlink(&target, &log).expect("planted symlink");
+    std::thread::sleep(Duration::from_millis(2500));
+    curl_from_host(&topo, "/latest/meta-data/ami-id");
+    wait_for_lines(&moved, 2);
+    let _ = sh(Command::new("kill").args(["-TERM", &mon.child.id().to_string()]));
+    assert_eq!(mon.child.wait().expect("wait").code(), Some(0));
+    let err: Vec<String> = lines.map_while(Result::ok).collect();
+    assert_eq!(std::fs::read_to_string(&target).expect("target"), "precious\n", "the symlink was followed");
+    let moved_text = std::fs::read_to_string(&moved).expect("moved");
+    assert!(moved_text.contains("instance-id") && moved_text.contains("ami-id"), "{moved_text}");
+    assert_eq!(err.iter().filter(|l| l.contains("symbolic link")).count(), 1, "{err:?}");
+    let summary = err.iter().find(|l| l.contains("stopped after")).expect("summary");
+    // Two refusals (start, planted) and the request seen while no file was open.
+    assert!(summary.contains("output errors 3"), "{summary}");
+}

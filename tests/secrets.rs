@@ -236,3 +236,44 @@ fn the_dashboard_shows_no_secret() {
         }
     }
 }
+
+/// Issue 12, class 5: tokens where no header rule looks. Each value carries a marker that
+/// must not reach the JSON or the table: a query-string value (`?token=`, `?X-aws-…-token=`,
+/// any other), a token as a path segment, a token and a key/value form in a User-Agent.
+#[test]
+fn tokens_in_paths_and_user_agents_are_redacted() {
+    const SHAPED: &str = "AQAEAMARKSHAPEDc3ZzLWV4YW1wbGUtdG9rZW4tdmFsdWUtaGVyZQ==";
+    let heads = [
+        "GET /latest/meta-data/?token=MARKQUERY1 HTTP/1.1\r\nUser-Agent: a\r\n\r\n".to_owned(),
+        "GET /latest/meta-data/?X-aws-ec2-metadata-token=MARKQUERY2&x=MARKQUERY3 HTTP/1.1\r\n\r\n".to_owned(),
+        format!("GET /{SHAPED}/meta-data/ HTTP/1.1\r\n\r\n"),
+        format!("GET /latest/meta-data/ HTTP/1.1\r\nUser-Agent: X-aws-ec2-metadata-token: {SHAPED}\r\n\r\n"),
+        "GET /latest/meta-data/ HTTP/1.1\r\nUser-Agent: tool (X-aws-ec2-metadata-token=MARKUAPAIR)\r\n\r\n".to_owned(),
+        format!("GET /latest/meta-data/ HTTP/1.1\r\nUser-Agent: sdk/1.0 {SHAPED}\r\n\r\n"),
+    ];
+    let mut frames = Vec::new();
+    for (i, head) in heads.iter().enumerate() {
+        let mut c = Conv::new(&format!("10.0.0.{}:4100{i}", 20 + i), IMDS, 500 + i as u32, 900);
+        c.now += i as u64 * 10_000;
+        c.handshake();
+        c.client(head.as_bytes());
+        c.server(OK_10);
+        c.client_fin();
+        c.server_fin();
+        frames.extend(c.frames.iter().map(|f| (f.ts.0, f.data.clone())));
+    }
+    frames.sort_by_key(|(t, _)| *t);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write(dir.path(), "shaped.pcap", &pcap(DLT_EN10MB, &frames, false));
+    let markers = ["MARKQUERY", "MARKSHAPED", "MARKUAPAIR"];
+    for format in ["json", "table"] {
+        let (out, err, code) = run(&["--format", format], &file);
+        assert_eq!(code, Some(0), "{err}");
+        for m in markers {
+            assert!(!out.contains(m) && !err.contains(m), "--format {format} shows {m}:\n{out}");
+        }
+    }
+    let (out, _, _) = run(&["--format", "json"], &file);
+    assert_eq!(out.lines().count(), heads.len(), "every request is still reported:\n{out}");
+    assert!(out.contains("?token=[REDACTED]") && out.contains("&x=[REDACTED]"), "{out}");
+}

@@ -104,14 +104,14 @@ fn analyze_into<S: Sink>(cfg: &AnalyzeConfig, sink: S, progress: bool, err: &mut
                         writeln!(
                             err,
                             "imdswatch: warning: {}: file ends in the middle of a record at byte {offset} (capture cut short?); results up to there are shown",
-                            path.display()
+                            crate::text::safe_path(path)
                         )
                     })?;
                 }
             }
             Err(e) => {
                 failed = true;
-                progress.suspend(|| writeln!(err, "imdswatch: {e}"))?;
+                progress.suspend(|| writeln!(err, "imdswatch: {}", crate::text::sanitize_message(&e.to_string())))?;
             }
         }
         if let Some(e) = driver.take_error() {

@@ -45,7 +45,7 @@ impl Progress {
     pub fn wrap(&self, path: &Path, input: Box<dyn Read + Send>) -> Box<dyn Read + Send> {
         match &self.bar {
             Some(bar) => {
-                bar.set_message(path.display().to_string());
+                bar.set_message(crate::text::safe_path(path));
                 Box::new(bar.wrap_read(input))
             }
             None => input,

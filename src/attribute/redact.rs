@@ -1,111 +1,29 @@
 //! Secrets out of command lines: `curl -H "X-aws-ec2-metadata-token: AQAE…"` must never reach
-//! the output. The value after any of `SECRET_KEYS` (case-insensitive, `-` and `_` alike) is
-//! replaced by `[REDACTED]`, in the forms
-//! - `key: value`, `key:value`, `key=value`, `key = value` inside one argument (a shell
-//!   script in `sh -c` included: the value runs to whitespace, a quote, `;`, `&`, `,` or `)`);
+//! the output. Inside one argument the rules of [`crate::secret`] apply (key/value forms,
+//! escaped and URL-encoded ones, token-shaped strings); across arguments:
 //! - the separator ending the argument and the value in the next (`-H` `X-…-token:` `AQAE…`);
-//! - a flag `--aws-secret-access-key VALUE` (the whole next argument).
+//! - a flag `--aws-secret-access-key VALUE`, `--token VALUE` (the whole next argument);
+//! - a key name ending an argument and its value in the next, as `aws configure set
+//!   aws_secret_access_key VALUE` or a header name and value given as two arguments: the next
+//!   argument is taken for a value when it looks like one ([`value_like`]: no leading `-`, no
+//!   blank, at least [`MIN_VALUE`] bytes), so `grep -r X-aws-ec2-metadata-token src/` is kept;
+//! - after `Authorization:` in its own argument, a scheme word (`Bearer`) is kept and the
+//!   argument after it is the value.
 
-/// Key names whose value is secret, compared with `-` and `_` alike.
-const SECRET_KEYS: [&str; 5] = [
-    "x-aws-ec2-metadata-token",
-    "aws-secret-access-key",
-    "aws-session-token",
-    "aws-security-token",
-    "secret-access-key",
-];
+use crate::secret::{Next, REDACTED, is_auth_scheme, redact_pairs, token_shaped};
 
-pub const REDACTED: &str = "[REDACTED]";
+/// Shortest next argument taken for a secret value after a bare key name.
+pub const MIN_VALUE: usize = 16;
 
-fn norm(b: u8) -> u8 {
-    match b {
-        b'_' => b'-',
-        b => b.to_ascii_lowercase(),
-    }
+/// Whether an argument after a bare key name looks like its value.
+fn value_like(arg: &str) -> bool {
+    arg.len() >= MIN_VALUE && !arg.starts_with('-') && !arg.contains(char::is_whitespace)
 }
 
-fn is_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
-}
-
-/// Where a secret key ends in `s`, starting the search at `from`.
-fn find_key(s: &[u8], from: usize) -> Option<usize> {
-    let mut best: Option<(usize, usize)> = None;
-    for key in SECRET_KEYS {
-        let k = key.as_bytes();
-        let mut i = from;
-        while i + k.len() <= s.len() {
-            let hit = s[i..i + k.len()].iter().zip(k).all(|(&a, &b)| norm(a) == b);
-            let end = i + k.len();
-            // Whole name only: `x-aws-ec2-metadata-token-ttl-seconds` is not the token.
-            if hit && s.get(end).is_none_or(|&b| !is_name_byte(b)) {
-                if best.is_none_or(|(start, _)| i < start) {
-                    best = Some((i, end));
-                }
-                break;
-            }
-            i += 1;
-        }
-    }
-    best.map(|(_, end)| end)
-}
-
-fn ends_value(b: u8) -> bool {
-    b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b';' | b'&' | b',' | b')' | b'}')
-}
-
-/// What the next argument is, after this one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Next {
-    Keep,
-    /// The value follows in the next argument.
-    Secret,
-    /// A separator may still follow (`key` `:` `value` or `--key value`).
-    MaybeSeparator,
-}
-
-/// Redacts inside one argument; says whether the next argument holds a value.
+/// One argument: key/value forms, then token-shaped strings.
 fn redact_arg(arg: &str) -> (String, Next) {
-    let s = arg.as_bytes();
-    let mut out = String::with_capacity(arg.len());
-    let mut copied = 0;
-    let mut pos = 0;
-    let mut next = Next::Keep;
-    while let Some(end) = find_key(s, pos) {
-        let mut i = end;
-        // Whitespace, or the quote closing a quoted key (`'X-…-token': 'value'`).
-        while s.get(i).is_some_and(|b| b.is_ascii_whitespace() || *b == b'"' || *b == b'\'') {
-            i += 1;
-        }
-        if !matches!(s.get(i), Some(b':' | b'=')) {
-            pos = end;
-            if i == s.len() {
-                next = Next::MaybeSeparator;
-            }
-            continue;
-        }
-        i += 1;
-        while s.get(i).is_some_and(|b| b.is_ascii_whitespace() || *b == b'"' || *b == b'\'') {
-            i += 1;
-        }
-        let start = i;
-        while s.get(i).is_some_and(|&b| !ends_value(b)) {
-            i += 1;
-        }
-        if i == start {
-            next = if start == s.len() { Next::Secret } else { Next::Keep };
-            pos = i.max(end);
-            continue;
-        }
-        // start and i are at ASCII bytes or the ends, so they are char boundaries.
-        out.push_str(&arg[copied..start]);
-        out.push_str(REDACTED);
-        copied = i;
-        pos = i;
-        next = Next::Keep;
-    }
-    out.push_str(&arg[copied..]);
-    (out, next)
+    let (pairs, next) = redact_pairs(arg);
+    (token_shaped(&pairs).into_owned(), next)
 }
 
 /// Joins arguments with spaces, secrets redacted.
@@ -115,6 +33,11 @@ pub fn cmdline(args: &[String]) -> String {
     for arg in args {
         match next {
             Next::Secret => {
+                // `Authorization:` `Bearer` `VALUE`: the scheme stays, the value goes.
+                if is_auth_scheme(arg) {
+                    parts.push(arg.clone());
+                    continue;
+                }
                 parts.push(REDACTED.to_string());
                 next = Next::Keep;
                 continue;
@@ -134,7 +57,7 @@ pub fn cmdline(args: &[String]) -> String {
                     continue;
                 }
                 // `--aws-secret-access-key VALUE`: a flag's value; a header name alone is not.
-                if parts.last().is_some_and(|p| p.starts_with("--")) && !arg.starts_with('-') {
+                if (parts.last().is_some_and(|p| p.starts_with("--")) && !arg.starts_with('-')) || value_like(arg) {
                     parts.push(REDACTED.to_string());
                     next = Next::Keep;
                     continue;
@@ -230,6 +153,29 @@ mod tests {
         assert_eq!(r(&["x", "aws_session_token=é€", "y"]), "x aws_session_token=[REDACTED] y");
         // Empty value at the end of the command line.
         assert_eq!(r(&["curl", "-H", "X-aws-ec2-metadata-token:"]), "curl -H X-aws-ec2-metadata-token:");
+    }
+
+    #[test]
+    fn attribute_redact_issue_12_forms() {
+        let out = r(&["curl", "-H", "Authorization: Bearer eyJhbGciOi.payload.sig", "u"]);
+        assert_eq!(out, "curl -H Authorization: Bearer [REDACTED] u");
+        let out = r(&["curl", "-H", "Authorization:", "Bearer", "eyJhbGciOi.payload.sig"]);
+        assert_eq!(out, "curl -H Authorization: Bearer [REDACTED]");
+        assert_eq!(r(&["tool", "--token", "s3cr3t-value", "-v"]), "tool --token [REDACTED] -v");
+        let out = r(&["aws", "configure", "set", "aws_secret_access_key", "wJalrXUtnFEMI/K7MDENG/bPxRfiCY"]);
+        assert_eq!(out, "aws configure set aws_secret_access_key [REDACTED]");
+        let out = r(&["aws", "configure", "set", "default.aws_session_token", "IQoJb3JpZ2luX2VjEJr//////////wEa"]);
+        assert_eq!(out, "aws configure set default.aws_session_token [REDACTED]");
+        assert_eq!(r(&["env", "TOKEN=abc", "MY_TOKEN=def", "run"]), "env TOKEN=[REDACTED] MY_TOKEN=[REDACTED] run");
+        let json = format!("{{\\\"X-aws-ec2-metadata-token\\\":\\\"{TOK}\\\"}}");
+        let out = r(&["sh", "-c", &format!("curl -H {json} u")]);
+        assert!(!out.contains("AQAE") && out.contains("[REDACTED]"), "{out}");
+        let out = r(&["fetch", "http://h/?h=X-aws-ec2-metadata-token%3A%20not-token-shaped-value"]);
+        assert_eq!(out, "fetch http://h/?h=X-aws-ec2-metadata-token%3A%20[REDACTED]");
+        let out = r(&["client", "--header", "X-aws-ec2-metadata-token", "not-token-shaped-but-long-value"]);
+        assert!(!out.contains("not-token-shaped"), "{out}");
+        let out = r(&["python3", "fetch.py", TOK]);
+        assert_eq!(out, "python3 fetch.py [REDACTED]");
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub fn main() -> ExitCode {
     let run = match validate(&cli) {
         Ok(r) => r,
         Err(msg) => {
-            eprintln!("imdswatch: {msg}\nTry 'imdswatch --help' for more information.");
+            eprintln!("imdswatch: {}\nTry 'imdswatch --help' for more information.", crate::text::sanitize(&msg));
             return Exit::Usage.into();
         }
     };
@@ -40,7 +40,7 @@ pub fn main() -> ExitCode {
         Run::LiveDashboard(cfg) => crate::live::run_dashboard(&cfg).map(ExitCode::from),
     };
     result.unwrap_or_else(|e| {
-        eprintln!("imdswatch: {e:#}");
+        eprintln!("imdswatch: {}", crate::text::sanitize_message(&format!("{e:#}")));
         Exit::Error.into()
     })
 }

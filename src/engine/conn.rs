@@ -238,12 +238,12 @@ impl Conn {
             imds: Imds {
                 version: c.version,
                 method: c.method,
-                path: c.path,
+                path: crate::secret::path(&c.path), // issue 12: query values, token-shaped strings
                 status: None,
                 outcome: Outcome::NoResponse,
                 credentials: c.credentials,
                 token_ttl_seconds: c.token_ttl_seconds,
-                user_agent: c.user_agent,
+                user_agent: c.user_agent.as_deref().map(crate::secret::text),
                 forwarded: c.forwarded,
                 response_ms: None,
                 answer_ttl: None,

@@ -87,7 +87,10 @@ pub fn snapshot(c: &Counters, counts: &RequestCounts, sources: &[String], starte
 pub fn run_json(cfg: &LiveConfig) -> anyhow::Result<Exit> {
     let captures = open_all(cfg)?;
     let dest = match &cfg.output {
-        Some(p) => Dest::File(LogFile::open(p).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", p.display()))?),
+        Some(p) => Dest::File(match LogFile::open(p) {
+            Err(e) if crate::sink::logfile::is_refusal(&e) => LogFile::closed(p), // said and counted by the output
+            r => r.map_err(|e| anyhow::anyhow!("cannot open {}: {e}", crate::text::safe_path(p)))?,
+        }),
         None => Dest::Stdout(LineWriter::new(io::stdout())),
     };
     let r = Running::start(cfg, captures)?;
@@ -126,7 +129,7 @@ impl Running {
         let pipeline = Pipeline::start(cfg, captures, counters.clone(), signals.stop.clone())?;
         eprintln!(
             "imdswatch: capturing on {} ({}); stop with Ctrl-C",
-            sources.join(", "),
+            crate::text::sanitize(&sources.join(", ")),
             cfg.engine.endpoints.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
         );
         Ok(Running { signals, counters, started: Instant::now(), sources, pipeline })
@@ -168,7 +171,7 @@ pub fn run_dashboard(cfg: &LiveConfig) -> anyhow::Result<Exit> {
 fn finish(counters: &Counters, counts: &RequestCounts, sources: &[String], started: Instant) -> Exit {
     let errors = counters.take_errors();
     for e in &errors {
-        eprintln!("imdswatch: {e}");
+        eprintln!("imdswatch: {}", crate::text::sanitize_message(&e.to_string()));
     }
     eprintln!("imdswatch: {}", snapshot(counters, counts, sources, started).live_line());
     if errors.is_empty() { Exit::Ok } else { Exit::Error }

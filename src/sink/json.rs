@@ -14,6 +14,7 @@ use super::Sink;
 use super::logfile::{LogFile, PathState};
 use super::ndjson::Ndjson;
 use crate::event::{RequestRecord, StatsRecord};
+use crate::text::safe_path;
 
 /// How often the output file's path is compared with the open file.
 const PATH_CHECK: Duration = Duration::from_secs(1);
@@ -85,9 +86,17 @@ impl<W: Destination> JsonSink<W> {
         JsonSink { out: Ndjson::new(w, false), tolerant: None, last_warning: None, last_path_check: Instant::now() }
     }
 
-    /// `live`: a line is flushed as soon as it is written; failures are counted.
+    /// `live`: a line is flushed as soon as it is written; failures are counted. A file
+    /// refused at start is said and counted now, and retried every second.
     pub fn tolerant(w: W, t: Tolerant) -> JsonSink<W> {
-        JsonSink { out: Ndjson::new(w, true), tolerant: Some(t), last_warning: None, last_path_check: Instant::now() }
+        let mut s = JsonSink {
+            out: Ndjson::new(w, true),
+            tolerant: Some(t),
+            last_warning: None,
+            last_path_check: Instant::now(),
+        };
+        s.follow_path();
+        s
     }
 
     /// Passes a closed pipe and (in analyze) every error on; counts and warns about others.
@@ -107,24 +116,46 @@ impl<W: Destination> JsonSink<W> {
 
     /// Reopens the output file when its path no longer names it: moved (rotated, SIGHUP not
     /// yet sent) quietly; deleted with a warning and a count, since lines written between
-    /// the deletion and now went nowhere.
+    /// the deletion and now went nowhere. A file refused at start (`PathState::Closed`) is
+    /// retried here every second.
     fn follow_path(&mut self) {
         let Some(t) = &self.tolerant else { return };
+        let errors = t.errors.clone();
         let Some(f) = self.out.get_mut().log_file() else { return };
         let state = f.path_state();
         if state == PathState::Same {
             return;
         }
-        let res = f.reopen();
-        let path = f.path().display().to_string();
         if state == PathState::Deleted {
-            t.errors.fetch_add(1, Relaxed);
+            let path = safe_path(f.path());
+            errors.fetch_add(1, Relaxed);
             eprintln!(
                 "imdswatch: {path} was deleted; lines of the last second may be lost (counted in stats.output_errors); writing to a new {path}"
             );
         }
-        if let Err(e) = res {
-            eprintln!("imdswatch: cannot reopen {path}: {e}");
+        self.reopen(state);
+    }
+
+    /// Opens the output file again (SIGHUP, or the path no longer names it). A failure or a
+    /// refusal (symlink, not a regular file, another owner: see `open_log_file`) is said in
+    /// one line and counted once per episode; the monitor keeps running, writing to the
+    /// old file if it still has a name, else counting the lines it loses.
+    fn reopen(&mut self, state: PathState) {
+        let Some(t) = &self.tolerant else { return };
+        let errors = t.errors.clone();
+        let Some(f) = self.out.get_mut().log_file() else { return };
+        let Err(e) = f.reopen() else { return };
+        if matches!(state, PathState::Deleted | PathState::Closed) {
+            f.close();
+        }
+        if e.first {
+            errors.fetch_add(1, Relaxed);
+            let keep = if f.path_state() == PathState::Closed {
+                "lines are lost until it can be opened (counted in stats.output_errors)"
+            } else {
+                "still writing to the file open before"
+            };
+            eprintln!("imdswatch: cannot open {}: {}; {keep}", safe_path(f.path()), e.error);
         }
     }
 }
@@ -145,12 +176,8 @@ impl<W: Destination> Sink for JsonSink<W> {
     }
 
     fn tick(&mut self) {
-        if let Some(t) = &self.tolerant
-            && t.hup.swap(false, Relaxed)
-            && let Some(f) = self.out.get_mut().log_file()
-            && let Err(e) = f.reopen()
-        {
-            eprintln!("imdswatch: cannot reopen {}: {e}", f.path().display());
+        if self.tolerant.as_ref().is_some_and(|t| t.hup.swap(false, Relaxed)) {
+            self.reopen(PathState::Same);
         }
         if self.last_path_check.elapsed() >= PATH_CHECK {
             self.last_path_check = Instant::now();

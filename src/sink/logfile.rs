@@ -2,11 +2,68 @@
 //! `postrotate kill -HUP`), and never the reason the monitor stops. The caller also checks
 //! [`LogFile::path_state`] now and then: a file deleted or moved away without a SIGHUP would
 //! otherwise swallow every line that follows.
+//!
+//! The monitor runs as root and its lines carry text a client chose, so every open and
+//! reopen goes through [`open_log_file`]: the last path component is never followed if it is
+//! a symbolic link (`O_NOFOLLOW`), the descriptor is not inherited (`O_CLOEXEC`), a new file
+//! is created with mode 0600, and the opened file must be a regular file owned by the
+//! monitor's effective user with a single link (a hard link planted to another file is
+//! refused). A character device (`/dev/null`, `/dev/full`) is also accepted: only root can
+//! make one, and appending to it changes no file. A refused reopen keeps the monitor running:
+//! the caller reports it once and counts it.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+
+/// Mode of a log file the monitor creates: read and written by its owner only.
+pub const LOG_MODE: u32 = 0o600;
+
+/// Opens `path` for appending under the rules above. A refusal is an error of kind
+/// `PermissionDenied` whose message says why ("is a symbolic link", ...).
+pub fn open_log_file(path: &Path) -> io::Result<File> {
+    let f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(LOG_MODE)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => refused("is a symbolic link"),
+            _ => e,
+        })?;
+    check_opened(&f.metadata()?, rustix::process::geteuid().as_raw())?;
+    Ok(f)
+}
+
+/// The fstat check on an opened log file.
+fn check_opened(m: &std::fs::Metadata, euid: u32) -> io::Result<()> {
+    let ft = m.file_type();
+    if ft.is_char_device() {
+        return Ok(());
+    }
+    if !ft.is_file() {
+        return Err(refused("is not a regular file"));
+    }
+    if m.uid() != euid {
+        return Err(refused(&format!("is owned by uid {}, not by the monitor's uid {euid}", m.uid())));
+    }
+    if m.nlink() != 1 {
+        return Err(refused(&format!("has {} hard links (another name points at it)", m.nlink())));
+    }
+    Ok(())
+}
+
+fn refused(why: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::PermissionDenied, format!("refused: {why}"))
+}
+
+/// Whether an error of [`open_log_file`] is a refusal (as opposed to a missing directory,
+/// a full disk...).
+pub fn is_refusal(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::PermissionDenied && e.to_string().starts_with("refused: ")
+}
 
 /// Whether the path still names the file being written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,28 +74,61 @@ pub enum PathState {
     Moved,
     /// The open file has no name left: what was written since is lost.
     Deleted,
+    /// No file is open (a reopen was refused after a deletion): lines are lost and counted.
+    Closed,
+}
+
+/// A failed reopen; `first` is set for the first failure since the last success, so that
+/// the caller reports and counts an episode once rather than once a second.
+#[derive(Debug)]
+pub struct ReopenError {
+    pub error: io::Error,
+    pub first: bool,
 }
 
 pub struct LogFile {
     path: PathBuf,
-    w: BufWriter<File>,
+    w: Option<BufWriter<File>>,
+    failing: bool,
 }
 
 impl LogFile {
     pub fn open(path: &Path) -> io::Result<LogFile> {
-        Ok(LogFile { path: path.to_owned(), w: BufWriter::new(Self::append(path)?) })
+        Ok(LogFile { path: path.to_owned(), w: Some(BufWriter::new(open_log_file(path)?)), failing: false })
     }
 
-    fn append(path: &Path) -> io::Result<File> {
-        OpenOptions::new().create(true).append(true).open(path)
+    /// A log whose file could not be opened (refused at start): nothing is open, writes fail
+    /// and are counted, and the caller's reopen each second opens it once it is acceptable.
+    pub fn closed(path: &Path) -> LogFile {
+        LogFile { path: path.to_owned(), w: None, failing: false }
     }
 
     /// Flushes what is buffered to the old file and continues in a new one at the same path.
-    pub fn reopen(&mut self) -> io::Result<()> {
-        let _ = self.w.flush();
-        let f = Self::append(&self.path)?;
-        self.w = BufWriter::new(f);
-        Ok(())
+    /// On failure the old file (if any) stays the one written to.
+    pub fn reopen(&mut self) -> Result<(), ReopenError> {
+        if let Some(w) = &mut self.w {
+            let _ = w.flush();
+        }
+        match open_log_file(&self.path) {
+            Ok(f) => {
+                self.w = Some(BufWriter::new(f));
+                self.failing = false;
+                Ok(())
+            }
+            Err(error) => {
+                let first = !self.failing;
+                self.failing = true;
+                Err(ReopenError { error, first })
+            }
+        }
+    }
+
+    /// Stops writing to the open file (deleted, and no new one could be opened): further
+    /// writes fail, so that the caller counts them, instead of filling an unnamed file.
+    pub fn close(&mut self) {
+        if let Some(mut w) = self.w.take() {
+            let _ = w.flush();
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -47,7 +137,8 @@ impl LogFile {
 
     /// Compares the open file with what the path names now.
     pub fn path_state(&self) -> PathState {
-        let Ok(open) = self.w.get_ref().metadata() else { return PathState::Same };
+        let Some(w) = &self.w else { return PathState::Closed };
+        let Ok(open) = w.get_ref().metadata() else { return PathState::Same };
         if open.nlink() == 0 {
             return PathState::Deleted;
         }
@@ -60,17 +151,24 @@ impl LogFile {
 
 impl Write for LogFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.w.write(buf)
+        match &mut self.w {
+            Some(w) => w.write(buf),
+            None => Err(io::Error::other("no output file is open (its reopen was refused)")),
+        }
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.w.flush()
+        match &mut self.w {
+            Some(w) => w.flush(),
+            None => Ok(()),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn deleted_and_moved_files_are_told_apart_and_reopened() {
@@ -90,5 +188,72 @@ mod tests {
         writeln!(f, "after").expect("write");
         f.flush().expect("flush");
         assert_eq!(std::fs::read_to_string(&path).expect("read"), "after\n");
+    }
+
+    #[test]
+    fn a_new_log_file_is_private() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("new.ndjson");
+        drop(open_log_file(&path).expect("open"));
+        let mode = std::fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode, LOG_MODE);
+    }
+
+    #[test]
+    fn symlinks_and_hard_links_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = dir.path().join("target");
+        std::fs::write(&target, "precious\n").expect("target");
+        let link = dir.path().join("imds.ndjson");
+        std::os::unix::fs::symlink(&target, &link).expect("symlink");
+        let e = open_log_file(&link).expect_err("a symlink is followed");
+        assert!(is_refusal(&e) && e.to_string().contains("symbolic link"), "{e}");
+        std::fs::remove_file(&link).expect("unlink");
+        std::fs::hard_link(&target, &link).expect("hard link");
+        let e = open_log_file(&link).expect_err("a hard link is accepted");
+        assert!(is_refusal(&e) && e.to_string().contains("hard links"), "{e}");
+        assert_eq!(std::fs::read_to_string(&target).expect("read"), "precious\n");
+        let e = open_log_file(dir.path()).expect_err("a directory");
+        assert!(!is_refusal(&e) || e.to_string().contains("regular"), "{e}");
+    }
+
+    #[test]
+    fn the_owner_and_type_checks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f");
+        std::fs::write(&path, "").expect("file");
+        let m = std::fs::metadata(&path).expect("stat");
+        assert!(check_opened(&m, m.uid()).is_ok());
+        let e = check_opened(&m, m.uid().wrapping_add(1)).expect_err("another owner");
+        assert!(is_refusal(&e) && e.to_string().contains("owned by uid"), "{e}");
+        let dev = std::fs::metadata("/dev/null").expect("/dev/null");
+        assert!(check_opened(&dev, m.uid().wrapping_add(1)).is_ok());
+        let fifo = std::fs::metadata(dir.path()).expect("dir");
+        assert!(check_opened(&fifo, fifo.uid()).is_err());
+    }
+
+    #[test]
+    fn a_refused_reopen_keeps_the_old_file_then_recovers() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("imds.ndjson");
+        let moved = dir.path().join("imds.ndjson.1");
+        let target = dir.path().join("target");
+        std::fs::write(&target, "precious\n").expect("target");
+        let mut f = LogFile::open(&path).expect("open");
+        std::fs::rename(&path, &moved).expect("move away");
+        std::os::unix::fs::symlink(&target, &path).expect("plant");
+        let e = f.reopen().expect_err("followed the planted symlink");
+        assert!(e.first && is_refusal(&e.error), "{e:?}");
+        assert!(!f.reopen().expect_err("again").first, "reported once per episode");
+        writeln!(f, "line").expect("write");
+        f.flush().expect("flush");
+        assert_eq!(std::fs::read_to_string(&target).expect("read"), "precious\n");
+        assert_eq!(std::fs::read_to_string(&moved).expect("read"), "line\n");
+        f.close();
+        assert_eq!(f.path_state(), PathState::Closed);
+        assert!(writeln!(f, "lost").is_err(), "a closed log fails writes so they are counted");
+        std::fs::remove_file(&path).expect("remove the symlink");
+        f.reopen().expect("a plain path again");
+        assert_eq!(f.path_state(), PathState::Same);
     }
 }

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 
 use crate::event::{Outcome, RequestRecord, Version};
+use crate::text::{clip_right, pad, sanitize, width};
 
 /// Rows kept; further clients are folded into one "(other clients)" row.
 pub const MAX_ROWS: usize = 10_000;
@@ -78,8 +79,12 @@ impl Summary {
             rows.push(("(other clients)", "-", self.other));
         }
         rows.sort_by(|a, b| b.2.v1.cmp(&a.2.v1).then(a.0.cmp(b.0)).then(a.1.cmp(b.1)));
-        let cw = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max("CLIENT".len());
-        let uw = rows.iter().map(|r| r.1.chars().count().min(UA_WIDTH)).max().unwrap_or(0).max("USER AGENT".len());
+        // Sanitized and clipped first, so that columns are measured on what is printed, in
+        // display columns (a wide or zero-width character must not shift the counts).
+        let rows: Vec<(String, String, Counts)> =
+            rows.into_iter().map(|(c, u, n)| (sanitize(c), clip_right(&sanitize(u), UA_WIDTH), n)).collect();
+        let cw = rows.iter().map(|r| width(&r.0)).max().unwrap_or(0).max("CLIENT".len());
+        let uw = rows.iter().map(|r| width(&r.1)).max().unwrap_or(0).max("USER AGENT".len());
         let mut s = String::new();
         if rows.is_empty() {
             s.push_str("No IMDS requests found.\n");
@@ -91,10 +96,10 @@ impl Summary {
             "CLIENT", "USER AGENT", "V1", "V2", "TOKEN", "CREDS-V1", "REJECTED", "UNANSWERED"
         );
         for (client, ua, c) in &rows {
-            let ua: String = clean(ua, UA_WIDTH);
+            let (client, ua) = (pad(client, cw), pad(ua, uw));
             let _ = writeln!(
                 s,
-                "{client:cw$}  {ua:uw$}  {:>5}  {:>5}  {:>5}  {:>8}  {:>8}  {:>10}",
+                "{client}  {ua}  {:>5}  {:>5}  {:>5}  {:>8}  {:>8}  {:>10}",
                 c.v1, c.v2, c.token, c.credentials_v1, c.rejected, c.unanswered
             );
         }
@@ -112,15 +117,4 @@ impl Summary {
             n => format!("{n} clients still use IMDSv1."),
         }
     }
-}
-
-/// Shortens to `width` characters and replaces control characters (a hostile user agent
-/// must not drive the terminal).
-fn clean(s: &str, width: usize) -> String {
-    let mut out: String = s.chars().map(|c| if c.is_control() { '?' } else { c }).take(width).collect();
-    if s.chars().count() > width {
-        out.pop();
-        out.push('…');
-    }
-    out
 }

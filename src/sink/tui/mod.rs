@@ -2,7 +2,8 @@
 //!
 //! [`run`] owns the terminal: it drains a channel of [`UiEvent`]s into the [`App`] state,
 //! redraws at most [`FRAME`] apart and only when something changed, and reads keys. It returns
-//! when the user quits (q, Ctrl-C) or on SIGTERM/SIGINT/SIGHUP; when the channel disconnects it
+//! when the user quits (q, Ctrl-C), on SIGTERM/SIGINT/SIGHUP or when the terminal hangs up
+//! (within one frame: input is read on its own thread, see [`input`]); when the channel disconnects it
 //! keeps showing the final state. The terminal is restored on return, on error, on panic and
 //! on those signals.
 //!
@@ -11,6 +12,7 @@
 
 pub mod advice;
 pub mod grouping;
+pub mod input;
 pub mod keys;
 pub mod model;
 pub mod render;
@@ -23,8 +25,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use crossbeam_channel::{Receiver, TryRecvError};
-use crossterm::event::{self, Event};
+use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
+use crossterm::event::Event;
 use crossterm::execute;
 use crossterm::terminal::{
     Clear, ClearType, EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
@@ -34,6 +36,7 @@ use ratatui::backend::CrosstermBackend;
 
 use crate::event::{RequestRecord, StatsRecord};
 use crate::signals::Signals;
+use input::Input;
 
 pub use render::render;
 pub use state::{Action, App, Mode, SortKey};
@@ -60,10 +63,15 @@ pub const MAX_BATCH: usize = 20_000;
 /// Runs the dashboard until the user quits or `signals` asks to stop (the caller installed
 /// the handlers, once for the whole process).
 pub fn run(rx: Receiver<UiEvent>, mode: UiMode, title: String, signals: &Signals) -> anyhow::Result<()> {
-    TerminalGuard::enter().context("setting up the terminal").and_then(|mut guard| {
+    let result = TerminalGuard::enter().context("setting up the terminal").and_then(|mut guard| {
         let mut app = App::new(mode, title);
         event_loop(&mut guard.terminal, &mut app, &rx, signals)
-    })
+    });
+    // Hung up (SIGHUP, or seen by the loop): what is printed from now on goes nowhere.
+    if input::hung_up() {
+        input::detach_from_terminal();
+    }
+    result
 }
 
 fn event_loop(
@@ -73,6 +81,7 @@ fn event_loop(
     signals: &Signals,
 ) -> anyhow::Result<()> {
     let mut last_draw: Option<Instant> = None;
+    let input = input::events();
     while !app.should_quit() && !signals.quit_requested() {
         if !app.ended {
             drain(app, rx);
@@ -83,26 +92,32 @@ fn event_loop(
             last_draw = Some(Instant::now());
         }
         let wait = last_draw.map_or(Duration::ZERO, |t| FRAME.saturating_sub(t.elapsed()));
-        // Wait for input at most until the next frame is due (never 0 to avoid spinning).
-        if event::poll(wait.max(Duration::from_millis(10)))? {
-            // Apply every input that is already queued before drawing again.
-            loop {
-                match event::read()? {
-                    Event::Key(k) => {
-                        if let Some(a) = keys::action_for(app.mode(), k) {
-                            app.update(a);
-                        }
+        // Wait for input at most until the next frame is due (never 0 to avoid spinning),
+        // then apply every input that is already queued before drawing again.
+        let mut next = match input.recv_timeout(wait.max(Duration::from_millis(10))) {
+            Ok(i) => Some(i),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => anyhow::bail!("the terminal input reader stopped"),
+        };
+        while let Some(i) = next {
+            match i {
+                Input::Event(Event::Key(k)) => {
+                    if let Some(a) = keys::action_for(app.mode(), k) {
+                        app.update(a);
                     }
-                    Event::Resize(..) => {
-                        terminal.autoresize()?;
-                        app.request_redraw();
-                    }
-                    _ => {}
                 }
-                if !event::poll(Duration::ZERO)? {
-                    break;
+                Input::Event(Event::Resize(..)) => {
+                    terminal.autoresize()?;
+                    app.request_redraw();
                 }
+                Input::Event(_) => {}
+                Input::Failed(e) => anyhow::bail!("cannot read the terminal: {e}"),
             }
+            next = input.try_recv().ok();
+        }
+        // The terminal hung up (SSH disconnect, tmux kill-session): nobody is watching.
+        if input::hung_up() {
+            return Ok(());
         }
     }
     Ok(())
@@ -164,6 +179,11 @@ impl TerminalGuard {
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
+        // A hung-up terminal fails every write, and ratatui's own drop then reports the
+        // cursor it could not show with `eprintln!`, which panics on EIO.
+        if input::hung_up() {
+            input::detach_from_terminal();
+        }
         let _ = self.terminal.show_cursor();
         restore();
     }

@@ -3,6 +3,7 @@
 
 use unicode_width::UnicodeWidthChar;
 
+use crate::text::is_unsafe;
 use crate::time::Timestamp;
 
 /// Longest string kept from a record (paths, user agents, command lines), in characters.
@@ -23,16 +24,7 @@ pub fn sanitize(s: &str) -> String {
     out
 }
 
-fn is_unsafe(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-        || c == '\u{FEFF}'
-}
-
-/// Display width of `s` in terminal columns.
-pub fn width(s: &str) -> usize {
-    s.chars().map(|c| c.width().unwrap_or(0)).sum()
-}
+pub use crate::text::{clip_right, width};
 
 /// Keeps the end of `s` within `max` columns, marking the cut with `…` (for paths, whose
 /// last segment is the interesting one).
@@ -55,28 +47,6 @@ pub fn clip_left(s: &str, max: usize) -> String {
     }
     let mut out = String::from("…");
     out.extend(kept.into_iter().rev());
-    out
-}
-
-/// Keeps the start of `s` within `max` columns, marking the cut with `…`.
-pub fn clip_right(s: &str, max: usize) -> String {
-    if width(s) <= max {
-        return s.to_string();
-    }
-    if max == 0 {
-        return String::new();
-    }
-    let mut out = String::new();
-    let mut used = 1;
-    for c in s.chars() {
-        let w = c.width().unwrap_or(0);
-        if used + w > max {
-            break;
-        }
-        used += w;
-        out.push(c);
-    }
-    out.push('…');
     out
 }
 

@@ -1,0 +1,297 @@
+//! Secrets out of every text that reaches an output (a leaf: the engine redacts paths and user
+//! agents with it, `attribute` command lines). Three kinds of rule:
+//! - a value after a secret key (case-insensitive, `-` and `_` alike): `key: value`,
+//!   `key=value`, `key = value`, `'key': 'value'`, `{\"key\":\"value\"}` (backslash-escaped
+//!   JSON), `key%3A%20value` (URL-encoded); the value runs to whitespace, a quote, a
+//!   backslash, `;`, `&`, `,`, `)` or `}`. After `Authorization:` a scheme word (`Bearer`,
+//!   `Basic`...) is kept and what follows is the value;
+//! - every query-string value of a request path ([`path`]);
+//! - anything shaped like an IMDSv2 session token: `AQAE` followed by a run of at least
+//!   [`TOKEN_RUN`] base64 characters, wherever it is (a path segment, a user agent, an
+//!   argument) ([`token_shaped`]).
+
+use std::borrow::Cow;
+
+/// Key names whose value is secret, compared with `-` and `_` alike.
+const SECRET_KEYS: [&str; 8] = [
+    "x-aws-ec2-metadata-token",
+    "aws-secret-access-key",
+    "aws-session-token",
+    "aws-security-token",
+    "secret-access-key",
+    "aws-access-key-id",
+    "authorization",
+    // Also `--token VALUE`, `TOKEN=…`, `GITHUB_TOKEN=…`: a whole word ending the name.
+    "token",
+];
+
+/// Authorization schemes kept in front of the credential they introduce.
+const AUTH_SCHEMES: [&str; 6] = ["bearer", "basic", "token", "digest", "negotiate", "aws4-hmac-sha256"];
+
+pub const REDACTED: &str = "[REDACTED]";
+
+/// Shortest base64 run after `AQAE` taken for a token (real ones have about 50).
+pub const TOKEN_RUN: usize = 20;
+
+fn norm(b: u8) -> u8 {
+    match b {
+        b'_' => b'-',
+        b => b.to_ascii_lowercase(),
+    }
+}
+
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+}
+
+/// Per key, its next whole-name occurrence found so far (`None`: none left), so that a text
+/// full of keys is scanned once per key, not once per hit: linear in its length.
+type KeyCache = [Option<Option<(usize, usize)>>; SECRET_KEYS.len()];
+
+/// Where the first secret key in `s` from `from` starts and ends.
+fn find_key(s: &[u8], from: usize, cache: &mut KeyCache) -> Option<(usize, usize)> {
+    let mut best: Option<(usize, usize)> = None;
+    for (key, slot) in SECRET_KEYS.iter().zip(cache.iter_mut()) {
+        let hit = match *slot {
+            Some(Some((start, end))) if start >= from => Some((start, end)),
+            Some(None) => None,
+            _ => next_key(s, from, key.as_bytes()),
+        };
+        *slot = Some(hit);
+        if let Some((start, end)) = hit
+            && best.is_none_or(|(b, _)| start < b)
+        {
+            best = Some((start, end));
+        }
+    }
+    best
+}
+
+/// The next whole-name occurrence of `k` from `from`.
+fn next_key(s: &[u8], from: usize, k: &[u8]) -> Option<(usize, usize)> {
+    let mut i = from;
+    while i + k.len() <= s.len() {
+        let end = i + k.len();
+        // Whole name only: `x-aws-ec2-metadata-token-ttl-seconds` is not the token.
+        if s[i..end].iter().zip(k).all(|(&a, &b)| norm(a) == b) && s.get(end).is_none_or(|&b| !is_name_byte(b)) {
+            return Some((i, end));
+        }
+        i += 1;
+    }
+    None
+}
+
+fn ends_value(b: u8) -> bool {
+    b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'\\' | b';' | b'&' | b',' | b')' | b'}')
+}
+
+/// Skips blanks and quotes (plain, backslash-escaped, URL-encoded) from `i`.
+fn skip_blank(s: &[u8], mut i: usize) -> usize {
+    loop {
+        match s.get(i) {
+            Some(b) if b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'\\' | b'+') => i += 1,
+            Some(b'%') if pct(s, i, &["20", "22", "27", "5c", "5C"]) => i += 3,
+            _ => return i,
+        }
+    }
+}
+
+/// A separator `:` or `=` (or `%3A`, `%3D`) at `i`: where it ends.
+fn separator(s: &[u8], i: usize) -> Option<usize> {
+    match s.get(i) {
+        Some(b':' | b'=') => Some(i + 1),
+        Some(b'%') if pct(s, i, &["3a", "3A", "3d", "3D"]) => Some(i + 3),
+        _ => None,
+    }
+}
+
+fn pct(s: &[u8], i: usize, codes: &[&str]) -> bool {
+    s.get(i + 1..i + 3).is_some_and(|c| codes.iter().any(|k| k.as_bytes() == c))
+}
+
+/// What the next argument of a command line is, after this one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    Keep,
+    /// The value follows in the next argument.
+    Secret,
+    /// A separator or a value may still follow (`key` `:` `value`, `--key value`).
+    MaybeSeparator,
+}
+
+/// Redacts key/value forms inside one text (an argument, a user agent); says whether a
+/// command line's next argument holds a value. Token-shaped strings are left to
+/// [`token_shaped`].
+pub fn redact_pairs(text: &str) -> (String, Next) {
+    let s = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let (mut copied, mut pos, mut next) = (0, 0, Next::Keep);
+    let mut cache: KeyCache = [None; SECRET_KEYS.len()];
+    while let Some((key_start, end)) = find_key(s, pos, &mut cache) {
+        let i = skip_blank(s, end);
+        let Some(sep_end) = separator(s, i) else {
+            pos = end;
+            if i == s.len() {
+                next = Next::MaybeSeparator;
+            }
+            continue;
+        };
+        let mut start = skip_blank(s, sep_end);
+        if norm(s[key_start]) == b'a' && s[key_start..end].eq_ignore_ascii_case(b"authorization") {
+            start = skip_scheme(s, start);
+        }
+        let mut i = start;
+        while s.get(i).is_some_and(|&b| !ends_value(b)) {
+            i += 1;
+        }
+        if i == start {
+            next = if start == s.len() { Next::Secret } else { Next::Keep };
+            pos = i.max(end);
+            continue;
+        }
+        // start and i are at ASCII bytes or the ends, so they are char boundaries.
+        out.push_str(&text[copied..start]);
+        out.push_str(REDACTED);
+        copied = i;
+        pos = i;
+        next = Next::Keep;
+    }
+    out.push_str(&text[copied..]);
+    (out, next)
+}
+
+/// After `Authorization:`, skips a scheme word and the blanks after it.
+fn skip_scheme(s: &[u8], start: usize) -> usize {
+    let mut i = start;
+    while s.get(i).is_some_and(|&b| is_name_byte(b)) {
+        i += 1;
+    }
+    let word = &s[start..i];
+    if AUTH_SCHEMES.iter().any(|k| k.as_bytes().eq_ignore_ascii_case(word)) && i < s.len() {
+        skip_blank(s, i)
+    } else {
+        start
+    }
+}
+
+/// Whether a word is an authorization scheme (kept, with the credential in the next word).
+pub fn is_auth_scheme(word: &str) -> bool {
+    AUTH_SCHEMES.iter().any(|k| k.eq_ignore_ascii_case(word.trim()))
+}
+
+fn is_b64(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_')
+}
+
+/// Replaces every token-shaped run (`AQAE` + at least [`TOKEN_RUN`] base64 characters).
+pub fn token_shaped(text: &str) -> Cow<'_, str> {
+    let s = text.as_bytes();
+    let finder = memchr::memmem::Finder::new(b"AQAE");
+    let mut out = String::new();
+    let (mut copied, mut from) = (0, 0);
+    while let Some(at) = finder.find(&s[from..]).map(|p| p + from) {
+        let mut end = at + 4;
+        while s.get(end).is_some_and(|&b| is_b64(b)) {
+            end += 1;
+        }
+        if end - at - 4 >= TOKEN_RUN {
+            out.push_str(&text[copied..at]);
+            out.push_str(REDACTED);
+            copied = end;
+        }
+        from = end;
+    }
+    if copied == 0 {
+        return Cow::Borrowed(text);
+    }
+    out.push_str(&text[copied..]);
+    Cow::Owned(out)
+}
+
+/// A free text (a user agent): key/value forms and token-shaped strings redacted.
+pub fn text(s: &str) -> String {
+    let (pairs, _) = redact_pairs(s);
+    token_shaped(&pairs).into_owned()
+}
+
+/// A request path: every query-string value redacted (`?token=…&a=1` becomes
+/// `?token=[REDACTED]&a=[REDACTED]`), then the rules of [`text`] (a token as a path segment).
+pub fn path(p: &str) -> String {
+    let (head, query) = match p.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (p, None),
+    };
+    let mut out = head.to_owned();
+    if let Some(q) = query {
+        out.push('?');
+        for part in q.split_inclusive(['&', ';']) {
+            let (pair, sep) = match part.strip_suffix(['&', ';']) {
+                Some(pair) => (pair, &part[pair.len()..]),
+                None => (part, ""),
+            };
+            match pair.split_once('=') {
+                Some((k, v)) if !v.is_empty() => {
+                    out.push_str(k);
+                    out.push('=');
+                    out.push_str(REDACTED);
+                }
+                _ => out.push_str(pair),
+            }
+            out.push_str(sep);
+        }
+    }
+    text(&out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOK: &str = "AQAEAKHd8sAAAAABc3ZzLWV4YW1wbGUtdG9rZW4tdmFsdWUtaGVyZQ==";
+
+    #[test]
+    fn query_values_and_token_segments_leave_paths() {
+        assert_eq!(path(&format!("/latest/meta-data/?token={TOK}")), "/latest/meta-data/?token=[REDACTED]");
+        assert_eq!(
+            path(&format!("/latest/meta-data/?X-aws-ec2-metadata-token={TOK}&a=1&flag")),
+            "/latest/meta-data/?X-aws-ec2-metadata-token=[REDACTED]&a=[REDACTED]&flag"
+        );
+        // base64 has `/`: the run goes on through the path (more is hidden, never less).
+        assert_eq!(path(&format!("/{TOK}/meta-data/")), "/[REDACTED]");
+        assert_eq!(path("/x?a=1;b=2&&c="), "/x?a=[REDACTED];b=[REDACTED]&&c=");
+        assert_eq!(path("/latest/meta-data/iam/security-credentials/"), "/latest/meta-data/iam/security-credentials/");
+        assert_eq!(path("/latest/api/token"), "/latest/api/token");
+    }
+
+    #[test]
+    fn tokens_in_user_agents() {
+        assert_eq!(text(&format!("X-aws-ec2-metadata-token: {TOK}")), "X-aws-ec2-metadata-token: [REDACTED]");
+        assert_eq!(text(&format!("agent/1.0 ({TOK})")), "agent/1.0 ([REDACTED])");
+        assert_eq!(text("Botocore/1.35.0 AQAE-short"), "Botocore/1.35.0 AQAE-short");
+        assert_eq!(text("aws-cli/2.15 token.json"), "aws-cli/2.15 token.json");
+    }
+
+    #[test]
+    fn a_text_full_of_keys_is_redacted_in_one_pass() {
+        // Quadratic rescanning would take minutes here; one pass per key is immediate.
+        let s = "token=a&".repeat(50_000);
+        assert_eq!(text(&s).matches(REDACTED).count(), 50_000);
+        let p = format!("/x?{}", "a=1&".repeat(50_000));
+        assert_eq!(path(&p).matches(REDACTED).count(), 50_000);
+    }
+
+    #[test]
+    fn escaped_encoded_and_authorization_forms() {
+        let json = format!("{{\\\"X-aws-ec2-metadata-token\\\":\\\"{TOK}\\\"}}");
+        assert_eq!(redact_pairs(&json).0, "{\\\"X-aws-ec2-metadata-token\\\":\\\"[REDACTED]\\\"}");
+        let enc = "h=X-aws-ec2-metadata-token%3A%20secretvalue123&x=1";
+        assert_eq!(redact_pairs(enc).0, "h=X-aws-ec2-metadata-token%3A%20[REDACTED]&x=1");
+        assert_eq!(redact_pairs("Authorization: Bearer abc.def.ghi").0, "Authorization: Bearer [REDACTED]");
+        assert_eq!(redact_pairs("authorization:s3cr3t").0, "authorization:[REDACTED]");
+        assert_eq!(redact_pairs("GITHUB_TOKEN=ghp_abcdef").0, "GITHUB_TOKEN=[REDACTED]");
+        assert_eq!(
+            redact_pairs("x-aws-ec2-metadata-token-ttl-seconds: 21600").0,
+            "x-aws-ec2-metadata-token-ttl-seconds: 21600"
+        );
+    }
+}
