@@ -9,6 +9,7 @@ pub mod cloudformation;
 pub mod discover;
 pub mod plan;
 pub mod report;
+pub mod rules;
 pub mod terraform;
 pub mod tree;
 pub mod verdict;

@@ -4,11 +4,11 @@
 pub mod eval;
 #[cfg(test)]
 mod eval_tests;
+pub mod facts;
 pub mod funcs;
 pub mod modules;
 pub mod parse;
 pub mod refs;
-pub mod rules;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -32,9 +32,12 @@ pub fn check_dirs(dirs: &BTreeSet<PathBuf>) -> Vec<Record> {
         let mut instances = Vec::new();
         let mut stack = vec![root.clone()];
         modules::expand(&mut loader, root, &vars, "", &mut stack, &mut instances);
-        let outcomes = rules::check(&instances);
+        let outcomes = crate::iac::rules::judge(&facts::facts(&instances));
         for (inst, o) in instances.iter().zip(outcomes) {
-            let Some(o) = o else { continue };
+            let Some(mut o) = o else { continue };
+            if let Some(why) = &inst.expansion_unknown {
+                o.reason.push_str(&format!(" [{why}; checked once for all instances]"));
+            }
             records.push(Record {
                 file: display_path(&inst.block.file),
                 line: o.line,
