@@ -1,11 +1,14 @@
-//! CloudFormation templates (YAML with short-form intrinsics, or JSON): `MetadataOptions` of
-//! instances, launch templates and launch configurations, with `Ref` to parameter defaults,
-//! `Fn::If` over `Conditions`, `Fn::Sub`, `Fn::Join` and `Fn::FindInMap` resolved.
+//! CloudFormation templates (YAML with short-form intrinsics, or JSON) → facts for the one
+//! rule: `MetadataOptions` of instances, launch templates, launch configurations and Image
+//! Builder infrastructure configurations, and the templates that Auto Scaling groups, fleets,
+//! EKS node groups and Batch compute environments launch. `Ref` to parameter defaults, `Fn::If`
+//! over `Conditions`, `Fn::Sub`, `Fn::Join` and `Fn::FindInMap` are resolved.
 
 use std::path::Path;
 
+use crate::iac::rules::{self, Fact, FactKind, Options, Own, Syntax, Target, Val, Without};
 use crate::iac::tree::{Kind, Node};
-use crate::iac::verdict::{Fix, Record, Verdict, display_path};
+use crate::iac::verdict::{Fix, Record, display_path};
 
 /// True when the document looks like a CloudFormation template.
 pub fn is_template(root: &Node) -> bool {
@@ -236,135 +239,258 @@ impl<'a> Arg<'a> {
     }
 }
 
-/// Checks every relevant resource of a template: templates first, then instances (which may
-/// inherit a template's verdict).
+/// Resource types judged.
+const TYPES: &[&str] = &[
+    "AWS::EC2::Instance",
+    "AWS::EC2::LaunchTemplate",
+    "AWS::AutoScaling::LaunchConfiguration",
+    "AWS::ImageBuilder::InfrastructureConfiguration",
+    "AWS::AutoScaling::AutoScalingGroup",
+    "AWS::EC2::SpotFleet",
+    "AWS::EC2::EC2Fleet",
+    "AWS::EKS::Nodegroup",
+    "AWS::Batch::ComputeEnvironment",
+];
+
+const LT: &str = "AWS::EC2::LaunchTemplate";
+const LC: &str = "AWS::AutoScaling::LaunchConfiguration";
+
+/// One resource the template creates.
+struct Item<'a> {
+    id: &'a str,
+    line: usize,
+    rtype: &'a str,
+    res: &'a Node,
+}
+
+/// Checks every relevant resource of a template (resources whose `Condition` is false are not
+/// created and not reported).
 pub fn check(file: &Path, root: &Node) -> Vec<Record> {
     let cfn = Cfn { root };
     let Some(resources) = root.get("Resources").and_then(Node::as_map) else {
         return Vec::new();
     };
-    let mut out: Vec<Record> = Vec::new();
-    for instances in [false, true] {
-        for (id_node, res) in resources {
-            let is_instance = res.get("Type").and_then(Node::as_str) == Some("AWS::EC2::Instance");
-            if is_instance == instances {
-                if let Some(r) = check_one(&cfn, file, id_node, res, resources, &out) {
-                    out.push(r);
+    let items: Vec<Item<'_>> = resources
+        .iter()
+        .filter_map(|(k, res)| {
+            let id = k.as_str()?;
+            let rtype = res.get("Type").and_then(Node::as_str).filter(|t| TYPES.contains(t))?;
+            if let Some(cond) = res.get("Condition").and_then(Node::as_str) {
+                if cfn.condition(cond, 0) == Some(false) {
+                    return None;
                 }
             }
-        }
-    }
-    out
+            launches_ec2(rtype, res).then_some(Item { id, line: k.line, rtype, res })
+        })
+        .collect();
+    let display = display_path(file);
+    let facts: Vec<Fact> = items.iter().map(|it| fact(&cfn, it, &items, &display)).collect();
+    items
+        .iter()
+        .zip(rules::judge(&facts))
+        .filter_map(|(it, o)| {
+            let o = o?;
+            Some(Record {
+                file: display.clone(),
+                line: o.line,
+                resource: it.id.to_string(),
+                rtype: it.rtype.to_string(),
+                verdict: o.verdict,
+                reason: o.reason,
+                compensated_by: o.compensated_by,
+                inherited_from: o.inherited_from,
+                fix: o.fix,
+            })
+        })
+        .collect()
 }
 
-fn check_one(
-    cfn: &Cfn<'_>,
-    file: &Path,
-    id_node: &Node,
-    res: &Node,
-    resources: &[(Node, Node)],
-    done: &[Record],
-) -> Option<Record> {
-    let id = id_node.as_str()?;
-    let rtype = res.get("Type").and_then(Node::as_str).unwrap_or_default();
-    let (path, opts_parent): (&str, Option<&Node>) = match rtype {
-        "AWS::EC2::Instance" | "AWS::AutoScaling::LaunchConfiguration" => {
-            ("Properties.MetadataOptions", res.get("Properties"))
-        }
-        "AWS::EC2::LaunchTemplate" => (
-            "Properties.LaunchTemplateData.MetadataOptions",
-            res.get("Properties").and_then(|p| p.get("LaunchTemplateData")),
+/// Unmanaged and Fargate Batch compute environments launch no EC2 instance of their own.
+fn launches_ec2(rtype: &str, res: &Node) -> bool {
+    if rtype != "AWS::Batch::ComputeEnvironment" {
+        return true;
+    }
+    let props = res.get("Properties");
+    let unmanaged =
+        props.and_then(|p| p.get("Type")).and_then(Node::as_str).is_some_and(|t| t.eq_ignore_ascii_case("UNMANAGED"));
+    let fargate = props
+        .and_then(|p| p.get("ComputeResources"))
+        .and_then(|c| c.get("Type"))
+        .and_then(Node::as_str)
+        .is_some_and(|t| t.to_ascii_uppercase().starts_with("FARGATE"));
+    !unmanaged && !fargate
+}
+
+fn seq(n: Option<&Node>) -> &[Node] {
+    n.and_then(Node::as_seq).unwrap_or_default()
+}
+
+fn fact(cfn: &Cfn<'_>, it: &Item<'_>, items: &[Item<'_>], file: &str) -> Fact {
+    let props = it.res.get("Properties");
+    let get = |k: &str| props.and_then(|p| p.get(k));
+    let lt = |spec: Option<&Node>, id: &str, name: &str| spec.and_then(|s| lt_spec(cfn, items, s, id, name));
+    let mut fix_path = "Properties.MetadataOptions";
+    let launcher = |own: Own, templates: Vec<Target>| FactKind::Launcher { own, image: vec![], templates };
+    let kind = match it.rtype {
+        "AWS::EC2::Instance" => launcher(
+            own(cfn, props, "MetadataOptions", it.line),
+            lt(get("LaunchTemplate"), "LaunchTemplateId", "LaunchTemplateName").into_iter().collect(),
         ),
-        _ => return None,
-    };
-    if let Some(cond) = res.get("Condition").and_then(Node::as_str) {
-        if cfn.condition(cond, 0) == Some(false) {
-            return None; // not created
+        "AWS::EC2::LaunchTemplate" => {
+            fix_path = "Properties.LaunchTemplateData.MetadataOptions";
+            launcher(own(cfn, get("LaunchTemplateData"), "MetadataOptions", it.line), vec![])
         }
-    }
-    let mut rec = Record {
-        file: display_path(file),
-        line: id_node.line,
-        resource: id.to_string(),
-        rtype: rtype.to_string(),
-        verdict: Verdict::Fail,
-        reason: String::new(),
-        compensated_by: None,
-        inherited_from: None,
-        fix: Some(Fix::CloudFormation { path: path.to_string() }),
-    };
-    let opts = opts_parent.and_then(|p| p.get("MetadataOptions")).map(|n| cfn.resolve(n, 0));
-    let (verdict, reason) = match opts {
-        None | Some(Res::Absent) => {
-            if rtype == "AWS::EC2::Instance" {
-                if let Some(r) = inherit(cfn, resources, opts_parent, &rec, done) {
-                    return Some(r);
-                }
+        "AWS::ImageBuilder::InfrastructureConfiguration" => {
+            fix_path = "Properties.InstanceMetadataOptions";
+            launcher(own(cfn, props, "InstanceMetadataOptions", it.line), vec![])
+        }
+        "AWS::AutoScaling::LaunchConfiguration" => launcher(own(cfn, props, "MetadataOptions", it.line), vec![]),
+        "AWS::AutoScaling::AutoScalingGroup" => {
+            let mut t: Vec<Target> =
+                lt(get("LaunchTemplate"), "LaunchTemplateId", "LaunchTemplateName").into_iter().collect();
+            let mip = get("MixedInstancesPolicy").and_then(|m| m.get("LaunchTemplate"));
+            t.extend(lt(
+                mip.and_then(|m| m.get("LaunchTemplateSpecification")),
+                "LaunchTemplateId",
+                "LaunchTemplateName",
+            ));
+            for o in seq(mip.and_then(|m| m.get("Overrides"))) {
+                t.extend(lt(o.get("LaunchTemplateSpecification"), "LaunchTemplateId", "LaunchTemplateName"));
             }
-            (Verdict::Fail, "no MetadataOptions: HttpTokens defaults to optional, IMDSv1 allowed".to_string())
+            if let Some(n) = get("LaunchConfigurationName") {
+                t.push(target(cfn, items, n, true, LC, "LaunchConfigurationName"));
+            }
+            FactKind::Dependent {
+                templates: t,
+                without: Without::Unknown(
+                    "no LaunchTemplate, MixedInstancesPolicy or LaunchConfigurationName (a group created from an InstanceId is not followed)".into(),
+                ),
+            }
         }
-        Some(Res::Unknown(w)) => (Verdict::Unknown, format!("MetadataOptions cannot be known: {w}")),
-        Some(Res::Str(s)) => (Verdict::Unknown, format!("MetadataOptions is not a mapping: {s:?}")),
-        Some(Res::Node(m)) => options(cfn, m, &mut rec),
+        "AWS::EKS::Nodegroup" => FactKind::Dependent {
+            templates: lt(get("LaunchTemplate"), "Id", "Name").into_iter().collect(),
+            without: Without::EksDefault,
+        },
+        "AWS::EC2::SpotFleet" => {
+            let data = get("SpotFleetRequestConfigData");
+            let mut t: Vec<Target> = seq(data.and_then(|d| d.get("LaunchTemplateConfigs")))
+                .iter()
+                .filter_map(|c| lt(c.get("LaunchTemplateSpecification"), "LaunchTemplateId", "LaunchTemplateName"))
+                .collect();
+            for (i, spec) in seq(data.and_then(|d| d.get("LaunchSpecifications"))).iter().enumerate() {
+                t.push(Target::Inline {
+                    what: format!("LaunchSpecifications[{i}]"),
+                    own: Own::Unsupported("a Spot Fleet launch specification cannot set MetadataOptions".into()),
+                    image: vec![],
+                    line: spec.line,
+                });
+            }
+            FactKind::Dependent {
+                templates: t,
+                without: Without::Unknown("no LaunchTemplateConfigs or LaunchSpecifications found".into()),
+            }
+        }
+        "AWS::EC2::EC2Fleet" => FactKind::Dependent {
+            templates: seq(get("LaunchTemplateConfigs"))
+                .iter()
+                .filter_map(|c| lt(c.get("LaunchTemplateSpecification"), "LaunchTemplateId", "LaunchTemplateName"))
+                .collect(),
+            without: Without::Unknown("no LaunchTemplateConfigs found".into()),
+        },
+        _ => {
+            let cr = get("ComputeResources");
+            FactKind::Dependent {
+                templates: lt(cr.and_then(|c| c.get("LaunchTemplate")), "LaunchTemplateId", "LaunchTemplateName")
+                    .into_iter()
+                    .collect(),
+                without: batch_default(
+                    seq(cr.and_then(|c| c.get("Ec2Configuration")))
+                        .iter()
+                        .map(|c| c.get("ImageType").map(|n| cfn.resolve(n, 0)))
+                        .map(|r| match r {
+                            None | Some(Res::Absent) => Val::Absent,
+                            Some(Res::Str(s)) => Val::Str(s),
+                            Some(_) => Val::Unknown { expr: None, why: "ImageType cannot be known".into() },
+                        })
+                        .collect(),
+                ),
+            }
+        }
     };
-    rec.verdict = verdict;
-    rec.reason = reason;
-    if verdict == Verdict::Pass {
-        rec.fix = None;
-    } else if verdict == Verdict::Unknown {
-        rec.fix = Some(Fix::MakeKnown);
+    let dependent = matches!(kind, FactKind::Dependent { .. });
+    Fact {
+        address: it.id.to_string(),
+        file: file.to_string(),
+        line: it.line,
+        syntax: Syntax::CloudFormation,
+        block: (it.rtype == "AWS::ImageBuilder::InfrastructureConfiguration").then_some("InstanceMetadataOptions"),
+        default_required: false,
+        fix: if dependent { Fix::UseLaunchTemplate } else { Fix::CloudFormation { path: fix_path.to_string() } },
+        kind,
     }
-    Some(rec)
 }
 
-fn options(cfn: &Cfn<'_>, m: &Node, rec: &mut Record) -> (Verdict, String) {
-    let endpoint = m.get("HttpEndpoint").map(|n| cfn.resolve(n, 0));
-    if let Some((k, _)) = m.get_entry("HttpTokens") {
-        rec.line = k.line;
+/// What a Batch compute environment without a launch template launches: its image types
+/// (`Ec2Configuration[].ImageType`, `ec2_configuration.image_type`); none means Batch's default.
+pub fn batch_default(image_types: Vec<Val>) -> Without {
+    let al2023 = |v: &Val| matches!(v, Val::Str(s) if s.to_ascii_uppercase().contains("AL2023"));
+    if let Some(Val::Unknown { why, .. }) = image_types.iter().find(|v| matches!(v, Val::Unknown { .. })) {
+        return Without::Unknown(format!("no launch template, and the image type cannot be known: {why}"));
     }
-    if matches!(&endpoint, Some(Res::Str(s)) if s == "disabled") {
-        return (Verdict::Pass, "the metadata service is disabled (HttpEndpoint: disabled)".into());
+    if !image_types.is_empty() && image_types.iter().all(al2023) {
+        return Without::Pass(
+            "no launch template; the Amazon Linux 2023 image type requires IMDSv2 by default (AWS Batch user guide, IMDS configuration)".into(),
+        );
     }
-    let endpoint_unknown = matches!(endpoint, Some(Res::Unknown(_)));
-    match m.get("HttpTokens").map(|n| cfn.resolve(n, 0)) {
-        Some(Res::Str(s)) if s == "required" => (Verdict::Pass, "HttpTokens: required (IMDSv2 only)".into()),
-        Some(Res::Unknown(w)) => (Verdict::Unknown, format!("HttpTokens cannot be known: {w}")),
-        _ if endpoint_unknown => {
-            (Verdict::Unknown, "HttpTokens is not required and HttpEndpoint cannot be known".into())
-        }
-        Some(Res::Str(s)) if s.eq_ignore_ascii_case("required") => {
-            (Verdict::Fail, format!("HttpTokens: {s:?}: the API is case-sensitive, only \"required\" enforces IMDSv2"))
-        }
-        Some(Res::Str(s)) => (Verdict::Fail, format!("HttpTokens: {s} allows IMDSv1 (must be required)")),
-        Some(Res::Node(_)) => (Verdict::Unknown, "HttpTokens is not a string".into()),
-        None | Some(Res::Absent) if m.as_map().is_some_and(<[_]>::is_empty) => {
-            (Verdict::Fail, "MetadataOptions is empty: HttpTokens defaults to optional, IMDSv1 allowed".into())
-        }
-        None | Some(Res::Absent) => {
-            (Verdict::Fail, "MetadataOptions does not set HttpTokens: it defaults to optional, IMDSv1 allowed".into())
+    Without::Default {
+        own: Own::Unsupported(
+            "no launch template: Batch launches its default Amazon Linux 2 ECS AMI, which allows IMDSv1 unless the image type is Amazon Linux 2023 (AWS Batch user guide, IMDS configuration)".into(),
+        ),
+        image: vec![],
+    }
+}
+
+/// The metadata options at `parent.key`.
+fn own(cfn: &Cfn<'_>, parent: Option<&Node>, key: &str, line: usize) -> Own {
+    let Some(node) = parent.and_then(|p| p.get(key)) else {
+        return Own::NoBlock;
+    };
+    match cfn.resolve(node, 0) {
+        Res::Absent => Own::NoBlock,
+        Res::Unknown(w) => Own::Unknown { why: format!("{key} cannot be known: {w}"), line },
+        Res::Str(s) => Own::Unknown { why: format!("{key} is not a mapping: {s:?}"), line },
+        Res::Node(m) => {
+            let get = |k: &str| match m.get(k).map(|n| cfn.resolve(n, 0)) {
+                None | Some(Res::Absent) => Val::Absent,
+                Some(Res::Str(s)) => Val::Str(s),
+                Some(Res::Unknown(w)) => Val::Unknown { expr: None, why: w },
+                Some(Res::Node(_)) => Val::Unknown { expr: None, why: "it is not a string".into() },
+            };
+            Own::Block(Options {
+                endpoint: get("HttpEndpoint"),
+                tokens: get("HttpTokens"),
+                via: None,
+                line: m.get_entry("HttpTokens").map_or(line, |(k, _)| k.line),
+                empty: m.as_map().is_some_and(<[_]>::is_empty),
+            })
         }
     }
 }
 
-/// An instance without MetadataOptions that names a launch template in the same stack takes
-/// the template's verdict. `LaunchTemplateId` is followed through `Ref` / `Fn::GetAtt`;
-/// `LaunchTemplateName` also through its value (literal, parameter, `Fn::Sub`...), matched
-/// against the templates' own `LaunchTemplateName`.
-fn inherit(
-    cfn: &Cfn<'_>,
-    resources: &[(Node, Node)],
-    props: Option<&Node>,
-    rec: &Record,
-    done: &[Record],
-) -> Option<Record> {
-    let lt = props?.get("LaunchTemplate")?;
-    let (target, by_name) = match (lt.get("LaunchTemplateId"), lt.get("LaunchTemplateName")) {
-        (Some(id), _) => (id, false),
-        (None, Some(name)) => (name, true),
-        (None, None) => return None,
-    };
-    let mut r = rec.clone();
-    let logical = match Cfn::intrinsic(target) {
+/// A launch template specification (`{LaunchTemplateId | LaunchTemplateName, Version}`).
+fn lt_spec(cfn: &Cfn<'_>, items: &[Item<'_>], spec: &Node, id_key: &str, name_key: &str) -> Option<Target> {
+    match (spec.get(id_key), spec.get(name_key)) {
+        (Some(id), _) => Some(target(cfn, items, id, false, LT, "LaunchTemplateName")),
+        (None, Some(name)) => Some(target(cfn, items, name, true, LT, "LaunchTemplateName")),
+        (None, None) => None,
+    }
+}
+
+/// Follows `Ref` / `Fn::GetAtt` to a resource of this template; a name (`by_name`) is also
+/// matched by value against the resources' own `name_prop`.
+fn target(cfn: &Cfn<'_>, items: &[Item<'_>], node: &Node, by_name: bool, rtype: &str, name_prop: &str) -> Target {
+    let what = if rtype == LT { "launch template" } else { "launch configuration" };
+    let logical = match Cfn::intrinsic(node) {
         Some((f, a)) if f == "Ref" => a.scalar(),
         Some((f, a)) if f == "Fn::GetAtt" => a
             .items()
@@ -374,46 +500,36 @@ fn inherit(
             .or_else(|| a.scalar().and_then(|s| s.split('.').next().map(str::to_string))),
         _ => None,
     }
-    .filter(|l| resources.iter().any(|(k, _)| k.as_str() == Some(l)));
-    let found = match logical {
-        Some(l) => done.iter().find(|x| x.resource == l),
-        None if by_name => match cfn.resolve(target, 0) {
-            Res::Str(name) => {
-                let named = resources.iter().find(|(_, res)| {
-                    res.get("Type").and_then(Node::as_str) == Some("AWS::EC2::LaunchTemplate")
-                        && res
-                            .get("Properties")
-                            .and_then(|p| p.get("LaunchTemplateName"))
-                            .is_some_and(|n| matches!(cfn.resolve(n, 0), Res::Str(s) if s == name))
-                });
-                match named.and_then(|(k, _)| k.as_str()) {
-                    Some(l) => done.iter().find(|x| x.resource == l),
-                    None => {
-                        return Some(unknown(
-                            r,
-                            format!("LaunchTemplateName {name:?} names no launch template defined in this template"),
-                        ));
-                    }
-                }
+    .filter(|l| cfn.root.get("Resources").and_then(|r| r.get(l)).is_some());
+    let found = |pred: &dyn Fn(&Item<'_>) -> bool| -> Vec<usize> {
+        items.iter().enumerate().filter(|(_, it)| it.rtype == rtype && pred(it)).map(|(i, _)| i).collect()
+    };
+    if let Some(l) = logical {
+        let idx = found(&|it| it.id == l);
+        return if idx.is_empty() {
+            Target::Unresolved(format!("{l} is not a {what} this template creates"))
+        } else {
+            Target::Found(idx)
+        };
+    }
+    if !by_name {
+        return Target::Unresolved(format!("the reference does not name a {what} defined in this template"));
+    }
+    match cfn.resolve(node, 0) {
+        Res::Str(name) => {
+            let idx = found(&|it| {
+                it.res
+                    .get("Properties")
+                    .and_then(|p| p.get(name_prop))
+                    .is_some_and(|n| matches!(cfn.resolve(n, 0), Res::Str(s) if s == name))
+            });
+            if idx.is_empty() {
+                Target::Unresolved(format!("{name_prop} {name:?} names no {what} defined in this template"))
+            } else {
+                Target::Found(idx)
             }
-            Res::Unknown(w) => return Some(unknown(r, format!("LaunchTemplateName cannot be known: {w}"))),
-            _ => None,
-        },
-        None => None,
-    };
-    let Some(lt_rec) = found else {
-        return Some(unknown(r, "LaunchTemplate does not reference a launch template defined in this template".into()));
-    };
-    r.verdict = lt_rec.verdict;
-    r.reason = format!("launches {} ({}:{}): {}", lt_rec.resource, lt_rec.file, lt_rec.line, lt_rec.reason);
-    r.inherited_from = Some(lt_rec.resource.clone());
-    r.fix = (lt_rec.verdict != Verdict::Pass).then(|| Fix::Template { address: lt_rec.resource.clone() });
-    Some(r)
-}
-
-fn unknown(mut r: Record, reason: String) -> Record {
-    r.verdict = Verdict::Unknown;
-    r.reason = reason;
-    r.fix = Some(Fix::MakeKnown);
-    r
+        }
+        Res::Unknown(w) => Target::Unresolved(format!("{name_prop} cannot be known: {w}")),
+        _ => Target::Unresolved(format!("the reference does not name a {what} defined in this template")),
+    }
 }

@@ -209,6 +209,7 @@ fn fact(p: &Planned<'_>, all: &[Planned<'_>], file: &str) -> Fact {
         file: file.to_string(),
         line: p.line,
         syntax: Syntax::Terraform,
+        block: None,
         default_required: false,
         fix: Fix::TerraformBlock,
         kind,

@@ -20,6 +20,14 @@ struct Names {
 }
 
 impl Syntax {
+    fn names_for(self, block: Option<&'static str>) -> Names {
+        let mut n = self.names();
+        if let Some(b) = block {
+            n.block = b;
+        }
+        n
+    }
+
     fn names(self) -> Names {
         match self {
             Syntax::Terraform => Names { block: "metadata_options", tokens: "http_tokens", endpoint: "http_endpoint" },
@@ -111,6 +119,13 @@ pub enum Without {
     Unknown(String),
     /// EKS creates its own launch template, with IMDSv1 allowed.
     EksDefault,
+    /// The service launches instances itself: judged like own options (compensations apply).
+    Default {
+        own: Own,
+        image: Vec<usize>,
+    },
+    /// The service's default is known to require IMDSv2: why.
+    Pass(String),
 }
 
 #[derive(Debug, Clone)]
@@ -124,6 +139,8 @@ pub enum FactKind {
     AccountDefault { tokens: Val, line: usize },
     /// An image; `v2` when `imds_support = "v2.0"`.
     Image { v2: bool },
+    /// Launches no instance (an unmanaged or Fargate Batch environment): no record.
+    Skip,
 }
 
 /// One resource as the rule sees it.
@@ -133,6 +150,9 @@ pub struct Fact {
     pub file: String,
     pub line: usize,
     pub syntax: Syntax,
+    /// The name of the metadata options block when it is not the syntax's usual one
+    /// (Image Builder: `instance_metadata_options`).
+    pub block: Option<&'static str>,
     /// The service default of `http_tokens` when unset is "required" (Karpenter), not "optional".
     pub default_required: bool,
     /// The fix to print when the resource's own options fail.
@@ -192,6 +212,7 @@ impl Judge<'_> {
             return Some(Outcome::new(Verdict::Unknown, "launch template references form a cycle", f.line, &f.fix));
         }
         let o = match &f.kind {
+            FactKind::Skip => None,
             FactKind::Image { v2 } => v2.then(|| {
                 Outcome::new(Verdict::Pass, "compensating control: imds_support = \"v2.0\", so instances launched from this AMI without their own metadata options require IMDSv2", f.line, &f.fix)
             }),
@@ -210,6 +231,8 @@ impl Judge<'_> {
                         // Not compensated by an account default: explicit launch-template options win.
                         Outcome::new(Verdict::Fail, "no launch_template: EKS launches the nodes from a launch template it creates, which sets its own metadata options with IMDSv1 allowed (an account default does not override them)", f.line, &Fix::EksLaunchTemplate)
                     }
+                    Without::Default { own, image } => self.own(f, own, image, f.line),
+                    Without::Pass(why) => Outcome::new(Verdict::Pass, why.clone(), f.line, &f.fix),
                 }
             } else {
                 self.inherit(f, templates, depth)
@@ -223,14 +246,15 @@ impl Judge<'_> {
 
     /// Own verdict, else the image's `imds_support`, else the account default, else the service default.
     fn own(&self, f: &Fact, own: &Own, image: &[usize], resource_line: usize) -> Outcome {
-        let n = f.syntax.names();
+        let n = f.syntax.names_for(f.block);
         let (why, line) = match own {
             Own::Block(o) => match options(f, o) {
                 Ok(outcome) => return outcome,
                 Err(unset) => unset,
             },
             Own::Unknown { why, line } => return Outcome::new(Verdict::Unknown, why.clone(), *line, &f.fix),
-            Own::NoBlock => (format!("no {} block", n.block), resource_line),
+            Own::NoBlock if f.syntax == Syntax::Terraform => (format!("no {} block", n.block), resource_line),
+            Own::NoBlock => (format!("no {}", n.block), resource_line),
             Own::Unsupported(why) => (why.clone(), resource_line),
         };
         if f.default_required {
@@ -365,11 +389,13 @@ fn options(f: &Fact, o: &Options) -> Result<Outcome, (String, usize)> {
         ),
         Val::Str(v) if v.eq_ignore_ascii_case("required") => new(
             Verdict::Fail,
-            format!(
-                "{}: the API is case-sensitive, only {} enforces IMDSv2",
-                s.assign(n.tokens, via, v),
-                s.quoted("required")
-            ),
+            match s {
+                Syntax::Terraform => format!(
+                    "{}: the API is case-sensitive, only \"required\" enforces IMDSv2",
+                    s.assign(n.tokens, via, v)
+                ),
+                _ => format!("{}: {v:?}: the API is case-sensitive, only \"required\" enforces IMDSv2", n.tokens),
+            },
         ),
         Val::Str(v) => new(
             Verdict::Fail,

@@ -51,6 +51,9 @@ pub enum Fix {
     /// Give an EKS node group a launch template that requires tokens (a node group has no
     /// `metadata_options` of its own).
     EksLaunchTemplate,
+    /// Launch from a launch template whose metadata options require tokens (fleets' launch
+    /// specifications and Batch compute environments cannot set them otherwise).
+    UseLaunchTemplate,
     /// Fix the launch template (or configuration) this resource launches.
     Template { address: String },
     /// Add `MetadataOptions: { HttpTokens: required }` at this CloudFormation path.

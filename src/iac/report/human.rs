@@ -66,6 +66,14 @@ fn fix_text(r: &Record, fix: &Fix) -> String {
             r.resource,
             indent(block)
         ),
+        Fix::UseLaunchTemplate if r.rtype.starts_with("AWS::") => format!(
+            "    fix: make {} launch a launch template whose LaunchTemplateData sets\n{}",
+            r.resource,
+            indent("MetadataOptions:\n  HttpTokens: required")
+        ),
+        Fix::UseLaunchTemplate => {
+            format!("    fix: make {} launch an aws_launch_template that sets\n{}", r.resource, indent(block))
+        }
         Fix::Template { address } if r.rtype.starts_with("AWS::") => format!(
             "    fix: in {address} set Properties.LaunchTemplateData.MetadataOptions\n{}",
             indent("MetadataOptions:\n  HttpTokens: required")

@@ -18,43 +18,188 @@ pub fn facts(all: &[Instance]) -> Vec<Fact> {
 
 fn fact(inst: &Instance, all: &[Instance]) -> Fact {
     let body = &inst.block.body;
+    let env = inst.env();
+    let lt =
+        |path: &[&str], id: &str, name: &str| targets(inst, all, body, &env, path, id, name, "aws_launch_template");
+    let mut block = None;
+    let mut fix = Fix::TerraformBlock;
     let kind = match inst.rtype.as_str() {
         "aws_launch_template" | "aws_launch_configuration" => FactKind::Launcher {
-            own: own(inst, body, &inst.env()),
+            own: own(inst, body, &env, "metadata_options"),
             image: image(inst, "image_id", all),
             templates: vec![],
         },
+        "aws_imagebuilder_infrastructure_configuration" => {
+            block = Some("instance_metadata_options");
+            FactKind::Launcher {
+                own: own(inst, body, &env, "instance_metadata_options"),
+                image: vec![],
+                templates: vec![],
+            }
+        }
         "aws_ec2_instance_metadata_defaults" => match body.attr("http_tokens") {
-            Some(a) => FactKind::AccountDefault { tokens: val(&inst.env().eval(&a.expr), &a.expr), line: a.line },
+            Some(a) => FactKind::AccountDefault { tokens: val(&env.eval(&a.expr), &a.expr), line: a.line },
             None => FactKind::AccountDefault { tokens: Val::Absent, line: inst.block.line },
         },
         "aws_ami" => FactKind::Image { v2: ami_v2(inst) },
-        "aws_instance" => FactKind::Launcher {
-            own: own(inst, body, &inst.env()),
+        "aws_instance" | "aws_spot_instance_request" => FactKind::Launcher {
+            own: own(inst, body, &env, "metadata_options"),
             image: image(inst, "ami", all),
-            templates: targets(inst, all, lt_refs(body.block("launch_template").map(|b| &b.body), "id", "name")),
+            templates: lt(&["launch_template"], "id", "name"),
         },
-        "aws_autoscaling_group" => FactKind::Dependent {
-            templates: targets(inst, all, asg_refs(body)),
-            without: Without::Unknown(
-                "no launch_template, mixed_instances_policy or launch_configuration found".into(),
-            ),
-        },
-        "aws_eks_node_group" => FactKind::Dependent {
-            templates: targets(inst, all, lt_refs(body.block("launch_template").map(|b| &b.body), "id", "name")),
-            without: Without::EksDefault,
-        },
-        _ => FactKind::Image { v2: false },
+        "aws_autoscaling_group" => {
+            let spec = ["mixed_instances_policy", "launch_template", "launch_template_specification"];
+            let mut t = lt(&["launch_template"], "id", "name");
+            t.extend(lt(&spec, "launch_template_id", "launch_template_name"));
+            t.extend(lt(&[spec[0], spec[1], "override", spec[2]], "launch_template_id", "launch_template_name"));
+            if let Some(lc) = body.attr("launch_configuration") {
+                t.push(target(find_refs(&lc.expr, "aws_launch_configuration", inst, &env, all)));
+            }
+            fix = Fix::UseLaunchTemplate;
+            FactKind::Dependent {
+                templates: t,
+                without: Without::Unknown(
+                    "no launch_template, mixed_instances_policy or launch_configuration found".into(),
+                ),
+            }
+        }
+        "aws_eks_node_group" => {
+            FactKind::Dependent { templates: lt(&["launch_template"], "id", "name"), without: Without::EksDefault }
+        }
+        "aws_spot_fleet_request" => {
+            let mut t = lt(&["launch_template_config", "launch_template_specification"], "id", "name");
+            t.extend(launch_specifications(inst, all, body, &env));
+            fix = Fix::UseLaunchTemplate;
+            FactKind::Dependent {
+                templates: t,
+                without: Without::Unknown("no launch_template_config or launch_specification found".into()),
+            }
+        }
+        "aws_ec2_fleet" => {
+            fix = Fix::UseLaunchTemplate;
+            FactKind::Dependent {
+                templates: lt(
+                    &["launch_template_config", "launch_template_specification"],
+                    "launch_template_id",
+                    "launch_template_name",
+                ),
+                without: Without::Unknown("no launch_template_config found".into()),
+            }
+        }
+        "aws_batch_compute_environment" => {
+            fix = Fix::UseLaunchTemplate;
+            batch(inst, all, body, &env)
+        }
+        _ => FactKind::Skip,
     };
     Fact {
         address: inst.address.clone(),
         file: display_path(&inst.block.file),
         line: inst.block.line,
         syntax: Syntax::Terraform,
+        block,
         default_required: false,
-        fix: Fix::TerraformBlock,
+        fix,
         kind,
     }
+}
+
+/// A Batch compute environment: unmanaged and Fargate ones launch no instance of their own.
+fn batch(inst: &Instance, all: &[Instance], body: &TBody, env: &Env<'_>) -> FactKind {
+    let text = |b: &TBody, e: &Env<'_>, k: &str| b.attr(k).map(|a| e.eval(&a.expr)).and_then(|v| v.as_text());
+    if text(body, env, "type").is_some_and(|t| t.eq_ignore_ascii_case("UNMANAGED")) {
+        return FactKind::Skip;
+    }
+    let cr = match blocks_at(body, env, &["compute_resources"]) {
+        Ok(cr) => cr,
+        Err(why) => {
+            return FactKind::Dependent { templates: vec![Target::Unresolved(why)], without: Without::EksDefault };
+        }
+    };
+    if cr.iter().any(|(b, e)| text(b, e, "type").is_some_and(|t| t.to_ascii_uppercase().starts_with("FARGATE"))) {
+        return FactKind::Skip;
+    }
+    let templates = targets(
+        inst,
+        all,
+        body,
+        env,
+        &["compute_resources", "launch_template"],
+        "launch_template_id",
+        "launch_template_name",
+        "aws_launch_template",
+    );
+    let image_types = match blocks_at(body, env, &["compute_resources", "ec2_configuration"]) {
+        Ok(v) => v
+            .iter()
+            .map(|(b, e)| b.attr("image_type").map_or(Val::Absent, |a| val(&e.eval(&a.expr), &a.expr)))
+            .collect(),
+        Err(why) => vec![Val::Unknown { expr: None, why }],
+    };
+    FactKind::Dependent { templates, without: crate::iac::cloudformation::batch_default(image_types) }
+}
+
+/// A spot fleet's `launch_specification` blocks: instances that cannot set metadata options.
+fn launch_specifications(inst: &Instance, all: &[Instance], body: &TBody, env: &Env<'_>) -> Vec<Target> {
+    match blocks_at(body, env, &["launch_specification"]) {
+        Err(why) => vec![Target::Unresolved(why)],
+        Ok(specs) => specs
+            .iter()
+            .enumerate()
+            .map(|(i, (b, e))| Target::Inline {
+                what: format!("launch_specification[{i}]"),
+                own: Own::Unsupported("a spot fleet launch_specification cannot set metadata_options".into()),
+                image: b.attr("ami").and_then(|a| find_refs(&a.expr, "aws_ami", inst, e, all).ok()).unwrap_or_default(),
+                line: inst.block.line,
+            })
+            .collect(),
+    }
+}
+
+/// The blocks at a path of nested block names, static or `dynamic`, each with the environment
+/// its content sees (a dynamic block's iterator). Err when a `for_each` cannot be known.
+pub fn blocks_at<'a>(body: &'a TBody, env: &Env<'a>, path: &[&str]) -> Result<Vec<(&'a TBody, Env<'a>)>, String> {
+    let mut level: Vec<(&'a TBody, Env<'a>)> = vec![(body, env.clone())];
+    for name in path {
+        let mut next = Vec::new();
+        for (b, e) in &level {
+            next.extend(b.blocks.iter().filter(|x| x.ident == *name).map(|x| (&x.body, e.clone())));
+            for d in b.blocks("dynamic").filter(|d| d.labels.first().map(String::as_str) == Some(*name)) {
+                let Some(content) = d.body.block("content") else { continue };
+                let it = match d.body.attr("iterator").map(|a| &a.expr) {
+                    Some(Expression::Variable(v)) => v.as_str().to_string(),
+                    _ => (*name).to_string(),
+                };
+                let items: Vec<(Value, Value)> = match d.body.attr("for_each").map(|a| (a, e.eval(&a.expr))) {
+                    None => continue,
+                    Some((_, Value::List(l))) => {
+                        l.into_iter().enumerate().map(|(i, v)| (Value::Number(i as f64), v)).collect()
+                    }
+                    Some((_, Value::Map(m))) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
+                    Some((_, Value::Null)) => Vec::new(),
+                    Some((a, Value::Unknown(w))) => {
+                        return Err(format!(
+                            "dynamic \"{name}\" for_each `{}` cannot be known: {w}",
+                            expr_text(&a.expr)
+                        ));
+                    }
+                    Some((a, _)) => {
+                        return Err(format!(
+                            "dynamic \"{name}\" for_each `{}` is not a collection",
+                            expr_text(&a.expr)
+                        ));
+                    }
+                };
+                for (k, v) in items {
+                    let mut env = e.clone();
+                    env.iterator = Some((it.clone(), k, v));
+                    next.push((&content.body, env));
+                }
+            }
+        }
+        level = next;
+    }
+    Ok(level)
 }
 
 /// A Terraform value as the rule reads it; `expr` names it when it cannot be known.
@@ -73,17 +218,20 @@ fn ami_v2(inst: &Instance) -> bool {
 
 /// The AMIs of this module instance the resource's image attribute refers to.
 fn image(inst: &Instance, attr: &str, all: &[Instance]) -> Vec<usize> {
-    inst.block.body.attr(attr).and_then(|a| find_refs(&a.expr, "aws_ami", inst, all).ok()).unwrap_or_default()
+    inst.block
+        .body
+        .attr(attr)
+        .and_then(|a| find_refs(&a.expr, "aws_ami", inst, &inst.env(), all).ok())
+        .unwrap_or_default()
 }
 
 /// Reads the resource's own `metadata_options` (static or dynamic).
-fn own(inst: &Instance, body: &TBody, env: &Env<'_>) -> Own {
+fn own(inst: &Instance, body: &TBody, env: &Env<'_>, name: &str) -> Own {
     let line = inst.block.line;
-    if let Some(b) = body.block("metadata_options") {
+    if let Some(b) = body.block(name) {
         return Own::Block(options(&b.body, env, line));
     }
-    let Some(d) = body.blocks("dynamic").find(|d| d.labels.first().map(String::as_str) == Some("metadata_options"))
-    else {
+    let Some(d) = body.blocks("dynamic").find(|d| d.labels.first().map(String::as_str) == Some(name)) else {
         return Own::NoBlock;
     };
     let Some(for_each) = d.body.attr("for_each") else {
@@ -95,16 +243,13 @@ fn own(inst: &Instance, body: &TBody, env: &Env<'_>) -> Own {
         Value::Null => None,
         Value::Unknown(w) => {
             return Own::Unknown {
-                why: format!(
-                    "dynamic \"metadata_options\" for_each `{}` cannot be known: {w}",
-                    expr_text(&for_each.expr)
-                ),
+                why: format!("dynamic \"{name}\" for_each `{}` cannot be known: {w}", expr_text(&for_each.expr)),
                 line: d.line,
             };
         }
         other => {
             return Own::Unknown {
-                why: format!("dynamic \"metadata_options\" for_each is not a collection: {}", show(&other)),
+                why: format!("dynamic \"{name}\" for_each is not a collection: {}", show(&other)),
                 line: d.line,
             };
         }
@@ -114,7 +259,7 @@ fn own(inst: &Instance, body: &TBody, env: &Env<'_>) -> Own {
     };
     let name = match d.body.attr("iterator").map(|a| &a.expr) {
         Some(Expression::Variable(v)) => v.as_str().to_string(),
-        _ => "metadata_options".to_string(),
+        _ => name.to_string(),
     };
     let mut env = env.clone();
     env.iterator = Some((name, key, value));
@@ -147,41 +292,33 @@ fn options(body: &TBody, env: &Env<'_>, resource_line: usize) -> Options {
     }
 }
 
-/// Template references: (expression, resource type it should name).
-type Refs<'a> = Vec<(&'a Expression, &'static str)>;
-
-fn targets(inst: &Instance, all: &[Instance], refs: Refs<'_>) -> Vec<Target> {
-    refs.into_iter()
-        .map(|(expr, rtype)| match find_refs(expr, rtype, inst, all) {
-            Ok(idx) => Target::Found(idx),
-            Err(why) => Target::Unresolved(why),
-        })
-        .collect()
+fn target(r: Result<Vec<usize>, String>) -> Target {
+    match r {
+        Ok(idx) => Target::Found(idx),
+        Err(why) => Target::Unresolved(why),
+    }
 }
 
-fn lt_refs<'a>(body: Option<&'a TBody>, id: &str, name: &str) -> Refs<'a> {
-    let Some(body) = body else { return Vec::new() };
-    [id, name].iter().filter_map(|k| body.attr(k)).map(|a| (&a.expr, "aws_launch_template")).take(1).collect()
-}
-
-fn asg_refs(body: &TBody) -> Refs<'_> {
-    let mut refs = lt_refs(body.block("launch_template").map(|b| &b.body), "id", "name");
-    if let Some(lt) = body.block("mixed_instances_policy").and_then(|m| m.body.block("launch_template")) {
-        refs.extend(lt_refs(
-            lt.body.block("launch_template_specification").map(|b| &b.body),
-            "launch_template_id",
-            "launch_template_name",
-        ));
-        for o in lt.body.blocks("override") {
-            refs.extend(lt_refs(
-                o.body.block("launch_template_specification").map(|b| &b.body),
-                "launch_template_id",
-                "launch_template_name",
-            ));
-        }
+/// Template references in the blocks at `path` (static or dynamic): the `id` attribute, else `name`.
+#[allow(clippy::too_many_arguments)] // one call site per resource type; a struct would only rename them
+fn targets(
+    inst: &Instance,
+    all: &[Instance],
+    body: &TBody,
+    env: &Env<'_>,
+    path: &[&str],
+    id: &str,
+    name: &str,
+    rtype: &str,
+) -> Vec<Target> {
+    match blocks_at(body, env, path) {
+        Err(why) => vec![Target::Unresolved(why)],
+        Ok(blocks) => blocks
+            .iter()
+            .filter_map(|(b, e)| {
+                let a = b.attr(id).or_else(|| b.attr(name))?;
+                Some(target(find_refs(&a.expr, rtype, inst, e, all)))
+            })
+            .collect(),
     }
-    if let Some(lc) = body.attr("launch_configuration") {
-        refs.push((&lc.expr, "aws_launch_configuration"));
-    }
-    refs
 }

@@ -20,6 +20,11 @@ pub const TYPES: &[&str] = &[
     "aws_eks_node_group",
     "aws_ec2_instance_metadata_defaults",
     "aws_ami",
+    "aws_spot_instance_request",
+    "aws_spot_fleet_request",
+    "aws_ec2_fleet",
+    "aws_batch_compute_environment",
+    "aws_imagebuilder_infrastructure_configuration",
 ];
 
 const MAX_MODULE_DEPTH: usize = 16;
