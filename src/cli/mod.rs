@@ -34,7 +34,10 @@ pub fn main() -> ExitCode {
         }
     };
     let result = match &cli.command {
-        Some(Command::Iac(a)) => crate::iac::run(a),
+        Some(Command::Iac(a)) => match iac_config(a) {
+            Ok(cfg) => crate::iac::run(&cfg),
+            Err(msg) => return usage_error(&msg),
+        },
         Some(Command::Analyze(a)) => match analyze_config(a) {
             Ok(cfg) => crate::analyze::run(&cfg),
             Err(msg) => return usage_error(&msg),
@@ -91,6 +94,23 @@ fn analyze_config(a: &args::AnalyzeArgs) -> Result<AnalyzeConfig, String> {
         quiet: a.quiet,
         progress: !a.quiet && !a.tui && std::io::stderr().is_terminal(),
         engine: engine_config(&a.engine)?,
+    })
+}
+
+fn iac_config(a: &args::IacArgs) -> Result<crate::iac::IacConfig, String> {
+    if a.paths.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
+        return Err("standard input ('-') can be read only once".into());
+    }
+    Ok(crate::iac::IacConfig {
+        paths: a.paths.clone(),
+        format: match a.format {
+            args::IacFormat::Human => crate::iac::Format::Human,
+            args::IacFormat::Json => crate::iac::Format::Json,
+            args::IacFormat::Sarif => crate::iac::Format::Sarif,
+        },
+        strict: a.strict,
+        show_pass: a.show_pass,
+        quiet: a.quiet,
     })
 }
 

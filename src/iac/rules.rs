@@ -258,9 +258,10 @@ impl Judge<'_> {
             Own::Unsupported(why) => (why.clone(), resource_line),
         };
         if f.default_required {
+            let who = if f.syntax == Syntax::Karpenter { "Karpenter" } else { "the service" };
             return Outcome::new(
                 Verdict::Pass,
-                format!("{why}: {} defaults to {} (IMDSv2 only)", n.tokens, f.syntax.quoted("required")),
+                format!("{why}: {who} defaults {} to {} (IMDSv2 only)", n.tokens, f.syntax.quoted("required")),
                 line,
                 &f.fix,
             );

@@ -58,6 +58,8 @@ pub enum Fix {
     Template { address: String },
     /// Add `MetadataOptions: { HttpTokens: required }` at this CloudFormation path.
     CloudFormation { path: String },
+    /// Set `spec.metadataOptions.httpTokens: required` in a Karpenter EC2NodeClass.
+    Karpenter,
     /// Make the unknown value known (or enforce it another way).
     MakeKnown,
     /// Check the `terraform show -json` plan, which includes a remote module's resources.

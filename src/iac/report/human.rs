@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use super::Summary;
 use crate::iac::verdict::{Fix, Record, Verdict};
 
-pub fn render(records: &[Record], show_pass: bool, strict: bool) -> String {
+pub fn render(records: &[Record], show_pass: bool, strict: bool, quiet: bool) -> String {
     let mut out = String::new();
     for r in records {
         if r.verdict == Verdict::Pass && !show_pass {
@@ -25,6 +25,9 @@ pub fn render(records: &[Record], show_pass: bool, strict: bool) -> String {
         if let Some(fix) = &r.fix {
             out.push_str(&fix_text(r, fix));
         }
+    }
+    if quiet {
+        return out;
     }
     let s = Summary::of(records);
     let _ = write!(
@@ -82,6 +85,11 @@ fn fix_text(r: &Record, fix: &Fix) -> String {
         Fix::CloudFormation { path } => {
             format!("    fix: in {} set {path}\n{}", r.resource, indent("MetadataOptions:\n  HttpTokens: required"))
         }
+        Fix::Karpenter => format!(
+            "    fix: in {} set (or remove metadataOptions: Karpenter's default is required)\n{}",
+            r.resource,
+            indent("spec:\n  metadataOptions:\n    httpTokens: required")
+        ),
         Fix::CheckPlan => "    fix: check the plan, which includes the module's resources:\n      \
              terraform plan -out=tfplan && terraform show -json tfplan > plan.json && imdswatch iac plan.json\n"
             .to_string(),

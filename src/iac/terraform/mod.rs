@@ -11,7 +11,7 @@ pub mod parse;
 pub mod refs;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::iac::verdict::{Fix, Record, Verdict, display_path};
 
@@ -19,7 +19,21 @@ use crate::iac::verdict::{Fix, Record, Verdict, display_path};
 /// `unknown` record per module call that is not followed (non-local source), plus
 /// parse-error records.
 pub fn check_dirs(dirs: &BTreeSet<PathBuf>) -> Vec<Record> {
+    check_with(modules::Loader::default(), dirs)
+}
+
+/// Checks one Terraform file given as text (standard input) as a module of its own (its
+/// local module calls have no directory to be found in and are reported).
+pub fn check_text(name: &Path, text: &str) -> Vec<Record> {
     let mut loader = modules::Loader::default();
+    match parse::parse_hcl(name, text) {
+        Ok(body) => loader.preload(name, body),
+        Err(e) => return vec![Record::parse_error(e.file(), e.line(), e.message())],
+    }
+    check_with(loader, &BTreeSet::from([name.to_path_buf()]))
+}
+
+fn check_with(mut loader: modules::Loader, dirs: &BTreeSet<PathBuf>) -> Vec<Record> {
     let dirs: BTreeSet<PathBuf> = dirs.iter().map(|d| modules::normalize(d)).collect();
     let mut children = BTreeSet::new();
     for d in &dirs {

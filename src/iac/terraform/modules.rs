@@ -82,6 +82,11 @@ pub struct Loader {
 }
 
 impl Loader {
+    /// Uses `body` as the module at `dir` (a file read from standard input).
+    pub fn preload(&mut self, dir: &Path, body: TBody) {
+        self.dirs.insert(dir.to_path_buf(), Rc::new(body));
+    }
+
     /// All `.tf` / `.tf.json` files of a directory, merged (parse errors are collected).
     pub fn load(&mut self, dir: &Path) -> Rc<TBody> {
         if let Some(b) = self.dirs.get(dir) {
