@@ -23,6 +23,11 @@ const TYPES: &[&str] = &[
     "aws_instance",
     "aws_autoscaling_group",
     "aws_eks_node_group",
+    "aws_spot_instance_request",
+    "aws_spot_fleet_request",
+    "aws_ec2_fleet",
+    "aws_batch_compute_environment",
+    "aws_imagebuilder_infrastructure_configuration",
 ];
 
 fn is_true(n: Option<&Node>) -> bool {
@@ -157,6 +162,12 @@ fn planned<'a>(rc: &'a Node, config: &BTreeMap<String, &'a Node>) -> Option<Plan
 
 fn fact(p: &Planned<'_>, all: &[Planned<'_>], file: &str) -> Fact {
     let lt = |path: &[&str]| refs(p.conf, path);
+    let mut fix = Fix::TerraformBlock;
+    if ["aws_spot_fleet_request", "aws_ec2_fleet", "aws_batch_compute_environment", "aws_autoscaling_group"]
+        .contains(&p.rtype)
+    {
+        fix = Fix::UseLaunchTemplate;
+    }
     let kind = match p.rtype {
         "aws_ec2_instance_metadata_defaults" => {
             let tokens = match p.after.and_then(|a| a.get("http_tokens")) {
@@ -170,17 +181,67 @@ fn fact(p: &Planned<'_>, all: &[Planned<'_>], file: &str) -> Fact {
             v2: p.after.and_then(|a| a.get("imds_support")).and_then(Node::as_str) == Some("v2.0")
                 && !is_true(p.unknown.and_then(|u| u.get("imds_support"))),
         },
+        "aws_imagebuilder_infrastructure_configuration" => {
+            FactKind::Launcher { own: own(p, false, "instance_metadata_options"), image: vec![], templates: vec![] }
+        }
+        "aws_spot_fleet_request" | "aws_ec2_fleet" => {
+            let spec = ["launch_template_config", "launch_template_specification"];
+            let mut r = lt(&[spec[0], spec[1], "id"]);
+            r.extend(lt(&[spec[0], spec[1], "launch_template_id"]));
+            r.extend(lt(&[spec[0], spec[1], "name"]));
+            r.extend(lt(&[spec[0], spec[1], "launch_template_name"]));
+            let mut templates = targets(p, all, &r, "aws_launch_template");
+            let specs = p.after.and_then(|a| a.get("launch_specification")).and_then(Node::as_seq).unwrap_or_default();
+            for (i, _) in specs.iter().enumerate() {
+                templates.push(Target::Inline {
+                    what: format!("launch_specification[{i}]"),
+                    own: Own::Unsupported("a spot fleet launch_specification cannot set metadata_options".into()),
+                    image: vec![],
+                    line: p.line,
+                });
+            }
+            FactKind::Dependent {
+                templates,
+                without: Without::Unknown("no launch template reference found in the plan's configuration".into()),
+            }
+        }
+        "aws_batch_compute_environment" => {
+            let after_str = |n: Option<&Node>, k: &str| {
+                n.and_then(|a| a.get(k)).and_then(Node::as_str).map(str::to_ascii_uppercase)
+            };
+            let cr = first(p.after.and_then(|a| a.get("compute_resources")));
+            if after_str(p.after, "type").as_deref() == Some("UNMANAGED")
+                || after_str(cr, "type").is_some_and(|t| t.starts_with("FARGATE"))
+            {
+                FactKind::Skip
+            } else {
+                let spec = ["compute_resources", "launch_template"];
+                let mut r = lt(&[spec[0], spec[1], "launch_template_id"]);
+                r.extend(lt(&[spec[0], spec[1], "launch_template_name"]));
+                let image_types = cr
+                    .and_then(|c| c.get("ec2_configuration"))
+                    .and_then(Node::as_seq)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|c| c.get("image_type").map_or(Val::Absent, scalar))
+                    .collect();
+                FactKind::Dependent {
+                    templates: targets(p, all, &r, "aws_launch_template"),
+                    without: crate::iac::cloudformation::batch_default(image_types),
+                }
+            }
+        }
         "aws_launch_template" | "aws_launch_configuration" => FactKind::Launcher {
-            own: own(p, false),
+            own: own(p, false, "metadata_options"),
             image: targets(p, all, &lt(&["image_id"]), "aws_ami").into_iter().flat_map(found).collect(),
             templates: vec![],
         },
-        "aws_instance" => {
+        "aws_instance" | "aws_spot_instance_request" => {
             let mut r = lt(&["launch_template", "id"]);
             r.extend(lt(&["launch_template", "name"]));
             let templates = targets(p, all, &r, "aws_launch_template");
             FactKind::Launcher {
-                own: own(p, !templates.is_empty()),
+                own: own(p, !templates.is_empty(), "metadata_options"),
                 image: targets(p, all, &lt(&["ami"]), "aws_ami").into_iter().flat_map(found).collect(),
                 templates,
             }
@@ -209,9 +270,9 @@ fn fact(p: &Planned<'_>, all: &[Planned<'_>], file: &str) -> Fact {
         file: file.to_string(),
         line: p.line,
         syntax: Syntax::Terraform,
-        block: None,
+        block: (p.rtype == "aws_imagebuilder_infrastructure_configuration").then_some("instance_metadata_options"),
         default_required: false,
-        fix: Fix::TerraformBlock,
+        fix,
         kind,
     }
 }
@@ -237,15 +298,15 @@ fn scalar(n: &Node) -> Val {
 
 /// The planned `metadata_options`. A resource whose configuration sets none (the provider
 /// computes them after apply) has no block; so does one that launches a template instead.
-fn own(p: &Planned<'_>, inherits: bool) -> Own {
-    let own_configured = p.conf.is_some_and(|c| c.get("metadata_options").is_some());
+fn own(p: &Planned<'_>, inherits: bool, block: &str) -> Own {
+    let own_configured = p.conf.is_some_and(|c| c.get(block).is_some());
     if !own_configured && inherits {
         return Own::NoBlock;
     }
-    let mo_unknown = p.unknown.and_then(|u| u.get("metadata_options"));
+    let mo_unknown = p.unknown.and_then(|u| u.get(block));
     let block_unknown = is_true(mo_unknown);
     let field_unknown = |k: &str| block_unknown || is_true(first(mo_unknown).and_then(|m| m.get(k)));
-    let entry = first(p.after.and_then(|a| a.get("metadata_options"))).filter(|m| m.as_map().is_some());
+    let entry = first(p.after.and_then(|a| a.get(block))).filter(|m| m.as_map().is_some());
     if field_unknown("http_tokens") && !own_configured && p.conf.is_some() {
         return Own::NoBlock;
     }

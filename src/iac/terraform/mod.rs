@@ -9,6 +9,7 @@ pub mod funcs;
 pub mod modules;
 pub mod parse;
 pub mod refs;
+pub mod types;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -43,6 +44,7 @@ fn check_with(mut loader: modules::Loader, dirs: &BTreeSet<PathBuf>) -> Vec<Reco
     let mut records = Vec::new();
     for root in dirs.iter().filter(|d| !children.contains(*d)) {
         let vars: BTreeMap<_, _> = loader.tfvars(root);
+        loader.read_manifest(root);
         let mut instances = Vec::new();
         let mut stack = vec![root.clone()];
         modules::expand(&mut loader, root, &vars, "", &mut stack, &mut instances);

@@ -76,12 +76,54 @@ pub struct Unfollowed {
 #[derive(Debug, Default)]
 pub struct Loader {
     dirs: HashMap<PathBuf, Rc<TBody>>,
+    /// The current root's `.terraform/modules/modules.json`: module key (`eks.node_group`) →
+    /// directory `terraform init` installed it in.
+    manifest: BTreeMap<String, PathBuf>,
     pub errors: Vec<ParseError>,
     pub problems: Vec<Problem>,
     pub unfollowed: Vec<Unfollowed>,
 }
 
 impl Loader {
+    /// Reads `ROOT/.terraform/modules/modules.json` (written by `terraform init`), so that
+    /// registry and git module calls of this root are followed into the installed code.
+    pub fn read_manifest(&mut self, root: &Path) {
+        self.manifest.clear();
+        let Ok(text) = std::fs::read_to_string(root.join(".terraform/modules/modules.json")) else {
+            return;
+        };
+        let Ok(doc) = tree::parse(&text) else { return };
+        for m in doc.get("Modules").and_then(tree::Node::as_seq).unwrap_or_default() {
+            let (Some(key), Some(dir)) =
+                (m.get("Key").and_then(tree::Node::as_str), m.get("Dir").and_then(tree::Node::as_str))
+            else {
+                continue;
+            };
+            if !key.is_empty() && !Path::new(dir).is_absolute() {
+                self.manifest.insert(key.to_string(), normalize(&root.join(dir)));
+            }
+        }
+    }
+
+    /// The installed directory of the module call `name` made from the module at `prefix`.
+    fn installed(&self, prefix: &str, name: &str) -> Option<PathBuf> {
+        let mut depth = 0usize;
+        let plain: String = prefix
+            .chars()
+            .filter(|c| {
+                match c {
+                    '[' => depth += 1,
+                    ']' => depth = depth.saturating_sub(1),
+                    _ => {}
+                }
+                depth == 0 && *c != ']'
+            })
+            .collect();
+        let mut key: Vec<&str> = plain.split('.').filter(|p| !p.is_empty() && *p != "module").collect();
+        key.push(name);
+        self.manifest.get(&key.join(".")).filter(|d| d.is_dir()).cloned()
+    }
+
     /// Uses `body` as the module at `dir` (a file read from standard input).
     pub fn preload(&mut self, dir: &Path, body: TBody) {
         self.dirs.insert(dir.to_path_buf(), Rc::new(body));
@@ -231,8 +273,19 @@ pub fn expand(
         let Some(name) = v.labels.first() else {
             continue;
         };
-        let value =
-            inputs.get(name).cloned().or_else(|| v.body.attr("default").map(|d| Env::module(&empty).eval(&d.expr)));
+        let default = || v.body.attr("default").map(|d| Env::module(&empty).eval(&d.expr));
+        let non_nullable =
+            v.body.attr("nullable").is_some_and(|a| Env::module(&empty).eval(&a.expr) == Value::Bool(false));
+        // A null input to a `nullable = false` variable takes the default, as in Terraform.
+        let value = match inputs.get(name) {
+            Some(Value::Null) if non_nullable => default(),
+            Some(given) => Some(given.clone()),
+            None => default(),
+        };
+        let value = match (value, v.body.attr("type")) {
+            (Some(val), Some(t)) => Some(super::types::convert(val, &t.expr)),
+            (val, _) => val,
+        };
         let value = value.unwrap_or_else(|| {
             Value::Unknown(format!("var.{name} has no default and no value is given (tfvars or module input)"))
         });
@@ -275,6 +328,9 @@ pub fn expand(
         };
         let child = match source(&m.body, dir) {
             Source::Local(child) => child,
+            Source::NotLocal(_) if loader.installed(prefix, name).is_some() => {
+                loader.installed(prefix, name).unwrap_or_default()
+            }
             Source::NotLocal(why) => {
                 // A call with `count = 0` (or an empty `for_each`) creates nothing.
                 if !expansion(&m.body, &Env::module(&scope)).is_empty() {
