@@ -62,6 +62,11 @@ fn indent(text: &str) -> String {
 fn fix_text(r: &Record, fix: &Fix) -> String {
     let block = "metadata_options {\n  http_tokens = \"required\"\n}";
     match fix {
+        Fix::TerraformBlock if r.rtype == "aws_imagebuilder_infrastructure_configuration" => format!(
+            "    fix: in {} set\n{}",
+            r.resource,
+            indent("instance_metadata_options {\n  http_tokens = \"required\"\n}")
+        ),
         Fix::TerraformBlock => format!("    fix: in {} set\n{}", r.resource, indent(block)),
         Fix::TerraformDefaults => format!("    fix: in {} set\n{}", r.resource, indent("http_tokens = \"required\"")),
         Fix::EksLaunchTemplate => format!(
