@@ -227,7 +227,7 @@ fn fact(p: &Planned<'_>, all: &[Planned<'_>], file: &str) -> Fact {
                     .collect();
                 FactKind::Dependent {
                     templates: targets(p, all, &r, "aws_launch_template"),
-                    without: crate::iac::cloudformation::batch_default(image_types),
+                    without: crate::iac::rules::batch_default(image_types),
                 }
             }
         }

@@ -446,3 +446,23 @@ fn account_default(tokens: &Val, line: usize) -> Outcome {
         ),
     }
 }
+
+/// What a Batch compute environment without a launch template launches: its image types
+/// (`Ec2Configuration[].ImageType`, `ec2_configuration.image_type`); none means Batch's default.
+pub fn batch_default(image_types: Vec<Val>) -> Without {
+    let al2023 = |v: &Val| matches!(v, Val::Str(s) if s.to_ascii_uppercase().contains("AL2023"));
+    if let Some(Val::Unknown { why, .. }) = image_types.iter().find(|v| matches!(v, Val::Unknown { .. })) {
+        return Without::Unknown(format!("no launch template, and the image type cannot be known: {why}"));
+    }
+    if !image_types.is_empty() && image_types.iter().all(al2023) {
+        return Without::Pass(
+            "no launch template; the Amazon Linux 2023 image type requires IMDSv2 by default (AWS Batch user guide, IMDS configuration)".into(),
+        );
+    }
+    Without::Default {
+        own: Own::Unsupported(
+            "no launch template: Batch launches its default Amazon Linux 2 ECS AMI, which allows IMDSv1 unless the image type is Amazon Linux 2023 (AWS Batch user guide, IMDS configuration)".into(),
+        ),
+        image: vec![],
+    }
+}

@@ -136,7 +136,7 @@ fn batch(inst: &Instance, all: &[Instance], body: &TBody, env: &Env<'_>) -> Fact
             .collect(),
         Err(why) => vec![Val::Unknown { expr: None, why }],
     };
-    FactKind::Dependent { templates, without: crate::iac::cloudformation::batch_default(image_types) }
+    FactKind::Dependent { templates, without: crate::iac::rules::batch_default(image_types) }
 }
 
 /// A spot fleet's `launch_specification` blocks: instances that cannot set metadata options.
