@@ -323,8 +323,8 @@ fn registry_modules_evaluated_as_terraform_does() {
         ("module.asg_required.aws_autoscaling_group.this[0]".into(), "pass", ASG, 41),
         ("module.asg_mixed.aws_launch_template.this[0]".into(), "pass", ASG, 36),
         ("module.asg_mixed.aws_autoscaling_group.this[0]".into(), "pass", ASG, 41),
-        // A template passed in from the calling module is not followed across the boundary.
-        ("module.asg_external.aws_autoscaling_group.this[0]".into(), "unknown", ASG, 41),
+        // The template is passed in by the calling module: followed back to its resource.
+        ("module.asg_external.aws_autoscaling_group.this[0]".into(), "fail", ASG, 41),
         ("aws_launch_template.example".into(), "fail", "tf_module_patterns/main.tf", 40),
         // Not in modules.json: still an unknown record, never a silent pass.
         ("module.not_installed".into(), "unknown", "tf_module_patterns/main.tf", 44),
@@ -337,4 +337,8 @@ fn registry_modules_evaluated_as_terraform_does() {
         (None, some("module.asg_mixed.aws_launch_template.this[0]"))
     );
     assert_eq!(record(&doc, &ng(EKS, "no_custom"))["fix"]["kind"], "eks_launch_template");
+    assert_eq!(
+        provenance(&doc, "module.asg_external.aws_autoscaling_group.this[0]"),
+        (None, some("aws_launch_template.example"))
+    );
 }

@@ -47,7 +47,7 @@ fn check_with(mut loader: modules::Loader, dirs: &BTreeSet<PathBuf>) -> Vec<Reco
         loader.read_manifest(root);
         let mut instances = Vec::new();
         let mut stack = vec![root.clone()];
-        modules::expand(&mut loader, root, &vars, "", &mut stack, &mut instances);
+        modules::expand(&mut loader, root, &vars, BTreeMap::new(), "", &mut stack, &mut instances);
         let outcomes = crate::iac::rules::judge(&facts::facts(&instances));
         for (inst, o) in instances.iter().zip(outcomes) {
             let Some(mut o) = o else { continue };

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
 
-use super::eval::{Env, ModuleScope, Value, expr_text};
+use super::eval::{Caller, Env, ModuleScope, Value, expr_text};
 use super::parse::{self, ParseError, TBlock, TBody};
 use crate::iac::discover::is_tf_file;
 use crate::iac::tree;
@@ -262,6 +262,7 @@ pub fn expand(
     loader: &mut Loader,
     dir: &Path,
     inputs: &BTreeMap<String, Value>,
+    callers: BTreeMap<String, Caller>,
     prefix: &str,
     stack: &mut Vec<PathBuf>,
     out: &mut Vec<Instance>,
@@ -297,7 +298,9 @@ pub fn expand(
             locals.insert(a.name.clone(), a.expr.clone());
         }
     }
-    let scope = Rc::new(ModuleScope::new(vars, locals));
+    let mut scope = ModuleScope::new(vars, locals);
+    scope.callers = callers;
+    let scope = Rc::new(scope);
 
     for r in body.blocks("resource") {
         let [rtype, name] = r.labels.as_slice() else {
@@ -374,19 +377,26 @@ pub fn expand(
             continue;
         }
         for (key, count_index, each, unknown) in expansion(&m.body, &Env::module(&scope)) {
-            let env = Env { module: &scope, count_index, each, iterator: None };
-            let args: BTreeMap<String, Value> = m
-                .body
-                .attrs
-                .iter()
-                .filter(|a| {
-                    !matches!(a.name.as_str(), "source" | "version" | "count" | "for_each" | "providers" | "depends_on")
+            let inputs = m.body.attrs.iter().filter(|a| {
+                !matches!(a.name.as_str(), "source" | "version" | "count" | "for_each" | "providers" | "depends_on")
+            });
+            let env = Env { module: &scope, count_index: count_index.clone(), each: each.clone(), iterator: None };
+            let args: BTreeMap<String, Value> = inputs.clone().map(|a| (a.name.clone(), env.eval(&a.expr))).collect();
+            let callers = inputs
+                .map(|a| {
+                    let c = Caller {
+                        expr: a.expr.clone(),
+                        scope: scope.clone(),
+                        module: prefix.to_string(),
+                        count_index: count_index.clone(),
+                        each: each.clone(),
+                    };
+                    (a.name.clone(), c)
                 })
-                .map(|a| (a.name.clone(), env.eval(&a.expr)))
                 .collect();
             let child_prefix = format!("{prefix}module.{name}{}.", key_suffix(key.as_ref(), unknown.is_some()));
             stack.push(child.clone());
-            expand(loader, &child, &args, &child_prefix, stack, out);
+            expand(loader, &child, &args, callers, &child_prefix, stack, out);
             stack.pop();
         }
     }

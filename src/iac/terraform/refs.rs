@@ -2,7 +2,8 @@
 //! module instance: `aws_launch_template.lt.id`, `aws_launch_template.lt[0].id`,
 //! `"${aws_launch_template.lt.id}"` (JSON syntax), a template's literal `name`, and the ways
 //! modules pass them around: through `local.x`, a conditional whose condition is known, and
-//! `try(...)` / `coalesce(...)` (the first argument that names a created resource).
+//! `try(...)` / `coalesce(...)` (the first argument that names a created resource), and a
+//! module input back to the expression the calling module gave it.
 
 use hcl_edit::expr::{Expression, TraversalOperator};
 
@@ -14,7 +15,7 @@ const MAX_DEPTH: usize = 16;
 
 /// Resolves a reference such as `aws_launch_template.lt.id` to instances of `rtype` in the
 /// same module instance; `env` is where the expression is written (a dynamic block's content
-/// sees its iterator).
+/// sees its iterator). A module input given by the caller is followed into the calling module.
 pub fn find_refs(
     expr: &Expression,
     rtype: &str,
@@ -22,13 +23,13 @@ pub fn find_refs(
     env: &Env<'_>,
     all: &[Instance],
 ) -> Result<Vec<usize>, String> {
-    follow(expr, rtype, inst, env, all, 0)
+    follow(expr, rtype, &inst.module, env, all, 0)
 }
 
 fn follow(
     expr: &Expression,
     rtype: &str,
-    inst: &Instance,
+    module: &str,
     env: &Env<'_>,
     all: &[Instance],
     depth: usize,
@@ -36,25 +37,44 @@ fn follow(
     if depth > MAX_DEPTH {
         return Err(format!("`{}`: references nested too deeply", expr_text(expr)));
     }
+    let root_is =
+        |t: &hcl_edit::expr::Traversal, name: &str| matches!(&t.expr, Expression::Variable(v) if v.as_str() == name);
+    let single_attr = |t: &hcl_edit::expr::Traversal| match t.operators.first().map(|o| o.value()) {
+        Some(TraversalOperator::GetAttr(a)) if t.operators.len() == 1 => Some(a.as_str().to_string()),
+        _ => None,
+    };
     match expr {
-        Expression::Traversal(t) if matches!(&t.expr, Expression::Variable(v) if v.as_str() == rtype) => {
-            by_address(expr, &t.operators, rtype, inst, env, all)
-        }
-        Expression::Traversal(t) if matches!(&t.expr, Expression::Variable(v) if v.as_str() == "local") => {
-            let name = match t.operators.first().map(|o| o.value()) {
-                Some(TraversalOperator::GetAttr(a)) if t.operators.len() == 1 => a.as_str().to_string(),
-                _ => return by_name(expr, rtype, inst, env, all),
+        Expression::Traversal(t) if root_is(t, rtype) => by_address(expr, &t.operators, rtype, module, env, all),
+        Expression::Traversal(t) if root_is(t, "local") => {
+            let Some(name) = single_attr(t) else {
+                return by_name(expr, rtype, module, env, all);
             };
-            match inst.scope.locals.get(&name) {
+            match env.module.locals.get(&name) {
                 // Locals are evaluated in the module's scope, not the dynamic block's.
-                Some(e) => follow(e, rtype, inst, &inst.env(), all, depth + 1),
+                Some(e) => follow(e, rtype, module, &Env::module(env.module), all, depth + 1),
                 None => Err(format!("local.{name} is not defined")),
             }
         }
+        Expression::Traversal(t) if root_is(t, "var") => {
+            let caller = single_attr(t).and_then(|n| env.module.callers.get(&n));
+            match caller {
+                // Not when null took the variable's default (nullable = false).
+                Some(c) if env.eval(expr) != Value::Null => {
+                    let env = Env {
+                        module: &c.scope,
+                        count_index: c.count_index.clone(),
+                        each: c.each.clone(),
+                        iterator: None,
+                    };
+                    follow(&c.expr, rtype, &c.module, &env, all, depth + 1)
+                }
+                _ => by_name(expr, rtype, module, env, all),
+            }
+        }
         Expression::Conditional(c) => match env.eval(&c.cond_expr) {
-            Value::Bool(true) => follow(&c.true_expr, rtype, inst, env, all, depth + 1),
-            Value::Bool(false) => follow(&c.false_expr, rtype, inst, env, all, depth + 1),
-            _ => by_name(expr, rtype, inst, env, all),
+            Value::Bool(true) => follow(&c.true_expr, rtype, module, env, all, depth + 1),
+            Value::Bool(false) => follow(&c.false_expr, rtype, module, env, all, depth + 1),
+            _ => by_name(expr, rtype, module, env, all),
         },
         Expression::FuncCall(f)
             if f.name.namespace.is_empty() && matches!(f.name.name.as_str(), "try" | "coalesce") =>
@@ -64,7 +84,7 @@ fn follow(
                 if matches!(a, Expression::Null(_)) {
                     continue;
                 }
-                match follow(a, rtype, inst, env, all, depth + 1) {
+                match follow(a, rtype, module, env, all, depth + 1) {
                     Ok(found) => return Ok(found),
                     Err(e) => {
                         first_err.get_or_insert(e);
@@ -74,11 +94,11 @@ fn follow(
             Err(first_err.unwrap_or_else(|| format!("`{}` names no {rtype}", expr_text(expr))))
         }
         Expression::StringTemplate(t) => match t.iter().collect::<Vec<_>>().as_slice() {
-            [hcl_edit::template::Element::Interpolation(i)] => follow(&i.expr, rtype, inst, env, all, depth + 1),
-            _ => by_name(expr, rtype, inst, env, all),
+            [hcl_edit::template::Element::Interpolation(i)] => follow(&i.expr, rtype, module, env, all, depth + 1),
+            _ => by_name(expr, rtype, module, env, all),
         },
-        Expression::Parenthesis(p) => follow(p.inner(), rtype, inst, env, all, depth + 1),
-        _ => by_name(expr, rtype, inst, env, all),
+        Expression::Parenthesis(p) => follow(p.inner(), rtype, module, env, all, depth + 1),
+        _ => by_name(expr, rtype, module, env, all),
     }
 }
 
@@ -86,7 +106,7 @@ fn by_address(
     expr: &Expression,
     operators: &[hcl_edit::Decorated<TraversalOperator>],
     rtype: &str,
-    inst: &Instance,
+    module: &str,
     env: &Env<'_>,
     all: &[Instance],
 ) -> Result<Vec<usize>, String> {
@@ -102,7 +122,7 @@ fn by_address(
     let found: Vec<usize> = all
         .iter()
         .enumerate()
-        .filter(|(_, i)| i.module == inst.module && i.rtype == rtype && i.name == name.as_str())
+        .filter(|(_, i)| i.module == module && i.rtype == rtype && i.name == name.as_str())
         .filter(|(_, i)| match (&key, &i.key) {
             (Some(k), Some(ik)) if !k.is_unknown() => k.as_text() == ik.as_text(),
             _ => true,
@@ -119,7 +139,7 @@ fn by_address(
 fn by_name(
     expr: &Expression,
     rtype: &str,
-    inst: &Instance,
+    module: &str,
     env: &Env<'_>,
     all: &[Instance],
 ) -> Result<Vec<usize>, String> {
@@ -135,7 +155,7 @@ fn by_name(
     let found: Vec<usize> = all
         .iter()
         .enumerate()
-        .filter(|(_, i)| i.module == inst.module && i.rtype == rtype)
+        .filter(|(_, i)| i.module == module && i.rtype == rtype)
         .filter(|(_, i)| {
             i.block.body.attr("name").is_some_and(|a| i.env().eval(&a.expr) == Value::String(target.clone()))
         })
