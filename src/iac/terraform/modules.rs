@@ -257,6 +257,8 @@ pub fn normalize(p: &Path) -> PathBuf {
     if out.as_os_str().is_empty() { PathBuf::from(".") } else { out }
 }
 
+// Over 80 lines on purpose: variables, locals, resources, then module calls, in one pass over
+// a module as Terraform reads it.
 /// Expands one module instance (and, recursively, its local module calls).
 pub fn expand(
     loader: &mut Loader,
