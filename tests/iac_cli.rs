@@ -213,6 +213,9 @@ fn stdin_is_read_with_dash() {
     assert_eq!(record(&doc, "LegacyTemplate")["file"], "<stdin>");
     let (code, _, err) = run_stdin(&["-", "-"], "");
     assert_eq!(code, 2, "{err}");
+    let (code, out, err) = run_stdin(&["-"], "\n");
+    assert_eq!(code, 1, "empty standard input is nothing to check: {out}{err}");
+    assert!(err.contains("nothing to check"), "{err}");
 }
 
 #[test]

@@ -136,7 +136,7 @@ pub fn check_inputs(paths: &[PathBuf], stdin: Option<&str>) -> Checked {
             out.records.extend(records);
         }
     }
-    if let Some(text) = stdin {
+    if let Some(text) = stdin.filter(|t| !t.trim().is_empty()) {
         let name = Path::new(STDIN_NAME);
         out.iac_files += 1;
         match check_document(name, text, false) {
