@@ -345,7 +345,8 @@ pub fn expand(
                         address: format!("{prefix}module.{name}"),
                         reason: format!(
                             "{why}, so its resources were not checked; \
-                             checking the `terraform show -json` plan covers them"
+                             checking the `terraform show -json` plan covers them \
+                             (or run `terraform init`: installed modules are followed)"
                         ),
                     });
                 }
