@@ -43,7 +43,8 @@ pub enum Command {
     #[command(after_help = LIVE_HELP)]
     Live(LiveArgs),
     /// Find Terraform and CloudFormation resources that still allow IMDSv1.
-    Iac(crate::iac::IacArgs),
+    #[command(after_help = IAC_HELP)]
+    Iac(IacArgs),
 }
 
 const ANALYZE_HELP: &str = "\
@@ -151,4 +152,50 @@ pub struct LiveArgs {
 
     #[command(flatten)]
     pub engine: EngineArgs,
+}
+
+const IAC_HELP: &str = "\
+Judges aws_instance, launch templates and configurations, Auto Scaling groups, EKS node groups,
+spot and EC2 fleets, Batch compute environments, Image Builder infrastructure configurations
+(Terraform .tf/.tf.json, plan JSON, CloudFormation) and Karpenter EC2NodeClass manifests.
+With `-` the document is read from standard input: YAML/JSON is recognised by its content
+(plan, CloudFormation, Kubernetes), anything else is read as one Terraform file.
+
+Exit status: 0 nothing fails, 3 a resource fails (or is unknown with --strict),
+1 a file could not be checked, a path does not exist, or nothing could be checked.";
+
+/// Output format of `iac`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IacFormat {
+    /// One line per finding with the fix, then a summary.
+    Human,
+    /// Every checked resource as a JSON record (schema `imdswatch.iac/v1`).
+    Json,
+    /// SARIF 2.1.0 for code-scanning UIs.
+    Sarif,
+}
+
+#[derive(Debug, Args)]
+pub struct IacArgs {
+    /// Files or directories to check (.tf, .tf.json, CloudFormation YAML/JSON, plan JSON,
+    /// Karpenter YAML); `-` reads standard input. Directories are walked recursively,
+    /// skipping .terraform/ and .git/.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = IacFormat::Human)]
+    pub format: IacFormat,
+
+    /// Treat `unknown` verdicts as failures (exit 3).
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Human format: also list resources that pass.
+    #[arg(long)]
+    pub show_pass: bool,
+
+    /// Human format: print the findings only, without the summary.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }

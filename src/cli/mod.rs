@@ -34,7 +34,7 @@ pub fn main() -> ExitCode {
         }
     };
     let result = match run {
-        Run::Iac(a) => crate::iac::run(a).map(ExitCode::from),
+        Run::Iac(cfg) => crate::iac::run(&cfg).map(ExitCode::from),
         Run::Analyze(cfg) => crate::analyze::run(&cfg).map(ExitCode::from),
         Run::LiveJson(cfg) => crate::live::run_json(&cfg).map(ExitCode::from),
         Run::LiveDashboard(cfg) => crate::live::run_dashboard(&cfg).map(ExitCode::from),
@@ -46,8 +46,8 @@ pub fn main() -> ExitCode {
 }
 
 /// A validated command: what to run, with its configuration.
-enum Run<'a> {
-    Iac(&'a crate::iac::IacArgs),
+enum Run {
+    Iac(crate::iac::IacConfig),
     Analyze(AnalyzeConfig),
     LiveJson(LiveConfig),
     LiveDashboard(LiveConfig),
@@ -55,9 +55,9 @@ enum Run<'a> {
 
 /// Raw arguments to a validated command; every usage error found after parsing comes from
 /// here, as one line.
-fn validate(cli: &Cli) -> Result<Run<'_>, String> {
+fn validate(cli: &Cli) -> Result<Run, String> {
     Ok(match &cli.command {
-        Some(Command::Iac(a)) => Run::Iac(a),
+        Some(Command::Iac(a)) => Run::Iac(iac_config(a)?),
         Some(Command::Analyze(a)) => Run::Analyze(analyze_config(a)?),
         Some(Command::Live(a)) => live_run(a)?,
         None => live_run(&cli.live)?,
@@ -101,7 +101,24 @@ fn analyze_config(a: &args::AnalyzeArgs) -> Result<AnalyzeConfig, String> {
     })
 }
 
-fn live_run(a: &args::LiveArgs) -> Result<Run<'static>, String> {
+fn iac_config(a: &args::IacArgs) -> Result<crate::iac::IacConfig, String> {
+    if a.paths.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
+        return Err("standard input ('-') can be read only once".into());
+    }
+    Ok(crate::iac::IacConfig {
+        paths: a.paths.clone(),
+        format: match a.format {
+            args::IacFormat::Human => crate::iac::Format::Human,
+            args::IacFormat::Json => crate::iac::Format::Json,
+            args::IacFormat::Sarif => crate::iac::Format::Sarif,
+        },
+        strict: a.strict,
+        show_pass: a.show_pass,
+        quiet: a.quiet,
+    })
+}
+
+fn live_run(a: &args::LiveArgs) -> Result<Run, String> {
     if !a.host_root.is_dir() {
         return Err(format!("--host-root {}: not a directory", a.host_root.display()));
     }

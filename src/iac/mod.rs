@@ -1,25 +1,29 @@
-//! `imdswatch iac`: find Terraform and CloudFormation resources that still allow IMDSv1.
+//! `imdswatch iac`: find Terraform, CloudFormation and Karpenter resources that still allow IMDSv1.
 //!
-//! Terraform (`.tf`, `.tf.json`, plan JSON) and CloudFormation (YAML/JSON) are read with
-//! source positions, values are evaluated where they can be known, inheritance (instance,
-//! ASG and EKS node group → launch template) and compensating controls (AMI `imds_support`,
-//! account defaults) are followed, and every resource gets `pass`, `fail` or `unknown`.
+//! Terraform (`.tf`, `.tf.json`, plan JSON), CloudFormation (YAML/JSON) and Kubernetes YAML
+//! (Karpenter `EC2NodeClass`) are read with source positions; each front end extracts facts
+//! (own metadata options, templates launched, image, account default) and `rules` judges them
+//! all: inheritance (instance, ASG, node group, fleet, Batch → launch template) and
+//! compensating controls (AMI `imds_support`, account defaults) are followed, and every
+//! resource gets `pass`, `fail` or `unknown`.
 
 pub mod cloudformation;
 pub mod discover;
+pub mod karpenter;
 pub mod plan;
 pub mod report;
+pub mod rules;
 pub mod terraform;
 pub mod tree;
 pub mod verdict;
 
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
-
-use clap::{Args, ValueEnum};
 
 use verdict::{Record, Verdict};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// Output format (validated from the command line by `cli`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// One line per finding with the fix, then a summary.
     Human,
@@ -29,36 +33,56 @@ pub enum Format {
     Sarif,
 }
 
-#[derive(Debug, Args)]
-pub struct IacArgs {
-    /// Files or directories to check (.tf, .tf.json, CloudFormation YAML/JSON, plan JSON).
-    /// Directories are walked recursively, skipping .terraform/ and .git/.
-    #[arg(required = true, value_name = "PATH")]
+/// What `imdswatch iac` was asked to do.
+#[derive(Debug, Clone)]
+pub struct IacConfig {
+    /// Files or directories; `-` is standard input.
     pub paths: Vec<PathBuf>,
-
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
-
-    /// Treat `unknown` verdicts as failures (exit 3).
-    #[arg(long)]
+    /// `unknown` verdicts fail the check.
     pub strict: bool,
-
-    /// Human format: also list resources that pass.
-    #[arg(long)]
+    /// Human format: list passes too.
     pub show_pass: bool,
+    /// Human format: findings only, no summary.
+    pub quiet: bool,
 }
 
-/// Runs the check; returns the process exit status (0 clean, 3 findings, 1 errors).
-pub fn run(args: &IacArgs) -> anyhow::Result<u8> {
-    let records = check_paths(&args.paths);
-    let text = match args.format {
-        Format::Human => report::human::render(&records, args.show_pass, args.strict),
+/// The name standard input gets in records.
+pub const STDIN_NAME: &str = "<stdin>";
+
+/// Runs the check; returns the process exit status (0 clean, 3 findings, 1 errors or nothing
+/// to check).
+pub fn run(cfg: &IacConfig) -> anyhow::Result<u8> {
+    use crate::exit;
+    if let Some(missing) = cfg.paths.iter().find(|p| p.as_os_str() != "-" && std::fs::symlink_metadata(p).is_err()) {
+        eprintln!("imdswatch iac: {}: no such file or directory", verdict::display_path(missing));
+        return Ok(exit::ERROR);
+    }
+    let stdin = if cfg.paths.iter().any(|p| p.as_os_str() == "-") {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).map_err(|e| anyhow::anyhow!("reading standard input: {e}"))?;
+        Some(text)
+    } else {
+        None
+    };
+    let files: Vec<PathBuf> = cfg.paths.iter().filter(|p| p.as_os_str() != "-").cloned().collect();
+    let checked = check_inputs(&files, stdin.as_deref());
+    if checked.iac_files == 0 && checked.records.is_empty() {
+        let what: Vec<String> = cfg.paths.iter().map(|p| verdict::display_path(p)).collect();
+        eprintln!(
+            "imdswatch iac: nothing to check in {}: no Terraform (.tf, .tf.json), plan JSON, CloudFormation or Karpenter EC2NodeClass file found",
+            what.join(", ")
+        );
+        return Ok(exit::ERROR);
+    }
+    let records = checked.records;
+    let text = match cfg.format {
+        Format::Human => report::human::render(&records, cfg.show_pass, cfg.strict, cfg.quiet),
         Format::Json => report::json::render(&records)?,
         Format::Sarif => report::sarif::render(&records)?,
     };
     print!("{text}");
-    Ok(exit_code(&records, args.strict))
+    Ok(exit_code(&records, cfg.strict))
 }
 
 /// 1 when a file could not be checked, else 3 when something fails (or is unknown with
@@ -74,39 +98,78 @@ pub fn exit_code(records: &[Record], strict: bool) -> u8 {
     }
 }
 
+/// The records, and how many IaC files (Terraform directories count their files) were read.
+#[derive(Debug, Default)]
+pub struct Checked {
+    pub records: Vec<Record>,
+    pub iac_files: usize,
+}
+
 /// Checks everything under the given paths; records are sorted by file, then line.
 pub fn check_paths(paths: &[PathBuf]) -> Vec<Record> {
+    check_inputs(paths, None).records
+}
+
+/// Checks the paths and, when given, the text read from standard input.
+pub fn check_inputs(paths: &[PathBuf], stdin: Option<&str>) -> Checked {
     let inputs = discover::discover(paths);
-    let mut records: Vec<Record> = inputs
+    let records = inputs
         .errors
         .iter()
         .map(|e| match e {
             discover::DiscoverError::Io { path, source } => Record::parse_error(Path::new(path), 1, source.to_string()),
         })
         .collect();
-    records.extend(terraform::check_dirs(&inputs.tf_dirs));
+    let mut out = Checked { records, iac_files: 0 };
+    out.iac_files += inputs.tf_dirs.len();
+    out.records.extend(terraform::check_dirs(&inputs.tf_dirs));
     for doc in &inputs.documents {
-        records.extend(check_document(doc, paths.iter().any(|p| p == doc)));
+        let text = match std::fs::read_to_string(doc) {
+            Ok(t) => t,
+            Err(e) => {
+                out.records.push(Record::parse_error(doc, 1, e.to_string()));
+                continue;
+            }
+        };
+        if let Some(records) = check_document(doc, &text, paths.iter().any(|p| p == doc)) {
+            out.iac_files += 1;
+            out.records.extend(records);
+        }
     }
-    verdict::sort_records(&mut records);
-    records
+    if let Some(text) = stdin.filter(|t| !t.trim().is_empty()) {
+        let name = Path::new(STDIN_NAME);
+        out.iac_files += 1;
+        match check_document(name, text, false) {
+            Some(records) => out.records.extend(records),
+            // Not a YAML/JSON document of a known kind: one Terraform file.
+            None => out.records.extend(terraform::check_text(name, text)),
+        }
+    }
+    verdict::sort_records(&mut out.records);
+    out
 }
 
-/// A YAML/JSON file: CloudFormation, a plan, or something else (skipped). Parse errors are
-/// reported for files named on the command line and for files that look like templates.
-fn check_document(file: &Path, explicit: bool) -> Vec<Record> {
-    let text = match std::fs::read_to_string(file) {
-        Ok(t) => t,
-        Err(e) => return vec![Record::parse_error(file, 1, e.to_string())],
-    };
-    match tree::parse(&text) {
-        Ok(root) if plan::is_plan(&root) => plan::check(file, &root),
-        Ok(root) if cloudformation::is_template(&root) => cloudformation::check(file, &root),
-        Ok(_) => Vec::new(),
+/// A YAML/JSON file: CloudFormation, a plan, Kubernetes manifests (Karpenter node classes are
+/// judged, other kinds ignored), or something else (`None`). Parse errors are reported for
+/// files named on the command line and for files that look like templates.
+fn check_document(file: &Path, text: &str, explicit: bool) -> Option<Vec<Record>> {
+    match tree::parse_documents(text) {
+        Ok(docs) => {
+            let first = docs.first()?;
+            if plan::is_plan(first) {
+                return Some(plan::check(file, first));
+            }
+            if cloudformation::is_template(first) {
+                return Some(cloudformation::check(file, first));
+            }
+            let classes: Vec<&tree::Node> = docs.iter().filter(|d| karpenter::is_node_class(d)).collect();
+            (!classes.is_empty()).then(|| karpenter::check(file, &classes))
+        }
         Err(e) => {
-            let looks_relevant =
-                ["AWSTemplateFormatVersion", "AWS::", "resource_changes"].iter().any(|k| text.contains(k));
-            if explicit || looks_relevant { vec![Record::parse_error(file, e.line, e.message)] } else { Vec::new() }
+            let looks_relevant = ["AWSTemplateFormatVersion", "AWS::", "resource_changes", "EC2NodeClass"]
+                .iter()
+                .any(|k| text.contains(k));
+            (explicit || looks_relevant).then(|| vec![Record::parse_error(file, e.line, e.message)])
         }
     }
 }

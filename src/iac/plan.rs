@@ -5,19 +5,30 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::iac::tree::{Kind, Node};
-use crate::iac::verdict::{Fix, Record, Verdict, display_path};
+use crate::iac::rules::{self, Fact, FactKind, Options, Own, Syntax, Target, Val, Without};
+use crate::iac::tree::Node;
+use crate::iac::verdict::{Fix, Record, display_path};
 
 pub fn is_plan(root: &Node) -> bool {
     root.get("resource_changes").is_some()
         || (root.get("format_version").is_some() && root.get("planned_values").is_some())
 }
 
-/// Checked first: the templates and account defaults others depend on.
-const FIRST: &[&str] = &["aws_launch_template", "aws_launch_configuration", "aws_ec2_instance_metadata_defaults"];
-/// Checked second: resources that may inherit a template's verdict.
-const SECOND: &[&str] = &["aws_instance", "aws_autoscaling_group", "aws_eks_node_group"];
-const DEPENDENT: &[&str] = &["aws_autoscaling_group", "aws_eks_node_group"];
+/// Resource types the rule judges (the same as in a Terraform configuration).
+const TYPES: &[&str] = &[
+    "aws_launch_template",
+    "aws_launch_configuration",
+    "aws_ec2_instance_metadata_defaults",
+    "aws_ami",
+    "aws_instance",
+    "aws_autoscaling_group",
+    "aws_eks_node_group",
+    "aws_spot_instance_request",
+    "aws_spot_fleet_request",
+    "aws_ec2_fleet",
+    "aws_batch_compute_environment",
+    "aws_imagebuilder_infrastructure_configuration",
+];
 
 fn is_true(n: Option<&Node>) -> bool {
     n.and_then(Node::as_str) == Some("true")
@@ -79,218 +90,275 @@ fn refs<'a>(expr: Option<&'a Node>, path: &[&str]) -> Vec<&'a str> {
         .collect()
 }
 
+/// One planned resource: its change and its configuration expressions.
+struct Planned<'a> {
+    address: &'a str,
+    rtype: &'a str,
+    line: usize,
+    prefix: String,
+    base: String,
+    after: Option<&'a Node>,
+    unknown: Option<&'a Node>,
+    conf: Option<&'a Node>,
+}
+
 pub fn check(file: &Path, root: &Node) -> Vec<Record> {
     let mut config = BTreeMap::new();
     if let Some(m) = root.get("configuration").and_then(|c| c.get("root_module")) {
         config_index(m, "", 0, &mut config);
     }
     let changes = root.get("resource_changes").and_then(Node::as_seq).unwrap_or_default();
-    let live = |rc: &&Node| {
-        let actions: Vec<&str> = rc
-            .get("change")
-            .and_then(|c| c.get("actions"))
-            .and_then(Node::as_seq)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(Node::as_str)
-            .collect();
-        actions != ["delete"] && rc.get("mode").and_then(Node::as_str) != Some("data")
-    };
-    let defaults = account_default(changes.iter().filter(live));
-    let mut out: Vec<Record> = Vec::new();
-    for pass_dependents in [false, true] {
-        for rc in changes.iter().filter(live) {
-            let (Some(address), Some(rtype)) =
-                (rc.get("address").and_then(Node::as_str), rc.get("type").and_then(Node::as_str))
-            else {
-                continue;
+    let planned: Vec<Planned<'_>> = changes.iter().filter_map(|rc| planned(rc, &config)).collect();
+    let display = display_path(file);
+    let facts: Vec<Fact> = planned.iter().map(|p| fact(p, &planned, &display)).collect();
+    let outcomes = rules::judge(&facts);
+    planned
+        .iter()
+        .zip(outcomes)
+        .filter_map(|(p, o)| {
+            let o = o?;
+            Some(Record {
+                file: display.clone(),
+                line: o.line,
+                resource: p.address.to_string(),
+                rtype: p.rtype.to_string(),
+                verdict: o.verdict,
+                reason: o.reason,
+                compensated_by: o.compensated_by,
+                inherited_from: o.inherited_from,
+                fix: o.fix,
+            })
+        })
+        .collect()
+}
+
+/// A resource change the plan keeps (not a deletion, not a data source) of a judged type.
+fn planned<'a>(rc: &'a Node, config: &BTreeMap<String, &'a Node>) -> Option<Planned<'a>> {
+    let change = rc.get("change");
+    let actions: Vec<&str> = change
+        .and_then(|c| c.get("actions"))
+        .and_then(Node::as_seq)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(Node::as_str)
+        .collect();
+    if actions == ["delete"] || rc.get("mode").and_then(Node::as_str) == Some("data") {
+        return None;
+    }
+    let address = rc.get("address").and_then(Node::as_str)?;
+    let rtype = rc.get("type").and_then(Node::as_str).filter(|t| TYPES.contains(t))?;
+    let (prefix, base) = strip_keys(address);
+    Some(Planned {
+        address,
+        rtype,
+        line: rc.line,
+        conf: config.get(&base).and_then(|c| c.get("expressions")),
+        prefix,
+        base,
+        after: change.and_then(|c| c.get("after")),
+        unknown: change.and_then(|c| c.get("after_unknown")),
+    })
+}
+
+// Over 80 lines on purpose: one arm per resource type, so the type table (mirrored by the
+// README's rule table) reads in one place.
+fn fact(p: &Planned<'_>, all: &[Planned<'_>], file: &str) -> Fact {
+    let lt = |path: &[&str]| refs(p.conf, path);
+    let mut fix = Fix::TerraformBlock;
+    if ["aws_spot_fleet_request", "aws_ec2_fleet", "aws_batch_compute_environment", "aws_autoscaling_group"]
+        .contains(&p.rtype)
+    {
+        fix = Fix::UseLaunchTemplate;
+    }
+    let kind = match p.rtype {
+        "aws_ec2_instance_metadata_defaults" => {
+            let tokens = match p.after.and_then(|a| a.get("http_tokens")) {
+                _ if is_true(p.unknown.and_then(|u| u.get("http_tokens"))) => after_apply(),
+                Some(n) => scalar(n),
+                None => Val::Absent,
             };
-            let first_pass = FIRST.contains(&rtype);
-            if first_pass == pass_dependents || !(first_pass || SECOND.contains(&rtype)) {
-                continue;
-            }
-            let (prefix, base) = strip_keys(address);
-            let conf = config.get(&base).and_then(|c| c.get("expressions"));
-            let mut rec = Record {
-                file: display_path(file),
-                line: rc.line,
-                resource: address.to_string(),
-                rtype: rtype.to_string(),
-                verdict: Verdict::Fail,
-                reason: String::new(),
-                compensated_by: None,
-                inherited_from: None,
-                fix: Some(Fix::TerraformBlock),
-            };
-            let change = rc.get("change");
-            let after = change.and_then(|c| c.get("after"));
-            let unknown = change.and_then(|c| c.get("after_unknown"));
-            let template_refs: Vec<&str> = match rtype {
-                "aws_autoscaling_group" => {
-                    let mut r = refs(conf, &["launch_template", "id"]);
-                    r.extend(refs(conf, &["launch_template", "name"]));
-                    r.extend(refs(
-                        conf,
-                        &[
-                            "mixed_instances_policy",
-                            "launch_template",
-                            "launch_template_specification",
-                            "launch_template_id",
-                        ],
-                    ));
-                    r.extend(refs(
-                        conf,
-                        &[
-                            "mixed_instances_policy",
-                            "launch_template",
-                            "launch_template_specification",
-                            "launch_template_name",
-                        ],
-                    ));
-                    r.extend(refs(conf, &["launch_configuration"]));
-                    r
-                }
-                "aws_eks_node_group" | "aws_instance" => {
-                    let mut r = refs(conf, &["launch_template", "id"]);
-                    r.extend(refs(conf, &["launch_template", "name"]));
-                    r
-                }
-                _ => Vec::new(),
-            };
-            let own_configured = conf.is_some_and(|c| c.get("metadata_options").is_some());
-            // Set when the verdict is a fail only because http_tokens is left unset: what is unset.
-            let mut unset: Option<&str> = None;
-            if rtype == "aws_ec2_instance_metadata_defaults" {
-                let t = after.and_then(|a| a.get("http_tokens"));
-                (rec.verdict, rec.reason) = match t.and_then(Node::as_str) {
-                    _ if is_true(unknown.and_then(|u| u.get("http_tokens"))) => {
-                        (Verdict::Unknown, "http_tokens is known only after apply".into())
-                    }
-                    Some("required") => {
-                        (Verdict::Pass, "compensating control: account default http_tokens = \"required\"".into())
-                    }
-                    other => (
-                        Verdict::Fail,
-                        format!("account default http_tokens = {} allows IMDSv1", other.unwrap_or("no-preference")),
-                    ),
-                };
-                rec.fix = (rec.verdict == Verdict::Fail).then_some(Fix::TerraformDefaults);
-            } else if DEPENDENT.contains(&rtype)
-                || (rtype == "aws_instance" && !own_configured && !template_refs.is_empty())
-            {
-                if template_refs.is_empty() {
-                    (rec.verdict, rec.reason) = if rtype == "aws_eks_node_group" {
-                        // Not compensated by an account default: explicit launch-template options win.
-                        rec.fix = Some(Fix::EksLaunchTemplate);
-                        (Verdict::Fail, "no launch_template: EKS launches the nodes from a launch template it creates, which sets its own metadata options with IMDSv1 allowed (an account default does not override them)".into())
-                    } else {
-                        (Verdict::Unknown, "no launch template reference found in the plan's configuration".into())
-                    };
-                } else {
-                    inherit(&mut rec, &prefix, &template_refs, &out);
-                }
-            } else {
-                let mo = after.and_then(|a| a.get("metadata_options"));
-                let mo_unknown = unknown.and_then(|u| u.get("metadata_options"));
-                let tokens_unknown =
-                    is_true(mo_unknown) || is_true(first(mo_unknown).and_then(|m| m.get("http_tokens")));
-                let entry = first(mo).filter(|m| m.as_map().is_some());
-                (rec.verdict, rec.reason) = match entry {
-                    Some(e) if e.get("http_endpoint").and_then(Node::as_str) == Some("disabled") => {
-                        (Verdict::Pass, "the metadata service is disabled (http_endpoint = \"disabled\")".into())
-                    }
-                    _ if tokens_unknown && !own_configured && conf.is_some() => {
-                        unset = Some("metadata_options is not configured");
-                        (Verdict::Fail, "metadata_options is not configured: the provider computes http_tokens = \"optional\" by default, IMDSv1 allowed".into())
-                    }
-                    _ if tokens_unknown => {
-                        (Verdict::Unknown, "http_tokens is known only after apply (after_unknown)".into())
-                    }
-                    None => {
-                        unset = Some("no metadata_options");
-                        (
-                            Verdict::Fail,
-                            "no metadata_options: http_tokens defaults to \"optional\", IMDSv1 allowed".into(),
-                        )
-                    }
-                    Some(e) => {
-                        if let Some((k, _)) = e.get_entry("http_tokens") {
-                            rec.line = k.line;
-                        }
-                        match e.get("http_tokens") {
-                            Some(Node { kind: Kind::Scalar { text, .. }, .. }) if text == "required" => {
-                                (Verdict::Pass, "http_tokens = \"required\" (IMDSv2 only)".into())
-                            }
-                            Some(n) if !n.is_null() => (
-                                Verdict::Fail,
-                                format!(
-                                    "http_tokens = {:?} allows IMDSv1 (must be \"required\")",
-                                    n.as_str().unwrap_or("?")
-                                ),
-                            ),
-                            _ => {
-                                unset = Some("metadata_options does not set http_tokens");
-                                (Verdict::Fail, "metadata_options does not set http_tokens: it defaults to \"optional\", IMDSv1 allowed".into())
-                            }
-                        }
-                    }
-                };
-            }
-            if let (Some(why), Some(d)) = (unset, &defaults) {
-                rec.verdict = Verdict::Pass;
-                rec.reason = format!(
-                    "{why}, but {d} sets the account default http_tokens = \"required\" (compensating control)"
-                );
-                rec.compensated_by = Some(d.clone());
-            }
-            match rec.verdict {
-                Verdict::Pass => rec.fix = None,
-                Verdict::Unknown => rec.fix = Some(Fix::MakeKnown),
-                _ => {}
-            }
-            out.push(rec);
+            FactKind::AccountDefault { tokens, line: p.line }
         }
+        "aws_ami" => FactKind::Image {
+            v2: p.after.and_then(|a| a.get("imds_support")).and_then(Node::as_str) == Some("v2.0")
+                && !is_true(p.unknown.and_then(|u| u.get("imds_support"))),
+        },
+        "aws_imagebuilder_infrastructure_configuration" => {
+            FactKind::Launcher { own: own(p, false, "instance_metadata_options"), image: vec![], templates: vec![] }
+        }
+        "aws_spot_fleet_request" | "aws_ec2_fleet" => {
+            let spec = ["launch_template_config", "launch_template_specification"];
+            let mut r = lt(&[spec[0], spec[1], "id"]);
+            r.extend(lt(&[spec[0], spec[1], "launch_template_id"]));
+            r.extend(lt(&[spec[0], spec[1], "name"]));
+            r.extend(lt(&[spec[0], spec[1], "launch_template_name"]));
+            let mut templates = targets(p, all, &r, "aws_launch_template");
+            let specs = p.after.and_then(|a| a.get("launch_specification")).and_then(Node::as_seq).unwrap_or_default();
+            for (i, _) in specs.iter().enumerate() {
+                templates.push(Target::Inline {
+                    what: format!("launch_specification[{i}]"),
+                    own: Own::Unsupported("a spot fleet launch_specification cannot set metadata_options".into()),
+                    image: vec![],
+                    line: p.line,
+                });
+            }
+            FactKind::Dependent {
+                templates,
+                without: Without::Unknown("no launch template reference found in the plan's configuration".into()),
+            }
+        }
+        "aws_batch_compute_environment" => {
+            let after_str = |n: Option<&Node>, k: &str| {
+                n.and_then(|a| a.get(k)).and_then(Node::as_str).map(str::to_ascii_uppercase)
+            };
+            let cr = first(p.after.and_then(|a| a.get("compute_resources")));
+            if after_str(p.after, "type").as_deref() == Some("UNMANAGED")
+                || after_str(cr, "type").is_some_and(|t| t.starts_with("FARGATE"))
+            {
+                FactKind::Skip
+            } else {
+                let spec = ["compute_resources", "launch_template"];
+                let mut r = lt(&[spec[0], spec[1], "launch_template_id"]);
+                r.extend(lt(&[spec[0], spec[1], "launch_template_name"]));
+                let image_types = cr
+                    .and_then(|c| c.get("ec2_configuration"))
+                    .and_then(Node::as_seq)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|c| c.get("image_type").map_or(Val::Absent, scalar))
+                    .collect();
+                FactKind::Dependent {
+                    templates: targets(p, all, &r, "aws_launch_template"),
+                    without: crate::iac::rules::batch_default(image_types),
+                }
+            }
+        }
+        "aws_launch_template" | "aws_launch_configuration" => FactKind::Launcher {
+            own: own(p, false, "metadata_options"),
+            image: targets(p, all, &lt(&["image_id"]), "aws_ami").into_iter().flat_map(found).collect(),
+            templates: vec![],
+        },
+        "aws_instance" | "aws_spot_instance_request" => {
+            let mut r = lt(&["launch_template", "id"]);
+            r.extend(lt(&["launch_template", "name"]));
+            let templates = targets(p, all, &r, "aws_launch_template");
+            FactKind::Launcher {
+                own: own(p, !templates.is_empty(), "metadata_options"),
+                image: targets(p, all, &lt(&["ami"]), "aws_ami").into_iter().flat_map(found).collect(),
+                templates,
+            }
+        }
+        "aws_eks_node_group" => {
+            let mut r = lt(&["launch_template", "id"]);
+            r.extend(lt(&["launch_template", "name"]));
+            FactKind::Dependent { templates: targets(p, all, &r, "aws_launch_template"), without: Without::EksDefault }
+        }
+        _ => {
+            let spec = ["mixed_instances_policy", "launch_template", "launch_template_specification"];
+            let mut r = lt(&["launch_template", "id"]);
+            r.extend(lt(&["launch_template", "name"]));
+            r.extend(lt(&[spec[0], spec[1], spec[2], "launch_template_id"]));
+            r.extend(lt(&[spec[0], spec[1], spec[2], "launch_template_name"]));
+            let mut templates = targets(p, all, &r, "aws_launch_template");
+            templates.extend(targets(p, all, &lt(&["launch_configuration"]), "aws_launch_configuration"));
+            FactKind::Dependent {
+                templates,
+                without: Without::Unknown("no launch template reference found in the plan's configuration".into()),
+            }
+        }
+    };
+    Fact {
+        address: p.address.to_string(),
+        file: file.to_string(),
+        line: p.line,
+        syntax: Syntax::Terraform,
+        block: (p.rtype == "aws_imagebuilder_infrastructure_configuration").then_some("instance_metadata_options"),
+        default_required: false,
+        fix,
+        kind,
+    }
+}
+
+fn found(t: Target) -> Vec<usize> {
+    match t {
+        Target::Found(i) => i,
+        _ => Vec::new(),
+    }
+}
+
+fn after_apply() -> Val {
+    Val::Unknown { expr: None, why: "known only after apply (after_unknown)".into() }
+}
+
+fn scalar(n: &Node) -> Val {
+    match n.as_str() {
+        _ if n.is_null() => Val::Null,
+        Some(s) => Val::Str(s.to_string()),
+        None => Val::Other("a collection".into()),
+    }
+}
+
+/// The planned `metadata_options`. A resource whose configuration sets none (the provider
+/// computes them after apply) has no block; so does one that launches a template instead.
+fn own(p: &Planned<'_>, inherits: bool, block: &str) -> Own {
+    let own_configured = p.conf.is_some_and(|c| c.get(block).is_some());
+    if !own_configured && inherits {
+        return Own::NoBlock;
+    }
+    let mo_unknown = p.unknown.and_then(|u| u.get(block));
+    let block_unknown = is_true(mo_unknown);
+    let field_unknown = |k: &str| block_unknown || is_true(first(mo_unknown).and_then(|m| m.get(k)));
+    let entry = first(p.after.and_then(|a| a.get(block))).filter(|m| m.as_map().is_some());
+    if field_unknown("http_tokens") && !own_configured && p.conf.is_some() {
+        return Own::NoBlock;
+    }
+    let Some(e) = entry else {
+        if field_unknown("http_tokens") {
+            let tokens = after_apply();
+            return Own::Block(Options { endpoint: Val::Absent, tokens, via: None, line: p.line, empty: false });
+        }
+        return Own::NoBlock;
+    };
+    let get = |k: &str| match e.get(k) {
+        _ if field_unknown(k) => after_apply(),
+        Some(n) => scalar(n),
+        None => Val::Absent,
+    };
+    let endpoint = match get("http_endpoint") {
+        Val::Unknown { .. } if e.get("http_endpoint").and_then(Node::as_str) == Some("disabled") => {
+            Val::Str("disabled".into())
+        }
+        v => v,
+    };
+    Own::Block(Options {
+        endpoint,
+        tokens: get("http_tokens"),
+        via: None,
+        line: e.get_entry("http_tokens").map_or(p.line, |(k, _)| k.line),
+        empty: e.as_map().is_some_and(<[_]>::is_empty),
+    })
+}
+
+/// Resolves configuration references (`aws_launch_template.lt[0].id`) to planned resources
+/// of `rtype` in the same module.
+fn targets(p: &Planned<'_>, all: &[Planned<'_>], refs: &[&str], rtype: &str) -> Vec<Target> {
+    let mut seen = Vec::new();
+    let mut out = Vec::new();
+    for r in refs {
+        // "aws_launch_template.lt[0].id" → "aws_launch_template.lt"
+        let parts: Vec<&str> = r.splitn(3, '.').take(2).collect();
+        let name = strip_keys(&parts.join(".")).1;
+        if !name.starts_with(&format!("{rtype}.")) || seen.contains(&name) {
+            continue;
+        }
+        seen.push(name.clone());
+        let target = format!("{}{name}", p.prefix);
+        let idx: Vec<usize> = all.iter().enumerate().filter(|(_, t)| t.base == target).map(|(i, _)| i).collect();
+        out.push(if idx.is_empty() {
+            Target::Unresolved(format!("{rtype} {target} is not in this plan"))
+        } else {
+            Target::Found(idx)
+        });
     }
     out
-}
-
-/// The first account-default resource the plan keeps that requires tokens (known before apply).
-fn account_default<'a>(mut changes: impl Iterator<Item = &'a Node>) -> Option<String> {
-    changes
-        .find(|rc| {
-            let change = rc.get("change");
-            rc.get("type").and_then(Node::as_str) == Some("aws_ec2_instance_metadata_defaults")
-                && change.and_then(|c| c.get("after")).and_then(|a| a.get("http_tokens")).and_then(Node::as_str)
-                    == Some("required")
-                && !is_true(change.and_then(|c| c.get("after_unknown")).and_then(|u| u.get("http_tokens")))
-        })
-        .and_then(|rc| rc.get("address").and_then(Node::as_str).map(str::to_string))
-}
-
-/// Takes the worst verdict of the referenced templates (already checked in the first pass).
-fn inherit(rec: &mut Record, prefix: &str, template_refs: &[&str], done: &[Record]) {
-    let mut worst: Option<&Record> = None;
-    for r in template_refs {
-        // "aws_launch_template.lt.id" → "aws_launch_template.lt"
-        let target: Vec<&str> = r.splitn(3, '.').take(2).collect();
-        let target = format!("{prefix}{}", target.join("."));
-        for t in done.iter().filter(|t| strip_keys(&t.resource).1 == target) {
-            if worst.is_none_or(|w| t.verdict.rank() > w.verdict.rank()) {
-                worst = Some(t);
-            }
-        }
-    }
-    match worst {
-        Some(t) => {
-            rec.verdict = t.verdict;
-            rec.reason = format!("launches {} ({}:{}): {}", t.resource, t.file, t.line, t.reason);
-            rec.inherited_from = Some(t.resource.clone());
-            rec.compensated_by = t.compensated_by.clone();
-            rec.fix = Some(Fix::Template { address: t.resource.clone() });
-        }
-        None => {
-            rec.verdict = Verdict::Unknown;
-            rec.reason = format!("launch template {} is not in this plan", template_refs.join(", "));
-        }
-    }
 }

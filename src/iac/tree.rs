@@ -80,6 +80,23 @@ enum Frame {
 
 /// Parses the first document of a YAML (or JSON) text.
 pub fn parse(text: &str) -> Result<Node, TreeError> {
+    parse_docs(text, 1)?.into_iter().next().ok_or(TreeError { line: 1, message: "empty document".into() })
+}
+
+/// Documents read from one YAML stream before the rest is ignored.
+pub const MAX_DOCUMENTS: usize = 10_000;
+
+/// Parses every document of a YAML stream (`---` separated); empty documents are skipped.
+pub fn parse_documents(text: &str) -> Result<Vec<Node>, TreeError> {
+    let docs = parse_docs(text, MAX_DOCUMENTS)?;
+    if docs.is_empty() {
+        return Err(TreeError { line: 1, message: "empty document".into() });
+    }
+    Ok(docs)
+}
+
+fn parse_docs(text: &str, max: usize) -> Result<Vec<Node>, TreeError> {
+    let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
     let mut root: Option<Node> = None;
     for item in Parser::new_from_str(text) {
@@ -112,7 +129,8 @@ pub fn parse(text: &str) -> Result<Node, TreeError> {
                 return Err(TreeError { line, message: "YAML aliases are not supported".into() });
             }
             Event::DocumentEnd => {
-                if root.is_some() {
+                docs.extend(root.take().filter(|r| !r.is_null()));
+                if docs.len() >= max {
                     break;
                 }
                 continue;
@@ -128,7 +146,8 @@ pub fn parse(text: &str) -> Result<Node, TreeError> {
             None => root = Some(node),
         }
     }
-    root.ok_or(TreeError { line: 1, message: "empty document".into() })
+    docs.extend(root.filter(|r| !r.is_null()));
+    Ok(docs)
 }
 
 #[cfg(test)]
@@ -151,6 +170,15 @@ mod tests {
         let n = parse("{\n \"a\": {\n  \"b\": \"x\"\n }\n}").unwrap_or_else(|e| panic!("{e}"));
         let b = n.get("a").and_then(|a| a.get_entry("b")).unwrap_or_else(|| panic!("b"));
         assert_eq!(b.0.line, 3);
+    }
+
+    #[test]
+    fn reads_every_document() {
+        let docs = parse_documents("a: 1\n---\nb: 2\n---\n---\nc: 3\n").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(docs.len(), 3);
+        assert_eq!(docs[2].get("c").map(|n| n.line), Some(6));
+        assert!(parse_documents("a: 1\n---\nb: [\n").is_err(), "a broken later document is an error");
+        assert!(parse("a: 1\n---\nb: [\n").is_ok(), "parse reads the first document only");
     }
 
     #[test]

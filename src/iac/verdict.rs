@@ -51,10 +51,15 @@ pub enum Fix {
     /// Give an EKS node group a launch template that requires tokens (a node group has no
     /// `metadata_options` of its own).
     EksLaunchTemplate,
+    /// Launch from a launch template whose metadata options require tokens (fleets' launch
+    /// specifications and Batch compute environments cannot set them otherwise).
+    UseLaunchTemplate,
     /// Fix the launch template (or configuration) this resource launches.
     Template { address: String },
     /// Add `MetadataOptions: { HttpTokens: required }` at this CloudFormation path.
     CloudFormation { path: String },
+    /// Set `spec.metadataOptions.httpTokens: required` in a Karpenter EC2NodeClass.
+    Karpenter,
     /// Make the unknown value known (or enforce it another way).
     MakeKnown,
     /// Check the `terraform show -json` plan, which includes a remote module's resources.

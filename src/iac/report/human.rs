@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use super::Summary;
 use crate::iac::verdict::{Fix, Record, Verdict};
 
-pub fn render(records: &[Record], show_pass: bool, strict: bool) -> String {
+pub fn render(records: &[Record], show_pass: bool, strict: bool, quiet: bool) -> String {
     let mut out = String::new();
     for r in records {
         if r.verdict == Verdict::Pass && !show_pass {
@@ -25,6 +25,9 @@ pub fn render(records: &[Record], show_pass: bool, strict: bool) -> String {
         if let Some(fix) = &r.fix {
             out.push_str(&fix_text(r, fix));
         }
+    }
+    if quiet {
+        return out;
     }
     let s = Summary::of(records);
     let _ = write!(
@@ -59,6 +62,11 @@ fn indent(text: &str) -> String {
 fn fix_text(r: &Record, fix: &Fix) -> String {
     let block = "metadata_options {\n  http_tokens = \"required\"\n}";
     match fix {
+        Fix::TerraformBlock if r.rtype == "aws_imagebuilder_infrastructure_configuration" => format!(
+            "    fix: in {} set\n{}",
+            r.resource,
+            indent("instance_metadata_options {\n  http_tokens = \"required\"\n}")
+        ),
         Fix::TerraformBlock => format!("    fix: in {} set\n{}", r.resource, indent(block)),
         Fix::TerraformDefaults => format!("    fix: in {} set\n{}", r.resource, indent("http_tokens = \"required\"")),
         Fix::EksLaunchTemplate => format!(
@@ -66,6 +74,14 @@ fn fix_text(r: &Record, fix: &Fix) -> String {
             r.resource,
             indent(block)
         ),
+        Fix::UseLaunchTemplate if r.rtype.starts_with("AWS::") => format!(
+            "    fix: make {} launch a launch template whose LaunchTemplateData sets\n{}",
+            r.resource,
+            indent("MetadataOptions:\n  HttpTokens: required")
+        ),
+        Fix::UseLaunchTemplate => {
+            format!("    fix: make {} launch an aws_launch_template that sets\n{}", r.resource, indent(block))
+        }
         Fix::Template { address } if r.rtype.starts_with("AWS::") => format!(
             "    fix: in {address} set Properties.LaunchTemplateData.MetadataOptions\n{}",
             indent("MetadataOptions:\n  HttpTokens: required")
@@ -74,6 +90,11 @@ fn fix_text(r: &Record, fix: &Fix) -> String {
         Fix::CloudFormation { path } => {
             format!("    fix: in {} set {path}\n{}", r.resource, indent("MetadataOptions:\n  HttpTokens: required"))
         }
+        Fix::Karpenter => format!(
+            "    fix: in {} set (or remove metadataOptions: Karpenter's default is required)\n{}",
+            r.resource,
+            indent("spec:\n  metadataOptions:\n    httpTokens: required")
+        ),
         Fix::CheckPlan => "    fix: check the plan, which includes the module's resources:\n      \
              terraform plan -out=tfplan && terraform show -json tfplan > plan.json && imdswatch iac plan.json\n"
             .to_string(),

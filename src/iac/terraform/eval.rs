@@ -69,11 +69,25 @@ pub fn expr_text(expr: &Expression) -> String {
 /// Deepest chain of locals referring to locals that is followed.
 const MAX_LOCAL_DEPTH: usize = 32;
 
+/// Where a module input came from: the expression in the calling module block, evaluated
+/// there (so a template passed in by reference can be followed to the caller's resource).
+#[derive(Debug)]
+pub struct Caller {
+    pub expr: Expression,
+    pub scope: std::rc::Rc<ModuleScope>,
+    /// The calling module's address prefix (`""` for the root).
+    pub module: String,
+    pub count_index: Option<Value>,
+    pub each: Option<(Value, Value)>,
+}
+
 /// Variables and locals of one module instance.
 #[derive(Debug, Default)]
 pub struct ModuleScope {
     pub vars: BTreeMap<String, Value>,
     pub locals: BTreeMap<String, Expression>,
+    /// The calling module's expression for each input given.
+    pub callers: BTreeMap<String, Caller>,
     cache: RefCell<BTreeMap<String, Value>>,
     active: RefCell<HashSet<String>>,
 }

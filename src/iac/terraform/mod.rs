@@ -4,14 +4,15 @@
 pub mod eval;
 #[cfg(test)]
 mod eval_tests;
+pub mod facts;
 pub mod funcs;
 pub mod modules;
 pub mod parse;
 pub mod refs;
-pub mod rules;
+pub mod types;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::iac::verdict::{Fix, Record, Verdict, display_path};
 
@@ -19,7 +20,21 @@ use crate::iac::verdict::{Fix, Record, Verdict, display_path};
 /// `unknown` record per module call that is not followed (non-local source), plus
 /// parse-error records.
 pub fn check_dirs(dirs: &BTreeSet<PathBuf>) -> Vec<Record> {
+    check_with(modules::Loader::default(), dirs)
+}
+
+/// Checks one Terraform file given as text (standard input) as a module of its own (its
+/// local module calls have no directory to be found in and are reported).
+pub fn check_text(name: &Path, text: &str) -> Vec<Record> {
     let mut loader = modules::Loader::default();
+    match parse::parse_hcl(name, text) {
+        Ok(body) => loader.preload(name, body),
+        Err(e) => return vec![Record::parse_error(e.file(), e.line(), e.message())],
+    }
+    check_with(loader, &BTreeSet::from([name.to_path_buf()]))
+}
+
+fn check_with(mut loader: modules::Loader, dirs: &BTreeSet<PathBuf>) -> Vec<Record> {
     let dirs: BTreeSet<PathBuf> = dirs.iter().map(|d| modules::normalize(d)).collect();
     let mut children = BTreeSet::new();
     for d in &dirs {
@@ -29,12 +44,16 @@ pub fn check_dirs(dirs: &BTreeSet<PathBuf>) -> Vec<Record> {
     let mut records = Vec::new();
     for root in dirs.iter().filter(|d| !children.contains(*d)) {
         let vars: BTreeMap<_, _> = loader.tfvars(root);
+        loader.read_manifest(root);
         let mut instances = Vec::new();
         let mut stack = vec![root.clone()];
-        modules::expand(&mut loader, root, &vars, "", &mut stack, &mut instances);
-        let outcomes = rules::check(&instances);
+        modules::expand(&mut loader, root, &vars, BTreeMap::new(), "", &mut stack, &mut instances);
+        let outcomes = crate::iac::rules::judge(&facts::facts(&instances));
         for (inst, o) in instances.iter().zip(outcomes) {
-            let Some(o) = o else { continue };
+            let Some(mut o) = o else { continue };
+            if let Some(why) = &inst.expansion_unknown {
+                o.reason.push_str(&format!(" [{why}; checked once for all instances]"));
+            }
             records.push(Record {
                 file: display_path(&inst.block.file),
                 line: o.line,

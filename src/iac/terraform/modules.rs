@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
 
-use super::eval::{Env, ModuleScope, Value, expr_text};
+use super::eval::{Caller, Env, ModuleScope, Value, expr_text};
 use super::parse::{self, ParseError, TBlock, TBody};
 use crate::iac::discover::is_tf_file;
 use crate::iac::tree;
@@ -20,6 +20,11 @@ pub const TYPES: &[&str] = &[
     "aws_eks_node_group",
     "aws_ec2_instance_metadata_defaults",
     "aws_ami",
+    "aws_spot_instance_request",
+    "aws_spot_fleet_request",
+    "aws_ec2_fleet",
+    "aws_batch_compute_environment",
+    "aws_imagebuilder_infrastructure_configuration",
 ];
 
 const MAX_MODULE_DEPTH: usize = 16;
@@ -71,12 +76,59 @@ pub struct Unfollowed {
 #[derive(Debug, Default)]
 pub struct Loader {
     dirs: HashMap<PathBuf, Rc<TBody>>,
+    /// The current root's `.terraform/modules/modules.json`: module key (`eks.node_group`) →
+    /// directory `terraform init` installed it in.
+    manifest: BTreeMap<String, PathBuf>,
     pub errors: Vec<ParseError>,
     pub problems: Vec<Problem>,
     pub unfollowed: Vec<Unfollowed>,
 }
 
 impl Loader {
+    /// Reads `ROOT/.terraform/modules/modules.json` (written by `terraform init`), so that
+    /// registry and git module calls of this root are followed into the installed code.
+    pub fn read_manifest(&mut self, root: &Path) {
+        self.manifest.clear();
+        let Ok(text) = std::fs::read_to_string(root.join(".terraform/modules/modules.json")) else {
+            return;
+        };
+        let Ok(doc) = tree::parse(&text) else { return };
+        for m in doc.get("Modules").and_then(tree::Node::as_seq).unwrap_or_default() {
+            let (Some(key), Some(dir)) =
+                (m.get("Key").and_then(tree::Node::as_str), m.get("Dir").and_then(tree::Node::as_str))
+            else {
+                continue;
+            };
+            if !key.is_empty() && !Path::new(dir).is_absolute() {
+                self.manifest.insert(key.to_string(), normalize(&root.join(dir)));
+            }
+        }
+    }
+
+    /// The installed directory of the module call `name` made from the module at `prefix`.
+    fn installed(&self, prefix: &str, name: &str) -> Option<PathBuf> {
+        let mut depth = 0usize;
+        let plain: String = prefix
+            .chars()
+            .filter(|c| {
+                match c {
+                    '[' => depth += 1,
+                    ']' => depth = depth.saturating_sub(1),
+                    _ => {}
+                }
+                depth == 0 && *c != ']'
+            })
+            .collect();
+        let mut key: Vec<&str> = plain.split('.').filter(|p| !p.is_empty() && *p != "module").collect();
+        key.push(name);
+        self.manifest.get(&key.join(".")).filter(|d| d.is_dir()).cloned()
+    }
+
+    /// Uses `body` as the module at `dir` (a file read from standard input).
+    pub fn preload(&mut self, dir: &Path, body: TBody) {
+        self.dirs.insert(dir.to_path_buf(), Rc::new(body));
+    }
+
     /// All `.tf` / `.tf.json` files of a directory, merged (parse errors are collected).
     pub fn load(&mut self, dir: &Path) -> Rc<TBody> {
         if let Some(b) = self.dirs.get(dir) {
@@ -205,11 +257,14 @@ pub fn normalize(p: &Path) -> PathBuf {
     if out.as_os_str().is_empty() { PathBuf::from(".") } else { out }
 }
 
+// Over 80 lines on purpose: variables, locals, resources, then module calls, in one pass over
+// a module as Terraform reads it.
 /// Expands one module instance (and, recursively, its local module calls).
 pub fn expand(
     loader: &mut Loader,
     dir: &Path,
     inputs: &BTreeMap<String, Value>,
+    callers: BTreeMap<String, Caller>,
     prefix: &str,
     stack: &mut Vec<PathBuf>,
     out: &mut Vec<Instance>,
@@ -221,8 +276,19 @@ pub fn expand(
         let Some(name) = v.labels.first() else {
             continue;
         };
-        let value =
-            inputs.get(name).cloned().or_else(|| v.body.attr("default").map(|d| Env::module(&empty).eval(&d.expr)));
+        let default = || v.body.attr("default").map(|d| Env::module(&empty).eval(&d.expr));
+        let non_nullable =
+            v.body.attr("nullable").is_some_and(|a| Env::module(&empty).eval(&a.expr) == Value::Bool(false));
+        // A null input to a `nullable = false` variable takes the default, as in Terraform.
+        let value = match inputs.get(name) {
+            Some(Value::Null) if non_nullable => default(),
+            Some(given) => Some(given.clone()),
+            None => default(),
+        };
+        let value = match (value, v.body.attr("type")) {
+            (Some(val), Some(t)) => Some(super::types::convert(val, &t.expr)),
+            (val, _) => val,
+        };
         let value = value.unwrap_or_else(|| {
             Value::Unknown(format!("var.{name} has no default and no value is given (tfvars or module input)"))
         });
@@ -234,7 +300,9 @@ pub fn expand(
             locals.insert(a.name.clone(), a.expr.clone());
         }
     }
-    let scope = Rc::new(ModuleScope::new(vars, locals));
+    let mut scope = ModuleScope::new(vars, locals);
+    scope.callers = callers;
+    let scope = Rc::new(scope);
 
     for r in body.blocks("resource") {
         let [rtype, name] = r.labels.as_slice() else {
@@ -265,6 +333,9 @@ pub fn expand(
         };
         let child = match source(&m.body, dir) {
             Source::Local(child) => child,
+            Source::NotLocal(_) if loader.installed(prefix, name).is_some() => {
+                loader.installed(prefix, name).unwrap_or_default()
+            }
             Source::NotLocal(why) => {
                 // A call with `count = 0` (or an empty `for_each`) creates nothing.
                 if !expansion(&m.body, &Env::module(&scope)).is_empty() {
@@ -274,7 +345,8 @@ pub fn expand(
                         address: format!("{prefix}module.{name}"),
                         reason: format!(
                             "{why}, so its resources were not checked; \
-                             checking the `terraform show -json` plan covers them"
+                             checking the `terraform show -json` plan covers them \
+                             (or run `terraform init`: installed modules are followed)"
                         ),
                     });
                 }
@@ -308,19 +380,26 @@ pub fn expand(
             continue;
         }
         for (key, count_index, each, unknown) in expansion(&m.body, &Env::module(&scope)) {
-            let env = Env { module: &scope, count_index, each, iterator: None };
-            let args: BTreeMap<String, Value> = m
-                .body
-                .attrs
-                .iter()
-                .filter(|a| {
-                    !matches!(a.name.as_str(), "source" | "version" | "count" | "for_each" | "providers" | "depends_on")
+            let inputs = m.body.attrs.iter().filter(|a| {
+                !matches!(a.name.as_str(), "source" | "version" | "count" | "for_each" | "providers" | "depends_on")
+            });
+            let env = Env { module: &scope, count_index: count_index.clone(), each: each.clone(), iterator: None };
+            let args: BTreeMap<String, Value> = inputs.clone().map(|a| (a.name.clone(), env.eval(&a.expr))).collect();
+            let callers = inputs
+                .map(|a| {
+                    let c = Caller {
+                        expr: a.expr.clone(),
+                        scope: scope.clone(),
+                        module: prefix.to_string(),
+                        count_index: count_index.clone(),
+                        each: each.clone(),
+                    };
+                    (a.name.clone(), c)
                 })
-                .map(|a| (a.name.clone(), env.eval(&a.expr)))
                 .collect();
             let child_prefix = format!("{prefix}module.{name}{}.", key_suffix(key.as_ref(), unknown.is_some()));
             stack.push(child.clone());
-            expand(loader, &child, &args, &child_prefix, stack, out);
+            expand(loader, &child, &args, callers, &child_prefix, stack, out);
             stack.pop();
         }
     }

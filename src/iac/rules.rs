@@ -1,0 +1,468 @@
+//! The one IMDSv1 rule. Every front end (Terraform configuration, plan JSON, CloudFormation,
+//! Kubernetes) extracts a [`Fact`] per resource — its own metadata options, the templates it
+//! launches, the image it boots, or an account default — and [`judge`] decides every verdict,
+//! with inheritance and compensating controls, in one place.
+
+use crate::iac::verdict::{Fix, Verdict};
+
+/// The syntax a fact was read from: it names the fields in reasons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Syntax {
+    Terraform,
+    CloudFormation,
+    Karpenter,
+}
+
+struct Names {
+    block: &'static str,
+    tokens: &'static str,
+    endpoint: &'static str,
+}
+
+impl Syntax {
+    fn names_for(self, block: Option<&'static str>) -> Names {
+        let mut n = self.names();
+        if let Some(b) = block {
+            n.block = b;
+        }
+        n
+    }
+
+    fn names(self) -> Names {
+        match self {
+            Syntax::Terraform => Names { block: "metadata_options", tokens: "http_tokens", endpoint: "http_endpoint" },
+            Syntax::CloudFormation => {
+                Names { block: "MetadataOptions", tokens: "HttpTokens", endpoint: "HttpEndpoint" }
+            }
+            Syntax::Karpenter => Names { block: "metadataOptions", tokens: "httpTokens", endpoint: "httpEndpoint" },
+        }
+    }
+
+    /// `http_tokens = "optional"` / `HttpTokens: optional`; `via` names a non-literal expression.
+    fn assign(self, field: &str, via: Option<&str>, value: &str) -> String {
+        match self {
+            Syntax::Terraform => {
+                let via = via.map(|v| format!("{v} → ")).unwrap_or_default();
+                format!("{field} = {via}{value:?}")
+            }
+            _ => format!("{field}: {value}"),
+        }
+    }
+
+    fn quoted(self, value: &str) -> String {
+        if self == Syntax::Terraform { format!("{value:?}") } else { value.to_string() }
+    }
+}
+
+/// A value read from the configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val {
+    /// Not written.
+    Absent,
+    /// Written as null (Terraform: leaves it unset).
+    Null,
+    Str(String),
+    /// A known value that is not a string (shown as written).
+    Other(String),
+    /// Cannot be known before deploy: the expression (when worth showing) and why.
+    Unknown {
+        expr: Option<String>,
+        why: String,
+    },
+}
+
+/// A metadata options block as written.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub endpoint: Val,
+    pub tokens: Val,
+    /// The expression `http_tokens` was computed from, when it is not a literal.
+    pub via: Option<String>,
+    /// The line of the tokens attribute when written, else the resource's.
+    pub line: usize,
+    pub empty: bool,
+}
+
+/// What a resource's own metadata options say.
+#[derive(Debug, Clone)]
+pub enum Own {
+    /// No block (or a dynamic block that creates none).
+    NoBlock,
+    Block(Options),
+    /// The block itself cannot be known: the whole reason.
+    Unknown {
+        why: String,
+        line: usize,
+    },
+    /// The resource cannot carry metadata options at all: why (e.g. a fleet's launch specification).
+    Unsupported(String),
+}
+
+/// What one template reference resolves to.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// Facts (indices into the same slice); several when the template is expanded.
+    Found(Vec<usize>),
+    Unresolved(String),
+    /// Instances specified inline (a fleet's launch specification): own options, image.
+    Inline {
+        what: String,
+        own: Own,
+        image: Vec<usize>,
+        line: usize,
+    },
+}
+
+/// What a resource that only launches through templates does without one.
+#[derive(Debug, Clone)]
+pub enum Without {
+    Unknown(String),
+    /// EKS creates its own launch template, with IMDSv1 allowed.
+    EksDefault,
+    /// The service launches instances itself: judged like own options (compensations apply).
+    Default {
+        own: Own,
+        image: Vec<usize>,
+    },
+    /// The service's default is known to require IMDSv2: why.
+    Pass(String),
+}
+
+#[derive(Debug, Clone)]
+pub enum FactKind {
+    /// Launches instances with its own metadata options; when it has none and names templates,
+    /// it inherits their verdict. `image` lists image facts it may boot (AMI control).
+    Launcher { own: Own, image: Vec<usize>, templates: Vec<Target> },
+    /// Launches only through templates (ASG, node groups, fleets).
+    Dependent { templates: Vec<Target>, without: Without },
+    /// An account-wide default (`aws_ec2_instance_metadata_defaults`): the tokens value and its line.
+    AccountDefault { tokens: Val, line: usize },
+    /// An image; `v2` when `imds_support = "v2.0"`.
+    Image { v2: bool },
+    /// Launches no instance (an unmanaged or Fargate Batch environment): no record.
+    Skip,
+}
+
+/// One resource as the rule sees it.
+#[derive(Debug, Clone)]
+pub struct Fact {
+    pub address: String,
+    pub file: String,
+    pub line: usize,
+    pub syntax: Syntax,
+    /// The name of the metadata options block when it is not the syntax's usual one
+    /// (Image Builder: `instance_metadata_options`).
+    pub block: Option<&'static str>,
+    /// The service default of `http_tokens` when unset is "required" (Karpenter), not "optional".
+    pub default_required: bool,
+    /// The fix to print when the resource's own options fail.
+    pub fix: Fix,
+    pub kind: FactKind,
+}
+
+/// The rule's conclusion for one resource.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub verdict: Verdict,
+    pub reason: String,
+    pub line: usize,
+    pub compensated_by: Option<String>,
+    pub inherited_from: Option<String>,
+    pub fix: Option<Fix>,
+}
+
+impl Outcome {
+    fn new(verdict: Verdict, reason: impl Into<String>, line: usize, fail_fix: &Fix) -> Outcome {
+        let fix = match verdict {
+            Verdict::Fail => Some(fail_fix.clone()),
+            Verdict::Unknown => Some(Fix::MakeKnown),
+            _ => None,
+        };
+        Outcome { verdict, reason: reason.into(), line, compensated_by: None, inherited_from: None, fix }
+    }
+}
+
+/// Template chains longer than this are reported as unknown (cycles cannot loop).
+const MAX_CHAIN: usize = 8;
+
+/// Verdicts for all facts of one configuration (one Terraform root, one plan, one template),
+/// in the same order; `None` for facts that get no record (an image without a control).
+pub fn judge(facts: &[Fact]) -> Vec<Option<Outcome>> {
+    let defaults = facts
+        .iter()
+        .find(|f| matches!(&f.kind, FactKind::AccountDefault { tokens: Val::Str(s), .. } if s == "required"))
+        .map(|f| f.address.clone());
+    let mut j = Judge { facts, defaults, memo: vec![None; facts.len()] };
+    (0..facts.len()).map(|i| j.outcome(i, 0)).collect()
+}
+
+struct Judge<'a> {
+    facts: &'a [Fact],
+    defaults: Option<String>,
+    memo: Vec<Option<Option<Outcome>>>,
+}
+
+impl Judge<'_> {
+    fn outcome(&mut self, i: usize, depth: usize) -> Option<Outcome> {
+        if let Some(o) = &self.memo[i] {
+            return o.clone();
+        }
+        let f = &self.facts[i];
+        if depth > MAX_CHAIN {
+            return Some(Outcome::new(Verdict::Unknown, "launch template references form a cycle", f.line, &f.fix));
+        }
+        let o = match &f.kind {
+            FactKind::Skip => None,
+            FactKind::Image { v2 } => v2.then(|| {
+                Outcome::new(Verdict::Pass, "compensating control: imds_support = \"v2.0\", so instances launched from this AMI without their own metadata options require IMDSv2", f.line, &f.fix)
+            }),
+            FactKind::AccountDefault { tokens, line } => Some(account_default(tokens, *line)),
+            FactKind::Launcher { own, image, templates } => {
+                if matches!(own, Own::NoBlock) && !templates.is_empty() {
+                    Some(self.inherit(f, templates, depth))
+                } else {
+                    Some(self.own(f, own, image, f.line))
+                }
+            }
+            FactKind::Dependent { templates, without } => Some(if templates.is_empty() {
+                match without {
+                    Without::Unknown(why) => Outcome::new(Verdict::Unknown, why.clone(), f.line, &f.fix),
+                    Without::EksDefault => {
+                        // Not compensated by an account default: explicit launch-template options win.
+                        Outcome::new(Verdict::Fail, "no launch_template: EKS launches the nodes from a launch template it creates, which sets its own metadata options with IMDSv1 allowed (an account default does not override them)", f.line, &Fix::EksLaunchTemplate)
+                    }
+                    Without::Default { own, image } => self.own(f, own, image, f.line),
+                    Without::Pass(why) => Outcome::new(Verdict::Pass, why.clone(), f.line, &f.fix),
+                }
+            } else {
+                self.inherit(f, templates, depth)
+            }),
+        };
+        if depth == 0 {
+            self.memo[i] = Some(o.clone());
+        }
+        o
+    }
+
+    /// Own verdict, else the image's `imds_support`, else the account default, else the service default.
+    fn own(&self, f: &Fact, own: &Own, image: &[usize], resource_line: usize) -> Outcome {
+        let n = f.syntax.names_for(f.block);
+        let (why, line) = match own {
+            Own::Block(o) => match options(f, o) {
+                Ok(outcome) => return outcome,
+                Err(unset) => unset,
+            },
+            Own::Unknown { why, line } => return Outcome::new(Verdict::Unknown, why.clone(), *line, &f.fix),
+            Own::NoBlock if f.syntax == Syntax::Terraform => (format!("no {} block", n.block), resource_line),
+            Own::NoBlock => (format!("no {}", n.block), resource_line),
+            Own::Unsupported(why) => (why.clone(), resource_line),
+        };
+        if f.default_required {
+            let who = if f.syntax == Syntax::Karpenter { "Karpenter" } else { "the service" };
+            return Outcome::new(
+                Verdict::Pass,
+                format!("{why}: {who} defaults {} to {} (IMDSv2 only)", n.tokens, f.syntax.quoted("required")),
+                line,
+                &f.fix,
+            );
+        }
+        if let Some(a) = image.iter().map(|&i| &self.facts[i]).find(|a| matches!(a.kind, FactKind::Image { v2: true }))
+        {
+            let mut o = Outcome::new(
+                Verdict::Pass,
+                format!("{why}, but the AMI {} has imds_support = \"v2.0\" (compensating control)", a.address),
+                line,
+                &f.fix,
+            );
+            o.compensated_by = Some(a.address.clone());
+            return o;
+        }
+        if let Some(d) = &self.defaults {
+            let mut o = Outcome::new(
+                Verdict::Pass,
+                format!("{why}, but {d} sets the account default http_tokens = \"required\" (compensating control)"),
+                line,
+                &f.fix,
+            );
+            o.compensated_by = Some(d.clone());
+            return o;
+        }
+        Outcome::new(
+            Verdict::Fail,
+            format!("{why}: {} defaults to {}, IMDSv1 allowed", n.tokens, f.syntax.quoted("optional")),
+            line,
+            &f.fix,
+        )
+    }
+
+    /// The worst verdict among the templates (or inline specifications) a resource launches.
+    fn inherit(&mut self, f: &Fact, targets: &[Target], depth: usize) -> Outcome {
+        let mut worst: Option<Outcome> = None;
+        for t in targets {
+            let o = match t {
+                Target::Unresolved(why) => Outcome::new(Verdict::Unknown, why.clone(), f.line, &f.fix),
+                Target::Inline { what, own, image, line } => {
+                    let mut o = self.own(f, own, image, *line);
+                    o.reason = format!("{what}: {}", o.reason);
+                    o
+                }
+                Target::Found(idx) => {
+                    let mut best: Option<Outcome> = None;
+                    for &i in idx {
+                        let Some(t) = self.outcome(i, depth + 1) else { continue };
+                        let target = &self.facts[i];
+                        let mut o = Outcome::new(
+                            t.verdict,
+                            format!("launches {} ({}:{}): {}", target.address, target.file, t.line, t.reason),
+                            f.line,
+                            &f.fix,
+                        );
+                        o.inherited_from = Some(target.address.clone());
+                        o.compensated_by = t.compensated_by.clone();
+                        o.fix = (t.verdict != Verdict::Pass).then(|| Fix::Template { address: target.address.clone() });
+                        if best.as_ref().is_none_or(|b| o.verdict.rank() > b.verdict.rank()) {
+                            best = Some(o);
+                        }
+                    }
+                    best.unwrap_or_else(|| {
+                        Outcome::new(Verdict::Unknown, "the referenced template has no verdict", f.line, &f.fix)
+                    })
+                }
+            };
+            if worst.as_ref().is_none_or(|w| o.verdict.rank() > w.verdict.rank()) {
+                worst = Some(o);
+            }
+        }
+        worst.unwrap_or_else(|| Outcome::new(Verdict::Unknown, "no launch template found", f.line, &f.fix))
+    }
+}
+
+/// A written options block: the outcome, or `Err((why, line))` when it leaves tokens unset.
+fn options(f: &Fact, o: &Options) -> Result<Outcome, (String, usize)> {
+    let s = f.syntax;
+    let n = s.names();
+    let line = o.line;
+    let new = |v: Verdict, why: String| Ok(Outcome::new(v, why, line, &f.fix));
+    if o.endpoint == Val::Str("disabled".into()) {
+        return new(
+            Verdict::Pass,
+            format!("the metadata service is disabled ({})", s.assign(n.endpoint, None, "disabled")),
+        );
+    }
+    let endpoint_unknown = match &o.endpoint {
+        Val::Unknown { why, .. } => Some(why.clone()),
+        _ => None,
+    };
+    let via = o.via.as_deref();
+    match &o.tokens {
+        Val::Absent => match endpoint_unknown {
+            Some(w) => {
+                new(Verdict::Unknown, format!("{} is not set and {} cannot be known: {w}", n.tokens, n.endpoint))
+            }
+            None if o.empty => Err((format!("{} is empty", n.block), line)),
+            None => Err((format!("{} does not set {}", n.block, n.tokens), line)),
+        },
+        Val::Str(v) if v == "required" => {
+            new(Verdict::Pass, format!("{} (IMDSv2 only)", s.assign(n.tokens, via, "required")))
+        }
+        Val::Null => Err((
+            match s {
+                Syntax::Terraform => {
+                    format!("{} = {}null leaves it unset", n.tokens, via.map(|v| format!("{v} → ")).unwrap_or_default())
+                }
+                _ => format!("{} is null", n.tokens),
+            },
+            line,
+        )),
+        Val::Unknown { expr, why } => {
+            let expr = expr.as_ref().map(|e| format!("`{e}` ")).unwrap_or_default();
+            new(Verdict::Unknown, format!("{} {expr}cannot be known: {why}", n.tokens))
+        }
+        _ if endpoint_unknown.is_some() => new(
+            Verdict::Unknown,
+            format!(
+                "{} is not {} and {} cannot be known: {}",
+                n.tokens,
+                s.quoted("required"),
+                n.endpoint,
+                endpoint_unknown.unwrap_or_default()
+            ),
+        ),
+        Val::Str(v) if v.eq_ignore_ascii_case("required") => new(
+            Verdict::Fail,
+            match s {
+                Syntax::Terraform => format!(
+                    "{}: the API is case-sensitive, only \"required\" enforces IMDSv2",
+                    s.assign(n.tokens, via, v)
+                ),
+                _ => format!("{}: {v:?}: the API is case-sensitive, only \"required\" enforces IMDSv2", n.tokens),
+            },
+        ),
+        Val::Str(v) => new(
+            Verdict::Fail,
+            format!("{} allows IMDSv1 (must be {})", s.assign(n.tokens, via, v), s.quoted("required")),
+        ),
+        Val::Other(v) => {
+            let shown = match s {
+                Syntax::Terraform => {
+                    format!("{} = {}{v}", n.tokens, via.map(|v| format!("{v} → ")).unwrap_or_default())
+                }
+                _ => format!("{}: {v}", n.tokens),
+            };
+            new(Verdict::Fail, format!("{shown} allows IMDSv1 (must be {})", s.quoted("required")))
+        }
+    }
+}
+
+fn account_default(tokens: &Val, line: usize) -> Outcome {
+    let fix = Fix::TerraformDefaults;
+    match tokens {
+        Val::Absent | Val::Null => Outcome::new(
+            Verdict::Fail,
+            "account default sets no http_tokens (\"no-preference\"): new instances may allow IMDSv1",
+            line,
+            &fix,
+        ),
+        Val::Str(s) if s == "required" => Outcome::new(
+            Verdict::Pass,
+            "compensating control: account default http_tokens = \"required\" for launches that leave http_tokens unset",
+            line,
+            &fix,
+        ),
+        Val::Unknown { why, .. } => {
+            Outcome::new(Verdict::Unknown, format!("account default http_tokens cannot be known: {why}"), line, &fix)
+        }
+        Val::Str(v) => Outcome::new(
+            Verdict::Fail,
+            format!("account default http_tokens = {v:?} allows IMDSv1 (must be \"required\")"),
+            line,
+            &fix,
+        ),
+        Val::Other(v) => Outcome::new(
+            Verdict::Fail,
+            format!("account default http_tokens = {v} allows IMDSv1 (must be \"required\")"),
+            line,
+            &fix,
+        ),
+    }
+}
+
+/// What a Batch compute environment without a launch template launches: its image types
+/// (`Ec2Configuration[].ImageType`, `ec2_configuration.image_type`); none means Batch's default.
+pub fn batch_default(image_types: Vec<Val>) -> Without {
+    let al2023 = |v: &Val| matches!(v, Val::Str(s) if s.to_ascii_uppercase().contains("AL2023"));
+    if let Some(Val::Unknown { why, .. }) = image_types.iter().find(|v| matches!(v, Val::Unknown { .. })) {
+        return Without::Unknown(format!("no launch template, and the image type cannot be known: {why}"));
+    }
+    if !image_types.is_empty() && image_types.iter().all(al2023) {
+        return Without::Pass(
+            "no launch template; the Amazon Linux 2023 image type requires IMDSv2 by default (AWS Batch user guide, IMDS configuration)".into(),
+        );
+    }
+    Without::Default {
+        own: Own::Unsupported(
+            "no launch template: Batch launches its default Amazon Linux 2 ECS AMI, which allows IMDSv1 unless the image type is Amazon Linux 2023 (AWS Batch user guide, IMDS configuration)".into(),
+        ),
+        image: vec![],
+    }
+}
