@@ -161,12 +161,29 @@ pub enum AttributionMiss {
     Disabled,
 }
 
+/// How a request's process was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttributionSource {
+    /// A kernel connect event named the pid in the client's `connect()`; details read from
+    /// /proc at that moment.
+    Kernel,
+    /// Socket tables (sock_diag, /proc/net/tcp) and the fds in /proc/PID/fd.
+    Procfs,
+}
+
 /// Who made a request: filled by `attribute`, attached to records in live mode.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Attribution {
     pub process: Option<Process>,
     pub container: Option<Container>,
     pub miss: Option<AttributionMiss>,
+    /// How `process` (or `pid`) was found; `None` when nothing was.
+    pub source: Option<AttributionSource>,
+    /// The pid, when known although `process` is not (it exited before /proc was read).
+    pub pid: Option<u32>,
+    /// What could not be learnt about a known pid (e.g. `exe`, `cmdline`).
+    pub missing: Vec<&'static str>,
 }
 
 /// One IMDS HTTP request and its answer. Serialized with `"type": "request"` first.
@@ -191,11 +208,28 @@ pub struct LiveFields {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attribution: Option<AttributionMiss>,
     pub host: Option<String>,
+    /// How the process was found (`kernel`, `procfs`); absent when it was not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attribution_source: Option<AttributionSource>,
+    /// The client's pid when `process` is null but the kernel named it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attribution_pid: Option<u32>,
+    /// What is missing about a known pid (`exe`, `cmdline`, ...); absent when nothing is.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attribution_missing: Vec<&'static str>,
 }
 
 impl LiveFields {
     pub fn from_attribution(a: Attribution, host: Option<String>) -> LiveFields {
-        LiveFields { process: a.process, container: a.container, attribution: a.miss, host }
+        LiveFields {
+            process: a.process,
+            container: a.container,
+            attribution: a.miss,
+            host,
+            attribution_source: a.source,
+            attribution_pid: a.pid,
+            attribution_missing: a.missing,
+        }
     }
 }
 
@@ -227,6 +261,15 @@ pub struct StatsRecord {
     pub attribution_misses: u64,
     /// Malformed, truncated or hostile input, by kind (only non-zero kinds appear).
     pub anomalies: std::collections::BTreeMap<&'static str, u64>,
+    /// Attribution lookups skipped because the attribution queue was full (live).
+    pub attribution_overload: u64,
+    /// Lines that could not be written (disk full, file gone) (live).
+    pub output_errors: u64,
+    /// Attribution path in use (live): `kernel`, `procfs`, or `off`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attribution_path: Option<&'static str>,
+    /// Kernel connect events lost because a perf ring was full (PERF_RECORD_LOST, live).
+    pub perf_lost: u64,
 }
 
 /// Requests seen, by kind.

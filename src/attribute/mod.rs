@@ -17,6 +17,7 @@
 pub mod container;
 mod diag;
 mod fds;
+pub mod kernel;
 mod process;
 pub mod redact;
 mod sockets;
@@ -30,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use lru::LruCache;
 
-use crate::event::{Attribution, AttributionMiss};
+use crate::event::{Attribution, AttributionMiss, AttributionSource};
 use fds::{FdIndex, Scan};
 use process::{Details, ProcReader, ReadError};
 use sockets::{ConnKey, Tables, conn_key};
@@ -141,7 +142,12 @@ fn nz(n: usize) -> NonZeroUsize {
 }
 
 fn found(d: &Details) -> Attribution {
-    Attribution { process: Some(d.process.clone()), container: d.container.clone(), miss: None }
+    Attribution {
+        process: Some(d.process.clone()),
+        container: d.container.clone(),
+        source: Some(AttributionSource::Procfs),
+        ..Attribution::default()
+    }
 }
 
 impl Attributor {
@@ -197,7 +203,7 @@ impl Attributor {
             AttributionMiss::Permission => self.stats.miss_permission += 1,
             _ => self.stats.miss_exited += 1,
         }
-        Attribution { process: None, container: None, miss: Some(miss) }
+        Attribution { miss: Some(miss), ..Attribution::default() }
     }
 
     fn resolve(&mut self, client: SocketAddr, server: SocketAddr) -> Result<Arc<Details>, AttributionMiss> {

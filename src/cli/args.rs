@@ -144,6 +144,11 @@ pub struct LiveArgs {
     #[arg(long)]
     pub no_attribution: bool,
 
+    /// How processes are found: kernel connect events (perf tracepoint; needs CAP_PERFMON or
+    /// CAP_SYS_ADMIN), /proc and sock_diag only, or auto (kernel when available, else procfs).
+    #[arg(long, value_enum, value_name = "PATH", default_value = "auto")]
+    pub attribution: crate::live::attribution::AttributionPath,
+
     #[command(flatten)]
     pub engine: EngineArgs,
 }

@@ -109,6 +109,7 @@ fn run_live(a: &args::LiveArgs) -> anyhow::Result<u8> {
         duration: a.duration.map(Duration::from_secs),
         attribution: !a.no_attribution,
         engine,
+        attribution_path: a.attribution,
     };
     if a.json || a.output.is_some() || !stdout_is_tty() {
         crate::live::run_json(&cfg)

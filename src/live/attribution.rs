@@ -1,6 +1,9 @@
-//! The attribution stage: looks up a connection's process as soon as its first packet is
-//! seen, retries quickly for processes that are still starting up, and attaches the result
-//! to the connection's requests. Runs on its own thread, off the packet path.
+//! The attribution stage: attaches to each request the process that made it, in this
+//! order: the kernel connect event of its connection (when the kernel path runs: the pid
+//! named in the client's `connect()`, described from /proc at that moment), then the /proc
+//! path (sock_diag or the TCP tables, then the fds), then `exited`. Without the kernel path,
+//! a connection is looked up as soon as its first packet is seen and retried quickly for
+//! processes still starting up. Runs on its own thread, off the packet path.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -10,7 +13,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::counters::Counters;
-use crate::attribute::Attributor;
+use crate::attribute::kernel::{KernelShared, KernelSource};
+use crate::attribute::{AttributeConfig, Attributor};
 use crate::event::{Attribution, AttributionMiss, LiveFields, RequestRecord};
 use crate::flow::FlowKey;
 use crate::time::Timestamp;
@@ -25,6 +29,39 @@ const RECORDS_PER_PASS: usize = 64;
 /// Retries of a lookup that found no process, after the first attempt.
 const RETRY_DELAYS: [Duration; 3] = [Duration::from_millis(2), Duration::from_millis(10), Duration::from_millis(50)];
 
+/// Longest wait, on a request the kernel path has no answer for, for the kernel thread to
+/// read what its rings hold.
+const KERNEL_CATCH_UP: Duration = Duration::from_millis(20);
+
+/// Which attribution path `live` uses (`--attribution`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum AttributionPath {
+    /// Kernel connect events when available, else /proc.
+    #[default]
+    Auto,
+    /// Kernel connect events (with /proc as fallback per request); fail when unavailable.
+    Kernel,
+    /// /proc and sock_diag only (the path without kernel events).
+    Procfs,
+}
+
+/// Opens the kernel path as `path` asks (before privileges are dropped). `Ok(None)` means
+/// the /proc path; the reason for it is returned for the start-up line.
+pub fn open_kernel(path: AttributionPath, ports: &[u16]) -> anyhow::Result<(Option<KernelSource>, String)> {
+    if path == AttributionPath::Procfs {
+        return Ok((None, "/proc and sock_diag (--attribution procfs)".into()));
+    }
+    match KernelSource::open(ports, &AttributeConfig::default()) {
+        Ok(k) => Ok((Some(k), "kernel connect events (sock:inet_sock_set_state via perf), /proc as fallback".into())),
+        Err(e) if path == AttributionPath::Kernel => {
+            anyhow::bail!(
+                "--attribution kernel: the kernel path is unavailable: {e} (needs CAP_PERFMON or CAP_SYS_ADMIN, perf_event_paranoid, tracefs)"
+            )
+        }
+        Err(e) => Ok((None, format!("/proc and sock_diag (kernel connect events unavailable: {e})"))),
+    }
+}
+
 #[derive(Debug)]
 pub enum AttrMsg {
     Lookup { key: FlowKey, ts: Timestamp },
@@ -33,6 +70,7 @@ pub enum AttrMsg {
 
 pub struct Stage {
     attributor: Option<Attributor>,
+    kernel: Option<Arc<KernelShared>>,
     host: Option<String>,
     results: HashMap<FlowKey, Attribution>,
     order: VecDeque<FlowKey>,
@@ -42,10 +80,16 @@ pub struct Stage {
 }
 
 impl Stage {
-    /// `attributor` is `None` with `--no-attribution`.
-    pub fn new(attributor: Option<Attributor>, host: Option<String>, counters: Arc<Counters>) -> Stage {
+    /// `attributor` is `None` with `--no-attribution`; `kernel` is the kernel path's answers.
+    pub fn new(
+        attributor: Option<Attributor>,
+        kernel: Option<Arc<KernelShared>>,
+        host: Option<String>,
+        counters: Arc<Counters>,
+    ) -> Stage {
         Stage {
             attributor,
+            kernel,
             host,
             results: HashMap::new(),
             order: VecDeque::new(),
@@ -115,6 +159,9 @@ impl Stage {
     }
 
     fn first_lookup(&mut self, key: FlowKey, ts: Timestamp) {
+        if self.kernel.is_some() {
+            return; // the kernel names the client in connect(): no /proc work per SYN
+        }
         let start = Timestamp::now().micros_since(ts);
         self.lookup(key, 0);
         if self.debug {
@@ -152,8 +199,33 @@ impl Stage {
     /// The best answer for a finished request: a found process, else one last lookup.
     fn for_record(&mut self, key: FlowKey) -> Attribution {
         if self.attributor.is_none() {
-            return Attribution { process: None, container: None, miss: Some(AttributionMiss::Disabled) };
+            return Attribution { miss: Some(AttributionMiss::Disabled), ..Attribution::default() };
         }
+        let mut from_kernel = self.from_kernel(key);
+        if from_kernel.as_ref().is_some_and(|a| a.process.is_some()) {
+            return from_kernel.unwrap_or_default();
+        }
+        let a = self.from_procfs(key);
+        if a.process.is_some() {
+            return a;
+        }
+        if from_kernel.is_none()
+            && let Some(k) = &self.kernel
+        {
+            // The kernel thread may not have read its rings yet (CPU contention): once, bounded.
+            k.wait_for_pass(KERNEL_CATCH_UP);
+            from_kernel = self.from_kernel(key);
+        }
+        // A pid known from the kernel beats a bare miss.
+        from_kernel.unwrap_or(a)
+    }
+
+    fn from_kernel(&self, key: FlowKey) -> Option<Attribution> {
+        self.kernel.as_ref()?.get(key.client, key.server)
+    }
+
+    /// The /proc path: a found process, else one last lookup.
+    fn from_procfs(&mut self, key: FlowKey) -> Attribution {
         if let Some(a) = self.results.get(&key)
             && a.process.is_some()
         {

@@ -2,9 +2,10 @@
 //! snapshot of the engine's own counters that the engine thread publishes once a second
 //! (a mutex there is off the per-packet path).
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use crate::attribute::kernel::KernelShared;
 use crate::engine::EngineStats;
 
 #[derive(Debug, Default)]
@@ -21,6 +22,10 @@ pub struct Counters {
     pub attribution_overload: AtomicU64,
     /// Lines that could not be written (disk full, file gone): counted, reported.
     pub output_errors: AtomicU64,
+    /// The attribution path in use (`kernel`, `procfs`, `off`), set once at start.
+    pub attribution_path: OnceLock<&'static str>,
+    /// The kernel path's counters, when it runs.
+    pub kernel: OnceLock<Arc<KernelShared>>,
     engine: Mutex<(EngineStats, usize)>,
     errors: Mutex<Vec<String>>,
 }

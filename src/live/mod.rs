@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 
 use crate::attribute::Attributor;
+use crate::attribute::kernel::KernelSource;
 use crate::capture::live::{Batch, LiveCapture};
 use crate::cli::exit;
 use crate::engine::{Engine, EngineConfig, EngineEvent};
@@ -35,7 +36,7 @@ use crate::sink::logfile::LogFile;
 use crate::sink::ndjson::Ndjson;
 use crate::sink::tui::{UiEvent, UiMode};
 use crate::time::Timestamp;
-use attribution::{AttrMsg, Stage};
+use attribution::{AttrMsg, AttributionPath, Stage};
 use counters::Counters;
 use output::{Dest, JsonOutput};
 
@@ -54,6 +55,8 @@ pub struct LiveConfig {
     pub duration: Option<Duration>,
     pub attribution: bool,
     pub engine: EngineConfig,
+    /// `--attribution`: kernel connect events, /proc, or the first that works.
+    pub attribution_path: AttributionPath,
 }
 
 /// Builds the `stats` record from the pipeline's counters.
@@ -73,6 +76,10 @@ pub fn stats_record(c: &Counters, counts: &RequestCounts, sources: &[String], st
         flows_evicted: engine.flows_evicted,
         attribution_misses: Counters::get(&c.attribution_misses),
         anomalies: engine.anomalies(),
+        attribution_overload: Counters::get(&c.attribution_overload),
+        output_errors: Counters::get(&c.output_errors),
+        attribution_path: c.attribution_path.get().copied(),
+        perf_lost: c.kernel.get().map(|k| Counters::get(&k.counters.lost)).unwrap_or(0),
     }
 }
 
@@ -114,11 +121,22 @@ struct Running {
 impl Running {
     fn start(cfg: &LiveConfig, captures: Vec<LiveCapture>) -> anyhow::Result<Running> {
         privileges::boost_priority();
+        let counters = Arc::new(Counters::default());
+        // Opened while perf_event_open is still allowed; the rings outlive the privileges.
+        let kernel = if cfg.attribution {
+            let ports: Vec<u16> = cfg.engine.endpoints.iter().map(|a| a.port()).collect();
+            let (k, line) = attribution::open_kernel(cfg.attribution_path, &ports)?;
+            eprintln!("imdswatch: attribution: {line}");
+            let _ = counters.attribution_path.set(if k.is_some() { "kernel" } else { "procfs" });
+            k
+        } else {
+            let _ = counters.attribution_path.set("off");
+            None
+        };
         privileges::drop_after_capture().map_err(|e| anyhow::anyhow!("cannot drop privileges: {e}"))?;
         let signals = Signals::register()?;
-        let counters = Arc::new(Counters::default());
         let sources: Vec<String> = captures.iter().map(|c| c.iface.clone()).collect();
-        let pipeline = Pipeline::start(cfg, captures, counters.clone(), signals.stop.clone())?;
+        let pipeline = Pipeline::start(cfg, captures, kernel, counters.clone(), signals.stop.clone())?;
         eprintln!(
             "imdswatch: capturing on {} ({}); stop with Ctrl-C",
             sources.join(", "),
@@ -226,6 +244,7 @@ pub struct Pipeline {
     captures: Vec<thread::JoinHandle<()>>,
     engine: thread::JoinHandle<()>,
     attribution: thread::JoinHandle<()>,
+    kernel: Option<thread::JoinHandle<()>>,
     /// Finished, attributed requests.
     pub output: Receiver<Box<RequestRecord>>,
 }
@@ -234,6 +253,7 @@ impl Pipeline {
     pub fn start(
         cfg: &LiveConfig,
         captures: Vec<LiveCapture>,
+        kernel: Option<KernelSource>,
         counters: Arc<Counters>,
         stop: Arc<AtomicBool>,
     ) -> io::Result<Pipeline> {
@@ -252,18 +272,27 @@ impl Pipeline {
         let c2 = counters.clone();
         let engine =
             thread::Builder::new().name("engine".into()).spawn(move || engine_loop(engine_cfg, cap_rx, attr_tx, c2))?;
+        let shared = kernel.as_ref().map(KernelSource::shared);
+        if let Some(k) = &shared {
+            let _ = counters.kernel.set(k.clone());
+        }
+        let kernel = match kernel {
+            Some(k) => Some(thread::Builder::new().name("kernel-events".into()).spawn(move || k.run(&stop))?),
+            None => None,
+        };
         let stage = Stage::new(
             cfg.attribution.then(|| {
                 let mut a = Attributor::new();
                 a.warm_up();
                 a
             }),
+            shared,
             crate::attribute::host(),
             counters,
         );
         let attribution =
             thread::Builder::new().name("attribution".into()).spawn(move || stage.run(attr_rx, out_tx))?;
-        Ok(Pipeline { captures: capture_threads, engine, attribution, output: out_rx })
+        Ok(Pipeline { captures: capture_threads, engine, attribution, kernel, output: out_rx })
     }
 
     fn captures_running(&self) -> bool {
@@ -277,6 +306,9 @@ impl Pipeline {
         }
         let _ = self.engine.join();
         let _ = self.attribution.join();
+        if let Some(k) = self.kernel {
+            let _ = k.join();
+        }
     }
 }
 

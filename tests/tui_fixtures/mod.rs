@@ -72,6 +72,7 @@ pub fn by(mut r: RequestRecord, pid: u32, exe: &str, cmdline: &str, container: O
         container: container.map(|id| Container { id: id.into(), runtime: "docker".into() }),
         attribution: None,
         host: Some("ip-10-0-1-17".into()),
+        ..Default::default()
     });
     r
 }
@@ -99,5 +100,6 @@ pub fn stats(secs: u64, counts: RequestCounts) -> UiEvent {
         flows_evicted: 0,
         attribution_misses: 0,
         anomalies: Default::default(),
+        ..Default::default()
     })
 }
