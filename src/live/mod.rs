@@ -123,15 +123,14 @@ impl Running {
         privileges::boost_priority();
         let counters = Arc::new(Counters::default());
         // Opened while perf_event_open is still allowed; the rings outlive the privileges.
-        let kernel = if cfg.attribution {
+        let (kernel, path_line) = if cfg.attribution {
             let ports: Vec<u16> = cfg.engine.endpoints.iter().map(|a| a.port()).collect();
             let (k, line) = attribution::open_kernel(cfg.attribution_path, &ports)?;
-            eprintln!("imdswatch: attribution: {line}");
             let _ = counters.attribution_path.set(if k.is_some() { "kernel" } else { "procfs" });
-            k
+            (k, line)
         } else {
             let _ = counters.attribution_path.set("off");
-            None
+            (None, "off (--no-attribution)".to_string())
         };
         privileges::drop_after_capture().map_err(|e| anyhow::anyhow!("cannot drop privileges: {e}"))?;
         let signals = Signals::register()?;
@@ -142,6 +141,7 @@ impl Running {
             sources.join(", "),
             cfg.engine.endpoints.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
         );
+        eprintln!("imdswatch: attribution: {path_line}");
         Ok(Running { signals, counters, started: Instant::now(), sources, pipeline })
     }
 }
