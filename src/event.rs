@@ -261,14 +261,23 @@ pub struct StatsRecord {
     pub attribution_misses: u64,
     /// Malformed, truncated or hostile input, by kind (only non-zero kinds appear).
     pub anomalies: std::collections::BTreeMap<&'static str, u64>,
-    /// Attribution lookups skipped because the attribution queue was full (live).
+    /// Health of attribution and output (live); flattened into the record.
+    #[serde(flatten)]
+    pub live_health: Box<LiveHealth>,
+}
+
+/// Counters of attribution and output in a live `stats` record (boxed: the record travels in
+/// a channel of UI events).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LiveHealth {
+    /// Attribution lookups skipped because the attribution queue was full.
     pub attribution_overload: u64,
-    /// Lines that could not be written (disk full, file gone) (live).
+    /// Lines that could not be written (disk full, file gone).
     pub output_errors: u64,
-    /// Attribution path in use (live): `kernel`, `procfs`, or `off`.
+    /// Attribution path in use: `kernel`, `procfs`, or `off`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attribution_path: Option<&'static str>,
-    /// Kernel connect events lost because a perf ring was full (PERF_RECORD_LOST, live).
+    /// Kernel connect events lost because a perf ring was full (PERF_RECORD_LOST).
     pub perf_lost: u64,
 }
 

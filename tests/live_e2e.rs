@@ -408,7 +408,9 @@ fn attributes_every_client(test: &str, tag: &str, path: &str) {
     // The token value never leaves, not even through curl's command line.
     let all: String = recs.iter().map(|r| r.to_string()).collect();
     assert!(!all.contains(&token), "token value leaked");
-    assert!(all.contains("[REDACTED]"));
+    if !by_pid(&recs, get_pid).is_empty() {
+        assert!(all.contains("[REDACTED]"), "the token in curl's command line is redacted");
+    }
     // The monitor saw exactly what the mock answered, and says it lost nothing.
     let mock: Value = serde_json::from_str(&std::fs::read_to_string(&counts).expect("mock counts")).expect("json");
     let answered = requests(&recs).iter().filter(|r| r["imds"]["status"].is_u64()).count() as u64;

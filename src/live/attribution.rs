@@ -2,7 +2,8 @@
 //! order: the kernel connect event of its connection (when the kernel path runs: the pid
 //! named in the client's `connect()`, described from /proc at that moment), then the /proc
 //! path (sock_diag or the TCP tables, then the fds), then `exited`. Without the kernel path,
-//! a connection is looked up as soon as its first packet is seen and retried quickly for
+//! a connection is looked up as soon as it carries request data (a SYN-only flow costs
+//! nothing) and retried quickly (at most three times) for
 //! processes still starting up. Runs on its own thread, off the packet path.
 
 use std::collections::{HashMap, VecDeque};
@@ -201,31 +202,31 @@ impl Stage {
         if self.attributor.is_none() {
             return Attribution { miss: Some(AttributionMiss::Disabled), ..Attribution::default() };
         }
-        let mut from_kernel = self.from_kernel(key);
-        if from_kernel.as_ref().is_some_and(|a| a.process.is_some()) {
-            return from_kernel.unwrap_or_default();
+        let mut kernel_answer = self.kernel_answer(key);
+        if kernel_answer.as_ref().is_some_and(|a| a.process.is_some()) {
+            return kernel_answer.unwrap_or_default();
         }
-        let a = self.from_procfs(key);
+        let a = self.procfs_answer(key);
         if a.process.is_some() {
             return a;
         }
-        if from_kernel.is_none()
+        if kernel_answer.is_none()
             && let Some(k) = &self.kernel
         {
             // The kernel thread may not have read its rings yet (CPU contention): once, bounded.
             k.wait_for_pass(KERNEL_CATCH_UP);
-            from_kernel = self.from_kernel(key);
+            kernel_answer = self.kernel_answer(key);
         }
         // A pid known from the kernel beats a bare miss.
-        from_kernel.unwrap_or(a)
+        kernel_answer.unwrap_or(a)
     }
 
-    fn from_kernel(&self, key: FlowKey) -> Option<Attribution> {
+    fn kernel_answer(&self, key: FlowKey) -> Option<Attribution> {
         self.kernel.as_ref()?.get(key.client, key.server)
     }
 
     /// The /proc path: a found process, else one last lookup.
-    fn from_procfs(&mut self, key: FlowKey) -> Attribution {
+    fn procfs_answer(&mut self, key: FlowKey) -> Attribution {
         if let Some(a) = self.results.get(&key)
             && a.process.is_some()
         {

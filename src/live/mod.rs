@@ -31,7 +31,7 @@ use crate::attribute::kernel::KernelSource;
 use crate::capture::live::{Batch, LiveCapture};
 use crate::cli::exit;
 use crate::engine::{Engine, EngineConfig, EngineEvent};
-use crate::event::{RequestCounts, RequestRecord, StatsRecord};
+use crate::event::{LiveHealth, RequestCounts, RequestRecord, StatsRecord};
 use crate::sink::logfile::LogFile;
 use crate::sink::ndjson::Ndjson;
 use crate::sink::tui::{UiEvent, UiMode};
@@ -76,10 +76,12 @@ pub fn stats_record(c: &Counters, counts: &RequestCounts, sources: &[String], st
         flows_evicted: engine.flows_evicted,
         attribution_misses: Counters::get(&c.attribution_misses),
         anomalies: engine.anomalies(),
-        attribution_overload: Counters::get(&c.attribution_overload),
-        output_errors: Counters::get(&c.output_errors),
-        attribution_path: c.attribution_path.get().copied(),
-        perf_lost: c.kernel.get().map(|k| Counters::get(&k.counters.lost)).unwrap_or(0),
+        live_health: Box::new(LiveHealth {
+            attribution_overload: Counters::get(&c.attribution_overload),
+            output_errors: Counters::get(&c.output_errors),
+            attribution_path: c.attribution_path.get().copied(),
+            perf_lost: c.kernel.get().map(|k| Counters::get(&k.counters.lost)).unwrap_or(0),
+        }),
     }
 }
 

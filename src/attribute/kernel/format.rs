@@ -179,9 +179,9 @@ mod tests {
                 .replace("field:__u16 sport;\toffset:24;\tsize:2;", "field:__u32 sport;\toffset:24;\tsize:4;"),
         )
         .expect("parses");
-        assert!(SetStateLayout::from_format(&f).unwrap_err().contains("sport"));
+        assert!(SetStateLayout::from_format(&f).expect_err("4-byte sport").contains("sport"));
         let f = Format::parse(&SET_STATE_6_18.replace("saddr_v6", "src6")).expect("parses");
-        assert_eq!(SetStateLayout::from_format(&f).unwrap_err(), "no field saddr_v6");
+        assert_eq!(SetStateLayout::from_format(&f).expect_err("no saddr_v6"), "no field saddr_v6");
         assert!(Format::parse("\tfield:int x;\toffset:zz;\tsize:4;").is_err());
         assert_eq!(Format::parse("name: x\nID: 3\n").expect("no fields").fields.len(), 0);
     }
