@@ -48,8 +48,6 @@ pub struct Conn {
     /// When the connection ended (FIN both ways or RST). Kept briefly as a tombstone so that
     /// late copies of its packets are absorbed, not taken for a new connection.
     pub closed_at: Option<Timestamp>,
-    /// `FlowOpened` was reported (on the first client data).
-    pub announced: bool,
 }
 
 impl Activity for Conn {
@@ -71,7 +69,6 @@ impl Conn {
             client_ttl: 0,
             last_seen: ts,
             closed_at: None,
-            announced: false,
         }
     }
 

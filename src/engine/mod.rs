@@ -56,9 +56,7 @@ impl Default for EngineConfig {
 /// What the engine reports.
 #[derive(Debug)]
 pub enum EngineEvent {
-    /// A connection's first client data (its request, a round trip after the SYN): the moment
-    /// to find its process. A connection that never carries data (a SYN flood, a bare
-    /// `connect()`) costs no lookup.
+    /// A connection's first packet (usually its SYN): the moment to find its process.
     FlowOpened { key: FlowKey, ts: Timestamp },
     /// A request with its answer, or with `no_response` / `unmatched`.
     Request { key: FlowKey, record: Box<RequestRecord> },
@@ -155,12 +153,9 @@ impl Engine {
             }
             self.flows.insert(key, Box::new(Conn::new(ts)));
             self.shared.stats.flows_opened += 1;
+            out(EngineEvent::FlowOpened { key, ts });
         }
         if let Some(c) = self.flows.get_mut(&key) {
-            if !c.announced && dir == Direction::ToServer && !seg.payload.is_empty() {
-                c.announced = true;
-                out(EngineEvent::FlowOpened { key, ts });
-            }
             c.on_segment(&key, &seg, dir, ts, &mut self.shared, out);
         }
     }

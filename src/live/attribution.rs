@@ -2,9 +2,9 @@
 //! order: the kernel connect event of its connection (when the kernel path runs: the pid
 //! named in the client's `connect()`, described from /proc at that moment), then the /proc
 //! path (sock_diag or the TCP tables, then the fds), then `exited`. Without the kernel path,
-//! a connection is looked up as soon as it carries request data (a SYN-only flow costs
-//! nothing) and retried quickly (at most three times) for
-//! processes still starting up. Runs on its own thread, off the packet path.
+//! a connection is looked up on its SYN (deferring the lookup to the first request data was
+//! measured to lose most short-lived clients) and retried quickly (at most three times) for
+//! processes still starting up; with it, a SYN costs no /proc work at all. Runs on its own thread, off the packet path.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
