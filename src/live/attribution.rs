@@ -32,7 +32,7 @@ const RETRY_DELAYS: [Duration; 3] = [Duration::from_millis(2), Duration::from_mi
 
 /// Longest wait, on a request the kernel path has no answer for, for the kernel thread to
 /// read what its rings hold.
-const KERNEL_CATCH_UP: Duration = Duration::from_millis(20);
+const KERNEL_CATCH_UP: Duration = Duration::from_millis(100);
 
 /// Which attribution path `live` uses (`--attribution`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -156,6 +156,11 @@ impl Stage {
             && let Some(a) = &self.attributor
         {
             eprintln!("imdswatch: attribution: {:?}", a.stats());
+        }
+        if self.debug
+            && let Some(k) = &self.kernel
+        {
+            eprintln!("imdswatch: kernel events: {:?}", k.counters);
         }
     }
 
