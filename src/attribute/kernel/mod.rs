@@ -196,7 +196,11 @@ impl KernelSource {
                 Ring::open(id, cpu, RING_PAGES, &filter).map_err(|e| format!("perf_event_open on cpu {cpu}: {e}"))?,
             );
         }
-        Ok(KernelSource {
+        Ok(KernelSource::with_rings(rings, layout, config))
+    }
+
+    fn with_rings(rings: Vec<Ring>, layout: SetStateLayout, config: &AttributeConfig) -> KernelSource {
+        KernelSource {
             rings,
             layout,
             pending: LruCache::new(nz(PENDING)),
@@ -213,7 +217,7 @@ impl KernelSource {
                 counters: KernelCounters::default(),
             }),
             scratch: Vec::new(),
-        })
+        }
     }
 
     pub fn shared(&self) -> Arc<KernelShared> {

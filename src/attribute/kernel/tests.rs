@@ -97,3 +97,68 @@ fn kernel_sample_refuses_short_and_odd_input() {
 fn kernel_cpus_lists_at_least_one() {
     assert!(!cpus().is_empty());
 }
+
+fn source() -> KernelSource {
+    KernelSource::with_rings(Vec::new(), layout(), &AttributeConfig::default())
+}
+
+fn tuple(port: u16) -> (SocketAddr, SocketAddr) {
+    (SocketAddr::from(([10, 0, 0, 2], port)), SocketAddr::from(([169, 254, 169, 254], 80)))
+}
+
+fn left(skaddr: u64, newstate: i32, port: u16, time: u64) -> Sample {
+    let (client, server) = tuple(port);
+    Sample { pid: 0, time, what: Transition::Left { skaddr, newstate, client, server } }
+}
+
+#[test]
+fn kernel_join_names_the_connecting_process_in_either_order() {
+    let me = std::process::id();
+    let mut k = source();
+    let shared = k.shared();
+    // SYN_SENT (pid: this test process), then ESTABLISHED (softirq: pid 0) with the port.
+    k.handle(Sample { pid: me, time: 1, what: Transition::SynSent { skaddr: 11 } });
+    k.handle(left(11, TCP_ESTABLISHED, 40_000, 2));
+    let (c, s) = tuple(40_000);
+    let a = shared.get(c, s).expect("joined");
+    assert_eq!(a.process.as_ref().map(|p| p.pid), Some(me));
+    assert_eq!(a.source, Some(AttributionSource::Kernel));
+    // The second sample read first (it sat in another CPU's ring).
+    k.handle(left(12, TCP_ESTABLISHED, 40_001, 4));
+    k.handle(Sample { pid: me, time: 3, what: Transition::SynSent { skaddr: 12 } });
+    let (c, s) = tuple(40_001);
+    assert_eq!(shared.get(c, s).and_then(|a| a.process).map(|p| p.pid), Some(me));
+    // A refused connect (SYN_SENT -> CLOSE) names nothing.
+    k.handle(Sample { pid: me, time: 5, what: Transition::SynSent { skaddr: 13 } });
+    k.handle(left(13, 7, 40_002, 6));
+    let (c, s) = tuple(40_002);
+    assert!(shared.get(c, s).is_none());
+    assert_eq!(shared.counters.connects.load(Relaxed), 2);
+}
+
+#[test]
+fn kernel_join_keeps_the_pid_of_a_process_already_gone() {
+    let mut k = source();
+    let shared = k.shared();
+    let gone = u32::MAX - 7; // no such pid
+    k.handle(Sample { pid: gone, time: 1, what: Transition::SynSent { skaddr: 21 } });
+    k.handle(left(21, TCP_ESTABLISHED, 40_010, 2));
+    let (c, s) = tuple(40_010);
+    let a = shared.get(c, s).expect("joined");
+    assert!(a.process.is_none());
+    assert_eq!(a.pid, Some(gone));
+    assert_eq!(a.miss, Some(AttributionMiss::Exited));
+    assert!(a.missing.contains(&"exe"));
+    assert_eq!(shared.counters.proc_gone.load(Relaxed), 1);
+}
+
+#[test]
+fn kernel_pending_table_is_bounded_and_counted() {
+    let mut k = source();
+    let shared = k.shared();
+    for i in 0..(PENDING as u64 + 10) {
+        k.handle(Sample { pid: u32::MAX - 7, time: i, what: Transition::SynSent { skaddr: 1000 + i } });
+    }
+    assert_eq!(k.pending.len(), PENDING);
+    assert_eq!(shared.counters.pending_evicted.load(Relaxed), 10);
+}
