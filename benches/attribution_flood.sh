@@ -16,6 +16,8 @@ bin=${IMDSWATCH:-target/release/imdswatch}
 [ -x "$bin" ] || cargo build --release --quiet
 p="imw-fl$$-"
 tmp=$(mktemp -d)
+chmod 755 "$tmp"
+touch "$tmp/flood.out" && chmod 666 "$tmp/flood.out"
 cleanup() {
     for x in ${flood:-} ${mon:-} ${mock:-}; do kill "$x" 2>/dev/null || true; done
     bash captures/netns.sh down "$p" >/dev/null 2>&1 || true
@@ -77,7 +79,7 @@ PY
     wait "$flood" || true; flood=
     ;;
 connect)
-    ip netns exec "${p}ctr" setpriv --reuid=65534 --regid=65534 --clear-groups python3 - "$tmp/flood.out" <<'PY' &
+    ip netns exec "${p}ctr" setpriv --reuid=65534 --regid=65534 --clear-groups "${UNPRIV_PYTHON:-/usr/bin/python3}" - "$tmp/flood.out" <<'PY' &
 import socket, sys, time, errno
 n, start, open_ = 0, time.time(), []
 while time.time() - start < 3.0:

@@ -33,8 +33,13 @@ pub use format::{Format, SetStateLayout, filter};
 use format::{TCP_ESTABLISHED, TCP_SYN_SENT};
 use perf::Ring;
 
-/// Data pages per CPU ring (64 KiB with 4 KiB pages: ~700 samples of ~90 bytes).
-const RING_PAGES: usize = 16;
+/// Data pages per CPU ring (256 KiB with 4 KiB pages: ~2,800 samples of ~96 bytes).
+const RING_PAGES: usize = 64;
+/// A pid described this recently is not read again (a connect() flood from one process
+/// costs one /proc read, not one per connection).
+const RECENT: std::time::Duration = std::time::Duration::from_millis(50);
+/// Pids remembered as recently described.
+const RECENT_PIDS: usize = 1_024;
 /// Sockets between SYN_SENT and their next state, remembered at most (LRU).
 const PENDING: usize = 8_192;
 /// 4-tuple → process answers kept for the attribution stage (LRU).
@@ -160,6 +165,8 @@ pub struct KernelSource {
     /// skaddr → 4-tuple of a socket whose SYN_SENT sample was not read yet (other CPU).
     early: LruCache<u64, (SocketAddr, SocketAddr)>,
     procs: ProcReader,
+    /// pid → (when, description) of the last /proc read.
+    recent: LruCache<u32, (Instant, Attribution)>,
     shared: Arc<KernelShared>,
     scratch: Vec<u8>,
 }
@@ -216,6 +223,7 @@ impl KernelSource {
                 passes: AtomicU64::new(0),
                 counters: KernelCounters::default(),
             }),
+            recent: LruCache::new(nz(RECENT_PIDS)),
             scratch: Vec::new(),
         }
     }
@@ -290,6 +298,18 @@ impl KernelSource {
 
     /// The shadow table's description of `pid`, read now, while it is in `connect()`.
     fn describe(&mut self, pid: u32) -> Attribution {
+        if let Some((at, a)) = self.recent.get(&pid)
+            && at.elapsed() < RECENT
+            && a.process.is_some()
+        {
+            return a.clone();
+        }
+        let a = self.read_proc(pid);
+        self.recent.put(pid, (Instant::now(), a.clone()));
+        a
+    }
+
+    fn read_proc(&mut self, pid: u32) -> Attribution {
         match self.procs.details(pid) {
             Ok(d) => Attribution { source: Some(AttributionSource::Kernel), ..found(&d) },
             Err(e) => {
