@@ -198,6 +198,17 @@ pub enum AttributionMiss {
     Disabled,
 }
 
+/// How a request's process was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttributionSource {
+    /// A kernel connect event named the pid in the client's `connect()`; details read from
+    /// /proc at that moment.
+    Kernel,
+    /// Socket tables (sock_diag, /proc/net/tcp) and the fds in /proc/PID/fd.
+    Procfs,
+}
+
 /// Who made a request: filled by `attribute`, attached to records in live mode.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Attribution {
@@ -206,6 +217,12 @@ pub struct Attribution {
     pub miss: Option<AttributionMiss>,
     /// The pod of `container`, when it is a Kubernetes container and its files say so.
     pub k8s: Option<K8s>,
+    /// How `process` (or `pid`) was found; `None` when nothing was.
+    pub source: Option<AttributionSource>,
+    /// The pid, when known although `process` is not (it exited before /proc was read).
+    pub pid: Option<u32>,
+    /// What could not be learnt about a known pid (e.g. `exe`, `cmdline`).
+    pub missing: Vec<&'static str>,
 }
 
 /// One IMDS HTTP request and its answer. Serialized with `"type": "request"` first.
@@ -237,11 +254,30 @@ pub struct LiveFields {
     /// `board_asset_tag` on Nitro); absent elsewhere.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host_id: Option<String>,
+    /// How the process was found (`kernel`, `procfs`); absent when it was not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attribution_source: Option<AttributionSource>,
+    /// The client's pid when `process` is null but the kernel named it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attribution_pid: Option<u32>,
+    /// What is missing about a known pid (`exe`, `cmdline`, ...); absent when nothing is.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attribution_missing: Vec<&'static str>,
 }
 
 impl LiveFields {
     pub fn from_attribution(a: Attribution, host: Option<String>) -> LiveFields {
-        LiveFields { process: a.process, container: a.container, attribution: a.miss, host, k8s: a.k8s, host_id: None }
+        LiveFields {
+            process: a.process,
+            container: a.container,
+            attribution: a.miss,
+            host,
+            k8s: a.k8s,
+            host_id: None,
+            attribution_source: a.source,
+            attribution_pid: a.pid,
+            attribution_missing: a.missing,
+        }
     }
 
     /// With the EC2 instance id of this machine, when known.
@@ -281,6 +317,9 @@ pub struct StatsRecord {
     /// Live only: `host_id` and `workload` (boxed: a stats record travels in small enums).
     #[serde(flatten)]
     pub node: Option<Box<NodeStats>>,
+    /// Health of attribution and output (live); flattened into the record.
+    #[serde(flatten)]
+    pub live_health: Box<LiveHealth>,
 }
 
 /// The live monitor's node: its instance id and how container names were read.
@@ -305,6 +344,21 @@ pub struct WorkloadCounts {
     pub read_errors: u64,
     /// Cache entries evicted (least recently used) because the cache was full.
     pub evicted: u64,
+}
+
+/// Counters of attribution and output in a live `stats` record (boxed: the record travels in
+/// a channel of UI events).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LiveHealth {
+    /// Attribution lookups skipped because the attribution queue was full.
+    pub attribution_overload: u64,
+    /// Lines that could not be written (disk full, file gone).
+    pub output_errors: u64,
+    /// Attribution path in use: `kernel`, `procfs`, or `off`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attribution_path: Option<&'static str>,
+    /// Kernel connect events lost because a perf ring was full (PERF_RECORD_LOST).
+    pub perf_lost: u64,
 }
 
 /// Requests seen, by kind.

@@ -17,6 +17,7 @@
 pub mod container;
 mod diag;
 mod fds;
+pub mod kernel;
 mod podlogs;
 mod process;
 pub mod redact;
@@ -33,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use lru::LruCache;
 
-use crate::event::{Attribution, AttributionMiss};
+use crate::event::{Attribution, AttributionMiss, AttributionSource};
 use fds::{FdIndex, Scan};
 use process::{Details, ProcReader, ReadError};
 use sockets::{ConnKey, Tables, conn_key};
@@ -157,7 +158,12 @@ fn nz(n: usize) -> NonZeroUsize {
 }
 
 fn found(d: &Details) -> Attribution {
-    Attribution { process: Some(d.process.clone()), container: d.container.clone(), ..Attribution::default() }
+    Attribution {
+        process: Some(d.process.clone()),
+        container: d.container.clone(),
+        source: Some(AttributionSource::Procfs),
+        ..Attribution::default()
+    }
 }
 
 impl Attributor {
@@ -223,8 +229,8 @@ impl Attributor {
     }
 
     /// With the container's name, image and pod, from the node's files (read once per
-    /// container).
-    fn named(&mut self, mut a: Attribution) -> Attribution {
+    /// container). Also applied to the kernel path's answers.
+    pub fn named(&mut self, mut a: Attribution) -> Attribution {
         if let Some(c) = a.container.as_mut() {
             a.k8s = self.workloads.enrich(c);
         }

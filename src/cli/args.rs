@@ -149,6 +149,10 @@ pub struct LiveArgs {
     /// and pods are read from runtimes' files under it, the instance id from its DMI.
     #[arg(long, value_name = "DIR", default_value = "/")]
     pub host_root: PathBuf,
+    /// How processes are found: kernel connect events (perf tracepoint; needs CAP_PERFMON or
+    /// CAP_SYS_ADMIN), /proc and sock_diag only, or auto (kernel when available, else procfs).
+    #[arg(long, value_enum, value_name = "PATH", default_value = "auto")]
+    pub attribution: crate::live::attribution::AttributionPath,
 
     #[command(flatten)]
     pub engine: EngineArgs,

@@ -130,6 +130,7 @@ fn live_run(a: &args::LiveArgs) -> Result<Run, String> {
         attribution: !a.no_attribution,
         engine: engine_config(&a.engine)?,
         host_root: a.host_root.clone(),
+        attribution_path: a.attribution,
     };
     Ok(if a.json || a.output.is_some() || !stdout_is_tty() { Run::LiveJson(cfg) } else { Run::LiveDashboard(cfg) })
 }

@@ -1,6 +1,10 @@
-//! The attribution stage: looks up a connection's process as soon as its first packet is
-//! seen, retries quickly for processes that are still starting up, and attaches the result
-//! to the connection's requests. Runs on its own thread, off the packet path.
+//! The attribution stage: attaches to each request the process that made it, in this
+//! order: the kernel connect event of its connection (when the kernel path runs: the pid
+//! named in the client's `connect()`, described from /proc at that moment), then the /proc
+//! path (sock_diag or the TCP tables, then the fds), then `exited`. Without the kernel path,
+//! a connection is looked up on its SYN (deferring the lookup to the first request data was
+//! measured to lose most short-lived clients) and retried quickly (at most three times) for
+//! processes still starting up; with it, a SYN costs no /proc work at all. Runs on its own thread, off the packet path.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -10,7 +14,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::counters::Counters;
-use crate::attribute::Attributor;
+use crate::attribute::kernel::{KernelShared, KernelSource};
+use crate::attribute::{AttributeConfig, Attributor};
 use crate::event::{Attribution, AttributionMiss, LiveFields, RequestRecord};
 use crate::flow::FlowKey;
 use crate::time::Timestamp;
@@ -25,6 +30,39 @@ const RECORDS_PER_PASS: usize = 64;
 /// Retries of a lookup that found no process, after the first attempt.
 const RETRY_DELAYS: [Duration; 3] = [Duration::from_millis(2), Duration::from_millis(10), Duration::from_millis(50)];
 
+/// Longest wait, on a request the kernel path has no answer for, for the kernel thread to
+/// read what its rings hold.
+const KERNEL_CATCH_UP: Duration = Duration::from_millis(100);
+
+/// Which attribution path `live` uses (`--attribution`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum AttributionPath {
+    /// Kernel connect events when available, else /proc.
+    #[default]
+    Auto,
+    /// Kernel connect events (with /proc as fallback per request); fail when unavailable.
+    Kernel,
+    /// /proc and sock_diag only (the path without kernel events).
+    Procfs,
+}
+
+/// Opens the kernel path as `path` asks (before privileges are dropped). `Ok(None)` means
+/// the /proc path; the reason for it is returned for the start-up line.
+pub fn open_kernel(path: AttributionPath, ports: &[u16]) -> anyhow::Result<(Option<KernelSource>, String)> {
+    if path == AttributionPath::Procfs {
+        return Ok((None, "/proc and sock_diag (--attribution procfs)".into()));
+    }
+    match KernelSource::open(ports, &AttributeConfig::default()) {
+        Ok(k) => Ok((Some(k), "kernel connect events (sock:inet_sock_set_state via perf), /proc as fallback".into())),
+        Err(e) if path == AttributionPath::Kernel => {
+            anyhow::bail!(
+                "--attribution kernel: the kernel path is unavailable: {e} (needs CAP_PERFMON or CAP_SYS_ADMIN, perf_event_paranoid, tracefs)"
+            )
+        }
+        Err(e) => Ok((None, format!("/proc and sock_diag (kernel connect events unavailable: {e})"))),
+    }
+}
+
 #[derive(Debug)]
 pub enum AttrMsg {
     Lookup { key: FlowKey, ts: Timestamp },
@@ -33,6 +71,7 @@ pub enum AttrMsg {
 
 pub struct Stage {
     attributor: Option<Attributor>,
+    kernel: Option<Arc<KernelShared>>,
     host: Option<String>,
     results: HashMap<FlowKey, Attribution>,
     order: VecDeque<FlowKey>,
@@ -42,10 +81,16 @@ pub struct Stage {
 }
 
 impl Stage {
-    /// `attributor` is `None` with `--no-attribution`.
-    pub fn new(attributor: Option<Attributor>, host: Option<String>, counters: Arc<Counters>) -> Stage {
+    /// `attributor` is `None` with `--no-attribution`; `kernel` is the kernel path's answers.
+    pub fn new(
+        attributor: Option<Attributor>,
+        kernel: Option<Arc<KernelShared>>,
+        host: Option<String>,
+        counters: Arc<Counters>,
+    ) -> Stage {
         Stage {
             attributor,
+            kernel,
             host,
             results: HashMap::new(),
             order: VecDeque::new(),
@@ -113,9 +158,17 @@ impl Stage {
         {
             eprintln!("imdswatch: attribution: {:?}", a.stats());
         }
+        if self.debug
+            && let Some(k) = &self.kernel
+        {
+            eprintln!("imdswatch: kernel events: {:?}", k.counters);
+        }
     }
 
     fn first_lookup(&mut self, key: FlowKey, ts: Timestamp) {
+        if self.kernel.is_some() {
+            return; // the kernel names the client in connect(): no /proc work per SYN
+        }
         let start = Timestamp::now().micros_since(ts);
         self.lookup(key, 0);
         if self.debug {
@@ -155,6 +208,36 @@ impl Stage {
         if self.attributor.is_none() {
             return Attribution { miss: Some(AttributionMiss::Disabled), ..Attribution::default() };
         }
+        let mut kernel_answer = self.kernel_answer(key);
+        if kernel_answer.as_ref().is_some_and(|a| a.process.is_some()) {
+            return kernel_answer.unwrap_or_default();
+        }
+        let a = self.procfs_answer(key);
+        if a.process.is_some() {
+            return a;
+        }
+        if kernel_answer.is_none()
+            && let Some(k) = &self.kernel
+        {
+            // The kernel thread may not have read its rings yet (CPU contention): once, bounded.
+            k.wait_for_pass(KERNEL_CATCH_UP);
+            kernel_answer = self.kernel_answer(key);
+        }
+        // A pid known from the kernel beats a bare miss.
+        kernel_answer.unwrap_or(a)
+    }
+
+    /// The kernel path's answer, with the container's workload names.
+    fn kernel_answer(&mut self, key: FlowKey) -> Option<Attribution> {
+        let a = self.kernel.as_ref()?.get(key.client, key.server)?;
+        Some(match self.attributor.as_mut() {
+            Some(att) => att.named(a),
+            None => a,
+        })
+    }
+
+    /// The /proc path: a found process, else one last lookup.
+    fn procfs_answer(&mut self, key: FlowKey) -> Attribution {
         if let Some(a) = self.results.get(&key)
             && a.process.is_some()
         {

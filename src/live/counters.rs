@@ -3,8 +3,9 @@
 //! (a mutex there is off the per-packet path).
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use crate::attribute::kernel::KernelShared;
 use crate::capture::live::CaptureCounters;
 use crate::engine::EngineStats;
 
@@ -23,6 +24,10 @@ pub struct Counters {
     pub output_errors: Arc<AtomicU64>,
     /// Container and pod name lookups (filled by the attribution thread).
     pub workload: Arc<crate::attribute::WorkloadCounters>,
+    /// The attribution path in use (`kernel`, `procfs`, `off`), set once at start.
+    pub attribution_path: OnceLock<&'static str>,
+    /// The kernel path's counters, when it runs.
+    pub kernel: OnceLock<Arc<KernelShared>>,
     engine: Mutex<(EngineStats, usize)>,
 }
 

@@ -27,10 +27,11 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 
+use crate::attribute::kernel::KernelSource;
 use crate::attribute::{AttributeConfig, Attributor};
 use crate::capture::live::{Batch, LiveCapture};
 use crate::engine::{Engine, EngineConfig, EngineEvent};
-use crate::event::{NodeStats, RequestCounts, RequestRecord};
+use crate::event::{LiveHealth, NodeStats, RequestCounts, RequestRecord};
 use crate::exit::Exit;
 use crate::signals::Signals;
 use crate::sink::json::{Dest, JsonSink, Tolerant};
@@ -39,7 +40,7 @@ use crate::sink::tui::{UiEvent, UiMode};
 use crate::sink::ui::{UI_QUEUE, UiSink};
 use crate::sink::{Driver, RunStats, Sink};
 use crate::time::Timestamp;
-use attribution::{AttrMsg, Stage};
+use attribution::{AttrMsg, AttributionPath, Stage};
 use counters::Counters;
 
 pub const CAPTURE_QUEUE: usize = 1024;
@@ -57,6 +58,8 @@ pub struct LiveConfig {
     pub engine: EngineConfig,
     /// Where the node's `/` is mounted (`--host-root`): runtimes' files and DMI are read there.
     pub host_root: PathBuf,
+    /// `--attribution`: kernel connect events, /proc, or the first that works.
+    pub attribution_path: AttributionPath,
 }
 
 /// A snapshot of the pipeline's counters, with the requests the output has seen.
@@ -80,6 +83,12 @@ pub fn snapshot(c: &Counters, counts: &RequestCounts, sources: &[String], starte
             host_id: crate::attribute::host_id(),
             workload: Some(c.workload.snapshot()).filter(|w| w.lookups > 0),
         })),
+        live_health: Box::new(LiveHealth {
+            attribution_overload: Counters::get(&c.attribution_overload),
+            output_errors: Counters::get(&c.output_errors),
+            attribution_path: c.attribution_path.get().copied(),
+            perf_lost: c.kernel.get().map(|k| Counters::get(&k.counters.lost)).unwrap_or(0),
+        }),
     }
 }
 
@@ -122,16 +131,27 @@ struct Running {
 impl Running {
     fn start(cfg: &LiveConfig, captures: Vec<LiveCapture>) -> anyhow::Result<Running> {
         privileges::boost_priority();
+        let counters = Arc::new(Counters::default());
+        // Opened while perf_event_open is still allowed; the rings outlive the privileges.
+        let (kernel, path_line) = if cfg.attribution {
+            let ports: Vec<u16> = cfg.engine.endpoints.iter().map(|a| a.port()).collect();
+            let (k, line) = attribution::open_kernel(cfg.attribution_path, &ports)?;
+            let _ = counters.attribution_path.set(if k.is_some() { "kernel" } else { "procfs" });
+            (k, line)
+        } else {
+            let _ = counters.attribution_path.set("off");
+            (None, "off (--no-attribution)".to_string())
+        };
         privileges::drop_after_capture().map_err(|e| anyhow::anyhow!("cannot drop privileges: {e}"))?;
         let signals = Signals::register()?;
-        let counters = Arc::new(Counters::default());
         let sources: Vec<String> = captures.iter().map(|c| c.iface.clone()).collect();
-        let pipeline = Pipeline::start(cfg, captures, counters.clone(), signals.stop.clone())?;
+        let pipeline = Pipeline::start(cfg, captures, kernel, counters.clone(), signals.stop.clone())?;
         eprintln!(
             "imdswatch: capturing on {} ({}); stop with Ctrl-C",
             crate::text::sanitize(&sources.join(", ")),
             cfg.engine.endpoints.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
         );
+        eprintln!("imdswatch: attribution: {path_line}");
         Ok(Running { signals, counters, started: Instant::now(), sources, pipeline })
     }
 
@@ -186,6 +206,7 @@ pub struct Pipeline {
     captures: Vec<thread::JoinHandle<()>>,
     engine: thread::JoinHandle<()>,
     attribution: thread::JoinHandle<()>,
+    kernel: Option<thread::JoinHandle<()>>,
     /// Finished, attributed requests.
     pub output: Receiver<Box<RequestRecord>>,
 }
@@ -194,6 +215,7 @@ impl Pipeline {
     pub fn start(
         cfg: &LiveConfig,
         captures: Vec<LiveCapture>,
+        kernel: Option<KernelSource>,
         counters: Arc<Counters>,
         stop: Arc<AtomicBool>,
     ) -> io::Result<Pipeline> {
@@ -214,6 +236,14 @@ impl Pipeline {
             thread::Builder::new().name("engine".into()).spawn(move || engine_loop(engine_cfg, cap_rx, attr_tx, c2))?;
         // The instance id, from DMI under the host root (never from IMDS), once.
         crate::attribute::init_host_id(&cfg.host_root);
+        let shared = kernel.as_ref().map(KernelSource::shared);
+        if let Some(k) = &shared {
+            let _ = counters.kernel.set(k.clone());
+        }
+        let kernel = match kernel {
+            Some(k) => Some(thread::Builder::new().name("kernel-events".into()).spawn(move || k.run(&stop))?),
+            None => None,
+        };
         let stage = Stage::new(
             cfg.attribution.then(|| {
                 let mut a = Attributor::with_config(AttributeConfig {
@@ -224,12 +254,13 @@ impl Pipeline {
                 a.warm_up();
                 a
             }),
+            shared,
             crate::attribute::host(),
             counters,
         );
         let attribution =
             thread::Builder::new().name("attribution".into()).spawn(move || stage.run(attr_rx, out_tx))?;
-        Ok(Pipeline { captures: capture_threads, engine, attribution, output: out_rx })
+        Ok(Pipeline { captures: capture_threads, engine, attribution, kernel, output: out_rx })
     }
 
     fn captures_running(&self) -> bool {
@@ -243,6 +274,9 @@ impl Pipeline {
         }
         let _ = self.engine.join();
         let _ = self.attribution.join();
+        if let Some(k) = self.kernel {
+            let _ = k.join();
+        }
     }
 }
 

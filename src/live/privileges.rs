@@ -1,5 +1,7 @@
-//! Least privilege after start-up. Once the capture handles and the output file are open,
-//! CAP_NET_RAW and every other capability are dropped except those /proc reading needs
+//! Least privilege after start-up. Once the capture handles, the kernel connect events' perf
+//! rings (opened with CAP_PERFMON or CAP_SYS_ADMIN; they keep working without) and the output
+//! file are open, CAP_NET_RAW, CAP_PERFMON and every other capability are dropped except those
+//! /proc reading needs
 //! (CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, and CAP_SYS_ADMIN when held, for netlink sockets
 //! inside containers' network namespaces), and no_new_privs is set. Called on the main
 //! thread before any pipeline thread exists: capabilities are per thread, and threads

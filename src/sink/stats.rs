@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::engine::EngineStats;
-use crate::event::{NodeStats, RequestCounts, StatsRecord};
+use crate::event::{LiveHealth, NodeStats, RequestCounts, StatsRecord};
 use crate::time::Timestamp;
 
 /// What a run has counted so far. Built by `analyze` from its engine and file reader, by
@@ -32,6 +32,8 @@ pub struct RunStats {
     pub reader_skips: Vec<(&'static str, u64)>,
     /// The live monitor's node (instance id, container-name lookups); `None` offline.
     pub node: Option<Box<NodeStats>>,
+    /// Attribution and output health (live; zero offline).
+    pub live_health: Box<LiveHealth>,
 }
 
 impl RunStats {
@@ -52,6 +54,7 @@ impl RunStats {
             attribution_misses: self.attribution_misses,
             anomalies: self.engine.anomalies(),
             node: self.node.clone(),
+            live_health: self.live_health.clone(),
         }
     }
 
