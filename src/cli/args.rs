@@ -144,6 +144,11 @@ pub struct LiveArgs {
     #[arg(long)]
     pub no_attribution: bool,
 
+    /// Serve Prometheus metrics on http://ADDR:PORT/metrics (and /healthz); off by default.
+    /// Bind the node's IP or 127.0.0.1, e.g. --metrics 127.0.0.1:9797.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics: Option<std::net::SocketAddr>,
+
     #[command(flatten)]
     pub engine: EngineArgs,
 }

@@ -108,6 +108,7 @@ fn run_live(a: &args::LiveArgs) -> anyhow::Result<u8> {
         stats_interval: (a.stats_interval > 0).then(|| Duration::from_secs(a.stats_interval)),
         duration: a.duration.map(Duration::from_secs),
         attribution: !a.no_attribution,
+        metrics: a.metrics,
         engine,
     };
     if a.json || a.output.is_some() || !stdout_is_tty() {

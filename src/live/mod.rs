@@ -32,6 +32,8 @@ use crate::cli::exit;
 use crate::engine::{Engine, EngineConfig, EngineEvent};
 use crate::event::{RequestCounts, RequestRecord, StatsRecord};
 use crate::sink::logfile::LogFile;
+use crate::sink::metrics::Metrics;
+use crate::sink::metrics_http;
 use crate::sink::ndjson::Ndjson;
 use crate::sink::tui::{UiEvent, UiMode};
 use crate::time::Timestamp;
@@ -54,6 +56,8 @@ pub struct LiveConfig {
     pub duration: Option<Duration>,
     pub attribution: bool,
     pub engine: EngineConfig,
+    /// `--metrics ADDR:PORT`: serve Prometheus metrics there.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// Builds the `stats` record from the pipeline's counters.
@@ -83,8 +87,10 @@ pub fn run_json(cfg: &LiveConfig) -> anyhow::Result<u8> {
         Some(p) => Dest::File(LogFile::open(p).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", p.display()))?),
         None => Dest::Stdout(LineWriter::new(io::stdout())),
     };
+    let metrics = start_metrics(cfg)?;
     let r = Running::start(cfg, captures)?;
     let out = JsonOutput {
+        metrics: metrics.map(MetricsFeed::new),
         out: Ndjson::new(dest, true),
         stats_interval: cfg.stats_interval,
         sources: r.sources.clone(),
@@ -130,10 +136,14 @@ impl Running {
 
 /// Runs the dashboard on this terminal over the live pipeline.
 pub fn run_dashboard(cfg: &LiveConfig) -> anyhow::Result<u8> {
-    let r = Running::start(cfg, open_all(cfg)?)?;
+    let captures = open_all(cfg)?;
+    let mut metrics = start_metrics(cfg)?.map(MetricsFeed::new);
+    let r = Running::start(cfg, captures)?;
     let (ui_tx, ui_rx) = bounded::<UiEvent>(UI_QUEUE);
     let (rx, c2, src, started) = (r.pipeline.output.clone(), r.counters.clone(), r.sources.clone(), r.started);
-    let feeder = thread::Builder::new().name("ui-feed".into()).spawn(move || feed_ui(rx, ui_tx, c2, src, started))?;
+    let feeder = thread::Builder::new()
+        .name("ui-feed".into())
+        .spawn(move || feed_ui(rx, ui_tx, c2, src, started, metrics.as_mut()))?;
     let title = format!("live on {}", r.sources.join(", "));
     let ui = crate::sink::tui::run(ui_rx, UiMode::Live, title);
     r.signals.stop.store(true, Relaxed);
@@ -151,6 +161,7 @@ fn feed_ui(
     counters: Arc<Counters>,
     sources: Vec<String>,
     started: Instant,
+    mut metrics: Option<&mut MetricsFeed>,
 ) -> RequestCounts {
     let mut counts = RequestCounts::default();
     let mut last = Instant::now();
@@ -158,12 +169,18 @@ fn feed_ui(
         match rx.recv_timeout(Duration::from_millis(200)) {
             Ok(r) => {
                 counts.add(&r);
+                if let Some(m) = metrics.as_deref_mut() {
+                    m.record(&r);
+                }
                 if tx.try_send(UiEvent::Request(r)).is_err() {
                     counters.queue_losses.fetch_add(1, Relaxed);
                 }
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if let Some(m) = metrics.as_deref_mut() {
+            m.tick(&counters, &counts, &sources, started);
         }
         if last.elapsed() >= Duration::from_secs(1) {
             last = Instant::now();
@@ -172,6 +189,42 @@ fn feed_ui(
     }
     let _ = tx.try_send(UiEvent::Stats(stats_record(&counters, &counts, &sources, started)));
     counts
+}
+
+/// Binds and serves `--metrics` (before privileges are dropped: a low port works).
+fn start_metrics(cfg: &LiveConfig) -> anyhow::Result<Option<Arc<Metrics>>> {
+    let Some(addr) = cfg.metrics else { return Ok(None) };
+    let listener =
+        metrics_http::bind(addr).map_err(|e| anyhow::anyhow!("cannot listen for --metrics on {addr}: {e}"))?;
+    let m = Arc::new(Metrics::new());
+    let bound = metrics_http::serve(listener, m.clone())?;
+    eprintln!("imdswatch: metrics on http://{bound}/metrics");
+    Ok(Some(m))
+}
+
+/// Feeds the metrics sink: every record, and the monitor's counters once a second.
+pub struct MetricsFeed {
+    m: Arc<Metrics>,
+    last: Option<Instant>,
+}
+
+impl MetricsFeed {
+    pub fn new(m: Arc<Metrics>) -> MetricsFeed {
+        MetricsFeed { m, last: None }
+    }
+
+    pub fn record(&mut self, r: &RequestRecord) {
+        self.m.on_record(r);
+    }
+
+    pub fn tick(&mut self, c: &Counters, counts: &RequestCounts, sources: &[String], started: Instant) {
+        if self.last.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
+            return;
+        }
+        self.last = Some(Instant::now());
+        self.m.on_stats(&stats_record(c, counts, sources, started));
+        self.m.on_output_errors(Counters::get(&c.output_errors));
+    }
 }
 
 /// Prints the closing summary; exit status 1 when a capture died, else 0.

@@ -51,6 +51,8 @@ pub struct JsonOutput {
     pub hup: Arc<AtomicBool>,
     /// Set when nobody reads any more (stdout closed): the monitor stops.
     pub stop: Arc<AtomicBool>,
+    /// `--metrics`: the Prometheus sink, fed alongside the lines.
+    pub metrics: Option<super::MetricsFeed>,
 }
 
 impl JsonOutput {
@@ -64,6 +66,9 @@ impl JsonOutput {
             match rx.recv_timeout(Duration::from_millis(200)) {
                 Ok(r) => {
                     counts.add(&r);
+                    if let Some(m) = &mut self.metrics {
+                        m.record(&r);
+                    }
                     let res = self.out.write(&*r);
                     self.check(res, &mut last_warning);
                 }
@@ -75,6 +80,9 @@ impl JsonOutput {
                 && let Err(e) = f.reopen()
             {
                 eprintln!("imdswatch: cannot reopen {}: {e}", f.path().display());
+            }
+            if let Some(m) = &mut self.metrics {
+                m.tick(&self.counters, &counts, &self.sources, self.started);
             }
             if last_path_check.elapsed() >= PATH_CHECK {
                 last_path_check = Instant::now();
