@@ -189,10 +189,17 @@ fn prometheus_scrapes_live_metrics_of_v1_and_v2_clients() {
         let o = t.curl(&["-o", "/dev/null", &format!("{base}/latest/meta-data/instance-id")]);
         assert!(o.status.success(), "v1 curl");
     }
-    let put = t.curl(&["-X", "PUT", "-H", "X-aws-ec2-metadata-token-ttl-seconds: 60", &format!("{base}/latest/api/token")]);
+    let put =
+        t.curl(&["-X", "PUT", "-H", "X-aws-ec2-metadata-token-ttl-seconds: 60", &format!("{base}/latest/api/token")]);
     let token = String::from_utf8_lossy(&put.stdout).trim().to_owned();
     assert!(!token.is_empty(), "no token from the mock");
-    let v2 = t.curl(&["-o", "/dev/null", "-H", &format!("X-aws-ec2-metadata-token: {token}"), &format!("{base}/latest/meta-data/ami-id")]);
+    let v2 = t.curl(&[
+        "-o",
+        "/dev/null",
+        "-H",
+        &format!("X-aws-ec2-metadata-token: {token}"),
+        &format!("{base}/latest/meta-data/ami-id"),
+    ]);
     assert!(v2.status.success(), "v2 curl");
 
     wait_for(&t, "sum(imdswatch_requests_total)", 4.0);
@@ -235,7 +242,12 @@ fn prometheus_scrapes_live_metrics_of_v1_and_v2_clients() {
         check.stdin.take().expect("stdin").write_all(&text).expect("feed promtool");
     }
     let out = check.wait_with_output().expect("promtool");
-    assert!(out.status.success(), "promtool check metrics: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let code = |path: &str| {
         let o = t.curl(&["-o", "/dev/null", "-w", "%{http_code}", &format!("http://{METRICS}{path}")]);
         String::from_utf8_lossy(&o.stdout).into_owned()
