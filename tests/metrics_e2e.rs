@@ -255,4 +255,37 @@ fn prometheus_scrapes_live_metrics_of_v1_and_v2_clients() {
     assert_eq!(code("/healthz"), "200");
     assert_eq!(code("/"), "404");
     assert_eq!(code("/debug/pprof"), "404");
+
+    // Every query of the Grafana dashboard is valid PromQL for this Prometheus.
+    let dash: Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("dist/grafana-dashboard.json")).expect("dashboard"))
+            .expect("dashboard JSON");
+    let url = format!("http://{PROM}/api/v1/query");
+    for panel in dash["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().expect("targets") {
+            let expr = target["expr"].as_str().expect("expr");
+            let o = t.curl(&["-G", &url, "--data-urlencode", &format!("query={expr}")]);
+            let v: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+            assert_eq!(v["status"], "success", "{expr}: {v}");
+        }
+    }
+    // The v1 panel shows curl.
+    let v1_panel = promql_by(&t, "sum by (exe) (increase(imdswatch_client_requests_total{version=\"v1\"}[5m]))", "exe");
+    assert!(v1_panel.iter().any(|(e, _)| e == "curl"), "{v1_panel:?}");
+}
+
+#[test]
+fn the_alerting_rules_pass_promtool() {
+    if !have("promtool") {
+        eprintln!("SKIPPED the_alerting_rules_pass_promtool: promtool not installed: run scripts/setup.sh");
+        return;
+    }
+    let o = sh(Command::new("promtool").args(["check", "rules"]).arg(root().join("dist/prometheus-rules.yaml")));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("3 rules found"), "{out}");
+    let rules = std::fs::read_to_string(root().join("dist/prometheus-rules.yaml")).expect("rules");
+    for alert in ["IMDSv1InUse", "IMDSTokenLostAtHopLimit", "imdswatchDropping"] {
+        assert!(rules.contains(&format!("alert: {alert}")), "{alert} missing");
+    }
 }
