@@ -44,6 +44,20 @@ pub enum Command {
     Live(LiveArgs),
     /// Find Terraform and CloudFormation resources that still allow IMDSv1.
     Iac(crate::iac::IacArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    #[command(after_help = "Example:\n  imdswatch completions bash > /etc/bash_completion.d/imdswatch")]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout: imdswatch(1), or imdswatch-SUBCOMMAND(1).
+    #[command(
+        after_help = "Example:\n  imdswatch man > /usr/local/share/man/man1/imdswatch.1\n  imdswatch man live > /usr/local/share/man/man1/imdswatch-live.1"
+    )]
+    Man {
+        /// analyze, live or iac.
+        subcommand: Option<String>,
+    },
 }
 
 const ANALYZE_HELP: &str = "\

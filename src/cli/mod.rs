@@ -40,6 +40,8 @@ pub fn main() -> ExitCode {
             Err(msg) => return usage_error(&msg),
         },
         Some(Command::Live(a)) => run_live(a),
+        Some(Command::Completions { shell }) => print_completions(*shell),
+        Some(Command::Man { subcommand }) => print_man(subcommand.as_deref()),
         None => run_live(&cli.live),
     };
     match result {
@@ -116,6 +118,36 @@ fn run_live(a: &args::LiveArgs) -> anyhow::Result<u8> {
     } else {
         crate::live::run_dashboard(&cfg)
     }
+}
+
+/// `imdswatch completions SHELL`: generated from the one clap definition.
+fn print_completions(shell: clap_complete::Shell) -> anyhow::Result<u8> {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    clap_complete::generate(shell, &mut cmd, "imdswatch", &mut std::io::stdout());
+    Ok(exit::OK)
+}
+
+/// `imdswatch man [SUBCOMMAND]`: a manual page, generated from the one clap definition.
+fn print_man(sub: Option<&str>) -> anyhow::Result<u8> {
+    let root = <Cli as clap::CommandFactory>::command();
+    let page = match sub {
+        None => root,
+        Some(name) => {
+            let title = match name {
+                "analyze" => "imdswatch-analyze",
+                "live" => "imdswatch-live",
+                "iac" => "imdswatch-iac",
+                _ => {
+                    eprintln!("imdswatch: no manual page for '{name}': try analyze, live or iac");
+                    return Ok(exit::USAGE);
+                }
+            };
+            let Some(c) = root.find_subcommand(name) else { return Ok(exit::USAGE) };
+            c.clone().name(title).bin_name(title)
+        }
+    };
+    clap_mangen::Man::new(page).render(&mut std::io::stdout().lock())?;
+    Ok(exit::OK)
 }
 
 /// True when standard output is a terminal (dashboard and table defaults).
