@@ -45,7 +45,7 @@ if [ "${1:-}" = "--install" ]; then
     echo "  installed: $(/usr/bin/imdswatch --version)" >&2
     grep -q '^ExecStart=/usr/bin/imdswatch ' /lib/systemd/system/imdswatch.service
     echo "  unit runs /usr/bin/imdswatch" >&2
-    dpkg -r imdswatch >/dev/null
+    dpkg --purge imdswatch >/dev/null
     step "removed again"
 fi
 echo "$deb"

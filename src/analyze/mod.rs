@@ -1,5 +1,6 @@
 //! `imdswatch analyze FILE...`: capture files through the engine into NDJSON or the table.
 
+mod hint;
 mod progress;
 
 use std::io::{self, Write};
@@ -98,12 +99,20 @@ fn analyze_into<W: Write>(cfg: &AnalyzeConfig, sink: Sink<W>, err: &mut dyn Writ
     let mut read_stats = ReadStats::default();
 
     let progress = Progress::new(&cfg.files, cfg.progress && !matches!(c.sink, Sink::Ui(_)));
+    let mut other_http = hint::OtherHttp::default();
+    let mut files_read = 0usize;
     for path in &cfg.files {
         let result = file::open(path).and_then(|input| {
             file::read(path, progress.wrap(path, input), &mut read_stats, &mut |pkt| {
                 engine.packet(pkt, &mut |ev| c.on_event(ev));
+                if c.counts == RequestCounts::default() {
+                    other_http.packet(pkt);
+                }
             })
         });
+        if result.is_ok() {
+            files_read += 1;
+        }
         match result {
             Ok(End::Clean) => {}
             Ok(End::Truncated { offset }) => {
@@ -154,14 +163,21 @@ fn analyze_into<W: Write>(cfg: &AnalyzeConfig, sink: Sink<W>, err: &mut dyn Writ
         }
     }
 
-    if !cfg.quiet {
+    if !cfg.quiet
+        && counts == RequestCounts::default()
+        && let Some(h) = other_http.hint()
+    {
+        writeln!(err, "{h}")?;
+    }
+    // After files that all failed, their errors say everything: no statistics line of nothing.
+    if !cfg.quiet && files_read > 0 {
         let st = engine.stats();
         let mut line = format!(
-            "imdswatch: {} file(s), {} packets, {} IMDS packets, {} requests (v1 {}, v2 {}, token {}) in {:.2} s",
-            cfg.files.len(),
+            "imdswatch: {}, {} packets, {} IMDS packets, {} (v1 {}, v2 {}, token {}) in {:.2} s",
+            files_read_text(files_read, cfg.files.len()),
             st.packets,
             st.imds_packets,
-            st.requests,
+            plural(st.requests, "request"),
             counts.v1,
             counts.v2,
             counts.token_request,
@@ -192,6 +208,17 @@ fn analyze_into<W: Write>(cfg: &AnalyzeConfig, sink: Sink<W>, err: &mut dyn Writ
     } else {
         exit::OK
     })
+}
+
+/// "1 request", "2 requests".
+fn plural(n: u64, word: &str) -> String {
+    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
+}
+
+/// "1 file", "3 files", or "2 of 3 files" when some could not be read.
+fn files_read_text(read: usize, given: usize) -> String {
+    let files = if given == 1 { "file" } else { "files" };
+    if read == given { format!("{given} {files}") } else { format!("{read} of {given} {files}") }
 }
 
 /// Takes the engine's events into the sink, keeping the first write error.

@@ -37,7 +37,7 @@ pub fn main() -> ExitCode {
         Some(Command::Iac(a)) => crate::iac::run(a),
         Some(Command::Analyze(a)) => match analyze_config(a) {
             Ok(cfg) => crate::analyze::run(&cfg),
-            Err(msg) => return usage_error(&msg),
+            Err(msg) => return usage_error_for("analyze", &msg),
         },
         Some(Command::Live(a)) => run_live(a),
         Some(Command::Completions { shell }) => print_completions(*shell),
@@ -53,9 +53,9 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// A usage error found after parsing: one line, exit 2.
-fn usage_error(msg: &str) -> ExitCode {
-    eprintln!("imdswatch: {msg}\nTry 'imdswatch --help' for more information.");
+/// A usage error of a subcommand: points at that subcommand's help.
+fn usage_error_for(sub: &str, msg: &str) -> ExitCode {
+    eprintln!("imdswatch: {msg}\nTry 'imdswatch {sub} --help' for more information.");
     ExitCode::from(exit::USAGE)
 }
 
@@ -83,6 +83,9 @@ fn analyze_config(a: &args::AnalyzeArgs) -> Result<AnalyzeConfig, String> {
         None if stdout_is_tty() => Output::Table,
         None => Output::Json,
     };
+    if a.tui && !stdout_is_tty() {
+        return Err("--tui needs a terminal (standard output is not one); use --format table or --format json".into());
+    }
     if a.files.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
         return Err("standard input ('-') can be read only once".into());
     }
@@ -100,7 +103,7 @@ fn run_live(a: &args::LiveArgs) -> anyhow::Result<u8> {
     let engine = match engine_config(&a.engine) {
         Ok(e) => e,
         Err(msg) => {
-            eprintln!("imdswatch: {msg}\nTry 'imdswatch --help' for more information.");
+            eprintln!("imdswatch: {msg}\nTry 'imdswatch live --help' for more information.");
             return Ok(exit::USAGE);
         }
     };

@@ -1,0 +1,104 @@
+//! What a newcomer trips over with `analyze`: a directory, a compressed capture, `--tui`
+//! without a terminal, a bad `--endpoint`, plurals, statistics after failed files, and a
+//! capture whose HTTP traffic goes to another address.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn analyze(args: &[&str]) -> (Output, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_imdswatch"))
+        .current_dir(root())
+        .arg("analyze")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run imdswatch");
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    (o, err)
+}
+
+fn gzip(src: &Path, dst: &Path) {
+    let mut e = flate2::write::GzEncoder::new(std::fs::File::create(dst).expect("create"), flate2::Compression::fast());
+    e.write_all(&std::fs::read(src).expect("read")).expect("compress");
+    e.finish().expect("finish");
+}
+
+#[test]
+fn a_directory_is_named_as_one() {
+    let (o, err) = analyze(&["-f", "json", "captures"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err.contains("captures: is a directory") && err.contains("captures/*.pcap"), "{err}");
+    assert!(!err.contains("read error"), "{err}");
+    assert!(!err.contains(" packets, "), "no statistics line after a file that failed: {err}");
+}
+
+#[test]
+fn gzip_is_read_transparently_and_other_compressions_are_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gz = dir.path().join("curl-v1.pcap.gz");
+    gzip(&root().join("captures/curl-v1.pcap"), &gz);
+    let (plain, _) = analyze(&["-f", "json", "captures/curl-v1.pcap"]);
+    let (o, err) = analyze(&["-f", "json", gz.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(o.stdout, plain.stdout, "the gzip'd capture gives the same records");
+    assert!(!o.stdout.is_empty());
+    // zstd: named, with the command that works.
+    let zst = dir.path().join("x.pcap.zst");
+    let mut bytes = vec![0x28, 0xb5, 0x2f, 0xfd];
+    bytes.extend_from_slice(&[0; 32]);
+    std::fs::write(&zst, bytes).expect("write");
+    let (o, err) = analyze(&["-f", "json", zst.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err.contains("zstd-compressed") && err.contains("zstd -dc"), "{err}");
+    assert!(!err.contains("not a pcap"), "{err}");
+}
+
+#[test]
+fn tui_without_a_terminal_is_a_usage_error_that_says_so() {
+    let (o, err) = analyze(&["--tui", "captures/curl-v1.pcap"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err.contains("--tui needs a terminal"), "{err}");
+    assert!(!err.contains("os error"), "{err}");
+}
+
+#[test]
+fn a_bad_endpoint_points_at_the_analyze_help() {
+    let (o, err) = analyze(&["--endpoint", "nonsense", "captures/curl-v1.pcap"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err.contains("invalid --endpoint 'nonsense'"), "{err}");
+    assert!(err.contains("Try 'imdswatch analyze --help'"), "{err}");
+}
+
+#[test]
+fn the_statistics_line_counts_in_good_english() {
+    // One request: curl-seed-v2 has a token request and a v2 read; curl-v1 has two v1 reads.
+    let (_, err) = analyze(&["-f", "json", "captures/curl-v1.pcap"]);
+    assert!(err.contains("imdswatch: 1 file, ") && err.contains(" 2 requests (v1 2"), "{err}");
+    let (_, err) = analyze(&["-f", "json", "captures/curl-v1.pcap", "captures/curl-seed-v2.pcap"]);
+    assert!(err.contains("imdswatch: 2 files, "), "{err}");
+    let (_, err) = analyze(&["-f", "json", "captures/curl-v1.pcap", "captures/nosuch.pcap"]);
+    assert!(err.contains("imdswatch: 1 of 2 files, "), "{err}");
+    let (_, err) = analyze(&["-f", "json", "captures/nosuch.pcap"]);
+    assert!(!err.contains(" packets, "), "{err}");
+    assert!(!err.contains(" 1 requests"), "{err}");
+}
+
+#[test]
+fn http_to_another_address_suggests_endpoint() {
+    let (o, err) = analyze(&["-f", "table", "captures/loopback-mock.pcap"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("No IMDS requests found"));
+    assert!(err.contains("HTTP requests went to 127.0.0.1:1338") && err.contains("--endpoint 127.0.0.1:1338"), "{err}");
+    // With that endpoint the requests are found, and no hint is given.
+    let (o, err) = analyze(&["-f", "json", "--endpoint", "127.0.0.1:1338", "captures/loopback-mock.pcap"]);
+    assert!(!o.stdout.is_empty());
+    assert!(!err.contains("HTTP requests went to"), "{err}");
+    // A capture with IMDS requests gets no hint either.
+    let (_, err) = analyze(&["-f", "json", "captures/curl-v1.pcap"]);
+    assert!(!err.contains("--endpoint"), "{err}");
+}
