@@ -102,3 +102,38 @@ fn http_to_another_address_suggests_endpoint() {
     let (_, err) = analyze(&["-f", "json", "captures/curl-v1.pcap"]);
     assert!(!err.contains("--endpoint"), "{err}");
 }
+
+#[test]
+fn several_files_name_their_file_and_come_out_in_time_order_per_file() {
+    // container-hop-limit: the unanswered token request completes last (at its timeout) but
+    // was made first: alone, its record comes out after later ones.
+    let files = ["captures/container-hop-limit.pcap", "captures/curl-v1.pcap", "captures/rejections.pcap"];
+    let (alone, _) = analyze(&["-f", "json", files[0]]);
+    let alone: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&alone.stdout).lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    assert!(alone.iter().all(|r| r.get("capture").is_none()), "one file: records unchanged");
+    let ts = |v: &[serde_json::Value]| {
+        v.iter().map(|r| r["timestamp"].as_str().unwrap_or("").to_owned()).collect::<Vec<_>>()
+    };
+    let t = ts(&alone);
+    let mut sorted = t.clone();
+    sorted.sort();
+    assert_ne!(t, sorted, "the fixture is out of order alone (else this test shows nothing)");
+
+    let (o, err) = analyze(&["-f", "json", files[0], files[1], files[2]]);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let recs: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let names: Vec<&str> = recs.iter().map(|r| r["capture"]["file"].as_str().expect("capture.file")).collect();
+    let mut order = names.clone();
+    order.dedup();
+    assert_eq!(order, files, "files in command-line order, each in one run");
+    for f in files {
+        let mine: Vec<serde_json::Value> = recs.iter().filter(|r| r["capture"]["file"] == f).cloned().collect();
+        let t = ts(&mine);
+        let mut sorted = t.clone();
+        sorted.sort();
+        assert_eq!(t, sorted, "{f}: not in time order");
+    }
+    assert_eq!(recs.iter().filter(|r| r["capture"]["file"] == files[0]).count(), alone.len());
+}

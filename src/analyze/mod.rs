@@ -1,6 +1,7 @@
 //! `imdswatch analyze FILE...`: capture files through the engine into NDJSON or the table.
 
 mod hint;
+mod per_file;
 mod progress;
 
 use std::io::{self, Write};
@@ -94,7 +95,9 @@ pub fn analyze<W: Write>(cfg: &AnalyzeConfig, out: W, err: &mut dyn Write) -> io
 fn analyze_into<W: Write>(cfg: &AnalyzeConfig, sink: Sink<W>, err: &mut dyn Write) -> io::Result<u8> {
     let started = Instant::now();
     let mut engine = Engine::new(cfg.engine.clone());
-    let mut c = Collector { sink, counts: RequestCounts::default(), write_error: None };
+    let several_json = cfg.files.len() > 1 && matches!(sink, Sink::Json(_));
+    let per_file = several_json.then(per_file::PerFile::default);
+    let mut c = Collector { sink, counts: RequestCounts::default(), write_error: None, per_file };
     let mut failed = false;
     let mut read_stats = ReadStats::default();
 
@@ -102,6 +105,9 @@ fn analyze_into<W: Write>(cfg: &AnalyzeConfig, sink: Sink<W>, err: &mut dyn Writ
     let mut other_http = hint::OtherHttp::default();
     let mut files_read = 0usize;
     for path in &cfg.files {
+        if let Some(pf) = &mut c.per_file {
+            pf.begin(path.display().to_string());
+        }
         let result = file::open(path).and_then(|input| {
             file::read(path, progress.wrap(path, input), &mut read_stats, &mut |pkt| {
                 engine.packet(pkt, &mut |ev| c.on_event(ev));
@@ -113,6 +119,12 @@ fn analyze_into<W: Write>(cfg: &AnalyzeConfig, sink: Sink<W>, err: &mut dyn Writ
         if result.is_ok() {
             files_read += 1;
         }
+        // Each file is a capture of its own: its connections end with it, so that its records
+        // are those of analyzing it alone (and can be named with it).
+        if cfg.files.len() > 1 {
+            engine.finish(&mut |ev| c.on_event(ev));
+        }
+        c.end_file();
         match result {
             Ok(End::Clean) => {}
             Ok(End::Truncated { offset }) => {
@@ -137,6 +149,7 @@ fn analyze_into<W: Write>(cfg: &AnalyzeConfig, sink: Sink<W>, err: &mut dyn Writ
     }
     progress.finish();
     engine.finish(&mut |ev| c.on_event(ev));
+    c.end_file();
     if let Some(e) = c.write_error.take() {
         return Err(e);
     }
@@ -226,9 +239,21 @@ struct Collector<W: Write> {
     sink: Sink<W>,
     counts: RequestCounts,
     write_error: Option<io::Error>,
+    /// Several files into NDJSON: records name their file, in time order per file.
+    per_file: Option<per_file::PerFile>,
 }
 
 impl<W: Write> Collector<W> {
+    /// The current file is read: write its records (several files into NDJSON).
+    fn end_file(&mut self) {
+        if let (Some(pf), Sink::Json(j)) = (&mut self.per_file, &mut self.sink)
+            && let Err(e) = pf.flush(j)
+            && self.write_error.is_none()
+        {
+            self.write_error = Some(e);
+        }
+    }
+
     fn on_event(&mut self, ev: EngineEvent) {
         let EngineEvent::Request { record, .. } = ev else {
             return;
@@ -236,8 +261,13 @@ impl<W: Write> Collector<W> {
         self.counts.add(&record);
         match &mut self.sink {
             Sink::Json(j) => {
-                if self.write_error.is_none()
-                    && let Err(e) = j.write(&record)
+                let res = match &mut self.per_file {
+                    Some(pf) => pf.push(record, j),
+                    None if self.write_error.is_none() => j.write(&record),
+                    None => Ok(()),
+                };
+                if let Err(e) = res
+                    && self.write_error.is_none()
                 {
                     self.write_error = Some(e);
                 }
