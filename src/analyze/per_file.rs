@@ -33,6 +33,8 @@ struct WithFile<'a> {
 #[derive(Default)]
 pub struct PerFile {
     file: String,
+    /// Boxed as the engine hands them over: sorting moves pointers, not records.
+    #[allow(clippy::vec_box)]
     waiting: Vec<Box<RequestRecord>>,
     /// Times a file's records were written in more than one batch.
     pub batches_split: u64,
