@@ -153,3 +153,67 @@ fn the_exposition_passes_promtool() {
     let o = child.wait_with_output().expect("promtool");
     assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
 }
+
+mod server {
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpStream};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use imdswatch::sink::metrics::Metrics;
+    use imdswatch::sink::metrics_http::{MAX_HEAD, QUEUE, WORKERS, bind, serve};
+
+    fn start() -> (SocketAddr, Arc<Metrics>) {
+        let m = Arc::new(Metrics::new());
+        let l = bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        (serve(l, m.clone()).expect("serve"), m)
+    }
+
+    fn ask(addr: SocketAddr, req: &[u8]) -> String {
+        let mut s = TcpStream::connect(addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+        let _ = s.write_all(req);
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    }
+
+    #[test]
+    fn only_get_of_two_paths_is_answered() {
+        let (addr, _) = start();
+        let ok = ask(addr, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(ok.starts_with("HTTP/1.1 200 OK\r\n") && ok.contains("text/plain; version=0.0.4"), "{ok}");
+        assert!(ok.contains("imdswatch_enforcement_ready 1"));
+        assert!(ask(addr, b"GET /healthz HTTP/1.1\r\n\r\n").ends_with("\r\n\r\nok\n"));
+        assert!(ask(addr, b"GET /metrics?x=1 HTTP/1.0\r\n\r\n").starts_with("HTTP/1.1 200"));
+        let head = ask(addr, b"HEAD /metrics HTTP/1.1\r\n\r\n");
+        assert!(head.starts_with("HTTP/1.1 200") && head.ends_with("\r\n\r\n"), "{head}");
+        assert!(ask(addr, b"GET / HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 404"));
+        assert!(ask(addr, b"GET /../etc/passwd HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 404"));
+        assert!(ask(addr, b"POST /metrics HTTP/1.1\r\nContent-Length: 1\r\n\r\nx").starts_with("HTTP/1.1 405"));
+        assert!(ask(addr, b"\x16\x03\x01\x00garbage\r\n\r\n").starts_with("HTTP/1.1 400"));
+        let mut big = b"GET /metrics HTTP/1.1\r\nX: ".to_vec();
+        big.extend(std::iter::repeat_n(b'a', MAX_HEAD));
+        assert!(ask(addr, &big).starts_with("HTTP/1.1 400"), "an oversize head is refused");
+    }
+
+    #[test]
+    fn silent_clients_time_out_and_a_flood_is_refused_and_counted() {
+        let (addr, m) = start();
+        // Occupy every worker and the queue with clients that never send a byte, and more.
+        let idle: Vec<TcpStream> =
+            (0..WORKERS + QUEUE + 6).map(|_| TcpStream::connect(addr).expect("connect")).collect();
+        std::thread::sleep(Duration::from_millis(300));
+        // The idle ones time out (2 s each, two at a time); then a scrape is answered.
+        let ok = ask(addr, b"GET /metrics HTTP/1.1\r\n\r\n");
+        assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+        drop(idle);
+        let text = m.exposition();
+        let refused: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("imdswatch_metrics_refused_total "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0);
+        assert!(refused >= 1.0, "connections beyond workers + queue are refused and counted: {text}");
+    }
+}

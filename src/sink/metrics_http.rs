@@ -4,8 +4,9 @@
 //! - one accept thread hands connections to [`WORKERS`] worker threads through a queue of
 //!   [`QUEUE`]; when every worker is busy and the queue is full, a new connection is closed
 //!   at once (counted in `imdswatch_metrics_refused_total`);
-//! - a request head is read within [`READ_TIMEOUT`] and at most [`MAX_HEAD`] bytes; the answer
-//!   must be written within [`WRITE_TIMEOUT`]; one request per connection;
+//! - a request head is read within [`READ_TIMEOUT`] (per read, and about that in all) and at
+//!   most [`MAX_HEAD`] bytes; the answer is written within [`WRITE_TIMEOUT`] per write and
+//!   about that in all (checked per 16 KiB); one request per connection;
 //! - the body is an already encoded snapshot: no lock of the pipeline is held while writing.
 //!
 //! Parsing is `httparse`'s; the server never reads a request body.
@@ -120,9 +121,16 @@ fn respond(s: &mut TcpStream, status: &str, ctype: &str, body: &[u8], head_only:
         "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
+    // One deadline for the whole answer: a reader taking a byte at a time is cut off.
+    let deadline = Instant::now() + WRITE_TIMEOUT;
     s.write_all(head.as_bytes())?;
     if !head_only {
-        s.write_all(body)?;
+        for chunk in body.chunks(16 * 1024) {
+            if Instant::now() >= deadline {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+            s.write_all(chunk)?;
+        }
     }
     s.flush()
 }
