@@ -26,13 +26,13 @@ for sub in analyze live iac; do "$bin" man "$sub" >"$assets/imdswatch-$sub.1"; d
 "$bin" completions fish >"$assets/imdswatch.fish"
 
 step "cargo deb"
-deb=$(cargo deb --no-build --quiet 2>/dev/null | tail -n 1)
+deb=$(cargo deb --no-build --strip --quiet 2>/dev/null | tail -n 1)
 [ -f "$deb" ] || { echo "build-deb: cargo deb produced no package" >&2; exit 1; }
 
 step "contents of $deb"
 listing=$(dpkg-deb -c "$deb")
 for want in ./usr/bin/imdswatch ./lib/systemd/system/imdswatch.service ./etc/logrotate.d/imdswatch \
-    ./usr/share/man/man1/imdswatch.1 ./usr/share/bash-completion/completions/imdswatch; do
+    ./usr/share/man/man1/imdswatch.1.gz ./usr/share/bash-completion/completions/imdswatch; do
     grep -q " $want\$" <<<"$listing" || { echo "build-deb: $want missing from the package" >&2; exit 1; }
     echo "  has $want" >&2
 done
