@@ -147,13 +147,9 @@ fn wait_for(t: &Topology, query: &str, want: f64) {
     panic!("{query}: want {want}, got {got:?}");
 }
 
-#[test]
-fn prometheus_scrapes_live_metrics_of_v1_and_v2_clients() {
-    if let Some(why) = cannot_run() {
-        eprintln!("SKIPPED prometheus_scrapes_live_metrics_of_v1_and_v2_clients: {why}");
-        return;
-    }
-    let tmp = tempfile::tempdir().expect("tempdir");
+/// The topology with the mock IMDS, `imdswatch live --metrics` and Prometheus scraping it
+/// every second, once Prometheus sees the target up.
+fn start(tmp: &std::path::Path) -> Topology {
     let mut t = Topology::up();
     let mut mock = t.exec("imds");
     mock.arg("python3").arg(root().join("captures/mock_imds.py")).args(["--listen", "0.0.0.0:80"]);
@@ -165,7 +161,7 @@ fn prometheus_scrapes_live_metrics_of_v1_and_v2_clients() {
     t.spawn(mon);
     t.wait_listen("host", 19797);
 
-    let config = tmp.path().join("prometheus.yml");
+    let config = tmp.join("prometheus.yml");
     std::fs::write(
         &config,
         format!(
@@ -176,13 +172,18 @@ fn prometheus_scrapes_live_metrics_of_v1_and_v2_clients() {
     let mut prom = t.exec("host");
     prom.arg("prometheus")
         .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", tmp.path().join("data").display()))
+        .arg(format!("--storage.tsdb.path={}", tmp.join("data").display()))
         .arg(format!("--web.listen-address={PROM}"));
     t.spawn(prom);
     t.wait_listen("host", 19090);
     wait_for(&t, "up{job=\"imdswatch\"}", 1.0);
     wait_for(&t, "imdswatch_enforcement_ready", 1.0);
 
+    t
+}
+
+/// Two IMDSv1 reads, one token request and one IMDSv2 read from the host namespace.
+fn make_requests(t: &Topology) {
     // Two IMDSv1 reads, one token request and one IMDSv2 read, each its own curl.
     let base = "http://169.254.169.254";
     for _ in 0..2 {
@@ -201,6 +202,17 @@ fn prometheus_scrapes_live_metrics_of_v1_and_v2_clients() {
         &format!("{base}/latest/meta-data/ami-id"),
     ]);
     assert!(v2.status.success(), "v2 curl");
+}
+
+#[test]
+fn prometheus_scrapes_live_metrics_of_v1_and_v2_clients() {
+    if let Some(why) = cannot_run() {
+        eprintln!("SKIPPED prometheus_scrapes_live_metrics_of_v1_and_v2_clients: {why}");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = start(tmp.path());
+    make_requests(&t);
 
     wait_for(&t, "sum(imdswatch_requests_total)", 4.0);
     assert_eq!(promql(&t, "sum(imdswatch_requests_total{version=\"v1\",outcome=\"ok\"})"), Some(2.0));
@@ -228,6 +240,12 @@ fn prometheus_scrapes_live_metrics_of_v1_and_v2_clients() {
     assert_eq!(promql(&t, "imdswatch_kernel_drops_total + imdswatch_queue_losses_total"), Some(0.0));
     assert_eq!(promql(&t, "count(imdswatch_build_info)"), Some(1.0));
 
+    exposition_is_clean_and_dashboard_queries_run(&t);
+}
+
+/// `promtool check metrics` on the exposition, the paths served, and every query of the
+/// Grafana dashboard against this Prometheus.
+fn exposition_is_clean_and_dashboard_queries_run(t: &Topology) {
     // The exposition itself is clean for promtool, and nothing else is served.
     let text = t.curl(&[&format!("http://{METRICS}/metrics")]).stdout;
     let mut check = Command::new("promtool")
@@ -270,7 +288,7 @@ fn prometheus_scrapes_live_metrics_of_v1_and_v2_clients() {
         }
     }
     // The v1 panel shows curl.
-    let v1_panel = promql_by(&t, "sum by (exe) (increase(imdswatch_client_requests_total{version=\"v1\"}[5m]))", "exe");
+    let v1_panel = promql_by(t, "sum by (exe) (increase(imdswatch_client_requests_total{version=\"v1\"}[5m]))", "exe");
     assert!(v1_panel.iter().any(|(e, _)| e == "curl"), "{v1_panel:?}");
 }
 
