@@ -78,7 +78,8 @@ stdout that is not a terminal, writes NDJSON instead.
 
 Examples:
   sudo imdswatch live
-  sudo imdswatch live --json --output /var/log/imdswatch.ndjson   (reopened on SIGHUP)";
+  sudo imdswatch live --json --output /var/log/imdswatch.ndjson   (reopened on SIGHUP)
+  sudo imdswatch live --json --metrics 127.0.0.1:9797             (Prometheus: /metrics, /healthz)";
 
 /// Output format of `analyze`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
