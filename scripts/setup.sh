@@ -16,6 +16,10 @@ have tmux || need_apt+=(tmux)
 have setpriv || need_apt+=(util-linux)
 [ -x /usr/bin/time ] || need_apt+=(time)
 have pkg-config || need_apt+=(pkg-config)
+# Linking (the cc crate, libc's crt files) on a bare Debian: a C toolchain.
+have cc || need_apt+=(gcc libc6-dev)
+# The metrics end-to-end test scrapes `live --metrics` with a real Prometheus (tests/metrics_e2e.rs).
+{ have prometheus && have promtool; } || need_apt+=(prometheus)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
 
 if ((${#need_apt[@]})); then

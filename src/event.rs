@@ -236,6 +236,15 @@ pub struct RequestRecord {
     /// Live mode only (absent offline): the process, or null with `attribution` saying why.
     #[serde(flatten)]
     pub live: Option<LiveFields>,
+    /// `analyze` of several files: the file the request was read from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture: Option<CaptureFile>,
+}
+
+/// Where an offline record was read (`analyze` with several files).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaptureFile {
+    pub file: std::sync::Arc<str>,
 }
 
 /// The fields only live mode fills. Offline records leave them out entirely.

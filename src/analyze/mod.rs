@@ -1,5 +1,7 @@
 //! `imdswatch analyze FILE...`: capture files through the engine into NDJSON or the table.
 
+mod hint;
+mod per_file;
 mod progress;
 
 use std::io::{self, Write};
@@ -8,6 +10,7 @@ use std::time::Instant;
 
 use crate::capture::file::{self, End, ReadStats};
 use crate::engine::{Engine, EngineConfig, EngineEvent};
+use crate::event::RequestCounts;
 use crate::exit::Exit;
 use crate::signals::Signals;
 use crate::sink::json::JsonSink;
@@ -82,20 +85,38 @@ pub fn analyze<W: Write>(cfg: &AnalyzeConfig, out: W, err: &mut dyn Write) -> io
 }
 
 /// Reads every file through the engine into `sink`; prints the closing line unless quiet.
+/// With several files, each is a capture of its own: its connections end with it, and its
+/// records name it (`capture.file`) and come out in time order.
 fn analyze_into<S: Sink>(cfg: &AnalyzeConfig, sink: S, progress: bool, err: &mut dyn Write) -> io::Result<Exit> {
     let started = Instant::now();
     let mut engine = Engine::new(cfg.engine.clone());
     let mut driver = Driver::new(sink);
     let mut failed = false;
     let mut read_stats = ReadStats::default();
+    let mut per_file = (cfg.files.len() > 1).then(per_file::PerFile::default);
+    let mut other_http = hint::OtherHttp::default();
+    let mut files_read = 0usize;
 
     let progress = Progress::new(&cfg.files, progress);
     for path in &cfg.files {
+        if let Some(pf) = &mut per_file {
+            pf.begin(path.display().to_string());
+        }
         let result = file::open(path).and_then(|input| {
             file::read(path, progress.wrap(path, input), &mut read_stats, &mut |pkt| {
-                engine.packet(pkt, &mut |ev| feed(&mut driver, ev));
+                engine.packet(pkt, &mut |ev| feed(&mut driver, per_file.as_mut(), ev));
+                if driver.counts() == RequestCounts::default() {
+                    other_http.packet(pkt);
+                }
             })
         });
+        if result.is_ok() {
+            files_read += 1;
+        }
+        if let Some(pf) = &mut per_file {
+            engine.finish(&mut |ev| feed(&mut driver, Some(&mut *pf), ev));
+            pf.flush(&mut driver);
+        }
         match result {
             Ok(End::Clean) => {}
             Ok(End::Truncated { offset }) => {
@@ -119,13 +140,14 @@ fn analyze_into<S: Sink>(cfg: &AnalyzeConfig, sink: S, progress: bool, err: &mut
         }
     }
     progress.finish();
-    engine.finish(&mut |ev| feed(&mut driver, ev));
+    engine.finish(&mut |ev| feed(&mut driver, None, ev));
     if let Some(e) = driver.take_error() {
         return Err(e);
     }
     let st = engine.stats();
     let stats = RunStats {
         sources: cfg.files.iter().map(|f| f.display().to_string()).collect(),
+        files_read,
         elapsed: started.elapsed(),
         engine: st.clone(),
         flows_active: engine.flows(),
@@ -139,7 +161,14 @@ fn analyze_into<S: Sink>(cfg: &AnalyzeConfig, sink: S, progress: bool, err: &mut
         ..RunStats::default()
     };
     let counts = driver.finish(&stats)?;
-    if !cfg.quiet {
+    if !cfg.quiet
+        && counts == RequestCounts::default()
+        && let Some(h) = other_http.hint()
+    {
+        writeln!(err, "{h}")?;
+    }
+    // After files that all failed, their errors say everything: no statistics line of nothing.
+    if !cfg.quiet && files_read > 0 {
         // The time of the whole run, as before the table was written.
         let stats = RunStats { elapsed: started.elapsed(), ..stats };
         writeln!(err, "imdswatch: {}", stats.files_line())?;
@@ -154,9 +183,13 @@ fn analyze_into<S: Sink>(cfg: &AnalyzeConfig, sink: S, progress: bool, err: &mut
     })
 }
 
-/// Takes the engine's requests to the driver (the other events are for live attribution).
-fn feed<S: Sink>(driver: &mut Driver<S>, ev: EngineEvent) {
+/// Takes the engine's requests to the driver (the other events are for live attribution);
+/// with several files, through the current file's time-ordered batch.
+fn feed<S: Sink>(driver: &mut Driver<S>, per_file: Option<&mut per_file::PerFile>, ev: EngineEvent) {
     if let EngineEvent::Request { record, .. } = ev {
-        driver.record(&record);
+        match per_file {
+            Some(pf) => pf.push(record, driver),
+            None => driver.record(&record),
+        }
     }
 }

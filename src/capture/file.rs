@@ -38,6 +38,10 @@ pub enum FileError {
     Open { path: PathBuf, source: std::io::Error },
     #[error("{path}: not a pcap or pcapng capture file")]
     NotCapture { path: PathBuf },
+    #[error("{path}: is a directory; give the capture files in it (e.g. {path}/*.pcap)")]
+    Directory { path: PathBuf },
+    #[error("{path}: {kind}-compressed; decompress it first (e.g. {tool} -dc FILE | imdswatch analyze -)")]
+    Compressed { path: PathBuf, kind: &'static str, tool: &'static str },
     #[error("{path}: read error at byte {offset}")]
     Read { path: PathBuf, offset: u64 },
     #[error("{path}: corrupt record at byte {offset}")]
@@ -93,10 +97,32 @@ pub fn read_file(path: &Path, stats: &mut ReadStats, each: &mut dyn FnMut(&Packe
 /// Opens `path` for [`read`], or standard input for `-`.
 pub fn open(path: &Path) -> Result<Box<dyn Read + Send>, FileError> {
     if path.as_os_str() == "-" {
-        return Ok(Box::new(std::io::stdin()));
+        return decompress(path, Box::new(std::io::stdin()));
     }
     let f = File::open(path).map_err(|source| FileError::Open { path: path.into(), source })?;
-    Ok(Box::new(f))
+    if f.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(FileError::Directory { path: path.into() });
+    }
+    decompress(path, Box::new(f))
+}
+
+/// gzip input is decompressed on the fly (flate2); other compressions are named.
+fn decompress(path: &Path, input: Box<dyn Read + Send>) -> Result<Box<dyn Read + Send>, FileError> {
+    use std::io::BufRead;
+    let mut r = std::io::BufReader::with_capacity(64 * 1024, input);
+    let head = match r.fill_buf() {
+        Ok(b) => b.get(..4).map(|h| [h[0], h[1], h[2], h[3]]),
+        Err(_) => None,
+    };
+    let (kind, tool) = match head {
+        Some([0x1f, 0x8b, _, _]) => return Ok(Box::new(flate2::read::MultiGzDecoder::new(r))),
+        Some([0x28, 0xb5, 0x2f, 0xfd]) => ("zstd", "zstd"),
+        Some([0xfd, b'7', b'z', b'X']) => ("xz", "xz"),
+        Some([b'B', b'Z', b'h', _]) => ("bzip2", "bzip2"),
+        Some([0x04, 0x22, 0x4d, 0x18]) => ("lz4", "lz4"),
+        _ => return Ok(Box::new(r)),
+    };
+    Err(FileError::Compressed { path: path.into(), kind, tool })
 }
 
 /// Reads a capture from any reader; `path` only names it in errors.

@@ -45,6 +45,20 @@ pub enum Command {
     /// Find Terraform and CloudFormation resources that still allow IMDSv1.
     #[command(after_help = IAC_HELP)]
     Iac(IacArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    #[command(after_help = "Example:\n  imdswatch completions bash > /etc/bash_completion.d/imdswatch")]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout: imdswatch(1), or imdswatch-SUBCOMMAND(1).
+    #[command(
+        after_help = "Example:\n  imdswatch man > /usr/local/share/man/man1/imdswatch.1\n  imdswatch man live > /usr/local/share/man/man1/imdswatch-live.1"
+    )]
+    Man {
+        /// analyze, live or iac.
+        subcommand: Option<String>,
+    },
 }
 
 const ANALYZE_HELP: &str = "\
@@ -65,7 +79,8 @@ stdout that is not a terminal, writes NDJSON instead.
 
 Examples:
   sudo imdswatch live
-  sudo imdswatch live --json --output /var/log/imdswatch.ndjson   (reopened on SIGHUP)";
+  sudo imdswatch live --json --output /var/log/imdswatch.ndjson   (reopened on SIGHUP)
+  sudo imdswatch live --json --metrics 127.0.0.1:9797             (Prometheus: /metrics, /healthz)";
 
 /// Output format of `analyze`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -153,6 +168,10 @@ pub struct LiveArgs {
     /// CAP_SYS_ADMIN), /proc and sock_diag only, or auto (kernel when available, else procfs).
     #[arg(long, value_enum, value_name = "PATH", default_value = "auto")]
     pub attribution: crate::live::attribution::AttributionPath,
+    /// Serve Prometheus metrics on http://ADDR:PORT/metrics (and /healthz); off by default.
+    /// Bind the node's IP or 127.0.0.1, e.g. --metrics 127.0.0.1:9797.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics: Option<std::net::SocketAddr>,
 
     #[command(flatten)]
     pub engine: EngineArgs,

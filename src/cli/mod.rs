@@ -13,7 +13,7 @@ use args::{Cli, Command, Format};
 use crate::analyze::{AnalyzeConfig, Output};
 use crate::endpoint::Endpoints;
 use crate::engine::EngineConfig;
-use crate::exit::Exit;
+use crate::exit::{self, Exit};
 use crate::live::LiveConfig;
 use std::time::Duration;
 
@@ -28,8 +28,9 @@ pub fn main() -> ExitCode {
     };
     let run = match validate(&cli) {
         Ok(r) => r,
-        Err(msg) => {
-            eprintln!("imdswatch: {}\nTry 'imdswatch --help' for more information.", crate::text::sanitize(&msg));
+        Err((sub, msg)) => {
+            let help = sub.map_or_else(|| "imdswatch --help".to_owned(), |s| format!("imdswatch {s} --help"));
+            eprintln!("imdswatch: {}\nTry '{help}' for more information.", crate::text::sanitize(&msg));
             return Exit::Usage.into();
         }
     };
@@ -38,6 +39,8 @@ pub fn main() -> ExitCode {
         Run::Analyze(cfg) => crate::analyze::run(&cfg).map(ExitCode::from),
         Run::LiveJson(cfg) => crate::live::run_json(&cfg).map(ExitCode::from),
         Run::LiveDashboard(cfg) => crate::live::run_dashboard(&cfg).map(ExitCode::from),
+        Run::Completions(shell) => print_completions(shell).map(ExitCode::from),
+        Run::Man(sub) => print_man(sub.as_deref()).map(ExitCode::from),
     };
     result.unwrap_or_else(|e| {
         eprintln!("imdswatch: {}", crate::text::sanitize_message(&format!("{e:#}")));
@@ -51,16 +54,21 @@ enum Run {
     Analyze(AnalyzeConfig),
     LiveJson(LiveConfig),
     LiveDashboard(LiveConfig),
+    Completions(clap_complete::Shell),
+    Man(Option<String>),
 }
 
 /// Raw arguments to a validated command; every usage error found after parsing comes from
-/// here, as one line.
-fn validate(cli: &Cli) -> Result<Run, String> {
+/// here, as one line, with the subcommand whose `--help` to point at.
+fn validate(cli: &Cli) -> Result<Run, (Option<&'static str>, String)> {
+    let sub = |name: &'static str| move |msg: String| (Some(name), msg);
     Ok(match &cli.command {
-        Some(Command::Iac(a)) => Run::Iac(iac_config(a)?),
-        Some(Command::Analyze(a)) => Run::Analyze(analyze_config(a)?),
-        Some(Command::Live(a)) => live_run(a)?,
-        None => live_run(&cli.live)?,
+        Some(Command::Iac(a)) => Run::Iac(iac_config(a).map_err(sub("iac"))?),
+        Some(Command::Analyze(a)) => Run::Analyze(analyze_config(a).map_err(sub("analyze"))?),
+        Some(Command::Live(a)) => live_run(a).map_err(sub("live"))?,
+        Some(Command::Completions { shell }) => Run::Completions(*shell),
+        Some(Command::Man { subcommand }) => Run::Man(subcommand.clone()),
+        None => live_run(&cli.live).map_err(|m| (None, m))?,
     })
 }
 
@@ -88,6 +96,9 @@ fn analyze_config(a: &args::AnalyzeArgs) -> Result<AnalyzeConfig, String> {
         None if stdout_is_tty() => Output::Table,
         None => Output::Json,
     };
+    if a.tui && !stdout_is_tty() {
+        return Err("--tui needs a terminal (standard output is not one); use --format table or --format json".into());
+    }
     if a.files.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
         return Err("standard input ('-') can be read only once".into());
     }
@@ -131,8 +142,39 @@ fn live_run(a: &args::LiveArgs) -> Result<Run, String> {
         engine: engine_config(&a.engine)?,
         host_root: a.host_root.clone(),
         attribution_path: a.attribution,
+        metrics: a.metrics,
     };
     Ok(if a.json || a.output.is_some() || !stdout_is_tty() { Run::LiveJson(cfg) } else { Run::LiveDashboard(cfg) })
+}
+
+/// `imdswatch completions SHELL`: generated from the one clap definition.
+fn print_completions(shell: clap_complete::Shell) -> anyhow::Result<u8> {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    clap_complete::generate(shell, &mut cmd, "imdswatch", &mut std::io::stdout());
+    Ok(exit::OK)
+}
+
+/// `imdswatch man [SUBCOMMAND]`: a manual page, generated from the one clap definition.
+fn print_man(sub: Option<&str>) -> anyhow::Result<u8> {
+    let root = <Cli as clap::CommandFactory>::command();
+    let page = match sub {
+        None => root,
+        Some(name) => {
+            let title = match name {
+                "analyze" => "imdswatch-analyze",
+                "live" => "imdswatch-live",
+                "iac" => "imdswatch-iac",
+                _ => {
+                    eprintln!("imdswatch: no manual page for '{name}': try analyze, live or iac");
+                    return Ok(exit::USAGE);
+                }
+            };
+            let Some(c) = root.find_subcommand(name) else { return Ok(exit::USAGE) };
+            c.clone().name(title).bin_name(title)
+        }
+    };
+    clap_mangen::Man::new(page).render(&mut std::io::stdout().lock())?;
+    Ok(exit::OK)
 }
 
 /// True when standard output is a terminal (dashboard and table defaults).

@@ -250,6 +250,7 @@ impl Conn {
             },
             network: Network { client: key.client.to_string(), server: key.server.to_string(), client_ttl: ttl },
             live: None,
+            capture: None,
         };
         self.pending.push_back(Pending { record, sent: ts, head_method, duplicate });
         if self.pending.len() > MAX_PENDING

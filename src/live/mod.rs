@@ -34,8 +34,11 @@ use crate::engine::{Engine, EngineConfig, EngineEvent};
 use crate::event::{LiveHealth, NodeStats, RequestCounts, RequestRecord};
 use crate::exit::Exit;
 use crate::signals::Signals;
+use crate::sink::fan::Fan;
 use crate::sink::json::{Dest, JsonSink, Tolerant};
 use crate::sink::logfile::LogFile;
+use crate::sink::metrics::{Metrics, MetricsSink};
+use crate::sink::metrics_http;
 use crate::sink::tui::{UiEvent, UiMode};
 use crate::sink::ui::{UI_QUEUE, UiSink};
 use crate::sink::{Driver, RunStats, Sink};
@@ -60,6 +63,8 @@ pub struct LiveConfig {
     pub host_root: PathBuf,
     /// `--attribution`: kernel connect events, /proc, or the first that works.
     pub attribution_path: AttributionPath,
+    /// `--metrics ADDR:PORT`: serve Prometheus metrics there.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// A snapshot of the pipeline's counters, with the requests the output has seen.
@@ -67,6 +72,7 @@ pub fn snapshot(c: &Counters, counts: &RequestCounts, sources: &[String], starte
     let (engine, flows) = c.engine();
     RunStats {
         sources: sources.to_vec(),
+        files_read: 0,
         elapsed: started.elapsed(),
         now: Some(Timestamp::now()),
         engine,
@@ -102,6 +108,7 @@ pub fn run_json(cfg: &LiveConfig) -> anyhow::Result<Exit> {
         }),
         None => Dest::Stdout(LineWriter::new(io::stdout())),
     };
+    let metrics = start_metrics(cfg)?;
     let r = Running::start(cfg, captures)?;
     let sink = JsonSink::tolerant(
         dest,
@@ -111,7 +118,10 @@ pub fn run_json(cfg: &LiveConfig) -> anyhow::Result<Exit> {
             stats_interval: cfg.stats_interval,
         },
     );
-    let writer = r.spawn_output("output", sink)?;
+    let writer = match metrics {
+        Some(m) => r.spawn_output("output", Fan::new().with(Box::new(sink)).with(Box::new(MetricsSink::new(m))))?,
+        None => r.spawn_output("output", sink)?,
+    };
     wait_for_stop(&r.signals.stop, cfg.duration, &r.pipeline);
     r.pipeline.join();
     let counts = writer.join().unwrap_or_default();
@@ -175,9 +185,15 @@ impl Running {
 
 /// Runs the dashboard on this terminal over the live pipeline.
 pub fn run_dashboard(cfg: &LiveConfig) -> anyhow::Result<Exit> {
-    let r = Running::start(cfg, open_all(cfg)?)?;
+    let captures = open_all(cfg)?;
+    let metrics = start_metrics(cfg)?;
+    let r = Running::start(cfg, captures)?;
     let (ui_tx, ui_rx) = bounded::<UiEvent>(UI_QUEUE);
-    let feeder = r.spawn_output("ui-feed", UiSink::live(ui_tx, r.counters.queue_losses.clone()))?;
+    let ui_sink = UiSink::live(ui_tx, r.counters.queue_losses.clone());
+    let feeder = match metrics {
+        Some(m) => r.spawn_output("ui-feed", Fan::new().with(Box::new(ui_sink)).with(Box::new(MetricsSink::new(m))))?,
+        None => r.spawn_output("ui-feed", ui_sink)?,
+    };
     let title = format!("live on {}", r.sources.join(", "));
     let ui = crate::sink::tui::run(ui_rx, UiMode::Live, title, &r.signals);
     r.signals.stop.store(true, Relaxed);
@@ -185,6 +201,17 @@ pub fn run_dashboard(cfg: &LiveConfig) -> anyhow::Result<Exit> {
     let counts = feeder.join().unwrap_or_default();
     ui?;
     Ok(finish(&r.counters, &counts, &r.sources, r.started))
+}
+
+/// Binds and serves `--metrics` (before privileges are dropped: a low port works).
+fn start_metrics(cfg: &LiveConfig) -> anyhow::Result<Option<Arc<Metrics>>> {
+    let Some(addr) = cfg.metrics else { return Ok(None) };
+    let listener =
+        metrics_http::bind(addr).map_err(|e| anyhow::anyhow!("cannot listen for --metrics on {addr}: {e}"))?;
+    let m = Arc::new(Metrics::new());
+    let bound = metrics_http::serve(listener, m.clone())?;
+    eprintln!("imdswatch: metrics on http://{bound}/metrics");
+    Ok(Some(m))
 }
 
 /// Prints the closing summary; exit status 1 when a capture died, else 0.

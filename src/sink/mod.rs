@@ -14,6 +14,8 @@ pub mod driver;
 pub mod fan;
 pub mod json;
 pub mod logfile;
+pub mod metrics;
+pub mod metrics_http;
 pub mod ndjson;
 pub mod stats;
 pub mod summary;

@@ -13,6 +13,8 @@ use crate::time::Timestamp;
 pub struct RunStats {
     /// Interfaces captured on (live) or files read (offline).
     pub sources: Vec<String>,
+    /// Offline: how many of `sources` could be read.
+    pub files_read: usize,
     pub elapsed: Duration,
     /// Wall-clock time of the snapshot in live mode; `None` offline, where the only clock
     /// is the capture's.
@@ -62,11 +64,11 @@ impl RunStats {
     pub fn files_line(&self) -> String {
         let (st, counts) = (&self.engine, &self.requests);
         let mut line = format!(
-            "{} file(s), {} packets, {} IMDS packets, {} requests (v1 {}, v2 {}, token {}) in {:.2} s",
-            self.sources.len(),
+            "{}, {} packets, {} IMDS packets, {} (v1 {}, v2 {}, token {}) in {:.2} s",
+            files_read_text(self.files_read, self.sources.len()),
             st.packets,
             st.imds_packets,
-            st.requests,
+            plural(st.requests, "request"),
             counts.v1,
             counts.v2,
             counts.token_request,
@@ -105,4 +107,15 @@ impl RunStats {
             self.output_errors,
         )
     }
+}
+
+/// "1 request", "2 requests".
+fn plural(n: u64, word: &str) -> String {
+    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
+}
+
+/// "1 file", "3 files", or "2 of 3 files" when some could not be read.
+fn files_read_text(read: usize, given: usize) -> String {
+    let files = if given == 1 { "file" } else { "files" };
+    if read == given { format!("{given} {files}") } else { format!("{read} of {given} {files}") }
 }

@@ -39,6 +39,7 @@ pub fn request(secs: u64, version: Version, path: &str, outcome: Outcome, ua: Op
         },
         network: Network { client: "172.17.0.2:41234".into(), server: "169.254.169.254:80".into(), client_ttl: 63 },
         live: None,
+        capture: None,
     }
 }
 
