@@ -3,8 +3,9 @@
 //! The data path is the module layout:
 //! `capture` → `decode` → `flow` (reassembly, table) → `http` → `classify` → `attribute` → `sink`.
 //! `engine` joins decode..classify into one packet-source-agnostic stage that both
-//! `analyze` (files) and `live` (libpcap) feed. `iac` is the static check of Terraform and
-//! CloudFormation and shares nothing with the packet path.
+//! `analyze` (files) and `live` (libpcap) feed. `verdict` (after `engine`) judges each client's
+//! finished requests: what enforcing IMDSv2 would do to it, and the advice. `iac` is the
+//! static check of Terraform and CloudFormation and shares nothing with the packet path.
 
 pub mod analyze;
 pub mod attribute;
@@ -21,3 +22,4 @@ pub mod iac;
 pub mod live;
 pub mod sink;
 pub mod time;
+pub mod verdict;

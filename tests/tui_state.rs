@@ -4,9 +4,9 @@ mod tui_fixtures;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use imdswatch::event::{Outcome, RequestCounts};
-use imdswatch::sink::tui::advice::AdviceKind;
 use imdswatch::sink::tui::model::{MAX_EVENTS, MAX_ROWS, MAX_USER_AGENTS, RowKey};
 use imdswatch::sink::tui::{Action, App, Mode, SortKey, UiMode, keys};
+use imdswatch::verdict::AdviceKind;
 use tui_fixtures::*;
 
 fn labels(app: &App) -> Vec<String> {

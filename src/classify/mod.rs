@@ -3,6 +3,8 @@
 //!
 //! Only the presence of the token header is looked at, never its value.
 
+pub mod client;
+
 use crate::event::Version;
 
 /// Header carrying an IMDSv2 session token.

@@ -7,9 +7,8 @@
 //! on those signals.
 //!
 //! Layout: `state` (view state + [`Action`]s), `model` (rows, events, rate; bounded), `keys`
-//! (the key table), `advice` (remediation), `render` (pure drawing), `text` (sanitizing).
+//! (the key table), `render` (pure drawing), `text` (sanitizing).
 
-pub mod advice;
 pub mod grouping;
 pub mod keys;
 pub mod model;
