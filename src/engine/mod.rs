@@ -12,7 +12,7 @@ mod conn;
 mod dedup;
 mod stats;
 
-use conn::Conn;
+use conn::{Conn, Ctx};
 pub use stats::EngineStats;
 
 use crate::capture::Packet;
@@ -148,7 +148,7 @@ impl Engine {
             if self.flows.is_full() {
                 for (k, mut c) in self.flows.evict_oldest() {
                     self.shared.stats.flows_evicted += 1;
-                    c.close(&k, ts, Outcome::Unmatched, &mut self.shared, out);
+                    c.close(Outcome::Unmatched, &mut Ctx { key: k, ts, sh: &mut self.shared, out: &mut *out });
                 }
             }
             self.flows.insert(key, Box::new(Conn::new(ts)));
@@ -156,7 +156,7 @@ impl Engine {
             out(EngineEvent::FlowOpened { key, ts });
         }
         if let Some(c) = self.flows.get_mut(&key) {
-            c.on_segment(&key, &seg, dir, ts, &mut self.shared, out);
+            c.on_segment(&seg, dir, &mut Ctx { key, ts, sh: &mut self.shared, out });
         }
     }
 
@@ -172,7 +172,7 @@ impl Engine {
         for (k, mut c) in expired {
             if c.closed_at.is_none() {
                 self.shared.stats.flows_idle += 1;
-                c.close(&k, now, Outcome::NoResponse, &mut self.shared, out);
+                c.close(Outcome::NoResponse, &mut Ctx { key: k, ts: now, sh: &mut self.shared, out: &mut *out });
             }
         }
         self.shared.dedup.expire(now);
@@ -182,7 +182,7 @@ impl Engine {
     pub fn finish(&mut self, out: &mut dyn FnMut(EngineEvent)) {
         let now = self.last_sweep;
         for (k, mut c) in self.flows.drain() {
-            c.close(&k, now, Outcome::NoResponse, &mut self.shared, out);
+            c.close(Outcome::NoResponse, &mut Ctx { key: k, ts: now, sh: &mut self.shared, out: &mut *out });
         }
     }
 }
