@@ -25,6 +25,8 @@ fn analyze(capture: &Path, extra: &[&str]) -> Vec<String> {
     assert!(out.status.success(), "{}: {}", capture.display(), String::from_utf8_lossy(&out.stderr));
     let mut recs: Vec<serde_json::Value> =
         String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    // The closing `verdict` record is checked apart (tests/verdicts.rs).
+    recs.retain(|r| r["type"] == "request");
     // Records are written when answered; the files list them by request time.
     recs.sort_by(|a, b| a["timestamp"].as_str().cmp(&b["timestamp"].as_str()));
     recs.iter()
@@ -98,7 +100,7 @@ fn no_secret_from_the_captures_reaches_any_output() {
         for marker in ["SECRET-TOKEN-", "SECRET-ACCESS-KEY-", "SECRET-SESSION-TOKEN-", "ASIAFAKEIMDSWATCH"] {
             assert!(!all.contains(marker), "{format} output leaks {marker}");
         }
-        let sign = if format == "json" { "169.254.169.254" } else { "still use IMDSv1" };
+        let sign = if format == "json" { "169.254.169.254" } else { "would break: " };
         assert!(all.contains(sign), "the {format} output is not empty: {all}");
     }
 }

@@ -15,6 +15,7 @@ use crate::event::{RequestCounts, StatsRecord};
 use crate::sink::ndjson::Ndjson;
 use crate::sink::summary::Summary;
 use crate::sink::tui::{UiEvent, UiMode};
+use crate::verdict::Tracker;
 use progress::Progress;
 
 /// Output of an analysis.
@@ -93,7 +94,13 @@ pub fn analyze<W: Write>(cfg: &AnalyzeConfig, out: W, err: &mut dyn Write) -> io
 fn analyze_into<W: Write>(cfg: &AnalyzeConfig, sink: Sink<W>, err: &mut dyn Write) -> io::Result<u8> {
     let started = Instant::now();
     let mut engine = Engine::new(cfg.engine.clone());
-    let mut c = Collector { sink, counts: RequestCounts::default(), write_error: None };
+    let mut c = Collector {
+        sink,
+        counts: RequestCounts::default(),
+        verdicts: Tracker::default(),
+        newest: crate::time::Timestamp(0),
+        write_error: None,
+    };
     let mut failed = false;
     let mut read_stats = ReadStats::default();
 
@@ -132,8 +139,16 @@ fn analyze_into<W: Write>(cfg: &AnalyzeConfig, sink: Sink<W>, err: &mut dyn Writ
         return Err(e);
     }
     let counts = c.counts;
+    let host = c.verdicts.host();
     match c.sink {
-        Sink::Json(mut j) => j.flush()?,
+        Sink::Json(mut j) => {
+            // The closing `verdict` record (README "NDJSON schema"), after every request;
+            // none when there was no request (nothing to judge).
+            if c.newest.0 > 0 {
+                j.write(&c.verdicts.record(c.newest))?;
+            }
+            j.flush()?
+        }
         Sink::Table(s, mut w) => {
             w.write_all(s.render().as_bytes())?;
             w.flush()?;
@@ -187,7 +202,8 @@ fn analyze_into<W: Write>(cfg: &AnalyzeConfig, sink: Sink<W>, err: &mut dyn Writ
 
     Ok(if failed {
         exit::ERROR
-    } else if cfg.fail_on_v1 && counts.v1 > 0 {
+    } else if cfg.fail_on_v1 && !host.safe_to_enforce {
+        // Same rule as the table's closing line: a client whose verdict would break.
         exit::V1_SEEN
     } else {
         exit::OK
@@ -198,6 +214,10 @@ fn analyze_into<W: Write>(cfg: &AnalyzeConfig, sink: Sink<W>, err: &mut dyn Writ
 struct Collector<W: Write> {
     sink: Sink<W>,
     counts: RequestCounts,
+    /// Per-client verdicts: the closing `verdict` record and `--fail-on-v1`.
+    verdicts: Tracker,
+    /// Time of the newest request (the `verdict` record's timestamp).
+    newest: crate::time::Timestamp,
     write_error: Option<io::Error>,
 }
 
@@ -207,6 +227,8 @@ impl<W: Write> Collector<W> {
             return;
         };
         self.counts.add(&record);
+        self.verdicts.add(&record);
+        self.newest = self.newest.max(record.timestamp);
         match &mut self.sink {
             Sink::Json(j) => {
                 if self.write_error.is_none()

@@ -91,10 +91,13 @@ impl Conn {
                 let requests = self.read_requests(cx.sh, |c2s, budget, reasm, f| {
                     c2s.push(seg.seq, seg.syn, seg.payload, budget, reasm, f)
                 });
-                self.c2s.fin |= seg.fin;
                 for c in requests {
                     self.push_request(c, Some(seg.seq), seg.ttl, cx);
                 }
+                if seg.fin && !self.c2s.fin {
+                    self.client_gave_up(seg.ack, cx);
+                }
+                self.c2s.fin |= seg.fin;
                 answered
             }
             Direction::ToClient => self.read_answers(seg, cx.sh),
@@ -104,6 +107,22 @@ impl Conn {
         }
         if seg.rst || (self.c2s.fin && self.s2c.fin) {
             self.close(Outcome::NoResponse, cx);
+        }
+    }
+
+    /// The client closed its side (FIN): what it has not acknowledged by now it never will
+    /// read, so requests still waiting are settled `no_response` at once instead of at the
+    /// idle timeout. Answers that arrive later for them are skipped (counted as orphans).
+    fn client_gave_up(&mut self, ack: Option<u32>, cx: &mut Ctx<'_>) {
+        let _ = ack; // `confirm` already took what this FIN's ACK covers
+        while let Some((p, _, _)) = self.unconfirmed.pop_front() {
+            cx.sh.stats.answers_not_delivered += 1;
+            emit(p, None, Outcome::NoResponse, cx);
+        }
+        while let Some(p) = self.pending.pop_front() {
+            self.orphans += 1;
+            cx.sh.stats.abandoned += 1;
+            emit(p, None, Outcome::NoResponse, cx);
         }
     }
 
@@ -238,7 +257,7 @@ impl Conn {
             cx.sh.dedup.seen_elsewhere(fp, key, ts)
         });
         let head_method = c.method == "HEAD";
-        let record = RequestRecord {
+        let mut record = RequestRecord {
             timestamp: ts,
             imds: Imds {
                 version: c.version,
@@ -252,10 +271,17 @@ impl Conn {
                 forwarded: c.forwarded,
                 response_ms: None,
                 answer_ttl: None,
+                provider: c.provider,
+                breaks_when_enforced: None,
             },
             network: Network { client: key.client.to_string(), server: key.server.to_string(), client_ttl: ttl },
             live: None,
         };
+        if self.s2c.fin {
+            // The server closed first: this request was never processed.
+            record.imds.outcome = Outcome::ServerClosed;
+            return emit(Pending { record, sent: ts, head_method, duplicate }, None, Outcome::ServerClosed, cx);
+        }
         self.pending.push_back(Pending { record, sent: ts, head_method, duplicate });
         if self.pending.len() > MAX_PENDING
             && let Some(p) = self.pending.pop_front()
@@ -276,6 +302,7 @@ fn emit(p: Pending, status: Option<u16>, outcome: Outcome, cx: &mut Ctx<'_>) {
     let mut record = p.record;
     record.imds.status = status;
     record.imds.outcome = outcome;
+    record.imds.breaks_when_enforced = crate::event::breaks_when_enforced(record.imds.version, outcome);
     if status.is_some() {
         record.imds.response_ms = Some(cx.ts.micros_since(p.sent) as f64 / 1000.0);
     }

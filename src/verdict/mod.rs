@@ -7,6 +7,7 @@
 //! [`MAX_USER_AGENTS`] user agents.
 
 pub mod advice;
+pub mod tracker;
 
 use serde::Serialize;
 
@@ -14,6 +15,7 @@ use crate::event::{Outcome, RequestRecord, Version};
 use crate::time::Timestamp;
 
 pub use advice::{Advice, AdviceKind, advise};
+pub use tracker::{Tracker, VerdictRecord};
 
 /// Most distinct user agents kept per client (more are counted in `user_agents_dropped`).
 pub const MAX_USER_AGENTS: usize = 8;
@@ -94,7 +96,12 @@ impl ClientSummary {
     /// Adds one finished request of this client.
     pub fn add(&mut self, r: &RequestRecord) {
         let i = &r.imds;
+        if i.outcome == Outcome::ServerClosed {
+            self.server_closed += 1;
+            return;
+        }
         match i.version {
+            Version::Unversioned => self.probes += 1,
             Version::V1 => match i.outcome {
                 Outcome::Ok | Outcome::Redirect | Outcome::Unmatched => {
                     self.v1_served += 1;

@@ -147,6 +147,8 @@ impl Model {
             rejected: own.rejected.max(st.rejected),
             token_unanswered: own.token_unanswered.max(st.token_unanswered),
             credentials_v1: own.credentials_v1.max(st.credentials_v1),
+            other_providers: own.other_providers.max(st.other_providers),
+            server_closed: own.server_closed.max(st.server_closed),
         }
     }
 
