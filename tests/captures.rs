@@ -34,7 +34,8 @@ fn analyze(capture: &Path, extra: &[&str]) -> Vec<String> {
             let i = &r["imds"];
             format!(
                 "{} {} {} {}",
-                i["version"].as_str().unwrap_or("?"),
+                // null: another cloud's protocol (no v1/v2 distinction).
+                if i["version"].is_null() { "other" } else { i["version"].as_str().unwrap_or("?") },
                 i["method"].as_str().unwrap_or("?"),
                 i["path"].as_str().unwrap_or("?"),
                 i["status"].as_u64().map_or("none".to_owned(), |s| s.to_string())

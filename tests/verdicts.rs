@@ -156,3 +156,72 @@ fn breaks_when_enforced_follows_the_answer() {
     let r = one(b"PUT http://169.254.169.254/latest/api/token HTTP/1.1\r\nHost: x\r\n\r\n", OK_10);
     assert_eq!((r.imds.version, r.imds.breaks_when_enforced), (Version::TokenRequest, Some(false)));
 }
+
+fn analyze(capture: &str, format: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures").join(capture);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_imdswatch"))
+        .args(["analyze", "--quiet", "--format", format])
+        .arg(&path)
+        .output()
+        .expect("run imdswatch");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+/// Real clients against the mock (captures/make-captures.sh `cap_verdicts`).
+#[test]
+fn bundled_capture_of_real_clients_gives_one_verdict_each() {
+    let json = analyze("verdicts.pcap", "json");
+    let lines: Vec<serde_json::Value> = json.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let reqs: Vec<&serde_json::Value> = lines.iter().filter(|v| v["type"] == "request").collect();
+    // The four cloud probes: their provider, no version, nothing breaks.
+    let mut providers: Vec<&str> =
+        reqs.iter().filter(|r| r["imds"]["version"].is_null()).filter_map(|r| r["imds"]["provider"].as_str()).collect();
+    providers.sort_unstable();
+    assert_eq!(providers, ["azure", "gcp", "ibm", "oracle"]);
+    assert!(reqs.iter().filter(|r| r["imds"]["version"].is_null()).all(|r| r["imds"]["breaks_when_enforced"] == false));
+    // Tokens required: v1 refused with 401, enforcement changes nothing.
+    let refused = reqs.iter().find(|r| r["imds"]["user_agent"] == "already-refused/1").expect("refused v1");
+    assert_eq!(refused["imds"]["outcome"], "rejected");
+    assert_eq!(refused["imds"]["breaks_when_enforced"], false);
+    // The request after the server's FIN.
+    let late: Vec<&str> = reqs
+        .iter()
+        .filter(|r| r["imds"]["user_agent"] == "late-client/1")
+        .filter_map(|r| r["imds"]["outcome"].as_str())
+        .collect();
+    assert_eq!(late, ["ok", "server_closed"]);
+    // The closing verdict record.
+    let verdict = lines.last().expect("lines");
+    assert_eq!(verdict["type"], "verdict");
+    let by_ua = |ua: &str| {
+        verdict["clients"]
+            .as_array()
+            .expect("clients")
+            .iter()
+            .find(|c| c["user_agent"] == ua)
+            .map(|c| c["verdict"].clone())
+    };
+    assert_eq!(by_ua("cloud-probe/1"), Some("probe_only".into()));
+    assert_eq!(by_ua("fallback-client/1"), Some("falls_back".into()));
+    assert_eq!(by_ua("Python-urllib/3.11"), Some("breaks".into()), "boto 2.49");
+    assert_eq!(by_ua("already-refused/1"), Some("probe_only".into()));
+    assert_eq!(verdict["server_closed"], 1);
+    assert_eq!(verdict["safe_to_enforce"], false);
+    let table = analyze("verdicts.pcap", "table");
+    assert!(table.contains("3 clients would break: "), "{table}");
+    assert!(table.contains("1 request(s) sent after the server closed the connection"), "{table}");
+}
+
+#[test]
+fn bundled_hop_limit_capture_says_hop_limit_and_the_fix() {
+    let table = analyze("container-hop-limit.pcap", "table");
+    assert!(table.contains("1 client would break: 10.213.0.2 Botocore/1.44.5 Python/… (hop_limit)."), "{table}");
+    let json = analyze("container-hop-limit.pcap", "json");
+    let verdict: serde_json::Value = serde_json::from_str(json.lines().last().expect("line")).expect("json");
+    let c = &verdict["clients"][0];
+    assert_eq!(c["verdict"], "hop_limit");
+    assert!(c["advice"][0].as_str().is_some_and(|a| a.starts_with("Hop limit")), "{c}");
+    let botocore = analyze("botocore-v2.pcapng", "table");
+    assert!(botocore.contains("Safe to enforce IMDSv2"), "{botocore}");
+}

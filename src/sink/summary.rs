@@ -153,7 +153,7 @@ impl Summary {
         if self.server_closed > 0 {
             let _ = writeln!(
                 s,
-                "{} requests were sent after the server closed the connection (never processed; not counted).",
+                "{} request(s) sent after the server closed the connection (never processed; not counted).",
                 self.server_closed
             );
         }

@@ -184,7 +184,7 @@ pub fn verdict(s: &ClientSummary) -> Verdict {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct HostVerdict {
     /// Clients by verdict (verdicts with no client are absent).
-    pub clients: std::collections::BTreeMap<&'static str, u64>,
+    pub clients_by_verdict: std::collections::BTreeMap<&'static str, u64>,
     /// Clients whose verdict would break under enforcement.
     pub would_break: u64,
     pub safe_to_enforce: bool,
@@ -194,7 +194,7 @@ impl HostVerdict {
     pub fn from_verdicts(vs: impl IntoIterator<Item = Verdict>) -> HostVerdict {
         let mut h = HostVerdict::default();
         for v in vs {
-            *h.clients.entry(v.as_str()).or_default() += 1;
+            *h.clients_by_verdict.entry(v.as_str()).or_default() += 1;
             h.would_break += u64::from(v.would_break());
         }
         h.safe_to_enforce = h.would_break == 0;

@@ -61,7 +61,7 @@ fn would_break_and_host_line() {
     let h = HostVerdict::from_verdicts([Verdict::Ready, Verdict::HopLimit, Verdict::FallsBack]);
     assert_eq!(h.would_break, 2);
     assert!(!h.safe_to_enforce);
-    assert_eq!(h.clients.get("hop_limit"), Some(&1));
+    assert_eq!(h.clients_by_verdict.get("hop_limit"), Some(&1));
 }
 
 #[test]
