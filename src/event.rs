@@ -294,6 +294,21 @@ pub struct StatsRecord {
     pub attribution_misses: u64,
     /// Malformed, truncated or hostile input, by kind (only non-zero kinds appear).
     pub anomalies: std::collections::BTreeMap<&'static str, u64>,
+    /// Live: the host-level verdict so far, over clients (IP + user agent); see README
+    /// "Verdicts". Absent where not computed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Box<HostVerdict>>,
+}
+
+/// The host-level verdict: clients by verdict, and whether it is safe to enforce IMDSv2.
+/// Built by `crate::verdict`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct HostVerdict {
+    /// Clients by verdict (verdicts with no client are absent).
+    pub clients_by_verdict: std::collections::BTreeMap<&'static str, u64>,
+    /// Clients whose verdict would break under enforcement.
+    pub would_break: u64,
+    pub safe_to_enforce: bool,
 }
 
 /// Requests seen, by kind.

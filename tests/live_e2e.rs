@@ -627,4 +627,8 @@ fn live_hop_limit_token_loss_is_reported_within_2s_of_the_client_giving_up() {
     let tok = order.iter().position(|s| s.starts_with("token_request")).expect("token");
     let v1 = order.iter().position(|s| s.starts_with("v1")).expect("v1");
     assert!(tok < v1, "{order:#?}");
+    // The stats records carry the host-level verdict.
+    let stats = recs.iter().rev().find(|r| r["type"] == "stats").expect("a stats record");
+    assert_eq!(stats["verdict"]["clients_by_verdict"]["hop_limit"], 1, "{stats}");
+    assert_eq!(stats["verdict"]["safe_to_enforce"], false, "{stats}");
 }

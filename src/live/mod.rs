@@ -73,6 +73,7 @@ pub fn stats_record(c: &Counters, counts: &RequestCounts, sources: &[String], st
         flows_evicted: engine.flows_evicted,
         attribution_misses: Counters::get(&c.attribution_misses),
         anomalies: engine.anomalies(),
+        verdict: None,
     }
 }
 

@@ -57,6 +57,7 @@ impl JsonOutput {
     /// Runs until the pipeline closes; returns the request counts for the final summary.
     pub fn run(mut self, rx: Receiver<Box<RequestRecord>>) -> RequestCounts {
         let mut counts = RequestCounts::default();
+        let mut verdicts = crate::verdict::Tracker::default();
         let mut last_stats = Instant::now();
         let mut last_warning: Option<Instant> = None;
         let mut last_path_check = Instant::now();
@@ -64,6 +65,7 @@ impl JsonOutput {
             match rx.recv_timeout(Duration::from_millis(200)) {
                 Ok(r) => {
                     counts.add(&r);
+                    verdicts.add(&r);
                     let res = self.out.write(&*r);
                     self.check(res, &mut last_warning);
                 }
@@ -84,13 +86,15 @@ impl JsonOutput {
                 && last_stats.elapsed() >= every
             {
                 last_stats = Instant::now();
-                let rec = stats_record(&self.counters, &counts, &self.sources, self.started);
+                let mut rec = stats_record(&self.counters, &counts, &self.sources, self.started);
+                rec.verdict = Some(Box::new(verdicts.host()));
                 let res = self.out.write(&rec);
                 self.check(res, &mut last_warning);
             }
         }
         if self.stats_interval.is_some() {
-            let rec = stats_record(&self.counters, &counts, &self.sources, self.started);
+            let mut rec = stats_record(&self.counters, &counts, &self.sources, self.started);
+            rec.verdict = Some(Box::new(verdicts.host()));
             let res = self.out.write(&rec);
             self.check(res, &mut last_warning);
         }

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 
 use crate::event::{Outcome, RequestRecord, Version};
-use crate::verdict::{ClientSummary, HostVerdict, Verdict, verdict};
+use crate::verdict::{ClientSummary, Verdict, host_verdict, verdict};
 
 /// Rows kept; further clients are folded into one "(other clients)" row.
 pub const MAX_ROWS: usize = 10_000;
@@ -133,7 +133,7 @@ impl Summary {
         let mut rows = self.all_rows();
         rows.retain(|r| r.3.would_break());
         rows.sort_by(|a, b| a.3.cmp(&b.3).then(a.0.cmp(b.0)).then(a.1.cmp(b.1)));
-        let host = HostVerdict::from_verdicts(self.all_rows().iter().map(|r| r.3));
+        let host = host_verdict(self.all_rows().iter().map(|r| r.3));
         let mut s = String::new();
         if rows.is_empty() {
             s.push_str("No client would break when IMDSv2 is enforced.\n");

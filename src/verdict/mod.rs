@@ -180,26 +180,17 @@ pub fn verdict(s: &ClientSummary) -> Verdict {
     }
 }
 
-/// The host-level line: safe to enforce when no client would break.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct HostVerdict {
-    /// Clients by verdict (verdicts with no client are absent).
-    pub clients_by_verdict: std::collections::BTreeMap<&'static str, u64>,
-    /// Clients whose verdict would break under enforcement.
-    pub would_break: u64,
-    pub safe_to_enforce: bool,
-}
+pub use crate::event::HostVerdict;
 
-impl HostVerdict {
-    pub fn from_verdicts(vs: impl IntoIterator<Item = Verdict>) -> HostVerdict {
-        let mut h = HostVerdict::default();
-        for v in vs {
-            *h.clients_by_verdict.entry(v.as_str()).or_default() += 1;
-            h.would_break += u64::from(v.would_break());
-        }
-        h.safe_to_enforce = h.would_break == 0;
-        h
+/// The host-level line from every client's verdict: safe to enforce when none would break.
+pub fn host_verdict(vs: impl IntoIterator<Item = Verdict>) -> HostVerdict {
+    let mut h = HostVerdict::default();
+    for v in vs {
+        *h.clients_by_verdict.entry(v.as_str()).or_default() += 1;
+        h.would_break += u64::from(v.would_break());
     }
+    h.safe_to_enforce = h.would_break == 0;
+    h
 }
 
 #[cfg(test)]

@@ -56,9 +56,9 @@ fn verdict_rules() {
 
 #[test]
 fn would_break_and_host_line() {
-    let h = HostVerdict::from_verdicts([Verdict::Ready, Verdict::ProbeOnly]);
+    let h = host_verdict([Verdict::Ready, Verdict::ProbeOnly]);
     assert!(h.safe_to_enforce);
-    let h = HostVerdict::from_verdicts([Verdict::Ready, Verdict::HopLimit, Verdict::FallsBack]);
+    let h = host_verdict([Verdict::Ready, Verdict::HopLimit, Verdict::FallsBack]);
     assert_eq!(h.would_break, 2);
     assert!(!h.safe_to_enforce);
     assert_eq!(h.clients_by_verdict.get("hop_limit"), Some(&1));

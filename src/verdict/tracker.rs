@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
-use super::{ClientSummary, HostVerdict, Verdict, advise, verdict};
+use super::{ClientSummary, HostVerdict, Verdict, advise, host_verdict, verdict};
 use crate::event::RequestRecord;
 use crate::time::Timestamp;
 
@@ -76,7 +76,7 @@ impl Tracker {
     }
 
     pub fn host(&self) -> HostVerdict {
-        HostVerdict::from_verdicts(self.all().map(|(_, s)| verdict(s)))
+        host_verdict(self.all().map(|(_, s)| verdict(s)))
     }
 
     /// The `verdict` record at `ts`.

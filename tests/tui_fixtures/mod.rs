@@ -101,5 +101,6 @@ pub fn stats(secs: u64, counts: RequestCounts) -> UiEvent {
         flows_evicted: 0,
         attribution_misses: 0,
         anomalies: Default::default(),
+        verdict: None,
     })
 }
