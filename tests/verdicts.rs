@@ -73,6 +73,33 @@ fn a_client_fin_settles_a_token_answer_it_never_acknowledged() {
     assert_eq!(recs[0].1.imds.answer_ttl, Some(1));
 }
 
+#[test]
+fn a_new_v1_request_settles_the_same_clients_undelivered_token_answer() {
+    let mut a = Conv::new("172.17.0.2:40010", "169.254.169.254:80", 1000, 5000);
+    a.handshake();
+    a.client(PUT_TOKEN);
+    let ans = a.frames.len();
+    a.server(OK_10);
+    let f = &mut a.frames[ans];
+    f.data[14 + 8] = 1;
+    f.data[24] = 0;
+    f.data[25] = 0;
+    let sum = ipv4_checksum(&f.data[14..34]);
+    f.data[24..26].copy_from_slice(&sum.to_be_bytes());
+    // The client gives up without closing, and asks with IMDSv1 on a new connection.
+    let mut b = Conv::new("172.17.0.2:40011", "169.254.169.254:80", 9000, 7000);
+    b.now = a.now + 1_000_000;
+    b.handshake();
+    b.client(GET_V1);
+    let v1_at = a.frames.len() + b.frames.len() - 1;
+    let mut frames = std::mem::take(&mut a.frames);
+    frames.append(&mut b.frames);
+    let recs = run_timed(&frames);
+    let token = recs.iter().find(|(_, r)| r.imds.version == Version::TokenRequest).expect("token");
+    assert_eq!(token.0, v1_at, "settled when the v1 request arrived");
+    assert_eq!(token.1.imds.outcome, Outcome::NoResponse);
+}
+
 fn ipv4_checksum(h: &[u8]) -> u16 {
     let mut sum: u32 = h.chunks(2).map(|w| u32::from(u16::from_be_bytes([w[0], w[1]]))).sum();
     while sum > 0xffff {

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use super::{EngineEvent, EngineStats, Shared};
 use crate::classify::{Classified, classify};
 use crate::decode::Segment;
-use crate::event::{Imds, Network, Outcome, RequestRecord};
+use crate::event::{Imds, Network, Outcome, RequestRecord, Version};
 use crate::flow::reassembly::{Budget, Chunk, ReasmStats, Stream};
 use crate::flow::table::Activity;
 use crate::flow::{Direction, FlowKey};
@@ -81,8 +81,10 @@ impl Conn {
         }
     }
 
-    /// Feeds one segment of this connection.
-    pub fn on_segment(&mut self, seg: &Segment<'_>, dir: Direction, cx: &mut Ctx<'_>) {
+    /// Feeds one segment of this connection. Returns true when it carried a new IMDSv1
+    /// request (the engine then settles the same client's undelivered token answers).
+    pub fn on_segment(&mut self, seg: &Segment<'_>, dir: Direction, cx: &mut Ctx<'_>) -> bool {
+        let mut new_v1 = false;
         self.last_seen = cx.ts;
         let answered = match dir {
             Direction::ToServer => {
@@ -92,6 +94,7 @@ impl Conn {
                     c2s.push(seg.seq, seg.syn, seg.payload, budget, reasm, f)
                 });
                 for c in requests {
+                    new_v1 |= c.version == Version::V1;
                     self.push_request(c, Some(seg.seq), seg.ttl, cx);
                 }
                 if seg.fin && !self.c2s.fin {
@@ -108,6 +111,21 @@ impl Conn {
         if seg.rst || (self.c2s.fin && self.s2c.fin) {
             self.close(Outcome::NoResponse, cx);
         }
+        new_v1
+    }
+
+    /// Answers captured at TTL <= 1 still waiting for the client's ACK.
+    pub fn has_unconfirmed(&self) -> bool {
+        !self.unconfirmed.is_empty()
+    }
+
+    /// The same client sent a new IMDSv1 request elsewhere: it gave up on the token answers
+    /// this connection holds unacknowledged, so they are settled `no_response` now.
+    pub fn settle_unconfirmed(&mut self, cx: &mut Ctx<'_>) {
+        while let Some((p, _, _)) = self.unconfirmed.pop_front() {
+            cx.sh.stats.answers_not_delivered += 1;
+            emit(p, None, Outcome::NoResponse, cx);
+        }
     }
 
     /// The client closed its side (FIN): what it has not acknowledged by now it never will
@@ -115,10 +133,7 @@ impl Conn {
     /// idle timeout. Answers that arrive later for them are skipped (counted as orphans).
     fn client_gave_up(&mut self, ack: Option<u32>, cx: &mut Ctx<'_>) {
         let _ = ack; // `confirm` already took what this FIN's ACK covers
-        while let Some((p, _, _)) = self.unconfirmed.pop_front() {
-            cx.sh.stats.answers_not_delivered += 1;
-            emit(p, None, Outcome::NoResponse, cx);
-        }
+        self.settle_unconfirmed(cx);
         while let Some(p) = self.pending.pop_front() {
             self.orphans += 1;
             cx.sh.stats.abandoned += 1;
