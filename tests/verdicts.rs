@@ -132,6 +132,36 @@ fn a_request_after_the_servers_fin_is_server_closed_and_kept_out_of_counts() {
     assert_eq!(verdict(&s), Verdict::Breaks);
 }
 
+#[test]
+fn requests_waiting_when_the_server_closes_or_resets_are_server_closed() {
+    // Seen from the client's side: the second request leaves before the server's FIN arrives.
+    let mut c = Conv::new("10.0.0.9:40004", "169.254.169.254:80", 1000, 5000);
+    c.handshake();
+    c.client(GET_V1);
+    c.client(GET_V1);
+    c.server(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\ni-01234567");
+    c.server_fin();
+    let fin = c.frames.len() - 1;
+    let recs = run_timed(&c.frames);
+    let got: Vec<(usize, Outcome)> = recs.iter().map(|(i, r)| (*i, r.imds.outcome)).collect();
+    assert_eq!(got, [(fin - 1, Outcome::Ok), (fin, Outcome::ServerClosed)]);
+    // The server closed with the next request unread: a reset after its answer.
+    let mut c = Conv::new("10.0.0.9:40005", "169.254.169.254:80", 1000, 5000);
+    c.handshake();
+    c.client(GET_V1);
+    c.server(OK_10);
+    c.client(GET_V1);
+    let sseq = c.sseq;
+    c.frames.push(Frame {
+        ts: imdswatch::time::Timestamp(c.now + 100),
+        link: imdswatch::capture::LinkType::Ethernet,
+        data: eth_tcp(c.server, c.client, sseq, RST, b""),
+    });
+    let recs = run_timed(&c.frames);
+    let outcomes: Vec<Outcome> = recs.iter().map(|(_, r)| r.imds.outcome).collect();
+    assert_eq!(outcomes, [Outcome::Ok, Outcome::ServerClosed]);
+}
+
 fn one(req: &[u8], answer: &[u8]) -> RequestRecord {
     let mut c = Conv::new("10.0.0.7:40003", "169.254.169.254:80", 1000, 5000);
     c.handshake();

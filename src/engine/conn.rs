@@ -53,6 +53,8 @@ pub struct Conn {
     unconfirmed: VecDeque<(Pending, u16, u32)>,
     /// IP TTL / hop limit of the client's last packet.
     client_ttl: u8,
+    /// The server has answered at least once on this connection.
+    answers_seen: bool,
     last_seen: Timestamp,
     /// When the connection ended (FIN both ways or RST). Kept briefly as a tombstone so that
     /// late copies of its packets are absorbed, not taken for a new connection.
@@ -76,6 +78,7 @@ impl Conn {
             orphans: 0,
             unconfirmed: VecDeque::new(),
             client_ttl: 0,
+            answers_seen: false,
             last_seen: ts,
             closed_at: None,
         }
@@ -103,7 +106,17 @@ impl Conn {
                 self.c2s.fin |= seg.fin;
                 answered
             }
-            Direction::ToClient => self.read_answers(seg, cx.sh),
+            Direction::ToClient => {
+                let answered = self.read_answers(seg, cx.sh);
+                self.answers_seen |= !answered.is_empty() || !self.unconfirmed.is_empty();
+                if seg.fin || (seg.rst && self.answers_seen) {
+                    // After its FIN the server can send nothing more, and a reset after an
+                    // earlier answer is a close with the next request unread (`Connection:
+                    // close`, the keep-alive race): what still waits was never processed.
+                    self.server_closed_before(cx);
+                }
+                answered
+            }
         };
         for (p, status, outcome) in answered {
             emit(p, status, outcome, cx);
@@ -112,6 +125,15 @@ impl Conn {
             self.close(Outcome::NoResponse, cx);
         }
         new_v1
+    }
+
+    /// The server closed (FIN, or a reset after answering) with requests still waiting:
+    /// they get `server_closed` at once and stay out of the counts and verdicts.
+    fn server_closed_before(&mut self, cx: &mut Ctx<'_>) {
+        while let Some(mut p) = self.pending.pop_front() {
+            p.record.imds.outcome = Outcome::ServerClosed;
+            emit(p, None, Outcome::ServerClosed, cx);
+        }
     }
 
     /// Answers captured at TTL <= 1 still waiting for the client's ACK.
@@ -295,7 +317,8 @@ impl Conn {
         if self.s2c.fin {
             // The server closed first: this request was never processed.
             record.imds.outcome = Outcome::ServerClosed;
-            return emit(Pending { record, sent: ts, head_method, duplicate }, None, Outcome::ServerClosed, cx);
+            let p = Pending { record, sent: ts, head_method, duplicate };
+            return emit(p, None, Outcome::ServerClosed, cx);
         }
         self.pending.push_back(Pending { record, sent: ts, head_method, duplicate });
         if self.pending.len() > MAX_PENDING
