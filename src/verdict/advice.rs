@@ -199,7 +199,7 @@ fn fallback(c: &Client) -> Advice {
 fn enforce() -> Advice {
     Advice {
         kind: AdviceKind::Enforce,
-        title: "No IMDSv1 seen this session: enforce IMDSv2".into(),
+        title: "No client would break this session: enforce IMDSv2".into(),
         lines: vec![
             "aws ec2 modify-instance-metadata-options --instance-id <id> \\".into(),
             "  --http-tokens required --http-endpoint enabled".into(),
