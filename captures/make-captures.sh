@@ -275,6 +275,16 @@ cap_verdicts() {
     run "$H" curl -s -o /dev/null -A fallback-client/1 -H "$TOK_HDR: $TOKEN" "$IMDS/latest/meta-data/ami-id"
     # breaks: boto 2.49 from PyPI (IMDSv1 only).
     run "$H" "$VENV_BOTO2/bin/python" "$HERE/clients/boto2_imds.py" >&2
+    # proxy_refused: a client behind a forwarding proxy that adds X-Forwarded-For (token 403,
+    # then IMDSv1 through the same proxy).
+    run "$H" python3 "$HERE/clients/xff_proxy.py" 8181 &
+    local PROXY=$!
+    imw_wait_listen "$H" 8181 || die "proxy did not start"
+    run "$H" curl -s -o /dev/null -A pod-client/1 -x http://127.0.0.1:8181 -X PUT \
+        "$IMDS/latest/api/token" -H "$TTL_HDR: 21600"
+    run "$H" curl -s -o /dev/null -A pod-client/1 -x http://127.0.0.1:8181 "$IMDS/latest/meta-data/instance-id"
+    kill "$PROXY" 2>/dev/null || true
+    wait "$PROXY" 2>/dev/null || true
     # server_closed: a request sent after the server's FIN.
     run "$H" python3 "$HERE/clients/late_request.py" >&2
     stop_mock

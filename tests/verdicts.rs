@@ -263,10 +263,18 @@ fn bundled_capture_of_real_clients_gives_one_verdict_each() {
     assert_eq!(by_ua("fallback-client/1"), Some("falls_back".into()));
     assert_eq!(by_ua("Python-urllib/3.11"), Some("breaks".into()), "boto 2.49");
     assert_eq!(by_ua("already-refused/1"), Some("probe_only".into()));
+    // Behind a proxy adding X-Forwarded-For: token 403, then v1 through the proxy.
+    assert_eq!(by_ua("pod-client/1"), Some("proxy_refused".into()));
+    let pod: Vec<(&str, bool)> = reqs
+        .iter()
+        .filter(|r| r["imds"]["user_agent"] == "pod-client/1")
+        .map(|r| (r["imds"]["outcome"].as_str().unwrap_or("?"), r["imds"]["forwarded"] == true))
+        .collect();
+    assert_eq!(pod, [("rejected", true), ("ok", true)]);
     assert_eq!(verdict["server_closed"], 1);
     assert_eq!(verdict["safe_to_enforce"], false);
     let table = analyze("verdicts.pcap", "table");
-    assert!(table.contains("3 clients would break: "), "{table}");
+    assert!(table.contains("4 clients would break: "), "{table}");
     assert!(table.contains("1 request(s) sent after the server closed the connection"), "{table}");
 }
 

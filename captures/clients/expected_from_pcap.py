@@ -31,7 +31,8 @@ NOTES = {
         "One client (user agent) per verdict: cloud-probe/1 (GCP/Azure/Oracle/IBM probes,",
         "probe_only), fallback-client/1 (v1 then v2, falls_back), boto 2.49 from PyPI",
         "(Python-urllib, breaks), late-client/1 (second request after the server's FIN:",
-        "server_closed, none), then the mock with tokens required: already-refused/1 (401).",
+        "server_closed, none), pod-client/1 through a proxy adding X-Forwarded-For (token 403,",
+        "then v1: proxy_refused), then the mock with tokens required: already-refused/1 (401).",
     ],
     "container-hop-limit.pcap": [
         "Captured with -i any on the router (host ns): every ctr packet appears twice (h-ctr",
