@@ -14,8 +14,13 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/netns.sh"
 
 BOTOCORE_VERSION=1.44.5
+BOTO2_VERSION=2.49.0
 OUT=${OUT:-$HERE}
 VENV=${VENV:-$HERE/.venv}
+# boto 2 (IMDSv1 only) in its own venv: it and botocore must not share one.
+VENV_BOTO2=${VENV_BOTO2:-$HERE/.venv-boto2}
+# ONLY="verdicts": make just those captures (default: all).
+ONLY=${ONLY:-}
 WRITE_EXPECTED=0
 [[ ${1:-} == --write-expected ]] && WRITE_EXPECTED=1
 
@@ -56,6 +61,12 @@ ensure_deps() {
         log "creating $VENV with botocore==$BOTOCORE_VERSION"
         python3 -m venv "$VENV" || die "python3 -m venv failed"
         "$VENV/bin/pip" install -q "botocore==$BOTOCORE_VERSION" || die "pip install botocore failed"
+    fi
+    if ! "$VENV_BOTO2/bin/python" -c "import boto, sys; sys.exit(boto.__version__ != '$BOTO2_VERSION')" \
+        2>/dev/null; then
+        log "creating $VENV_BOTO2 with boto==$BOTO2_VERSION"
+        python3 -m venv "$VENV_BOTO2" || die "python3 -m venv failed"
+        "$VENV_BOTO2/bin/pip" install -q "boto==$BOTO2_VERSION" || die "pip install boto failed"
     fi
 }
 
@@ -244,6 +255,46 @@ cap_loopback_mock() {
     stop_mock
 }
 
+# Issue 13: one client per verdict, each with its own user agent (offline a client is
+# address + user agent). Tokens optional first, then the mock restarted with tokens required.
+cap_verdicts() {
+    start_mock "$M" --listen 0.0.0.0:80
+    start_capture "$H" h-imds "$OUT/verdicts.pcap" tcp port 80
+    local TOKEN
+    # probe_only: other clouds' cloud-detection probes (the mock answers 404).
+    run "$H" curl -s -o /dev/null -A cloud-probe/1 -H "Metadata-Flavor: Google" \
+        "$IMDS/computeMetadata/v1/instance/id"
+    run "$H" curl -s -o /dev/null -A cloud-probe/1 -H "Metadata: true" \
+        "$IMDS/metadata/instance?api-version=2021-02-01"
+    run "$H" curl -s -o /dev/null -A cloud-probe/1 -H "Authorization: Bearer Oracle" "$IMDS/opc/v2/instance/"
+    run "$H" curl -s -o /dev/null -A cloud-probe/1 -X PUT -H "Metadata-Flavor: ibm" \
+        "$IMDS/instance_identity/v1/token?version=2022-03-01"
+    # falls_back: v1 first, then a token and v2.
+    run "$H" curl -s -o /dev/null -A fallback-client/1 "$IMDS/latest/meta-data/instance-id"
+    TOKEN=$(run "$H" curl -s -A fallback-client/1 -X PUT "$IMDS/latest/api/token" -H "$TTL_HDR: 21600")
+    run "$H" curl -s -o /dev/null -A fallback-client/1 -H "$TOK_HDR: $TOKEN" "$IMDS/latest/meta-data/ami-id"
+    # breaks: boto 2.49 from PyPI (IMDSv1 only).
+    run "$H" "$VENV_BOTO2/bin/python" "$HERE/clients/boto2_imds.py" >&2
+    # proxy_refused: a client behind a forwarding proxy that adds X-Forwarded-For (token 403,
+    # then IMDSv1 through the same proxy).
+    run "$H" python3 "$HERE/clients/xff_proxy.py" 8181 &
+    local PROXY=$!
+    imw_wait_listen "$H" 8181 || die "proxy did not start"
+    run "$H" curl -s -o /dev/null -A pod-client/1 -x http://127.0.0.1:8181 -X PUT \
+        "$IMDS/latest/api/token" -H "$TTL_HDR: 21600"
+    run "$H" curl -s -o /dev/null -A pod-client/1 -x http://127.0.0.1:8181 "$IMDS/latest/meta-data/instance-id"
+    kill "$PROXY" 2>/dev/null || true
+    wait "$PROXY" 2>/dev/null || true
+    # server_closed: a request sent after the server's FIN.
+    run "$H" python3 "$HERE/clients/late_request.py" >&2
+    stop_mock
+    # Tokens required: v1 is refused (401) already; enforcement changes nothing for it.
+    start_mock "$M" --listen 0.0.0.0:80 --tokens required
+    run "$H" curl -s -o /dev/null -A already-refused/1 "$IMDS/latest/meta-data/instance-id"
+    stop_captures
+    stop_mock
+}
+
 # --- main ---------------------------------------------------------------------------
 [[ $(id -u) == 0 ]] || die "run as root (network namespaces and tcpdump need it)"
 ensure_deps
@@ -253,16 +304,21 @@ trap 'exit 130' INT TERM
 imw_up "$P" || die "could not build the network namespaces (see above)"
 
 NAMES=(curl-seed-v2.pcap curl-v1.pcap botocore-v2.pcapng container-hop-limit.pcap container-hop-limit-ctr.pcap
-    rejections.pcap ipv6.pcap vlan-qinq.pcap keepalive-pipelined.pcap loopback-mock.pcap)
-cap_curl_seed_v2
-cap_curl_v1
-cap_botocore_v2
-cap_container_hop_limit
-cap_rejections
-cap_ipv6
-cap_vlan_qinq
-cap_keepalive_pipelined
-cap_loopback_mock
+    rejections.pcap ipv6.pcap vlan-qinq.pcap keepalive-pipelined.pcap loopback-mock.pcap verdicts.pcap)
+if [[ $ONLY == verdicts ]]; then
+    NAMES=(verdicts.pcap)
+else
+    cap_curl_seed_v2
+    cap_curl_v1
+    cap_botocore_v2
+    cap_container_hop_limit
+    cap_rejections
+    cap_ipv6
+    cap_vlan_qinq
+    cap_keepalive_pipelined
+    cap_loopback_mock
+fi
+cap_verdicts
 
 # --- checks: size, no secret leaked into .expected, expected lists ------------------------
 fail=0

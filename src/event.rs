@@ -18,6 +18,9 @@ pub enum Version {
     V2,
     /// `PUT /latest/api/token`: asks for an IMDSv2 session token.
     TokenRequest,
+    /// A protocol without the v1/v2 distinction (another cloud's metadata service): written
+    /// as `null`, never counted as IMDSv1.
+    Unversioned,
 }
 
 impl Version {
@@ -26,7 +29,62 @@ impl Version {
             Version::V1 => "v1",
             Version::V2 => "v2",
             Version::TokenRequest => "token_request",
+            Version::Unversioned => "-",
         }
+    }
+}
+
+/// Whose metadata protocol a request speaks (`imds.provider`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provider {
+    Aws,
+    /// `Metadata-Flavor: Google`, `/computeMetadata/`, `/0.1/`, `/v1beta1/`.
+    Gcp,
+    /// `Metadata: true`, `/metadata/`.
+    Azure,
+    /// `Authorization: Bearer Oracle`, `/opc/`, `/openstack`.
+    Oracle,
+    /// `Metadata-Flavor: ibm`, `/instance_identity/`.
+    Ibm,
+    /// `X-aliyun-ecs-metadata-token*` headers.
+    Alibaba,
+    /// Marks of more than one provider.
+    Unknown,
+}
+
+impl Provider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Aws => "aws",
+            Provider::Gcp => "gcp",
+            Provider::Azure => "azure",
+            Provider::Oracle => "oracle",
+            Provider::Ibm => "ibm",
+            Provider::Alibaba => "alibaba",
+            Provider::Unknown => "unknown",
+        }
+    }
+}
+
+/// `imds.version`: `null` for protocols without the v1/v2 distinction.
+fn version_or_null<S: serde::Serializer>(v: &Version, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Version::Unversioned => s.serialize_none(),
+        v => v.serialize(s),
+    }
+}
+
+/// What enforcing IMDSv2 (`http_tokens = required`) would do to one request: `Some(true)`
+/// for an AWS request without a token that was answered 2xx/3xx (it will get 401);
+/// `Some(false)` for IMDSv2, token requests, other providers' probes, and tokenless requests
+/// that failed already (4xx, 5xx); `None` when no answer was seen (no_response, unmatched,
+/// server_closed).
+pub fn breaks_when_enforced(version: Version, outcome: Outcome) -> Option<bool> {
+    match (version, outcome) {
+        (_, Outcome::NoResponse | Outcome::Unmatched | Outcome::ServerClosed) => None,
+        (Version::V1, Outcome::Ok | Outcome::Redirect) => Some(true),
+        _ => Some(false),
     }
 }
 
@@ -48,6 +106,9 @@ pub enum Outcome {
     NoResponse,
     /// The answer could not be matched: the capture lost part of the server's byte stream.
     Unmatched,
+    /// Sent after the server had closed its side of the connection (its FIN came first): the
+    /// server never processed it. Kept out of the counts and the verdicts; counted apart.
+    ServerClosed,
 }
 
 impl Outcome {
@@ -70,6 +131,7 @@ impl Outcome {
             Outcome::ServerError => "server_error",
             Outcome::NoResponse => "no_response",
             Outcome::Unmatched => "unmatched",
+            Outcome::ServerClosed => "server_closed",
         }
     }
 }
@@ -77,6 +139,7 @@ impl Outcome {
 /// The `imds` object of a record.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Imds {
+    #[serde(serialize_with = "version_or_null")]
     pub version: Version,
     pub method: String,
     pub path: String,
@@ -94,6 +157,10 @@ pub struct Imds {
     /// IP TTL / hop limit of the answer as captured. An answer captured with TTL 1 that the
     /// client never acknowledged died at a router: the hop-limit symptom.
     pub answer_ttl: Option<u8>,
+    /// Whose metadata protocol this is.
+    pub provider: Provider,
+    /// See [`breaks_when_enforced`]: true = this request would get 401 under enforcement.
+    pub breaks_when_enforced: Option<bool>,
 }
 
 /// The `network` object: addresses as `ip:port`, IPv6 in brackets.
@@ -329,6 +396,10 @@ pub struct StatsRecord {
     /// Health of attribution and output (live); flattened into the record.
     #[serde(flatten)]
     pub live_health: Box<LiveHealth>,
+    /// Live: the host-level verdict so far, over clients (IP + user agent); see README
+    /// "Verdicts". Absent where not computed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Box<HostVerdict>>,
 }
 
 /// The live monitor's node: its instance id and how container names were read.
@@ -370,6 +441,17 @@ pub struct LiveHealth {
     pub perf_lost: u64,
 }
 
+/// The host-level verdict: clients by verdict, and whether it is safe to enforce IMDSv2.
+/// Built by `crate::verdict`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct HostVerdict {
+    /// Clients by verdict (verdicts with no client are absent).
+    pub clients_by_verdict: std::collections::BTreeMap<&'static str, u64>,
+    /// Clients whose verdict would break under enforcement.
+    pub would_break: u64,
+    pub safe_to_enforce: bool,
+}
+
 /// Requests seen, by kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct RequestCounts {
@@ -381,11 +463,20 @@ pub struct RequestCounts {
     pub token_unanswered: u64,
     /// Credential fetches over IMDSv1.
     pub credentials_v1: u64,
+    /// Requests of other clouds' metadata protocols (not counted as v1).
+    pub other_providers: u64,
+    /// Requests sent after the server closed the connection (not counted anywhere else).
+    pub server_closed: u64,
 }
 
 impl RequestCounts {
     pub fn add(&mut self, r: &RequestRecord) {
+        if r.imds.outcome == Outcome::ServerClosed {
+            self.server_closed += 1;
+            return;
+        }
         match r.imds.version {
+            Version::Unversioned => self.other_providers += 1,
             Version::V1 => {
                 self.v1 += 1;
                 if r.imds.credentials {

@@ -7,6 +7,8 @@
 //! CloudFormation and shares nothing with the packet path. Every output is a `sink::Sink`,
 //! fed by the one `sink::Driver`; `time`, `endpoint`, `event`, `exit` and `signals` are leaves
 //! any module may use. ARCHITECTURE.md has the module graph and the live threads.
+//! `verdict` (after `engine`) judges each client's finished requests: what enforcing IMDSv2
+//! would do to it, and the advice.
 
 pub mod analyze;
 pub mod attribute;
@@ -27,3 +29,4 @@ pub mod signals;
 pub mod sink;
 pub mod text;
 pub mod time;
+pub mod verdict;

@@ -218,9 +218,10 @@ fn table_counts_per_client_and_gives_a_verdict() {
     let text = &o.stdout;
     let row = text.lines().find(|l| l.starts_with("10.0.0.5")).expect("a row for the client");
     let cols: Vec<&str> = row.split_whitespace().collect();
-    // CLIENT UA(-) V1 V2 TOKEN CREDS-V1 REJECTED UNANSWERED
-    assert_eq!(cols, ["10.0.0.5", "-", "1", "1", "1", "1", "0", "0"]);
-    assert!(text.contains("1 client still uses IMDSv1."), "{text}");
+    // CLIENT UA(-) V1 V2 TOKEN CREDS-V1 REJECTED UNANSWERED VERDICT
+    assert_eq!(cols, ["10.0.0.5", "-", "1", "1", "1", "1", "0", "0", "falls_back"]);
+    assert!(text.contains("1 client would break: 10.0.0.5 - (falls_back)."), "{text}");
+    assert!(text.contains("Not safe to enforce IMDSv2 on this host yet"), "{text}");
 }
 
 #[test]

@@ -35,8 +35,9 @@ fn frames(convs: &[&Conv]) -> Vec<(u64, Vec<u8>)> {
 fn json_paths(run: &Run) -> Vec<String> {
     run.stdout
         .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("NDJSON");
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("NDJSON"))
+        .filter(|v| v["type"] == "request")
+        .map(|v| {
             format!(
                 "{} {} {}",
                 v["imds"]["version"].as_str().unwrap_or("?"),

@@ -5,8 +5,20 @@
 use std::path::Path;
 
 /// The data path in order; each may use the ones before it.
-const ORDER: &[&str] =
-    &["capture", "decode", "flow", "http", "classify", "engine", "attribute", "sink", "analyze", "live", "cli"];
+const ORDER: &[&str] = &[
+    "capture",
+    "decode",
+    "flow",
+    "http",
+    "classify",
+    "engine",
+    "verdict",
+    "attribute",
+    "sink",
+    "analyze",
+    "live",
+    "cli",
+];
 /// Usable from anywhere.
 const LEAVES: &[&str] = &["time", "endpoint", "event", "exit", "signals", "secret", "text"];
 

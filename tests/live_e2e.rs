@@ -709,3 +709,77 @@ fn output_symlinks_are_refused_and_monitoring_goes_on() {
     // Two refusals (start, planted) and the request seen while no file was open.
     assert!(summary.contains("output errors 3"), "{summary}");
 }
+
+/// Seconds since midnight UTC of an RFC 3339 `...THH:MM:SS.ffffffZ` timestamp.
+fn secs_of_day(ts: &str) -> Option<f64> {
+    let t = ts.split('T').nth(1)?.trim_end_matches('Z');
+    let mut p = t.split(':');
+    let h: f64 = p.next()?.parse().ok()?;
+    let m: f64 = p.next()?.parse().ok()?;
+    let s: f64 = p.next()?.parse().ok()?;
+    Some(h * 3600.0 + m * 60.0 + s)
+}
+
+/// Issue 13: a container's token PUT lost to the hop limit is reported when the client gives
+/// up (closes the connection, ~1 s after the request), not at the idle timeout: the record
+/// must be in the output file within 2 s of that, before the client's IMDSv1 fallback is
+/// judged. The delay is printed (`MEASURED`); the bound here is generous.
+#[test]
+fn live_hop_limit_token_loss_is_reported_within_2s_of_the_client_giving_up() {
+    let _serial = serial();
+    if let Some(why) = cannot_run("e2e") {
+        eprintln!("SKIPPED live_hop_limit_token_loss_is_reported_within_2s_of_the_client_giving_up: {why}");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut topo = Topology::up("e2e");
+    let counts = tmp.path().join("mock-counts.json");
+    topo.start_mock(&counts, &["--hop-limit", "1"]);
+    let out = tmp.path().join("live.ndjson");
+    let mut mon = Monitor::start(&topo, &out, &[]);
+    let py = root().join("captures/.venv/bin/python");
+    let boto = root().join("captures/clients/botocore_imds.py");
+    let mut c = topo.exec("ctr");
+    c.arg(&py).arg(&boto);
+    let mut child = c.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn");
+    // Watch the output file: when does the unanswered token request appear?
+    let started = std::time::Instant::now();
+    let mut seen_at: Option<f64> = None;
+    let mut token_ts: Option<String> = None;
+    while started.elapsed() < Duration::from_secs(20) && seen_at.is_none() {
+        let text = std::fs::read_to_string(&out).unwrap_or_default();
+        if let Some(r) = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|r| r["imds"]["version"] == "token_request" && r["imds"]["outcome"] == "no_response")
+        {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock");
+            seen_at = Some((now.as_secs_f64()) % 86_400.0);
+            token_ts = r["timestamp"].as_str().map(str::to_owned);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let status = child.wait().expect("client");
+    assert!(status.success(), "container botocore failed");
+    let (recs, _) = mon.stop();
+    topo.stop_mock();
+    let (Some(seen), Some(sent)) = (seen_at, token_ts.as_deref().and_then(secs_of_day)) else {
+        panic!("no unanswered token request in time: {recs:#?}");
+    };
+    let mut delay = seen - sent;
+    if delay < -43_200.0 {
+        delay += 86_400.0; // midnight between the two
+    }
+    // botocore gives up after its 1 s timeout; the record must follow within 2 s of that.
+    eprintln!("MEASURED live no_response delay: {delay:.3} s after the token request (client timeout 1 s)");
+    assert!(delay < 1.0 + 2.0, "token loss reported {delay:.3} s after the request");
+    // And the fallback is judged hop_limit: the token record comes before the v1 requests.
+    let order: Vec<String> = requests(&recs).iter().map(|r| summary_of(r)).collect();
+    let tok = order.iter().position(|s| s.starts_with("token_request")).expect("token");
+    let v1 = order.iter().position(|s| s.starts_with("v1")).expect("v1");
+    assert!(tok < v1, "{order:#?}");
+    // The stats records carry the host-level verdict.
+    let stats = recs.iter().rev().find(|r| r["type"] == "stats").expect("a stats record");
+    assert_eq!(stats["verdict"]["clients_by_verdict"]["hop_limit"], 1, "{stats}");
+    assert_eq!(stats["verdict"]["safe_to_enforce"], false, "{stats}");
+}

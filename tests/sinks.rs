@@ -167,7 +167,10 @@ fn the_table_sink_prints_the_summary_at_finish() {
     }
     table.finish(&StatsRecord::default()).expect("table");
     let text = String::from_utf8(out).expect("utf-8");
-    assert!(text.contains("curl/7.88.1") && text.contains("1 client still uses IMDSv1."), "{text}");
+    assert!(
+        text.contains("curl/7.88.1") && text.contains("1 client would break: 10.213.1.1 curl/7.88.1 (breaks)."),
+        "{text}"
+    );
 }
 
 #[test]

@@ -4,9 +4,9 @@ mod tui_fixtures;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use imdswatch::event::{Outcome, RequestCounts};
-use imdswatch::sink::tui::advice::AdviceKind;
 use imdswatch::sink::tui::model::{MAX_EVENTS, MAX_ROWS, MAX_USER_AGENTS, RowKey};
 use imdswatch::sink::tui::{Action, App, Mode, SortKey, UiMode, keys};
+use imdswatch::verdict::AdviceKind;
 use tui_fixtures::*;
 
 fn labels(app: &App) -> Vec<String> {
@@ -57,7 +57,7 @@ fn empty_state() {
 #[test]
 fn rows_group_churning_pids_and_put_v1_first() {
     let app = busy();
-    assert_eq!(labels(&app), ["python3.8 sync.py", "curl", "amazon-ssm-agent"]);
+    assert_eq!(labels(&app), ["python3.8 sync.py --all", "curl", "amazon-ssm-agent"]);
     let rows = app.visible_rows();
     let cron = rows[0];
     assert_eq!(cron.counts.v1, 3);
@@ -82,7 +82,7 @@ fn same_executable_in_another_container_is_another_row() {
         None,
     )));
     let rows = app.visible_rows();
-    let sync: Vec<_> = rows.iter().filter(|r| r.label == "python3.8 sync.py").collect();
+    let sync: Vec<_> = rows.iter().filter(|r| r.label.starts_with("python3.8 sync.py")).collect();
     assert_eq!(sync.len(), 2);
 }
 
@@ -92,10 +92,10 @@ fn sort_cycles_and_keeps_offenders_first() {
     assert_eq!(app.sort, SortKey::V1);
     app.update(Action::CycleSort);
     assert_eq!(app.sort, SortKey::LastSeen);
-    assert_eq!(labels(&app), ["python3.8 sync.py", "curl", "amazon-ssm-agent"]);
+    assert_eq!(labels(&app), ["python3.8 sync.py --all", "curl", "amazon-ssm-agent"]);
     app.update(Action::CycleSort);
     assert_eq!(app.sort, SortKey::Name);
-    assert_eq!(labels(&app), ["curl", "python3.8 sync.py", "amazon-ssm-agent"]);
+    assert_eq!(labels(&app), ["curl", "python3.8 sync.py --all", "amazon-ssm-agent"]);
     app.update(Action::CycleSort);
     app.update(Action::CycleSort);
     assert_eq!(app.sort, SortKey::V1);
@@ -119,18 +119,18 @@ fn filter_and_v1_only() {
     "3f2a1b".chars().for_each(|c| app.update(Action::FilterChar(c)));
     app.update(Action::FilterAccept);
     assert_eq!(app.mode(), Mode::Normal);
-    assert_eq!(labels(&app), ["python3.8 sync.py"]);
+    assert_eq!(labels(&app), ["python3.8 sync.py --all"]);
     app.update(Action::ClearFilter);
 
     app.update(Action::ToggleV1Only);
-    assert_eq!(labels(&app), ["python3.8 sync.py", "curl"]);
+    assert_eq!(labels(&app), ["python3.8 sync.py --all", "curl"]);
 }
 
 #[test]
 fn selection_moves_and_follows_the_row() {
     let mut app = busy();
     let sel = |a: &App| a.selected_row().map(|r| r.label.clone()).unwrap_or_default();
-    assert_eq!(sel(&app), "python3.8 sync.py");
+    assert_eq!(sel(&app), "python3.8 sync.py --all");
     app.update(Action::Down);
     assert_eq!(sel(&app), "curl");
     app.update(Action::Down);
@@ -173,7 +173,7 @@ fn detail_and_help_modes() {
     assert_eq!(app.mode(), Mode::Detail);
     app.update(Action::Down); // scrolls, does not move the selection
     assert_eq!(app.detail_scroll, 1);
-    assert_eq!(app.selected_row().map(|r| r.label.as_str()), Some("python3.8 sync.py"));
+    assert_eq!(app.selected_row().map(|r| r.label.as_str()), Some("python3.8 sync.py --all"));
     app.update(Action::ToggleHelp);
     assert_eq!(app.mode(), Mode::Help);
     app.update(Action::Close);
@@ -327,4 +327,19 @@ fn hostile_strings_are_sanitized() {
     assert!(!row.cmdline.as_deref().unwrap_or("").chars().any(char::is_control));
     assert!(!app.title.chars().any(char::is_control));
     assert!(!app.view().events[0].method.chars().any(char::is_control));
+}
+
+#[test]
+fn two_commands_of_one_script_are_two_rows_with_their_own_verdicts() {
+    use imdswatch::verdict::Verdict;
+    let mut app = App::new(UiMode::Live, "t");
+    let boto3 = "/usr/bin/python3 sdk.py boto3";
+    let boto2 = "/usr/bin/python3 sdk.py boto2";
+    app.on_event(ev(by(token(10, Outcome::Ok, None), 10, "/usr/bin/python3", boto3, None)));
+    app.on_event(ev(by(v2(11, CREDS, None), 10, "/usr/bin/python3", boto3, None)));
+    app.on_event(ev(by(v1(12, CREDS, Some("Boto/2.49.0 Python/3.11")), 11, "/usr/bin/python3", boto2, None)));
+    let rows = app.visible_rows();
+    let verdict_of = |label: &str| rows.iter().find(|r| r.label == label).map(|r| r.verdict());
+    assert_eq!(verdict_of("python3 sdk.py boto3"), Some(Verdict::Ready));
+    assert_eq!(verdict_of("python3 sdk.py boto2"), Some(Verdict::Breaks));
 }

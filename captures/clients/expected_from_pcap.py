@@ -4,7 +4,8 @@
     expected_from_pcap.py [--with-header] FILE
 
 Prints one line per IMDS HTTP request, in time order: `version method path status`, where
-version is v2 (the request carries X-aws-ec2-metadata-token), token_request (a PUT to
+version is `other` for another cloud's metadata protocol (GCP, Azure, Oracle, IBM headers or
+path prefixes), v2 (the request carries X-aws-ec2-metadata-token), token_request (a PUT to
 /<anything>/api/token), else v1; status is the HTTP status of the answer on the same TCP
 connection (answers are matched to requests in order, as HTTP/1.1 requires), or `none`.
 
@@ -19,9 +20,20 @@ import subprocess
 import sys
 
 TOKEN_HEADER = "x-aws-ec2-metadata-token:"
+# Other clouds' marks (issue 13): header lines (lower case) and first path segments.
+OTHER_HEADERS = ("metadata-flavor: google", "metadata-flavor: ibm", "metadata: true",
+                 "authorization: bearer oracle")
+OTHER_PATHS = ("computeMetadata", "0.1", "v1beta1", "metadata", "opc", "openstack", "instance_identity")
 
 # Extra comment lines written into a capture's .expected file (see captures/README.md).
 NOTES = {
+    "verdicts.pcap": [
+        "One client (user agent) per verdict: cloud-probe/1 (GCP/Azure/Oracle/IBM probes,",
+        "probe_only), fallback-client/1 (v1 then v2, falls_back), boto 2.49 from PyPI",
+        "(Python-urllib, breaks), late-client/1 (second request after the server's FIN:",
+        "server_closed, none), pod-client/1 through a proxy adding X-Forwarded-For (token 403,",
+        "then v1: proxy_refused), then the mock with tokens required: already-refused/1 (401).",
+    ],
     "container-hop-limit.pcap": [
         "Captured with -i any on the router (host ns): every ctr packet appears twice (h-ctr",
         "then h-imds, TTL 64 then 63); count each request once. The token PUT's 200 answer",
@@ -115,7 +127,10 @@ def main() -> int:
             if method is not None:
                 uri = first(pdu, "http.request.uri")
                 lines = [str(x).lower() for x in as_list(pdu.get("http.request.line"))]
-                if any(l.startswith(TOKEN_HEADER) for l in lines):
+                first_seg = uri.split("?", 1)[0].lstrip("/").split("/", 1)[0]
+                if any(l.strip().startswith(OTHER_HEADERS) for l in lines) or first_seg in OTHER_PATHS:
+                    version = "other"
+                elif any(l.startswith(TOKEN_HEADER) for l in lines):
                     version = "v2"
                 elif method == "PUT" and re.search(r"/api/token$", uri.split("?", 1)[0]):
                     version = "token_request"

@@ -3,12 +3,20 @@
 //!
 //! Only the presence of the token header is looked at, never its value.
 
-use crate::event::Version;
+pub mod client;
+pub mod path;
+pub mod provider;
+
+use crate::event::{Provider, Version};
 
 /// Header carrying an IMDSv2 session token.
 pub const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
 /// Header of a token request giving the token's lifetime.
 pub const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
+
+/// Alibaba Cloud's equivalents (same token protocol, own header names).
+pub const ALIYUN_TOKEN_HEADER: &str = "x-aliyun-ecs-metadata-token";
+pub const ALIYUN_TTL_HEADER: &str = "x-aliyun-ecs-metadata-token-ttl-seconds";
 
 /// Longest path and user agent kept in a record; longer values are cut (and marked).
 pub const MAX_FIELD: usize = 1024;
@@ -23,6 +31,7 @@ pub struct Classified {
     pub token_ttl_seconds: Option<u32>,
     pub user_agent: Option<String>,
     pub forwarded: bool,
+    pub provider: Provider,
 }
 
 /// Classifies a parsed request head.
@@ -33,11 +42,13 @@ pub fn classify(req: &httparse::Request<'_, '_>) -> Classified {
     let mut ttl = None;
     let mut user_agent = None;
     let mut forwarded = false;
+    let mut marks = provider::Marks::default();
     for h in req.headers.iter() {
         let name = h.name;
-        if name.eq_ignore_ascii_case(TOKEN_HEADER) {
+        marks.header(name, h.value);
+        if name.eq_ignore_ascii_case(TOKEN_HEADER) || name.eq_ignore_ascii_case(ALIYUN_TOKEN_HEADER) {
             has_token = true;
-        } else if name.eq_ignore_ascii_case(TTL_HEADER) {
+        } else if name.eq_ignore_ascii_case(TTL_HEADER) || name.eq_ignore_ascii_case(ALIYUN_TTL_HEADER) {
             ttl = std::str::from_utf8(h.value).ok().and_then(|v| v.trim().parse::<u32>().ok());
         } else if name.eq_ignore_ascii_case("user-agent") {
             user_agent = Some(clip(&String::from_utf8_lossy(h.value)));
@@ -45,7 +56,11 @@ pub fn classify(req: &httparse::Request<'_, '_>) -> Classified {
             forwarded = true;
         }
     }
-    let version = if method == "PUT" && is_token_path(path) {
+    let norm = path::normalize(path);
+    let provider = marks.provider(&norm);
+    let version = if !matches!(provider, Provider::Aws | Provider::Alibaba) {
+        Version::Unversioned
+    } else if method == "PUT" && is_token_path(&norm) {
         Version::TokenRequest
     } else if has_token {
         Version::V2
@@ -56,10 +71,11 @@ pub fn classify(req: &httparse::Request<'_, '_>) -> Classified {
         version,
         method: clip(method),
         path: clip(path),
-        credentials: is_credentials_path(path),
+        credentials: provider == Provider::Aws && is_credentials_path(&norm),
         token_ttl_seconds: if version == Version::TokenRequest { ttl } else { None },
         user_agent,
         forwarded,
+        provider,
     }
 }
 
@@ -169,6 +185,43 @@ mod tests {
             parse(b"PUT /latest/api/token HTTP/1.1\r\nUser-Agent: Botocore/1.35.0\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n");
         assert_eq!(c.user_agent.as_deref(), Some("Botocore/1.35.0"));
         assert!(c.forwarded);
+    }
+
+    #[test]
+    fn other_clouds_are_not_imdsv1() {
+        for (raw, want) in [
+            (&b"GET /computeMetadata/v1/instance/id HTTP/1.1\r\nMetadata-Flavor: Google\r\n\r\n"[..], Provider::Gcp),
+            (b"GET /metadata/instance?api-version=2021-02-01 HTTP/1.1\r\nMetadata: true\r\n\r\n", Provider::Azure),
+            (b"GET /opc/v2/instance/ HTTP/1.1\r\nAuthorization: Bearer Oracle\r\n\r\n", Provider::Oracle),
+            (
+                b"PUT /instance_identity/v1/token?version=2022-03-01 HTTP/1.1\r\nMetadata-Flavor: ibm\r\n\r\n",
+                Provider::Ibm,
+            ),
+            (
+                b"GET /latest/meta-data/ HTTP/1.1\r\nMetadata-Flavor: Google\r\nMetadata: true\r\n\r\n",
+                Provider::Unknown,
+            ),
+        ] {
+            let c = parse(raw);
+            assert_eq!(c.provider, want, "{}", String::from_utf8_lossy(raw));
+            assert_eq!(c.version, Version::Unversioned);
+            assert!(!c.credentials);
+        }
+        let c = parse(b"GET /latest/meta-data/ HTTP/1.1\r\n\r\n");
+        assert_eq!((c.provider, c.version), (Provider::Aws, Version::V1));
+        let c = parse(b"PUT /latest/api/token HTTP/1.1\r\nX-aliyun-ecs-metadata-token-ttl-seconds: 5\r\n\r\n");
+        assert_eq!((c.provider, c.version, c.token_ttl_seconds), (Provider::Alibaba, Version::TokenRequest, Some(5)));
+    }
+
+    #[test]
+    fn odd_spellings_do_not_hide_credentials_or_tokens() {
+        let c = parse(b"GET //latest/./meta-data/iam/security%2Dcredentials/r HTTP/1.1\r\n\r\n");
+        assert!(c.credentials);
+        let c = parse(b"GET http://169.254.169.254/latest/meta-data/iam/security-credentials/ HTTP/1.1\r\n\r\n");
+        assert!(c.credentials);
+        let c = parse(b"PUT http://169.254.169.254/latest/api/token HTTP/1.1\r\n\r\n");
+        assert_eq!(c.version, Version::TokenRequest);
+        assert_eq!(c.path, "http://169.254.169.254/latest/api/token", "the record keeps the target as sent");
     }
 
     #[test]

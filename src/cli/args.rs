@@ -17,11 +17,11 @@ Examples:
   sudo imdswatch                          live dashboard of this host's IMDS traffic
   sudo imdswatch live --json -o imds.log  headless NDJSON for a log pipeline
   imdswatch analyze incident.pcapng       who used IMDSv1 in a capture
-  imdswatch analyze --fail-on-v1 *.pcap   exit 3 if any IMDSv1 request was seen (CI gate)
+  imdswatch analyze --fail-on-v1 *.pcap   exit 3 if a client would break under IMDSv2 (CI gate)
   imdswatch iac ./terraform               Terraform/CloudFormation still allowing IMDSv1
 
 Exit status: 0 ok, 1 error (unreadable input, capture failure), 2 usage error,
-3 IMDSv1 seen with --fail-on-v1 (or IaC findings).";
+3 a client would break with --fail-on-v1 (or IaC findings).";
 
 #[derive(Debug, Parser)]
 #[command(name = "imdswatch", version, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
@@ -117,7 +117,9 @@ pub struct AnalyzeArgs {
     #[arg(long, short = 'f', value_enum)]
     pub format: Option<Format>,
 
-    /// Exit with status 3 when any IMDSv1 request was seen.
+    /// Exit with status 3 when a client would break under enforcement (verdict breaks,
+    /// hop_limit, proxy_refused or falls_back: IMDSv1 answered 2xx; other clouds' probes and
+    /// requests already refused do not count).
     #[arg(long)]
     pub fail_on_v1: bool,
 

@@ -3,11 +3,11 @@
 
 use std::collections::VecDeque;
 
-use super::{EngineEvent, Shared};
+use super::{EngineEvent, EngineStats, Shared};
 use crate::classify::{Classified, classify};
 use crate::decode::Segment;
-use crate::event::{Imds, Network, Outcome, RequestRecord};
-use crate::flow::reassembly::{Chunk, Stream};
+use crate::event::{Imds, Network, Outcome, RequestRecord, Version};
+use crate::flow::reassembly::{Budget, Chunk, ReasmStats, Stream};
 use crate::flow::table::Activity;
 use crate::flow::{Direction, FlowKey};
 use crate::http::{Head, HttpStream, NoBody, Role};
@@ -20,6 +20,15 @@ pub const MAX_PENDING: usize = 32;
 /// An answer captured with TTL <= 1 may not be delivered (the next router drops it): it
 /// counts only once the client acknowledges it.
 const FRAGILE_TTL: u8 = 1;
+
+/// What every step of a connection needs: which connection, when, the engine's shared state
+/// and where events go. Built once per packet (or close) by the engine.
+pub struct Ctx<'a> {
+    pub key: FlowKey,
+    pub ts: Timestamp,
+    pub sh: &'a mut Shared,
+    pub out: &'a mut dyn FnMut(EngineEvent),
+}
 
 /// A request waiting for its answer.
 #[derive(Debug)]
@@ -44,6 +53,8 @@ pub struct Conn {
     unconfirmed: VecDeque<(Pending, u16, u32)>,
     /// IP TTL / hop limit of the client's last packet.
     client_ttl: u8,
+    /// The server has answered at least once on this connection.
+    answers_seen: bool,
     last_seen: Timestamp,
     /// When the connection ended (FIN both ways or RST). Kept briefly as a tombstone so that
     /// late copies of its packets are absorbed, not taken for a new connection.
@@ -67,142 +78,201 @@ impl Conn {
             orphans: 0,
             unconfirmed: VecDeque::new(),
             client_ttl: 0,
+            answers_seen: false,
             last_seen: ts,
             closed_at: None,
         }
     }
 
-    /// Feeds one segment of this connection.
-    pub fn on_segment(
-        &mut self,
-        key: &FlowKey,
-        seg: &Segment<'_>,
-        dir: Direction,
-        ts: Timestamp,
-        sh: &mut Shared,
-        out: &mut dyn FnMut(EngineEvent),
-    ) {
-        self.last_seen = ts;
-        // Heads are collected while the streams are borrowed, then turned into records.
-        let mut requests: Vec<Classified> = Vec::new();
-        let mut answered: Vec<(Pending, Option<u16>, Outcome)> = Vec::new();
-        let mut fragile: Vec<(Pending, u16)> = Vec::new();
-        let Conn { c2s, s2c, req, resp, pending, orphans, client_ttl, unconfirmed, .. } = self;
-        match dir {
+    /// Feeds one segment of this connection. Returns true when it carried a new IMDSv1
+    /// request (the engine then settles the same client's undelivered token answers).
+    pub fn on_segment(&mut self, seg: &Segment<'_>, dir: Direction, cx: &mut Ctx<'_>) -> bool {
+        let mut new_v1 = false;
+        self.last_seen = cx.ts;
+        let answered = match dir {
             Direction::ToServer => {
-                *client_ttl = seg.ttl;
-                if let Some(ack) = seg.ack {
-                    while let Some((_, _, need)) = unconfirmed.front()
-                        && ack.wrapping_sub(*need) as i32 >= 0
-                    {
-                        if let Some((p, code, _)) = unconfirmed.pop_front() {
-                            answered.push((p, Some(code), Outcome::from_status(code)));
-                        }
-                    }
-                }
-                c2s.push(seg.seq, seg.syn, seg.payload, &mut sh.ooo_budget, &mut sh.stats.reasm, &mut |chunk| {
-                    req.feed(chunk, &mut sh.head_budget, &mut sh.stats.http, &mut |head| {
-                        if let Head::Request(r) = head {
-                            requests.push(classify(r));
-                        }
-                        NoBody(false)
-                    });
+                self.client_ttl = seg.ttl;
+                let answered = self.confirm(seg.ack);
+                let requests = self.read_requests(cx.sh, |c2s, budget, reasm, f| {
+                    c2s.push(seg.seq, seg.syn, seg.payload, budget, reasm, f)
                 });
-                c2s.fin |= seg.fin;
+                for c in requests {
+                    new_v1 |= c.version == Version::V1;
+                    self.push_request(c, Some(seg.seq), seg.ttl, cx);
+                }
+                if seg.fin && !self.c2s.fin {
+                    self.client_gave_up(seg.ack, cx);
+                }
+                self.c2s.fin |= seg.fin;
+                answered
             }
             Direction::ToClient => {
-                let mut unsolicited = 0;
-                s2c.push(seg.seq, seg.syn, seg.payload, &mut sh.ooo_budget, &mut sh.stats.reasm, &mut |chunk| {
-                    let gap = matches!(chunk, Chunk::Gap(_));
-                    resp.feed(chunk, &mut sh.head_budget, &mut sh.stats.http, &mut |head| {
-                        let Head::Response(code) = head else {
-                            return NoBody(false);
-                        };
-                        if code < 200 {
-                            return NoBody(false); // interim (100 Continue): the answer is still to come
-                        }
-                        if *orphans > 0 {
-                            *orphans -= 1;
-                            return NoBody(false);
-                        }
-                        match pending.pop_front() {
-                            Some(mut p) => {
-                                let no_body = NoBody(p.head_method);
-                                p.record.imds.answer_ttl = Some(seg.ttl);
-                                if seg.ttl <= FRAGILE_TTL {
-                                    fragile.push((p, code));
-                                } else {
-                                    answered.push((p, Some(code), Outcome::from_status(code)));
-                                }
-                                no_body
-                            }
-                            None => {
-                                unsolicited += 1;
-                                NoBody(false)
-                            }
-                        }
-                    });
-                    if gap && resp.desynced() {
-                        // The capture lost answers: which request they belonged to is unknown.
-                        answered.extend(pending.drain(..).map(|p| (p, None, Outcome::Unmatched)));
-                    }
-                });
-                sh.stats.unsolicited_responses += unsolicited;
-                let need = s2c.next_seq().unwrap_or(seg.seq);
-                for (p, code) in fragile {
-                    unconfirmed.push_back((p, code, need));
+                let answered = self.read_answers(seg, cx.sh);
+                self.answers_seen |= !answered.is_empty() || !self.unconfirmed.is_empty();
+                if seg.fin || (seg.rst && self.answers_seen) {
+                    // After its FIN the server can send nothing more, and a reset after an
+                    // earlier answer is a close with the next request unread (`Connection:
+                    // close`, the keep-alive race): what still waits was never processed.
+                    self.server_closed_before(cx);
                 }
-                s2c.fin |= seg.fin;
+                answered
             }
-        }
-        for c in requests {
-            self.push_request(c, key, Some(seg.seq), seg.ttl, ts, sh, out);
-        }
+        };
         for (p, status, outcome) in answered {
-            emit(p, status, outcome, ts, key, sh, out);
+            emit(p, status, outcome, cx);
         }
         if seg.rst || (self.c2s.fin && self.s2c.fin) {
-            self.close(key, ts, Outcome::NoResponse, sh, out);
+            self.close(Outcome::NoResponse, cx);
+        }
+        new_v1
+    }
+
+    /// The server closed (FIN, or a reset after answering) with requests still waiting:
+    /// they get `server_closed` at once and stay out of the counts and verdicts.
+    fn server_closed_before(&mut self, cx: &mut Ctx<'_>) {
+        while let Some(mut p) = self.pending.pop_front() {
+            p.record.imds.outcome = Outcome::ServerClosed;
+            emit(p, None, Outcome::ServerClosed, cx);
         }
     }
 
-    /// Ends the connection: holes are skipped, what waited behind them is read, and requests
-    /// still waiting are reported with `outcome`.
-    pub fn close(
-        &mut self,
-        key: &FlowKey,
-        ts: Timestamp,
-        outcome: Outcome,
-        sh: &mut Shared,
-        out: &mut dyn FnMut(EngineEvent),
-    ) {
-        if self.closed_at.is_some() {
-            return;
+    /// Answers captured at TTL <= 1 still waiting for the client's ACK.
+    pub fn has_unconfirmed(&self) -> bool {
+        !self.unconfirmed.is_empty()
+    }
+
+    /// The same client sent a new IMDSv1 request elsewhere: it gave up on the token answers
+    /// this connection holds unacknowledged, so they are settled `no_response` now.
+    pub fn settle_unconfirmed(&mut self, cx: &mut Ctx<'_>) {
+        while let Some((p, _, _)) = self.unconfirmed.pop_front() {
+            cx.sh.stats.answers_not_delivered += 1;
+            emit(p, None, Outcome::NoResponse, cx);
         }
-        // Read what waited behind holes: a request there still counts (unanswered).
+    }
+
+    /// The client closed its side (FIN): what it has not acknowledged by now it never will
+    /// read, so requests still waiting are settled `no_response` at once instead of at the
+    /// idle timeout. Answers that arrive later for them are skipped (counted as orphans).
+    fn client_gave_up(&mut self, ack: Option<u32>, cx: &mut Ctx<'_>) {
+        let _ = ack; // `confirm` already took what this FIN's ACK covers
+        self.settle_unconfirmed(cx);
+        while let Some(p) = self.pending.pop_front() {
+            self.orphans += 1;
+            cx.sh.stats.abandoned += 1;
+            emit(p, None, Outcome::NoResponse, cx);
+        }
+    }
+
+    /// Answers held for the client's ACK (TTL <= 1) that this ACK confirms.
+    fn confirm(&mut self, ack: Option<u32>) -> Vec<(Pending, Option<u16>, Outcome)> {
+        let mut answered = Vec::new();
+        let Some(ack) = ack else { return answered };
+        while let Some((_, _, need)) = self.unconfirmed.front()
+            && ack.wrapping_sub(*need) as i32 >= 0
+        {
+            if let Some((p, code, _)) = self.unconfirmed.pop_front() {
+                answered.push((p, Some(code), Outcome::from_status(code)));
+            }
+        }
+        answered
+    }
+
+    /// The request-feeding step, written once: `drive` hands the client's reassembled bytes
+    /// (of a segment, or what waited behind holes at close) to the request parser.
+    fn read_requests(
+        &mut self,
+        sh: &mut Shared,
+        drive: impl FnOnce(&mut Stream, &mut Budget, &mut ReasmStats, &mut dyn FnMut(Chunk<'_>)),
+    ) -> Vec<Classified> {
         let mut requests: Vec<Classified> = Vec::new();
         let Conn { c2s, req, .. } = self;
-        c2s.finish(&mut sh.ooo_budget, &mut sh.stats.reasm, &mut |chunk| {
-            req.feed(chunk, &mut sh.head_budget, &mut sh.stats.http, &mut |head| {
+        let Shared { ooo_budget, head_budget, stats, .. } = sh;
+        let EngineStats { reasm, http, .. } = stats;
+        drive(c2s, ooo_budget, reasm, &mut |chunk| {
+            req.feed(chunk, head_budget, http, &mut |head| {
                 if let Head::Request(r) = head {
                     requests.push(classify(r));
                 }
                 NoBody(false)
             });
         });
+        requests
+    }
+
+    /// Reads the server's bytes: answers are matched to waiting requests in order; those
+    /// captured at TTL <= 1 wait for the client's ACK.
+    fn read_answers(&mut self, seg: &Segment<'_>, sh: &mut Shared) -> Vec<(Pending, Option<u16>, Outcome)> {
+        let mut answered: Vec<(Pending, Option<u16>, Outcome)> = Vec::new();
+        let mut fragile: Vec<(Pending, u16)> = Vec::new();
+        let Conn { s2c, resp, pending, orphans, .. } = self;
+        let mut unsolicited = 0;
+        s2c.push(seg.seq, seg.syn, seg.payload, &mut sh.ooo_budget, &mut sh.stats.reasm, &mut |chunk| {
+            let gap = matches!(chunk, Chunk::Gap(_));
+            resp.feed(chunk, &mut sh.head_budget, &mut sh.stats.http, &mut |head| {
+                let Head::Response(code) = head else {
+                    return NoBody(false);
+                };
+                if code < 200 {
+                    return NoBody(false); // interim (100 Continue): the answer is still to come
+                }
+                if *orphans > 0 {
+                    *orphans -= 1;
+                    return NoBody(false);
+                }
+                match pending.pop_front() {
+                    Some(mut p) => {
+                        let no_body = NoBody(p.head_method);
+                        p.record.imds.answer_ttl = Some(seg.ttl);
+                        if seg.ttl <= FRAGILE_TTL {
+                            fragile.push((p, code));
+                        } else {
+                            answered.push((p, Some(code), Outcome::from_status(code)));
+                        }
+                        no_body
+                    }
+                    None => {
+                        unsolicited += 1;
+                        NoBody(false)
+                    }
+                }
+            });
+            if gap && resp.desynced() {
+                // The capture lost answers: which request they belonged to is unknown.
+                answered.extend(pending.drain(..).map(|p| (p, None, Outcome::Unmatched)));
+            }
+        });
+        sh.stats.unsolicited_responses += unsolicited;
+        let need = self.s2c.next_seq().unwrap_or(seg.seq);
+        for (p, code) in fragile {
+            self.unconfirmed.push_back((p, code, need));
+        }
+        self.s2c.fin |= seg.fin;
+        answered
+    }
+
+    /// Ends the connection: holes are skipped, what waited behind them is read, and requests
+    /// still waiting are reported with `outcome`.
+    pub fn close(&mut self, outcome: Outcome, cx: &mut Ctx<'_>) {
+        if self.closed_at.is_some() {
+            return;
+        }
+        // Read what waited behind holes: a request there still counts (unanswered).
+        let requests = self.read_requests(cx.sh, |c2s, budget, reasm, f| c2s.finish(budget, reasm, f));
+        let sh = &mut *cx.sh;
         sh.stats.http.unfinished += u64::from(self.req.mid_message()) + u64::from(self.resp.mid_message());
         let ttl = self.client_ttl;
         for c in requests {
-            self.push_request(c, key, None, ttl, ts, sh, out);
+            self.push_request(c, None, ttl, cx);
         }
         // Answers that died on the way (never acknowledged) and requests never answered.
         while let Some((p, _, _)) = self.unconfirmed.pop_front() {
-            sh.stats.answers_not_delivered += 1;
-            emit(p, None, Outcome::NoResponse, ts, key, sh, out);
+            cx.sh.stats.answers_not_delivered += 1;
+            emit(p, None, Outcome::NoResponse, cx);
         }
         while let Some(p) = self.pending.pop_front() {
-            emit(p, None, outcome, ts, key, sh, out);
+            emit(p, None, outcome, cx);
         }
+        let sh = &mut *cx.sh;
         self.c2s.release(&mut sh.ooo_budget);
         self.s2c.release(&mut sh.ooo_budget);
         self.req.reset_head(&mut sh.head_budget);
@@ -213,27 +283,18 @@ impl Conn {
         self.resp = HttpStream::new(Role::Response);
         self.pending = VecDeque::new();
         self.unconfirmed = VecDeque::new();
-        self.closed_at = Some(ts);
+        self.closed_at = Some(cx.ts);
     }
 
     /// Queues a classified request for its answer.
-    #[allow(clippy::too_many_arguments)]
-    fn push_request(
-        &mut self,
-        c: Classified,
-        key: &FlowKey,
-        seq: Option<u32>,
-        ttl: u8,
-        ts: Timestamp,
-        sh: &mut Shared,
-        out: &mut dyn FnMut(EngineEvent),
-    ) {
+    fn push_request(&mut self, c: Classified, seq: Option<u32>, ttl: u8, cx: &mut Ctx<'_>) {
+        let (key, ts) = (&cx.key, cx.ts);
         let duplicate = seq.is_some_and(|seq| {
-            let fp = sh.dedup.fingerprint(key.server, seq, &c);
-            sh.dedup.seen_elsewhere(fp, key, ts)
+            let fp = cx.sh.dedup.fingerprint(key.server, seq, &c);
+            cx.sh.dedup.seen_elsewhere(fp, key, ts)
         });
         let head_method = c.method == "HEAD";
-        let record = RequestRecord {
+        let mut record = RequestRecord {
             timestamp: ts,
             imds: Imds {
                 version: c.version,
@@ -247,42 +308,43 @@ impl Conn {
                 forwarded: c.forwarded,
                 response_ms: None,
                 answer_ttl: None,
+                provider: c.provider,
+                breaks_when_enforced: None,
             },
             network: Network { client: key.client.to_string(), server: key.server.to_string(), client_ttl: ttl },
             live: None,
             capture: None,
         };
+        if self.s2c.fin {
+            // The server closed first: this request was never processed.
+            record.imds.outcome = Outcome::ServerClosed;
+            let p = Pending { record, sent: ts, head_method, duplicate };
+            return emit(p, None, Outcome::ServerClosed, cx);
+        }
         self.pending.push_back(Pending { record, sent: ts, head_method, duplicate });
         if self.pending.len() > MAX_PENDING
             && let Some(p) = self.pending.pop_front()
         {
-            sh.stats.pipeline_overflow += 1;
+            cx.sh.stats.pipeline_overflow += 1;
             self.orphans += 1;
-            emit(p, None, Outcome::Unmatched, ts, key, sh, out);
+            emit(p, None, Outcome::Unmatched, cx);
         }
     }
 }
 
 /// Completes a request with its answer (or its lack) and hands it on.
-fn emit(
-    p: Pending,
-    status: Option<u16>,
-    outcome: Outcome,
-    ts: Timestamp,
-    key: &FlowKey,
-    sh: &mut Shared,
-    out: &mut dyn FnMut(EngineEvent),
-) {
+fn emit(p: Pending, status: Option<u16>, outcome: Outcome, cx: &mut Ctx<'_>) {
     if p.duplicate {
-        sh.stats.duplicates_suppressed += 1;
+        cx.sh.stats.duplicates_suppressed += 1;
         return;
     }
     let mut record = p.record;
     record.imds.status = status;
     record.imds.outcome = outcome;
+    record.imds.breaks_when_enforced = crate::event::breaks_when_enforced(record.imds.version, outcome);
     if status.is_some() {
-        record.imds.response_ms = Some(ts.micros_since(p.sent) as f64 / 1000.0);
+        record.imds.response_ms = Some(cx.ts.micros_since(p.sent) as f64 / 1000.0);
     }
-    sh.stats.requests += 1;
-    out(EngineEvent::Request { key: *key, record: Box::new(record) });
+    cx.sh.stats.requests += 1;
+    (cx.out)(EngineEvent::Request { key: cx.key, record: Box::new(record) });
 }

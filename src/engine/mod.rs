@@ -12,7 +12,7 @@ mod conn;
 mod dedup;
 mod stats;
 
-use conn::Conn;
+use conn::{Conn, Ctx};
 pub use stats::EngineStats;
 
 use crate::capture::Packet;
@@ -26,6 +26,9 @@ use crate::time::Timestamp;
 
 /// How often idle connections are swept, in packet time (microseconds).
 const SWEEP_US: u64 = 1_000_000;
+/// Connections remembered as holding undelivered (TTL <= 1) token answers; the oldest is
+/// forgotten past this (it is then settled at its close or idle timeout, as before).
+const MAX_FRAGILE: usize = 1024;
 /// How long a closed connection's tombstone absorbs late copies of its packets.
 const TOMBSTONE_US: u64 = 2_000_000;
 
@@ -77,6 +80,9 @@ pub struct Engine {
     flows: FlowTable<Box<Conn>>,
     shared: Shared,
     last_sweep: Timestamp,
+    /// Connections holding answers captured at TTL <= 1 not yet acknowledged (at most
+    /// [`MAX_FRAGILE`]): a new IMDSv1 request from the same client settles them at once.
+    fragile: std::collections::VecDeque<FlowKey>,
 }
 
 impl Engine {
@@ -91,6 +97,7 @@ impl Engine {
             },
             cfg,
             last_sweep: Timestamp(0),
+            fragile: std::collections::VecDeque::new(),
         }
     }
 
@@ -148,15 +155,41 @@ impl Engine {
             if self.flows.is_full() {
                 for (k, mut c) in self.flows.evict_oldest() {
                     self.shared.stats.flows_evicted += 1;
-                    c.close(&k, ts, Outcome::Unmatched, &mut self.shared, out);
+                    c.close(Outcome::Unmatched, &mut Ctx { key: k, ts, sh: &mut self.shared, out: &mut *out });
                 }
             }
             self.flows.insert(key, Box::new(Conn::new(ts)));
             self.shared.stats.flows_opened += 1;
             out(EngineEvent::FlowOpened { key, ts });
         }
-        if let Some(c) = self.flows.get_mut(&key) {
-            c.on_segment(&key, &seg, dir, ts, &mut self.shared, out);
+        let Some(c) = self.flows.get_mut(&key) else { return };
+        let new_v1 = c.on_segment(&seg, dir, &mut Ctx { key, ts, sh: &mut self.shared, out: &mut *out });
+        if c.has_unconfirmed() && !self.fragile.contains(&key) {
+            if self.fragile.len() >= MAX_FRAGILE {
+                self.fragile.pop_front();
+            }
+            self.fragile.push_back(key);
+        }
+        if new_v1 {
+            self.settle_fragile(key, ts, out);
+        }
+    }
+
+    /// A new IMDSv1 request from `key`'s client: its token answers held on other
+    /// connections (TTL <= 1, unacknowledged) never arrived; settle them now.
+    fn settle_fragile(&mut self, key: FlowKey, ts: Timestamp, out: &mut dyn FnMut(EngineEvent)) {
+        let ip = key.client.ip();
+        let mut i = 0;
+        while i < self.fragile.len() {
+            let k = self.fragile[i];
+            if k == key || k.client.ip() != ip {
+                i += 1;
+                continue;
+            }
+            self.fragile.remove(i);
+            if let Some(c) = self.flows.get_mut(&k) {
+                c.settle_unconfirmed(&mut Ctx { key: k, ts, sh: &mut self.shared, out: &mut *out });
+            }
         }
     }
 
@@ -172,7 +205,7 @@ impl Engine {
         for (k, mut c) in expired {
             if c.closed_at.is_none() {
                 self.shared.stats.flows_idle += 1;
-                c.close(&k, now, Outcome::NoResponse, &mut self.shared, out);
+                c.close(Outcome::NoResponse, &mut Ctx { key: k, ts: now, sh: &mut self.shared, out: &mut *out });
             }
         }
         self.shared.dedup.expire(now);
@@ -182,7 +215,7 @@ impl Engine {
     pub fn finish(&mut self, out: &mut dyn FnMut(EngineEvent)) {
         let now = self.last_sweep;
         for (k, mut c) in self.flows.drain() {
-            c.close(&k, now, Outcome::NoResponse, &mut self.shared, out);
+            c.close(Outcome::NoResponse, &mut Ctx { key: k, ts: now, sh: &mut self.shared, out: &mut *out });
         }
     }
 }

@@ -31,6 +31,8 @@ pub struct EngineStats {
     pub unsolicited_responses: u64,
     /// Answers captured with TTL <= 1 that the client never acknowledged (hop limit).
     pub answers_not_delivered: u64,
+    /// Requests still waiting when the client closed its side: settled `no_response` at once.
+    pub abandoned: u64,
 }
 
 impl EngineStats {

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::{RunStats, Sink};
-use crate::event::{RequestCounts, RequestRecord};
+use crate::event::{HostVerdict, RequestCounts, RequestRecord, StatsRecord};
+use crate::time::Timestamp;
+use crate::verdict::Tracker;
 
 /// Longest wait for a record before the sink's housekeeping and stats run (live mode).
 pub const POLL: Duration = Duration::from_millis(200);
@@ -21,11 +23,23 @@ pub struct Driver<S: Sink> {
     error: Option<io::Error>,
     /// The error was already handed out by [`Driver::take_error`].
     failed: bool,
+    /// Per-client verdicts (bounded: see `verdict::Tracker`), for stats records and the
+    /// closing `verdict` record.
+    verdicts: Tracker,
+    /// Time of the newest request (the verdict record's timestamp).
+    newest: Timestamp,
 }
 
 impl<S: Sink> Driver<S> {
     pub fn new(sink: S) -> Driver<S> {
-        Driver { sink, counts: RequestCounts::default(), error: None, failed: false }
+        Driver {
+            sink,
+            counts: RequestCounts::default(),
+            error: None,
+            failed: false,
+            verdicts: Tracker::default(),
+            newest: Timestamp(0),
+        }
     }
 
     /// Requests seen so far.
@@ -36,10 +50,24 @@ impl<S: Sink> Driver<S> {
     /// One finished request.
     pub fn record(&mut self, r: &RequestRecord) {
         self.counts.add(r);
+        self.verdicts.add(r);
+        self.newest = self.newest.max(r.timestamp);
         if !self.failed() {
             let res = self.sink.record(r);
             self.keep(res);
         }
+    }
+
+    /// The host-level verdict over the clients seen so far.
+    pub fn host(&self) -> HostVerdict {
+        self.verdicts.host()
+    }
+
+    /// A stats record with the host-level verdict so far.
+    fn stats_record(&self, stats: &RunStats) -> StatsRecord {
+        let mut rec = stats.record();
+        rec.verdict = Some(Box::new(self.verdicts.host()));
+        rec
     }
 
     /// The sink's first error, once.
@@ -63,8 +91,14 @@ impl<S: Sink> Driver<S> {
     /// Ends the run: the sink gets the final counters (unless it already failed). Returns the
     /// request counts, or the sink's error.
     pub fn finish(mut self, stats: &RunStats) -> io::Result<RequestCounts> {
+        // The closing `verdict` record, after every request; none when there was no request
+        // (nothing to judge).
+        if !self.failed() && self.newest.0 > 0 {
+            let res = self.sink.verdict(&self.verdicts.record(self.newest));
+            self.keep(res);
+        }
         if !self.failed() {
-            let res = self.sink.finish(&stats.record());
+            let res = self.sink.finish(&self.stats_record(stats));
             self.keep(res);
         }
         match self.error {
@@ -103,7 +137,8 @@ impl<S: Sink> Driver<S> {
                 && last_stats.elapsed() >= every
             {
                 last_stats = Instant::now();
-                let res = self.sink.stats(&snapshot(&self.counts).record());
+                let rec = self.stats_record(&snapshot(&self.counts));
+                let res = self.sink.stats(&rec);
                 self.keep(res);
             }
         }

@@ -63,6 +63,10 @@ impl Sink for Fan {
         })
     }
 
+    fn verdict(&mut self, v: &crate::verdict::VerdictRecord) -> io::Result<()> {
+        self.each(|m| m.sink.verdict(v))
+    }
+
     fn tick(&mut self) {
         for m in &mut self.members {
             m.sink.tick();

@@ -175,6 +175,15 @@ impl<W: Destination> Sink for JsonSink<W> {
         self.check(res)
     }
 
+    /// `analyze` writes the closing `verdict` record (README "NDJSON schema"); live
+    /// carries the host-level verdict in its `stats` records instead.
+    fn verdict(&mut self, v: &crate::verdict::VerdictRecord) -> io::Result<()> {
+        if self.tolerant.is_some() {
+            return Ok(());
+        }
+        self.out.write(v)
+    }
+
     fn tick(&mut self) {
         if self.tolerant.as_ref().is_some_and(|t| t.hup.swap(false, Relaxed)) {
             self.reopen(PathState::Same);

@@ -64,6 +64,12 @@ pub trait Sink {
         Ok(())
     }
 
+    /// The closing per-client verdicts, once, after the last record and before `finish`
+    /// (only when there was a request). Most sinks show verdicts from their own records.
+    fn verdict(&mut self, _v: &crate::verdict::VerdictRecord) -> io::Result<()> {
+        Ok(())
+    }
+
     /// Housekeeping between records (live mode).
     fn tick(&mut self) {}
 
@@ -80,6 +86,9 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
     }
     fn stats(&mut self, s: &StatsRecord) -> io::Result<()> {
         (**self).stats(s)
+    }
+    fn verdict(&mut self, v: &crate::verdict::VerdictRecord) -> io::Result<()> {
+        (**self).verdict(v)
     }
     fn tick(&mut self) {
         (**self).tick()

@@ -57,6 +57,7 @@ impl RunStats {
             anomalies: self.engine.anomalies(),
             node: self.node.clone(),
             live_health: self.live_health.clone(),
+            verdict: None,
         }
     }
 

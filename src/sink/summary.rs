@@ -1,4 +1,6 @@
-//! The summary table: per client address and user agent, what it asked and what it got.
+//! The summary table: per client address and user agent, what it asked, what it got and
+//! its verdict (`crate::verdict`), then the closing lines: which clients would break and
+//! whether it is safe to enforce IMDSv2 on this host.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -6,6 +8,7 @@ use std::net::SocketAddr;
 
 use crate::event::{Outcome, RequestRecord, Version};
 use crate::text::{clip_right, pad, sanitize, width};
+use crate::verdict::{ClientSummary, Verdict, host_verdict, verdict};
 
 /// Rows kept; further clients are folded into one "(other clients)" row.
 pub const MAX_ROWS: usize = 10_000;
@@ -24,9 +27,10 @@ pub struct Counts {
 
 #[derive(Debug, Default)]
 pub struct Summary {
-    rows: HashMap<(String, String), Counts>,
-    other: Counts,
+    rows: HashMap<(String, String), (Counts, ClientSummary)>,
+    other: Box<(Counts, ClientSummary)>,
     folded: u64,
+    server_closed: u64,
 }
 
 impl Summary {
@@ -39,13 +43,19 @@ impl Summary {
             .unwrap_or_else(|_| r.network.client.clone());
         let ua = r.imds.user_agent.clone().unwrap_or_else(|| "-".to_owned());
         let key = (client, ua);
-        let c = if self.rows.contains_key(&key) || self.rows.len() < MAX_ROWS {
+        let (c, cs) = if self.rows.contains_key(&key) || self.rows.len() < MAX_ROWS {
             self.rows.entry(key).or_default()
         } else {
             self.folded += 1;
-            &mut self.other
+            &mut *self.other
         };
+        cs.add(r);
+        if r.imds.outcome == Outcome::ServerClosed {
+            self.server_closed += 1;
+            return;
+        }
         match r.imds.version {
+            Version::Unversioned => {}
             Version::V1 => {
                 c.v1 += 1;
                 if r.imds.credentials {
@@ -64,7 +74,17 @@ impl Summary {
 
     /// Clients (address + user agent) that made at least one IMDSv1 request.
     pub fn v1_clients(&self) -> usize {
-        self.rows.values().filter(|c| c.v1 > 0).count() + usize::from(self.other.v1 > 0)
+        self.rows.values().filter(|c| c.0.v1 > 0).count() + usize::from(self.other.0.v1 > 0)
+    }
+
+    /// Every row: client, user agent, counts and verdict.
+    fn all_rows(&self) -> Vec<(&str, &str, Counts, Verdict)> {
+        let mut rows: Vec<(&str, &str, Counts, Verdict)> =
+            self.rows.iter().map(|((c, u), (n, s))| (c.as_str(), u.as_str(), *n, verdict(s))).collect();
+        if self.folded > 0 {
+            rows.push(("(other clients)", "-", self.other.0, verdict(&self.other.1)));
+        }
+        rows
     }
 
     pub fn is_empty(&self) -> bool {
@@ -73,16 +93,14 @@ impl Summary {
 
     /// The table and its verdict, as printed by `analyze --format table`.
     pub fn render(&self) -> String {
-        let mut rows: Vec<(&str, &str, Counts)> =
-            self.rows.iter().map(|((c, u), n)| (c.as_str(), u.as_str(), *n)).collect();
-        if self.folded > 0 {
-            rows.push(("(other clients)", "-", self.other));
-        }
-        rows.sort_by(|a, b| b.2.v1.cmp(&a.2.v1).then(a.0.cmp(b.0)).then(a.1.cmp(b.1)));
+        let mut rows = self.all_rows();
+        rows.sort_by(|a, b| {
+            b.3.would_break().cmp(&a.3.would_break()).then(b.2.v1.cmp(&a.2.v1)).then(a.0.cmp(b.0)).then(a.1.cmp(b.1))
+        });
         // Sanitized and clipped first, so that columns are measured on what is printed, in
         // display columns (a wide or zero-width character must not shift the counts).
-        let rows: Vec<(String, String, Counts)> =
-            rows.into_iter().map(|(c, u, n)| (sanitize(c), clip_right(&sanitize(u), UA_WIDTH), n)).collect();
+        let rows: Vec<(String, String, Counts, Verdict)> =
+            rows.into_iter().map(|(c, u, n, v)| (sanitize(c), clip_right(&sanitize(u), UA_WIDTH), n, v)).collect();
         let cw = rows.iter().map(|r| width(&r.0)).max().unwrap_or(0).max("CLIENT".len());
         let uw = rows.iter().map(|r| width(&r.1)).max().unwrap_or(0).max("USER AGENT".len());
         let mut s = String::new();
@@ -92,29 +110,61 @@ impl Summary {
         }
         let _ = writeln!(
             s,
-            "{:cw$}  {:uw$}  {:>5}  {:>5}  {:>5}  {:>8}  {:>8}  {:>10}",
+            "{:cw$}  {:uw$}  {:>5}  {:>5}  {:>5}  {:>8}  {:>8}  {:>10}  VERDICT",
             "CLIENT", "USER AGENT", "V1", "V2", "TOKEN", "CREDS-V1", "REJECTED", "UNANSWERED"
         );
-        for (client, ua, c) in &rows {
+        for (client, ua, c, v) in &rows {
             let (client, ua) = (pad(client, cw), pad(ua, uw));
             let _ = writeln!(
                 s,
-                "{client}  {ua}  {:>5}  {:>5}  {:>5}  {:>8}  {:>8}  {:>10}",
-                c.v1, c.v2, c.token, c.credentials_v1, c.rejected, c.unanswered
+                "{client}  {ua}  {:>5}  {:>5}  {:>5}  {:>8}  {:>8}  {:>10}  {}",
+                c.v1,
+                c.v2,
+                c.token,
+                c.credentials_v1,
+                c.rejected,
+                c.unanswered,
+                v.as_str()
             );
         }
         s.push('\n');
         s.push_str(&self.verdict());
-        s.push('\n');
         s
     }
 
-    /// One line: how many clients still use IMDSv1.
+    /// The closing lines: the clients that would break (by verdict), whether it is safe to
+    /// enforce on this host, and requests the server never processed.
     pub fn verdict(&self) -> String {
-        match self.v1_clients() {
-            0 => "No client uses IMDSv1 in this capture.".to_owned(),
-            1 => "1 client still uses IMDSv1.".to_owned(),
-            n => format!("{n} clients still use IMDSv1."),
+        let mut rows = self.all_rows();
+        rows.retain(|r| r.3.would_break());
+        rows.sort_by(|a, b| a.3.cmp(&b.3).then(a.0.cmp(b.0)).then(a.1.cmp(b.1)));
+        let host = host_verdict(self.all_rows().iter().map(|r| r.3));
+        let mut s = String::new();
+        if rows.is_empty() {
+            s.push_str("No client would break when IMDSv2 is enforced.\n");
+        } else {
+            let n = rows.len();
+            let shown: Vec<String> = rows
+                .iter()
+                .take(5)
+                .map(|(c, u, _, v)| format!("{} {} ({})", sanitize(c), clip_right(&sanitize(u), 24), v.as_str()))
+                .collect();
+            let more = if n > 5 { format!(", and {} more", n - 5) } else { String::new() };
+            let clients = if n == 1 { "client would" } else { "clients would" };
+            let _ = writeln!(s, "{n} {clients} break: {}{more}.", shown.join(", "));
         }
+        if host.safe_to_enforce {
+            s.push_str("Safe to enforce IMDSv2 (http_tokens = required) on this host, as far as this capture shows.\n");
+        } else {
+            s.push_str("Not safe to enforce IMDSv2 on this host yet: fix the clients above first.\n");
+        }
+        if self.server_closed > 0 {
+            let _ = writeln!(
+                s,
+                "{} request(s) sent after the server closed the connection (never processed; not counted).",
+                self.server_closed
+            );
+        }
+        s
     }
 }

@@ -35,8 +35,14 @@ impl Run {
     }
 
     /// Standard output as NDJSON, one value per line.
-    pub fn json(&self) -> Vec<serde_json::Value> {
+    pub fn all_json(&self) -> Vec<serde_json::Value> {
         self.stdout.lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect()
+    }
+
+    /// The request records of the NDJSON output (the closing `verdict` record is checked
+    /// apart, in tests/verdicts.rs).
+    pub fn json(&self) -> Vec<serde_json::Value> {
+        self.all_json().into_iter().filter(|v| v["type"] == "request").collect()
     }
 
     /// The closing `imdswatch: N file(s), ... packets, ...` line on standard error.

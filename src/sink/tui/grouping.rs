@@ -1,5 +1,5 @@
-//! How records are grouped into rows: live by executable (+ script of an interpreter) and
-//! container, so a cron job's short-lived pids share a row; offline by client IP + user agent.
+//! How records are grouped into rows: live by executable (+ script of an interpreter and its
+//! arguments) and container, so a cron job's short-lived pids share a row; offline by client IP + user agent.
 
 use crate::event::{AttributionMiss, RequestRecord};
 
@@ -22,8 +22,29 @@ pub enum RowKey {
 /// Interpreters whose script, not the interpreter, names the program.
 const INTERPRETERS: &[&str] = &["python", "node", "ruby", "perl", "php", "bash", "sh", "dash", "java", "deno", "bun"];
 
-/// The script an interpreter runs: its first argument that is not an option.
+/// Longest argument text kept in a row key (the command identity).
+const MAX_ARGS: usize = 64;
+
+/// The script an interpreter runs (its first argument that is not an option) and the
+/// arguments after it: `python3 sdk.py boto3` and `python3 sdk.py boto2` are two programs
+/// with different behaviour and must not share a row (issue 13). A cron job repeating the
+/// same command still shares one.
 fn program_of(exe_name: &str, cmdline: &str) -> Option<String> {
+    let script = script_of(exe_name, cmdline)?;
+    let rest: Vec<&str> = cmdline.split_whitespace().skip_while(|a| !script_matches(a, &script)).skip(1).collect();
+    if rest.is_empty() {
+        return Some(script);
+    }
+    let args: String = sanitize(&rest.join(" ")).chars().take(MAX_ARGS).collect();
+    Some(format!("{script} {args}"))
+}
+
+fn script_matches(arg: &str, script: &str) -> bool {
+    arg == script || arg.rsplit('/').next() == Some(script)
+}
+
+/// The script an interpreter runs: its first argument that is not an option.
+fn script_of(exe_name: &str, cmdline: &str) -> Option<String> {
     let base = exe_name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
     if !INTERPRETERS.contains(&base) {
         return None;
@@ -76,9 +97,12 @@ mod tests {
 
     #[test]
     fn program_of_interpreters() {
-        assert_eq!(program_of("python3", "/usr/bin/python3 -u /opt/app/sync.py --x"), Some("sync.py".into()));
-        assert_eq!(program_of("python3.11", "python3.11 -m awscli s3 ls"), Some("awscli".into()));
+        assert_eq!(program_of("python3", "/usr/bin/python3 -u /opt/app/sync.py --x"), Some("sync.py --x".into()));
+        assert_eq!(program_of("python3", "python3 sdk.py boto3"), Some("sdk.py boto3".into()));
+        assert_ne!(program_of("python3", "python3 sdk.py boto3"), program_of("python3", "python3 sdk.py boto2"));
+        assert_eq!(program_of("python3", "python3 /opt/sync.py"), Some("sync.py".into()));
+        assert_eq!(program_of("python3.11", "python3.11 -m awscli s3 ls"), Some("awscli s3 ls".into()));
         assert_eq!(program_of("curl", "curl http://169.254.169.254/"), None);
-        assert_eq!(program_of("sh", "sh -c curl"), Some("-c".into()));
+        assert_eq!(program_of("sh", "sh -c curl"), Some("-c curl".into()));
     }
 }

@@ -8,9 +8,8 @@
 //! on those signals.
 //!
 //! Layout: `state` (view state + [`Action`]s), `model` (rows, events, rate; bounded), `keys`
-//! (the key table), `advice` (remediation), `render` (pure drawing), `text` (sanitizing).
+//! (the key table), `render` (pure drawing), `text` (sanitizing).
 
-pub mod advice;
 pub mod grouping;
 pub mod input;
 pub mod keys;
@@ -41,8 +40,10 @@ use input::Input;
 pub use render::render;
 pub use state::{Action, App, Mode, SortKey};
 
-/// What the dashboard is fed.
+/// What the dashboard is fed. A stats record travels once a second; requests, the frequent
+/// variant, are boxed.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
 pub enum UiEvent {
     Request(Box<RequestRecord>),
     Stats(StatsRecord),

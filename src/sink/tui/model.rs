@@ -14,6 +14,8 @@ use std::collections::{HashMap, VecDeque};
 use crate::event::{Ancestor, Outcome, RequestCounts, RequestRecord, StatsRecord, Version};
 use crate::time::Timestamp;
 
+use crate::verdict::{ClientSummary, Verdict, verdict};
+
 use super::UiMode;
 pub use super::grouping::RowKey;
 use super::grouping::row_key;
@@ -65,6 +67,8 @@ pub struct RowStats {
     pub first_unanswered_token: Option<Timestamp>,
     /// Latest IMDSv1 request of this row.
     pub last_v1: Option<Timestamp>,
+    /// What the verdict and the advice are computed from (`crate::verdict`).
+    pub summary: ClientSummary,
 }
 
 impl RowStats {
@@ -74,7 +78,12 @@ impl RowStats {
 
     /// The hop-limit symptom: a token request went unanswered and the same row later used v1.
     pub fn hop_limit_suspect(&self) -> bool {
-        matches!((self.first_unanswered_token, self.last_v1), (Some(t), Some(v)) if t <= v)
+        self.summary.hop_limit_suspect()
+    }
+
+    /// What enforcing IMDSv2 would do to this row.
+    pub fn verdict(&self) -> Verdict {
+        verdict(&self.summary)
     }
 
     /// Text the filter matches against.
@@ -142,6 +151,8 @@ impl Model {
             rejected: own.rejected.max(st.rejected),
             token_unanswered: own.token_unanswered.max(st.token_unanswered),
             credentials_v1: own.credentials_v1.max(st.credentials_v1),
+            other_providers: own.other_providers.max(st.other_providers),
+            server_closed: own.server_closed.max(st.server_closed),
         }
     }
 
@@ -263,11 +274,13 @@ fn new_row(key: RowKey, r: &RequestRecord) -> RowStats {
         last_seen: r.timestamp,
         first_unanswered_token: None,
         last_v1: None,
+        summary: ClientSummary::default(),
     }
 }
 
 fn update_row(row: &mut RowStats, r: &RequestRecord) {
     row.counts.add(r);
+    row.summary.add(r);
     row.first_seen = row.first_seen.min(r.timestamp);
     let newer = r.timestamp >= row.last_seen;
     if newer {

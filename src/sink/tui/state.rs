@@ -4,9 +4,9 @@
 
 use std::cmp::Ordering;
 
-use super::advice::{self, Advice};
 use super::model::{Model, RowKey, RowStats};
 use super::{UiEvent, UiMode};
+use crate::verdict::{self, Advice};
 
 /// What the keyboard is driving.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,8 +210,8 @@ impl App {
 
     /// Advice for the selected row.
     pub fn advice(&self) -> Vec<Advice> {
-        let session_v1 = self.view().totals().v1;
-        self.selected_row().map(|r| advice::advise(r, session_v1)).unwrap_or_default()
+        let host_safe = !self.view().rows.values().any(|r| r.verdict().would_break());
+        self.selected_row().map(|r| verdict::advise(&r.summary, host_safe)).unwrap_or_default()
     }
 
     fn move_selection(&mut self, f: impl Fn(usize, usize) -> usize) {

@@ -8,11 +8,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::{dim, thousands};
-use crate::sink::tui::advice::AdviceKind;
 use crate::sink::tui::model::RowStats;
 use crate::sink::tui::state::App;
 use crate::sink::tui::text::{age, clip_right, hms};
 use crate::sink::tui::workload::RowWorkload;
+use crate::verdict::AdviceKind;
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(Clear, area);
@@ -137,9 +137,9 @@ fn advice_lines(app: &App) -> Vec<Line<'static>> {
     ))];
     for a in app.advice() {
         let color = match a.kind {
-            AdviceKind::HopLimit | AdviceKind::Fallback => Color::Yellow,
+            AdviceKind::HopLimit | AdviceKind::Fallback | AdviceKind::ProxyRefused => Color::Yellow,
             AdviceKind::SdkUpgrade | AdviceKind::RawHttp => Color::Red,
-            AdviceKind::NoV1 | AdviceKind::Enforce => Color::Green,
+            AdviceKind::NoV1 | AdviceKind::Enforce | AdviceKind::Ignore => Color::Green,
         };
         lines.push(Line::from(vec![
             Span::styled("▸ ", Style::new().fg(color)),

@@ -92,6 +92,7 @@ pub(crate) fn version_style(v: Version) -> Style {
         Version::V1 => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
         Version::V2 => Style::new().fg(Color::Green),
         Version::TokenRequest => Style::new().fg(Color::Cyan),
+        Version::Unversioned => dim(),
     }
 }
 
@@ -100,6 +101,7 @@ pub(crate) fn version_label(v: Version) -> &'static str {
         Version::V1 => "v1",
         Version::V2 => "v2",
         Version::TokenRequest => "token",
+        Version::Unversioned => "other",
     }
 }
 

@@ -12,6 +12,7 @@ use crate::sink::tui::UiMode;
 use crate::sink::tui::model::RowStats;
 use crate::sink::tui::state::App;
 use crate::sink::tui::text::{age, clip_left, clip_right, short_id};
+use crate::verdict::Verdict;
 
 /// What a column shows.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -28,6 +29,7 @@ enum Col {
     Token,
     Path,
     Seen,
+    Verdict,
 }
 
 impl Col {
@@ -45,6 +47,7 @@ impl Col {
             Col::Token => "TOKEN",
             Col::Path => "LAST PATH",
             Col::Seen => "SEEN",
+            Col::Verdict => "VERDICT",
         }
     }
 
@@ -70,6 +73,7 @@ fn layout(mode: UiMode, width: u16, named: bool) -> Vec<(Col, u16)> {
             (Col::Container, container),
             (Col::V1, 5),
             (Col::V2, 5),
+            (Col::Verdict, 10),
             (Col::Path, 0),
             (Col::Seen, 4),
         ],
@@ -82,11 +86,20 @@ fn layout(mode: UiMode, width: u16, named: bool) -> Vec<(Col, u16)> {
             (Col::V1, 7),
             (Col::V2, 7),
             (Col::Token, 7),
+            (Col::Verdict, 13),
             (Col::Path, 0),
             (Col::Seen, 5),
         ],
         (UiMode::Offline, false) => {
-            vec![(Col::Client, 15), (Col::Agent, 0), (Col::V1, 5), (Col::V2, 5), (Col::Path, 0), (Col::Seen, 4)]
+            vec![
+                (Col::Client, 15),
+                (Col::Agent, 0),
+                (Col::V1, 5),
+                (Col::V2, 5),
+                (Col::Verdict, 10),
+                (Col::Path, 0),
+                (Col::Seen, 4),
+            ]
         }
         (UiMode::Offline, true) => vec![
             (Col::Client, 28),
@@ -94,6 +107,7 @@ fn layout(mode: UiMode, width: u16, named: bool) -> Vec<(Col, u16)> {
             (Col::V1, 7),
             (Col::V2, 7),
             (Col::Token, 7),
+            (Col::Verdict, 13),
             (Col::Path, 0),
             (Col::Seen, 5),
         ],
@@ -163,7 +177,8 @@ fn title(app: &App, shown: usize, width: usize) -> Line<'static> {
         UiMode::Live => "Processes",
         UiMode::Offline => "Clients",
     };
-    let mut parts = vec![format!("{what} {shown}"), format!("{v1_rows} using v1")];
+    let breaking = m.rows.values().filter(|r| r.verdict().would_break()).count();
+    let mut parts = vec![format!("{what} {shown}"), format!("{v1_rows} using v1"), format!("{breaking} would break")];
     if shown != m.rows.len() {
         parts[0] = format!("{what} {shown}/{}", m.rows.len());
     }
@@ -218,6 +233,16 @@ fn value(r: &RowStats, col: Col, app: &App) -> (String, Style) {
         Col::Token => (thousands(r.counts.token_request), plain),
         Col::Path => (r.last_path.clone(), version_style(r.last_version)),
         Col::Seen => (age(app.view().newest, r.last_seen), dim()),
+        Col::Verdict => {
+            let v = r.verdict();
+            let style = match v {
+                Verdict::Ready => Style::new().fg(Color::Green),
+                Verdict::ProbeOnly => dim(),
+                Verdict::Breaks => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+                _ => Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            };
+            (v.as_str().into(), style)
+        }
     }
 }
 

@@ -1,0 +1,93 @@
+//! Request targets normalised for classification only (the record keeps the path as sent):
+//! an absolute-form target (`http://169.254.169.254/latest/...`) loses its scheme and host,
+//! percent-escapes of unreserved characters and `/` are decoded, `//` and `/./` collapse and
+//! `/../` goes up, so that odd spellings do not hide a credentials fetch or a token request.
+
+/// The origin-form path of `target`, normalised; query and fragment removed.
+pub fn normalize(target: &str) -> String {
+    let path = origin_form(target);
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    let decoded = percent_decode(path);
+    let mut segs: Vec<&str> = Vec::new();
+    for seg in decoded.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                segs.pop();
+            }
+            s => segs.push(s),
+        }
+    }
+    let mut out = String::with_capacity(decoded.len() + 1);
+    for s in &segs {
+        out.push('/');
+        out.push_str(s);
+    }
+    // Keep a trailing slash: `/security-credentials/` lists roles.
+    if out.is_empty() || (decoded.ends_with('/') && !segs.is_empty()) {
+        out.push('/');
+    }
+    out
+}
+
+/// `http://host[:port]/p` → `/p` (scheme case-insensitive); anything else as is.
+fn origin_form(target: &str) -> &str {
+    let lower_starts = |p: &str| target.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p));
+    let rest = if lower_starts("http://") {
+        &target[7..]
+    } else if lower_starts("https://") {
+        &target[8..]
+    } else {
+        return target;
+    };
+    match rest.find('/') {
+        Some(i) => &rest[i..],
+        None => "/",
+    }
+}
+
+/// Decodes `%XX` escapes (invalid escapes are kept as written; bytes that are not UTF-8 are
+/// replaced).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && let Some(h) = b.get(i + 1..i + 3)
+            && let Ok(v) = u8::from_str_radix(std::str::from_utf8(h).unwrap_or("zz"), 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize;
+
+    #[test]
+    fn odd_spellings_normalise() {
+        let want = "/latest/meta-data/iam/security-credentials/";
+        for p in [
+            "/latest/meta-data/iam/security-credentials/",
+            "//latest//meta-data/iam/security-credentials/",
+            "/latest/./meta-data/iam/./security-credentials/",
+            "/latest/meta-data/x/../iam/security-credentials/",
+            "/latest/meta-data/iam/security%2Dcredentials/",
+            "/latest%2Fmeta-data%2fiam/security-credentials/",
+            "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+            "HTTP://[fd00:ec2::254]:80/latest/meta-data/iam/security-credentials/?x",
+        ] {
+            assert_eq!(normalize(p), want, "{p}");
+        }
+        assert_eq!(normalize("http://169.254.169.254"), "/");
+        assert_eq!(normalize("/%zz/../.."), "/");
+        assert_eq!(normalize("%"), "/%");
+    }
+}

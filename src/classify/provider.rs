@@ -1,0 +1,75 @@
+//! Whose metadata protocol a request speaks. Other clouds' agents and SDKs probe
+//! 169.254.169.254 during cloud detection; those probes are not IMDSv1 and enforcement does
+//! not change them. Marks (headers first, then the normalised path):
+//! - GCP: `Metadata-Flavor: Google`; `/computeMetadata/`, `/0.1/`, `/v1beta1/`;
+//! - Azure: `Metadata: true`; `/metadata/`;
+//! - Oracle: `Authorization: Bearer Oracle`; `/opc/`, `/openstack`;
+//! - IBM: `Metadata-Flavor: ibm`; `/instance_identity/` (its token request is a PUT there);
+//! - Alibaba: any `X-aliyun-ecs-metadata-token*` header;
+//! - AWS: everything else (including AWS's own token headers).
+//!
+//! Marks of two different providers give `unknown`.
+
+use crate::event::Provider;
+
+/// Prefix of Alibaba Cloud's token headers (`...-token`, `...-token-ttl-seconds`).
+const ALIYUN: &str = "x-aliyun-ecs-metadata-token";
+
+/// Header marks seen while reading a request head.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Marks {
+    found: Option<Provider>,
+    conflict: bool,
+}
+
+impl Marks {
+    fn mark(&mut self, p: Provider) {
+        match self.found {
+            None => self.found = Some(p),
+            Some(q) if q != p => self.conflict = true,
+            Some(_) => {}
+        }
+    }
+
+    /// Looks at one header (name case-insensitive; values trimmed, case-insensitive).
+    pub fn header(&mut self, name: &str, value: &[u8]) {
+        let v = String::from_utf8_lossy(value);
+        let v = v.trim();
+        if name.eq_ignore_ascii_case("metadata-flavor") {
+            if v.eq_ignore_ascii_case("google") {
+                self.mark(Provider::Gcp);
+            } else if v.eq_ignore_ascii_case("ibm") {
+                self.mark(Provider::Ibm);
+            }
+        } else if name.eq_ignore_ascii_case("metadata") && v.eq_ignore_ascii_case("true") {
+            self.mark(Provider::Azure);
+        } else if name.eq_ignore_ascii_case("authorization") && v.eq_ignore_ascii_case("bearer oracle") {
+            self.mark(Provider::Oracle);
+        } else if name.get(..ALIYUN.len()).is_some_and(|n| n.eq_ignore_ascii_case(ALIYUN)) {
+            self.mark(Provider::Alibaba);
+        }
+    }
+
+    /// The provider, given the normalised path too.
+    pub fn provider(mut self, norm_path: &str) -> Provider {
+        if let Some(p) = by_path(norm_path) {
+            self.mark(p);
+        }
+        match (self.found, self.conflict) {
+            (_, true) => Provider::Unknown,
+            (Some(p), false) => p,
+            (None, false) => Provider::Aws,
+        }
+    }
+}
+
+fn by_path(p: &str) -> Option<Provider> {
+    let first = p.trim_start_matches('/').split('/').next().unwrap_or("");
+    match first {
+        "computeMetadata" | "0.1" | "v1beta1" => Some(Provider::Gcp),
+        "metadata" => Some(Provider::Azure),
+        "opc" | "openstack" => Some(Provider::Oracle),
+        "instance_identity" => Some(Provider::Ibm),
+        _ => None,
+    }
+}

@@ -1,0 +1,197 @@
+//! The verdict you can enforce on: per client (offline: address + user agent; live: process
+//! group), what `http_tokens = required` would do to it, and what to change. Computed once
+//! here from the request records; the table, NDJSON and the dashboard only show it.
+//!
+//! Layer: after `engine` (it reads finished [`RequestRecord`]s), before `attribute`/`sink`.
+//! Bounded: a [`ClientSummary`] is a fixed set of counters plus at most
+//! [`MAX_USER_AGENTS`] user agents.
+
+pub mod advice;
+pub mod tracker;
+
+use serde::Serialize;
+
+use crate::event::{Outcome, RequestRecord, Version};
+use crate::time::Timestamp;
+
+pub use advice::{Advice, AdviceKind, advise};
+pub use tracker::{Tracker, VerdictRecord};
+
+/// Most distinct user agents kept per client (more are counted in `user_agents_dropped`).
+pub const MAX_USER_AGENTS: usize = 8;
+
+/// What enforcing IMDSv2 would do to one client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Only IMDSv2 and token traffic: nothing breaks.
+    Ready,
+    /// IMDSv1 answered 2xx and no sign of IMDSv2 support (boto 2, a raw curl): breaks.
+    Breaks,
+    /// Its token request went unanswered (answer died at the hop limit), then it used IMDSv1.
+    HopLimit,
+    /// Its token request was refused with 403 (a proxy added `X-Forwarded-For`), then it used
+    /// IMDSv1.
+    ProxyRefused,
+    /// Used both IMDSv1 (answered 2xx) and IMDSv2: probably fine after enforcement; verify.
+    FallsBack,
+    /// Only other clouds' probes or requests already refused: ignore.
+    ProbeOnly,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Ready => "ready",
+            Verdict::Breaks => "breaks",
+            Verdict::HopLimit => "hop_limit",
+            Verdict::ProxyRefused => "proxy_refused",
+            Verdict::FallsBack => "falls_back",
+            Verdict::ProbeOnly => "probe_only",
+        }
+    }
+
+    /// The verdicts counted by "N clients would break" and by `--fail-on-v1`.
+    pub fn would_break(self) -> bool {
+        matches!(self, Verdict::Breaks | Verdict::HopLimit | Verdict::ProxyRefused | Verdict::FallsBack)
+    }
+}
+
+/// What one client did, reduced to what the verdict and the advice need.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientSummary {
+    /// AWS requests without a token that enforcement would break (answered, or answer lost
+    /// by the capture).
+    pub v1_served: u64,
+    /// AWS requests without a token that were refused or failed already (4xx/5xx/no answer).
+    pub v1_failed: u64,
+    pub v2: u64,
+    pub token_ok: u64,
+    /// Token requests that got no (delivered) answer: the hop-limit symptom.
+    pub token_unanswered: u64,
+    /// Token requests refused with 403 (a proxy adding `X-Forwarded-For`).
+    pub token_forbidden: u64,
+    /// Token requests refused otherwise (401, 404, 405, 5xx).
+    pub token_failed: u64,
+    /// Requests of other clouds' metadata protocols.
+    pub probes: u64,
+    /// Requests sent after the server closed the connection: never processed, not judged.
+    pub server_closed: u64,
+    /// IMDSv1 credential fetches that were served.
+    pub credentials_v1: u64,
+    pub first_unanswered_token: Option<Timestamp>,
+    pub first_forbidden_token: Option<Timestamp>,
+    pub last_v1_served: Option<Timestamp>,
+    /// Distinct user agents with their request counts (at most [`MAX_USER_AGENTS`]).
+    pub user_agents: Vec<(String, u64)>,
+    pub user_agents_dropped: u64,
+    pub no_user_agent: u64,
+}
+
+fn earliest(a: Option<Timestamp>, t: Timestamp) -> Option<Timestamp> {
+    Some(a.map_or(t, |f| f.min(t)))
+}
+
+impl ClientSummary {
+    /// Adds one finished request of this client.
+    pub fn add(&mut self, r: &RequestRecord) {
+        let i = &r.imds;
+        if i.outcome == Outcome::ServerClosed {
+            self.server_closed += 1;
+            return;
+        }
+        match i.version {
+            Version::Unversioned => self.probes += 1,
+            Version::V1 => match i.outcome {
+                Outcome::Ok | Outcome::Redirect | Outcome::Unmatched => {
+                    self.v1_served += 1;
+                    self.credentials_v1 += u64::from(i.credentials);
+                    self.last_v1_served = self.last_v1_served.max(Some(r.timestamp));
+                }
+                _ => self.v1_failed += 1,
+            },
+            Version::V2 => self.v2 += 1,
+            Version::TokenRequest => match (i.outcome, i.status) {
+                (Outcome::Ok, _) => self.token_ok += 1,
+                (Outcome::NoResponse, _) => {
+                    self.token_unanswered += 1;
+                    self.first_unanswered_token = earliest(self.first_unanswered_token, r.timestamp);
+                }
+                (_, Some(403)) => {
+                    self.token_forbidden += 1;
+                    self.first_forbidden_token = earliest(self.first_forbidden_token, r.timestamp);
+                }
+                _ => self.token_failed += 1,
+            },
+        }
+        self.add_user_agent(i.user_agent.as_deref());
+    }
+
+    fn add_user_agent(&mut self, ua: Option<&str>) {
+        let Some(ua) = ua else {
+            self.no_user_agent += 1;
+            return;
+        };
+        if let Some(e) = self.user_agents.iter_mut().find(|(u, _)| u == ua) {
+            e.1 += 1;
+        } else if self.user_agents.len() < MAX_USER_AGENTS {
+            self.user_agents.push((ua.to_owned(), 1));
+        } else {
+            self.user_agents_dropped += 1;
+        }
+    }
+
+    /// A token request went unanswered before an IMDSv1 request that was served.
+    pub fn hop_limit_suspect(&self) -> bool {
+        matches!((self.first_unanswered_token, self.last_v1_served), (Some(t), Some(v)) if t <= v)
+    }
+
+    /// A token request was refused with 403 before an IMDSv1 request that was served.
+    pub fn proxy_suspect(&self) -> bool {
+        matches!((self.first_forbidden_token, self.last_v1_served), (Some(t), Some(v)) if t <= v)
+    }
+
+    /// Any sign that this client speaks IMDSv2.
+    pub fn speaks_v2(&self) -> bool {
+        self.v2 > 0 || self.token_ok > 0
+    }
+}
+
+/// The verdict for one client. Rules, first match wins:
+/// 1. no IMDSv1 request was served: `ready` if it sent any IMDSv2 or token request, else
+///    `probe_only` (other clouds' probes, requests already refused);
+/// 2. a token request went unanswered before a served IMDSv1 request: `hop_limit`;
+/// 3. a token request was refused with 403 before a served IMDSv1 request: `proxy_refused`;
+/// 4. it also used IMDSv2 (a token was granted or a token-bearing request made): `falls_back`;
+/// 5. otherwise `breaks`.
+pub fn verdict(s: &ClientSummary) -> Verdict {
+    if s.v1_served == 0 {
+        let aws_v2 = s.v2 + s.token_ok + s.token_unanswered + s.token_forbidden + s.token_failed;
+        return if aws_v2 > 0 { Verdict::Ready } else { Verdict::ProbeOnly };
+    }
+    if s.hop_limit_suspect() {
+        Verdict::HopLimit
+    } else if s.proxy_suspect() {
+        Verdict::ProxyRefused
+    } else if s.speaks_v2() {
+        Verdict::FallsBack
+    } else {
+        Verdict::Breaks
+    }
+}
+
+pub use crate::event::HostVerdict;
+
+/// The host-level line from every client's verdict: safe to enforce when none would break.
+pub fn host_verdict(vs: impl IntoIterator<Item = Verdict>) -> HostVerdict {
+    let mut h = HostVerdict::default();
+    for v in vs {
+        *h.clients_by_verdict.entry(v.as_str()).or_default() += 1;
+        h.would_break += u64::from(v.would_break());
+    }
+    h.safe_to_enforce = h.would_break == 0;
+    h
+}
+
+#[cfg(test)]
+mod tests;

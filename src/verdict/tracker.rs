@@ -1,0 +1,113 @@
+//! Per-client verdicts over a whole run, for the closing `verdict` record and the exit code.
+//! A client is the client IP + user agent (offline), the same key as the summary table.
+//! Bounded: [`MAX_CLIENTS`] clients; further clients are folded into one "(other clients)".
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use serde::Serialize;
+
+use super::{ClientSummary, HostVerdict, Verdict, advise, host_verdict, verdict};
+use crate::event::RequestRecord;
+use crate::time::Timestamp;
+
+/// Clients tracked; more are folded into one.
+pub const MAX_CLIENTS: usize = 10_000;
+
+/// The client key of a record: IP without port, and the user agent (`-` when absent).
+pub fn client_key(r: &RequestRecord) -> (String, String) {
+    let ip =
+        r.network.client.parse::<SocketAddr>().map(|a| a.ip().to_string()).unwrap_or_else(|_| r.network.client.clone());
+    (ip, r.imds.user_agent.clone().unwrap_or_else(|| "-".to_owned()))
+}
+
+#[derive(Debug, Default)]
+pub struct Tracker {
+    clients: HashMap<(String, String), ClientSummary>,
+    other: ClientSummary,
+    folded: u64,
+}
+
+/// One client in the `verdict` record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClientVerdict {
+    pub client: String,
+    pub user_agent: Option<String>,
+    pub verdict: Verdict,
+    /// IMDSv1 requests enforcement would break.
+    pub v1_served: u64,
+    pub v2: u64,
+    pub token_requests: u64,
+    pub token_unanswered: u64,
+    pub other_providers: u64,
+    /// Titles of the advice that fits (what to change).
+    pub advice: Vec<String>,
+}
+
+/// The closing `verdict` record of `analyze --format json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename = "verdict")]
+pub struct VerdictRecord {
+    pub timestamp: Timestamp,
+    #[serde(flatten)]
+    pub host: HostVerdict,
+    /// Requests sent after the server closed the connection (not judged).
+    pub server_closed: u64,
+    /// Clients folded into "(other clients)" past the bound.
+    pub clients_folded: u64,
+    /// Every client, those that would break first.
+    pub clients: Vec<ClientVerdict>,
+}
+
+impl Tracker {
+    pub fn add(&mut self, r: &RequestRecord) {
+        let key = client_key(r);
+        if self.clients.contains_key(&key) || self.clients.len() < MAX_CLIENTS {
+            self.clients.entry(key).or_default().add(r);
+        } else {
+            self.folded += 1;
+            self.other.add(r);
+        }
+    }
+
+    fn all(&self) -> impl Iterator<Item = ((&str, &str), &ClientSummary)> {
+        let other = (self.folded > 0).then_some((("(other clients)", "-"), &self.other));
+        self.clients.iter().map(|((c, u), s)| ((c.as_str(), u.as_str()), s)).chain(other)
+    }
+
+    pub fn host(&self) -> HostVerdict {
+        host_verdict(self.all().map(|(_, s)| verdict(s)))
+    }
+
+    /// The `verdict` record at `ts`.
+    pub fn record(&self, ts: Timestamp) -> VerdictRecord {
+        let host = self.host();
+        let mut clients: Vec<ClientVerdict> = self
+            .all()
+            .map(|((client, ua), s)| {
+                let v = verdict(s);
+                ClientVerdict {
+                    client: client.to_owned(),
+                    user_agent: (ua != "-").then(|| ua.to_owned()),
+                    verdict: v,
+                    v1_served: s.v1_served,
+                    v2: s.v2,
+                    token_requests: s.token_ok + s.token_unanswered + s.token_forbidden + s.token_failed,
+                    token_unanswered: s.token_unanswered,
+                    other_providers: s.probes,
+                    advice: advise(s, host.safe_to_enforce).into_iter().map(|a| a.title).collect(),
+                }
+            })
+            .collect();
+        clients.sort_by(|a, b| {
+            (!a.verdict.would_break(), a.verdict, &a.client, &a.user_agent).cmp(&(
+                !b.verdict.would_break(),
+                b.verdict,
+                &b.client,
+                &b.user_agent,
+            ))
+        });
+        let server_closed = self.all().map(|(_, s)| s.server_closed).sum();
+        VerdictRecord { timestamp: ts, host, server_closed, clients_folded: self.folded, clients }
+    }
+}
