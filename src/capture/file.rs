@@ -114,7 +114,7 @@ pub fn read(
         }
         Err(_) => return Err(FileError::NotCapture { path: p() }),
     };
-    let mut legacy: Option<(LinkType, u32, u32)> = None; // link type, units per second, snaplen
+    let mut legacy: Option<(LinkType, u32, u32, usize)> = None; // link type, units/s, snaplen, FCS bytes
     let mut ifaces: Vec<Interface> = Vec::new();
     // pcapng: the byte order of the current section, once its header block is read.
     let mut section_big_endian: Option<bool> = None;
@@ -130,20 +130,26 @@ pub fn read(
                 stats.records += 1;
                 match block {
                     PcapBlockOwned::LegacyHeader(h) => {
-                        let dlt = h.network.0;
+                        let (dlt, fcs) = super::split_linktype_field(h.network.0 as u32);
                         let link = LinkType::from_dlt(dlt).ok_or(FileError::UnknownLinkType { path: p(), dlt })?;
                         let units = if h.is_nanosecond_precision() { 1_000_000_000 } else { 1_000_000 };
-                        legacy = Some((link, units, h.snaplen));
+                        legacy = Some((link, units, h.snaplen, fcs));
                     }
                     PcapBlockOwned::Legacy(b) => {
-                        if let Some((link, units, snaplen)) = legacy {
+                        if let Some((link, units, snaplen, fcs)) = legacy {
+                            // The FCS trails a frame captured whole; a frame cut by the
+                            // snapshot length lost it already.
+                            let data = match b.data.len().checked_sub(fcs) {
+                                Some(n) if fcs > 0 && b.caplen >= b.origlen => &b.data[..n],
+                                _ => b.data,
+                            };
                             if snaplen > 0 && b.caplen > snaplen {
                                 stats.over_snaplen += 1;
                             }
                             let frac_us = if units == 1_000_000 { b.ts_usec } else { b.ts_usec / 1000 };
                             let ts = Timestamp::from_parts(u64::from(b.ts_sec), frac_us);
-                            stats.bytes += b.data.len() as u64;
-                            each(&Packet { ts, link, data: b.data });
+                            stats.bytes += data.len() as u64;
+                            each(&Packet { ts, link, data });
                         }
                     }
                     PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
