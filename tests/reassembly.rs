@@ -214,12 +214,15 @@ fn oversize_head_is_an_anomaly_not_a_growing_buffer() {
     }
     // The connection goes on with a proper request, which is still seen.
     c.client(b"\r\n");
+    c.server(b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n\r\n");
     c.client(GET_V1);
     c.server(OK_10);
     let (recs, st) = run(&c.frames);
     assert_eq!(st.http.oversize_heads, 1);
     assert!(st.anomalies().contains_key("http_oversize_heads"));
-    assert_eq!(summary(&recs), ["v1 GET /latest/meta-data/instance-id 200"]);
+    // Issue 12: the oversize head itself is reported too, from a raw scan of its first 16 KiB.
+    assert_eq!(summary(&recs), ["v1 GET /latest/meta-data/ 431", "v1 GET /latest/meta-data/instance-id 200"]);
+    assert!(recs[0].imds.parse_error && !recs[1].imds.parse_error);
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! Only the presence of the token header is looked at, never its value.
 
 use crate::event::Version;
+use crate::http::{Head, RawRequest};
 
 /// Header carrying an IMDSv2 session token.
 pub const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
@@ -23,6 +24,69 @@ pub struct Classified {
     pub token_ttl_seconds: Option<u32>,
     pub user_agent: Option<String>,
     pub forwarded: bool,
+    /// httparse refused the head: read by a raw scan, best effort.
+    pub parse_error: bool,
+}
+
+/// Classifies any request head; `None` for a response.
+pub fn classify_head(head: &Head<'_>) -> Option<Classified> {
+    match head {
+        Head::Request(r) => Some(classify(r)),
+        Head::Raw(r) => Some(classify_raw(r)),
+        Head::Response(_) => None,
+    }
+}
+
+/// Classifies a head read by the raw scan: the same rules on what the scan found.
+pub fn classify_raw(r: &RawRequest<'_>) -> Classified {
+    let method = String::from_utf8_lossy(r.method);
+    let path = String::from_utf8_lossy(r.target);
+    let ttl = r.ttl.and_then(|v| std::str::from_utf8(v).ok()).and_then(|v| v.trim().parse::<u32>().ok());
+    let mut c = decide(&method, &path, r.token_header, ttl);
+    c.user_agent = r.user_agent.map(|ua| clip(&String::from_utf8_lossy(ua)));
+    c.forwarded = r.forwarded;
+    c.parse_error = true;
+    c
+}
+
+/// Version, credentials flag and TTL from the method, target and token header. An
+/// absolute-form target (`GET http://169.254.169.254/latest/...`) is classified by its path.
+fn decide(method: &str, target: &str, has_token: bool, ttl: Option<u32>) -> Classified {
+    let path = origin_path(target);
+    let version = if method == "PUT" && is_token_path(path) {
+        Version::TokenRequest
+    } else if has_token {
+        Version::V2
+    } else {
+        Version::V1
+    };
+    Classified {
+        version,
+        method: clip(method),
+        path: clip(target),
+        credentials: is_credentials_path(path),
+        token_ttl_seconds: if version == Version::TokenRequest { ttl } else { None },
+        user_agent: None,
+        forwarded: false,
+        parse_error: false,
+    }
+}
+
+/// The path of a request target: an absolute-form target (RFC 9112 3.2.2) without its
+/// scheme and authority; any other form as it is.
+pub fn origin_path(target: &str) -> &str {
+    let lower = |n: usize| target.get(..n).map(str::to_ascii_lowercase);
+    let rest = if lower(7).as_deref() == Some("http://") {
+        &target[7..]
+    } else if lower(8).as_deref() == Some("https://") {
+        &target[8..]
+    } else {
+        return target;
+    };
+    match rest.find(['/', '?', '#']) {
+        Some(i) if rest.as_bytes()[i] == b'/' => &rest[i..],
+        _ => "/",
+    }
 }
 
 /// Classifies a parsed request head.
@@ -45,22 +109,10 @@ pub fn classify(req: &httparse::Request<'_, '_>) -> Classified {
             forwarded = true;
         }
     }
-    let version = if method == "PUT" && is_token_path(path) {
-        Version::TokenRequest
-    } else if has_token {
-        Version::V2
-    } else {
-        Version::V1
-    };
-    Classified {
-        version,
-        method: clip(method),
-        path: clip(path),
-        credentials: is_credentials_path(path),
-        token_ttl_seconds: if version == Version::TokenRequest { ttl } else { None },
-        user_agent,
-        forwarded,
-    }
+    let mut c = decide(method, path, has_token, ttl);
+    c.user_agent = user_agent;
+    c.forwarded = forwarded;
+    c
 }
 
 /// `/latest/api/token`, or the same under any version segment (`/2021-03-23/api/token`).
@@ -169,6 +221,20 @@ mod tests {
             parse(b"PUT /latest/api/token HTTP/1.1\r\nUser-Agent: Botocore/1.35.0\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n");
         assert_eq!(c.user_agent.as_deref(), Some("Botocore/1.35.0"));
         assert!(c.forwarded);
+    }
+
+    #[test]
+    fn absolute_form_targets_are_classified_by_their_path() {
+        let c = parse(b"GET http://169.254.169.254/latest/meta-data/iam/security-credentials/r HTTP/1.1\r\n\r\n");
+        assert!(c.credentials);
+        assert_eq!(c.path, "http://169.254.169.254/latest/meta-data/iam/security-credentials/r");
+        let c = parse(b"PUT HTTP://169.254.169.254:80/latest/api/token HTTP/1.1\r\nX-aws-ec2-metadata-token-ttl-seconds: 60\r\n\r\n");
+        assert_eq!(c.version, Version::TokenRequest);
+        assert_eq!(c.token_ttl_seconds, Some(60));
+        assert_eq!(origin_path("http://h"), "/");
+        assert_eq!(origin_path("http://h?x=/latest/api/token"), "/");
+        assert_eq!(origin_path("/latest/api/token"), "/latest/api/token");
+        assert_eq!(origin_path("hTtPs://h/a"), "/a");
     }
 
     #[test]

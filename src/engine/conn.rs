@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 
 use super::{EngineEvent, Shared};
-use crate::classify::{Classified, classify};
+use crate::classify::{Classified, classify_head};
 use crate::decode::Segment;
 use crate::event::{Imds, Network, Outcome, RequestRecord};
 use crate::flow::reassembly::{Chunk, Stream};
@@ -102,9 +102,7 @@ impl Conn {
                 }
                 c2s.push(seg.seq, seg.syn, seg.payload, &mut sh.ooo_budget, &mut sh.stats.reasm, &mut |chunk| {
                     req.feed(chunk, &mut sh.head_budget, &mut sh.stats.http, &mut |head| {
-                        if let Head::Request(r) = head {
-                            requests.push(classify(r));
-                        }
+                        requests.extend(classify_head(&head));
                         NoBody(false)
                     });
                 });
@@ -112,13 +110,14 @@ impl Conn {
             }
             Direction::ToClient => {
                 let mut unsolicited = 0;
+                let mut tunnel = false;
                 s2c.push(seg.seq, seg.syn, seg.payload, &mut sh.ooo_budget, &mut sh.stats.reasm, &mut |chunk| {
                     let gap = matches!(chunk, Chunk::Gap(_));
                     resp.feed(chunk, &mut sh.head_budget, &mut sh.stats.http, &mut |head| {
                         let Head::Response(code) = head else {
                             return NoBody(false);
                         };
-                        if code < 200 {
+                        if code < 200 && code != 101 {
                             return NoBody(false); // interim (100 Continue): the answer is still to come
                         }
                         if *orphans > 0 {
@@ -128,6 +127,9 @@ impl Conn {
                         match pending.pop_front() {
                             Some(mut p) => {
                                 let no_body = NoBody(p.head_method);
+                                if code == 101 || (p.record.imds.method == "CONNECT" && code < 300) {
+                                    tunnel = true; // the request stream is a tunnel now
+                                }
                                 p.record.imds.answer_ttl = Some(seg.ttl);
                                 if seg.ttl <= FRAGILE_TTL {
                                     fragile.push((p, code));
@@ -148,6 +150,9 @@ impl Conn {
                     }
                 });
                 sh.stats.unsolicited_responses += unsolicited;
+                if tunnel {
+                    req.switch_protocols(&mut sh.head_budget);
+                }
                 let need = s2c.next_seq().unwrap_or(seg.seq);
                 for (p, code) in fragile {
                     unconfirmed.push_back((p, code, need));
@@ -184,11 +189,13 @@ impl Conn {
         let Conn { c2s, req, .. } = self;
         c2s.finish(&mut sh.ooo_budget, &mut sh.stats.reasm, &mut |chunk| {
             req.feed(chunk, &mut sh.head_budget, &mut sh.stats.http, &mut |head| {
-                if let Head::Request(r) = head {
-                    requests.push(classify(r));
-                }
+                requests.extend(classify_head(&head));
                 NoBody(false)
             });
+        });
+        req.finish(&mut sh.stats.http, &mut |head| {
+            requests.extend(classify_head(&head));
+            NoBody(false)
         });
         sh.stats.http.unfinished += u64::from(self.req.mid_message()) + u64::from(self.resp.mid_message());
         let ttl = self.client_ttl;
@@ -247,6 +254,8 @@ impl Conn {
                 forwarded: c.forwarded,
                 response_ms: None,
                 answer_ttl: None,
+                parse_error: c.parse_error,
+                conflict: false,
             },
             network: Network { client: key.client.to_string(), server: key.server.to_string(), client_ttl: ttl },
             live: None,

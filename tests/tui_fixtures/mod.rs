@@ -36,6 +36,8 @@ pub fn request(secs: u64, version: Version, path: &str, outcome: Outcome, ua: Op
             forwarded: false,
             response_ms: status.map(|_| 0.4),
             answer_ttl: status.map(|_| 64),
+            parse_error: false,
+            conflict: false,
         },
         network: Network { client: "172.17.0.2:41234".into(), server: "169.254.169.254:80".into(), client_ttl: 63 },
         live: None,
