@@ -3,6 +3,7 @@
 //! Packets that do not involve an endpoint address are rejected from the raw IP header
 //! before anything else is parsed: on a busy host nearly every packet leaves here.
 
+pub mod checksum;
 pub mod link;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -26,6 +27,10 @@ pub struct Segment<'a> {
     pub rst: bool,
     /// IPv4 TTL or IPv6 hop limit.
     pub ttl: u8,
+    /// Sequence number of the urgent byte (URG set): Linux takes it out of the stream.
+    pub urgent: Option<u32>,
+    /// The TCP checksum field held what checksum offload leaves (not verifiable).
+    pub checksum_unverified: bool,
     pub payload: &'a [u8],
 }
 
@@ -43,6 +48,8 @@ pub enum Skip {
     Truncated,
     /// Headers that do not parse.
     Malformed,
+    /// A wrong IPv4 header or TCP checksum: the receiving host drops it too.
+    BadChecksum,
 }
 
 /// Decodes one frame.
@@ -75,6 +82,14 @@ pub fn decode<'a>(link: LinkType, frame: &'a [u8], endpoints: &Endpoints) -> Res
     if !endpoints.contains(&src) && !endpoints.contains(&dst) {
         return Err(Skip::NotWatched);
     }
+    let verdict = checksum::verify(&ip, &tcp);
+    if verdict == checksum::Verdict::Bad {
+        return Err(Skip::BadChecksum);
+    }
+    // RFC 6093: the urgent pointer points past the urgent byte; Linux (tcp_stdurg off)
+    // removes the byte before it from the stream.
+    let urgent = (tcp.urg() && tcp.urgent_pointer() > 0)
+        .then(|| tcp.sequence_number().wrapping_add(u32::from(tcp.urgent_pointer())).wrapping_sub(1));
     let ttl = match &ip {
         IpSlice::Ipv4(v4) => v4.header().ttl(),
         IpSlice::Ipv6(v6) => v6.header().hop_limit(),
@@ -88,6 +103,8 @@ pub fn decode<'a>(link: LinkType, frame: &'a [u8], endpoints: &Endpoints) -> Res
         fin: tcp.fin(),
         rst: tcp.rst(),
         ttl,
+        urgent,
+        checksum_unverified: verdict == checksum::Verdict::Offloaded,
         payload: tcp.payload(),
     })
 }

@@ -114,6 +114,7 @@ impl Engine {
                 return;
             }
         };
+        sh.stats.checksum_unverified += u64::from(seg.checksum_unverified);
         let endpoints = &self.cfg.endpoints;
         let Some((key, dir)) = FlowKey::orient(seg.src, seg.dst, |a| endpoints.contains(a)) else {
             sh.stats.not_watched += 1;

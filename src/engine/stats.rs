@@ -17,6 +17,15 @@ pub struct EngineStats {
     pub fragments: u64,
     pub truncated: u64,
     pub malformed: u64,
+    /// Segments dropped for a wrong IPv4 header or TCP checksum (the server drops them too).
+    pub bad_checksum: u64,
+    /// Segments kept although their TCP checksum could not be verified (checksum offload).
+    pub checksum_unverified: u64,
+    /// RSTs ignored because their sequence number was not the expected one (Linux answers
+    /// those with a challenge ACK and keeps the connection).
+    pub rst_ignored: u64,
+    /// Requests whose bytes the capture showed in two different versions (`imds.conflict`).
+    pub conflicts: u64,
     pub reasm: ReasmStats,
     pub http: HttpStats,
     pub flows_opened: u64,
@@ -42,6 +51,7 @@ impl EngineStats {
             Skip::Fragment => self.fragments += 1,
             Skip::Truncated => self.truncated += 1,
             Skip::Malformed => self.malformed += 1,
+            Skip::BadChecksum => self.bad_checksum += 1,
         }
     }
 
@@ -53,6 +63,10 @@ impl EngineStats {
             ("ip_fragments", self.fragments),
             ("truncated_frames", self.truncated),
             ("malformed_frames", self.malformed),
+            ("tcp_bad_checksums", self.bad_checksum),
+            ("tcp_rst_out_of_window", self.rst_ignored),
+            ("tcp_conflicting_copies", self.conflicts),
+            ("duplicates_suppressed", self.duplicates_suppressed),
             ("tcp_gaps", r.gaps),
             ("tcp_forced_skips", r.forced_skips),
             ("tcp_overlaps", r.overlaps),
