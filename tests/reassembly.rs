@@ -195,7 +195,12 @@ fn natted_copy_on_another_flow_counts_once() {
     let mut frames = Vec::new();
     for (a, b) in c.frames.iter().zip(natted.frames.iter()) {
         frames.push(a.clone());
-        frames.push(b.clone());
+        // Issue 12: a NATed copy crossed the host's router: its TTL is one lower.
+        let mut b = b.clone();
+        if b.data[14 + 12..14 + 16] == [192, 0, 2, 10] {
+            set_ipv4_ttl(&mut b.data[14..], 63);
+        }
+        frames.push(b);
     }
     let (recs, st) = run(&frames);
     assert_eq!(recs.len(), 1, "{:?}", summary(&recs));
@@ -372,4 +377,15 @@ fn ttl1_answer_never_acknowledged_died_on_the_way() {
     assert_eq!(summary(&recs), ["token_request PUT /latest/api/token none"]);
     assert_eq!(recs[0].imds.outcome, Outcome::NoResponse);
     assert_eq!(st.answers_not_delivered, 1);
+}
+
+/// Rewrites an IPv4 header's TTL and its header checksum.
+fn set_ipv4_ttl(ip: &mut [u8], ttl: u8) {
+    ip[8] = ttl;
+    ip[10..12].copy_from_slice(&[0, 0]);
+    let mut sum: u32 = ip[..20].chunks(2).map(|w| u32::from(u16::from_be_bytes([w[0], w[1]]))).sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
 }

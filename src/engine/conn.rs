@@ -59,7 +59,7 @@ impl Activity for Conn {
 impl Conn {
     pub fn new(ts: Timestamp) -> Conn {
         Conn {
-            c2s: Stream::default(),
+            c2s: Stream::checking_overlaps(),
             s2c: Stream::default(),
             req: HttpStream::new(Role::Request),
             resp: HttpStream::new(Role::Response),
@@ -91,6 +91,9 @@ impl Conn {
         match dir {
             Direction::ToServer => {
                 *client_ttl = seg.ttl;
+                if let Some(u) = seg.urgent {
+                    c2s.mark_urgent(u);
+                }
                 if let Some(ack) = seg.ack {
                     while let Some((_, _, need)) = unconfirmed.front()
                         && ack.wrapping_sub(*need) as i32 >= 0
@@ -163,10 +166,27 @@ impl Conn {
         for c in requests {
             self.push_request(c, key, Some(seg.seq), seg.ttl, ts, sh, out);
         }
+        if self.c2s.take_conflict() {
+            // Two versions of the request bytes: the server read one of them, which is not
+            // known. The request parsed from them is reported with `conflict`.
+            sh.stats.conflicts += 1;
+            if let Some(p) = self.pending.back_mut() {
+                p.record.imds.conflict = true;
+            }
+        }
         for (p, status, outcome) in answered {
             emit(p, status, outcome, ts, key, sh, out);
         }
-        if seg.rst || (self.c2s.fin && self.s2c.fin) {
+        // RFC 5961, as Linux: a RST closes only at the exact next sequence number; any other
+        // gets a challenge ACK and the connection goes on.
+        let sender = if dir == Direction::ToServer { &self.c2s } else { &self.s2c };
+        let after = seg.seq.wrapping_add(seg.payload.len() as u32);
+        let rst = seg.rst
+            && sender
+                .next_seq()
+                .is_none_or(|n| n == seg.seq || n == after || (sender.fin && n.wrapping_add(1) == seg.seq));
+        sh.stats.rst_ignored += u64::from(seg.rst && !rst);
+        if rst || (self.c2s.fin && self.s2c.fin) {
             self.close(key, ts, Outcome::NoResponse, sh, out);
         }
     }
@@ -237,7 +257,7 @@ impl Conn {
     ) {
         let duplicate = seq.is_some_and(|seq| {
             let fp = sh.dedup.fingerprint(key.server, seq, &c);
-            sh.dedup.seen_elsewhere(fp, key, ts)
+            sh.dedup.seen_elsewhere(fp, key, ttl, ts)
         });
         let head_method = c.method == "HEAD";
         let record = RequestRecord {
