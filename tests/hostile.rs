@@ -115,8 +115,9 @@ fn a_million_half_open_syn_flows() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("synflood.pcap");
     {
-        // Written directly: a raw-IPv4 SYN template patched per packet (checksums are not
-        // checked by the decoder), 56 bytes a record.
+        // Written directly: a raw-IPv4 SYN template patched per packet, 56 bytes a record.
+        // The decoder checks checksums (issue 12): the IPv4 one is recomputed, the TCP one
+        // is 0, what checksum offload leaves on the sending host (kept, unverified).
         let client: SocketAddr = "10.0.0.1:1024".parse().expect("addr");
         let server: SocketAddr = IMDS.parse().expect("addr");
         let template = ip_tcp(client, server, 1000, SYN, b"", 64);
@@ -130,6 +131,13 @@ fn a_million_half_open_syn_flows() {
             let host = i / 60_000;
             pkt[12..16].copy_from_slice(&[10, 1, (host >> 8) as u8, host as u8]);
             pkt[20..22].copy_from_slice(&port.to_be_bytes());
+            pkt[36..38].copy_from_slice(&[0, 0]);
+            pkt[10..12].copy_from_slice(&[0, 0]);
+            let mut sum: u32 = pkt[..20].chunks(2).map(|w| u32::from(u16::from_be_bytes([w[0], w[1]]))).sum();
+            while sum > 0xffff {
+                sum = (sum & 0xffff) + (sum >> 16);
+            }
+            pkt[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
             w.write_all(&((ts / 1_000_000) as u32).to_le_bytes()).expect("write");
             w.write_all(&((ts % 1_000_000) as u32).to_le_bytes()).expect("write");
             w.write_all(&(pkt.len() as u32).to_le_bytes()).expect("write");

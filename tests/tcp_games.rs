@@ -210,3 +210,87 @@ fn dedup_needs_a_plausible_nat_path_and_is_counted() {
     assert_eq!(recs.len(), 2);
     assert!(recs.iter().all(|r| r.imds.version == Version::V1));
 }
+
+/// Splits an IPv4 packet (in an Ethernet frame) into fragments of `size` payload bytes.
+fn fragment_v4(frame: &[u8], size: usize) -> Vec<Vec<u8>> {
+    let (eth, ip) = frame.split_at(14);
+    let hl = usize::from(ip[0] & 0x0f) * 4;
+    let (hdr, data) = ip.split_at(hl);
+    data.chunks(size)
+        .enumerate()
+        .map(|(i, part)| {
+            let mut h = hdr.to_vec();
+            let off = (i * size / 8) as u16;
+            let more = (i + 1) * size < data.len();
+            let flags_off = off | if more { 0x2000 } else { 0 };
+            h[2..4].copy_from_slice(&((hl + part.len()) as u16).to_be_bytes());
+            h[4..6].copy_from_slice(&0x4242u16.to_be_bytes());
+            h[6..8].copy_from_slice(&flags_off.to_be_bytes());
+            h[10..12].copy_from_slice(&[0, 0]);
+            let mut sum: u32 = h.chunks(2).map(|w| u32::from(u16::from_be_bytes([w[0], w[1]]))).sum();
+            while sum > 0xffff {
+                sum = (sum & 0xffff) + (sum >> 16);
+            }
+            h[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+            [eth, &h, part].concat()
+        })
+        .collect()
+}
+
+/// Splits an IPv6 packet (in an Ethernet frame) into fragments with a Fragment header.
+fn fragment_v6(frame: &[u8], size: usize) -> Vec<Vec<u8>> {
+    let (eth, ip) = frame.split_at(14);
+    let (hdr, data) = ip.split_at(40);
+    let next = hdr[6];
+    data.chunks(size)
+        .enumerate()
+        .map(|(i, part)| {
+            let mut h = hdr.to_vec();
+            h[6] = 44;
+            h[4..6].copy_from_slice(&((8 + part.len()) as u16).to_be_bytes());
+            let more = (i + 1) * size < data.len();
+            let off = ((i * size / 8) as u16) << 3 | u16::from(more);
+            let mut fh = vec![next, 0];
+            fh.extend(off.to_be_bytes());
+            fh.extend(0x0102_0304u32.to_be_bytes());
+            [eth, &h, &fh, part].concat()
+        })
+        .collect()
+}
+
+#[test]
+fn fragmented_requests_are_reassembled_v4_and_v6() {
+    for (client, server) in [(CLIENT, IMDS), ("[fd00::5]:40000", "[fd00:ec2::254]:80")] {
+        let mut c = Conv::new(client, server, 1000, 5000);
+        c.handshake();
+        c.client(CREDS_V1);
+        c.server(OK_10);
+        let data = c.frames[2].data.clone();
+        let parts = if server == IMDS { fragment_v4(&data, 24) } else { fragment_v6(&data, 24) };
+        assert!(parts.len() > 3);
+        let mut frames = c.frames.clone();
+        // Fragments arrive in reverse order, each once.
+        let at = frames[2].ts;
+        frames.splice(2..3, parts.into_iter().rev().map(|d| Frame { ts: at, link: LinkType::Ethernet, data: d }));
+        let (recs, st) = run(&frames);
+        assert_eq!(summary(&recs), ["v1 GET /latest/meta-data/iam/security-credentials/role 200"], "{server}");
+        assert_eq!(st.frag.reassembled, 1);
+        assert_eq!(st.frag.dropped, 0);
+    }
+}
+
+#[test]
+fn overlapping_fragments_are_dropped_whole_as_linux_drops_them() {
+    let mut c = conv();
+    c.client(CREDS_V1);
+    let data = c.frames[2].data.clone();
+    let mut parts = fragment_v4(&data, 24);
+    let dup = parts[1].clone();
+    parts.insert(2, dup);
+    let at = c.frames[2].ts;
+    let mut frames = c.frames.clone();
+    frames.splice(2..3, parts.into_iter().map(|d| Frame { ts: at, link: LinkType::Ethernet, data: d }));
+    let (recs, st) = run(&frames);
+    assert!(recs.is_empty(), "{:?}", summary(&recs));
+    assert!(st.anomalies().contains_key("ip_fragments_dropped"));
+}

@@ -12,6 +12,8 @@
 //! An attacker who writes the pseudo-header sum into a decoy gets it kept as unverified;
 //! if it then disagrees with the real segment, reassembly reports the conflict.
 
+use std::net::IpAddr;
+
 use etherparse::{IpSlice, TcpSlice};
 
 /// What the checksums of a segment say.
@@ -23,25 +25,30 @@ pub enum Verdict {
     Bad,
 }
 
-/// Checks the IPv4 header checksum and the TCP checksum of a segment.
-pub fn verify(ip: &IpSlice<'_>, tcp: &TcpSlice<'_>) -> Verdict {
-    let len = tcp.slice().len();
-    let (computed, pseudo) = match ip {
+/// Whether an IPv4 header's checksum is right (IPv6 has none).
+pub fn ip_header_ok(ip: &IpSlice<'_>) -> bool {
+    match ip {
         IpSlice::Ipv4(v4) => {
             let h = v4.header();
-            if h.to_header().calc_header_checksum() != h.header_checksum() {
-                return Verdict::Bad;
-            }
-            let (s, d) = (h.source(), h.destination());
-            let Ok(c) = tcp.calc_checksum_ipv4(s, d) else { return Verdict::Bad };
-            (c, pseudo_sum(&[&s, &d], len))
+            h.to_header().calc_header_checksum() == h.header_checksum()
         }
-        IpSlice::Ipv6(v6) => {
-            let h = v6.header();
-            let (s, d) = (h.source(), h.destination());
-            let Ok(c) = tcp.calc_checksum_ipv6(s, d) else { return Verdict::Bad };
-            (c, pseudo_sum(&[&s, &d], len))
+        IpSlice::Ipv6(_) => true,
+    }
+}
+
+/// Checks the TCP checksum of a segment between `src` and `dst`.
+pub fn verify_tcp(src: IpAddr, dst: IpAddr, tcp: &TcpSlice<'_>) -> Verdict {
+    let len = tcp.slice().len();
+    let (computed, pseudo) = match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            let Ok(c) = tcp.calc_checksum_ipv4(s.octets(), d.octets()) else { return Verdict::Bad };
+            (c, pseudo_sum(&[&s.octets(), &d.octets()], len))
         }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            let Ok(c) = tcp.calc_checksum_ipv6(s.octets(), d.octets()) else { return Verdict::Bad };
+            (c, pseudo_sum(&[&s.octets(), &d.octets()], len))
+        }
+        _ => return Verdict::Bad,
     };
     let field = tcp.checksum();
     if field == computed {

@@ -4,6 +4,7 @@
 //! before anything else is parsed: on a busy host nearly every packet leaves here.
 
 pub mod checksum;
+pub mod frag;
 pub mod link;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -42,7 +43,7 @@ pub enum Skip {
     /// No endpoint address or port involved.
     NotWatched,
     NotTcp,
-    /// An IP fragment: IMDS requests are never fragmented; counted, not reassembled.
+    /// An IP fragment: handed to [`frag::Defrag`] by the engine.
     Fragment,
     /// Cut short (snaplen or a damaged frame).
     Truncated,
@@ -66,23 +67,43 @@ pub fn decode<'a>(link: LinkType, frame: &'a [u8], endpoints: &Endpoints) -> Res
         etherparse::err::ip::SliceError::Len(_) => Skip::Truncated,
         _ => Skip::Malformed,
     })?;
+    if !checksum::ip_header_ok(&ip) {
+        return Err(Skip::BadChecksum);
+    }
     let payload = ip.payload();
     if payload.fragmented {
         return Err(Skip::Fragment);
     }
-    if payload.ip_number != IpNumber::TCP {
+    let ttl = match &ip {
+        IpSlice::Ipv4(v4) => v4.header().ttl(),
+        IpSlice::Ipv6(v6) => v6.header().hop_limit(),
+    };
+    let net = (ip.source_addr(), ip.destination_addr(), ttl);
+    transport(net, payload.ip_number, payload.payload, endpoints)
+}
+
+/// The TCP segment in an IP payload (of one packet, or reassembled from fragments) between
+/// `net` = (source, destination, TTL).
+pub fn transport<'a>(
+    net: (IpAddr, IpAddr, u8),
+    proto: IpNumber,
+    bytes: &'a [u8],
+    endpoints: &Endpoints,
+) -> Result<Segment<'a>, Skip> {
+    let (src_ip, dst_ip, ttl) = net;
+    if proto != IpNumber::TCP {
         return Err(Skip::NotTcp);
     }
-    let tcp = TcpSlice::from_slice(payload.payload).map_err(|e| match e {
+    let tcp = TcpSlice::from_slice(bytes).map_err(|e| match e {
         etherparse::err::tcp::HeaderSliceError::Len(_) => Skip::Truncated,
         _ => Skip::Malformed,
     })?;
-    let src = SocketAddr::new(ip.source_addr(), tcp.source_port());
-    let dst = SocketAddr::new(ip.destination_addr(), tcp.destination_port());
+    let src = SocketAddr::new(src_ip, tcp.source_port());
+    let dst = SocketAddr::new(dst_ip, tcp.destination_port());
     if !endpoints.contains(&src) && !endpoints.contains(&dst) {
         return Err(Skip::NotWatched);
     }
-    let verdict = checksum::verify(&ip, &tcp);
+    let verdict = checksum::verify_tcp(src_ip, dst_ip, &tcp);
     if verdict == checksum::Verdict::Bad {
         return Err(Skip::BadChecksum);
     }
@@ -90,10 +111,6 @@ pub fn decode<'a>(link: LinkType, frame: &'a [u8], endpoints: &Endpoints) -> Res
     // removes the byte before it from the stream.
     let urgent = (tcp.urg() && tcp.urgent_pointer() > 0)
         .then(|| tcp.sequence_number().wrapping_add(u32::from(tcp.urgent_pointer())).wrapping_sub(1));
-    let ttl = match &ip {
-        IpSlice::Ipv4(v4) => v4.header().ttl(),
-        IpSlice::Ipv6(v6) => v6.header().hop_limit(),
-    };
     Ok(Segment {
         src,
         dst,

@@ -16,7 +16,8 @@ use conn::Conn;
 pub use stats::EngineStats;
 
 use crate::capture::Packet;
-use crate::decode::decode;
+use crate::decode::frag::Defrag;
+use crate::decode::{Segment, Skip, decode, transport};
 use crate::endpoint::Endpoints;
 use crate::event::{Outcome, RequestRecord};
 use crate::flow::reassembly::Budget;
@@ -77,6 +78,8 @@ pub struct Engine {
     flows: FlowTable<Box<Conn>>,
     shared: Shared,
     last_sweep: Timestamp,
+    /// IP fragments of watched addresses in reassembly (bounded: decode/frag.rs).
+    defrag: Defrag,
 }
 
 impl Engine {
@@ -91,6 +94,7 @@ impl Engine {
             },
             cfg,
             last_sweep: Timestamp(0),
+            defrag: Defrag::default(),
         }
     }
 
@@ -109,11 +113,30 @@ impl Engine {
         sh.stats.packets += 1;
         let seg = match decode(pkt.link, pkt.data, &self.cfg.endpoints) {
             Ok(s) => s,
+            Err(Skip::Fragment) => {
+                sh.stats.fragments += 1;
+                let Some(r) = self.defrag.push(pkt.link, pkt.data, pkt.ts) else {
+                    sh.stats.frag = self.defrag.stats;
+                    return;
+                };
+                sh.stats.frag = self.defrag.stats;
+                match transport((r.src, r.dst, r.ttl), r.proto, &r.payload, &self.cfg.endpoints) {
+                    Ok(seg) => self.segment(&seg, pkt.ts, out),
+                    Err(why) => self.shared.stats.skipped(why),
+                }
+                return;
+            }
             Err(why) => {
                 sh.stats.skipped(why);
                 return;
             }
         };
+        self.segment(&seg, pkt.ts, out);
+    }
+
+    /// Feeds one decoded segment of a watched address.
+    fn segment(&mut self, seg: &Segment<'_>, ts: Timestamp, out: &mut dyn FnMut(EngineEvent)) {
+        let sh = &mut self.shared;
         sh.stats.checksum_unverified += u64::from(seg.checksum_unverified);
         let endpoints = &self.cfg.endpoints;
         let Some((key, dir)) = FlowKey::orient(seg.src, seg.dst, |a| endpoints.contains(a)) else {
@@ -121,7 +144,6 @@ impl Engine {
             return;
         };
         sh.stats.imds_packets += 1;
-        let ts = pkt.ts;
         if ts.micros_since(self.last_sweep) >= SWEEP_US {
             self.tick(ts, out);
         }
@@ -157,7 +179,7 @@ impl Engine {
             out(EngineEvent::FlowOpened { key, ts });
         }
         if let Some(c) = self.flows.get_mut(&key) {
-            c.on_segment(&key, &seg, dir, ts, &mut self.shared, out);
+            c.on_segment(&key, seg, dir, ts, &mut self.shared, out);
         }
     }
 
@@ -177,6 +199,8 @@ impl Engine {
             }
         }
         self.shared.dedup.expire(now);
+        self.defrag.expire(now);
+        self.shared.stats.frag = self.defrag.stats;
     }
 
     /// End of input: every connection is closed; unanswered requests become `no_response`.

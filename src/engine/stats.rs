@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::decode::Skip;
+use crate::decode::frag::FragStats;
 use crate::flow::reassembly::ReasmStats;
 use crate::http::HttpStats;
 
@@ -14,7 +15,9 @@ pub struct EngineStats {
     pub not_ip: u64,
     pub not_watched: u64,
     pub not_tcp: u64,
+    /// IP fragments of watched addresses (reassembled when they complete a datagram).
     pub fragments: u64,
+    pub frag: FragStats,
     pub truncated: u64,
     pub malformed: u64,
     /// Segments dropped for a wrong IPv4 header or TCP checksum (the server drops them too).
@@ -61,6 +64,8 @@ impl EngineStats {
         let h = &self.http;
         [
             ("ip_fragments", self.fragments),
+            ("ip_fragments_dropped", self.frag.dropped),
+            ("ip_fragments_expired", self.frag.expired),
             ("truncated_frames", self.truncated),
             ("malformed_frames", self.malformed),
             ("tcp_bad_checksums", self.bad_checksum),
