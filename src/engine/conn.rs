@@ -166,28 +166,38 @@ impl Conn {
         for c in requests {
             self.push_request(c, key, Some(seg.seq), seg.ttl, ts, sh, out);
         }
+        self.note_conflict(sh);
+        for (p, status, outcome) in answered {
+            emit(p, status, outcome, ts, key, sh, out);
+        }
+        if self.rst_closes(seg, dir, sh) || (self.c2s.fin && self.s2c.fin) {
+            self.close(key, ts, Outcome::NoResponse, sh, out);
+        }
+    }
+
+    /// RFC 5961, as Linux: a RST closes only at the exact next sequence number; any other
+    /// gets a challenge ACK and the connection goes on (counted).
+    fn rst_closes(&self, seg: &Segment<'_>, dir: Direction, sh: &mut Shared) -> bool {
+        if !seg.rst {
+            return false;
+        }
+        let sender = if dir == Direction::ToServer { &self.c2s } else { &self.s2c };
+        let after = seg.seq.wrapping_add(seg.payload.len() as u32);
+        let ok = sender
+            .next_seq()
+            .is_none_or(|n| n == seg.seq || n == after || (sender.fin && n.wrapping_add(1) == seg.seq));
+        sh.stats.rst_ignored += u64::from(!ok);
+        ok
+    }
+
+    /// Two versions of the request bytes were captured: the server read one of them, which
+    /// is not known. The request parsed from them is reported with `conflict` (counted).
+    fn note_conflict(&mut self, sh: &mut Shared) {
         if self.c2s.take_conflict() {
-            // Two versions of the request bytes: the server read one of them, which is not
-            // known. The request parsed from them is reported with `conflict`.
             sh.stats.conflicts += 1;
             if let Some(p) = self.pending.back_mut() {
                 p.record.imds.conflict = true;
             }
-        }
-        for (p, status, outcome) in answered {
-            emit(p, status, outcome, ts, key, sh, out);
-        }
-        // RFC 5961, as Linux: a RST closes only at the exact next sequence number; any other
-        // gets a challenge ACK and the connection goes on.
-        let sender = if dir == Direction::ToServer { &self.c2s } else { &self.s2c };
-        let after = seg.seq.wrapping_add(seg.payload.len() as u32);
-        let rst = seg.rst
-            && sender
-                .next_seq()
-                .is_none_or(|n| n == seg.seq || n == after || (sender.fin && n.wrapping_add(1) == seg.seq));
-        sh.stats.rst_ignored += u64::from(seg.rst && !rst);
-        if rst || (self.c2s.fin && self.s2c.fin) {
-            self.close(key, ts, Outcome::NoResponse, sh, out);
         }
     }
 
