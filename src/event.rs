@@ -114,7 +114,8 @@ pub enum Outcome {
 impl Outcome {
     pub fn from_status(status: u16) -> Outcome {
         match status {
-            200..=299 => Outcome::Ok,
+            // 1xx reaches here only as a final answer: 101 Switching Protocols.
+            100..=299 => Outcome::Ok,
             300..=399 => Outcome::Redirect,
             401 | 403 => Outcome::Rejected,
             400..=499 => Outcome::ClientError,
@@ -161,6 +162,15 @@ pub struct Imds {
     pub provider: Provider,
     /// See [`breaks_when_enforced`]: true = this request would get 401 under enforcement.
     pub breaks_when_enforced: Option<bool>,
+    /// The head did not parse as HTTP (too many headers, a control byte, odd spacing, no
+    /// version ...): a server may still have answered it, so it is reported from a raw scan
+    /// of its request line and header names. Written only when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub parse_error: bool,
+    /// The capture showed two different versions of this request's bytes (a segment re-sent
+    /// with other contents): which one the server read is not certain. Written only when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub conflict: bool,
 }
 
 /// The `network` object: addresses as `ip:port`, IPv6 in brackets.

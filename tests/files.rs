@@ -260,6 +260,7 @@ fn fragments_and_truncated_frames_are_counted_and_skipped() {
     // A fragment (MF set) and a frame cut inside its TCP header.
     let mut frag = frames[2].1.clone();
     frag[6] |= 0x20;
+    ipv4_fix_checksum(&mut frag); // issue 12: a wrong header checksum is dropped as such
     let cut = frames[4].1[..30].to_vec();
     frames.push((frames[7].0 + 1, frag));
     frames.push((frames[7].0 + 2, cut));
@@ -346,4 +347,15 @@ fn stdout_closed_early_exits_quietly() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(!err.contains("panicked") && !err.to_lowercase().contains("broken pipe"), "{err}");
+}
+
+/// Recomputes an IPv4 header checksum after a test edited the header.
+fn ipv4_fix_checksum(ip: &mut [u8]) {
+    let hl = usize::from(ip[0] & 0x0f) * 4;
+    ip[10..12].copy_from_slice(&[0, 0]);
+    let mut sum: u32 = ip[..hl].chunks(2).map(|w| u32::from(u16::from_be_bytes([w[0], w[1]]))).sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
 }

@@ -195,7 +195,12 @@ fn natted_copy_on_another_flow_counts_once() {
     let mut frames = Vec::new();
     for (a, b) in c.frames.iter().zip(natted.frames.iter()) {
         frames.push(a.clone());
-        frames.push(b.clone());
+        // Issue 12: a NATed copy crossed the host's router: its TTL is one lower.
+        let mut b = b.clone();
+        if b.data[14 + 12..14 + 16] == [192, 0, 2, 10] {
+            set_ipv4_ttl(&mut b.data[14..], 63);
+        }
+        frames.push(b);
     }
     let (recs, st) = run(&frames);
     assert_eq!(recs.len(), 1, "{:?}", summary(&recs));
@@ -214,12 +219,15 @@ fn oversize_head_is_an_anomaly_not_a_growing_buffer() {
     }
     // The connection goes on with a proper request, which is still seen.
     c.client(b"\r\n");
+    c.server(b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n\r\n");
     c.client(GET_V1);
     c.server(OK_10);
     let (recs, st) = run(&c.frames);
     assert_eq!(st.http.oversize_heads, 1);
     assert!(st.anomalies().contains_key("http_oversize_heads"));
-    assert_eq!(summary(&recs), ["v1 GET /latest/meta-data/instance-id 200"]);
+    // Issue 12: the oversize head itself is reported too, from a raw scan of its first 16 KiB.
+    assert_eq!(summary(&recs), ["v1 GET /latest/meta-data/ 431", "v1 GET /latest/meta-data/instance-id 200"]);
+    assert!(recs[0].imds.parse_error && !recs[1].imds.parse_error);
 }
 
 #[test]
@@ -369,4 +377,15 @@ fn ttl1_answer_never_acknowledged_died_on_the_way() {
     assert_eq!(summary(&recs), ["token_request PUT /latest/api/token none"]);
     assert_eq!(recs[0].imds.outcome, Outcome::NoResponse);
     assert_eq!(st.answers_not_delivered, 1);
+}
+
+/// Rewrites an IPv4 header's TTL and its header checksum.
+fn set_ipv4_ttl(ip: &mut [u8], ttl: u8) {
+    ip[8] = ttl;
+    ip[10..12].copy_from_slice(&[0, 0]);
+    let mut sum: u32 = ip[..20].chunks(2).map(|w| u32::from(u16::from_be_bytes([w[0], w[1]]))).sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
 }

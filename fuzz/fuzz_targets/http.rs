@@ -3,7 +3,7 @@
 //! Format: `[n u8]` then n × `[role/gap u8][len u16]`, then the bytes the chunks take in turn.
 #![no_main]
 
-use imdswatch::classify::{MAX_FIELD, classify};
+use imdswatch::classify::{MAX_FIELD, classify, classify_raw};
 use imdswatch::flow::reassembly::{Budget, Chunk};
 use imdswatch::http::{Head, HttpStats, HttpStream, MAX_HEAD, NoBody, Role};
 use imdswatch_fuzz::Input;
@@ -29,6 +29,13 @@ fuzz_target!(|data: &[u8]| {
                 assert!(c.method.len() <= MAX_FIELD + '…'.len_utf8());
                 NoBody(r.method == Some("HEAD"))
             }
+            Head::Raw(r) => {
+                let c = classify_raw(r);
+                assert!(c.parse_error);
+                assert!(c.path.len() <= MAX_FIELD + '…'.len_utf8());
+                assert!(c.method.len() <= MAX_FIELD + '…'.len_utf8());
+                NoBody(false)
+            }
             Head::Response(_) => NoBody(heads.is_multiple_of(3)),
         }
     };
@@ -43,6 +50,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(req.buffered() <= MAX_HEAD && resp.buffered() <= MAX_HEAD);
         assert_eq!(budget.used(), req.buffered() + resp.buffered());
     }
+    req.finish(&mut stats, &mut on_head);
     req.reset_head(&mut budget);
     resp.reset_head(&mut budget);
     assert_eq!(budget.used(), 0);

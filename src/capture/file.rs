@@ -174,7 +174,8 @@ struct Reader<'a> {
     path: &'a Path,
     stats: &'a mut ReadStats,
     /// pcap: link type, timestamp units per second, snapshot length.
-    legacy: Option<(LinkType, u32, u32)>,
+    /// pcap: link type, time units per second, snaplen, FCS bytes trailing each frame.
+    legacy: Option<(LinkType, u32, u32, usize)>,
     /// pcapng: the interfaces of the current section.
     ifaces: Vec<Interface>,
     /// pcapng: the byte order of the current section, once its header block is read.
@@ -193,20 +194,26 @@ impl Reader<'_> {
     fn block(&mut self, block: PcapBlockOwned<'_>, each: &mut dyn FnMut(&Packet<'_>)) -> Result<(), FileError> {
         match block {
             PcapBlockOwned::LegacyHeader(h) => {
-                let dlt = h.network.0;
+                let (dlt, fcs) = super::split_linktype_field(h.network.0 as u32);
                 let link = LinkType::from_dlt(dlt).ok_or(FileError::UnknownLinkType { path: self.path.into(), dlt })?;
                 let units = if h.is_nanosecond_precision() { 1_000_000_000 } else { 1_000_000 };
-                self.legacy = Some((link, units, h.snaplen));
+                self.legacy = Some((link, units, h.snaplen, fcs));
             }
             PcapBlockOwned::Legacy(b) => {
-                if let Some((link, units, snaplen)) = self.legacy {
+                if let Some((link, units, snaplen, fcs)) = self.legacy {
+                    // The FCS trails a frame captured whole; a frame cut by the snapshot
+                    // length lost it already.
+                    let data = match b.data.len().checked_sub(fcs) {
+                        Some(n) if fcs > 0 && b.caplen >= b.origlen => &b.data[..n],
+                        _ => b.data,
+                    };
                     if snaplen > 0 && b.caplen > snaplen {
                         self.stats.over_snaplen += 1;
                     }
                     let frac_us = if units == 1_000_000 { b.ts_usec } else { b.ts_usec / 1000 };
                     let ts = Timestamp::from_parts(u64::from(b.ts_sec), frac_us);
-                    self.stats.bytes += b.data.len() as u64;
-                    each(&Packet { ts, link, data: b.data });
+                    self.stats.bytes += data.len() as u64;
+                    each(&Packet { ts, link, data });
                 }
             }
             PcapBlockOwned::NG(Block::SectionHeader(shb)) => {

@@ -39,10 +39,35 @@ impl LinkType {
     }
 }
 
+/// The pcap file header's link-type field: the link type in its low 26 bits (libpcap's
+/// `LT_LINKTYPE`, mask 0x03FFFFFF), and, when the P bit (0x04000000) is set, the length of
+/// the frame check sequence appended to every frame in its top 4 bits, in 16-bit words
+/// (pcap file format, "LinkType and additional information"). Returns (link type, FCS bytes).
+/// Without the P bit the top bits say nothing: libpcap ignores them, and so does this.
+pub fn split_linktype_field(field: u32) -> (i32, usize) {
+    let dlt = (field & 0x03FF_FFFF) as i32;
+    let fcs = if field & 0x0400_0000 != 0 { ((field >> 28) * 2) as usize } else { 0 };
+    (dlt, fcs)
+}
+
 /// One captured frame, borrowed from the source's buffer.
 #[derive(Debug, Clone, Copy)]
 pub struct Packet<'a> {
     pub ts: Timestamp,
     pub link: LinkType,
     pub data: &'a [u8],
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_type_field_masks_fcs_bits() {
+        assert_eq!(split_linktype_field(1), (1, 0));
+        assert_eq!(split_linktype_field(0x3000_0001), (1, 0)); // no P bit: FCS bits ignored
+        assert_eq!(split_linktype_field(0x2400_0001), (1, 4)); // P bit: 2 words
+        assert_eq!(split_linktype_field(0x0400_00e4), (228, 0));
+        assert_eq!(split_linktype_field(0xffff_ffff), (0x03ff_ffff, 30));
+    }
 }

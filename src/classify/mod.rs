@@ -8,6 +8,7 @@ pub mod path;
 pub mod provider;
 
 use crate::event::{Provider, Version};
+use crate::http::{Head, RawRequest};
 
 /// Header carrying an IMDSv2 session token.
 pub const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
@@ -32,6 +33,59 @@ pub struct Classified {
     pub user_agent: Option<String>,
     pub forwarded: bool,
     pub provider: Provider,
+    /// httparse refused the head: read by a raw scan, best effort.
+    pub parse_error: bool,
+}
+
+/// Classifies any request head; `None` for a response.
+pub fn classify_head(head: &Head<'_>) -> Option<Classified> {
+    match head {
+        Head::Request(r) => Some(classify(r)),
+        Head::Raw(r) => Some(classify_raw(r)),
+        Head::Response(_) => None,
+    }
+}
+
+/// Classifies a head read by the raw scan: the same rules on what the scan found (no
+/// provider headers: the provider comes from the path alone).
+pub fn classify_raw(r: &RawRequest<'_>) -> Classified {
+    let method = String::from_utf8_lossy(r.method);
+    let path = String::from_utf8_lossy(r.target);
+    let ttl = r.ttl.and_then(|v| std::str::from_utf8(v).ok()).and_then(|v| v.trim().parse::<u32>().ok());
+    let mut c = decide(&method, &path, r.token_header, ttl, provider::Marks::default());
+    c.user_agent = r.user_agent.map(|ua| clip(&String::from_utf8_lossy(ua)));
+    c.forwarded = r.forwarded;
+    c.parse_error = true;
+    c
+}
+
+/// Provider, version, credentials flag and TTL from the method, target, token header and
+/// provider marks. The target is normalised first (`//`, `/./`, escapes, an absolute-form
+/// `GET http://169.254.169.254/latest/...`), so odd spellings hide nothing; the record keeps
+/// the target as sent.
+fn decide(method: &str, target: &str, has_token: bool, ttl: Option<u32>, marks: provider::Marks) -> Classified {
+    let norm = path::normalize(target);
+    let provider = marks.provider(&norm);
+    let version = if !matches!(provider, Provider::Aws | Provider::Alibaba) {
+        Version::Unversioned
+    } else if method == "PUT" && is_token_path(&norm) {
+        Version::TokenRequest
+    } else if has_token {
+        Version::V2
+    } else {
+        Version::V1
+    };
+    Classified {
+        version,
+        method: clip(method),
+        path: clip(target),
+        credentials: provider == Provider::Aws && is_credentials_path(&norm),
+        token_ttl_seconds: if version == Version::TokenRequest { ttl } else { None },
+        user_agent: None,
+        forwarded: false,
+        provider,
+        parse_error: false,
+    }
 }
 
 /// Classifies a parsed request head.
@@ -56,27 +110,10 @@ pub fn classify(req: &httparse::Request<'_, '_>) -> Classified {
             forwarded = true;
         }
     }
-    let norm = path::normalize(path);
-    let provider = marks.provider(&norm);
-    let version = if !matches!(provider, Provider::Aws | Provider::Alibaba) {
-        Version::Unversioned
-    } else if method == "PUT" && is_token_path(&norm) {
-        Version::TokenRequest
-    } else if has_token {
-        Version::V2
-    } else {
-        Version::V1
-    };
-    Classified {
-        version,
-        method: clip(method),
-        path: clip(path),
-        credentials: provider == Provider::Aws && is_credentials_path(&norm),
-        token_ttl_seconds: if version == Version::TokenRequest { ttl } else { None },
-        user_agent,
-        forwarded,
-        provider,
-    }
+    let mut c = decide(method, path, has_token, ttl, marks);
+    c.user_agent = user_agent;
+    c.forwarded = forwarded;
+    c
 }
 
 /// `/latest/api/token`, or the same under any version segment (`/2021-03-23/api/token`).
@@ -222,6 +259,16 @@ mod tests {
         let c = parse(b"PUT http://169.254.169.254/latest/api/token HTTP/1.1\r\n\r\n");
         assert_eq!(c.version, Version::TokenRequest);
         assert_eq!(c.path, "http://169.254.169.254/latest/api/token", "the record keeps the target as sent");
+    }
+
+    #[test]
+    fn absolute_form_targets_are_classified_by_their_path() {
+        let c = parse(b"GET http://169.254.169.254/latest/meta-data/iam/security-credentials/r HTTP/1.1\r\n\r\n");
+        assert!(c.credentials);
+        assert_eq!(c.path, "http://169.254.169.254/latest/meta-data/iam/security-credentials/r");
+        let c = parse(b"PUT HTTP://169.254.169.254:80/latest/api/token HTTP/1.1\r\nX-aws-ec2-metadata-token-ttl-seconds: 60\r\n\r\n");
+        assert_eq!(c.version, Version::TokenRequest);
+        assert_eq!(c.token_ttl_seconds, Some(60));
     }
 
     #[test]

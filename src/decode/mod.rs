@@ -3,6 +3,8 @@
 //! Packets that do not involve an endpoint address are rejected from the raw IP header
 //! before anything else is parsed: on a busy host nearly every packet leaves here.
 
+pub mod checksum;
+pub mod frag;
 pub mod link;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -26,6 +28,10 @@ pub struct Segment<'a> {
     pub rst: bool,
     /// IPv4 TTL or IPv6 hop limit.
     pub ttl: u8,
+    /// Sequence number of the urgent byte (URG set): Linux takes it out of the stream.
+    pub urgent: Option<u32>,
+    /// The TCP checksum field held what checksum offload leaves (not verifiable).
+    pub checksum_unverified: bool,
     pub payload: &'a [u8],
 }
 
@@ -37,12 +43,14 @@ pub enum Skip {
     /// No endpoint address or port involved.
     NotWatched,
     NotTcp,
-    /// An IP fragment: IMDS requests are never fragmented; counted, not reassembled.
+    /// An IP fragment: handed to [`frag::Defrag`] by the engine.
     Fragment,
     /// Cut short (snaplen or a damaged frame).
     Truncated,
     /// Headers that do not parse.
     Malformed,
+    /// A wrong IPv4 header or TCP checksum: the receiving host drops it too.
+    BadChecksum,
 }
 
 /// Decodes one frame.
@@ -59,26 +67,50 @@ pub fn decode<'a>(link: LinkType, frame: &'a [u8], endpoints: &Endpoints) -> Res
         etherparse::err::ip::SliceError::Len(_) => Skip::Truncated,
         _ => Skip::Malformed,
     })?;
+    if !checksum::ip_header_ok(&ip) {
+        return Err(Skip::BadChecksum);
+    }
     let payload = ip.payload();
     if payload.fragmented {
         return Err(Skip::Fragment);
-    }
-    if payload.ip_number != IpNumber::TCP {
-        return Err(Skip::NotTcp);
-    }
-    let tcp = TcpSlice::from_slice(payload.payload).map_err(|e| match e {
-        etherparse::err::tcp::HeaderSliceError::Len(_) => Skip::Truncated,
-        _ => Skip::Malformed,
-    })?;
-    let src = SocketAddr::new(ip.source_addr(), tcp.source_port());
-    let dst = SocketAddr::new(ip.destination_addr(), tcp.destination_port());
-    if !endpoints.contains(&src) && !endpoints.contains(&dst) {
-        return Err(Skip::NotWatched);
     }
     let ttl = match &ip {
         IpSlice::Ipv4(v4) => v4.header().ttl(),
         IpSlice::Ipv6(v6) => v6.header().hop_limit(),
     };
+    let net = (ip.source_addr(), ip.destination_addr(), ttl);
+    transport(net, payload.ip_number, payload.payload, endpoints)
+}
+
+/// The TCP segment in an IP payload (of one packet, or reassembled from fragments) between
+/// `net` = (source, destination, TTL).
+pub fn transport<'a>(
+    net: (IpAddr, IpAddr, u8),
+    proto: IpNumber,
+    bytes: &'a [u8],
+    endpoints: &Endpoints,
+) -> Result<Segment<'a>, Skip> {
+    let (src_ip, dst_ip, ttl) = net;
+    if proto != IpNumber::TCP {
+        return Err(Skip::NotTcp);
+    }
+    let tcp = TcpSlice::from_slice(bytes).map_err(|e| match e {
+        etherparse::err::tcp::HeaderSliceError::Len(_) => Skip::Truncated,
+        _ => Skip::Malformed,
+    })?;
+    let src = SocketAddr::new(src_ip, tcp.source_port());
+    let dst = SocketAddr::new(dst_ip, tcp.destination_port());
+    if !endpoints.contains(&src) && !endpoints.contains(&dst) {
+        return Err(Skip::NotWatched);
+    }
+    let verdict = checksum::verify_tcp(src_ip, dst_ip, &tcp);
+    if verdict == checksum::Verdict::Bad {
+        return Err(Skip::BadChecksum);
+    }
+    // RFC 6093: the urgent pointer points past the urgent byte; Linux (tcp_stdurg off)
+    // removes the byte before it from the stream.
+    let urgent = (tcp.urg() && tcp.urgent_pointer() > 0)
+        .then(|| tcp.sequence_number().wrapping_add(u32::from(tcp.urgent_pointer())).wrapping_sub(1));
     Ok(Segment {
         src,
         dst,
@@ -88,6 +120,8 @@ pub fn decode<'a>(link: LinkType, frame: &'a [u8], endpoints: &Endpoints) -> Res
         fin: tcp.fin(),
         rst: tcp.rst(),
         ttl,
+        urgent,
+        checksum_unverified: verdict == checksum::Verdict::Offloaded,
         payload: tcp.payload(),
     })
 }

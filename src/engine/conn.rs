@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 
 use super::{EngineEvent, EngineStats, Shared};
-use crate::classify::{Classified, classify};
+use crate::classify::{Classified, classify_head};
 use crate::decode::Segment;
 use crate::event::{Imds, Network, Outcome, RequestRecord, Version};
 use crate::flow::reassembly::{Budget, Chunk, ReasmStats, Stream};
@@ -70,7 +70,7 @@ impl Activity for Conn {
 impl Conn {
     pub fn new(ts: Timestamp) -> Conn {
         Conn {
-            c2s: Stream::default(),
+            c2s: Stream::checking_overlaps(),
             s2c: Stream::default(),
             req: HttpStream::new(Role::Request),
             resp: HttpStream::new(Role::Response),
@@ -92,6 +92,9 @@ impl Conn {
         let answered = match dir {
             Direction::ToServer => {
                 self.client_ttl = seg.ttl;
+                if let Some(u) = seg.urgent {
+                    self.c2s.mark_urgent(u);
+                }
                 let answered = self.confirm(seg.ack);
                 let requests = self.read_requests(cx.sh, |c2s, budget, reasm, f| {
                     c2s.push(seg.seq, seg.syn, seg.payload, budget, reasm, f)
@@ -100,6 +103,7 @@ impl Conn {
                     new_v1 |= c.version == Version::V1;
                     self.push_request(c, Some(seg.seq), seg.ttl, cx);
                 }
+                self.note_conflict(cx.sh);
                 if seg.fin && !self.c2s.fin {
                     self.client_gave_up(seg.ack, cx);
                 }
@@ -121,10 +125,36 @@ impl Conn {
         for (p, status, outcome) in answered {
             emit(p, status, outcome, cx);
         }
-        if seg.rst || (self.c2s.fin && self.s2c.fin) {
+        if self.rst_closes(seg, dir, cx.sh) || (self.c2s.fin && self.s2c.fin) {
             self.close(Outcome::NoResponse, cx);
         }
         new_v1
+    }
+
+    /// RFC 5961, as Linux: a RST closes only at the exact next sequence number; any other
+    /// gets a challenge ACK and the connection goes on (counted).
+    fn rst_closes(&self, seg: &Segment<'_>, dir: Direction, sh: &mut Shared) -> bool {
+        if !seg.rst {
+            return false;
+        }
+        let sender = if dir == Direction::ToServer { &self.c2s } else { &self.s2c };
+        let after = seg.seq.wrapping_add(seg.payload.len() as u32);
+        let ok = sender
+            .next_seq()
+            .is_none_or(|n| n == seg.seq || n == after || (sender.fin && n.wrapping_add(1) == seg.seq));
+        sh.stats.rst_ignored += u64::from(!ok);
+        ok
+    }
+
+    /// Two versions of the request bytes were captured: the server read one of them, which
+    /// is not known. The request parsed from them is reported with `conflict` (counted).
+    fn note_conflict(&mut self, sh: &mut Shared) {
+        if self.c2s.take_conflict() {
+            sh.stats.conflicts += 1;
+            if let Some(p) = self.pending.back_mut() {
+                p.record.imds.conflict = true;
+            }
+        }
     }
 
     /// The server closed (FIN, or a reset after answering) with requests still waiting:
@@ -190,9 +220,7 @@ impl Conn {
         let EngineStats { reasm, http, .. } = stats;
         drive(c2s, ooo_budget, reasm, &mut |chunk| {
             req.feed(chunk, head_budget, http, &mut |head| {
-                if let Head::Request(r) = head {
-                    requests.push(classify(r));
-                }
+                requests.extend(classify_head(&head));
                 NoBody(false)
             });
         });
@@ -206,13 +234,14 @@ impl Conn {
         let mut fragile: Vec<(Pending, u16)> = Vec::new();
         let Conn { s2c, resp, pending, orphans, .. } = self;
         let mut unsolicited = 0;
+        let mut tunnel = false;
         s2c.push(seg.seq, seg.syn, seg.payload, &mut sh.ooo_budget, &mut sh.stats.reasm, &mut |chunk| {
             let gap = matches!(chunk, Chunk::Gap(_));
             resp.feed(chunk, &mut sh.head_budget, &mut sh.stats.http, &mut |head| {
                 let Head::Response(code) = head else {
                     return NoBody(false);
                 };
-                if code < 200 {
+                if code < 200 && code != 101 {
                     return NoBody(false); // interim (100 Continue): the answer is still to come
                 }
                 if *orphans > 0 {
@@ -222,6 +251,9 @@ impl Conn {
                 match pending.pop_front() {
                     Some(mut p) => {
                         let no_body = NoBody(p.head_method);
+                        if code == 101 || (p.record.imds.method == "CONNECT" && code < 300) {
+                            tunnel = true; // the request stream is a tunnel now
+                        }
                         p.record.imds.answer_ttl = Some(seg.ttl);
                         if seg.ttl <= FRAGILE_TTL {
                             fragile.push((p, code));
@@ -242,6 +274,9 @@ impl Conn {
             }
         });
         sh.stats.unsolicited_responses += unsolicited;
+        if tunnel {
+            self.req.switch_protocols(&mut sh.head_budget);
+        }
         let need = self.s2c.next_seq().unwrap_or(seg.seq);
         for (p, code) in fragile {
             self.unconfirmed.push_back((p, code, need));
@@ -257,8 +292,14 @@ impl Conn {
             return;
         }
         // Read what waited behind holes: a request there still counts (unanswered).
-        let requests = self.read_requests(cx.sh, |c2s, budget, reasm, f| c2s.finish(budget, reasm, f));
+        let mut requests = self.read_requests(cx.sh, |c2s, budget, reasm, f| c2s.finish(budget, reasm, f));
         let sh = &mut *cx.sh;
+        // A head the connection ended in the middle of (HTTP/0.9, no blank line): reported
+        // from its request line.
+        self.req.finish(&mut sh.stats.http, &mut |head| {
+            requests.extend(classify_head(&head));
+            NoBody(false)
+        });
         sh.stats.http.unfinished += u64::from(self.req.mid_message()) + u64::from(self.resp.mid_message());
         let ttl = self.client_ttl;
         for c in requests {
@@ -291,7 +332,7 @@ impl Conn {
         let (key, ts) = (&cx.key, cx.ts);
         let duplicate = seq.is_some_and(|seq| {
             let fp = cx.sh.dedup.fingerprint(key.server, seq, &c);
-            cx.sh.dedup.seen_elsewhere(fp, key, ts)
+            cx.sh.dedup.seen_elsewhere(fp, key, ttl, ts)
         });
         let head_method = c.method == "HEAD";
         let mut record = RequestRecord {
@@ -310,6 +351,8 @@ impl Conn {
                 answer_ttl: None,
                 provider: c.provider,
                 breaks_when_enforced: None,
+                parse_error: c.parse_error,
+                conflict: false,
             },
             network: Network { client: key.client.to_string(), server: key.server.to_string(), client_ttl: ttl },
             live: None,

@@ -4,6 +4,12 @@
 //! copies share addresses, reassembly already drops the second as a retransmission; where
 //! NAT rewrote the client address, the copies land on two flows. NAT keeps TCP sequence
 //! numbers, so (server, sequence number, request) identifies the request across both.
+//!
+//! Only a plausible copy is suppressed (issue 12): the NATed copy has another client
+//! address and crossed one router more (its TTL is one lower, or one higher if the capture
+//! saw it first). A look-alike from another port of the same address (a spoofed decoy) or
+//! from another client at the same distance (colliding ISNs) is a request of its own.
+//! Every suppression is counted (`duplicates_suppressed` in the anomalies).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -24,7 +30,7 @@ pub const WINDOW_US: u64 = 2_000_000;
 /// collide without knowing the seed.
 #[derive(Debug, Default)]
 pub struct Dedup {
-    seen: HashMap<u64, (FlowKey, Timestamp), RandomState>,
+    seen: HashMap<u64, (FlowKey, Timestamp, u8), RandomState>,
     fingerprints: RandomState,
     pub resets: u64,
 }
@@ -48,10 +54,13 @@ fn fingerprint(state: &RandomState, server: SocketAddr, seq: u32, c: &Classified
 }
 
 impl Dedup {
-    /// Records the request; true when the same request was seen on another flow just before.
-    pub fn seen_elsewhere(&mut self, fp: u64, key: &FlowKey, ts: Timestamp) -> bool {
-        if let Some((k, t)) = self.seen.get(&fp)
+    /// Records the request; true when the same request was seen just before on another flow
+    /// that is a plausible NAT path to this one (another client address, one hop apart).
+    pub fn seen_elsewhere(&mut self, fp: u64, key: &FlowKey, ttl: u8, ts: Timestamp) -> bool {
+        if let Some((k, t, other_ttl)) = self.seen.get(&fp)
             && k != key
+            && k.client.ip() != key.client.ip()
+            && ttl.abs_diff(*other_ttl) == 1
             && ts.micros_since(*t) <= WINDOW_US
         {
             return true;
@@ -63,12 +72,12 @@ impl Dedup {
                 self.resets += 1;
             }
         }
-        self.seen.insert(fp, (*key, ts));
+        self.seen.insert(fp, (*key, ts, ttl));
         false
     }
 
     /// Forgets requests older than the window.
     pub fn expire(&mut self, now: Timestamp) {
-        self.seen.retain(|_, (_, t)| now.micros_since(*t) <= WINDOW_US);
+        self.seen.retain(|_, (_, t, _)| now.micros_since(*t) <= WINDOW_US);
     }
 }

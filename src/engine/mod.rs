@@ -16,7 +16,8 @@ use conn::{Conn, Ctx};
 pub use stats::EngineStats;
 
 use crate::capture::Packet;
-use crate::decode::decode;
+use crate::decode::frag::Defrag;
+use crate::decode::{Segment, Skip, decode, transport};
 use crate::endpoint::Endpoints;
 use crate::event::{Outcome, RequestRecord};
 use crate::flow::reassembly::Budget;
@@ -80,6 +81,8 @@ pub struct Engine {
     flows: FlowTable<Box<Conn>>,
     shared: Shared,
     last_sweep: Timestamp,
+    /// IP fragments of watched addresses in reassembly (bounded: decode/frag.rs).
+    defrag: Defrag,
     /// Connections holding answers captured at TTL <= 1 not yet acknowledged (at most
     /// [`MAX_FRAGILE`]): a new IMDSv1 request from the same client settles them at once.
     fragile: std::collections::VecDeque<FlowKey>,
@@ -97,6 +100,7 @@ impl Engine {
             },
             cfg,
             last_sweep: Timestamp(0),
+            defrag: Defrag::default(),
             fragile: std::collections::VecDeque::new(),
         }
     }
@@ -116,18 +120,37 @@ impl Engine {
         sh.stats.packets += 1;
         let seg = match decode(pkt.link, pkt.data, &self.cfg.endpoints) {
             Ok(s) => s,
+            Err(Skip::Fragment) => {
+                sh.stats.fragments += 1;
+                let Some(r) = self.defrag.push(pkt.link, pkt.data, pkt.ts) else {
+                    sh.stats.frag = self.defrag.stats;
+                    return;
+                };
+                sh.stats.frag = self.defrag.stats;
+                match transport((r.src, r.dst, r.ttl), r.proto, &r.payload, &self.cfg.endpoints) {
+                    Ok(seg) => self.segment(&seg, pkt.ts, out),
+                    Err(why) => self.shared.stats.skipped(why),
+                }
+                return;
+            }
             Err(why) => {
                 sh.stats.skipped(why);
                 return;
             }
         };
+        self.segment(&seg, pkt.ts, out);
+    }
+
+    /// Feeds one decoded segment of a watched address.
+    fn segment(&mut self, seg: &Segment<'_>, ts: Timestamp, out: &mut dyn FnMut(EngineEvent)) {
+        let sh = &mut self.shared;
+        sh.stats.checksum_unverified += u64::from(seg.checksum_unverified);
         let endpoints = &self.cfg.endpoints;
         let Some((key, dir)) = FlowKey::orient(seg.src, seg.dst, |a| endpoints.contains(a)) else {
             sh.stats.not_watched += 1;
             return;
         };
         sh.stats.imds_packets += 1;
-        let ts = pkt.ts;
         if ts.micros_since(self.last_sweep) >= SWEEP_US {
             self.tick(ts, out);
         }
@@ -163,7 +186,7 @@ impl Engine {
             out(EngineEvent::FlowOpened { key, ts });
         }
         let Some(c) = self.flows.get_mut(&key) else { return };
-        let new_v1 = c.on_segment(&seg, dir, &mut Ctx { key, ts, sh: &mut self.shared, out: &mut *out });
+        let new_v1 = c.on_segment(seg, dir, &mut Ctx { key, ts, sh: &mut self.shared, out: &mut *out });
         if c.has_unconfirmed() && !self.fragile.contains(&key) {
             if self.fragile.len() >= MAX_FRAGILE {
                 self.fragile.pop_front();
@@ -209,6 +232,8 @@ impl Engine {
             }
         }
         self.shared.dedup.expire(now);
+        self.defrag.expire(now);
+        self.shared.stats.frag = self.defrag.stats;
     }
 
     /// End of input: every connection is closed; unanswered requests become `no_response`.

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::decode::Skip;
+use crate::decode::frag::FragStats;
 use crate::flow::reassembly::ReasmStats;
 use crate::http::HttpStats;
 
@@ -14,9 +15,20 @@ pub struct EngineStats {
     pub not_ip: u64,
     pub not_watched: u64,
     pub not_tcp: u64,
+    /// IP fragments of watched addresses (reassembled when they complete a datagram).
     pub fragments: u64,
+    pub frag: FragStats,
     pub truncated: u64,
     pub malformed: u64,
+    /// Segments dropped for a wrong IPv4 header or TCP checksum (the server drops them too).
+    pub bad_checksum: u64,
+    /// Segments kept although their TCP checksum could not be verified (checksum offload).
+    pub checksum_unverified: u64,
+    /// RSTs ignored because their sequence number was not the expected one (Linux answers
+    /// those with a challenge ACK and keeps the connection).
+    pub rst_ignored: u64,
+    /// Requests whose bytes the capture showed in two different versions (`imds.conflict`).
+    pub conflicts: u64,
     pub reasm: ReasmStats,
     pub http: HttpStats,
     pub flows_opened: u64,
@@ -44,6 +56,7 @@ impl EngineStats {
             Skip::Fragment => self.fragments += 1,
             Skip::Truncated => self.truncated += 1,
             Skip::Malformed => self.malformed += 1,
+            Skip::BadChecksum => self.bad_checksum += 1,
         }
     }
 
@@ -53,8 +66,14 @@ impl EngineStats {
         let h = &self.http;
         [
             ("ip_fragments", self.fragments),
+            ("ip_fragments_dropped", self.frag.dropped),
+            ("ip_fragments_expired", self.frag.expired),
             ("truncated_frames", self.truncated),
             ("malformed_frames", self.malformed),
+            ("tcp_bad_checksums", self.bad_checksum),
+            ("tcp_rst_out_of_window", self.rst_ignored),
+            ("tcp_conflicting_copies", self.conflicts),
+            ("duplicates_suppressed", self.duplicates_suppressed),
             ("tcp_gaps", r.gaps),
             ("tcp_forced_skips", r.forced_skips),
             ("tcp_overlaps", r.overlaps),

@@ -6,7 +6,11 @@
 //!
 //! Rules:
 //! - bytes already delivered are never delivered again (retransmissions, duplicates captured
-//!   twice, overlaps: the first copy wins);
+//!   twice, overlaps: the first copy wins, as in Linux, whose socket already holds it); a
+//!   re-sent copy whose bytes differ from the delivered ones (within the last
+//!   [`MAX_RECENT`] bytes, on streams that keep them) raises [`Stream::take_conflict`];
+//! - two waiting segments with the same start: the longer is kept (Linux's choice);
+//! - the urgent byte (URG) is taken out of the stream, as Linux does without SO_OOBINLINE;
 //! - a segment ahead of the next expected byte waits in a small ordered buffer (bounded per
 //!   stream in segments and bytes, and by the table-wide [`Budget`]);
 //! - when that buffer is full, or the connection ends with a hole, the hole is skipped and
@@ -18,6 +22,9 @@ use std::collections::BTreeMap;
 pub const MAX_OOO_SEGMENTS: usize = 32;
 /// Out-of-order bytes kept per stream.
 pub const MAX_OOO_BYTES: usize = 64 * 1024;
+
+/// Delivered bytes kept by a stream that checks re-sent copies against them.
+pub const MAX_RECENT: usize = 1024;
 
 /// Bytes buffered by all streams of a flow table together. Reserving fails past the limit.
 #[derive(Debug, Clone)]
@@ -84,9 +91,49 @@ pub struct Stream {
     pub fin: bool,
     /// The stream did not start with a SYN (the capture began mid-connection).
     pub midstream: bool,
+    /// Sequence number of the urgent byte still to come (the latest URG wins, as in Linux).
+    urgent: Option<u32>,
+    /// The last delivered bytes (at most 2 × `recent_cap`), to compare re-sent copies with.
+    recent: Vec<u8>,
+    /// 0: no comparison (the default); else [`MAX_RECENT`].
+    recent_cap: usize,
+    /// A re-sent copy disagreed with the bytes delivered before it.
+    conflict: bool,
 }
 
 impl Stream {
+    /// A stream that keeps its last [`MAX_RECENT`] delivered bytes and reports a re-sent copy
+    /// that differs from them (the request direction: a decoy followed by the real bytes).
+    pub fn checking_overlaps() -> Stream {
+        Stream { recent_cap: MAX_RECENT, ..Stream::default() }
+    }
+
+    /// True (once) when a re-sent copy disagreed with what was delivered or waiting.
+    pub fn take_conflict(&mut self) -> bool {
+        std::mem::take(&mut self.conflict)
+    }
+
+    /// The segment starting at `seq` carries the urgent pointer to `urgent` (the sequence
+    /// number of the urgent byte). Ignored when that byte was delivered already.
+    pub fn mark_urgent(&mut self, urgent: u32) {
+        if self.next_seq.is_none_or(|n| urgent.wrapping_sub(n) as i32 >= 0) {
+            self.urgent = Some(urgent);
+        }
+    }
+
+    /// Compares a re-sent copy with the delivered bytes it overlaps (those still kept).
+    fn check_overlap(&mut self, rel: i64, payload: &[u8]) {
+        if self.recent_cap == 0 || rel >= 0 {
+            return;
+        }
+        let back = usize::try_from(-rel).unwrap_or(usize::MAX); // bytes before next_off
+        let n = back.min(payload.len());
+        let Some(start) = self.recent.len().checked_sub(back) else { return };
+        if self.recent[start..start + n] != payload[..n] {
+            self.conflict = true;
+        }
+    }
+
     /// Whether this direction has seen any segment.
     pub fn started(&self) -> bool {
         self.next_seq.is_some()
@@ -128,6 +175,7 @@ impl Stream {
         }
         let rel = i64::from(data_seq.wrapping_sub(next_seq) as i32);
         let end = rel + payload.len() as i64;
+        self.check_overlap(rel, payload);
         if end <= 0 {
             stats.duplicates += 1;
             return;
@@ -144,8 +192,18 @@ impl Stream {
         // Ahead of a hole: wait, within bounds.
         let off = self.next_off + rel as u64;
         stats.out_of_order += 1;
-        if self.ooo.contains_key(&off) {
+        if let Some(have) = self.ooo.get_mut(&off) {
+            let n = have.len().min(payload.len());
+            if self.recent_cap > 0 && have[..n] != payload[..n] {
+                self.conflict = true;
+            }
             stats.duplicates += 1;
+            let more = payload.len().saturating_sub(have.len());
+            if more > 0 && self.ooo_bytes + more <= MAX_OOO_BYTES && budget.try_reserve(more) {
+                // Linux keeps the longer of two out-of-order copies with the same start.
+                self.ooo_bytes += more;
+                have.extend_from_slice(&payload[have.len()..]);
+            }
             return;
         }
         let fits = self.ooo.len() < MAX_OOO_SEGMENTS && self.ooo_bytes + payload.len() <= MAX_OOO_BYTES;
@@ -161,6 +219,7 @@ impl Stream {
             stats.gaps += 1;
             out(Chunk::Gap(off - self.next_off));
             self.next_off = off;
+            self.recent.clear();
             self.next_seq = Some(data_seq);
             self.deliver(payload, out);
             return;
@@ -185,17 +244,45 @@ impl Stream {
         budget.release(self.ooo_bytes);
         self.ooo_bytes = 0;
         self.ooo.clear();
+        self.recent = Vec::new();
     }
 
     fn deliver(&mut self, data: &[u8], out: &mut dyn FnMut(Chunk<'_>)) {
         if data.is_empty() {
             return;
         }
-        self.next_off += data.len() as u64;
-        if let Some(s) = self.next_seq.as_mut() {
-            *s = s.wrapping_add(data.len() as u32);
+        if let (Some(u), Some(n)) = (self.urgent, self.next_seq) {
+            let at = u.wrapping_sub(n) as usize;
+            if at < data.len() {
+                // The urgent byte is read out of band: the stream goes on without it.
+                self.urgent = None;
+                self.deliver(&data[..at], out);
+                self.advance(1, &[]);
+                self.deliver(&data[at + 1..], out);
+                return;
+            }
         }
+        self.advance(data.len(), data);
         out(Chunk::Data(data));
+    }
+
+    /// Moves past `n` delivered bytes, remembering them when the stream compares overlaps.
+    fn advance(&mut self, n: usize, data: &[u8]) {
+        self.next_off += n as u64;
+        if let Some(s) = self.next_seq.as_mut() {
+            *s = s.wrapping_add(n as u32);
+        }
+        if self.recent_cap > 0 {
+            // `recent` ends at `next_off`: after a byte not delivered (urgent) it starts over.
+            if data.len() != n {
+                self.recent.clear();
+            }
+            self.recent.extend_from_slice(data);
+            if self.recent.len() > 2 * self.recent_cap {
+                let cut = self.recent.len() - self.recent_cap;
+                self.recent.drain(..cut);
+            }
+        }
     }
 
     /// Jumps `next_off` to the first waiting segment, reporting the hole.
@@ -208,6 +295,7 @@ impl Stream {
             out(Chunk::Gap(gap));
             self.next_seq = self.next_seq.map(|s| s.wrapping_add(gap as u32));
             self.next_off = first;
+            self.recent.clear();
         }
     }
 

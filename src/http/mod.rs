@@ -6,15 +6,19 @@
 //! `Partial` from httparse only ever means "wait for more bytes".
 
 mod chunked;
+mod raw;
 
 use chunked::Chunked;
+pub use raw::{Framing, RawRequest};
 
 use crate::flow::reassembly::{Budget, Chunk};
 
 /// Longest request or response head accepted; longer is an anomaly, not a buffer that grows.
 pub const MAX_HEAD: usize = 16 * 1024;
-/// Most header lines parsed per head.
-pub const MAX_HEADERS: usize = 64;
+/// Most header lines parsed per head by httparse (clients send well under 100; Go's server
+/// takes 1 MiB of headers). A head with more is read by the raw scan instead, within
+/// [`MAX_HEAD`] bytes.
+pub const MAX_HEADERS: usize = 128;
 
 /// Which side of the conversation a stream carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +32,8 @@ pub enum Head<'h> {
     Request(&'h httparse::Request<'h, 'h>),
     /// Status code of a response head.
     Response(u16),
+    /// A request head httparse refused, read by a raw scan (reported with `parse_error`).
+    Raw(&'h RawRequest<'h>),
 }
 
 /// What the engine tells the framing about a response: its request was `HEAD`, so it has no
@@ -42,6 +48,8 @@ pub struct HttpStats {
     pub oversize_heads: u64,
     /// Heads httparse rejected (or with more than [`MAX_HEADERS`] lines).
     pub parse_errors: u64,
+    /// Of those, request heads still reported from a raw scan (`imds.parse_error`).
+    pub raw_requests: u64,
     /// Bytes skipped while looking for the start of a message after an error or a gap.
     pub desync_chunks: u64,
     /// Capture holes that cut into a message.
@@ -168,25 +176,24 @@ impl HttpStream {
                         }
                     }
                     let Some(end) = self.find_head_end(data) else {
-                        self.append(data, budget, stats);
+                        self.append(data, budget, stats, on_head);
                         return;
                     };
                     if self.buf.is_empty() {
                         // The whole head is in this segment (the usual case): parse it in place.
                         if end > MAX_HEAD {
-                            stats.oversize_heads += 1;
-                            self.state = State::Desync;
+                            self.oversize(&data[..MAX_HEAD], budget, stats, on_head);
                             return;
                         }
-                        let next = parse_head(self.role, &data[..end], on_head);
-                        self.finish_head(next, stats);
+                        let next = parse_head(self.role, &data[..end], stats, on_head);
+                        self.finish_head(next);
                     } else {
-                        if !self.append(&data[..end], budget, stats) {
+                        if !self.append(&data[..end], budget, stats, on_head) {
                             return;
                         }
-                        let next = parse_head(self.role, &self.buf, on_head);
+                        let next = parse_head(self.role, &self.buf, stats, on_head);
                         self.reset_head(budget);
-                        self.finish_head(next, stats);
+                        self.finish_head(next);
                     }
                     data = &data[end..];
                 }
@@ -195,15 +202,55 @@ impl HttpStream {
     }
 
     /// Appends to the head buffer; false (and desync) when the head grows past the bound.
-    fn append(&mut self, data: &[u8], budget: &mut Budget, stats: &mut HttpStats) -> bool {
+    fn append(
+        &mut self,
+        data: &[u8],
+        budget: &mut Budget,
+        stats: &mut HttpStats,
+        on_head: &mut dyn FnMut(Head<'_>) -> NoBody,
+    ) -> bool {
         if self.buf.len() + data.len() > MAX_HEAD || !budget.try_reserve(data.len()) {
-            stats.oversize_heads += 1;
-            self.reset_head(budget);
-            self.state = State::Desync;
+            let buf = std::mem::take(&mut self.buf);
+            let prefix = if buf.is_empty() { &data[..data.len().min(MAX_HEAD)] } else { &buf[..] };
+            self.oversize(prefix, budget, stats, on_head);
+            budget.release(buf.len());
             return false;
         }
         self.buf.extend_from_slice(data);
         true
+    }
+
+    /// A head past [`MAX_HEAD`] (or the table's head budget): a request is still reported
+    /// from a raw scan of its first bytes, then the rest of the head is skipped.
+    fn oversize(
+        &mut self,
+        prefix: &[u8],
+        budget: &mut Budget,
+        stats: &mut HttpStats,
+        on_head: &mut dyn FnMut(Head<'_>) -> NoBody,
+    ) {
+        stats.oversize_heads += 1;
+        if self.role == Role::Request && memchr::memchr(b'\n', prefix).is_some() {
+            report_raw(prefix, stats, on_head);
+        }
+        self.reset_head(budget);
+        self.state = State::Desync;
+    }
+
+    /// End of the connection: a request head that never finished but has its request line
+    /// (an HTTP/0.9 request, a head cut short) is reported from a raw scan. The bytes stay
+    /// held (the head still counts as unfinished) until [`HttpStream::reset_head`].
+    pub fn finish(&mut self, stats: &mut HttpStats, on_head: &mut dyn FnMut(Head<'_>) -> NoBody) {
+        if self.role == Role::Request && self.state == State::Head && memchr::memchr(b'\n', &self.buf).is_some() {
+            report_raw(&self.buf, stats, on_head);
+        }
+    }
+
+    /// The connection stopped speaking HTTP (`101 Switching Protocols`, a `CONNECT` tunnel):
+    /// what follows is not parsed.
+    pub fn switch_protocols(&mut self, budget: &mut Budget) {
+        self.reset_head(budget);
+        self.state = State::UntilClose;
     }
 
     /// Finds the end of the head (just past its blank line) in `data`, carrying the
@@ -229,14 +276,8 @@ impl HttpStream {
         None
     }
 
-    fn finish_head(&mut self, next: Option<State>, stats: &mut HttpStats) {
-        match next {
-            Some(s) => self.state = s,
-            None => {
-                stats.parse_errors += 1;
-                self.state = State::Desync;
-            }
-        }
+    fn finish_head(&mut self, next: Option<State>) {
+        self.state = next.unwrap_or(State::Desync);
     }
 
     /// Drops a half-read head, giving its bytes back to the budget.
@@ -260,34 +301,73 @@ impl HttpStream {
     }
 }
 
-/// Parses a complete head and reports it; returns the framing that follows (`None`: the head
-/// does not parse).
-fn parse_head(role: Role, bytes: &[u8], on_head: &mut dyn FnMut(Head<'_>) -> NoBody) -> Option<State> {
+/// Parses a complete head and reports it; returns the framing that follows (`None`: lost).
+/// A head httparse refuses is counted and read by the raw scan: a request is reported all
+/// the same (`Head::Raw`), a response by its status line.
+fn parse_head(
+    role: Role,
+    bytes: &[u8],
+    stats: &mut HttpStats,
+    on_head: &mut dyn FnMut(Head<'_>) -> NoBody,
+) -> Option<State> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    match role {
+    let mut config = httparse::ParserConfig::default();
+    config.allow_multiple_spaces_in_request_line_delimiters(true);
+    config.allow_multiple_spaces_in_response_status_delimiters(true);
+    let next = match role {
         Role::Request => {
             let mut req = httparse::Request::new(&mut headers);
-            match req.parse(bytes) {
-                Ok(httparse::Status::Complete(_)) => {
-                    on_head(Head::Request(&req));
-                    body_state(req.headers, false, None)
-                }
-                _ => None,
+            if let Ok(httparse::Status::Complete(_)) = config.parse_request(&mut req, bytes) {
+                on_head(Head::Request(&req));
+                body_state(req.headers, false, None)
+            } else {
+                stats.parse_errors += 1;
+                return report_raw(bytes, stats, on_head);
             }
         }
         Role::Response => {
             let mut resp = httparse::Response::new(&mut headers);
-            match resp.parse(bytes) {
-                Ok(httparse::Status::Complete(_)) => {
-                    let code = resp.code.unwrap_or(0);
-                    let NoBody(head_req) = on_head(Head::Response(code));
-                    let no_body = head_req || code < 200 || code == 204 || code == 304;
-                    body_state(resp.headers, no_body, Some(State::UntilClose))
-                }
-                _ => None,
+            if let Ok(httparse::Status::Complete(_)) = config.parse_response(&mut resp, bytes) {
+                let code = resp.code.unwrap_or(0);
+                let NoBody(head_req) = on_head(Head::Response(code));
+                response_state(code, head_req).or_else(|| body_state(resp.headers, false, Some(State::UntilClose)))
+            } else {
+                stats.parse_errors += 1;
+                let (code, framing) = raw::scan_response(bytes)?;
+                let NoBody(head_req) = on_head(Head::Response(code));
+                return response_state(code, head_req).or_else(|| framed(framing, State::UntilClose));
             }
         }
+    };
+    if next.is_none() {
+        stats.parse_errors += 1; // the headers contradict each other
     }
+    next
+}
+
+/// Reports a request head from a raw scan; returns the framing its headers give.
+fn report_raw(bytes: &[u8], stats: &mut HttpStats, on_head: &mut dyn FnMut(Head<'_>) -> NoBody) -> Option<State> {
+    let r = raw::scan_request(bytes);
+    stats.raw_requests += 1;
+    on_head(Head::Raw(&r));
+    framed(r.framing, State::Head)
+}
+
+/// A response's framing fixed by its status alone.
+fn response_state(code: u16, head_req: bool) -> Option<State> {
+    if code == 101 {
+        return Some(State::UntilClose); // the connection speaks another protocol now
+    }
+    (head_req || code < 200 || code == 204 || code == 304).then_some(State::Head)
+}
+
+fn framed(framing: Option<Framing>, unknown: State) -> Option<State> {
+    Some(match framing? {
+        Framing::Chunked => State::Chunked(Chunked::default()),
+        Framing::Length(0) => State::Head,
+        Framing::Length(n) => State::Body(n),
+        Framing::Unknown => unknown,
+    })
 }
 
 /// The framing that follows a head. `None` when the headers contradict each other.

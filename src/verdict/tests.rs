@@ -18,6 +18,8 @@ fn rec(t: u64, version: Version, status: Option<u16>, outcome: Outcome, ua: Opti
             answer_ttl: None,
             provider: crate::event::Provider::Aws,
             breaks_when_enforced: None,
+            parse_error: false,
+            conflict: false,
         },
         network: Network { client: "10.0.0.2:40000".into(), server: "169.254.169.254:80".into(), client_ttl: 64 },
         live: None,

@@ -38,6 +38,8 @@ pub fn request(secs: u64, version: Version, path: &str, outcome: Outcome, ua: Op
             answer_ttl: status.map(|_| 64),
             provider: imdswatch::event::Provider::Aws,
             breaks_when_enforced: imdswatch::event::breaks_when_enforced(version, outcome),
+            parse_error: false,
+            conflict: false,
         },
         network: Network { client: "172.17.0.2:41234".into(), server: "169.254.169.254:80".into(), client_ttl: 63 },
         live: None,

@@ -1,0 +1,87 @@
+//! Checksums, as the receiving host checks them (issue 12: a decoy segment with a bad TCP
+//! checksum is dropped by the server's kernel, so imdswatch must drop it too).
+//!
+//! The rule, for a capture taken on the client host:
+//! - an IPv4 header with a wrong header checksum is dropped (never offloaded on send);
+//! - a TCP segment with the right checksum is kept;
+//! - a TCP checksum field holding 0 or the pseudo-header sum alone is what checksum offload
+//!   leaves in a locally sent packet (the NIC fills it in after the capture point): the
+//!   segment is kept, and counted as unverified;
+//! - anything else is dropped and counted (`tcp_bad_checksums`).
+//!
+//! An attacker who writes the pseudo-header sum into a decoy gets it kept as unverified;
+//! if it then disagrees with the real segment, reassembly reports the conflict.
+
+use std::net::IpAddr;
+
+use etherparse::{IpSlice, TcpSlice};
+
+/// What the checksums of a segment say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Valid,
+    /// The field holds what checksum offload leaves on the sending host.
+    Offloaded,
+    Bad,
+}
+
+/// Whether an IPv4 header's checksum is right (IPv6 has none).
+pub fn ip_header_ok(ip: &IpSlice<'_>) -> bool {
+    match ip {
+        IpSlice::Ipv4(v4) => {
+            let h = v4.header();
+            h.to_header().calc_header_checksum() == h.header_checksum()
+        }
+        IpSlice::Ipv6(_) => true,
+    }
+}
+
+/// Checks the TCP checksum of a segment between `src` and `dst`.
+pub fn verify_tcp(src: IpAddr, dst: IpAddr, tcp: &TcpSlice<'_>) -> Verdict {
+    let len = tcp.slice().len();
+    let (computed, pseudo) = match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            let Ok(c) = tcp.calc_checksum_ipv4(s.octets(), d.octets()) else { return Verdict::Bad };
+            (c, pseudo_sum(&[&s.octets(), &d.octets()], len))
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            let Ok(c) = tcp.calc_checksum_ipv6(s.octets(), d.octets()) else { return Verdict::Bad };
+            (c, pseudo_sum(&[&s.octets(), &d.octets()], len))
+        }
+        _ => return Verdict::Bad,
+    };
+    let field = tcp.checksum();
+    if field == computed {
+        Verdict::Valid
+    } else if field == 0 || field == pseudo || field == !pseudo {
+        Verdict::Offloaded
+    } else {
+        Verdict::Bad
+    }
+}
+
+/// The folded (not complemented) sum of the TCP pseudo-header: what Linux writes in the
+/// checksum field of a segment whose checksum the NIC will compute (CHECKSUM_PARTIAL).
+fn pseudo_sum(addrs: &[&[u8]], len: usize) -> u16 {
+    let mut sum: u64 = 6 + len as u64;
+    for a in addrs {
+        for w in a.chunks(2) {
+            sum += u64::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)]));
+        }
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum as u16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pseudo_sum_is_what_offload_leaves() {
+        // From captures/keepalive-pipelined.pcap: a 40-byte SYN, field 0x6001.
+        assert_eq!(pseudo_sum(&[&[10, 213, 1, 1], &[169, 254, 169, 254]], 40), 0x6001);
+    }
+}
