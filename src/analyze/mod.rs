@@ -117,24 +117,7 @@ fn analyze_into<S: Sink>(cfg: &AnalyzeConfig, sink: S, progress: bool, err: &mut
             engine.finish(&mut |ev| feed(&mut driver, Some(&mut *pf), ev));
             pf.flush(&mut driver);
         }
-        match result {
-            Ok(End::Clean) => {}
-            Ok(End::Truncated { offset }) => {
-                if !cfg.quiet {
-                    progress.suspend(|| {
-                        writeln!(
-                            err,
-                            "imdswatch: warning: {}: file ends in the middle of a record at byte {offset} (capture cut short?); results up to there are shown",
-                            crate::text::safe_path(path)
-                        )
-                    })?;
-                }
-            }
-            Err(e) => {
-                failed = true;
-                progress.suspend(|| writeln!(err, "imdswatch: {}", crate::text::sanitize_message(&e.to_string())))?;
-            }
-        }
+        failed |= report_end(&result, path, cfg.quiet, &progress, err)?;
         if let Some(e) = driver.take_error() {
             return Err(e);
         }
@@ -192,6 +175,36 @@ fn feed<S: Sink>(driver: &mut Driver<S>, per_file: Option<&mut per_file::PerFile
         match per_file {
             Some(pf) => pf.push(record, driver),
             None => driver.record(&record),
+        }
+    }
+}
+
+/// Says how a file ended: a warning for a file cut mid-record (unless quiet), the error of a
+/// file that could not be read. True when it failed.
+fn report_end(
+    result: &Result<End, file::FileError>,
+    path: &std::path::Path,
+    quiet: bool,
+    progress: &Progress,
+    err: &mut dyn Write,
+) -> io::Result<bool> {
+    match result {
+        Ok(End::Clean) => Ok(false),
+        Ok(End::Truncated { offset }) => {
+            if !quiet {
+                progress.suspend(|| {
+                    writeln!(
+                        err,
+                        "imdswatch: warning: {}: file ends in the middle of a record at byte {offset} (capture cut short?); results up to there are shown",
+                        crate::text::safe_path(path)
+                    )
+                })?;
+            }
+            Ok(false)
+        }
+        Err(e) => {
+            progress.suspend(|| writeln!(err, "imdswatch: {}", crate::text::sanitize_message(&e.to_string())))?;
+            Ok(true)
         }
     }
 }
