@@ -368,6 +368,11 @@ pub struct LiveHealth {
     pub attribution_path: Option<&'static str>,
     /// Kernel connect events lost because a perf ring was full (PERF_RECORD_LOST).
     pub perf_lost: u64,
+    /// Connections whose client had exited before /proc was read and that the shadow process
+    /// table (fed by exec/fork events) named.
+    pub shadow_hits: u64,
+    /// Shadow process table entries evicted (least recently used) because it was full.
+    pub shadow_evicted: u64,
 }
 
 /// Requests seen, by kind.
