@@ -229,8 +229,10 @@ mod tests {
         assert_eq!(l.parent_pid, Field { offset: 12, size: 4 });
         assert_eq!(l.child_comm, Field { offset: 16, size: 4 });
         assert_eq!(l.child_pid, Field { offset: 20, size: 4 });
-        let f = Format::parse(&include_str!("../../../tests/fixtures/tracefs/sched_process_fork.format").replace("child_pid", "cpid"))
-            .expect("parses");
+        let f = Format::parse(
+            &include_str!("../../../tests/fixtures/tracefs/sched_process_fork.format").replace("child_pid", "cpid"),
+        )
+        .expect("parses");
         assert_eq!(ForkLayout::from_format(&f).expect_err("no child_pid"), "no field child_pid");
     }
 

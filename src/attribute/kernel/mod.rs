@@ -33,7 +33,7 @@ use rustix::event::{PollFd, PollFlags, poll};
 use super::process::{ProcReader, ReadError};
 use super::{AttributeConfig, found, nz};
 use crate::event::{Attribution, AttributionMiss, AttributionSource};
-pub use format::{ExecLayout, Format, ForkLayout, SetStateLayout, filter};
+pub use format::{ExecLayout, ForkLayout, Format, SetStateLayout, filter};
 use format::{TCP_ESTABLISHED, TCP_SYN_SENT};
 use perf::Ring;
 use shadow::{ProcEvent, SHADOW, Shadow};
@@ -197,8 +197,12 @@ impl Event {
 fn parse_event(source: Source, body: &[u8]) -> Option<Event> {
     match source {
         Source::Connect(l) => parse_sample(body, &l).map(Event::Connect),
-        Source::Exec(l) => split_sample(body).and_then(|(_, t, raw)| Some(Event::Proc(t, shadow::parse_exec(raw, &l)?))),
-        Source::Fork(l) => split_sample(body).and_then(|(_, t, raw)| Some(Event::Proc(t, shadow::parse_fork(raw, &l)?))),
+        Source::Exec(l) => {
+            split_sample(body).and_then(|(_, t, raw)| Some(Event::Proc(t, shadow::parse_exec(raw, &l)?)))
+        }
+        Source::Fork(l) => {
+            split_sample(body).and_then(|(_, t, raw)| Some(Event::Proc(t, shadow::parse_fork(raw, &l)?)))
+        }
     }
 }
 

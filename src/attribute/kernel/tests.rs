@@ -237,6 +237,14 @@ fn kernel_shadow_table_names_a_client_gone_from_proc() {
     let me = std::process::id();
     let mut child = std::process::Command::new("sleep").arg("30").spawn().expect("spawn sleep");
     let pid = child.id();
+    // spawn() returns once exec has begun; the arguments are in place a moment later (the
+    // tracepoint fires after that, so the monitor always reads them later than this).
+    for _ in 0..2_000 {
+        if std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| !c.is_empty()) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
     // Fork and exec are read while the child lives ...
     k.proc_event(10, ProcEvent::Fork { parent: me, child: pid, comm: "imdswatch-test".into() });
     k.proc_event(11, ProcEvent::Exec { pid, filename: "/no/such/sleep-by-event".into() });
