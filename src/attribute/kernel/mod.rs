@@ -45,6 +45,11 @@ const RING_PAGES: usize = 64;
 const RECENT: std::time::Duration = std::time::Duration::from_millis(50);
 /// Pids remembered as recently described.
 const RECENT_PIDS: usize = 1_024;
+/// Data pages per CPU of each of the exec and fork rings (64 KiB: ~900 samples), small enough
+/// that the three rings of a CPU stay within the default `perf_event_mlock_kb` (516 KiB).
+const SCHED_RING_PAGES: usize = 16;
+/// Samples after which an exec/fork ring wakes the thread anyway (before it can fill).
+const SCHED_WAKEUP: u32 = 256;
 /// Sockets between SYN_SENT and their next state, remembered at most (LRU).
 const PENDING: usize = 8_192;
 /// 4-tuple → process answers kept for the attribution stage (LRU).
@@ -252,7 +257,7 @@ impl KernelSource {
         let filter = CString::new(filter(ports)).map_err(|e| e.to_string())?;
         let mut rings = Vec::new();
         for cpu in cpus() {
-            let ring = Ring::open(id, cpu, RING_PAGES, Some(&filter))
+            let ring = Ring::open(id, cpu, RING_PAGES, 1, Some(&filter))
                 .map_err(|e| format!("perf_event_open on cpu {cpu}: {e}"))?;
             rings.push((Source::Connect(layout), ring));
         }
@@ -418,7 +423,8 @@ impl KernelSource {
 }
 
 /// The exec and fork tracepoints on every online CPU, unfiltered (every process may be a
-/// client later). Exec and fork rates are far below connect floods; rings are shared-size.
+/// client later). They need not wake the thread: a connect sample (or the poll timeout)
+/// does, and each pass drains every ring, so an exec is always read with the connects after it.
 fn open_proc_rings(root: &std::path::Path) -> Result<Vec<(Source, Ring)>, String> {
     let (exec_id, f) = tracefs::tracepoint(root, "sched", "sched_process_exec")?;
     let exec = Source::Exec(ExecLayout::from_format(&f)?);
@@ -427,7 +433,7 @@ fn open_proc_rings(root: &std::path::Path) -> Result<Vec<(Source, Ring)>, String
     let mut rings = Vec::new();
     for cpu in cpus() {
         for (id, source) in [(exec_id, exec), (fork_id, fork)] {
-            let ring = Ring::open(id, cpu, RING_PAGES, None)
+            let ring = Ring::open(id, cpu, SCHED_RING_PAGES, SCHED_WAKEUP, None)
                 .map_err(|e| format!("perf_event_open of sched events on cpu {cpu}: {e}"))?;
             rings.push((source, ring));
         }
