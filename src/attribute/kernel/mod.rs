@@ -398,7 +398,13 @@ impl KernelSource {
 
     fn read_proc(&mut self, pid: u32, time: u64) -> Attribution {
         match self.procs.details(pid) {
-            Ok(d) => Attribution { source: Some(AttributionSource::Kernel), ..found(&d) },
+            Ok(d) => {
+                let mut a = Attribution { source: Some(AttributionSource::Kernel), ..found(&d) };
+                if let Some(p) = a.process.as_mut().filter(|p| p.file.path.is_none() || p.cmdline.is_empty()) {
+                    a.missing = self.shadow.complete(p, time);
+                }
+                a
+            }
             Err(e) => {
                 if e == ReadError::Gone
                     && let Some(a) = self.shadow.describe(pid, time, &mut self.procs)

@@ -199,6 +199,31 @@ impl Shadow {
         })
     }
 
+    /// Completes a description read from /proc while the process was exiting (its `exe`
+    /// link and its memory, hence its command line, already gone) from the table; returns
+    /// what is still missing.
+    pub fn complete(&mut self, p: &mut Process, time: u64) -> Vec<&'static str> {
+        let e = self.table.peek(&p.pid).filter(|e| e.start <= time);
+        if p.file.path.is_none()
+            && let Some(exe) = e.and_then(|e| e.exe.clone())
+        {
+            p.file = ProcessFile { name: file_name(&p.file.name, Some(&exe)), path: Some(exe) };
+        }
+        if p.cmdline.is_empty()
+            && let Some(c) = e.and_then(|e| e.cmdline.clone())
+        {
+            p.cmdline = c;
+        }
+        let mut missing = Vec::new();
+        if p.file.path.is_none() {
+            missing.push("exe");
+        }
+        if p.cmdline.is_empty() {
+            missing.push("cmdline");
+        }
+        missing
+    }
+
     /// Parent first: from the table while it knows the pids, then from /proc.
     fn ancestors(&mut self, pid: u32, mut ppid: Option<u32>, procs: &mut ProcReader) -> Vec<Ancestor> {
         let mut out: Vec<Ancestor> = Vec::new();

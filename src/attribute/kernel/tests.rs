@@ -314,3 +314,24 @@ fn kernel_shadow_table_is_bounded_and_counted() {
     assert_eq!(k.shadow.len(), shadow::SHADOW);
     assert_eq!(k.shared().counters.shadow_evicted.load(Relaxed), 6);
 }
+
+#[test]
+fn kernel_shadow_table_completes_a_process_read_while_exiting() {
+    let mut k = source();
+    let gone = u32::MAX - 11;
+    k.proc_event(1, ProcEvent::Fork { parent: std::process::id(), child: gone, comm: "sh".into() });
+    k.proc_event(2, ProcEvent::Exec { pid: gone, filename: "/usr/bin/curl".into() });
+    // /proc answered, but the exe link and the memory were already gone.
+    let mut p = crate::event::Process {
+        pid: gone,
+        file: crate::event::ProcessFile { name: "curl".into(), path: None },
+        cmdline: String::new(),
+        uid: 0,
+        user: None,
+        ancestors: Vec::new(),
+    };
+    assert_eq!(k.shadow.complete(&mut p, 3), vec!["cmdline"], "the exec named the file, not the arguments");
+    assert_eq!(p.file.path.as_deref(), Some("/usr/bin/curl"));
+    p.file.path = None;
+    assert_eq!(k.shadow.complete(&mut p, 0), vec!["exe", "cmdline"], "older than the entry");
+}
