@@ -30,7 +30,7 @@ bash captures/netns.sh up "$p"
 ip netns exec "${p}imds" python3 captures/mock_imds.py --listen 0.0.0.0:80 --count-file "$tmp/count.json" &
 mock=$!
 for _ in $(seq 100); do ip netns exec "${p}imds" ss -Hltn 'sport = :80' | grep -q . && break; sleep 0.05; done
-IMDSWATCH_DEBUG_ATTRIBUTION=1 ip netns exec "${p}host" "$bin" live --json --stats-interval 0 \
+IMDSWATCH_DEBUG_ATTRIBUTION=1 ip netns exec "${p}host" "$bin" live --json --stats-interval 1 \
     --attribution "${ATTRIBUTION:-auto}" >"$tmp/live.ndjson" 2>"$tmp/live.err" &
 mon=$!
 for _ in $(seq 100); do grep -q capturing "$tmp/live.err" 2>/dev/null && break; sleep 0.05; done
@@ -64,4 +64,11 @@ sources = collections.Counter(r.get("attribution_source") for r in recs)
 print(f"curl runs: {len(pids)}  requests seen: {len(recs)}  attributed to the right pid: {right} "
       f"({100.0 * right / max(len(pids), 1):.1f}%)  right pid and exe: {exe}  misses: {dict(misses)}  "
       f"sources: {dict(sources)}")
+odd = [r for r in recs if r.get("process") and r["process"]["pid"] in pids
+       and not (r["process"]["file"].get("path") or "").endswith("/curl")]
+for r in odd[:5]:
+    print("  right pid, other exe:", r["process"]["file"], r.get("attribution_source"), r.get("attribution_missing"))
+stats = [r for r in map(json.loads, open(sys.argv[2])) if r.get("type") == "stats"]
+if stats:
+    print("  last stats:", {k: stats[-1].get(k) for k in ("perf_lost", "shadow_hits", "shadow_evicted")})
 PY

@@ -430,6 +430,8 @@ fn attributes_every_client(test: &str, tag: &str, path: &str) {
     assert_eq!(stats["queue_losses"], 0);
     assert_eq!(stats["attribution_path"], path);
     assert_eq!(stats["perf_lost"], 0);
+    // The shadow process table's counters are in the record on both paths (0 without it).
+    assert!(stats["shadow_hits"].is_u64() && stats["shadow_evicted"].is_u64(), "{stats}");
     assert_eq!(stats["attribution_overload"], 0);
     assert_eq!(stats["output_errors"], 0);
 }

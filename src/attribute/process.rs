@@ -83,7 +83,7 @@ fn push_counted<K: std::hash::Hash + Eq + Copy, V>(c: &mut LruCache<K, V>, k: K,
 }
 
 /// Name shown for an executable: the file name of `exe`, else `comm`.
-fn file_name(comm: &str, exe: Option<&str>) -> String {
+pub(crate) fn file_name(comm: &str, exe: Option<&str>) -> String {
     exe.map(|p| p.strip_suffix(" (deleted)").unwrap_or(p))
         .and_then(|p| Path::new(p).file_name())
         .and_then(|n| n.to_str())
@@ -103,7 +103,12 @@ impl ProcReader {
         }
     }
 
-    fn dir(&self, pid: u32) -> PathBuf {
+    /// The user name of `uid` (cached `/etc/passwd` lookup).
+    pub(crate) fn user_name(&mut self, uid: u32) -> Option<String> {
+        self.users.name(uid)
+    }
+
+    pub(crate) fn dir(&self, pid: u32) -> PathBuf {
         self.proc_root.join(pid.to_string())
     }
 
@@ -117,7 +122,7 @@ impl ProcReader {
         Some(p.to_string_lossy().into_owned())
     }
 
-    fn cmdline(&self, pid: u32) -> String {
+    pub(crate) fn cmdline(&self, pid: u32) -> String {
         let mut raw = Vec::new();
         if let Ok(f) = std::fs::File::open(self.dir(pid).join("cmdline")) {
             // A short read is fine: the tail is cut anyway.
@@ -163,7 +168,7 @@ impl ProcReader {
     }
 
     /// Parent first, up to PID 1; stops early at a process that is gone or unreadable.
-    fn ancestry(&mut self, pid: u32, mut ppid: u32) -> Vec<Ancestor> {
+    pub(crate) fn ancestry(&mut self, pid: u32, mut ppid: u32) -> Vec<Ancestor> {
         let mut out: Vec<Ancestor> = Vec::new();
         let mut seen = vec![pid];
         while ppid != 0 && out.len() < MAX_DEPTH && !seen.contains(&ppid) {

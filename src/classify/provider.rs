@@ -33,17 +33,18 @@ impl Marks {
 
     /// Looks at one header (name case-insensitive; values trimmed, case-insensitive).
     pub fn header(&mut self, name: &str, value: &[u8]) {
-        let v = String::from_utf8_lossy(value);
-        let v = v.trim();
+        // Only the provider headers' values matter: the others are not decoded (hot path).
+        let v = || std::str::from_utf8(value).unwrap_or("").trim();
         if name.eq_ignore_ascii_case("metadata-flavor") {
+            let v = v();
             if v.eq_ignore_ascii_case("google") {
                 self.mark(Provider::Gcp);
             } else if v.eq_ignore_ascii_case("ibm") {
                 self.mark(Provider::Ibm);
             }
-        } else if name.eq_ignore_ascii_case("metadata") && v.eq_ignore_ascii_case("true") {
+        } else if name.eq_ignore_ascii_case("metadata") && v().eq_ignore_ascii_case("true") {
             self.mark(Provider::Azure);
-        } else if name.eq_ignore_ascii_case("authorization") && v.eq_ignore_ascii_case("bearer oracle") {
+        } else if name.eq_ignore_ascii_case("authorization") && v().eq_ignore_ascii_case("bearer oracle") {
             self.mark(Provider::Oracle);
         } else if name.get(..ALIYUN.len()).is_some_and(|n| n.eq_ignore_ascii_case(ALIYUN)) {
             self.mark(Provider::Alibaba);

@@ -81,8 +81,14 @@ pub struct LiveHealth {
     /// Attribution path in use: `kernel`, `procfs`, or `off`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attribution_path: Option<&'static str>,
-    /// Kernel connect events lost because a perf ring was full (PERF_RECORD_LOST).
+    /// Kernel events (connect, and exec/fork of the shadow table) lost because a perf ring
+    /// was full (PERF_RECORD_LOST).
     pub perf_lost: u64,
+    /// Connections whose client had exited before /proc was read and that the shadow process
+    /// table (fed by exec/fork events) named.
+    pub shadow_hits: u64,
+    /// Shadow process table entries evicted (least recently used) because it was full.
+    pub shadow_evicted: u64,
 }
 
 /// The host-level verdict: clients by verdict, and whether it is safe to enforce IMDSv2.

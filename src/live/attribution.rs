@@ -53,7 +53,13 @@ pub fn open_kernel(path: AttributionPath, ports: &[u16]) -> anyhow::Result<(Opti
         return Ok((None, "/proc and sock_diag (--attribution procfs)".into()));
     }
     match KernelSource::open(ports, &AttributeConfig::default()) {
-        Ok(k) => Ok((Some(k), "kernel connect events (sock:inet_sock_set_state via perf), /proc as fallback".into())),
+        Ok(k) => {
+            let line = format!(
+                "kernel connect events (sock:inet_sock_set_state via perf), {}, /proc as fallback",
+                k.shadow_note()
+            );
+            Ok((Some(k), line))
+        }
         Err(e) if path == AttributionPath::Kernel => {
             anyhow::bail!(
                 "--attribution kernel: the kernel path is unavailable: {e} (needs CAP_PERFMON or CAP_SYS_ADMIN, perf_event_paranoid, tracefs)"

@@ -94,6 +94,8 @@ pub fn snapshot(c: &Counters, counts: &RequestCounts, sources: &[String], starte
             output_errors: Counters::get(&c.output_errors),
             attribution_path: c.attribution_path.get().copied(),
             perf_lost: c.kernel.get().map(|k| Counters::get(&k.counters.lost)).unwrap_or(0),
+            shadow_hits: c.kernel.get().map(|k| Counters::get(&k.counters.shadow_hits)).unwrap_or(0),
+            shadow_evicted: c.kernel.get().map(|k| Counters::get(&k.counters.shadow_evicted)).unwrap_or(0),
         }),
     }
 }

@@ -19,6 +19,11 @@ pub struct TerminalSafe;
 
 impl Formatter for TerminalSafe {
     fn write_string_fragment<W: ?Sized + Write>(&mut self, w: &mut W, fragment: &str) -> io::Result<()> {
+        // serde_json escapes ASCII controls itself: all-ASCII text (nearly every value) is
+        // written as it is, without a per-character look (hot path).
+        if fragment.is_ascii() {
+            return w.write_all(fragment.as_bytes());
+        }
         let mut start = 0;
         for (i, c) in fragment.char_indices() {
             if c.is_ascii() || !is_unsafe(c) {

@@ -21,9 +21,21 @@ pub fn client_key(r: &RequestRecord) -> (String, String) {
     (ip, r.imds.user_agent.clone().unwrap_or_else(|| "-".to_owned()))
 }
 
+/// The IP of an `ip:port` or `[ip]:port` client address, as a slice (no allocation).
+fn client_ip(addr: &str) -> &str {
+    match addr.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(rest),
+        None => addr.rsplit_once(':').map_or(addr, |(ip, _)| ip),
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Tracker {
-    clients: HashMap<(String, String), ClientSummary>,
+    /// By client IP, then user agent: looked up by borrowed slices, so a record of a known
+    /// client costs no allocation (this runs for every request).
+    clients: HashMap<String, HashMap<String, ClientSummary>>,
+    /// Clients in `clients` (bounded by [`MAX_CLIENTS`]).
+    count: usize,
     other: ClientSummary,
     folded: u64,
 }
@@ -61,9 +73,13 @@ pub struct VerdictRecord {
 
 impl Tracker {
     pub fn add(&mut self, r: &RequestRecord) {
-        let key = client_key(r);
-        if self.clients.contains_key(&key) || self.clients.len() < MAX_CLIENTS {
-            self.clients.entry(key).or_default().add(r);
+        let ip = client_ip(&r.network.client);
+        let ua = r.imds.user_agent.as_deref().unwrap_or("-");
+        if let Some(s) = self.clients.get_mut(ip).and_then(|m| m.get_mut(ua)) {
+            s.add(r);
+        } else if self.count < MAX_CLIENTS {
+            self.count += 1;
+            self.clients.entry(ip.to_owned()).or_default().entry(ua.to_owned()).or_default().add(r);
         } else {
             self.folded += 1;
             self.other.add(r);
@@ -72,7 +88,7 @@ impl Tracker {
 
     fn all(&self) -> impl Iterator<Item = ((&str, &str), &ClientSummary)> {
         let other = (self.folded > 0).then_some((("(other clients)", "-"), &self.other));
-        self.clients.iter().map(|((c, u), s)| ((c.as_str(), u.as_str()), s)).chain(other)
+        self.clients.iter().flat_map(|(c, m)| m.iter().map(move |(u, s)| ((c.as_str(), u.as_str()), s))).chain(other)
     }
 
     pub fn host(&self) -> HostVerdict {

@@ -119,6 +119,39 @@ impl SetStateLayout {
     }
 }
 
+/// The layout of `sched:sched_process_exec` (the exec'd file and the pid that ran it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExecLayout {
+    /// `__data_loc char[]`: a u32 of (length << 16 | offset) into the record.
+    pub filename: Field,
+    pub pid: Field,
+}
+
+impl ExecLayout {
+    pub fn from_format(f: &Format) -> Result<ExecLayout, String> {
+        Ok(ExecLayout { filename: f.field("filename", 4)?, pid: f.field("pid", 4)? })
+    }
+}
+
+/// The layout of `sched:sched_process_fork` (parent and child pid, the child's comm).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForkLayout {
+    pub parent_pid: Field,
+    pub child_pid: Field,
+    /// `__data_loc char[]`, as `ExecLayout::filename`.
+    pub child_comm: Field,
+}
+
+impl ForkLayout {
+    pub fn from_format(f: &Format) -> Result<ForkLayout, String> {
+        Ok(ForkLayout {
+            parent_pid: f.field("parent_pid", 4)?,
+            child_pid: f.field("child_pid", 4)?,
+            child_comm: f.field("child_comm", 4)?,
+        })
+    }
+}
+
 /// TCP states of `include/net/tcp_states.h`.
 pub const TCP_ESTABLISHED: i32 = 1;
 pub const TCP_SYN_SENT: i32 = 2;
@@ -184,6 +217,23 @@ mod tests {
         assert_eq!(SetStateLayout::from_format(&f).expect_err("no saddr_v6"), "no field saddr_v6");
         assert!(Format::parse("\tfield:int x;\toffset:zz;\tsize:4;").is_err());
         assert_eq!(Format::parse("name: x\nID: 3\n").expect("no fields").fields.len(), 0);
+    }
+
+    #[test]
+    fn kernel_format_parses_sched_process_exec_and_fork() {
+        let f = Format::parse(include_str!("../../../tests/fixtures/tracefs/sched_process_exec.format")).expect("exec");
+        let l = ExecLayout::from_format(&f).expect("exec layout");
+        assert_eq!((l.filename, l.pid), (Field { offset: 8, size: 4 }, Field { offset: 12, size: 4 }));
+        let f = Format::parse(include_str!("../../../tests/fixtures/tracefs/sched_process_fork.format")).expect("fork");
+        let l = ForkLayout::from_format(&f).expect("fork layout");
+        assert_eq!(l.parent_pid, Field { offset: 12, size: 4 });
+        assert_eq!(l.child_comm, Field { offset: 16, size: 4 });
+        assert_eq!(l.child_pid, Field { offset: 20, size: 4 });
+        let f = Format::parse(
+            &include_str!("../../../tests/fixtures/tracefs/sched_process_fork.format").replace("child_pid", "cpid"),
+        )
+        .expect("parses");
+        assert_eq!(ForkLayout::from_format(&f).expect_err("no child_pid"), "no field child_pid");
     }
 
     #[test]

@@ -9,12 +9,16 @@
 //! 4-tuple. The two are joined by the socket's kernel address (used as a key only; never
 //! printed or stored beyond the join).
 //!
-//! On the SYN_SENT sample the process is described at once from `/proc/PID` (the shadow
-//! table: [`ProcReader`], an LRU by (pid, start time)), while the client still sits in
-//! `connect()`: a client that exits a millisecond after its request is still named.
+//! On the SYN_SENT sample the process is described at once from `/proc/PID` ([`ProcReader`],
+//! an LRU by (pid, start time)), while the client still sits in `connect()`. When the client
+//! has already exited by then (the sample is read a little later, on another thread), the
+//! shadow process table answers: it learnt the pid's exe, command line, parent and cgroup
+//! from the `sched:sched_process_exec`/`sched_process_fork` samples of the same rings
+//! ([`shadow`]), so a client that exits a millisecond after its request is still named.
 
 mod format;
 mod perf;
+mod shadow;
 mod tracefs;
 
 use std::ffi::CString;
@@ -29,9 +33,10 @@ use rustix::event::{PollFd, PollFlags, poll};
 use super::process::{ProcReader, ReadError};
 use super::{AttributeConfig, found, nz};
 use crate::event::{Attribution, AttributionMiss, AttributionSource};
-pub use format::{Format, SetStateLayout, filter};
+pub use format::{ExecLayout, ForkLayout, Format, SetStateLayout, filter};
 use format::{TCP_ESTABLISHED, TCP_SYN_SENT};
 use perf::Ring;
+use shadow::{ProcEvent, SHADOW, Shadow};
 
 /// Data pages per CPU ring (256 KiB with 4 KiB pages: ~2,800 samples of ~96 bytes).
 const RING_PAGES: usize = 64;
@@ -40,6 +45,11 @@ const RING_PAGES: usize = 64;
 const RECENT: std::time::Duration = std::time::Duration::from_millis(50);
 /// Pids remembered as recently described.
 const RECENT_PIDS: usize = 1_024;
+/// Data pages per CPU of each of the exec and fork rings (64 KiB: ~900 samples), small enough
+/// that the three rings of a CPU stay within the default `perf_event_mlock_kb` (516 KiB).
+const SCHED_RING_PAGES: usize = 16;
+/// Samples after which an exec/fork ring wakes the thread anyway (before it can fill).
+const SCHED_WAKEUP: u32 = 256;
 /// Sockets between SYN_SENT and their next state, remembered at most (LRU).
 const PENDING: usize = 8_192;
 /// 4-tuple → process answers kept for the attribution stage (LRU).
@@ -64,6 +74,12 @@ pub struct KernelCounters {
     pub proc_gone: AtomicU64,
     /// SYN_SENT sockets forgotten before their next state (pending table full).
     pub pending_evicted: AtomicU64,
+    /// Connections whose process was gone from /proc and was named by the shadow table.
+    pub shadow_hits: AtomicU64,
+    /// Shadow table entries evicted (least recently used) because the table was full.
+    pub shadow_evicted: AtomicU64,
+    /// Exec and fork samples applied to the shadow table.
+    pub proc_events: AtomicU64,
 }
 
 /// What the kernel thread shares with the attribution stage.
@@ -123,12 +139,17 @@ fn bytes<const N: usize>(raw: &[u8], f: format::Field) -> Option<[u8; N]> {
     raw.get(f.offset..f.offset + N)?.try_into().ok()
 }
 
-/// Parses a PERF_RECORD_SAMPLE body of layout TID, TIME, RAW.
-fn parse_sample(body: &[u8], l: &SetStateLayout) -> Option<Sample> {
+/// Splits a PERF_RECORD_SAMPLE body of layout TID, TIME, RAW into (pid, time, raw record).
+fn split_sample(body: &[u8]) -> Option<(u32, u64, &[u8])> {
     let pid = u32::from_ne_bytes(body.get(0..4)?.try_into().ok()?);
     let time = u64::from_ne_bytes(body.get(8..16)?.try_into().ok()?);
     let raw_len = u32::from_ne_bytes(body.get(16..20)?.try_into().ok()?) as usize;
-    let raw = body.get(20..20 + raw_len)?;
+    Some((pid, time, body.get(20..20 + raw_len)?))
+}
+
+/// Parses a PERF_RECORD_SAMPLE body of `inet_sock_set_state`.
+fn parse_sample(body: &[u8], l: &SetStateLayout) -> Option<Sample> {
+    let (pid, time, raw) = split_sample(body)?;
     if raw.len() < l.min_len() {
         return None;
     }
@@ -155,11 +176,48 @@ fn parse_sample(body: &[u8], l: &SetStateLayout) -> Option<Sample> {
     Some(Sample { pid, time, what: Transition::Left { skaddr, newstate, client, server } })
 }
 
+/// Which tracepoint a ring reads.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    Connect(SetStateLayout),
+    Exec(ExecLayout),
+    Fork(ForkLayout),
+}
+
+/// A parsed sample of any of the rings.
+enum Event {
+    Connect(Sample),
+    Proc(u64, ProcEvent),
+}
+
+impl Event {
+    fn time(&self) -> u64 {
+        match self {
+            Event::Connect(s) => s.time,
+            Event::Proc(t, _) => *t,
+        }
+    }
+}
+
+fn parse_event(source: Source, body: &[u8]) -> Option<Event> {
+    match source {
+        Source::Connect(l) => parse_sample(body, &l).map(Event::Connect),
+        Source::Exec(l) => {
+            split_sample(body).and_then(|(_, t, raw)| Some(Event::Proc(t, shadow::parse_exec(raw, &l)?)))
+        }
+        Source::Fork(l) => {
+            split_sample(body).and_then(|(_, t, raw)| Some(Event::Proc(t, shadow::parse_fork(raw, &l)?)))
+        }
+    }
+}
+
 /// The kernel side: the rings, the sockets waiting for their source port, and the shadow
 /// process table. Runs on its own thread ([`KernelSource::run`]).
 pub struct KernelSource {
-    rings: Vec<Ring>,
-    layout: SetStateLayout,
+    rings: Vec<(Source, Ring)>,
+    /// Why the shadow table is not fed, when it is not (tracepoints unavailable).
+    shadow_off: Option<String>,
+    shadow: Shadow,
     /// skaddr → (pid, what /proc said at SYN_SENT).
     pending: LruCache<u64, Attribution>,
     /// skaddr → 4-tuple of a socket whose SYN_SENT sample was not read yet (other CPU).
@@ -199,17 +257,31 @@ impl KernelSource {
         let filter = CString::new(filter(ports)).map_err(|e| e.to_string())?;
         let mut rings = Vec::new();
         for cpu in cpus() {
-            rings.push(
-                Ring::open(id, cpu, RING_PAGES, &filter).map_err(|e| format!("perf_event_open on cpu {cpu}: {e}"))?,
-            );
+            let ring = Ring::open(id, cpu, RING_PAGES, 1, Some(&filter))
+                .map_err(|e| format!("perf_event_open on cpu {cpu}: {e}"))?;
+            rings.push((Source::Connect(layout), ring));
         }
-        Ok(KernelSource::with_rings(rings, layout, config))
+        let mut k = KernelSource::with_rings(rings, config);
+        match open_proc_rings(&root) {
+            Ok(more) => k.rings.extend(more),
+            Err(e) => k.shadow_off = Some(e),
+        }
+        Ok(k)
     }
 
-    fn with_rings(rings: Vec<Ring>, layout: SetStateLayout, config: &AttributeConfig) -> KernelSource {
+    /// For the start-up line: whether the shadow process table is fed.
+    pub fn shadow_note(&self) -> String {
+        match &self.shadow_off {
+            None => "shadow process table from sched_process_exec/fork".into(),
+            Some(e) => format!("no shadow process table: {e}"),
+        }
+    }
+
+    fn with_rings(rings: Vec<(Source, Ring)>, config: &AttributeConfig) -> KernelSource {
         KernelSource {
             rings,
-            layout,
+            shadow_off: None,
+            shadow: Shadow::new(SHADOW),
             pending: LruCache::new(nz(PENDING)),
             early: LruCache::new(nz(PENDING)),
             procs: ProcReader::new(
@@ -236,7 +308,7 @@ impl KernelSource {
     pub fn run(mut self, stop: &AtomicBool) {
         while !stop.load(Relaxed) {
             let mut fds: Vec<PollFd<'_>> =
-                self.rings.iter().map(|r| PollFd::from_borrowed_fd(r.fd(), PollFlags::IN)).collect();
+                self.rings.iter().map(|(_, r)| PollFd::from_borrowed_fd(r.fd(), PollFlags::IN)).collect();
             let timeout = rustix::event::Timespec { tv_sec: 0, tv_nsec: i64::from(POLL_MS) * 1_000_000 };
             let _ = poll(&mut fds, Some(&timeout));
             drop(fds);
@@ -245,15 +317,16 @@ impl KernelSource {
     }
 
     /// One pass: every ring drained, samples handled in time order (a socket's two samples
-    /// may sit in two CPUs' rings).
+    /// may sit in two CPUs' rings; a fork/exec comes before the connect of its process).
     pub fn pass(&mut self) {
         let mut samples = Vec::new();
-        let (layout, c) = (self.layout, &self.shared.counters);
-        for ring in &mut self.rings {
+        let c = &self.shared.counters;
+        for (source, ring) in &mut self.rings {
+            let source = *source;
             ring.drain(&mut self.scratch, &mut |kind, body| match kind {
                 perf::RECORD_SAMPLE => {
                     c.samples.fetch_add(1, Relaxed);
-                    match parse_sample(body, &layout) {
+                    match parse_event(source, body) {
                         Some(s) => samples.push(s),
                         None => _ = c.malformed.fetch_add(1, Relaxed),
                     }
@@ -265,17 +338,31 @@ impl KernelSource {
                 _ => {}
             });
         }
-        samples.sort_by_key(|s| s.time);
+        samples.sort_by_key(Event::time);
         for s in samples {
-            self.handle(s);
+            match s {
+                Event::Connect(s) => self.handle(s),
+                Event::Proc(t, ev) => self.proc_event(t, ev),
+            }
         }
+        let c = &self.shared.counters;
+        c.shadow_hits.store(self.shadow.stats.hits, Relaxed);
+        c.shadow_evicted.store(self.shadow.stats.evicted, Relaxed);
         self.shared.passes.fetch_add(1, Relaxed);
+    }
+
+    fn proc_event(&mut self, time: u64, ev: ProcEvent) {
+        self.shared.counters.proc_events.fetch_add(1, Relaxed);
+        if let ProcEvent::Exec { pid, .. } = ev {
+            self.recent.pop(&pid); // a new image: what was read before is stale
+        }
+        self.shadow.apply(ev, time, &self.procs);
     }
 
     fn handle(&mut self, s: Sample) {
         match s.what {
             Transition::SynSent { skaddr } => {
-                let a = self.describe(s.pid);
+                let a = self.describe(s.pid, s.time);
                 if let Some((client, server)) = self.early.pop(&skaddr) {
                     self.joined(client, server, a);
                 } else if self.pending.push(skaddr, a).is_some_and(|(k, _)| k != skaddr) {
@@ -296,23 +383,34 @@ impl KernelSource {
         self.shared.answer((client, server), a);
     }
 
-    /// The shadow table's description of `pid`, read now, while it is in `connect()`.
-    fn describe(&mut self, pid: u32) -> Attribution {
+    /// The description of `pid`, read now, while it is in `connect()` (at perf time `time`).
+    fn describe(&mut self, pid: u32, time: u64) -> Attribution {
         if let Some((at, a)) = self.recent.get(&pid)
             && at.elapsed() < RECENT
             && a.process.is_some()
         {
             return a.clone();
         }
-        let a = self.read_proc(pid);
+        let a = self.read_proc(pid, time);
         self.recent.put(pid, (Instant::now(), a.clone()));
         a
     }
 
-    fn read_proc(&mut self, pid: u32) -> Attribution {
+    fn read_proc(&mut self, pid: u32, time: u64) -> Attribution {
         match self.procs.details(pid) {
-            Ok(d) => Attribution { source: Some(AttributionSource::Kernel), ..found(&d) },
+            Ok(d) => {
+                let mut a = Attribution { source: Some(AttributionSource::Kernel), ..found(&d) };
+                if let Some(p) = a.process.as_mut().filter(|p| p.file.path.is_none() || p.cmdline.is_empty()) {
+                    a.missing = self.shadow.complete(p, time);
+                }
+                a
+            }
             Err(e) => {
+                if e == ReadError::Gone
+                    && let Some(a) = self.shadow.describe(pid, time, &mut self.procs)
+                {
+                    return a;
+                }
                 self.shared.counters.proc_gone.fetch_add(1, Relaxed);
                 Attribution {
                     miss: Some(if e == ReadError::Permission {
@@ -328,6 +426,25 @@ impl KernelSource {
             }
         }
     }
+}
+
+/// The exec and fork tracepoints on every online CPU, unfiltered (every process may be a
+/// client later). They need not wake the thread: a connect sample (or the poll timeout)
+/// does, and each pass drains every ring, so an exec is always read with the connects after it.
+fn open_proc_rings(root: &std::path::Path) -> Result<Vec<(Source, Ring)>, String> {
+    let (exec_id, f) = tracefs::tracepoint(root, "sched", "sched_process_exec")?;
+    let exec = Source::Exec(ExecLayout::from_format(&f)?);
+    let (fork_id, f) = tracefs::tracepoint(root, "sched", "sched_process_fork")?;
+    let fork = Source::Fork(ForkLayout::from_format(&f)?);
+    let mut rings = Vec::new();
+    for cpu in cpus() {
+        for (id, source) in [(exec_id, exec), (fork_id, fork)] {
+            let ring = Ring::open(id, cpu, SCHED_RING_PAGES, SCHED_WAKEUP, None)
+                .map_err(|e| format!("perf_event_open of sched events on cpu {cpu}: {e}"))?;
+            rings.push((source, ring));
+        }
+    }
+    Ok(rings)
 }
 
 #[cfg(test)]

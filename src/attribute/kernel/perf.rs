@@ -74,8 +74,9 @@ fn page_size() -> usize {
 
 impl Ring {
     /// Opens tracepoint `id` on `cpu` for every process, with a ring of `pages` data pages
-    /// (a power of two), sets `filter` and enables it.
-    pub fn open(id: u64, cpu: i32, pages: usize, filter: &CStr) -> io::Result<Ring> {
+    /// (a power of two), sets `filter` (when given) and enables it. The fd becomes readable
+    /// every `wakeup` samples.
+    pub fn open(id: u64, cpu: i32, pages: usize, wakeup: u32, filter: Option<&CStr>) -> io::Result<Ring> {
         let attr = Attr {
             kind: PERF_TYPE_TRACEPOINT,
             size: std::mem::size_of::<Attr>() as u32,
@@ -83,7 +84,7 @@ impl Ring {
             sample_period: 1,
             sample_type: SAMPLE_TYPE,
             flags: FLAG_DISABLED,
-            wakeup_events: 1,
+            wakeup_events: wakeup.max(1),
             ..Attr::default()
         };
         // SAFETY: `attr` is a valid, fully initialised perf_event_attr of the size it states,
@@ -104,9 +105,11 @@ impl Ring {
         // SAFETY: the syscall returned a new fd that nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
         let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
-        // SAFETY: SET_FILTER reads a NUL-terminated string, which `filter` is, alive for the call.
-        if unsafe { libc::ioctl(raw, IOC_SET_FILTER as _, filter.as_ptr()) } < 0 {
-            return Err(io::Error::last_os_error());
+        if let Some(filter) = filter {
+            // SAFETY: SET_FILTER reads a NUL-terminated string, which `filter` is, alive for the call.
+            if unsafe { libc::ioctl(raw, IOC_SET_FILTER as _, filter.as_ptr()) } < 0 {
+                return Err(io::Error::last_os_error());
+            }
         }
         let len = (pages + 1) * page_size();
         // SAFETY: a fresh shared mapping of the perf fd, of the size perf requires (1 + 2^n
