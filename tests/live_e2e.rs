@@ -5,6 +5,9 @@
 //! Needs root and `ip netns`; skips with a printed reason otherwise. The metadata addresses
 //! exist only inside the namespaces the test creates (captures/netns.sh).
 
+#[path = "support/host.rs"]
+mod host;
+use host::{euid, netns_permitted, root, sh};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -22,38 +25,18 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 
 const HEX_ID: &str = "4f1c2a9be0d34c77a8b6e5f0c1d2e3f40a1b2c3d4e5f60718293a4b5c6d7e8f9";
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn sh(cmd: &mut Command) -> Output {
-    cmd.output().expect("run a command")
-}
-
 /// Why this machine cannot run the test, if it cannot.
 fn cannot_run(test: &str) -> Option<String> {
-    if unsafe_free_euid() != 0 {
+    if euid() != 0 {
         return Some("not root".into());
     }
-    let probe = format!("imw-probe-{test}-{}", std::process::id());
-    let ok = sh(Command::new("ip").args(["netns", "add", &probe])).status.success();
-    let _ = sh(Command::new("ip").args(["netns", "del", &probe]));
-    if !ok {
+    if !netns_permitted(test) {
         return Some("`ip netns add` is not permitted here".into());
     }
     if !root().join("captures/.venv/bin/python").exists() {
         return Some("botocore venv missing: run scripts/setup.sh".into());
     }
     None
-}
-
-/// The effective uid, from /proc (no unsafe code).
-fn unsafe_free_euid() -> u32 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(str::to_owned))
-        .and_then(|l| l.split_whitespace().nth(2).and_then(|v| v.parse().ok()))
-        .unwrap_or(u32::MAX)
 }
 
 /// The namespaces, removed on drop.
@@ -544,7 +527,7 @@ fn wait_for_lines(p: &Path, n: usize) {
 #[test]
 fn without_privileges_live_says_what_it_needs() {
     let _serial = serial();
-    if unsafe_free_euid() != 0 {
+    if euid() != 0 {
         eprintln!("SKIPPED without_privileges_live_says_what_it_needs: not root (cannot drop to nobody)");
         return;
     }

@@ -8,27 +8,13 @@
 //! Prometheus runs inside the topology's host namespace, on its loopback, with a temporary
 //! configuration and storage directory.
 
-use std::path::PathBuf;
+#[path = "support/host.rs"]
+mod host;
+use host::{euid, netns_permitted, root, sh};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn sh(cmd: &mut Command) -> Output {
-    cmd.output().expect("run a command")
-}
-
-fn euid() -> u32 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(str::to_owned))
-        .and_then(|l| l.split_whitespace().nth(2).and_then(|v| v.parse().ok()))
-        .unwrap_or(u32::MAX)
-}
 
 fn have(tool: &str) -> bool {
     Command::new(tool).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
@@ -41,10 +27,7 @@ fn cannot_run() -> Option<String> {
     if !have("prometheus") || !have("promtool") {
         return Some("prometheus/promtool not installed: run scripts/setup.sh".into());
     }
-    let probe = format!("imw-probe-metrics-{}", std::process::id());
-    let ok = sh(Command::new("ip").args(["netns", "add", &probe])).status.success();
-    let _ = sh(Command::new("ip").args(["netns", "del", &probe]));
-    if !ok {
+    if !netns_permitted("metrics") {
         return Some("`ip netns add` is not permitted here".into());
     }
     None

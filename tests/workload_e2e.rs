@@ -8,9 +8,12 @@
 //! workload_e2e`. The metadata address exists only inside the test's namespaces
 //! (captures/netns.sh), where a mock answers.
 
+#[path = "support/host.rs"]
+mod host;
+use host::{euid, netns_permitted, root, sh};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -24,30 +27,11 @@ const POD_UID: &str = "0a1b2c3d-4e5f-6789-abcd-ef0123456789";
 const DOCKER_ID: &str = "3f2b1a0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a";
 const INSTANCE: &str = "i-0123456789abcdef0";
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn sh(cmd: &mut Command) -> Output {
-    cmd.output().expect("run a command")
-}
-
-fn euid() -> u32 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(str::to_owned))
-        .and_then(|l| l.split_whitespace().nth(2).and_then(|v| v.parse().ok()))
-        .unwrap_or(u32::MAX)
-}
-
 fn cannot_run(test: &str) -> Option<String> {
     if euid() != 0 {
         return Some("not root".into());
     }
-    let probe = format!("imw-probe-{test}-{}", std::process::id());
-    let ok = sh(Command::new("ip").args(["netns", "add", &probe])).status.success();
-    let _ = sh(Command::new("ip").args(["netns", "del", &probe]));
-    (!ok).then(|| "`ip netns add` is not permitted here".into())
+    (!netns_permitted(test)).then(|| "`ip netns add` is not permitted here".into())
 }
 
 /// The namespaces and the mock IMDS, removed on drop.
