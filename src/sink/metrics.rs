@@ -25,7 +25,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
-use crate::event::{AttributionMiss, Outcome, RequestRecord, StatsRecord, Version};
+use crate::event::{AttributionMiss, RequestRecord, StatsRecord, Version};
 
 /// Most label sets of `imdswatch_client_requests_total` (plus the overflow series).
 pub const MAX_CLIENT_SERIES: usize = 1000;
@@ -104,16 +104,16 @@ pub struct Metrics {
     snapshot: Mutex<Option<(Instant, Arc<String>)>>,
 }
 
-/// The readiness rule, per request: an AWS request without a token that was answered 2xx
-/// would fail once IMDSv2 is required. Same rule as the core's `imds.breaks_when_enforced`
-/// (readiness verdict); point this at it once that field exists.
+/// The readiness rule, per request: the core's `imds.breaks_when_enforced` (README, NDJSON
+/// schema): an AWS request without a token that was answered would fail once IMDSv2 is
+/// required. Unknown (no answer seen) does not count.
 pub fn breaks_when_enforced(r: &RequestRecord) -> bool {
-    r.imds.version == Version::V1 && r.imds.outcome == Outcome::Ok
+    r.imds.breaks_when_enforced == Some(true)
 }
 
-/// The cloud the request went to. Every endpoint watched today is the AWS one.
-fn provider(_r: &RequestRecord) -> &'static str {
-    "aws"
+/// The cloud whose metadata protocol the request spoke (`imds.provider`).
+fn provider(r: &RequestRecord) -> &'static str {
+    r.imds.provider.as_str()
 }
 
 fn bool_label(b: bool) -> &'static str {
