@@ -287,6 +287,10 @@ fn bundled_hop_limit_capture_says_hop_limit_and_the_fix() {
     let c = &verdict["clients"][0];
     assert_eq!(c["verdict"], "hop_limit");
     assert!(c["advice"][0].as_str().is_some_and(|a| a.starts_with("Hop limit")), "{c}");
+    // The table says what to change, not only who (issue 11 item 3, issue 13).
+    assert!(table.contains("http_put_response_hop_limit = 2"), "{table}");
+    assert!(table.contains("--http-put-response-hop-limit 2"), "{table}");
     let botocore = analyze("botocore-v2.pcapng", "table");
     assert!(botocore.contains("Safe to enforce IMDSv2"), "{botocore}");
+    assert!(botocore.contains("--http-tokens required"), "the enforcement command: {botocore}");
 }

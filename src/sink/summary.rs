@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use crate::event::{Outcome, RequestRecord, Version};
 use crate::text::{clip_right, pad, sanitize, width};
-use crate::verdict::{ClientSummary, Verdict, host_verdict, verdict};
+use crate::verdict::{ClientSummary, Verdict, advise, host_verdict, verdict};
 
 /// Rows kept; further clients are folded into one "(other clients)" row.
 pub const MAX_ROWS: usize = 10_000;
@@ -78,6 +78,14 @@ impl Summary {
     }
 
     /// Every row: client, user agent, counts and verdict.
+    /// The summary of one row of [`Summary::all_rows`].
+    fn summary_of(&self, client: &str, ua: &str) -> &ClientSummary {
+        match self.rows.get(&(client.to_owned(), ua.to_owned())) {
+            Some((_, s)) => s,
+            None => &self.other.1,
+        }
+    }
+
     fn all_rows(&self) -> Vec<(&str, &str, Counts, Verdict)> {
         let mut rows: Vec<(&str, &str, Counts, Verdict)> =
             self.rows.iter().map(|((c, u), (n, s))| (c.as_str(), u.as_str(), *n, verdict(s))).collect();
@@ -152,9 +160,25 @@ impl Summary {
             let more = if n > 5 { format!(", and {} more", n - 5) } else { String::new() };
             let clients = if n == 1 { "client would" } else { "clients would" };
             let _ = writeln!(s, "{n} {clients} break: {}{more}.", shown.join(", "));
+            // What to change, per client shown: the most specific advice (the same the
+            // dashboard's detail view gives).
+            for (c, u, _, _) in rows.iter().take(5) {
+                if let Some(a) = advise(self.summary_of(c, u), false).into_iter().next() {
+                    // Advice names the SDK from the user agent: wire text, sanitised.
+                    let _ = writeln!(s, "  {} {}: {}", sanitize(c), clip_right(&sanitize(u), 24), sanitize(&a.title));
+                    for line in &a.lines {
+                        let _ = writeln!(s, "      {}", sanitize(line));
+                    }
+                }
+            }
         }
         if host.safe_to_enforce {
             s.push_str("Safe to enforce IMDSv2 (http_tokens = required) on this host, as far as this capture shows.\n");
+            if let Some(a) = advise(&ClientSummary::default(), true).pop() {
+                for line in &a.lines {
+                    let _ = writeln!(s, "  {line}");
+                }
+            }
         } else {
             s.push_str("Not safe to enforce IMDSv2 on this host yet: fix the clients above first.\n");
         }
