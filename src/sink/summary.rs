@@ -162,13 +162,19 @@ impl Summary {
             let _ = writeln!(s, "{n} {clients} break: {}{more}.", shown.join(", "));
             // What to change, per client shown: the most specific advice (the same the
             // dashboard's detail view gives).
+            let mut said: Vec<Vec<String>> = Vec::new();
             for (c, u, _, _) in rows.iter().take(5) {
                 if let Some(a) = advise(self.summary_of(c, u), false).into_iter().next() {
                     // Advice names the SDK from the user agent: wire text, sanitised.
                     let _ = writeln!(s, "  {} {}: {}", sanitize(c), clip_right(&sanitize(u), 24), sanitize(&a.title));
+                    if said.contains(&a.lines) {
+                        s.push_str("      (as above)\n");
+                        continue;
+                    }
                     for line in &a.lines {
                         let _ = writeln!(s, "      {}", sanitize(line));
                     }
+                    said.push(a.lines);
                 }
             }
         }
