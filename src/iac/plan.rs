@@ -117,17 +117,7 @@ pub fn check(file: &Path, root: &Node) -> Vec<Record> {
         .zip(outcomes)
         .filter_map(|(p, o)| {
             let o = o?;
-            Some(Record {
-                file: display.clone(),
-                line: o.line,
-                resource: p.address.to_string(),
-                rtype: p.rtype.to_string(),
-                verdict: o.verdict,
-                reason: o.reason,
-                compensated_by: o.compensated_by,
-                inherited_from: o.inherited_from,
-                fix: o.fix,
-            })
+            Some(o.into_record(display.clone(), p.address.to_string(), p.rtype.to_string()))
         })
         .collect()
 }

@@ -3,7 +3,7 @@
 //! launches, the image it boots, or an account default — and [`judge`] decides every verdict,
 //! with inheritance and compensating controls, in one place.
 
-use crate::iac::verdict::{Fix, Verdict};
+use crate::iac::verdict::{Fix, Record, Verdict};
 
 /// The syntax a fact was read from: it names the fields in reasons.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,6 +172,21 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// The report record of this outcome, for `resource` of type `rtype` in `file`.
+    pub fn into_record(self, file: String, resource: String, rtype: String) -> Record {
+        Record {
+            file,
+            line: self.line,
+            resource,
+            rtype,
+            verdict: self.verdict,
+            reason: self.reason,
+            compensated_by: self.compensated_by,
+            inherited_from: self.inherited_from,
+            fix: self.fix,
+        }
+    }
+
     fn new(verdict: Verdict, reason: impl Into<String>, line: usize, fail_fix: &Fix) -> Outcome {
         let fix = match verdict {
             Verdict::Fail => Some(fail_fix.clone()),

@@ -73,17 +73,7 @@ pub fn check(file: &Path, root: &Node) -> Vec<Record> {
         .zip(rules::judge(&facts))
         .filter_map(|(it, o)| {
             let o = o?;
-            Some(Record {
-                file: display.clone(),
-                line: o.line,
-                resource: it.id.to_string(),
-                rtype: it.rtype.to_string(),
-                verdict: o.verdict,
-                reason: o.reason,
-                compensated_by: o.compensated_by,
-                inherited_from: o.inherited_from,
-                fix: o.fix,
-            })
+            Some(o.into_record(display.clone(), it.id.to_string(), it.rtype.to_string()))
         })
         .collect()
 }

@@ -54,17 +54,7 @@ fn check_with(mut loader: modules::Loader, dirs: &BTreeSet<PathBuf>) -> Vec<Reco
             if let Some(why) = &inst.expansion_unknown {
                 o.reason.push_str(&format!(" [{why}; checked once for all instances]"));
             }
-            records.push(Record {
-                file: display_path(&inst.block.file),
-                line: o.line,
-                resource: inst.address.clone(),
-                rtype: inst.rtype.clone(),
-                verdict: o.verdict,
-                reason: o.reason,
-                compensated_by: o.compensated_by,
-                inherited_from: o.inherited_from,
-                fix: o.fix,
-            });
+            records.push(o.into_record(display_path(&inst.block.file), inst.address.clone(), inst.rtype.clone()));
         }
     }
     for u in loader.unfollowed.drain(..) {
