@@ -8,30 +8,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-struct Session(String);
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["kill-session", "-t", &self.0]).output();
-    }
-}
-
-fn pane(s: &Session) -> String {
-    let o = Command::new("tmux").args(["capture-pane", "-p", "-t", &s.0]).output().expect("capture-pane");
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn wait_for(s: &Session, what: &str) {
-    let t = Instant::now();
-    loop {
-        let p = pane(s);
-        if p.contains(what) {
-            return;
-        }
-        assert!(t.elapsed() < Duration::from_secs(15), "{}: never saw {what:?}; screen:\n{p}", s.0);
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+#[path = "support/tmux.rs"]
+mod tmux;
+use tmux::{Session, wait_for};
 
 /// Running, and not a zombie waiting for its parent.
 fn alive(pid: &str) -> bool {

@@ -3,37 +3,10 @@
 //! it quits, and the terminal is left sane (cooked mode, main screen).
 
 use std::process::Command;
-use std::time::{Duration, Instant};
 
-struct Session(String);
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["kill-session", "-t", &self.0]).output();
-    }
-}
-
-fn pane(s: &Session) -> String {
-    let o = Command::new("tmux").args(["capture-pane", "-p", "-t", &s.0]).output().expect("capture-pane");
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn keys(s: &Session, k: &[&str]) {
-    let st = Command::new("tmux").args(["send-keys", "-t", &s.0]).args(k).status().expect("send-keys");
-    assert!(st.success());
-}
-
-fn wait_for(s: &Session, what: &str) -> String {
-    let t = Instant::now();
-    loop {
-        let p = pane(s);
-        if p.contains(what) {
-            return p;
-        }
-        assert!(t.elapsed() < Duration::from_secs(15), "never saw {what:?}; screen:\n{p}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+#[path = "support/tmux.rs"]
+mod tmux;
+use tmux::{Session, keys, wait_for};
 
 #[test]
 fn dashboard_in_tmux_select_details_quit() {
