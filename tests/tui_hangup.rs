@@ -2,7 +2,6 @@
 //! (offline `analyze --tui FILE`, and live on `lo` when root), in each view (table, details,
 //! help, filter); then the tmux session is killed, which is what an SSH disconnect does, or
 //! the process gets SIGTERM. It must be gone within 3 s (the target is one frame, 100 ms).
-//! Run under the shared lock: `flock /tmp/imdswatch-e2e.lock cargo test --test tui_hangup`.
 
 use std::path::Path;
 use std::process::Command;

@@ -4,8 +4,7 @@
 //! instance id comes from DIR's DMI `board_asset_tag`, and is absent when that is not an id.
 //!
 //! Needs root, `ip netns` and a writable cgroup hierarchy; skips with a printed reason
-//! otherwise. Run under the shared lock: `flock /tmp/imdswatch-e2e.lock cargo test --test
-//! workload_e2e`. The metadata address exists only inside the test's namespaces
+//! otherwise. The metadata address exists only inside the test's namespaces
 //! (captures/netns.sh), where a mock answers.
 
 #[path = "support/host.rs"]
