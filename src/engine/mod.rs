@@ -64,6 +64,11 @@ pub enum EngineEvent {
     FlowOpened { key: FlowKey, ts: Timestamp },
     /// A request with its answer, or with `no_response` / `unmatched`.
     Request { key: FlowKey, record: Box<RequestRecord> },
+    /// A token request was seen and waits for its answer (`record` as it stands: no status).
+    /// Its settlement is the [`EngineEvent::Request`] with the same key and timestamp, which
+    /// always follows (answer, client close, idle timeout, eviction or end of input). Live
+    /// mode shows it on the dashboard ("token pending"); nothing else uses it.
+    TokenPending { key: FlowKey, record: Box<RequestRecord> },
 }
 
 /// State shared by all connections of one engine.
