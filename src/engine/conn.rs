@@ -364,7 +364,7 @@ impl Conn {
             let p = Pending { record, sent: ts, head_method, duplicate };
             return emit(p, None, Outcome::ServerClosed, cx);
         }
-        if record.imds.version == Version::TokenRequest && !duplicate {
+        if cx.sh.announce_pending && record.imds.version == Version::TokenRequest && !duplicate {
             (cx.out)(EngineEvent::TokenPending { key: cx.key, record: Box::new(record.clone()) });
         }
         self.pending.push_back(Pending { record, sent: ts, head_method, duplicate });

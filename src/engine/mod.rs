@@ -43,6 +43,9 @@ pub struct EngineConfig {
     pub ooo_budget: usize,
     /// Unfinished-head bytes buffered across all connections.
     pub head_budget: usize,
+    /// Report [`EngineEvent::TokenPending`] (live mode, for the dashboard); off by default,
+    /// so that an analysis does not copy every token request for nothing.
+    pub announce_pending: bool,
 }
 
 impl Default for EngineConfig {
@@ -53,6 +56,7 @@ impl Default for EngineConfig {
             flow_timeout_us: 10_000_000,
             ooo_budget: 8 << 20,
             head_budget: 8 << 20,
+            announce_pending: false,
         }
     }
 }
@@ -66,8 +70,8 @@ pub enum EngineEvent {
     Request { key: FlowKey, record: Box<RequestRecord> },
     /// A token request was seen and waits for its answer (`record` as it stands: no status).
     /// Its settlement is the [`EngineEvent::Request`] with the same key and timestamp, which
-    /// always follows (answer, client close, idle timeout, eviction or end of input). Live
-    /// mode shows it on the dashboard ("token pending"); nothing else uses it.
+    /// always follows (answer, client close, idle timeout, eviction or end of input). Only
+    /// with [`EngineConfig::announce_pending`]: live mode shows it on the dashboard.
     TokenPending { key: FlowKey, record: Box<RequestRecord> },
 }
 
@@ -78,6 +82,8 @@ pub struct Shared {
     pub ooo_budget: Budget,
     pub head_budget: Budget,
     pub dedup: dedup::Dedup,
+    /// [`EngineConfig::announce_pending`].
+    pub announce_pending: bool,
 }
 
 pub struct Engine {
@@ -102,6 +108,7 @@ impl Engine {
                 ooo_budget: Budget::new(cfg.ooo_budget),
                 head_budget: Budget::new(cfg.head_budget),
                 dedup: dedup::Dedup::default(),
+                announce_pending: cfg.announce_pending,
             },
             cfg,
             last_sweep: Timestamp(0),

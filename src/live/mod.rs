@@ -263,7 +263,7 @@ impl Pipeline {
             );
         }
         drop(cap_tx);
-        let engine_cfg = cfg.engine.clone();
+        let engine_cfg = EngineConfig { announce_pending: true, ..cfg.engine.clone() };
         let c2 = counters.clone();
         let engine =
             thread::Builder::new().name("engine".into()).spawn(move || engine_loop(engine_cfg, cap_rx, attr_tx, c2))?;
