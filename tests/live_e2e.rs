@@ -949,6 +949,7 @@ fn live_dashboard_shows_a_pending_token_request_then_the_verdict() {
     tmux::wait_for(&s, "Waiting for IMDS requests");
     let mut c = topo.exec("host");
     c.arg("python3").arg(root().join("captures/clients/sdk.py")).arg("boto3");
+    let spawned = Instant::now();
     let client = c.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("sdk.py");
     // The client's row, once it shows `what`.
     let row_with = |what: &str| {
@@ -963,6 +964,8 @@ fn live_dashboard_shows_a_pending_token_request_then_the_verdict() {
         }
     };
     let pending = row_with("pending ");
+    // An upper bound: from starting the client (interpreter start-up included) to the screen.
+    eprintln!("MEASURED pending shown {:.3} s after the client started", spawned.elapsed().as_secs_f64());
     eprintln!("pending row: {}", pending.trim());
     let done = row_with("ready");
     assert!(!done.contains("pending"), "settled: {done}");
