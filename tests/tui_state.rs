@@ -387,8 +387,17 @@ fn a_pending_token_request_without_settlement_is_forgotten() {
     app.on_event(stats(10 + MAX_AGE_US / 1_000_000 - 1, RequestCounts::default()));
     assert!(app.selected_row().is_some_and(|r| r.pending_since.is_some()));
     app.on_event(stats(10 + MAX_AGE_US / 1_000_000, RequestCounts::default()));
-    assert!(app.selected_row().is_some_and(|r| r.pending_since.is_none()));
+    assert!(app.selected_row().is_none(), "a row with nothing but the forgotten request goes away");
+    assert!(app.view().pending.is_empty());
     assert_eq!(app.view().pending.dropped, 1);
+    // A row that has requests keeps them, without the pending state.
+    let exe = "/usr/bin/python3";
+    app.on_event(ev(by(v1(100, CREDS, None), 10, exe, "python3 a.py", None)));
+    let later = by(token(101, Outcome::NoResponse, None), 10, exe, "python3 a.py", None);
+    app.on_event(imdswatch::sink::tui::UiEvent::TokenPending(Box::new(later)));
+    assert!(app.selected_row().is_some_and(|r| r.pending_since == Some(at(101))));
+    app.on_event(stats(101 + MAX_AGE_US / 1_000_000, RequestCounts::default()));
+    assert!(app.selected_row().is_some_and(|r| r.pending_since.is_none() && r.counts.v1 == 1));
 
     let mut app = App::new(UiMode::Offline, "t");
     let mut first = token(0, Outcome::NoResponse, None);

@@ -191,11 +191,15 @@ impl Model {
         self.refresh_pending(&key);
     }
 
-    /// Recomputes a row's pending state from the pending set.
+    /// Recomputes a row's pending state from the pending set. A row that only ever had a
+    /// pending request (its record went to another row, e.g. named differently) goes away.
     fn refresh_pending(&mut self, key: &RowKey) {
         let since = self.pending.oldest_of(key);
         if let Some(row) = self.rows.get_mut(key) {
             row.pending_since = since;
+            if since.is_none() && row.counts == RequestCounts::default() {
+                self.rows.remove(key);
+            }
         }
     }
 
