@@ -4,6 +4,7 @@
 //! tests/live_e2e.rs.
 
 mod support;
+mod tui_fixtures;
 
 use imdswatch::capture::Packet;
 use imdswatch::engine::{Engine, EngineConfig, EngineEvent};
@@ -350,4 +351,40 @@ fn a_token_request_is_announced_pending_then_settled_by_its_record() {
     let offline = events(&c.frames, EngineConfig::default());
     assert!(offline.iter().all(|e| e.1 == 'R'), "{offline:?}");
     assert_eq!(offline.len(), 3);
+}
+
+/// Issue 13: live, the Driver judges a request whose process was named with its process group
+/// (the dashboard's row): two programs behind one address and one user agent get their own
+/// verdicts; offline (address + user agent) they are one client that falls back.
+#[test]
+fn live_verdicts_are_per_process_group() {
+    use imdswatch::sink::tui::grouping::process_group;
+    use imdswatch::sink::{Driver, RunStats};
+    use tui_fixtures::{by, token, v1, v2};
+    let (exe, ua) = ("/usr/bin/python3", Some("sdk-test/1.0"));
+    let recs = [
+        by(token(1, Outcome::Ok, ua), 10, exe, "python3 sdk.py boto3", None),
+        by(v2(2, "/latest/meta-data/instance-id", ua), 10, exe, "python3 sdk.py boto3", None),
+        by(v1(3, "/latest/meta-data/instance-id", ua), 11, exe, "python3 sdk.py boto2", None),
+    ];
+    struct Null;
+    impl imdswatch::sink::Sink for Null {
+        fn record(&mut self, _: &RequestRecord) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn finish(&mut self, _: &imdswatch::event::StatsRecord) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut live = Driver::new(Null).per_process(process_group);
+    let mut offline = Driver::new(Null);
+    for r in &recs {
+        live.record(r);
+        offline.record(r);
+    }
+    let by_verdict = |d: &Driver<Null>| d.host().clients_by_verdict.into_iter().collect::<Vec<_>>();
+    assert_eq!(by_verdict(&live), [("breaks", 1), ("ready", 1)]);
+    assert_eq!(by_verdict(&offline), [("falls_back", 1)]);
+    assert_eq!(process_group(&recs[2]).as_deref(), Some("/usr/bin/python3 sdk.py boto2"));
+    let _ = live.finish(&RunStats::default());
 }
