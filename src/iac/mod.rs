@@ -8,6 +8,7 @@
 //! resource gets `pass`, `fail` or `unknown`.
 
 pub mod cloudformation;
+pub mod clouds;
 pub mod discover;
 pub mod karpenter;
 pub mod plan;

@@ -141,6 +141,9 @@ pub enum FactKind {
     Image { v2: bool },
     /// Launches no instance (an unmanaged or Fargate Batch environment): no record.
     Skip,
+    /// Another cloud's legacy-metadata switch (`iac::clouds`): the places it is written; when
+    /// none is, the verdict of the launch templates named (Alibaba), if any.
+    Switch { rule: &'static crate::iac::clouds::Rule, checks: Vec<crate::iac::clouds::Check>, templates: Vec<Target> },
 }
 
 /// One resource as the rule sees it.
@@ -187,7 +190,7 @@ impl Outcome {
         }
     }
 
-    fn new(verdict: Verdict, reason: impl Into<String>, line: usize, fail_fix: &Fix) -> Outcome {
+    pub(crate) fn new(verdict: Verdict, reason: impl Into<String>, line: usize, fail_fix: &Fix) -> Outcome {
         let fix = match verdict {
             Verdict::Fail => Some(fail_fix.clone()),
             Verdict::Unknown => Some(Fix::MakeKnown),
@@ -232,6 +235,13 @@ impl Judge<'_> {
                 Outcome::new(Verdict::Pass, "compensating control: imds_support = \"v2.0\", so instances launched from this AMI without their own metadata options require IMDSv2", f.line, &f.fix)
             }),
             FactKind::AccountDefault { tokens, line } => Some(account_default(tokens, *line)),
+            FactKind::Switch { rule, checks, templates } => {
+                Some(if !templates.is_empty() && checks.iter().all(crate::iac::clouds::Check::is_unset) {
+                    self.inherit(f, templates, depth)
+                } else {
+                    crate::iac::clouds::judge(f, rule, checks)
+                })
+            }
             FactKind::Launcher { own, image, templates } => {
                 if matches!(own, Own::NoBlock) && !templates.is_empty() {
                     Some(self.inherit(f, templates, depth))

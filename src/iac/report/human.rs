@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use super::Summary;
+use crate::iac::clouds::{self, Cloud};
 use crate::iac::verdict::{Fix, Record, Verdict};
 
 pub fn render(records: &[Record], show_pass: bool, strict: bool, quiet: bool) -> String {
@@ -86,7 +87,18 @@ fn fix_text(r: &Record, fix: &Fix) -> String {
             "    fix: in {address} set Properties.LaunchTemplateData.MetadataOptions\n{}",
             indent("MetadataOptions:\n  HttpTokens: required")
         ),
+        Fix::Template { address } if Cloud::of(&r.rtype) == Cloud::Alibaba => {
+            format!("    fix: in {address} (the template it launches) set\n{}", indent("http_tokens = \"required\""))
+        }
         Fix::Template { address } => format!("    fix: in {address} (the template it launches) set\n{}", indent(block)),
+        Fix::Set { inside: Some(inside), text } => {
+            format!("    fix: in {}, inside {inside}, set\n{}", r.resource, indent(text))
+        }
+        Fix::Set { inside: None, text } => format!("    fix: in {} set\n{}", r.resource, indent(text)),
+        Fix::MakeKnown if clouds::rule(&r.rtype).is_some() => format!(
+            "    fix: make the value known before deploy (a default, tfvars, or a literal {})\n",
+            clouds::rule(&r.rtype).map_or("", |c| c.fix_line)
+        ),
         Fix::CloudFormation { path } => {
             format!("    fix: in {} set {path}\n{}", r.resource, indent("MetadataOptions:\n  HttpTokens: required"))
         }
