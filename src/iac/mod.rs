@@ -12,6 +12,7 @@ pub mod clouds;
 pub mod discover;
 pub mod karpenter;
 pub mod plan;
+pub mod plan_clouds;
 pub mod report;
 pub mod rules;
 pub mod terraform;
