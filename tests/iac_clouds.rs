@@ -60,8 +60,22 @@ fn terraform_alibaba_oci_google() {
             ("google_container_cluster.inline_pools", "fail", "google.tf", 88),
             ("google_container_cluster.defaults", "pass", "google.tf", 94),
             ("module.pool.google_container_node_pool.from_module", "pass", "modules/pool/main.tf", 10),
+            // Project metadata: a control when it writes the key (another key: no record).
+            ("google_compute_project_metadata_item.legacy_off", "pass", "gcp_project.tf", 6),
+            ("google_compute_instance.in_project_a", "pass", "gcp_project.tf", 15),
+            ("google_compute_instance.explicit_false_in_a", "fail", "gcp_project.tf", 29),
+            ("google_compute_project_metadata.project_b", "fail", "gcp_project.tf", 36),
+            ("google_compute_instance_template.in_project_b", "fail", "gcp_project.tf", 40),
         ],
     );
+    // The project control compensates VMs of the same project that leave the key unset, and
+    // only those.
+    assert_eq!(
+        provenance(&doc, "google_compute_instance.in_project_a"),
+        (some("google_compute_project_metadata_item.legacy_off"), None)
+    );
+    assert_eq!(provenance(&doc, "google_compute_instance.explicit_false_in_a"), (None, None));
+    assert_eq!(provenance(&doc, "google_compute_instance.no_metadata"), (None, None));
     // Values through variables, locals and module inputs are named in the reason.
     assert!(reason(&doc, "alicloud_instance.from_variable").contains("var.ali_tokens → \"required\""));
     assert!(reason(&doc, "oci_core_instance.from_variable").contains("var.legacy_off → false"));
@@ -135,7 +149,7 @@ fn terraform_fixes_are_the_line_to_add() {
         "{out}"
     );
     assert!(out.contains("a literal are_legacy_imds_endpoints_disabled = true)"), "{out}");
-    assert!(out.contains("26 resources checked in 4 files: 12 fail, 3 unknown, 11 pass"), "{out}");
+    assert!(out.contains("31 resources checked in 5 files: 15 fail, 3 unknown, 13 pass"), "{out}");
 }
 
 #[test]
@@ -162,8 +176,12 @@ fn plan_json_alibaba_oci_google() {
             ("google_container_node_pool.default_metadata", "pass", "plan.json", 268),
             ("google_container_node_pool.legacy_on", "fail", "plan.json", 306),
             ("google_container_cluster.pools", "fail", "plan.json", 351),
+            ("google_compute_project_metadata.p1", "pass", "plan.json", 373),
+            ("google_compute_instance.in_p1", "pass", "plan.json", 390),
+            ("google_compute_instance.in_p2", "fail", "plan.json", 408),
         ],
     );
+    assert_eq!(provenance(&doc, "google_compute_instance.in_p1"), (some("google_compute_project_metadata.p1"), None));
     assert_eq!(provenance(&doc, "alicloud_instance.from_template"), (None, some("alicloud_ecs_launch_template.lt")));
     assert!(reason(&doc, "oci_core_instance.legacy_on").contains("are_legacy_imds_endpoints_disabled = false"));
     assert!(reason(&doc, "google_compute_instance_template.legacy_on").contains("= \"FALSE\""));
@@ -257,6 +275,9 @@ fn sarif_rule_ids_per_cloud() {
         ("IMDS-GCP-001", "google.tf", 36),
         ("IMDS-GCP-001", "google.tf", 63),
         ("IMDS-GCP-001", "google.tf", 88),
+        ("IMDS-GCP-001", "gcp_project.tf", 29),
+        ("IMDS-GCP-001", "gcp_project.tf", 36),
+        ("IMDS-GCP-001", "gcp_project.tf", 40),
         ("IMDS-GCP-002", "google.tf", 45),
         ("IMDS-OCI-001", "oci.tf", 16),
         ("IMDS-OCI-001", "oci.tf", 20),
@@ -266,6 +287,8 @@ fn sarif_rule_ids_per_cloud() {
     .iter()
     .map(|(a, b, c)| (a.to_string(), b.to_string(), *c))
     .collect();
+    let mut want = want;
+    want.sort();
     assert_eq!(got, want);
     let level = |id: &str| {
         results
@@ -284,7 +307,7 @@ fn sarif_rule_ids_per_cloud() {
 fn sarif_for_plans_and_mixed_with_aws() {
     let (results, _) = sarif_results(&plan());
     let got = ids(&results);
-    assert_eq!(got.iter().filter(|(id, ..)| id == "IMDS-GCP-001").count(), 4, "{got:?}");
+    assert_eq!(got.iter().filter(|(id, ..)| id == "IMDS-GCP-001").count(), 5, "{got:?}");
     assert!(got.contains(&("IMDS-OCI-002".into(), "plan.json".into(), 176)), "{got:?}");
     assert!(got.contains(&("IMDS-ALI-001".into(), "plan.json".into(), 39)), "{got:?}");
     // AWS findings next to the other clouds keep IMDS001.

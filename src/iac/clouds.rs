@@ -31,7 +31,7 @@
 //!   (<https://registry.terraform.io/providers/hashicorp/google/latest/docs/resources/container_cluster#metadata>,
 //!   <https://cloud.google.com/kubernetes-engine/docs/how-to/protecting-cluster-metadata>).
 
-use crate::iac::rules::{Fact, Outcome, Val};
+use crate::iac::rules::{Fact, FactKind, Outcome, Target, Val};
 use crate::iac::verdict::{Fix, Verdict};
 
 /// Whose metadata service a resource type runs (from its Terraform type prefix).
@@ -70,10 +70,22 @@ pub enum Want {
     TrueAnyCase,
 }
 
+/// What a judged type is to the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Judged on its own.
+    Resource,
+    /// Left unset, a project-wide control in the same configuration decides (GCE VMs).
+    Compensable,
+    /// A project-wide control (Google project metadata): a record only when it writes the key.
+    ProjectControl,
+}
+
 /// The rule for one resource type.
 #[derive(Debug)]
 pub struct Rule {
     pub rtype: &'static str,
+    pub role: Role,
     /// The setting as written, relative to where it lives (e.g. `instance_options.are_legacy_imds_endpoints_disabled`).
     pub setting: &'static str,
     pub want: Want,
@@ -96,6 +108,9 @@ const ALI_UNSET: &str = "http_tokens defaults to \"optional\" (ECS API default),
 const GCP_LEGACY: &str = "the legacy /0.1/ and /computeMetadata/v1beta1/ endpoints (no Metadata-Flavor header needed)";
 const GCP_HARDENED: &str =
     "legacy /0.1/ and /computeMetadata/v1beta1/ endpoints off; /computeMetadata/v1/ needs Metadata-Flavor: Google";
+const GCP_PROJECT: &str = "compensating control: project metadata, for every VM of the project that does not set disable-legacy-endpoints itself";
+const GCP_PROJECT_LEGACY: &str =
+    "the legacy endpoints on every VM of the project that does not set disable-legacy-endpoints itself";
 const GKE_UNSET: &str = "GKE 1.12 and later set disable-legacy-endpoints = \"true\" on node VMs by default (google provider docs, node_config.metadata; GKE: Protecting cluster metadata)";
 const GCE_UNSET: &str = "without it the legacy endpoints are on unless the project metadata sets disable-legacy-endpoints (Compute Engine predefined metadata keys)";
 
@@ -103,6 +118,7 @@ const GCE_UNSET: &str = "without it the legacy endpoints are on unless the proje
 pub const RULES: &[Rule] = &[
     Rule {
         rtype: "alicloud_instance",
+        role: Role::Resource,
         setting: "http_tokens",
         want: Want::Required,
         legacy: ALI_LEGACY,
@@ -113,6 +129,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         rtype: "alicloud_ecs_launch_template",
+        role: Role::Resource,
         setting: "http_tokens",
         want: Want::Required,
         legacy: ALI_LEGACY,
@@ -123,6 +140,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         rtype: "oci_core_instance",
+        role: Role::Resource,
         setting: "instance_options.are_legacy_imds_endpoints_disabled",
         want: Want::True,
         legacy: "the legacy /opc/v1 and /openstack endpoints (no Authorization: Bearer Oracle needed)",
@@ -135,6 +153,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         rtype: "google_compute_instance",
+        role: Role::Compensable,
         setting: "metadata[\"disable-legacy-endpoints\"]",
         want: Want::TrueAnyCase,
         legacy: GCP_LEGACY,
@@ -145,6 +164,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         rtype: "google_compute_instance_template",
+        role: Role::Compensable,
         setting: "metadata[\"disable-legacy-endpoints\"]",
         want: Want::TrueAnyCase,
         legacy: GCP_LEGACY,
@@ -155,6 +175,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         rtype: "google_container_node_pool",
+        role: Role::Resource,
         setting: "node_config.metadata[\"disable-legacy-endpoints\"]",
         want: Want::TrueAnyCase,
         legacy: GCP_LEGACY,
@@ -165,6 +186,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         rtype: "google_container_cluster",
+        role: Role::Resource,
         setting: "node_config.metadata[\"disable-legacy-endpoints\"]",
         want: Want::TrueAnyCase,
         legacy: GCP_LEGACY,
@@ -173,11 +195,52 @@ pub const RULES: &[Rule] = &[
         fix_block: "node_config {\n  metadata = {\n    disable-legacy-endpoints = \"true\"\n  }\n}",
         fix_line: "disable-legacy-endpoints = \"true\"",
     },
+    Rule {
+        rtype: "google_compute_project_metadata",
+        role: Role::ProjectControl,
+        setting: "metadata[\"disable-legacy-endpoints\"]",
+        want: Want::TrueAnyCase,
+        legacy: GCP_PROJECT_LEGACY,
+        hardened: GCP_PROJECT,
+        unset: Ok("no record"),
+        fix_block: "metadata = {\n  disable-legacy-endpoints = \"true\"\n}",
+        fix_line: "disable-legacy-endpoints = \"true\"",
+    },
+    Rule {
+        rtype: "google_compute_project_metadata_item",
+        role: Role::ProjectControl,
+        setting: "value",
+        want: Want::TrueAnyCase,
+        legacy: GCP_PROJECT_LEGACY,
+        hardened: GCP_PROJECT,
+        unset: Ok("no record"),
+        fix_block: "value = \"true\"",
+        fix_line: "value = \"true\"",
+    },
 ];
 
 /// The rule for a resource type, if it is one of the other clouds' judged types.
 pub fn rule(rtype: &str) -> Option<&'static Rule> {
     RULES.iter().find(|r| r.rtype == rtype)
+}
+
+/// A resource of another cloud as the rule sees it.
+#[derive(Debug, Clone)]
+pub struct Switch {
+    pub rule: &'static Rule,
+    /// The places the setting is (or is not) written.
+    pub checks: Vec<Check>,
+    /// Launch templates named (Alibaba): their verdict when no check writes anything.
+    pub templates: Vec<Target>,
+    /// The project (and provider) a project-wide control applies to.
+    pub scope: String,
+}
+
+impl Switch {
+    /// Nothing written and templates named: the templates decide.
+    pub fn inherits(&self) -> bool {
+        !self.templates.is_empty() && self.checks.iter().all(Check::is_unset)
+    }
 }
 
 /// One place a resource writes (or does not write) the setting.
@@ -204,6 +267,50 @@ impl Check {
     }
 }
 
+/// Project-wide controls that turn the legacy endpoints off: (scope, address).
+pub fn project_controls(facts: &[Fact]) -> Vec<(String, String)> {
+    facts
+        .iter()
+        .filter_map(|f| match &f.kind {
+            FactKind::Switch(s)
+                if s.rule.role == Role::ProjectControl
+                    && !s.checks.is_empty()
+                    && s.checks.iter().all(|c| !c.is_unset() && one(s.rule, c).verdict == Verdict::Pass) =>
+            {
+                Some((s.scope.clone(), f.address.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The verdict of a switch fact that does not inherit from a template: `None` for a project
+/// control that does not write the key; a compensable resource that leaves it unset passes
+/// when a control of the same scope (project and provider) turns the legacy endpoints off.
+pub fn judge_switch(f: &Fact, s: &Switch, projects: &[(String, String)]) -> Option<Outcome> {
+    let (rule, checks) = (s.rule, s.checks.as_slice());
+    let unset = checks.iter().all(Check::is_unset);
+    if rule.role == Role::ProjectControl && unset {
+        return None;
+    }
+    let mut o = judge(f, rule, checks);
+    if rule.role == Role::Compensable && unset && o.verdict == Verdict::Fail {
+        if let Some((_, by)) = projects.iter().find(|(scope, _)| *scope == s.scope) {
+            o = Outcome::new(
+                Verdict::Pass,
+                format!(
+                    "{} is not set, but {by} sets disable-legacy-endpoints = \"true\" for the project (compensating control)",
+                    rule.setting
+                ),
+                o.line,
+                &f.fix,
+            );
+            o.compensated_by = Some(by.clone());
+        }
+    }
+    Some(o)
+}
+
 /// The worst verdict over a resource's checks.
 pub fn judge(f: &Fact, rule: &Rule, checks: &[Check]) -> Outcome {
     let mut worst: Option<Outcome> = None;
@@ -221,7 +328,9 @@ fn fix(rule: &Rule, c: &Check) -> Fix {
         let container = match rule.rtype {
             "oci_core_instance" => "instance_options",
             "google_container_node_pool" | "google_container_cluster" => "node_config.metadata",
-            "google_compute_instance" | "google_compute_instance_template" => "metadata",
+            "google_compute_instance" | "google_compute_instance_template" | "google_compute_project_metadata" => {
+                "metadata"
+            }
             _ => "",
         };
         let inside = [c.inside.as_deref(), Some(container).filter(|s| !s.is_empty())];
@@ -300,7 +409,7 @@ fn one(rule: &Rule, c: &Check) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::iac::rules::{FactKind, Syntax};
+    use crate::iac::rules::Syntax;
 
     fn fact(rtype: &str, checks: Vec<Check>) -> Fact {
         let rule = rule(rtype).unwrap_or_else(|| panic!("{rtype}"));
@@ -312,7 +421,7 @@ mod tests {
             block: None,
             default_required: false,
             fix: Fix::TerraformBlock,
-            kind: FactKind::Switch { rule, checks, templates: vec![] },
+            kind: FactKind::Switch(Switch { rule, checks, templates: vec![], scope: String::new() }),
         }
     }
 

@@ -2,7 +2,7 @@
 //! `change.after`, `after_unknown` → unknown, and the `configuration` section to tell a value
 //! the configuration writes from one the provider computes (not written: the default holds).
 
-use crate::iac::clouds::{Check, Rule};
+use crate::iac::clouds::{Check, Rule, Switch};
 use crate::iac::plan::{Planned, after_apply, is_true, refs, targets};
 use crate::iac::rules::{Fact, FactKind, Syntax, Val};
 use crate::iac::terraform::clouds::GCP_KEY;
@@ -86,6 +86,8 @@ fn scalar(n: &Node) -> Val {
 
 pub(crate) fn fact(p: &Planned<'_>, all: &[Planned<'_>], file: &str, rule: &'static Rule) -> Fact {
     let root = At::root(p);
+    // The project a project-wide control applies to (provider aliases are not in the plan's changes).
+    let scope = format!("{}|", p.after.and_then(|a| a.get("project")).and_then(Node::as_str).unwrap_or_default());
     let mut templates = Vec::new();
     let checks = match rule.rtype {
         "alicloud_instance" | "alicloud_ecs_launch_template" => {
@@ -105,7 +107,16 @@ pub(crate) fn fact(p: &Planned<'_>, all: &[Planned<'_>], file: &str, rule: &'sta
             let container = opts.after.is_some() && opts.written();
             vec![Check { inside: None, value, via: None, line, endpoint: Val::Absent, container }]
         }
-        "google_compute_instance" | "google_compute_instance_template" => vec![metadata(root, p.line, None)],
+        "google_compute_instance" | "google_compute_instance_template" | "google_compute_project_metadata" => {
+            vec![metadata(root, p.line, None)]
+        }
+        "google_compute_project_metadata_item" => match p.after.and_then(|a| a.get("key")).and_then(Node::as_str) {
+            Some(GCP_KEY) => {
+                let (value, line) = root.leaf("value", p.line);
+                vec![Check { inside: None, value, via: None, line, endpoint: Val::Absent, container: false }]
+            }
+            _ => vec![],
+        },
         "google_container_node_pool" => vec![metadata(root.child("node_config"), p.line, None)],
         _ => {
             let mut checks = vec![metadata(root.child("node_config"), p.line, None)];
@@ -124,7 +135,7 @@ pub(crate) fn fact(p: &Planned<'_>, all: &[Planned<'_>], file: &str, rule: &'sta
         block: None,
         default_required: false,
         fix: Fix::Set { inside: None, text: rule.fix_block.to_string() },
-        kind: FactKind::Switch { rule, checks, templates },
+        kind: FactKind::Switch(Switch { rule, checks, templates, scope }),
     }
 }
 

@@ -9,7 +9,7 @@ use super::eval::{Env, Value, expr_text};
 use super::facts::{blocks_at, targets, val};
 use super::modules::Instance;
 use super::parse::{TAttr, TBody};
-use crate::iac::clouds::{Check, Rule};
+use crate::iac::clouds::{Check, Rule, Switch};
 use crate::iac::rules::{Fact, FactKind, Syntax, Val};
 use crate::iac::verdict::{Fix, display_path};
 
@@ -39,7 +39,24 @@ pub fn fact(inst: &Instance, all: &[Instance], rule: &'static Rule) -> Fact {
             vec![alibaba(body, &env, line)]
         }
         "oci_core_instance" => oci(body, &env, line),
-        "google_compute_instance" | "google_compute_instance_template" => vec![metadata(body, &env, line, None)],
+        "google_compute_instance" | "google_compute_instance_template" | "google_compute_project_metadata" => {
+            vec![metadata(body, &env, line, None)]
+        }
+        "google_compute_project_metadata_item" => match body.attr("key").map(|a| env.eval(&a.expr)) {
+            // Another key (or one that cannot be known) is not a control: no record.
+            Some(Value::String(k)) if k == GCP_KEY => {
+                let a = body.attr("value");
+                vec![Check {
+                    inside: None,
+                    value: a.map_or(Val::Absent, |a| val(&env.eval(&a.expr), &a.expr)),
+                    via: a.and_then(via),
+                    line: a.map_or(line, |a| a.line),
+                    endpoint: Val::Absent,
+                    container: false,
+                }]
+            }
+            _ => vec![],
+        },
         "google_container_node_pool" => node_configs(body, &env, line, None),
         _ => {
             let mut checks = node_configs(body, &env, line, None);
@@ -62,8 +79,19 @@ pub fn fact(inst: &Instance, all: &[Instance], rule: &'static Rule) -> Fact {
         block: None,
         default_required: false,
         fix: Fix::Set { inside: None, text: rule.fix_block.to_string() },
-        kind: FactKind::Switch { rule, checks, templates },
+        kind: FactKind::Switch(Switch { rule, checks, templates, scope: scope(body, &env) }),
     }
+}
+
+/// The project and provider a Google resource belongs to (a project-wide control applies to
+/// the resources of the same); a project that cannot be known is named by its expression.
+fn scope(body: &TBody, env: &Env<'_>) -> String {
+    let project = body.attr("project").map_or(String::new(), |a| match env.eval(&a.expr) {
+        Value::String(s) => s,
+        _ => format!("`{}`", expr_text(&a.expr)),
+    });
+    let provider = body.attr("provider").map_or(String::new(), |a| expr_text(&a.expr));
+    format!("{project}|{provider}")
 }
 
 fn unknown(why: String, line: usize, inside: Option<String>) -> Check {
