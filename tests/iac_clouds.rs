@@ -345,3 +345,51 @@ fn hcl_json_syntax_blocks() {
     assert_eq!(got.get("oci_core_instance.a").map(|v| (v.0.as_str(), v.2)), Some(("pass", 5)));
     assert_eq!(got.get("google_container_node_pool.p").map(|v| (v.0.as_str(), v.2)), Some(("fail", 10)));
 }
+
+#[test]
+fn dynamic_blocks_expansion_and_odd_values() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let tf = r#"variable "legacy_off" {
+  default = [true]
+}
+
+resource "oci_core_instance" "dyn" {
+  dynamic "instance_options" {
+    for_each = var.legacy_off
+    content {
+      are_legacy_imds_endpoints_disabled = instance_options.value
+    }
+  }
+}
+
+resource "alicloud_instance" "many" {
+  for_each    = { a = "required", b = "optional" }
+  http_tokens = each.value
+}
+
+resource "google_compute_instance" "not_a_map" {
+  metadata = "disable-legacy-endpoints=true"
+}
+
+resource "google_container_node_pool" "dyn_unknown" {
+  dynamic "node_config" {
+    for_each = var.undefined_list
+    content {
+      metadata = {}
+    }
+  }
+}
+"#;
+    std::fs::write(dir.path().join("main.tf"), tf).unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().to_string_lossy().to_string();
+    let (code, got, doc) = records(&path);
+    assert_eq!(code, 3, "{got:#?}");
+    let v = |r: &str| got.get(r).map(|v| (v.0.clone(), v.2)).unwrap_or_else(|| panic!("{r}: {got:#?}"));
+    assert_eq!(v("oci_core_instance.dyn"), ("pass".into(), 9));
+    assert_eq!(v("alicloud_instance.many[\"a\"]"), ("pass".into(), 16));
+    assert_eq!(v("alicloud_instance.many[\"b\"]"), ("fail".into(), 16));
+    assert_eq!(v("google_compute_instance.not_a_map").0, "unknown");
+    assert!(reason(&doc, "google_compute_instance.not_a_map").contains("not a map"));
+    assert_eq!(v("google_container_node_pool.dyn_unknown").0, "unknown");
+    assert_eq!(got.len(), 5, "{got:#?}");
+}

@@ -26,6 +26,9 @@
 //!   deprecated, always set disable-legacy-endpoints=TRUE";
 //!   <https://cloud.google.com/compute/docs/metadata/predefined-metadata-keys>); without it
 //!   the legacy endpoints follow the project metadata, which a configuration may not manage.
+//!   Project metadata (`google_compute_project_metadata`, `google_compute_project_metadata_item`)
+//!   applies to every VM of the project; a VM's own key wins ("if you set the same key for both
+//!   your project and instance metadata, Compute Engine will use the instance metadata").
 //! - google `google_container_node_pool` / `google_container_cluster`: `node_config { metadata }`;
 //!   "From GKE 1.12 onwards, disable-legacy-endpoints is set to true by the API"
 //!   (<https://registry.terraform.io/providers/hashicorp/google/latest/docs/resources/container_cluster#metadata>,
