@@ -264,9 +264,10 @@ pub struct Check {
 }
 
 impl Check {
-    /// Nothing written: the resource may inherit from a launch template.
+    /// The setting is not written (and the metadata service is not turned off): a launch
+    /// template or project control may decide.
     pub fn is_unset(&self) -> bool {
-        matches!(self.value, Val::Absent | Val::Null) && matches!(self.endpoint, Val::Absent | Val::Null)
+        matches!(self.value, Val::Absent | Val::Null) && self.endpoint != Val::Str("disabled".into())
     }
 }
 
