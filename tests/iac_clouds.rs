@@ -66,6 +66,13 @@ fn terraform_alibaba_oci_google() {
             ("google_compute_instance.explicit_false_in_a", "fail", "gcp_project.tf", 29),
             ("google_compute_project_metadata.project_b", "fail", "gcp_project.tf", 36),
             ("google_compute_instance_template.in_project_b", "fail", "gcp_project.tf", 40),
+            // OCI instance configurations, and what launches from them.
+            ("oci_core_instance_configuration.hardened", "pass", "oci_config.tf", 10),
+            ("oci_core_instance_configuration.default", "fail", "oci_config.tf", 16),
+            ("oci_core_instance_configuration.from_instance", "unknown", "oci_config.tf", 26),
+            ("oci_core_instance.from_config", "pass", "oci_config.tf", 32),
+            ("oci_core_instance_pool.pool", "fail", "oci_config.tf", 38),
+            ("oci_core_instance.from_outside", "unknown", "oci_config.tf", 44),
         ],
     );
     // The project control compensates VMs of the same project that leave the key unset, and
@@ -76,6 +83,14 @@ fn terraform_alibaba_oci_google() {
     );
     assert_eq!(provenance(&doc, "google_compute_instance.explicit_false_in_a"), (None, None));
     assert_eq!(provenance(&doc, "google_compute_instance.no_metadata"), (None, None));
+    assert_eq!(
+        provenance(&doc, "oci_core_instance_pool.pool"),
+        (None, some("oci_core_instance_configuration.default"))
+    );
+    assert_eq!(
+        provenance(&doc, "oci_core_instance.from_config"),
+        (None, some("oci_core_instance_configuration.hardened"))
+    );
     // Values through variables, locals and module inputs are named in the reason.
     assert!(reason(&doc, "alicloud_instance.from_variable").contains("var.ali_tokens → \"required\""));
     assert!(reason(&doc, "oci_core_instance.from_variable").contains("var.legacy_off → false"));
@@ -149,7 +164,11 @@ fn terraform_fixes_are_the_line_to_add() {
         "{out}"
     );
     assert!(out.contains("a literal are_legacy_imds_endpoints_disabled = true)"), "{out}");
-    assert!(out.contains("31 resources checked in 5 files: 15 fail, 3 unknown, 13 pass"), "{out}");
+    assert!(
+        out.contains("    fix: in oci_core_instance_configuration.default (the instance configuration it launches from), inside instance_details.launch_details, set\n      instance_options {\n"),
+        "{out}"
+    );
+    assert!(out.contains("37 resources checked in 6 files: 17 fail, 5 unknown, 15 pass"), "{out}");
 }
 
 #[test]
@@ -179,9 +198,13 @@ fn plan_json_alibaba_oci_google() {
             ("google_compute_project_metadata.p1", "pass", "plan.json", 373),
             ("google_compute_instance.in_p1", "pass", "plan.json", 390),
             ("google_compute_instance.in_p2", "fail", "plan.json", 408),
+            ("oci_core_instance_configuration.cfg", "fail", "plan.json", 413),
+            ("oci_core_instance_pool.pool", "fail", "plan.json", 448),
+            ("oci_core_instance_configuration.options", "pass", "plan.json", 484),
         ],
     );
     assert_eq!(provenance(&doc, "google_compute_instance.in_p1"), (some("google_compute_project_metadata.p1"), None));
+    assert_eq!(provenance(&doc, "oci_core_instance_pool.pool"), (None, some("oci_core_instance_configuration.cfg")));
     assert_eq!(provenance(&doc, "alicloud_instance.from_template"), (None, some("alicloud_ecs_launch_template.lt")));
     assert!(reason(&doc, "oci_core_instance.legacy_on").contains("are_legacy_imds_endpoints_disabled = false"));
     assert!(reason(&doc, "google_compute_instance_template.legacy_on").contains("= \"FALSE\""));
@@ -283,6 +306,10 @@ fn sarif_rule_ids_per_cloud() {
         ("IMDS-OCI-001", "oci.tf", 20),
         ("IMDS-OCI-001", "oci.tf", 31),
         ("IMDS-OCI-002", "oci.tf", 40),
+        ("IMDS-OCI-001", "oci_config.tf", 16),
+        ("IMDS-OCI-001", "oci_config.tf", 38),
+        ("IMDS-OCI-002", "oci_config.tf", 26),
+        ("IMDS-OCI-002", "oci_config.tf", 44),
     ]
     .iter()
     .map(|(a, b, c)| (a.to_string(), b.to_string(), *c))

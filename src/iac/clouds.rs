@@ -21,6 +21,11 @@
 //! - oci `oci_core_instance`: `instance_options { are_legacy_imds_endpoints_disabled }`, "Default
 //!   is false"
 //!   (<https://registry.terraform.io/providers/oracle/oci/latest/docs/resources/core_instance>).
+//! - oci `oci_core_instance_configuration`: the same option under
+//!   `instance_details.launch_details.instance_options` (and `instance_details.options[]`), "Default
+//!   is false"; an instance launched with `instance_configuration_id` takes the fields it does not
+//!   set from it, and `oci_core_instance_pool` launches only from it
+//!   (<https://registry.terraform.io/providers/oracle/oci/latest/docs/resources/core_instance_configuration>).
 //! - google `google_compute_instance` / `google_compute_instance_template`: the `metadata` map;
 //!   Compute Engine's predefined key `disable-legacy-endpoints` ("Legacy endpoints are
 //!   deprecated, always set disable-legacy-endpoints=TRUE";
@@ -108,6 +113,10 @@ pub struct Rule {
 const ALI_LEGACY: &str = "normal mode (plain GETs to 100.100.100.200 without a token)";
 const ALI_HARDENED: &str = "security hardening mode only: metadata needs a token from PUT /latest/api/token";
 const ALI_UNSET: &str = "http_tokens defaults to \"optional\" (ECS API default), normal mode allowed";
+const OCI_LEGACY: &str = "the legacy /opc/v1 and /openstack endpoints (no Authorization: Bearer Oracle needed)";
+const OCI_HARDENED: &str =
+    "legacy /opc/v1 and /openstack endpoints answer 404; only /opc/v2 with Authorization: Bearer Oracle";
+const OCI_UNSET: &str = "are_legacy_imds_endpoints_disabled defaults to false (oci provider docs), legacy /opc/v1 and /openstack endpoints on";
 const GCP_LEGACY: &str = "the legacy /0.1/ and /computeMetadata/v1beta1/ endpoints (no Metadata-Flavor header needed)";
 const GCP_HARDENED: &str =
     "legacy /0.1/ and /computeMetadata/v1beta1/ endpoints off; /computeMetadata/v1/ needs Metadata-Flavor: Google";
@@ -146,11 +155,32 @@ pub const RULES: &[Rule] = &[
         role: Role::Resource,
         setting: "instance_options.are_legacy_imds_endpoints_disabled",
         want: Want::True,
-        legacy: "the legacy /opc/v1 and /openstack endpoints (no Authorization: Bearer Oracle needed)",
-        hardened: "legacy /opc/v1 and /openstack endpoints answer 404; only /opc/v2 with Authorization: Bearer Oracle",
-        unset: Err(
-            "are_legacy_imds_endpoints_disabled defaults to false (oci provider docs), legacy /opc/v1 and /openstack endpoints on",
-        ),
+        legacy: OCI_LEGACY,
+        hardened: OCI_HARDENED,
+        unset: Err(OCI_UNSET),
+        fix_block: "instance_options {\n  are_legacy_imds_endpoints_disabled = true\n}",
+        fix_line: "are_legacy_imds_endpoints_disabled = true",
+    },
+    Rule {
+        rtype: "oci_core_instance_configuration",
+        role: Role::Resource,
+        setting: "instance_options.are_legacy_imds_endpoints_disabled",
+        want: Want::True,
+        legacy: OCI_LEGACY,
+        hardened: OCI_HARDENED,
+        unset: Err(OCI_UNSET),
+        fix_block: "instance_options {\n  are_legacy_imds_endpoints_disabled = true\n}",
+        fix_line: "are_legacy_imds_endpoints_disabled = true",
+    },
+    // Launches only through its instance configuration(s): no setting of its own.
+    Rule {
+        rtype: "oci_core_instance_pool",
+        role: Role::Resource,
+        setting: "instance_configuration_id",
+        want: Want::True,
+        legacy: OCI_LEGACY,
+        hardened: OCI_HARDENED,
+        unset: Err(OCI_UNSET),
         fix_block: "instance_options {\n  are_legacy_imds_endpoints_disabled = true\n}",
         fix_line: "are_legacy_imds_endpoints_disabled = true",
     },
@@ -330,7 +360,7 @@ pub fn judge(f: &Fact, rule: &Rule, checks: &[Check]) -> Outcome {
 fn fix(rule: &Rule, c: &Check) -> Fix {
     let (inside, text) = if c.container {
         let container = match rule.rtype {
-            "oci_core_instance" => "instance_options",
+            "oci_core_instance" | "oci_core_instance_configuration" | "oci_core_instance_pool" => "instance_options",
             "google_container_node_pool" | "google_container_cluster" => "node_config.metadata",
             "google_compute_instance" | "google_compute_instance_template" | "google_compute_project_metadata" => {
                 "metadata"

@@ -100,12 +100,37 @@ pub(crate) fn fact(p: &Planned<'_>, all: &[Planned<'_>], file: &str, rule: &'sta
             let (endpoint, _) = root.leaf("http_endpoint", p.line);
             vec![Check { inside: None, value, via: None, line, endpoint, container: false }]
         }
-        "oci_core_instance" => {
-            let opts = root.child("instance_options");
-            let line = opts.after.map_or(p.line, |n| n.line);
-            let (value, line) = opts.leaf("are_legacy_imds_endpoints_disabled", line);
-            let container = opts.after.is_some() && opts.written();
-            vec![Check { inside: None, value, via: None, line, endpoint: Val::Absent, container }]
+        "oci_core_instance" | "oci_core_instance_pool" => {
+            let r = refs(p.conf, &["instance_configuration_id"]);
+            templates = targets(p, all, &r, "oci_core_instance_configuration");
+            if rule.rtype == "oci_core_instance" { vec![oci(root, p.line, None)] } else { vec![] }
+        }
+        "oci_core_instance_configuration" => {
+            let details = root.child("instance_details");
+            let mut checks = Vec::new();
+            if details.count("launch_details") > 0 {
+                checks.push(oci(
+                    details.child("launch_details"),
+                    p.line,
+                    Some("instance_details.launch_details".into()),
+                ));
+            }
+            for i in 0..details.count("options") {
+                let ld = details.at("options", i).child("launch_details");
+                checks.push(oci(ld, p.line, Some(format!("instance_details.options[{i}].launch_details"))));
+            }
+            if checks.is_empty() {
+                let why = "no instance_details.launch_details in the plan (source = \"INSTANCE\" copies an instance, which this check does not read)";
+                checks.push(Check {
+                    inside: None,
+                    value: Val::Unknown { expr: None, why: why.into() },
+                    via: None,
+                    line: p.line,
+                    endpoint: Val::Absent,
+                    container: false,
+                });
+            }
+            checks
         }
         "google_compute_instance" | "google_compute_instance_template" | "google_compute_project_metadata" => {
             vec![metadata(root, p.line, None)]
@@ -137,6 +162,15 @@ pub(crate) fn fact(p: &Planned<'_>, all: &[Planned<'_>], file: &str, rule: &'sta
         fix: Fix::Set { inside: None, text: rule.fix_block.to_string() },
         kind: FactKind::Switch(Switch { rule, checks, templates, scope }),
     }
+}
+
+/// `instance_options.are_legacy_imds_endpoints_disabled` at `at`.
+fn oci(at: At<'_>, line: usize, inside: Option<String>) -> Check {
+    let opts = at.child("instance_options");
+    let line = opts.after.map_or(line, |n| n.line);
+    let (value, line) = opts.leaf("are_legacy_imds_endpoints_disabled", line);
+    let container = opts.after.is_some_and(|n| n.as_map().is_some()) && opts.written();
+    Check { inside, value, via: None, line, endpoint: Val::Absent, container }
 }
 
 /// The `disable-legacy-endpoints` key of the `metadata` map at `at`.

@@ -90,6 +90,10 @@ fn fix_text(r: &Record, fix: &Fix) -> String {
         Fix::Template { address } if Cloud::of(&r.rtype) == Cloud::Alibaba => {
             format!("    fix: in {address} (the template it launches) set\n{}", indent("http_tokens = \"required\""))
         }
+        Fix::Template { address } if Cloud::of(&r.rtype) == Cloud::Oci => format!(
+            "    fix: in {address} (the instance configuration it launches from), inside instance_details.launch_details, set\n{}",
+            indent("instance_options {\n  are_legacy_imds_endpoints_disabled = true\n}")
+        ),
         Fix::Template { address } => format!("    fix: in {address} (the template it launches) set\n{}", indent(block)),
         Fix::Set { inside: Some(inside), text } => {
             format!("    fix: in {}, inside {inside}, set\n{}", r.resource, indent(text))

@@ -38,7 +38,12 @@ pub fn fact(inst: &Instance, all: &[Instance], rule: &'static Rule) -> Fact {
             }
             vec![alibaba(body, &env, line)]
         }
-        "oci_core_instance" => oci(body, &env, line),
+        "oci_core_instance" | "oci_core_instance_pool" => {
+            let id = "instance_configuration_id";
+            templates = targets(inst, all, body, &env, &[], id, id, "oci_core_instance_configuration");
+            if rule.rtype == "oci_core_instance" { oci(body, &env, line, None) } else { vec![] }
+        }
+        "oci_core_instance_configuration" => oci_configuration(body, &env, line),
         "google_compute_instance" | "google_compute_instance_template" | "google_compute_project_metadata" => {
             vec![metadata(body, &env, line, None)]
         }
@@ -118,34 +123,20 @@ fn alibaba(body: &TBody, env: &Env<'_>, line: usize) -> Check {
     }
 }
 
-fn oci(body: &TBody, env: &Env<'_>, line: usize) -> Vec<Check> {
+fn oci(body: &TBody, env: &Env<'_>, line: usize, inside: Option<String>) -> Vec<Check> {
     let blocks = match blocks_at(body, env, &["instance_options"]) {
         Ok(b) => b,
-        Err(why) => return vec![unknown(why, line, None)],
+        Err(why) => return vec![unknown(why, line, inside)],
     };
     if blocks.is_empty() {
-        if let Some(c) = body.attr("instance_configuration_id") {
-            let why = format!(
-                "instance_options is not set here and the instance takes its launch details from the instance configuration `{}`, which this check does not read",
-                expr_text(&c.expr)
-            );
-            return vec![unknown(why, line, None)];
-        }
-        return vec![Check {
-            inside: None,
-            value: Val::Absent,
-            via: None,
-            line,
-            endpoint: Val::Absent,
-            container: false,
-        }];
+        return vec![Check { inside, value: Val::Absent, via: None, line, endpoint: Val::Absent, container: false }];
     }
     blocks
         .iter()
         .map(|(b, e)| {
             let a = b.attr("are_legacy_imds_endpoints_disabled");
             Check {
-                inside: None,
+                inside: inside.clone(),
                 value: a.map_or(Val::Absent, |a| val(&e.eval(&a.expr), &a.expr)),
                 via: a.and_then(via),
                 line: a.map_or(line, |a| a.line),
@@ -154,6 +145,35 @@ fn oci(body: &TBody, env: &Env<'_>, line: usize) -> Vec<Check> {
             }
         })
         .collect()
+}
+
+/// An instance configuration's launch details: `instance_details.launch_details` and each
+/// `instance_details.options[i].launch_details`.
+fn oci_configuration(body: &TBody, env: &Env<'_>, line: usize) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let mut read = |path: &[&str], name: &dyn Fn(usize) -> String| match blocks_at(body, env, path) {
+        Ok(details) => {
+            for (i, (b, e)) in details.iter().enumerate() {
+                checks.extend(oci(b, e, line, Some(name(i))));
+            }
+        }
+        Err(why) => checks.push(unknown(why, line, Some(path.join(".")))),
+    };
+    read(&["instance_details", "launch_details"], &|_| "instance_details.launch_details".into());
+    read(&["instance_details", "options", "launch_details"], &|i| {
+        format!("instance_details.options[{i}].launch_details")
+    });
+    if checks.is_empty() {
+        let why = match body.attr("instance_id") {
+            Some(a) => format!(
+                "the launch details are copied from the instance `{}` (source = \"INSTANCE\"), which this check does not read",
+                expr_text(&a.expr)
+            ),
+            None => "no instance_details.launch_details".to_string(),
+        };
+        checks.push(unknown(why, line, None));
+    }
+    checks
 }
 
 /// `node_config { metadata = {...} }` blocks (none: the service default).

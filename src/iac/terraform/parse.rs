@@ -141,6 +141,9 @@ const JSON_BLOCKS: &[&str] = &[
     "launch_template_specification",
     "override",
     "instance_options",
+    "instance_details",
+    "launch_details",
+    "options",
     "node_config",
     "node_pool",
 ];
