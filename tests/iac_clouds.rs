@@ -44,6 +44,10 @@ fn terraform_alibaba_oci_google() {
             ("alicloud_ecs_launch_template.unset", "fail", "alicloud.tf", 42),
             ("alicloud_instance.from_template", "pass", "alicloud.tf", 47),
             ("alicloud_instance.from_unset_template", "fail", "alicloud.tf", 51),
+            // ESS: a scaling configuration cannot set http_tokens; a group with a template inherits.
+            ("alicloud_ess_scaling_configuration.plain", "fail", "alicloud_ess.tf", 3),
+            ("alicloud_ess_scaling_configuration.metadata_off", "pass", "alicloud_ess.tf", 9),
+            ("alicloud_ess_scaling_group.from_template", "pass", "alicloud_ess.tf", 21),
             ("oci_core_instance.hardened", "pass", "oci.tf", 7),
             ("oci_core_instance.legacy_on", "fail", "oci.tf", 16),
             ("oci_core_instance.no_options", "fail", "oci.tf", 20),
@@ -140,6 +144,7 @@ fn terraform_fixes_are_the_line_to_add() {
     assert_eq!(inherited["fix"]["kind"], "template");
     assert_eq!(inherited["fix"]["address"], "alicloud_ecs_launch_template.unset");
     assert_eq!(record(&doc, "google_compute_instance_template.unknown")["fix"]["kind"], "make_known");
+    assert_eq!(record(&doc, "alicloud_ess_scaling_configuration.plain")["fix"]["kind"], "use_launch_template");
     assert!(record(&doc, "alicloud_instance.hardened").get("fix").is_none());
 
     // The human format prints them as they are pasted.
@@ -168,7 +173,7 @@ fn terraform_fixes_are_the_line_to_add() {
         out.contains("    fix: in oci_core_instance_configuration.default (the instance configuration it launches from), inside instance_details.launch_details, set\n      instance_options {\n"),
         "{out}"
     );
-    assert!(out.contains("37 resources checked in 6 files: 17 fail, 5 unknown, 15 pass"), "{out}");
+    assert!(out.contains("40 resources checked in 7 files: 18 fail, 5 unknown, 17 pass"), "{out}");
 }
 
 #[test]
@@ -201,6 +206,8 @@ fn plan_json_alibaba_oci_google() {
             ("oci_core_instance_configuration.cfg", "fail", "plan.json", 413),
             ("oci_core_instance_pool.pool", "fail", "plan.json", 448),
             ("oci_core_instance_configuration.options", "pass", "plan.json", 484),
+            ("alicloud_ess_scaling_configuration.cfg", "fail", "plan.json", 497),
+            ("alicloud_ess_scaling_group.from_template", "pass", "plan.json", 514),
         ],
     );
     assert_eq!(provenance(&doc, "google_compute_instance.in_p1"), (some("google_compute_project_metadata.p1"), None));
@@ -293,6 +300,7 @@ fn sarif_rule_ids_per_cloud() {
         ("IMDS-ALI-001", "alicloud.tf", 42),
         ("IMDS-ALI-001", "alicloud.tf", 51),
         ("IMDS-ALI-002", "alicloud.tf", 34),
+        ("IMDS-ALI-001", "alicloud_ess.tf", 3),
         ("IMDS-GCP-001", "google.tf", 17),
         ("IMDS-GCP-001", "google.tf", 21),
         ("IMDS-GCP-001", "google.tf", 36),
@@ -337,6 +345,7 @@ fn sarif_for_plans_and_mixed_with_aws() {
     assert_eq!(got.iter().filter(|(id, ..)| id == "IMDS-GCP-001").count(), 5, "{got:?}");
     assert!(got.contains(&("IMDS-OCI-002".into(), "plan.json".into(), 176)), "{got:?}");
     assert!(got.contains(&("IMDS-ALI-001".into(), "plan.json".into(), 39)), "{got:?}");
+    assert!(got.contains(&("IMDS-ALI-001".into(), "plan.json".into(), 497)), "{got:?}");
     // AWS findings next to the other clouds keep IMDS001.
     let (code, out) = run(&["--format", "sarif", &tf(), &format!("{FIX}/seed_noncompliant")]);
     assert_eq!(code, 3);

@@ -18,6 +18,10 @@
 //!   default, `optional`
 //!   (<https://registry.terraform.io/providers/aliyun/alicloud/latest/docs/resources/ecs_launch_template>;
 //!   ECS API `ModifyInstanceMetadataOptions`: `HttpTokens` default `optional`).
+//! - alicloud `alicloud_ess_scaling_configuration` has no `http_tokens` (only `http_endpoint`,
+//!   since v1.263.0), so it cannot require tokens; `alicloud_ess_scaling_group` can launch from
+//!   `launch_template_id` instead
+//!   (<https://registry.terraform.io/providers/aliyun/alicloud/latest/docs/resources/ess_scaling_configuration>).
 //! - oci `oci_core_instance`: `instance_options { are_legacy_imds_endpoints_disabled }`, "Default
 //!   is false"
 //!   (<https://registry.terraform.io/providers/oracle/oci/latest/docs/resources/core_instance>).
@@ -143,6 +147,34 @@ pub const RULES: &[Rule] = &[
         rtype: "alicloud_ecs_launch_template",
         role: Role::Resource,
         setting: "http_tokens",
+        want: Want::Required,
+        legacy: ALI_LEGACY,
+        hardened: ALI_HARDENED,
+        unset: Err(ALI_UNSET),
+        fix_block: "http_tokens = \"required\"",
+        fix_line: "http_tokens = \"required\"",
+    },
+    // The provider has no `http_tokens` here (only `http_endpoint`, since 1.263.0): its instances
+    // take the ECS default unless the scaling group launches from a launch template instead.
+    Rule {
+        rtype: "alicloud_ess_scaling_configuration",
+        role: Role::Resource,
+        setting: "http_tokens",
+        want: Want::Required,
+        legacy: ALI_LEGACY,
+        hardened: ALI_HARDENED,
+        unset: Err(
+            "alicloud_ess_scaling_configuration has no http_tokens argument (alicloud provider docs: only http_endpoint), so its instances take the ECS default \"optional\", normal mode allowed",
+        ),
+        fix_block: "http_tokens = \"required\"",
+        fix_line: "http_tokens = \"required\"",
+    },
+    // Launches from `launch_template_id` when set; else from its scaling configurations (judged
+    // on their own): no record.
+    Rule {
+        rtype: "alicloud_ess_scaling_group",
+        role: Role::Resource,
+        setting: "launch_template_id",
         want: Want::Required,
         legacy: ALI_LEGACY,
         hardened: ALI_HARDENED,
@@ -324,7 +356,9 @@ pub fn project_controls(facts: &[Fact]) -> Vec<(String, String)> {
 pub fn judge_switch(f: &Fact, s: &Switch, projects: &[(String, String)]) -> Option<Outcome> {
     let (rule, checks) = (s.rule, s.checks.as_slice());
     let unset = checks.iter().all(Check::is_unset);
-    if rule.role == Role::ProjectControl && unset {
+    // A project control without the key, or a group that names no template (its scaling
+    // configurations get records of their own).
+    if (rule.role == Role::ProjectControl && unset) || checks.is_empty() {
         return None;
     }
     let mut o = judge(f, rule, checks);
@@ -358,6 +392,9 @@ pub fn judge(f: &Fact, rule: &Rule, checks: &[Check]) -> Outcome {
 }
 
 fn fix(rule: &Rule, c: &Check) -> Fix {
+    if rule.rtype == "alicloud_ess_scaling_configuration" {
+        return Fix::UseLaunchTemplate;
+    }
     let (inside, text) = if c.container {
         let container = match rule.rtype {
             "oci_core_instance" | "oci_core_instance_configuration" | "oci_core_instance_pool" => "instance_options",

@@ -100,6 +100,14 @@ pub(crate) fn fact(p: &Planned<'_>, all: &[Planned<'_>], file: &str, rule: &'sta
             let (endpoint, _) = root.leaf("http_endpoint", p.line);
             vec![Check { inside: None, value, via: None, line, endpoint, container: false }]
         }
+        "alicloud_ess_scaling_configuration" => {
+            let (endpoint, _) = root.leaf("http_endpoint", p.line);
+            vec![Check { inside: None, value: Val::Absent, via: None, line: p.line, endpoint, container: false }]
+        }
+        "alicloud_ess_scaling_group" => {
+            templates = targets(p, all, &refs(p.conf, &["launch_template_id"]), "alicloud_ecs_launch_template");
+            vec![]
+        }
         "oci_core_instance" | "oci_core_instance_pool" => {
             let r = refs(p.conf, &["instance_configuration_id"]);
             templates = targets(p, all, &r, "oci_core_instance_configuration");

@@ -80,6 +80,11 @@ fn fix_text(r: &Record, fix: &Fix) -> String {
             r.resource,
             indent("MetadataOptions:\n  HttpTokens: required")
         ),
+        Fix::UseLaunchTemplate if Cloud::of(&r.rtype) == Cloud::Alibaba => format!(
+            "    fix: launch the scaling group of {} from an alicloud_ecs_launch_template (launch_template_id) that sets\n{}",
+            r.resource,
+            indent("http_tokens = \"required\"")
+        ),
         Fix::UseLaunchTemplate => {
             format!("    fix: make {} launch an aws_launch_template that sets\n{}", r.resource, indent(block))
         }

@@ -38,6 +38,15 @@ pub fn fact(inst: &Instance, all: &[Instance], rule: &'static Rule) -> Fact {
             }
             vec![alibaba(body, &env, line)]
         }
+        "alicloud_ess_scaling_configuration" => {
+            let endpoint = body.attr("http_endpoint").map_or(Val::Absent, |a| val(&env.eval(&a.expr), &a.expr));
+            vec![Check { inside: None, value: Val::Absent, via: None, line, endpoint, container: false }]
+        }
+        "alicloud_ess_scaling_group" => {
+            let id = "launch_template_id";
+            templates = targets(inst, all, body, &env, &[], id, id, "alicloud_ecs_launch_template");
+            vec![]
+        }
         "oci_core_instance" | "oci_core_instance_pool" => {
             let id = "instance_configuration_id";
             templates = targets(inst, all, body, &env, &[], id, id, "oci_core_instance_configuration");
