@@ -70,6 +70,9 @@ fn terraform_alibaba_oci_google() {
             ("google_compute_instance.explicit_false_in_a", "fail", "gcp_project.tf", 29),
             ("google_compute_project_metadata.project_b", "fail", "gcp_project.tf", 36),
             ("google_compute_instance_template.in_project_b", "fail", "gcp_project.tf", 40),
+            ("google_compute_instance_from_template.from_hardened", "pass", "gcp_project.tf", 47),
+            // Metadata of its own replaces the template's.
+            ("google_compute_instance_from_template.own_metadata", "fail", "gcp_project.tf", 55),
             // OCI instance configurations, and what launches from them.
             ("oci_core_instance_configuration.hardened", "pass", "oci_config.tf", 10),
             ("oci_core_instance_configuration.default", "fail", "oci_config.tf", 16),
@@ -173,7 +176,7 @@ fn terraform_fixes_are_the_line_to_add() {
         out.contains("    fix: in oci_core_instance_configuration.default (the instance configuration it launches from), inside instance_details.launch_details, set\n      instance_options {\n"),
         "{out}"
     );
-    assert!(out.contains("40 resources checked in 7 files: 18 fail, 5 unknown, 17 pass"), "{out}");
+    assert!(out.contains("42 resources checked in 7 files: 19 fail, 5 unknown, 18 pass"), "{out}");
 }
 
 #[test]
@@ -208,10 +211,15 @@ fn plan_json_alibaba_oci_google() {
             ("oci_core_instance_configuration.options", "pass", "plan.json", 484),
             ("alicloud_ess_scaling_configuration.cfg", "fail", "plan.json", 497),
             ("alicloud_ess_scaling_group.from_template", "pass", "plan.json", 514),
+            ("google_compute_instance_from_template.from_legacy", "fail", "plan.json", 531),
         ],
     );
     assert_eq!(provenance(&doc, "google_compute_instance.in_p1"), (some("google_compute_project_metadata.p1"), None));
     assert_eq!(provenance(&doc, "oci_core_instance_pool.pool"), (None, some("oci_core_instance_configuration.cfg")));
+    assert_eq!(
+        provenance(&doc, "google_compute_instance_from_template.from_legacy"),
+        (None, some("google_compute_instance_template.legacy_on"))
+    );
     assert_eq!(provenance(&doc, "alicloud_instance.from_template"), (None, some("alicloud_ecs_launch_template.lt")));
     assert!(reason(&doc, "oci_core_instance.legacy_on").contains("are_legacy_imds_endpoints_disabled = false"));
     assert!(reason(&doc, "google_compute_instance_template.legacy_on").contains("= \"FALSE\""));
@@ -309,6 +317,7 @@ fn sarif_rule_ids_per_cloud() {
         ("IMDS-GCP-001", "gcp_project.tf", 29),
         ("IMDS-GCP-001", "gcp_project.tf", 36),
         ("IMDS-GCP-001", "gcp_project.tf", 40),
+        ("IMDS-GCP-001", "gcp_project.tf", 55),
         ("IMDS-GCP-002", "google.tf", 45),
         ("IMDS-OCI-001", "oci.tf", 16),
         ("IMDS-OCI-001", "oci.tf", 20),
@@ -342,7 +351,7 @@ fn sarif_rule_ids_per_cloud() {
 fn sarif_for_plans_and_mixed_with_aws() {
     let (results, _) = sarif_results(&plan());
     let got = ids(&results);
-    assert_eq!(got.iter().filter(|(id, ..)| id == "IMDS-GCP-001").count(), 5, "{got:?}");
+    assert_eq!(got.iter().filter(|(id, ..)| id == "IMDS-GCP-001").count(), 6, "{got:?}");
     assert!(got.contains(&("IMDS-OCI-002".into(), "plan.json".into(), 176)), "{got:?}");
     assert!(got.contains(&("IMDS-ALI-001".into(), "plan.json".into(), 39)), "{got:?}");
     assert!(got.contains(&("IMDS-ALI-001".into(), "plan.json".into(), 497)), "{got:?}");

@@ -35,6 +35,9 @@
 //!   deprecated, always set disable-legacy-endpoints=TRUE";
 //!   <https://cloud.google.com/compute/docs/metadata/predefined-metadata-keys>); without it
 //!   the legacy endpoints follow the project metadata, which a configuration may not manage.
+//!   `google_compute_instance_from_template`: "all arguments from google_compute_instance are
+//!   supported as a way to override the properties in the template"
+//!   (<https://registry.terraform.io/providers/hashicorp/google/latest/docs/resources/compute_instance_from_template>).
 //!   Project metadata (`google_compute_project_metadata`, `google_compute_project_metadata_item`)
 //!   applies to every VM of the project; a VM's own key wins ("if you set the same key for both
 //!   your project and instance metadata, Compute Engine will use the instance metadata").
@@ -238,6 +241,19 @@ pub const RULES: &[Rule] = &[
         fix_block: "metadata = {\n  disable-legacy-endpoints = \"true\"\n}",
         fix_line: "disable-legacy-endpoints = \"true\"",
     },
+    // All google_compute_instance arguments override the template's; without `metadata` of its
+    // own it takes the template's verdict.
+    Rule {
+        rtype: "google_compute_instance_from_template",
+        role: Role::Compensable,
+        setting: "metadata[\"disable-legacy-endpoints\"]",
+        want: Want::TrueAnyCase,
+        legacy: GCP_LEGACY,
+        hardened: GCP_HARDENED,
+        unset: Err(GCE_UNSET),
+        fix_block: "metadata = {\n  disable-legacy-endpoints = \"true\"\n}",
+        fix_line: "disable-legacy-endpoints = \"true\"",
+    },
     Rule {
         rtype: "google_container_node_pool",
         role: Role::Resource,
@@ -302,9 +318,10 @@ pub struct Switch {
 }
 
 impl Switch {
-    /// Nothing written and templates named: the templates decide.
+    /// Nothing written (not even the block or map the setting goes in, which would replace the
+    /// template's) and templates named: the templates decide.
     pub fn inherits(&self) -> bool {
-        !self.templates.is_empty() && self.checks.iter().all(Check::is_unset)
+        !self.templates.is_empty() && self.checks.iter().all(|c| c.is_unset() && !c.container)
     }
 }
 
@@ -399,9 +416,10 @@ fn fix(rule: &Rule, c: &Check) -> Fix {
         let container = match rule.rtype {
             "oci_core_instance" | "oci_core_instance_configuration" | "oci_core_instance_pool" => "instance_options",
             "google_container_node_pool" | "google_container_cluster" => "node_config.metadata",
-            "google_compute_instance" | "google_compute_instance_template" | "google_compute_project_metadata" => {
-                "metadata"
-            }
+            "google_compute_instance"
+            | "google_compute_instance_template"
+            | "google_compute_instance_from_template"
+            | "google_compute_project_metadata" => "metadata",
             _ => "",
         };
         let inside = [c.inside.as_deref(), Some(container).filter(|s| !s.is_empty())];

@@ -143,6 +143,11 @@ pub(crate) fn fact(p: &Planned<'_>, all: &[Planned<'_>], file: &str, rule: &'sta
         "google_compute_instance" | "google_compute_instance_template" | "google_compute_project_metadata" => {
             vec![metadata(root, p.line, None)]
         }
+        "google_compute_instance_from_template" => {
+            let r = refs(p.conf, &["source_instance_template"]);
+            templates = targets(p, all, &r, "google_compute_instance_template");
+            vec![metadata(root, p.line, None)]
+        }
         "google_compute_project_metadata_item" => match p.after.and_then(|a| a.get("key")).and_then(Node::as_str) {
             Some(GCP_KEY) => {
                 let (value, line) = root.leaf("value", p.line);

@@ -95,6 +95,10 @@ fn fix_text(r: &Record, fix: &Fix) -> String {
         Fix::Template { address } if Cloud::of(&r.rtype) == Cloud::Alibaba => {
             format!("    fix: in {address} (the template it launches) set\n{}", indent("http_tokens = \"required\""))
         }
+        Fix::Template { address } if Cloud::of(&r.rtype) == Cloud::Gcp => format!(
+            "    fix: in {address} (the template it launches) set\n{}",
+            indent("metadata = {\n  disable-legacy-endpoints = \"true\"\n}")
+        ),
         Fix::Template { address } if Cloud::of(&r.rtype) == Cloud::Oci => format!(
             "    fix: in {address} (the instance configuration it launches from), inside instance_details.launch_details, set\n{}",
             indent("instance_options {\n  are_legacy_imds_endpoints_disabled = true\n}")

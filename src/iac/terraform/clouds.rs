@@ -56,6 +56,11 @@ pub fn fact(inst: &Instance, all: &[Instance], rule: &'static Rule) -> Fact {
         "google_compute_instance" | "google_compute_instance_template" | "google_compute_project_metadata" => {
             vec![metadata(body, &env, line, None)]
         }
+        "google_compute_instance_from_template" => {
+            let src = "source_instance_template";
+            templates = targets(inst, all, body, &env, &[], src, src, "google_compute_instance_template");
+            vec![metadata(body, &env, line, None)]
+        }
         "google_compute_project_metadata_item" => match body.attr("key").map(|a| env.eval(&a.expr)) {
             // Another key (or one that cannot be known) is not a control: no record.
             Some(Value::String(k)) if k == GCP_KEY => {
