@@ -113,33 +113,7 @@ pub(crate) fn fact(p: &Planned<'_>, all: &[Planned<'_>], file: &str, rule: &'sta
             templates = targets(p, all, &r, "oci_core_instance_configuration");
             if rule.rtype == "oci_core_instance" { vec![oci(root, p.line, None)] } else { vec![] }
         }
-        "oci_core_instance_configuration" => {
-            let details = root.child("instance_details");
-            let mut checks = Vec::new();
-            if details.count("launch_details") > 0 {
-                checks.push(oci(
-                    details.child("launch_details"),
-                    p.line,
-                    Some("instance_details.launch_details".into()),
-                ));
-            }
-            for i in 0..details.count("options") {
-                let ld = details.at("options", i).child("launch_details");
-                checks.push(oci(ld, p.line, Some(format!("instance_details.options[{i}].launch_details"))));
-            }
-            if checks.is_empty() {
-                let why = "no instance_details.launch_details in the plan (source = \"INSTANCE\" copies an instance, which this check does not read)";
-                checks.push(Check {
-                    inside: None,
-                    value: Val::Unknown { expr: None, why: why.into() },
-                    via: None,
-                    line: p.line,
-                    endpoint: Val::Absent,
-                    container: false,
-                });
-            }
-            checks
-        }
+        "oci_core_instance_configuration" => oci_configuration(root, p.line),
         "google_compute_instance" | "google_compute_instance_template" | "google_compute_project_metadata" => {
             vec![metadata(root, p.line, None)]
         }
@@ -175,6 +149,32 @@ pub(crate) fn fact(p: &Planned<'_>, all: &[Planned<'_>], file: &str, rule: &'sta
         fix: Fix::Set { inside: None, text: rule.fix_block.to_string() },
         kind: FactKind::Switch(Switch { rule, checks, templates, scope }),
     }
+}
+
+/// An instance configuration's `instance_details.launch_details` and each
+/// `instance_details.options[i].launch_details`.
+fn oci_configuration(root: At<'_>, line: usize) -> Vec<Check> {
+    let details = root.child("instance_details");
+    let mut checks = Vec::new();
+    if details.count("launch_details") > 0 {
+        checks.push(oci(details.child("launch_details"), line, Some("instance_details.launch_details".into())));
+    }
+    for i in 0..details.count("options") {
+        let ld = details.at("options", i).child("launch_details");
+        checks.push(oci(ld, line, Some(format!("instance_details.options[{i}].launch_details"))));
+    }
+    if checks.is_empty() {
+        let why = "no instance_details.launch_details in the plan (source = \"INSTANCE\" copies an instance, which this check does not read)";
+        checks.push(Check {
+            inside: None,
+            value: Val::Unknown { expr: None, why: why.into() },
+            via: None,
+            line,
+            endpoint: Val::Absent,
+            container: false,
+        });
+    }
+    checks
 }
 
 /// `instance_options.are_legacy_imds_endpoints_disabled` at `at`.

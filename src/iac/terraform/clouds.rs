@@ -77,18 +77,7 @@ pub fn fact(inst: &Instance, all: &[Instance], rule: &'static Rule) -> Fact {
             _ => vec![],
         },
         "google_container_node_pool" => node_configs(body, &env, line, None),
-        _ => {
-            let mut checks = node_configs(body, &env, line, None);
-            match blocks_at(body, &env, &["node_pool"]) {
-                Ok(pools) => {
-                    for (i, (b, e)) in pools.iter().enumerate() {
-                        checks.extend(node_configs(b, e, line, Some(format!("node_pool[{i}]"))));
-                    }
-                }
-                Err(why) => checks.push(unknown(why, line, Some("node_pool".into()))),
-            }
-            checks
-        }
+        _ => cluster(body, &env, line),
     };
     Fact {
         address: inst.address.clone(),
@@ -186,6 +175,20 @@ fn oci_configuration(body: &TBody, env: &Env<'_>, line: usize) -> Vec<Check> {
             None => "no instance_details.launch_details".to_string(),
         };
         checks.push(unknown(why, line, None));
+    }
+    checks
+}
+
+/// A cluster's default pool (`node_config`) and inline `node_pool` blocks.
+fn cluster(body: &TBody, env: &Env<'_>, line: usize) -> Vec<Check> {
+    let mut checks = node_configs(body, env, line, None);
+    match blocks_at(body, env, &["node_pool"]) {
+        Ok(pools) => {
+            for (i, (b, e)) in pools.iter().enumerate() {
+                checks.extend(node_configs(b, e, line, Some(format!("node_pool[{i}]"))));
+            }
+        }
+        Err(why) => checks.push(unknown(why, line, Some("node_pool".into()))),
     }
     checks
 }
