@@ -438,3 +438,23 @@ resource "google_container_node_pool" "dyn_unknown" {
     assert_eq!(v("google_container_node_pool.dyn_unknown").0, "unknown");
     assert_eq!(got.len(), 5, "{got:#?}");
 }
+
+#[test]
+fn standard_input_is_checked_the_same() {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let tf = "resource \"google_container_node_pool\" \"p\" {\n  node_config {\n    metadata = {\n      disable-legacy-endpoints = \"false\"\n    }\n  }\n}\n";
+    let mut child = Command::new(env!("CARGO_BIN_EXE_imdswatch"))
+        .args(["iac", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(tf.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains("<stdin>:4: google_container_node_pool.p: FAIL"), "{text}");
+}
