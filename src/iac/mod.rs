@@ -5,12 +5,16 @@
 //! (own metadata options, templates launched, image, account default) and `rules` judges them
 //! all: inheritance (instance, ASG, node group, fleet, Batch → launch template) and
 //! compensating controls (AMI `imds_support`, account defaults) are followed, and every
-//! resource gets `pass`, `fail` or `unknown`.
+//! resource gets `pass`, `fail` or `unknown`. The other clouds' legacy metadata switches
+//! (Alibaba `http_tokens`, OCI legacy endpoints, Google `disable-legacy-endpoints`) are judged
+//! the same way in Terraform and plans (`clouds`).
 
 pub mod cloudformation;
+pub mod clouds;
 pub mod discover;
 pub mod karpenter;
 pub mod plan;
+pub mod plan_clouds;
 pub mod report;
 pub mod rules;
 pub mod terraform;

@@ -30,7 +30,7 @@ const TYPES: &[&str] = &[
     "aws_imagebuilder_infrastructure_configuration",
 ];
 
-fn is_true(n: Option<&Node>) -> bool {
+pub(crate) fn is_true(n: Option<&Node>) -> bool {
     n.and_then(Node::as_str) == Some("true")
 }
 
@@ -77,7 +77,7 @@ fn strip_keys(address: &str) -> (String, String) {
 
 /// The references of an expression in the configuration, e.g.
 /// `expressions.launch_template[0].id.references`.
-fn refs<'a>(expr: Option<&'a Node>, path: &[&str]) -> Vec<&'a str> {
+pub(crate) fn refs<'a>(expr: Option<&'a Node>, path: &[&str]) -> Vec<&'a str> {
     let mut n = expr;
     for p in path {
         n = first(n).and_then(|x| x.get(p));
@@ -91,15 +91,15 @@ fn refs<'a>(expr: Option<&'a Node>, path: &[&str]) -> Vec<&'a str> {
 }
 
 /// One planned resource: its change and its configuration expressions.
-struct Planned<'a> {
-    address: &'a str,
-    rtype: &'a str,
-    line: usize,
+pub(crate) struct Planned<'a> {
+    pub(crate) address: &'a str,
+    pub(crate) rtype: &'a str,
+    pub(crate) line: usize,
     prefix: String,
     base: String,
-    after: Option<&'a Node>,
-    unknown: Option<&'a Node>,
-    conf: Option<&'a Node>,
+    pub(crate) after: Option<&'a Node>,
+    pub(crate) unknown: Option<&'a Node>,
+    pub(crate) conf: Option<&'a Node>,
 }
 
 pub fn check(file: &Path, root: &Node) -> Vec<Record> {
@@ -136,7 +136,8 @@ fn planned<'a>(rc: &'a Node, config: &BTreeMap<String, &'a Node>) -> Option<Plan
         return None;
     }
     let address = rc.get("address").and_then(Node::as_str)?;
-    let rtype = rc.get("type").and_then(Node::as_str).filter(|t| TYPES.contains(t))?;
+    let rtype =
+        rc.get("type").and_then(Node::as_str).filter(|t| TYPES.contains(t) || crate::iac::clouds::rule(t).is_some())?;
     let (prefix, base) = strip_keys(address);
     Some(Planned {
         address,
@@ -153,6 +154,9 @@ fn planned<'a>(rc: &'a Node, config: &BTreeMap<String, &'a Node>) -> Option<Plan
 // Over 80 lines on purpose: one arm per resource type, so the type table (mirrored by the
 // README's rule table) reads in one place.
 fn fact(p: &Planned<'_>, all: &[Planned<'_>], file: &str) -> Fact {
+    if let Some(rule) = crate::iac::clouds::rule(p.rtype) {
+        return crate::iac::plan_clouds::fact(p, all, file, rule);
+    }
     let lt = |path: &[&str]| refs(p.conf, path);
     let mut fix = Fix::TerraformBlock;
     if ["aws_spot_fleet_request", "aws_ec2_fleet", "aws_batch_compute_environment", "aws_autoscaling_group"]
@@ -276,7 +280,7 @@ fn found(t: Target) -> Vec<usize> {
     }
 }
 
-fn after_apply() -> Val {
+pub(crate) fn after_apply() -> Val {
     Val::Unknown { expr: None, why: "known only after apply (after_unknown)".into() }
 }
 
@@ -331,7 +335,7 @@ fn own(p: &Planned<'_>, inherits: bool, block: &str) -> Own {
 
 /// Resolves configuration references (`aws_launch_template.lt[0].id`) to planned resources
 /// of `rtype` in the same module.
-fn targets(p: &Planned<'_>, all: &[Planned<'_>], refs: &[&str], rtype: &str) -> Vec<Target> {
+pub(crate) fn targets(p: &Planned<'_>, all: &[Planned<'_>], refs: &[&str], rtype: &str) -> Vec<Target> {
     let mut seen = Vec::new();
     let mut out = Vec::new();
     for r in refs {

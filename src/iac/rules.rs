@@ -141,6 +141,8 @@ pub enum FactKind {
     Image { v2: bool },
     /// Launches no instance (an unmanaged or Fargate Batch environment): no record.
     Skip,
+    /// Another cloud's legacy-metadata switch: see [`crate::iac::clouds::Switch`].
+    Switch(crate::iac::clouds::Switch),
 }
 
 /// One resource as the rule sees it.
@@ -187,7 +189,7 @@ impl Outcome {
         }
     }
 
-    fn new(verdict: Verdict, reason: impl Into<String>, line: usize, fail_fix: &Fix) -> Outcome {
+    pub(crate) fn new(verdict: Verdict, reason: impl Into<String>, line: usize, fail_fix: &Fix) -> Outcome {
         let fix = match verdict {
             Verdict::Fail => Some(fail_fix.clone()),
             Verdict::Unknown => Some(Fix::MakeKnown),
@@ -207,13 +209,16 @@ pub fn judge(facts: &[Fact]) -> Vec<Option<Outcome>> {
         .iter()
         .find(|f| matches!(&f.kind, FactKind::AccountDefault { tokens: Val::Str(s), .. } if s == "required"))
         .map(|f| f.address.clone());
-    let mut j = Judge { facts, defaults, memo: vec![None; facts.len()] };
+    let projects = crate::iac::clouds::project_controls(facts);
+    let mut j = Judge { facts, defaults, projects, memo: vec![None; facts.len()] };
     (0..facts.len()).map(|i| j.outcome(i, 0)).collect()
 }
 
 struct Judge<'a> {
     facts: &'a [Fact],
     defaults: Option<String>,
+    /// Google project metadata that turns the legacy endpoints off: (scope, address).
+    projects: Vec<(String, String)>,
     memo: Vec<Option<Option<Outcome>>>,
 }
 
@@ -232,6 +237,8 @@ impl Judge<'_> {
                 Outcome::new(Verdict::Pass, "compensating control: imds_support = \"v2.0\", so instances launched from this AMI without their own metadata options require IMDSv2", f.line, &f.fix)
             }),
             FactKind::AccountDefault { tokens, line } => Some(account_default(tokens, *line)),
+            FactKind::Switch(s) if s.inherits() => Some(self.inherit(f, &s.templates, depth)),
+            FactKind::Switch(s) => crate::iac::clouds::judge_switch(f, s, &self.projects),
             FactKind::Launcher { own, image, templates } => {
                 if matches!(own, Own::NoBlock) && !templates.is_empty() {
                     Some(self.inherit(f, templates, depth))

@@ -64,6 +64,13 @@ pub enum Fix {
     MakeKnown,
     /// Check the `terraform show -json` plan, which includes a remote module's resources.
     CheckPlan,
+    /// Another cloud's switch (`iac::clouds`): write `text` in the resource, inside the block
+    /// or map path `inside` when given.
+    Set {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        inside: Option<String>,
+        text: String,
+    },
 }
 
 /// One checked resource.

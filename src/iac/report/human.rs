@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use super::Summary;
+use crate::iac::clouds::{self, Cloud};
 use crate::iac::verdict::{Fix, Record, Verdict};
 
 pub fn render(records: &[Record], show_pass: bool, strict: bool, quiet: bool) -> String {
@@ -79,6 +80,11 @@ fn fix_text(r: &Record, fix: &Fix) -> String {
             r.resource,
             indent("MetadataOptions:\n  HttpTokens: required")
         ),
+        Fix::UseLaunchTemplate if Cloud::of(&r.rtype) == Cloud::Alibaba => format!(
+            "    fix: launch the scaling group of {} from an alicloud_ecs_launch_template (launch_template_id) that sets\n{}",
+            r.resource,
+            indent("http_tokens = \"required\"")
+        ),
         Fix::UseLaunchTemplate => {
             format!("    fix: make {} launch an aws_launch_template that sets\n{}", r.resource, indent(block))
         }
@@ -86,7 +92,26 @@ fn fix_text(r: &Record, fix: &Fix) -> String {
             "    fix: in {address} set Properties.LaunchTemplateData.MetadataOptions\n{}",
             indent("MetadataOptions:\n  HttpTokens: required")
         ),
+        Fix::Template { address } if Cloud::of(&r.rtype) == Cloud::Alibaba => {
+            format!("    fix: in {address} (the template it launches) set\n{}", indent("http_tokens = \"required\""))
+        }
+        Fix::Template { address } if Cloud::of(&r.rtype) == Cloud::Gcp => format!(
+            "    fix: in {address} (the template it launches) set\n{}",
+            indent("metadata = {\n  disable-legacy-endpoints = \"true\"\n}")
+        ),
+        Fix::Template { address } if Cloud::of(&r.rtype) == Cloud::Oci => format!(
+            "    fix: in {address} (the instance configuration it launches from), inside instance_details.launch_details, set\n{}",
+            indent("instance_options {\n  are_legacy_imds_endpoints_disabled = true\n}")
+        ),
         Fix::Template { address } => format!("    fix: in {address} (the template it launches) set\n{}", indent(block)),
+        Fix::Set { inside: Some(inside), text } => {
+            format!("    fix: in {}, inside {inside}, set\n{}", r.resource, indent(text))
+        }
+        Fix::Set { inside: None, text } => format!("    fix: in {} set\n{}", r.resource, indent(text)),
+        Fix::MakeKnown if clouds::rule(&r.rtype).is_some() => format!(
+            "    fix: make the value known before deploy (a default, tfvars, or a literal {})\n",
+            clouds::rule(&r.rtype).map_or("", |c| c.fix_line)
+        ),
         Fix::CloudFormation { path } => {
             format!("    fix: in {} set {path}\n{}", r.resource, indent("MetadataOptions:\n  HttpTokens: required"))
         }

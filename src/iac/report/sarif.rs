@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use crate::iac::clouds::Cloud;
 use crate::iac::verdict::{Record, Verdict};
 
 const RULES: &[(&str, &str, &str, &str)] = &[
@@ -19,7 +20,60 @@ const RULES: &[(&str, &str, &str, &str)] = &[
         "Make the value known before deploy, or set http_tokens = \"required\" literally.",
     ),
     ("IMDS000", "parse-error", "The file could not be checked", "Fix the syntax error so the file can be checked."),
+    // The other clouds (`iac::clouds`): the same numbers mean the same (001 legacy path allowed,
+    // 002 unknown); AWS keeps its ids so existing alerts keep theirs.
+    (
+        "IMDS-ALI-001",
+        "alibaba-normal-mode-allowed",
+        "Alibaba Cloud ECS metadata normal mode (no token) is allowed",
+        "Set http_tokens = \"required\" on the alicloud_instance or alicloud_ecs_launch_template so that only the security hardening (token) mode is accepted.",
+    ),
+    (
+        "IMDS-ALI-002",
+        "alibaba-imds-unknown",
+        "Whether Alibaba Cloud ECS metadata normal mode is allowed cannot be known statically",
+        "Make the value known before deploy, or set http_tokens = \"required\" literally.",
+    ),
+    (
+        "IMDS-OCI-001",
+        "oci-legacy-imds-allowed",
+        "OCI legacy instance metadata endpoints (/opc/v1, /openstack) are enabled",
+        "Set instance_options { are_legacy_imds_endpoints_disabled = true } on the oci_core_instance.",
+    ),
+    (
+        "IMDS-OCI-002",
+        "oci-imds-unknown",
+        "Whether OCI legacy instance metadata endpoints are enabled cannot be known statically",
+        "Make the value known before deploy, or set are_legacy_imds_endpoints_disabled = true literally.",
+    ),
+    (
+        "IMDS-GCP-001",
+        "gcp-legacy-metadata-allowed",
+        "Google Cloud legacy metadata endpoints (/0.1/, /computeMetadata/v1beta1/) are enabled",
+        "Set metadata disable-legacy-endpoints = \"true\" (GKE: in node_config.metadata, or leave it unset for the GKE 1.12+ default).",
+    ),
+    (
+        "IMDS-GCP-002",
+        "gcp-metadata-unknown",
+        "Whether Google Cloud legacy metadata endpoints are enabled cannot be known statically",
+        "Make the value known before deploy, or set disable-legacy-endpoints = \"true\" literally.",
+    ),
 ];
+
+/// The rule id of a failing or unknown record: AWS's, or its cloud's.
+fn rule_id(r: &Record) -> &'static str {
+    let unknown = r.verdict == Verdict::Unknown;
+    match (Cloud::of(&r.rtype), unknown) {
+        (Cloud::Aws, false) => "IMDS001",
+        (Cloud::Aws, true) => "IMDS002",
+        (Cloud::Alibaba, false) => "IMDS-ALI-001",
+        (Cloud::Alibaba, true) => "IMDS-ALI-002",
+        (Cloud::Oci, false) => "IMDS-OCI-001",
+        (Cloud::Oci, true) => "IMDS-OCI-002",
+        (Cloud::Gcp, false) => "IMDS-GCP-001",
+        (Cloud::Gcp, true) => "IMDS-GCP-002",
+    }
+}
 
 pub fn render(records: &[Record]) -> Result<String, serde_json::Error> {
     let rules: Vec<Value> = RULES
@@ -31,12 +85,13 @@ pub fn render(records: &[Record]) -> Result<String, serde_json::Error> {
     let results: Vec<Value> = records
         .iter()
         .filter_map(|r| {
-            let (rule, index, level) = match r.verdict {
-                Verdict::Fail => ("IMDS001", 0, "error"),
-                Verdict::Unknown => ("IMDS002", 1, "warning"),
-                Verdict::ParseError => ("IMDS000", 2, "error"),
+            let (rule, level) = match r.verdict {
+                Verdict::Fail => (rule_id(r), "error"),
+                Verdict::Unknown => (rule_id(r), "warning"),
+                Verdict::ParseError => ("IMDS000", "error"),
                 Verdict::Pass => return None,
             };
+            let index = RULES.iter().position(|(id, ..)| *id == rule).unwrap_or_default();
             let text = if r.resource.is_empty() { r.reason.clone() } else { format!("{}: {}", r.resource, r.reason) };
             Some(json!({
                 "ruleId": rule,

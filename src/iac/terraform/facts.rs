@@ -19,6 +19,9 @@ pub fn facts(all: &[Instance]) -> Vec<Fact> {
 // Over 80 lines on purpose: one arm per resource type, so the type table (mirrored by the
 // README's rule table) reads in one place.
 fn fact(inst: &Instance, all: &[Instance]) -> Fact {
+    if let Some(rule) = crate::iac::clouds::rule(&inst.rtype) {
+        return super::clouds::fact(inst, all, rule);
+    }
     let body = &inst.block.body;
     let env = inst.env();
     let lt =
@@ -205,7 +208,7 @@ pub fn blocks_at<'a>(body: &'a TBody, env: &Env<'a>, path: &[&str]) -> Result<Ve
 }
 
 /// A Terraform value as the rule reads it; `expr` names it when it cannot be known.
-fn val(v: &Value, expr: &Expression) -> Val {
+pub(super) fn val(v: &Value, expr: &Expression) -> Val {
     match v {
         Value::String(s) => Val::Str(s.clone()),
         Value::Null => Val::Null,
@@ -303,7 +306,7 @@ fn target(r: Result<Vec<usize>, String>) -> Target {
 
 /// Template references in the blocks at `path` (static or dynamic): the `id` attribute, else `name`.
 #[allow(clippy::too_many_arguments)] // one call site per resource type; a struct would only rename them
-fn targets(
+pub(super) fn targets(
     inst: &Instance,
     all: &[Instance],
     body: &TBody,

@@ -1,6 +1,7 @@
 //! Terraform configurations: module directories are expanded from each root (a directory
 //! that no other checked directory calls as a local module) and every instance is checked.
 
+pub mod clouds;
 pub mod eval;
 #[cfg(test)]
 mod eval_tests;

@@ -308,7 +308,7 @@ pub fn expand(
         let [rtype, name] = r.labels.as_slice() else {
             continue;
         };
-        if !TYPES.contains(&rtype.as_str()) {
+        if !TYPES.contains(&rtype.as_str()) && crate::iac::clouds::rule(rtype).is_none() {
             continue;
         }
         for (key, count_index, each, unknown) in expansion(&r.body, &Env::module(&scope)) {

@@ -140,6 +140,12 @@ const JSON_BLOCKS: &[&str] = &[
     "mixed_instances_policy",
     "launch_template_specification",
     "override",
+    "instance_options",
+    "instance_details",
+    "launch_details",
+    "options",
+    "node_config",
+    "node_pool",
 ];
 
 /// Parses one `.tf.json` file into the same model (top-level keys become labelled blocks).

@@ -157,7 +157,9 @@ fn by_name(
         .enumerate()
         .filter(|(_, i)| i.module == module && i.rtype == rtype)
         .filter(|(_, i)| {
-            i.block.body.attr("name").is_some_and(|a| i.env().eval(&a.expr) == Value::String(target.clone()))
+            // `name` (AWS), `launch_template_name` (alicloud_ecs_launch_template)
+            let name = i.block.body.attr("name").or_else(|| i.block.body.attr("launch_template_name"));
+            name.is_some_and(|a| i.env().eval(&a.expr) == Value::String(target.clone()))
         })
         .map(|(n, _)| n)
         .collect();
