@@ -181,7 +181,8 @@ impl Engine {
                     c.close(Outcome::Unmatched, &mut Ctx { key: k, ts, sh: &mut self.shared, out: &mut *out });
                 }
             }
-            self.flows.insert(key, Box::new(Conn::new(ts)));
+            let hint = self.cfg.endpoints.hint(&key.server);
+            self.flows.insert(key, Box::new(Conn::new(ts, hint)));
             self.shared.stats.flows_opened += 1;
             out(EngineEvent::FlowOpened { key, ts });
         }

@@ -153,6 +153,7 @@ impl Model {
             credentials_v1: own.credentials_v1.max(st.credentials_v1),
             other_providers: own.other_providers.max(st.other_providers),
             server_closed: own.server_closed.max(st.server_closed),
+            filtered_out: own.filtered_out.max(st.filtered_out),
         }
     }
 
