@@ -43,6 +43,9 @@ pub struct EngineConfig {
     pub ooo_budget: usize,
     /// Unfinished-head bytes buffered across all connections.
     pub head_budget: usize,
+    /// `--service LIST`: only these services' records reach the outputs (applied by the
+    /// sink `Driver`, which counts the rest); `None` keeps every record.
+    pub services: Option<crate::event::ServiceSet>,
 }
 
 impl Default for EngineConfig {
@@ -53,6 +56,7 @@ impl Default for EngineConfig {
             flow_timeout_us: 10_000_000,
             ooo_budget: 8 << 20,
             head_budget: 8 << 20,
+            services: None,
         }
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::{RunStats, Sink};
-use crate::event::{HostVerdict, RequestCounts, RequestRecord, StatsRecord};
+use crate::event::{HostVerdict, RequestCounts, RequestRecord, ServiceSet, StatsRecord};
 use crate::time::Timestamp;
 use crate::verdict::Tracker;
 
@@ -28,6 +28,8 @@ pub struct Driver<S: Sink> {
     verdicts: Tracker,
     /// Time of the newest request (the verdict record's timestamp).
     newest: Timestamp,
+    /// `--service`: records of other services are counted (`filtered_out`), never fed.
+    services: Option<ServiceSet>,
 }
 
 impl<S: Sink> Driver<S> {
@@ -39,7 +41,15 @@ impl<S: Sink> Driver<S> {
             failed: false,
             verdicts: Tracker::default(),
             newest: Timestamp(0),
+            services: None,
         }
+    }
+
+    /// Keeps only records of `services` (`None`: all); the others are counted in
+    /// `requests.filtered_out` and reach neither the sink nor the verdicts.
+    pub fn with_services(mut self, services: Option<ServiceSet>) -> Driver<S> {
+        self.services = services;
+        self
     }
 
     /// Requests seen so far.
@@ -49,6 +59,10 @@ impl<S: Sink> Driver<S> {
 
     /// One finished request.
     pub fn record(&mut self, r: &RequestRecord) {
+        if self.services.is_some_and(|s| !s.contains(r.imds.service)) {
+            self.counts.filtered_out += 1;
+            return;
+        }
         self.counts.add(r);
         self.verdicts.add(r);
         self.newest = self.newest.max(r.timestamp);
