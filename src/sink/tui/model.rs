@@ -101,6 +101,7 @@ impl RowStats {
             || self.workload.as_ref().is_some_and(|w| w.matches(hit))
             || self.user_agents.iter().any(|(ua, _)| hit(ua))
             || self.pids.iter().any(|p| p.to_string() == needle_lower)
+            || self.summary.services.iter().any(|s| hit(s.as_str()))
     }
 }
 
