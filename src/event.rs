@@ -12,9 +12,12 @@ use crate::time::Timestamp;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Version {
-    /// No session token: the request IMDSv2 enforcement would break.
+    /// No session token: the request IMDSv2 enforcement would break. For the other
+    /// services with a legacy form, that form (Alibaba normal mode, OCI `/opc/v1`, GCP
+    /// `/0.1/` and `v1beta1`).
     V1,
-    /// Carries `X-aws-ec2-metadata-token`.
+    /// Carries `X-aws-ec2-metadata-token` (Alibaba: its token header); OCI `/opc/v2`, GCP
+    /// `/computeMetadata/v1` with `Metadata-Flavor: Google`.
     V2,
     /// `PUT /latest/api/token`: asks for an IMDSv2 session token.
     TokenRequest,

@@ -83,8 +83,12 @@ pub fn version(service: Service, r: &Req<'_>) -> Version {
 
 /// The request fetches credentials of `service` (README "Metadata services").
 pub fn credentials(service: Service, hint: Option<Hint>, r: &Req<'_>) -> bool {
-    let segs: Vec<&str> = segments(r.norm).take(6).collect();
-    let at = |i: usize| segs.get(i).copied().unwrap_or("");
+    // The first six segments, without allocating (this runs for every request).
+    let mut segs = [""; 6];
+    for (slot, seg) in segs.iter_mut().zip(segments(r.norm)) {
+        *slot = seg;
+    }
+    let at = |i: usize| segs[i];
     match service {
         Service::Ec2Imds => super::is_credentials_path(r.norm),
         Service::AlibabaImds => at(1) == "meta-data" && at(2) == "ram" && at(3) == "security-credentials",

@@ -118,7 +118,8 @@ pub struct RequestCounts {
     pub token_unanswered: u64,
     /// Credential fetches over IMDSv1.
     pub credentials_v1: u64,
-    /// Requests of other clouds' metadata protocols (not counted as v1).
+    /// Requests without a v1/v2 form (`imds.version` null: Azure, IBM, ECS task
+    /// credentials, EKS Pod Identity, GCP without its header; not counted as v1).
     pub other_providers: u64,
     /// Requests sent after the server closed the connection (not counted anywhere else).
     pub server_closed: u64,
