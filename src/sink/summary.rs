@@ -145,16 +145,16 @@ impl Summary {
         s
     }
 
-    /// The enforcement command of every service with a legacy form seen (the EC2 one when
-    /// none other was), once no client would break.
+    /// The enforcement command of every service with a legacy form that answered a client
+    /// (the EC2 one when none other did), once no client would break.
     fn enforcement_commands(&self, s: &mut String) {
         let mut all = ClientSummary::default();
         for (_, c) in self.rows.values().chain(std::iter::once(&*self.other)) {
-            for x in c.services.iter() {
-                all.services.insert(x);
+            for x in c.served_services.iter() {
+                all.served_services.insert(x);
             }
         }
-        let others = all.services.iter().any(|x| x != Service::Ec2Imds && x.has_legacy_form());
+        let others = all.served_services.iter().any(|x| x != Service::Ec2Imds && x.has_legacy_form());
         for a in advise(&all, true).into_iter().filter(|a| a.kind == crate::verdict::AdviceKind::Enforce) {
             if others {
                 let _ = writeln!(s, "  {}:", a.title);

@@ -62,10 +62,10 @@ pub fn advise(s: &ClientSummary, host_safe: bool) -> Vec<Advice> {
     out
 }
 
-/// The services whose enforcement switch concerns this client: those with a legacy form it
-/// spoke to; the EC2 IMDS when none (the default advice).
+/// The services whose enforcement switch concerns this client: those with a legacy form that
+/// answered it (present on this host); the EC2 IMDS when none (the default advice).
 fn enforce_switches(s: &ClientSummary) -> Vec<Service> {
-    let v: Vec<Service> = s.services.iter().filter(|x| x.has_legacy_form()).collect();
+    let v: Vec<Service> = s.served_services.iter().filter(|x| x.has_legacy_form()).collect();
     if v.is_empty() { vec![Service::Ec2Imds] } else { v }
 }
 

@@ -79,6 +79,9 @@ pub struct ClientSummary {
     pub probes: u64,
     /// Every service this client spoke to.
     pub services: ServiceSet,
+    /// The services that answered it 2xx/3xx: those present on this host (a probe of
+    /// another cloud's service answered 404 does not make it one).
+    pub served_services: ServiceSet,
     /// The services whose legacy form (`v1`) it used and was served: what enforcement breaks.
     pub legacy_services: ServiceSet,
     /// Requests sent after the server closed the connection: never processed, not judged.
@@ -111,6 +114,9 @@ impl ClientSummary {
         // Oracle or Google SDK's cloud detection on another cloud), whatever its form.
         let token_service = matches!(i.service, Service::Ec2Imds | Service::AlibabaImds);
         let answered = matches!(i.outcome, Outcome::Ok | Outcome::Redirect);
+        if answered {
+            self.served_services.insert(i.service);
+        }
         match i.version {
             Version::Unversioned => self.probes += 1,
             Version::V1 => match i.outcome {

@@ -180,3 +180,15 @@ fn advice_names_each_services_switch() {
     assert_eq!(kinds[0], AdviceKind::Legacy);
     assert!(kinds.len() > 1, "{kinds:?}");
 }
+
+#[test]
+fn probes_of_other_clouds_do_not_change_the_enforcement_command() {
+    use Version::*;
+    // On an AWS host: a GCP SDK's probe answered 404, and an IMDSv2 client.
+    let not_found = (Some(404), Outcome::ClientError);
+    let s = summary(&[svc(1, Service::GcpMetadata, V2, not_found), svc(2, Service::OciImds, V1, not_found)]);
+    let a = advise(&s, true);
+    let e: Vec<String> = a.iter().filter(|a| a.kind == AdviceKind::Enforce).flat_map(|a| a.lines.clone()).collect();
+    assert!(e.iter().any(|l| l.contains("aws ec2 modify-instance-metadata-options")), "{e:?}");
+    assert!(!e.iter().any(|l| l.contains("gcloud") || l.contains("oci compute")), "{e:?}");
+}
