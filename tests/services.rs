@@ -486,3 +486,44 @@ fn endpoint_with_a_service_names_a_loopback_credentials_endpoint() {
         assert!(o.stderr.contains(says), "{spec}: {}", o.stderr);
     }
 }
+
+/// The dashboard shows the services and never the secrets: every row, its detail view and
+/// the service filter, on a wide screen so that nothing is clipped away.
+#[test]
+fn the_dashboard_names_services_and_hides_the_secrets() {
+    use imdswatch::sink::tui::{Action, App, UiEvent, UiMode, render};
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    let mut app = App::new(UiMode::Offline, "services.pcap");
+    for r in records() {
+        app.on_event(UiEvent::Request(Box::new(r)));
+    }
+    let screen = |app: &App| {
+        let mut t = Terminal::new(TestBackend::new(220, 60)).expect("terminal");
+        t.draw(|f| render(app, f)).expect("draw");
+        t.backend().to_string()
+    };
+    let mut screens = vec![screen(&app)];
+    for _ in 0..app.visible_rows().len() {
+        app.update(Action::OpenDetail);
+        screens.push(screen(&app));
+        app.update(Action::Close);
+        app.update(Action::Down);
+    }
+    let mut seen = Vec::new();
+    loop {
+        app.update(Action::CycleService);
+        let Some(s) = app.service else { break };
+        let shown = screen(&app);
+        assert!(shown.contains(&format!("service: {}", s.as_str())), "{shown}");
+        seen.push(s);
+        screens.push(shown);
+    }
+    assert_eq!(seen.len(), 7, "{seen:?}");
+    assert!(screens[0].contains("ecs_task_credentials,eks_pod_identity /v1/credentials"), "{}", screens[0]);
+    for s in &screens {
+        for secret in [ECS_ID, EKS_TOKEN, ALIYUN_TOKEN] {
+            assert!(!s.contains(secret), "{secret} on the dashboard:\n{s}");
+        }
+    }
+}
