@@ -9,6 +9,7 @@ Behaviour (see /work/shared/imds-facts.md):
   PUT /latest/api/token + X-aws-ec2-metadata-token-ttl-seconds: N (1..21600)
       -> 200, body = token "SECRET-TOKEN-...", TTL header echoed.
       TTL missing/invalid -> 400; X-Forwarded-For present -> 403;
+      --token-delay-ms N delays the (200) answer by N ms.
       PUT to a versioned token path (/2021-03-23/api/token) -> 403.
       The response leaves with IP TTL / IPv6 hop limit = --hop-limit (default 1);
       the socket's previous value is restored when the next request on that
@@ -128,6 +129,7 @@ class State:
     def __init__(self, args: argparse.Namespace) -> None:
         self.tokens_required = args.tokens == "required"
         self.hop_limit = args.hop_limit
+        self.token_delay = max(0, args.token_delay_ms) / 1000.0
         self.verbose = args.verbose
         self.count_file = args.count_file
         self.lock = threading.Lock()
@@ -329,6 +331,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not 1 <= ttl <= MAX_TTL:
             self._reply(version, 400, "Bad Request")
             return
+        if self.state.token_delay:
+            time.sleep(self.state.token_delay)  # a slow token answer (the dashboard's "pending")
         tok = self.state.new_token(ttl)
         self._reply(version, 200, tok, extra={TTL_HEADER: str(ttl)}, hops=self.state.hop_limit)
 
@@ -382,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="optional: v1 (no token) allowed (default); required: v1 gets 401")
     ap.add_argument("--hop-limit", type=int, default=1,
                     help="IP TTL / IPv6 hop limit of token responses (1..255, default 1)")
+    ap.add_argument("--token-delay-ms", type=int, default=0,
+                    help="wait this long before answering a token request (default 0)")
     ap.add_argument("--count-file", help="write request counts (JSON) here on SIGTERM/SIGINT/SIGUSR1")
     ap.add_argument("--pid-file", help="write the pid here once every listener is bound")
     ap.add_argument("-v", "--verbose", action="store_true", help="log each request to stderr")

@@ -4,6 +4,7 @@
 #   bash captures/netns.sh up   [PREFIX]   # build it (cleans leftovers of PREFIX first)
 #   bash captures/netns.sh down [PREFIX]   # remove it (kills what runs inside)
 #   bash captures/netns.sh check [PREFIX]  # exit 0 if it is up and isolated
+#   bash captures/netns.sh dnat-proxy PREFIX [PORT]  # ctr's metadata traffic -> a proxy in host
 # or `source captures/netns.sh` and call imw_up / imw_down / imw_exec / imw_wait_listen.
 #
 # PREFIX defaults to "imw-" and must start with "imw-" (so `down` can never touch
@@ -207,6 +208,22 @@ imw_check() {
     return 0
 }
 
+# imw_dnat_proxy PREFIX PORT: in ${P}host, a DNAT rule sends the ctr namespace's traffic to
+# 169.254.169.254:80 to a proxy listening on $IMW_V4_CTR_HOST:PORT in ${P}host, as
+# kube2iam/kiam do on a Kubernetes node (the pod's request is seen on its veth, the proxy's
+# own copy on the way to the metadata address). Needs nft (nftables). Removed with the
+# namespace (`down`).
+imw_dnat_proxy() {
+    local p=${1:-imw-} port=${2:-8181}
+    imw_check_prefix "$p" || return 1
+    [[ $port =~ ^[0-9]+$ ]] || imw_die "bad proxy port '$port'" || return 1
+    command -v nft >/dev/null || imw_die "'nft' (nftables) is not installed" || return 1
+    imw_exec "${p}host" nft "add table ip imw_proxy
+        add chain ip imw_proxy pre { type nat hook prerouting priority dstnat; }
+        add rule ip imw_proxy pre iifname \"h-ctr\" ip daddr $IMW_IMDS_V4 tcp dport 80 dnat to $IMW_V4_CTR_HOST:$port" ||
+        imw_die "cannot add the DNAT rule in ${p}host"
+}
+
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
     set -euo pipefail
     cmd=${1:-}
@@ -215,8 +232,9 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
         up) imw_up "$prefix" ;;
         down) imw_down "$prefix" ;;
         check) imw_check "$prefix" ;;
+        dnat-proxy) imw_dnat_proxy "$prefix" "${3:-8181}" ;;
         *)
-            echo "usage: $0 up|down|check [PREFIX]   (PREFIX starts with imw-, default imw-)" >&2
+            echo "usage: $0 up|down|check|dnat-proxy [PREFIX] [PORT]   (PREFIX starts with imw-, default imw-)" >&2
             exit 2
             ;;
     esac

@@ -222,3 +222,27 @@ fn offline_detail_80x24() {
     assert!(s.contains("boto3 >= 1.20"), "{s}");
     insta::assert_snapshot!(s);
 }
+
+/// Issue 13: a token request waiting for its answer shows on its row (narrow and wide) and in
+/// the detail view; once settled, the row shows its verdict again.
+#[test]
+fn a_pending_token_request_is_shown_until_settled() {
+    let mut app = App::new(UiMode::Live, "live");
+    let (exe, cmd) = ("/usr/bin/python3", "/usr/bin/python3 sdk.py boto3");
+    let put = by(token(10, Outcome::NoResponse, None), 77, exe, cmd, None);
+    app.on_event(imdswatch::sink::tui::UiEvent::TokenPending(Box::new(put.clone())));
+    app.on_event(stats(11, RequestCounts::default()));
+    let row_of = |s: &str| s.lines().find(|l| l.contains("python3 sdk")).unwrap_or_default().to_owned();
+    assert!(row_of(&screen(&app, 160, 20)).contains("pending 1.0s"), "{}", screen(&app, 160, 20));
+    assert!(row_of(&screen(&app, 80, 20)).contains("pend 1.0s"), "{}", screen(&app, 80, 20));
+    app.update(Action::OpenDetail);
+    let detail = screen(&app, 120, 30);
+    assert!(detail.contains("waits for its answer (1.0 s)"), "{detail}");
+    app.update(Action::Close);
+    let mut done = put;
+    done.imds.outcome = Outcome::Ok;
+    done.imds.status = Some(200);
+    app.on_event(ev(done));
+    let row = row_of(&screen(&app, 160, 20));
+    assert!(row.contains("ready") && !row.contains("pend"), "{row}");
+}

@@ -374,3 +374,71 @@ fn service_filter_cycles_through_the_services_seen() {
     app.update(Action::FilterAccept);
     assert_eq!(uas(&app), ["oci-legacy/1"]);
 }
+
+/// Issue 13: a token request waiting for its answer shows its row as pending (a process
+/// seen first through it gets its row at once); the finished record settles it.
+#[test]
+fn a_pending_token_request_shows_until_its_record_settles_it() {
+    use imdswatch::verdict::Verdict;
+    let mut app = App::new(UiMode::Live, "t");
+    let (exe, cmd) = ("/usr/bin/python3", "/usr/bin/python3 sdk.py boto3");
+    let pending = by(token(10, Outcome::NoResponse, Some(OLD_BOTO)), 10, exe, cmd, None);
+    app.on_event(imdswatch::sink::tui::UiEvent::TokenPending(Box::new(pending.clone())));
+    let row = app.selected_row().expect("a row from the pending request alone");
+    assert_eq!(row.label, "python3 sdk.py boto3");
+    assert_eq!(row.pending_since, Some(at(10)));
+    assert_eq!(row.requests(), 0, "a pending request is not counted");
+    assert_eq!(app.view().totals(), RequestCounts::default());
+    // Another client's record at the same time settles nothing.
+    let mut other = token(10, Outcome::Ok, None);
+    other.network.client = "10.0.0.9:1".into();
+    app.on_event(ev(by(other, 11, "/usr/bin/curl", "curl", None)));
+    app.on_event(stats(11, RequestCounts::default()));
+    let row = app.visible_rows().into_iter().find(|r| r.label.starts_with("python3")).expect("row");
+    assert_eq!(row.pending_since, Some(at(10)), "still pending one second later");
+    // The answer: the same request, finished.
+    let mut done = pending;
+    done.imds.outcome = Outcome::Ok;
+    done.imds.status = Some(200);
+    app.on_event(ev(done));
+    let row = app.visible_rows().into_iter().find(|r| r.label.starts_with("python3")).expect("row");
+    assert_eq!(row.pending_since, None);
+    assert_eq!(row.verdict(), Verdict::Ready);
+    assert!(app.view().pending.is_empty());
+}
+
+/// The dashboard is never stuck in pending: a settlement that never arrives (a lost UI
+/// message) is forgotten after the age bound, and an evicted row takes its entries along.
+#[test]
+fn a_pending_token_request_without_settlement_is_forgotten() {
+    use imdswatch::sink::tui::pending::MAX_AGE_US;
+    let mut app = App::new(UiMode::Live, "t");
+    let pending = by(token(10, Outcome::NoResponse, None), 10, "/usr/bin/python3", "python3 a.py", None);
+    app.on_event(imdswatch::sink::tui::UiEvent::TokenPending(Box::new(pending)));
+    app.on_event(stats(10 + MAX_AGE_US / 1_000_000 - 1, RequestCounts::default()));
+    assert!(app.selected_row().is_some_and(|r| r.pending_since.is_some()));
+    app.on_event(stats(10 + MAX_AGE_US / 1_000_000, RequestCounts::default()));
+    assert!(app.selected_row().is_none(), "a row with nothing but the forgotten request goes away");
+    assert!(app.view().pending.is_empty());
+    assert_eq!(app.view().pending.dropped, 1);
+    // A row that has requests keeps them, without the pending state.
+    let exe = "/usr/bin/python3";
+    app.on_event(ev(by(v1(100, CREDS, None), 10, exe, "python3 a.py", None)));
+    let later = by(token(101, Outcome::NoResponse, None), 10, exe, "python3 a.py", None);
+    app.on_event(imdswatch::sink::tui::UiEvent::TokenPending(Box::new(later)));
+    assert!(app.selected_row().is_some_and(|r| r.pending_since == Some(at(101))));
+    app.on_event(stats(101 + MAX_AGE_US / 1_000_000, RequestCounts::default()));
+    assert!(app.selected_row().is_some_and(|r| r.pending_since.is_none() && r.counts.v1 == 1));
+
+    let mut app = App::new(UiMode::Offline, "t");
+    let mut first = token(0, Outcome::NoResponse, None);
+    first.network.client = "192.168.9.9:1".into();
+    app.on_event(imdswatch::sink::tui::UiEvent::TokenPending(Box::new(first)));
+    for i in 0..MAX_ROWS as u64 {
+        let mut r = v2(1 + i, "/", None);
+        r.network.client = format!("10.{}.{}.{}:1", i >> 16 & 255, i >> 8 & 255, i & 255);
+        app.on_event(ev(r));
+    }
+    assert!(!app.view().rows.values().any(|r| r.label == "192.168.9.9"), "the oldest row was evicted");
+    assert!(app.view().pending.is_empty());
+}

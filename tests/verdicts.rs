@@ -4,6 +4,7 @@
 //! tests/live_e2e.rs.
 
 mod support;
+mod tui_fixtures;
 
 use imdswatch::capture::Packet;
 use imdswatch::engine::{Engine, EngineConfig, EngineEvent};
@@ -310,4 +311,97 @@ fn bundled_hop_limit_capture_says_hop_limit_and_the_fix() {
     let botocore = analyze("botocore-v2.pcapng", "table");
     assert!(botocore.contains("Safe to enforce IMDSv2"), "{botocore}");
     assert!(botocore.contains("--http-tokens required"), "the enforcement command: {botocore}");
+}
+
+/// Every engine event with the index of the frame that released it: `P` for a token request
+/// announced pending, `R` for a finished record, with the request's time and client.
+fn events(frames: &[Frame], cfg: EngineConfig) -> Vec<(usize, char, String, u64, Option<u16>)> {
+    let mut engine = Engine::new(cfg);
+    let mut out = Vec::new();
+    let mut push = |i: usize, ev: EngineEvent| match ev {
+        EngineEvent::TokenPending { record, .. } => {
+            out.push((i, 'P', record.network.client.clone(), record.timestamp.0, record.imds.status))
+        }
+        EngineEvent::Request { record, .. } => {
+            out.push((i, 'R', record.network.client.clone(), record.timestamp.0, record.imds.status))
+        }
+        EngineEvent::FlowOpened { .. } => {}
+    };
+    for (i, f) in frames.iter().enumerate() {
+        engine.packet(&Packet { ts: f.ts, link: f.link, data: &f.data }, &mut |ev| push(i, ev));
+    }
+    engine.finish(&mut |ev| push(frames.len(), ev));
+    out
+}
+
+/// Issue 13, part 5: live, a token request is announced when it is seen (for the dashboard's
+/// "pending"), and its finished record, same client and time, settles it; an analysis (the
+/// default configuration) gets no such event.
+#[test]
+fn a_token_request_is_announced_pending_then_settled_by_its_record() {
+    let mut c = Conv::new("172.17.0.2:40100", "169.254.169.254:80", 1000, 5000);
+    c.handshake();
+    let put = c.frames.len();
+    c.client(PUT_TOKEN);
+    c.wait(800_000);
+    let answer = c.frames.len();
+    c.server(OK_10);
+    c.client(GET_V2);
+    c.server(OK_10);
+    // A second token request that is never answered: the client gives up (FIN).
+    let put2 = c.frames.len();
+    c.client(PUT_TOKEN);
+    c.wait(1_000_000);
+    let fin = c.frames.len();
+    c.client_fin();
+    let live = EngineConfig { announce_pending: true, ..EngineConfig::default() };
+    let ev = events(&c.frames, live);
+    let kinds: Vec<(usize, char, Option<u16>)> = ev.iter().map(|e| (e.0, e.1, e.4)).collect();
+    assert_eq!(
+        kinds,
+        [(put, 'P', None), (answer, 'R', Some(200)), (answer + 2, 'R', Some(200)), (put2, 'P', None), (fin, 'R', None)]
+    );
+    // Each announcement is settled by the record with its client and time.
+    for p in ev.iter().filter(|e| e.1 == 'P') {
+        assert_eq!(ev.iter().filter(|r| r.1 == 'R' && r.2 == p.2 && r.3 == p.3).count(), 1, "{p:?}");
+    }
+    let offline = events(&c.frames, EngineConfig::default());
+    assert!(offline.iter().all(|e| e.1 == 'R'), "{offline:?}");
+    assert_eq!(offline.len(), 3);
+}
+
+/// Issue 13: live, the Driver judges a request whose process was named with its process group
+/// (the dashboard's row): two programs behind one address and one user agent get their own
+/// verdicts; offline (address + user agent) they are one client that falls back.
+#[test]
+fn live_verdicts_are_per_process_group() {
+    use imdswatch::sink::tui::grouping::process_group;
+    use imdswatch::sink::{Driver, RunStats};
+    use tui_fixtures::{by, token, v1, v2};
+    let (exe, ua) = ("/usr/bin/python3", Some("sdk-test/1.0"));
+    let recs = [
+        by(token(1, Outcome::Ok, ua), 10, exe, "python3 sdk.py boto3", None),
+        by(v2(2, "/latest/meta-data/instance-id", ua), 10, exe, "python3 sdk.py boto3", None),
+        by(v1(3, "/latest/meta-data/instance-id", ua), 11, exe, "python3 sdk.py boto2", None),
+    ];
+    struct Null;
+    impl imdswatch::sink::Sink for Null {
+        fn record(&mut self, _: &RequestRecord) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn finish(&mut self, _: &imdswatch::event::StatsRecord) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut live = Driver::new(Null).per_process(process_group);
+    let mut offline = Driver::new(Null);
+    for r in &recs {
+        live.record(r);
+        offline.record(r);
+    }
+    let by_verdict = |d: &Driver<Null>| d.host().clients_by_verdict.into_iter().collect::<Vec<_>>();
+    assert_eq!(by_verdict(&live), [("breaks", 1), ("ready", 1)]);
+    assert_eq!(by_verdict(&offline), [("falls_back", 1)]);
+    assert_eq!(process_group(&recs[2]).as_deref(), Some("/usr/bin/python3 sdk.py boto2"));
+    let _ = live.finish(&RunStats::default());
 }

@@ -370,6 +370,9 @@ impl Conn {
             let p = Pending { record, sent: ts, head_method, duplicate };
             return emit(p, None, Outcome::ServerClosed, cx);
         }
+        if cx.sh.announce_pending && record.imds.version == Version::TokenRequest && !duplicate {
+            (cx.out)(EngineEvent::TokenPending { key: cx.key, record: Box::new(record.clone()) });
+        }
         self.pending.push_back(Pending { record, sent: ts, head_method, duplicate });
         if self.pending.len() > MAX_PENDING
             && let Some(p) = self.pending.pop_front()

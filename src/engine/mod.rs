@@ -46,6 +46,9 @@ pub struct EngineConfig {
     /// `--service LIST`: only these services' records reach the outputs (applied by the
     /// sink `Driver`, which counts the rest); `None` keeps every record.
     pub services: Option<crate::event::ServiceSet>,
+    /// Report [`EngineEvent::TokenPending`] (live mode, for the dashboard); off by default,
+    /// so that an analysis does not copy every token request for nothing.
+    pub announce_pending: bool,
 }
 
 impl Default for EngineConfig {
@@ -57,6 +60,7 @@ impl Default for EngineConfig {
             ooo_budget: 8 << 20,
             head_budget: 8 << 20,
             services: None,
+            announce_pending: false,
         }
     }
 }
@@ -68,6 +72,11 @@ pub enum EngineEvent {
     FlowOpened { key: FlowKey, ts: Timestamp },
     /// A request with its answer, or with `no_response` / `unmatched`.
     Request { key: FlowKey, record: Box<RequestRecord> },
+    /// A token request was seen and waits for its answer (`record` as it stands: no status).
+    /// Its settlement is the [`EngineEvent::Request`] with the same key and timestamp, which
+    /// always follows (answer, client close, idle timeout, eviction or end of input). Only
+    /// with [`EngineConfig::announce_pending`]: live mode shows it on the dashboard.
+    TokenPending { key: FlowKey, record: Box<RequestRecord> },
 }
 
 /// State shared by all connections of one engine.
@@ -77,6 +86,8 @@ pub struct Shared {
     pub ooo_budget: Budget,
     pub head_budget: Budget,
     pub dedup: dedup::Dedup,
+    /// [`EngineConfig::announce_pending`].
+    pub announce_pending: bool,
 }
 
 pub struct Engine {
@@ -101,6 +112,7 @@ impl Engine {
                 ooo_budget: Budget::new(cfg.ooo_budget),
                 head_budget: Budget::new(cfg.head_budget),
                 dedup: dedup::Dedup::default(),
+                announce_pending: cfg.announce_pending,
             },
             cfg,
             last_sweep: Timestamp(0),

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
+use crate::sink::OutMsg;
+
 use super::counters::Counters;
 use crate::attribute::kernel::{KernelShared, KernelSource};
 use crate::attribute::{AttributeConfig, Attributor};
@@ -71,8 +73,20 @@ pub fn open_kernel(path: AttributionPath, ports: &[u16]) -> anyhow::Result<(Opti
 
 #[derive(Debug)]
 pub enum AttrMsg {
-    Lookup { key: FlowKey, ts: Timestamp },
-    Record { key: FlowKey, record: Box<RequestRecord> },
+    Lookup {
+        key: FlowKey,
+        ts: Timestamp,
+    },
+    Record {
+        key: FlowKey,
+        record: Box<RequestRecord>,
+    },
+    /// A token request waiting for its answer (the dashboard's "pending"): attributed like a
+    /// record, handed on as [`OutMsg::TokenPending`], never counted as a miss.
+    TokenPending {
+        key: FlowKey,
+        record: Box<RequestRecord>,
+    },
 }
 
 pub struct Stage {
@@ -108,8 +122,9 @@ impl Stage {
 
     /// Runs until the engine goes away. Lookups of new connections come first: a short-lived
     /// client is only findable while it lives, whereas finished requests and retries can wait.
-    pub fn run(mut self, rx: Receiver<AttrMsg>, tx: Sender<Box<RequestRecord>>) {
-        let mut records: VecDeque<(FlowKey, Box<RequestRecord>)> = VecDeque::new();
+    pub fn run(mut self, rx: Receiver<AttrMsg>, tx: Sender<OutMsg>) {
+        // Finished requests and pending notices (`true`), in the engine's order.
+        let mut records: VecDeque<(FlowKey, Box<RequestRecord>, bool)> = VecDeque::new();
         let mut open = true;
         'run: while open || !records.is_empty() {
             let wait = if records.is_empty() {
@@ -124,7 +139,8 @@ impl Stage {
             let room = records.len() < ATTR_BATCH;
             let mut take = |m: AttrMsg| match m {
                 AttrMsg::Lookup { key, ts } => lookups.push((key, ts)),
-                AttrMsg::Record { key, record } => records.push_back((key, record)),
+                AttrMsg::Record { key, record } => records.push_back((key, record, false)),
+                AttrMsg::TokenPending { key, record } => records.push_back((key, record, true)),
             };
             if open {
                 match rx.recv_timeout(wait) {
@@ -147,14 +163,15 @@ impl Stage {
             self.run_due_retries();
             // Finished requests in order; a batch at a time, so that new SYNs wait little.
             for _ in 0..RECORDS_PER_PASS {
-                let Some((key, mut record)) = records.pop_front() else { break };
+                let Some((key, mut record, pending)) = records.pop_front() else { break };
                 let a = self.for_record(key);
-                if a.process.is_none() {
+                if a.process.is_none() && !pending {
                     self.counters.attribution_misses.fetch_add(1, Relaxed);
                 }
                 record.live =
                     Some(LiveFields::from_attribution(a, self.host.clone()).with_host_id(crate::attribute::host_id()));
-                if tx.send(record).is_err() {
+                let msg = if pending { OutMsg::TokenPending(record) } else { OutMsg::Record(record) };
+                if tx.send(msg).is_err() {
                     break 'run;
                 }
             }

@@ -6,7 +6,9 @@
 //! - engine → attribution: [`ATTR_QUEUE`] messages; lookups are skipped when full (counted),
 //!   requests wait (they are never dropped: the wait backs up into the capture queue, where
 //!   any loss is counted);
-//! - attribution → output: [`OUTPUT_QUEUE`] requests. The output thread is the sink layer's
+//! - attribution → output: [`OUTPUT_QUEUE`] requests (and "token pending" notices, which a
+//!   full engine → attribution queue skips, counted with the lookups as
+//!   `attribution_overload`: only the dashboard shows them). The output thread is the sink layer's
 //!   [`Driver`] with one [`Sink`]: NDJSON, or the dashboard's bounded channel
 //!   ([`UI_QUEUE`], never waited on; losses counted).
 //!
@@ -31,7 +33,7 @@ use crate::attribute::kernel::KernelSource;
 use crate::attribute::{AttributeConfig, Attributor};
 use crate::capture::live::{Batch, LiveCapture};
 use crate::engine::{Engine, EngineConfig, EngineEvent};
-use crate::event::{LiveHealth, NodeStats, RequestCounts, RequestRecord};
+use crate::event::{LiveHealth, NodeStats, RequestCounts};
 use crate::exit::Exit;
 use crate::signals::Signals;
 use crate::sink::fan::Fan;
@@ -41,7 +43,7 @@ use crate::sink::metrics::{Metrics, MetricsSink};
 use crate::sink::metrics_http;
 use crate::sink::tui::{UiEvent, UiMode};
 use crate::sink::ui::{UI_QUEUE, UiSink};
-use crate::sink::{Driver, RunStats, Sink};
+use crate::sink::{Driver, OutMsg, RunStats, Sink};
 use crate::time::Timestamp;
 use attribution::{AttrMsg, AttributionPath, Stage};
 use counters::Counters;
@@ -181,7 +183,7 @@ impl Running {
         let services = self.services;
         let stop = self.signals.stop.clone();
         thread::Builder::new().name(name.into()).spawn(move || {
-            Driver::new(sink).with_services(services).run(
+            Driver::new(sink).with_services(services).per_process(crate::sink::tui::grouping::process_group).run(
                 &rx,
                 &mut |counts| snapshot(&counters, counts, &sources, started),
                 &mut |_| stop.store(true, Relaxed),
@@ -241,8 +243,8 @@ pub struct Pipeline {
     engine: thread::JoinHandle<()>,
     attribution: thread::JoinHandle<()>,
     kernel: Option<thread::JoinHandle<()>>,
-    /// Finished, attributed requests.
-    pub output: Receiver<Box<RequestRecord>>,
+    /// Finished, attributed requests (and pending token requests).
+    pub output: Receiver<OutMsg>,
 }
 
 impl Pipeline {
@@ -255,7 +257,7 @@ impl Pipeline {
     ) -> io::Result<Pipeline> {
         let (cap_tx, cap_rx) = bounded::<Batch>(CAPTURE_QUEUE);
         let (attr_tx, attr_rx) = bounded::<AttrMsg>(ATTR_QUEUE);
-        let (out_tx, out_rx) = bounded::<Box<RequestRecord>>(OUTPUT_QUEUE);
+        let (out_tx, out_rx) = bounded::<OutMsg>(OUTPUT_QUEUE);
         let mut capture_threads = Vec::new();
         for c in captures {
             let (tx, counters, stop) = (cap_tx.clone(), counters.capture.clone(), stop.clone());
@@ -264,7 +266,7 @@ impl Pipeline {
             );
         }
         drop(cap_tx);
-        let engine_cfg = cfg.engine.clone();
+        let engine_cfg = EngineConfig { announce_pending: true, ..cfg.engine.clone() };
         let c2 = counters.clone();
         let engine =
             thread::Builder::new().name("engine".into()).spawn(move || engine_loop(engine_cfg, cap_rx, attr_tx, c2))?;
@@ -337,6 +339,11 @@ fn engine_loop(cfg: EngineConfig, rx: Receiver<Batch>, tx: Sender<AttrMsg>, coun
         }
         EngineEvent::Request { key, record } => {
             let _ = tx.send(AttrMsg::Record { key, record });
+        }
+        EngineEvent::TokenPending { key, record } => {
+            if tx.try_send(AttrMsg::TokenPending { key, record }).is_err() {
+                counters.attribution_overload.fetch_add(1, Relaxed);
+            }
         }
     };
     loop {

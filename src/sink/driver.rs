@@ -15,6 +15,27 @@ use crate::verdict::Tracker;
 /// Longest wait for a record before the sink's housekeeping and stats run (live mode).
 pub const POLL: Duration = Duration::from_millis(200);
 
+/// What the live pipeline hands the output thread.
+#[derive(Debug)]
+pub enum OutMsg {
+    /// A finished request (attributed).
+    Record(Box<RequestRecord>),
+    /// A token request still waiting for its answer (attributed, no status): shown by the
+    /// dashboard until the [`OutMsg::Record`] with the same client and timestamp settles it;
+    /// not counted, not judged, not written as NDJSON.
+    TokenPending(Box<RequestRecord>),
+}
+
+impl From<Box<RequestRecord>> for OutMsg {
+    fn from(r: Box<RequestRecord>) -> OutMsg {
+        OutMsg::Record(r)
+    }
+}
+
+/// Live: names the process group of a request (`None`: no named process). See
+/// [`Driver::per_process`].
+pub type GroupOf = fn(&RequestRecord) -> Option<String>;
+
 /// Feeds one sink and counts what it was fed. After the sink's first error it is fed no
 /// more (requests are still counted); the error is kept for the caller.
 pub struct Driver<S: Sink> {
@@ -30,6 +51,8 @@ pub struct Driver<S: Sink> {
     newest: Timestamp,
     /// `--service`: records of other services are counted (`filtered_out`), never fed.
     services: Option<ServiceSet>,
+    /// Live: verdicts per process group rather than per address + user agent.
+    group: Option<GroupOf>,
 }
 
 impl<S: Sink> Driver<S> {
@@ -42,6 +65,7 @@ impl<S: Sink> Driver<S> {
             verdicts: Tracker::default(),
             newest: Timestamp(0),
             services: None,
+            group: None,
         }
     }
 
@@ -49,6 +73,13 @@ impl<S: Sink> Driver<S> {
     /// `requests.filtered_out` and reach neither the sink nor the verdicts.
     pub fn with_services(mut self, services: Option<ServiceSet>) -> Driver<S> {
         self.services = services;
+        self
+    }
+
+    /// Live: judges a request whose process was named with its process group (`group`, the
+    /// dashboard's row key), not with its address + user agent; others as offline.
+    pub fn per_process(mut self, group: GroupOf) -> Driver<S> {
+        self.group = Some(group);
         self
     }
 
@@ -64,10 +95,24 @@ impl<S: Sink> Driver<S> {
             return;
         }
         self.counts.add(r);
-        self.verdicts.add(r);
+        match self.group.and_then(|g| g(r)) {
+            Some(g) => self.verdicts.add_process(g, r),
+            None => self.verdicts.add(r),
+        }
         self.newest = self.newest.max(r.timestamp);
         if !self.failed() {
             let res = self.sink.record(r);
+            self.keep(res);
+        }
+    }
+
+    /// A token request still waiting for its answer: handed to the sink only.
+    pub fn pending(&mut self, r: &RequestRecord) {
+        if self.services.is_some_and(|s| !s.contains(r.imds.service)) {
+            return; // its finished record is counted as filtered out
+        }
+        if !self.failed() {
+            let res = self.sink.pending(r);
             self.keep(res);
         }
     }
@@ -125,9 +170,9 @@ impl<S: Sink> Driver<S> {
     /// housekeeping every [`POLL`] and a stats snapshot (built by `snapshot` from the counts
     /// so far) every [`Sink::stats_interval`]. `on_error` hears of the sink's first error
     /// (the reader left: the monitor should stop). Returns the request counts.
-    pub fn run(
+    pub fn run<M: Into<OutMsg>>(
         mut self,
-        rx: &Receiver<Box<RequestRecord>>,
+        rx: &Receiver<M>,
         snapshot: &mut dyn FnMut(&RequestCounts) -> RunStats,
         on_error: &mut dyn FnMut(&io::Error),
     ) -> RequestCounts {
@@ -135,7 +180,10 @@ impl<S: Sink> Driver<S> {
         let mut last_stats = Instant::now();
         loop {
             match rx.recv_timeout(POLL) {
-                Ok(r) => self.record(&r),
+                Ok(m) => match m.into() {
+                    OutMsg::Record(r) => self.record(&r),
+                    OutMsg::TokenPending(r) => self.pending(&r),
+                },
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }

@@ -53,6 +53,10 @@ impl Sink for Fan {
         self.each(|m| m.sink.record(r))
     }
 
+    fn pending(&mut self, r: &RequestRecord) -> io::Result<()> {
+        self.each(|m| m.sink.pending(r))
+    }
+
     fn stats(&mut self, s: &StatsRecord) -> io::Result<()> {
         self.each(|m| match m.every {
             Some(every) if m.last_stats.elapsed() >= every => {

@@ -175,13 +175,15 @@ impl<W: Destination> Sink for JsonSink<W> {
         self.check(res)
     }
 
-    /// `analyze` writes the closing `verdict` record (README "NDJSON schema"); live
-    /// carries the host-level verdict in its `stats` records instead.
+    /// The closing `verdict` record (README "NDJSON schema"): `analyze` per client address +
+    /// user agent; live, at shutdown beside the final `stats` record (so not with
+    /// `--stats-interval 0`), per process group.
     fn verdict(&mut self, v: &crate::verdict::VerdictRecord) -> io::Result<()> {
-        if self.tolerant.is_some() {
+        if self.tolerant.is_some() && self.stats_interval().is_none() {
             return Ok(());
         }
-        self.out.write(v)
+        let res = self.out.write(v);
+        self.check(res)
     }
 
     fn tick(&mut self) {

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use crate::event::{RequestRecord, StatsRecord};
 
-pub use driver::Driver;
+pub use driver::{Driver, OutMsg};
 pub use stats::RunStats;
 
 /// An output of imdswatch.
@@ -59,6 +59,13 @@ pub trait Sink {
     /// One finished request.
     fn record(&mut self, r: &RequestRecord) -> io::Result<()>;
 
+    /// A token request still waiting for its answer (live mode; the record has no status).
+    /// Its settlement is a later [`Sink::record`] with the same client address and
+    /// timestamp. Only the dashboard shows it; NDJSON has no pending records.
+    fn pending(&mut self, _r: &RequestRecord) -> io::Result<()> {
+        Ok(())
+    }
+
     /// A periodic snapshot of the counters (live mode, every [`Sink::stats_interval`]).
     fn stats(&mut self, _s: &StatsRecord) -> io::Result<()> {
         Ok(())
@@ -83,6 +90,9 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
     }
     fn record(&mut self, r: &RequestRecord) -> io::Result<()> {
         (**self).record(r)
+    }
+    fn pending(&mut self, r: &RequestRecord) -> io::Result<()> {
+        (**self).pending(r)
     }
     fn stats(&mut self, s: &StatsRecord) -> io::Result<()> {
         (**self).stats(s)

@@ -42,17 +42,11 @@ impl Sink for UiSink {
     }
 
     fn record(&mut self, r: &RequestRecord) -> io::Result<()> {
-        let ev = UiEvent::Request(Box::new(r.clone()));
-        match &self.losses {
-            Some(losses) => {
-                if self.tx.try_send(ev).is_err() {
-                    losses.fetch_add(1, Relaxed);
-                }
-                Ok(())
-            }
-            // The dashboard is gone (the user quit): stop feeding it, quietly.
-            None => self.tx.send(ev).map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe)),
-        }
+        self.send(UiEvent::Request(Box::new(r.clone())))
+    }
+
+    fn pending(&mut self, r: &RequestRecord) -> io::Result<()> {
+        self.send(UiEvent::TokenPending(Box::new(r.clone())))
     }
 
     fn stats(&mut self, s: &StatsRecord) -> io::Result<()> {
@@ -66,5 +60,21 @@ impl Sink for UiSink {
             None => drop(self.tx.send(UiEvent::Stats(s.clone()))),
         }
         Ok(())
+    }
+}
+
+impl UiSink {
+    /// Live: never waits (a full queue loses the event, counted); offline: waits.
+    fn send(&mut self, ev: UiEvent) -> io::Result<()> {
+        match &self.losses {
+            Some(losses) => {
+                if self.tx.try_send(ev).is_err() {
+                    losses.fetch_add(1, Relaxed);
+                }
+                Ok(())
+            }
+            // The dashboard is gone (the user quit): stop feeding it, quietly.
+            None => self.tx.send(ev).map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe)),
+        }
     }
 }

@@ -1,6 +1,10 @@
 //! Per-client verdicts over a whole run, for the closing `verdict` record and the exit code.
-//! A client is the client IP + user agent (offline), the same key as the summary table.
-//! Bounded: [`MAX_CLIENTS`] clients; further clients are folded into one "(other clients)".
+//! A client is the client IP + user agent (offline), the same key as the summary table; live,
+//! a request whose process was named belongs to its process group (executable + script and
+//! arguments + container, the dashboard's row: [`Tracker::add_process`]), so two programs
+//! behind one address and user agent get their own verdicts; an unnamed one falls back to
+//! IP + user agent. Bounded: [`MAX_CLIENTS`] clients (both kinds together); further clients
+//! are folded into one "(other clients)".
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -34,7 +38,9 @@ pub struct Tracker {
     /// By client IP, then user agent: looked up by borrowed slices, so a record of a known
     /// client costs no allocation (this runs for every request).
     clients: HashMap<String, HashMap<String, ClientSummary>>,
-    /// Clients in `clients` (bounded by [`MAX_CLIENTS`]).
+    /// Live: by process group, with the client IP first seen for it.
+    processes: HashMap<String, (String, ClientSummary)>,
+    /// Clients in `clients` and `processes` (bounded by [`MAX_CLIENTS`]).
     count: usize,
     other: ClientSummary,
     folded: u64,
@@ -45,6 +51,10 @@ pub struct Tracker {
 pub struct ClientVerdict {
     pub client: String,
     pub user_agent: Option<String>,
+    /// Live: the process group judged (executable, script and arguments, `@container`);
+    /// absent for a client keyed by address + user agent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process: Option<String>,
     pub verdict: Verdict,
     /// IMDSv1 requests enforcement would break.
     pub v1_served: u64,
@@ -86,9 +96,33 @@ impl Tracker {
         }
     }
 
-    fn all(&self) -> impl Iterator<Item = ((&str, &str), &ClientSummary)> {
-        let other = (self.folded > 0).then_some((("(other clients)", "-"), &self.other));
-        self.clients.iter().flat_map(|(c, m)| m.iter().map(move |(u, s)| ((c.as_str(), u.as_str()), s))).chain(other)
+    /// Live: adds a request of the process group `group` (see the module's note).
+    pub fn add_process(&mut self, group: String, r: &RequestRecord) {
+        if let Some((_, s)) = self.processes.get_mut(&group) {
+            s.add(r);
+        } else if self.count < MAX_CLIENTS {
+            self.count += 1;
+            let mut s = ClientSummary::default();
+            s.add(r);
+            self.processes.insert(group, (client_ip(&r.network.client).to_owned(), s));
+        } else {
+            self.folded += 1;
+            self.other.add(r);
+        }
+    }
+
+    /// Every client: `(client, user agent or "-", process group)` and its summary.
+    fn all(&self) -> impl Iterator<Item = ((&str, &str, Option<&str>), &ClientSummary)> {
+        let other = (self.folded > 0).then_some((("(other clients)", "-", None), &self.other));
+        let processes = self.processes.iter().map(|(g, (ip, s))| {
+            let ua = s.user_agents.iter().max_by_key(|(_, n)| *n).map_or("-", |(u, _)| u.as_str());
+            ((ip.as_str(), ua, Some(g.as_str())), s)
+        });
+        self.clients
+            .iter()
+            .flat_map(|(c, m)| m.iter().map(move |(u, s)| ((c.as_str(), u.as_str(), None), s)))
+            .chain(processes)
+            .chain(other)
     }
 
     pub fn host(&self) -> HostVerdict {
@@ -100,11 +134,12 @@ impl Tracker {
         let host = self.host();
         let mut clients: Vec<ClientVerdict> = self
             .all()
-            .map(|((client, ua), s)| {
+            .map(|((client, ua, process), s)| {
                 let v = verdict(s);
                 ClientVerdict {
                     client: client.to_owned(),
                     user_agent: (ua != "-").then(|| ua.to_owned()),
+                    process: process.map(str::to_owned),
                     verdict: v,
                     v1_served: s.v1_served,
                     v2: s.v2,
@@ -116,11 +151,12 @@ impl Tracker {
             })
             .collect();
         clients.sort_by(|a, b| {
-            (!a.verdict.would_break(), a.verdict, &a.client, &a.user_agent).cmp(&(
+            (!a.verdict.would_break(), a.verdict, &a.client, &a.user_agent, &a.process).cmp(&(
                 !b.verdict.would_break(),
                 b.verdict,
                 &b.client,
                 &b.user_agent,
+                &b.process,
             ))
         });
         let server_closed = self.all().map(|(_, s)| s.server_closed).sum();

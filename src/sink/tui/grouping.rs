@@ -91,6 +91,20 @@ pub fn row_key(r: &RequestRecord, mode: UiMode) -> RowKey {
     }
 }
 
+/// Live: the process group of a request whose process was named, as one line (executable,
+/// script and arguments, `@container`): the dashboard's row key, used for the live verdicts.
+pub fn process_group(r: &RequestRecord) -> Option<String> {
+    let RowKey::Process { exe, program, container } = row_key(r, UiMode::Live) else { return None };
+    let mut s = exe;
+    for (sep, part) in [(" ", program), (" @", container)] {
+        if let Some(p) = part {
+            s.push_str(sep);
+            s.push_str(&p);
+        }
+    }
+    Some(s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,7 @@ pub mod grouping;
 pub mod input;
 pub mod keys;
 pub mod model;
+pub mod pending;
 pub mod render;
 pub mod state;
 pub mod text;
@@ -46,6 +47,9 @@ pub use state::{Action, App, Mode, SortKey};
 #[allow(clippy::large_enum_variant)]
 pub enum UiEvent {
     Request(Box<RequestRecord>),
+    /// A token request still waiting for its answer (live): the row shows "pending" until
+    /// the [`UiEvent::Request`] with the same client and timestamp settles it.
+    TokenPending(Box<RequestRecord>),
     Stats(StatsRecord),
 }
 

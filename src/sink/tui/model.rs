@@ -7,7 +7,8 @@
 //! - the event stream: the latest [`MAX_EVENTS`] requests;
 //! - the rate window: [`RATE_WINDOW_SECS`] one-second buckets;
 //! - per row: [`MAX_PIDS`] recent pids and [`MAX_USER_AGENTS`] user agents (more are counted);
-//! - stored strings: [`text::MAX_STORED_CHARS`] characters, control characters replaced.
+//! - stored strings: [`text::MAX_STORED_CHARS`] characters, control characters replaced;
+//! - token requests waiting for their answer: [`super::pending::MAX_PENDING`] (live).
 
 use std::collections::{HashMap, VecDeque};
 
@@ -19,6 +20,7 @@ use crate::verdict::{ClientSummary, Verdict, verdict};
 use super::UiMode;
 pub use super::grouping::RowKey;
 use super::grouping::row_key;
+use super::pending::PendingTokens;
 use super::text::sanitize;
 use super::workload::RowWorkload;
 
@@ -69,6 +71,9 @@ pub struct RowStats {
     pub last_v1: Option<Timestamp>,
     /// What the verdict and the advice are computed from (`crate::verdict`).
     pub summary: ClientSummary,
+    /// Live: when this row's oldest token request still waiting for its answer was sent
+    /// (the table then shows "pending" instead of the verdict).
+    pub pending_since: Option<Timestamp>,
 }
 
 impl RowStats {
@@ -136,6 +141,8 @@ pub struct Model {
     pub newest: Timestamp,
     pub records: u64,
     pub evicted_rows: u64,
+    /// Live: token requests waiting for their answer, by row (bounded, never stuck).
+    pub pending: PendingTokens,
 }
 
 impl Model {
@@ -161,6 +168,41 @@ impl Model {
     pub fn on_stats(&mut self, s: StatsRecord) {
         self.newest = self.newest.max(s.timestamp);
         self.stats = Some(s);
+        for k in self.pending.expire(self.newest) {
+            self.refresh_pending(&k);
+        }
+    }
+
+    /// A token request waiting for its answer (live): its row shows "pending" until the
+    /// finished record settles it. A process seen first through it gets its row now.
+    pub fn on_pending(&mut self, r: &RequestRecord, mode: UiMode) {
+        self.newest = self.newest.max(r.timestamp);
+        let key = row_key(r, mode);
+        if !self.rows.contains_key(&key) && self.rows.len() >= MAX_ROWS {
+            self.evict_one();
+        }
+        let row = self.rows.entry(key.clone()).or_insert_with(|| new_row(key.clone(), r));
+        if row.client.is_empty() {
+            row.client = sanitize(&r.network.client);
+        }
+        row.last_seen = row.last_seen.max(r.timestamp);
+        identify(row, r, false);
+        if let Some(old) = self.pending.add(r.timestamp, &r.network.client, key.clone()) {
+            self.refresh_pending(&old);
+        }
+        self.refresh_pending(&key);
+    }
+
+    /// Recomputes a row's pending state from the pending set. A row that only ever had a
+    /// pending request (its record went to another row, e.g. named differently) goes away.
+    fn refresh_pending(&mut self, key: &RowKey) {
+        let since = self.pending.oldest_of(key);
+        if let Some(row) = self.rows.get_mut(key) {
+            row.pending_since = since;
+            if since.is_none() && row.counts == RequestCounts::default() {
+                self.rows.remove(key);
+            }
+        }
     }
 
     pub fn on_record(&mut self, r: &RequestRecord, mode: UiMode) {
@@ -176,6 +218,12 @@ impl Model {
         }
         let row = self.rows.entry(key.clone()).or_insert_with(|| new_row(key, r));
         update_row(row, r);
+        let label = row.label.clone();
+        if r.imds.version == Version::TokenRequest
+            && let Some(k) = self.pending.settle(r.timestamp, &r.network.client)
+        {
+            self.refresh_pending(&k);
+        }
 
         if self.events.len() >= MAX_EVENTS {
             self.events.pop_front();
@@ -188,7 +236,7 @@ impl Model {
             status: r.imds.status,
             outcome: r.imds.outcome,
             credentials: r.imds.credentials,
-            who: row.label.clone(),
+            who: label,
         });
     }
 
@@ -232,6 +280,7 @@ impl Model {
             .map(|r| r.key.clone());
         if let Some(k) = victim {
             self.rows.remove(&k);
+            self.pending.forget_row(&k);
             self.evicted_rows += 1;
         }
     }
@@ -277,6 +326,7 @@ fn new_row(key: RowKey, r: &RequestRecord) -> RowStats {
         first_unanswered_token: None,
         last_v1: None,
         summary: ClientSummary::default(),
+        pending_since: None,
     }
 }
 
@@ -312,6 +362,11 @@ fn update_row(row: &mut RowStats, r: &RequestRecord) {
             }
         }
     }
+    identify(row, r, newer);
+}
+
+/// The row's process, container and host from a record (`newer`: it replaces what is known).
+fn identify(row: &mut RowStats, r: &RequestRecord, newer: bool) {
     let Some(live) = &r.live else { return };
     if newer || row.host.is_none() {
         row.host = live.host.as_deref().map(sanitize);

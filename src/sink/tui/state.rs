@@ -165,6 +165,7 @@ impl App {
     pub fn on_event(&mut self, ev: UiEvent) {
         match ev {
             UiEvent::Request(r) => self.live.on_record(&r, self.ui_mode),
+            UiEvent::TokenPending(r) => self.live.on_pending(&r, self.ui_mode),
             UiEvent::Stats(s) => self.live.on_stats(s),
         }
         if self.paused() {

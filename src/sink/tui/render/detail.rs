@@ -80,6 +80,13 @@ fn facts(app: &App, r: &RowStats) -> Vec<Line<'static>> {
     }
     lines.push(field("Requests", req));
     let newest = app.view().newest;
+    if let Some(t) = r.pending_since {
+        let waited = newest.micros_since(t) as f64 / 1e6;
+        lines.push(field(
+            "Pending",
+            format!("a token request sent at {} UTC waits for its answer ({waited:.1} s)", hms(t)),
+        ));
+    }
     let mut seen = format!("{} to {} UTC, {} ago", hms(r.first_seen), hms(r.last_seen), age(newest, r.last_seen));
     if let Some(pid) = r.pids.back() {
         let more = r.pid_count.saturating_sub(1);

@@ -201,6 +201,11 @@ fn title(app: &App, shown: usize, width: usize) -> Line<'static> {
 
 fn cell(text: String, col: Col, width: u16, style: Style) -> Cell<'static> {
     let w = usize::from(width);
+    // "pending 0.8s" in a narrow column: "pend 0.8s".
+    let text = match text.strip_prefix("pending ") {
+        Some(rest) if col == Col::Verdict && text.chars().count() > w => format!("pend {rest}"),
+        _ => text,
+    };
     let text = match col {
         Col::Path | Col::Container => clip_left(&text, w),
         _ => clip_right(&text, w),
@@ -236,6 +241,10 @@ fn value(r: &RowStats, col: Col, app: &App) -> (String, Style) {
         Col::Token => (thousands(r.counts.token_request), plain),
         Col::Path => (with_services(r), version_style(r.last_version)),
         Col::Seen => (age(app.view().newest, r.last_seen), dim()),
+        Col::Verdict if r.pending_since.is_some() => {
+            let waited = r.pending_since.map_or(0, |t| app.view().newest.micros_since(t));
+            (format!("pending {:.1}s", waited as f64 / 1e6), Style::new().fg(Color::Cyan))
+        }
         Col::Verdict => {
             let v = r.verdict();
             let style = match v {
