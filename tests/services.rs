@@ -527,3 +527,17 @@ fn the_dashboard_names_services_and_hides_the_secrets() {
         }
     }
 }
+
+/// A live record's command line names the ECS id when a shell expanded
+/// `$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` into it: it is redacted there too.
+#[test]
+fn command_lines_never_show_an_ecs_credential_id() {
+    let args: Vec<String> = ["curl", "-s", &format!("http://169.254.170.2/v2/credentials/{ECS_ID}")]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let shown = imdswatch::attribute::redact::cmdline(&args);
+    assert_eq!(shown, "curl -s http://169.254.170.2/v2/credentials/[REDACTED]");
+    let env = format!("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/v2/credentials/{ECS_ID}");
+    assert!(!imdswatch::attribute::redact::cmdline(&["env".into(), env, "app".into()]).contains(ECS_ID));
+}
