@@ -12,9 +12,12 @@ use crate::time::Timestamp;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Version {
-    /// No session token: the request IMDSv2 enforcement would break.
+    /// No session token: the request IMDSv2 enforcement would break. For the other
+    /// services with a legacy form, that form (Alibaba normal mode, OCI `/opc/v1`, GCP
+    /// `/0.1/` and `v1beta1`).
     V1,
-    /// Carries `X-aws-ec2-metadata-token`.
+    /// Carries `X-aws-ec2-metadata-token` (Alibaba: its token header); OCI `/opc/v2`, GCP
+    /// `/computeMetadata/v1` with `Metadata-Flavor: Google`.
     V2,
     /// `PUT /latest/api/token`: asks for an IMDSv2 session token.
     TokenRequest,
@@ -160,6 +163,8 @@ pub struct Imds {
     pub answer_ttl: Option<u8>,
     /// Whose metadata protocol this is.
     pub provider: Provider,
+    /// Which metadata or credential service (see [`Service`]).
+    pub service: Service,
     /// See [`breaks_when_enforced`]: true = this request would get 401 under enforcement.
     pub breaks_when_enforced: Option<bool>,
     /// The head did not parse as HTTP (too many headers, a control byte, odd spacing, no
@@ -372,5 +377,7 @@ impl LiveFields {
     }
 }
 
+mod service;
+pub use service::{Service, ServiceSet, service_names};
 mod stats;
 pub use stats::{HostVerdict, LiveHealth, NodeStats, RequestCounts, StatsRecord, WorkloadCounts};

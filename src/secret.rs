@@ -191,8 +191,45 @@ fn is_b64(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_')
 }
 
-/// Replaces every token-shaped run (`AQAE` + at least [`TOKEN_RUN`] base64 characters).
+/// Replaces every token-shaped run (`AQAE` + at least [`TOKEN_RUN`] base64 characters) and
+/// every ECS task credential id (what follows `/v2/credentials/`, e.g. in a command line
+/// `curl 169.254.170.2/v2/credentials/<id>` or `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=…`).
 pub fn token_shaped(text: &str) -> Cow<'_, str> {
+    match ecs_ids(text) {
+        Cow::Borrowed(t) => aqae_runs(t),
+        Cow::Owned(t) => Cow::Owned(aqae_runs(&t).into_owned()),
+    }
+}
+
+/// The ECS credential id after `/v2/credentials/`, up to a blank, a quote, a backslash or
+/// a query, fragment or list separator (issue 17: the id fetches the task role's keys).
+pub fn ecs_ids(text: &str) -> Cow<'_, str> {
+    const AT: &[u8] = b"/v2/credentials/";
+    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(AT));
+    let s = text.as_bytes();
+    let mut out = String::new();
+    let (mut copied, mut from) = (0, 0);
+    while let Some(at) = FINDER.find(&s[from..]).map(|p| p + from + AT.len()) {
+        let mut end = at;
+        while s.get(end).is_some_and(|&b| !b.is_ascii_whitespace() && !b"\"'\\?#&;,)}".contains(&b)) {
+            end += 1;
+        }
+        if end > at && &text[at..end] != REDACTED {
+            out.push_str(&text[copied..at]);
+            out.push_str(REDACTED);
+            copied = end;
+        }
+        from = end;
+    }
+    if copied == 0 {
+        return Cow::Borrowed(text);
+    }
+    out.push_str(&text[copied..]);
+    Cow::Owned(out)
+}
+
+fn aqae_runs(text: &str) -> Cow<'_, str> {
     let s = text.as_bytes();
     static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
         std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"AQAE"));
@@ -256,6 +293,25 @@ pub fn path(p: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ecs_credential_ids_are_redacted_anywhere() {
+        let id = "a8d8f2c4-5d2e-4a59-9f0e-2b6c1d3e4f50";
+        for (t, want) in [
+            (format!("curl -s 169.254.170.2/v2/credentials/{id}"), "curl -s 169.254.170.2/v2/credentials/[REDACTED]"),
+            (
+                format!("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/v2/credentials/{id} app"),
+                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/v2/credentials/[REDACTED] app",
+            ),
+            (format!("'/v2/credentials/{id}'?x"), "'/v2/credentials/[REDACTED]'?x"),
+            ("/v2/credentials/[REDACTED]".to_string(), "/v2/credentials/[REDACTED]"),
+            ("/v2/credentials/".to_string(), "/v2/credentials/"),
+        ] {
+            assert_eq!(token_shaped(&t), want);
+            assert_eq!(text(&t), want);
+        }
+        assert_eq!(path(&format!("/v2/credentials/{id}?a=b")), "/v2/credentials/[REDACTED]?a=[REDACTED]");
+    }
 
     const TOK: &str = "AQAEAKHd8sAAAAABc3ZzLWV4YW1wbGUtdG9rZW4tdmFsdWUtaGVyZQ==";
 

@@ -57,7 +57,7 @@ fn requests_readiness_and_workloads_are_counted() {
     assert_eq!(
         sample(
             &text,
-            "imdswatch_requests_total{provider=\"aws\",version=\"v1\",outcome=\"ok\",credentials=\"false\",breaks_when_enforced=\"true\"} "
+            "imdswatch_requests_total{provider=\"aws\",version=\"v1\",outcome=\"ok\",credentials=\"false\",breaks_when_enforced=\"true\",service=\"ec2_imds\"} "
         ),
         Some(1.0),
         "{text}"

@@ -344,6 +344,37 @@ fn two_commands_of_one_script_are_two_rows_with_their_own_verdicts() {
     assert_eq!(verdict_of("python3 sdk.py boto2"), Some(Verdict::Breaks));
 }
 
+/// Issue 17: `c` cycles a service filter over the services the rows spoke to, shown in the
+/// table's title; a row of another service names it before its path.
+#[test]
+fn service_filter_cycles_through_the_services_seen() {
+    use imdswatch::event::{Provider, Service};
+    let mut app = App::new(UiMode::Offline, "t");
+    app.on_event(ev(v1(1, "/latest/meta-data/", Some("curl/8.5.0"))));
+    let mut oci = v1(2, "/opc/v1/instance/", Some("oci-legacy/1"));
+    (oci.imds.service, oci.imds.provider) = (Service::OciImds, Provider::Oracle);
+    app.on_event(ev(oci));
+    let c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::NONE);
+    assert_eq!(keys::action_for(Mode::Normal, c), Some(Action::CycleService));
+    assert_eq!(app.visible_rows().len(), 2);
+    let uas = |app: &App| -> Vec<String> {
+        app.visible_rows().iter().flat_map(|r| r.user_agents.iter().map(|(u, _)| u.clone())).collect()
+    };
+    app.update(Action::CycleService);
+    assert_eq!((app.service, uas(&app)), (Some(Service::Ec2Imds), vec!["curl/8.5.0".to_string()]));
+    app.update(Action::CycleService);
+    assert_eq!((app.service, uas(&app)), (Some(Service::OciImds), vec!["oci-legacy/1".to_string()]));
+    app.update(Action::CycleService);
+    assert_eq!((app.service, app.visible_rows().len()), (None, 2));
+    // The text filter finds a row by its service too.
+    app.update(Action::StartFilter);
+    for c in "oci_imds".chars() {
+        app.update(Action::FilterChar(c));
+    }
+    app.update(Action::FilterAccept);
+    assert_eq!(uas(&app), ["oci-legacy/1"]);
+}
+
 /// Issue 13: a token request waiting for its answer shows its row as pending (a process
 /// seen first through it gets its row at once); the finished record settles it.
 #[test]

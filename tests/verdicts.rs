@@ -177,25 +177,27 @@ const NOT_FOUND: &[u8] = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
 
 #[test]
 fn other_clouds_probes_are_not_imdsv1_and_do_not_break() {
-    for (req, want) in [
-        (&b"GET /computeMetadata/v1/instance/id HTTP/1.1\r\nHost: 169.254.169.254\r\nMetadata-Flavor: Google\r\n\r\n"[..], Provider::Gcp),
-        (b"GET /metadata/instance?api-version=2021-02-01 HTTP/1.1\r\nHost: 169.254.169.254\r\nMetadata: true\r\n\r\n", Provider::Azure),
-        (b"GET /opc/v2/instance/ HTTP/1.1\r\nHost: 169.254.169.254\r\nAuthorization: Bearer Oracle\r\n\r\n", Provider::Oracle),
-        (b"PUT /instance_identity/v1/token?version=2022-03-01 HTTP/1.1\r\nHost: 169.254.169.254\r\nMetadata-Flavor: ibm\r\n\r\n", Provider::Ibm),
+    // Issue 17: GCP's /computeMetadata/v1 with its header and OCI's /opc/v2 are those
+    // services' hardened form (v2); answered 404 on an AWS host they stay probes.
+    for (req, want, version) in [
+        (&b"GET /computeMetadata/v1/instance/id HTTP/1.1\r\nHost: 169.254.169.254\r\nMetadata-Flavor: Google\r\n\r\n"[..], Provider::Gcp, Version::V2),
+        (b"GET /metadata/instance?api-version=2021-02-01 HTTP/1.1\r\nHost: 169.254.169.254\r\nMetadata: true\r\n\r\n", Provider::Azure, Version::Unversioned),
+        (b"GET /opc/v2/instance/ HTTP/1.1\r\nHost: 169.254.169.254\r\nAuthorization: Bearer Oracle\r\n\r\n", Provider::Oracle, Version::V2),
+        (b"PUT /instance_identity/v1/token?version=2022-03-01 HTTP/1.1\r\nHost: 169.254.169.254\r\nMetadata-Flavor: ibm\r\n\r\n", Provider::Ibm, Version::Unversioned),
     ] {
         let r = one(req, NOT_FOUND);
         assert_eq!(r.imds.provider, want);
-        assert_eq!(r.imds.version, Version::Unversioned);
+        assert_eq!(r.imds.version, version);
         assert_eq!(r.imds.breaks_when_enforced, Some(false));
         let json = serde_json::to_value(&r).expect("json");
-        assert!(json["imds"]["version"].is_null(), "{json}");
+        assert_eq!(json["imds"]["version"].is_null(), version == Version::Unversioned, "{json}");
         assert_eq!(json["imds"]["provider"], want.as_str());
         let mut s = ClientSummary::default();
         s.add(&r);
         assert_eq!(verdict(&s), Verdict::ProbeOnly);
         let mut counts = RequestCounts::default();
         counts.add(&r);
-        assert_eq!((counts.v1, counts.other_providers), (0, 1));
+        assert_eq!(counts.v1, 0);
     }
 }
 
@@ -232,12 +234,27 @@ fn bundled_capture_of_real_clients_gives_one_verdict_each() {
     let json = analyze("verdicts.pcap", "json");
     let lines: Vec<serde_json::Value> = json.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
     let reqs: Vec<&serde_json::Value> = lines.iter().filter(|v| v["type"] == "request").collect();
-    // The four cloud probes: their provider, no version, nothing breaks.
-    let mut providers: Vec<&str> =
-        reqs.iter().filter(|r| r["imds"]["version"].is_null()).filter_map(|r| r["imds"]["provider"].as_str()).collect();
-    providers.sort_unstable();
-    assert_eq!(providers, ["azure", "gcp", "ibm", "oracle"]);
-    assert!(reqs.iter().filter(|r| r["imds"]["version"].is_null()).all(|r| r["imds"]["breaks_when_enforced"] == false));
+    // The four cloud probes: their provider and service, nothing breaks (GCP's and OCI's
+    // hardened forms are v2, Azure and IBM have no version).
+    let probes: Vec<&&serde_json::Value> = reqs.iter().filter(|r| r["imds"]["provider"] != "aws").collect();
+    let mut services: Vec<(&str, &str, Option<&str>)> = probes
+        .iter()
+        .map(|r| {
+            let i = &r["imds"];
+            (i["provider"].as_str().unwrap_or("?"), i["service"].as_str().unwrap_or("?"), i["version"].as_str())
+        })
+        .collect();
+    services.sort_unstable();
+    assert_eq!(
+        services,
+        [
+            ("azure", "azure_imds", None),
+            ("gcp", "gcp_metadata", Some("v2")),
+            ("ibm", "ibm_metadata", None),
+            ("oracle", "oci_imds", Some("v2"))
+        ]
+    );
+    assert!(probes.iter().all(|r| r["imds"]["breaks_when_enforced"] == false));
     // Tokens required: v1 refused with 401, enforcement changes nothing.
     let refused = reqs.iter().find(|r| r["imds"]["user_agent"] == "already-refused/1").expect("refused v1");
     assert_eq!(refused["imds"]["outcome"], "rejected");

@@ -5,7 +5,8 @@
 
 Prints one line per IMDS HTTP request, in time order: `version method path status`, where
 version is `other` for another cloud's metadata protocol (GCP, Azure, Oracle, IBM headers or
-path prefixes), v2 (the request carries X-aws-ec2-metadata-token), token_request (a PUT to
+path prefixes) without a legacy/hardened form (OCI /opc/v1 and /openstack, GCP /0.1 and
+/computeMetadata/v1beta1 are v1; OCI /opc/v2 and GCP /computeMetadata/v1 with its header v2), v2 (the request carries X-aws-ec2-metadata-token), token_request (a PUT to
 /<anything>/api/token), else v1; status is the HTTP status of the answer on the same TCP
 connection (answers are matched to requests in order, as HTTP/1.1 requires), or `none`.
 
@@ -62,6 +63,19 @@ NOTES = {
         "Mock on 127.0.0.1:1338 (use --endpoint 127.0.0.1:1338).",
     ],
 }
+
+
+def other_cloud_form(uri, lines):
+    """Issue 17: OCI and GCP have a legacy (v1) and a hardened (v2) form; None otherwise."""
+    segs = [x for x in uri.split("?", 1)[0].split("/") if x]
+    a, b = (segs + ["", ""])[:2]
+    if (a, b) == ("opc", "v1") or a == "openstack" or a == "0.1" or (a, b) == ("computeMetadata", "v1beta1"):
+        return "v1"
+    if (a, b) == ("opc", "v2"):
+        return "v2"
+    if (a, b) == ("computeMetadata", "v1") and any(l.strip().startswith("metadata-flavor: google") for l in lines):
+        return "v2"
+    return None
 
 
 def layers_of(frame):
@@ -128,7 +142,10 @@ def main() -> int:
                 uri = first(pdu, "http.request.uri")
                 lines = [str(x).lower() for x in as_list(pdu.get("http.request.line"))]
                 first_seg = uri.split("?", 1)[0].lstrip("/").split("/", 1)[0]
-                if any(l.strip().startswith(OTHER_HEADERS) for l in lines) or first_seg in OTHER_PATHS:
+                legacy = other_cloud_form(uri, lines)
+                if legacy:
+                    version = legacy
+                elif any(l.strip().startswith(OTHER_HEADERS) for l in lines) or first_seg in OTHER_PATHS:
                     version = "other"
                 elif any(l.startswith(TOKEN_HEADER) for l in lines):
                     version = "v2"

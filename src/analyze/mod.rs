@@ -90,7 +90,7 @@ pub fn analyze<W: Write>(cfg: &AnalyzeConfig, out: W, err: &mut dyn Write) -> io
 fn analyze_into<S: Sink>(cfg: &AnalyzeConfig, sink: S, progress: bool, err: &mut dyn Write) -> io::Result<Exit> {
     let started = Instant::now();
     let mut engine = Engine::new(cfg.engine.clone());
-    let mut driver = Driver::new(sink);
+    let mut driver = Driver::new(sink).with_services(cfg.engine.services);
     let mut failed = false;
     let mut read_stats = ReadStats::default();
     let mut per_file = (cfg.files.len() > 1).then(per_file::PerFile::default);

@@ -6,8 +6,10 @@
 pub mod client;
 pub mod path;
 pub mod provider;
+pub mod service;
 
-use crate::event::{Provider, Version};
+use crate::endpoint::Hint;
+use crate::event::{Provider, Service, Version};
 use crate::http::{Head, RawRequest};
 
 /// Header carrying an IMDSv2 session token.
@@ -33,63 +35,83 @@ pub struct Classified {
     pub user_agent: Option<String>,
     pub forwarded: bool,
     pub provider: Provider,
+    /// Which metadata or credential service (see `service`).
+    pub service: Service,
     /// httparse refused the head: read by a raw scan, best effort.
     pub parse_error: bool,
 }
 
-/// Classifies any request head; `None` for a response.
-pub fn classify_head(head: &Head<'_>) -> Option<Classified> {
+/// Classifies any request head sent to a server whose address gives `hint`; `None` for a
+/// response.
+pub fn classify_head(head: &Head<'_>, hint: Option<Hint>) -> Option<Classified> {
     match head {
-        Head::Request(r) => Some(classify(r)),
-        Head::Raw(r) => Some(classify_raw(r)),
+        Head::Request(r) => Some(classify_hinted(r, hint)),
+        Head::Raw(r) => Some(classify_raw(r, hint)),
         Head::Response(_) => None,
     }
 }
 
 /// Classifies a head read by the raw scan: the same rules on what the scan found (no
 /// provider headers: the provider comes from the path alone).
-pub fn classify_raw(r: &RawRequest<'_>) -> Classified {
+pub fn classify_raw(r: &RawRequest<'_>, hint: Option<Hint>) -> Classified {
     let method = String::from_utf8_lossy(r.method);
     let path = String::from_utf8_lossy(r.target);
     let ttl = r.ttl.and_then(|v| std::str::from_utf8(v).ok()).and_then(|v| v.trim().parse::<u32>().ok());
-    let mut c = decide(&method, &path, r.token_header, ttl, provider::Marks::default());
+    let mut c = decide(&method, &path, r.token_header, ttl, provider::Marks::default(), hint);
     c.user_agent = r.user_agent.map(|ua| clip(&String::from_utf8_lossy(ua)));
     c.forwarded = r.forwarded;
     c.parse_error = true;
     c
 }
 
-/// Provider, version, credentials flag and TTL from the method, target, token header and
-/// provider marks. The target is normalised first (`//`, `/./`, escapes, an absolute-form
-/// `GET http://169.254.169.254/latest/...`), so odd spellings hide nothing; the record keeps
-/// the target as sent.
-fn decide(method: &str, target: &str, has_token: bool, ttl: Option<u32>, marks: provider::Marks) -> Classified {
+/// Service, provider, version, credentials flag and TTL from the method, target, token
+/// header, provider marks and the server address's hint. The target is normalised first
+/// (`//`, `/./`, escapes, an absolute-form `GET http://169.254.169.254/latest/...`), so odd
+/// spellings hide nothing; the record keeps the target as sent, except an ECS credential id
+/// (a secret), which is never kept.
+fn decide(
+    method: &str,
+    target: &str,
+    has_token: bool,
+    ttl: Option<u32>,
+    marks: provider::Marks,
+    hint: Option<Hint>,
+) -> Classified {
     let norm = path::normalize(target);
-    let provider = marks.provider(&norm);
-    let version = if !matches!(provider, Provider::Aws | Provider::Alibaba) {
-        Version::Unversioned
-    } else if method == "PUT" && is_token_path(&norm) {
-        Version::TokenRequest
-    } else if has_token {
-        Version::V2
-    } else {
-        Version::V1
+    let req = service::Req {
+        method,
+        norm: &norm,
+        has_token,
+        google_flavor: marks.google_flavor,
+        authorization: marks.authorization,
+    };
+    let (svc, provider) = service::service(hint, marks.provider(&norm), &req);
+    let version = service::version(svc, &req);
+    let path = match service::redact_ecs_id(svc, &norm, target) {
+        Some(p) => clip(&p),
+        None => clip(target),
     };
     Classified {
         version,
         method: clip(method),
-        path: clip(target),
-        credentials: provider == Provider::Aws && is_credentials_path(&norm),
+        path,
+        credentials: service::credentials(svc, hint, &req),
         token_ttl_seconds: if version == Version::TokenRequest { ttl } else { None },
         user_agent: None,
         forwarded: false,
         provider,
+        service: svc,
         parse_error: false,
     }
 }
 
-/// Classifies a parsed request head.
+/// Classifies a parsed request head (no address hint: as sent to 169.254.169.254).
 pub fn classify(req: &httparse::Request<'_, '_>) -> Classified {
+    classify_hinted(req, None)
+}
+
+/// Classifies a parsed request head sent to a server whose address gives `hint`.
+pub fn classify_hinted(req: &httparse::Request<'_, '_>, hint: Option<Hint>) -> Classified {
     let method = req.method.unwrap_or("");
     let path = req.path.unwrap_or("");
     let mut has_token = false;
@@ -110,7 +132,7 @@ pub fn classify(req: &httparse::Request<'_, '_>) -> Classified {
             forwarded = true;
         }
     }
-    let mut c = decide(method, path, has_token, ttl, marks);
+    let mut c = decide(method, path, has_token, ttl, marks, hint);
     c.user_agent = user_agent;
     c.forwarded = forwarded;
     c
@@ -226,10 +248,12 @@ mod tests {
 
     #[test]
     fn other_clouds_are_not_imdsv1() {
+        // (GCP's /computeMetadata/v1 with its header and OCI's /opc/v2 are those services'
+        // hardened form, v2: see service/tests.rs.)
         for (raw, want) in [
-            (&b"GET /computeMetadata/v1/instance/id HTTP/1.1\r\nMetadata-Flavor: Google\r\n\r\n"[..], Provider::Gcp),
+            (&b"GET /computeMetadata/v1/instance/id HTTP/1.1\r\n\r\n"[..], Provider::Gcp),
             (b"GET /metadata/instance?api-version=2021-02-01 HTTP/1.1\r\nMetadata: true\r\n\r\n", Provider::Azure),
-            (b"GET /opc/v2/instance/ HTTP/1.1\r\nAuthorization: Bearer Oracle\r\n\r\n", Provider::Oracle),
+            (b"GET /opc/ HTTP/1.1\r\nAuthorization: Bearer Oracle\r\n\r\n", Provider::Oracle),
             (
                 b"PUT /instance_identity/v1/token?version=2022-03-01 HTTP/1.1\r\nMetadata-Flavor: ibm\r\n\r\n",
                 Provider::Ibm,

@@ -30,6 +30,11 @@ pub fn normalize(target: &str) -> String {
     out
 }
 
+/// The non-empty segments of a normalised path.
+pub fn segments(norm: &str) -> impl Iterator<Item = &str> {
+    norm.split('/').filter(|s| !s.is_empty())
+}
+
 /// `http://host[:port]/p` → `/p` (scheme case-insensitive); anything else as is.
 fn origin_form(target: &str) -> &str {
     let lower_starts = |p: &str| target.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p));

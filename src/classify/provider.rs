@@ -20,6 +20,10 @@ const ALIYUN: &str = "x-aliyun-ecs-metadata-token";
 pub struct Marks {
     found: Option<Provider>,
     conflict: bool,
+    /// `Metadata-Flavor: Google` was sent (GCP's hardened form needs it).
+    pub google_flavor: bool,
+    /// An `Authorization` header was sent (any value; the value is never kept).
+    pub authorization: bool,
 }
 
 impl Marks {
@@ -38,21 +42,30 @@ impl Marks {
         if name.eq_ignore_ascii_case("metadata-flavor") {
             let v = v();
             if v.eq_ignore_ascii_case("google") {
+                self.google_flavor = true;
                 self.mark(Provider::Gcp);
             } else if v.eq_ignore_ascii_case("ibm") {
                 self.mark(Provider::Ibm);
             }
         } else if name.eq_ignore_ascii_case("metadata") && v().eq_ignore_ascii_case("true") {
             self.mark(Provider::Azure);
-        } else if name.eq_ignore_ascii_case("authorization") && v().eq_ignore_ascii_case("bearer oracle") {
-            self.mark(Provider::Oracle);
+        } else if name.eq_ignore_ascii_case("authorization") {
+            self.authorization = true;
+            if v().eq_ignore_ascii_case("bearer oracle") {
+                self.mark(Provider::Oracle);
+            }
         } else if name.get(..ALIYUN.len()).is_some_and(|n| n.eq_ignore_ascii_case(ALIYUN)) {
             self.mark(Provider::Alibaba);
         }
     }
 
     /// The provider, given the normalised path too.
-    pub fn provider(mut self, norm_path: &str) -> Provider {
+    pub fn provider(&self, norm_path: &str) -> Provider {
+        let mut m = *self;
+        m.decide(norm_path)
+    }
+
+    fn decide(&mut self, norm_path: &str) -> Provider {
         if let Some(p) = by_path(norm_path) {
             self.mark(p);
         }

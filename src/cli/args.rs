@@ -93,10 +93,18 @@ pub enum Format {
 
 #[derive(Debug, Args)]
 pub struct EngineArgs {
-    /// IMDS endpoint to watch, as ADDR:PORT ([V6]:PORT for IPv6); repeatable. Replaces the
-    /// defaults 169.254.169.254:80 and [fd00:ec2::254]:80.
-    #[arg(long = "endpoint", value_name = "ADDR:PORT")]
+    /// Metadata endpoint to watch, as ADDR:PORT ([V6]:PORT for IPv6), optionally =SERVICE
+    /// (e.g. 127.0.0.1:8080=ecs_task_credentials); repeatable. Replaces the defaults
+    /// 169.254.169.254:80, [fd00:ec2::254]:80, 100.100.100.200:80, 169.254.170.2:80,
+    /// 169.254.170.23:80 and [fd00:ec2::23]:80.
+    #[arg(long = "endpoint", value_name = "ADDR:PORT[=SERVICE]")]
     pub endpoints: Vec<String>,
+
+    /// Keep only these services' requests (comma-separated: ec2_imds, ecs_task_credentials,
+    /// eks_pod_identity, alibaba_imds, oci_imds, gcp_metadata, azure_imds, ibm_metadata,
+    /// unknown); the rest are counted in the statistics. Default: all.
+    #[arg(long = "service", value_name = "LIST")]
+    pub services: Vec<String>,
 
     /// Most TCP connections tracked at once; the least recently active are evicted (counted) beyond it.
     #[arg(long, value_name = "N", default_value_t = 16_384, hide_short_help = true)]

@@ -80,8 +80,16 @@ fn engine_config(a: &args::EngineArgs) -> Result<EngineConfig, String> {
     if a.flow_timeout == 0 {
         return Err("--flow-timeout must be at least 1 second".into());
     }
+    let services = match a.services.is_empty() {
+        true => None,
+        false => Some(
+            crate::event::ServiceSet::parse_list(&a.services.join(","))
+                .map_err(|e| format!("invalid --service: {e}"))?,
+        ),
+    };
     Ok(EngineConfig {
         endpoints: Endpoints::parse(&a.endpoints)?,
+        services,
         max_flows: a.max_flows,
         flow_timeout_us: a.flow_timeout.saturating_mul(1_000_000),
         ..EngineConfig::default()

@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use super::{EngineEvent, EngineStats, Shared};
 use crate::classify::{Classified, classify_head};
 use crate::decode::Segment;
+use crate::endpoint::Hint;
 use crate::event::{Imds, Network, Outcome, RequestRecord, Version};
 use crate::flow::reassembly::{Budget, Chunk, ReasmStats, Stream};
 use crate::flow::table::Activity;
@@ -56,6 +57,8 @@ pub struct Conn {
     /// The server has answered at least once on this connection.
     answers_seen: bool,
     last_seen: Timestamp,
+    /// The service its server address stands for (`--endpoint ...=SERVICE`, well-known ones).
+    hint: Option<Hint>,
     /// When the connection ended (FIN both ways or RST). Kept briefly as a tombstone so that
     /// late copies of its packets are absorbed, not taken for a new connection.
     pub closed_at: Option<Timestamp>,
@@ -68,7 +71,7 @@ impl Activity for Conn {
 }
 
 impl Conn {
-    pub fn new(ts: Timestamp) -> Conn {
+    pub fn new(ts: Timestamp, hint: Option<Hint>) -> Conn {
         Conn {
             c2s: Stream::checking_overlaps(),
             s2c: Stream::default(),
@@ -80,6 +83,7 @@ impl Conn {
             client_ttl: 0,
             answers_seen: false,
             last_seen: ts,
+            hint,
             closed_at: None,
         }
     }
@@ -215,12 +219,12 @@ impl Conn {
         drive: impl FnOnce(&mut Stream, &mut Budget, &mut ReasmStats, &mut dyn FnMut(Chunk<'_>)),
     ) -> Vec<Classified> {
         let mut requests: Vec<Classified> = Vec::new();
-        let Conn { c2s, req, .. } = self;
+        let Conn { c2s, req, hint, .. } = self;
         let Shared { ooo_budget, head_budget, stats, .. } = sh;
         let EngineStats { reasm, http, .. } = stats;
         drive(c2s, ooo_budget, reasm, &mut |chunk| {
             req.feed(chunk, head_budget, http, &mut |head| {
-                requests.extend(classify_head(&head));
+                requests.extend(classify_head(&head, *hint));
                 NoBody(false)
             });
         });
@@ -296,8 +300,9 @@ impl Conn {
         let sh = &mut *cx.sh;
         // A head the connection ended in the middle of (HTTP/0.9, no blank line): reported
         // from its request line.
+        let hint = self.hint;
         self.req.finish(&mut sh.stats.http, &mut |head| {
-            requests.extend(classify_head(&head));
+            requests.extend(classify_head(&head, hint));
             NoBody(false)
         });
         sh.stats.http.unfinished += u64::from(self.req.mid_message()) + u64::from(self.resp.mid_message());
@@ -350,6 +355,7 @@ impl Conn {
                 response_ms: None,
                 answer_ttl: None,
                 provider: c.provider,
+                service: c.service,
                 breaks_when_enforced: None,
                 parse_error: c.parse_error,
                 conflict: false,

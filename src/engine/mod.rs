@@ -43,6 +43,9 @@ pub struct EngineConfig {
     pub ooo_budget: usize,
     /// Unfinished-head bytes buffered across all connections.
     pub head_budget: usize,
+    /// `--service LIST`: only these services' records reach the outputs (applied by the
+    /// sink `Driver`, which counts the rest); `None` keeps every record.
+    pub services: Option<crate::event::ServiceSet>,
     /// Report [`EngineEvent::TokenPending`] (live mode, for the dashboard); off by default,
     /// so that an analysis does not copy every token request for nothing.
     pub announce_pending: bool,
@@ -56,6 +59,7 @@ impl Default for EngineConfig {
             flow_timeout_us: 10_000_000,
             ooo_budget: 8 << 20,
             head_budget: 8 << 20,
+            services: None,
             announce_pending: false,
         }
     }
@@ -193,7 +197,8 @@ impl Engine {
                     c.close(Outcome::Unmatched, &mut Ctx { key: k, ts, sh: &mut self.shared, out: &mut *out });
                 }
             }
-            self.flows.insert(key, Box::new(Conn::new(ts)));
+            let hint = self.cfg.endpoints.hint(&key.server);
+            self.flows.insert(key, Box::new(Conn::new(ts, hint)));
             self.shared.stats.flows_opened += 1;
             out(EngineEvent::FlowOpened { key, ts });
         }

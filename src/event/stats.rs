@@ -100,6 +100,11 @@ pub struct HostVerdict {
     /// Clients whose verdict would break under enforcement.
     pub would_break: u64,
     pub safe_to_enforce: bool,
+    /// The services whose enforcement switch would break a client (their legacy form was
+    /// served: `ec2_imds`, `alibaba_imds`, `oci_imds`, `gcp_metadata`). Written only when
+    /// not empty.
+    #[serde(skip_serializing_if = "super::ServiceSet::is_empty_ref")]
+    pub breaking_services: super::ServiceSet,
 }
 
 /// Requests seen, by kind.
@@ -113,10 +118,18 @@ pub struct RequestCounts {
     pub token_unanswered: u64,
     /// Credential fetches over IMDSv1.
     pub credentials_v1: u64,
-    /// Requests of other clouds' metadata protocols (not counted as v1).
+    /// Requests without a v1/v2 form (`imds.version` null: Azure, IBM, ECS task
+    /// credentials, EKS Pod Identity, GCP without its header; not counted as v1).
     pub other_providers: u64,
     /// Requests sent after the server closed the connection (not counted anywhere else).
     pub server_closed: u64,
+    /// Requests left out by `--service` (not counted anywhere else). Written only when not 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub filtered_out: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl RequestCounts {

@@ -140,6 +140,8 @@ struct Running {
     started: Instant,
     sources: Vec<String>,
     pipeline: Pipeline,
+    /// `--service`: what the outputs keep.
+    services: Option<crate::event::ServiceSet>,
 }
 
 impl Running {
@@ -166,7 +168,7 @@ impl Running {
             cfg.engine.endpoints.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
         );
         eprintln!("imdswatch: attribution: {path_line}");
-        Ok(Running { signals, counters, started: Instant::now(), sources, pipeline })
+        Ok(Running { signals, counters, started: Instant::now(), sources, pipeline, services: cfg.engine.services })
     }
 
     /// Runs the pipeline's output through `sink` on its own thread, which ends when the
@@ -178,9 +180,10 @@ impl Running {
     ) -> io::Result<thread::JoinHandle<RequestCounts>> {
         let rx = self.pipeline.output.clone();
         let (counters, sources, started) = (self.counters.clone(), self.sources.clone(), self.started);
+        let services = self.services;
         let stop = self.signals.stop.clone();
         thread::Builder::new().name(name.into()).spawn(move || {
-            Driver::new(sink).per_process(crate::sink::tui::grouping::process_group).run(
+            Driver::new(sink).with_services(services).per_process(crate::sink::tui::grouping::process_group).run(
                 &rx,
                 &mut |counts| snapshot(&counters, counts, &sources, started),
                 &mut |_| stop.store(true, Relaxed),

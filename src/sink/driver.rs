@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::{RunStats, Sink};
-use crate::event::{HostVerdict, RequestCounts, RequestRecord, StatsRecord};
+use crate::event::{HostVerdict, RequestCounts, RequestRecord, ServiceSet, StatsRecord};
 use crate::time::Timestamp;
 use crate::verdict::Tracker;
 
@@ -49,6 +49,8 @@ pub struct Driver<S: Sink> {
     verdicts: Tracker,
     /// Time of the newest request (the verdict record's timestamp).
     newest: Timestamp,
+    /// `--service`: records of other services are counted (`filtered_out`), never fed.
+    services: Option<ServiceSet>,
     /// Live: verdicts per process group rather than per address + user agent.
     group: Option<GroupOf>,
 }
@@ -62,8 +64,16 @@ impl<S: Sink> Driver<S> {
             failed: false,
             verdicts: Tracker::default(),
             newest: Timestamp(0),
+            services: None,
             group: None,
         }
+    }
+
+    /// Keeps only records of `services` (`None`: all); the others are counted in
+    /// `requests.filtered_out` and reach neither the sink nor the verdicts.
+    pub fn with_services(mut self, services: Option<ServiceSet>) -> Driver<S> {
+        self.services = services;
+        self
     }
 
     /// Live: judges a request whose process was named with its process group (`group`, the
@@ -80,6 +90,10 @@ impl<S: Sink> Driver<S> {
 
     /// One finished request.
     pub fn record(&mut self, r: &RequestRecord) {
+        if self.services.is_some_and(|s| !s.contains(r.imds.service)) {
+            self.counts.filtered_out += 1;
+            return;
+        }
         self.counts.add(r);
         match self.group.and_then(|g| g(r)) {
             Some(g) => self.verdicts.add_process(g, r),
@@ -94,6 +108,9 @@ impl<S: Sink> Driver<S> {
 
     /// A token request still waiting for its answer: handed to the sink only.
     pub fn pending(&mut self, r: &RequestRecord) {
+        if self.services.is_some_and(|s| !s.contains(r.imds.service)) {
+            return; // its finished record is counted as filtered out
+        }
         if !self.failed() {
             let res = self.sink.pending(r);
             self.keep(res);

@@ -46,6 +46,8 @@ struct RequestLabels {
     credentials: &'static str,
     /// "true" when this request would fail once IMDSv2 is enforced.
     breaks_when_enforced: &'static str,
+    /// `imds.service` (a fixed set of nine values).
+    service: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -186,7 +188,7 @@ impl Metrics {
         let r = &mut self.registry;
         r.register(
             "imdswatch_requests",
-            "IMDS requests seen, by provider, version, outcome, credential read and whether IMDSv2 enforcement would break them",
+            "IMDS requests seen, by provider, version, outcome, credential read, whether IMDSv2 enforcement would break them, and service",
             self.requests.clone(),
         );
         r.register(
@@ -268,6 +270,7 @@ impl Metrics {
                 outcome: r.imds.outcome.as_str(),
                 credentials: bool_label(r.imds.credentials),
                 breaks_when_enforced: bool_label(breaks),
+                service: r.imds.service.as_str(),
             })
             .inc();
         if breaks {

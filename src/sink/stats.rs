@@ -86,6 +86,9 @@ impl RunStats {
                 line.push_str(&format!("; {what}: {n}"));
             }
         }
+        if counts.filtered_out > 0 {
+            line.push_str(&format!("; {} left out by --service", plural(counts.filtered_out, "request")));
+        }
         line
     }
 
@@ -93,7 +96,7 @@ impl RunStats {
     pub fn live_line(&self) -> String {
         let c = &self.requests;
         format!(
-            "stopped after {} s: {} packets, {} requests (v1 {}, v2 {}, token {}, rejected {}, unanswered tokens {}); kernel drops {}, queue losses {}, attribution misses {}, output errors {}",
+            "stopped after {} s: {} packets, {} requests (v1 {}, v2 {}, token {}, rejected {}, unanswered tokens {}{}); kernel drops {}, queue losses {}, attribution misses {}, output errors {}",
             self.elapsed.as_secs(),
             self.packets,
             self.engine.requests,
@@ -102,6 +105,7 @@ impl RunStats {
             c.token_request,
             c.rejected,
             c.token_unanswered,
+            if c.filtered_out > 0 { format!(", {} left out by --service", c.filtered_out) } else { String::new() },
             self.kernel_drops,
             self.queue_losses,
             self.attribution_misses,

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
-use crate::event::{Outcome, RequestRecord, Version};
+use crate::event::{Outcome, RequestRecord, Service, ServiceSet, Version};
 use crate::text::{clip_right, pad, sanitize, width};
-use crate::verdict::{ClientSummary, Verdict, advise, host_verdict, verdict};
+use crate::verdict::{ClientSummary, Verdict, advise, host_verdict_of, verdict};
 
 /// Rows kept; further clients are folded into one "(other clients)" row.
 pub const MAX_ROWS: usize = 10_000;
@@ -107,8 +107,12 @@ impl Summary {
         });
         // Sanitized and clipped first, so that columns are measured on what is printed, in
         // display columns (a wide or zero-width character must not shift the counts).
-        let rows: Vec<(String, String, Counts, Verdict)> =
-            rows.into_iter().map(|(c, u, n, v)| (sanitize(c), clip_right(&sanitize(u), UA_WIDTH), n, v)).collect();
+        let rows: Vec<(String, String, Counts, Verdict, ServiceSet)> = rows
+            .into_iter()
+            .map(|(c, u, n, v)| (sanitize(c), clip_right(&sanitize(u), UA_WIDTH), n, v, self.summary_of(c, u).services))
+            .collect();
+        // The SERVICES column appears once the capture holds more than the EC2 IMDS.
+        let show_services = rows.iter().any(|r| r.4.iter().any(|s| s != Service::Ec2Imds));
         let cw = rows.iter().map(|r| width(&r.0)).max().unwrap_or(0).max("CLIENT".len());
         let uw = rows.iter().map(|r| width(&r.1)).max().unwrap_or(0).max("USER AGENT".len());
         let mut s = String::new();
@@ -116,28 +120,49 @@ impl Summary {
             s.push_str("No IMDS requests found.\n");
             return s;
         }
+        let services_head = if show_services { format!("{:13}  SERVICES", "VERDICT") } else { "VERDICT".into() };
         let _ = writeln!(
             s,
-            "{:cw$}  {:uw$}  {:>5}  {:>5}  {:>5}  {:>8}  {:>8}  {:>10}  VERDICT",
+            "{:cw$}  {:uw$}  {:>5}  {:>5}  {:>5}  {:>8}  {:>8}  {:>10}  {services_head}",
             "CLIENT", "USER AGENT", "V1", "V2", "TOKEN", "CREDS-V1", "REJECTED", "UNANSWERED"
         );
-        for (client, ua, c, v) in &rows {
+        for (client, ua, c, v, services) in &rows {
             let (client, ua) = (pad(client, cw), pad(ua, uw));
+            let verdict = if show_services {
+                let names: Vec<&str> = services.iter().map(Service::as_str).collect();
+                format!("{:13}  {}", v.as_str(), names.join(","))
+            } else {
+                v.as_str().to_owned()
+            };
             let _ = writeln!(
                 s,
-                "{client}  {ua}  {:>5}  {:>5}  {:>5}  {:>8}  {:>8}  {:>10}  {}",
-                c.v1,
-                c.v2,
-                c.token,
-                c.credentials_v1,
-                c.rejected,
-                c.unanswered,
-                v.as_str()
+                "{client}  {ua}  {:>5}  {:>5}  {:>5}  {:>8}  {:>8}  {:>10}  {verdict}",
+                c.v1, c.v2, c.token, c.credentials_v1, c.rejected, c.unanswered,
             );
         }
         s.push('\n');
         s.push_str(&self.verdict());
         s
+    }
+
+    /// The enforcement command of every service with a legacy form that answered a client
+    /// (the EC2 one when none other did), once no client would break.
+    fn enforcement_commands(&self, s: &mut String) {
+        let mut all = ClientSummary::default();
+        for (_, c) in self.rows.values().chain(std::iter::once(&*self.other)) {
+            for x in c.served_services.iter() {
+                all.served_services.insert(x);
+            }
+        }
+        let others = all.served_services.iter().any(|x| x != Service::Ec2Imds && x.has_legacy_form());
+        for a in advise(&all, true).into_iter().filter(|a| a.kind == crate::verdict::AdviceKind::Enforce) {
+            if others {
+                let _ = writeln!(s, "  {}:", a.title);
+            }
+            for line in &a.lines {
+                let _ = writeln!(s, "  {line}");
+            }
+        }
     }
 
     /// The closing lines: the clients that would break (by verdict), whether it is safe to
@@ -146,7 +171,7 @@ impl Summary {
         let mut rows = self.all_rows();
         rows.retain(|r| r.3.would_break());
         rows.sort_by(|a, b| a.3.cmp(&b.3).then(a.0.cmp(b.0)).then(a.1.cmp(b.1)));
-        let host = host_verdict(self.all_rows().iter().map(|r| r.3));
+        let host = host_verdict_of(self.rows.values().map(|r| &r.1).chain((self.folded > 0).then_some(&self.other.1)));
         let mut s = String::new();
         if rows.is_empty() {
             s.push_str("No client would break when IMDSv2 is enforced.\n");
@@ -180,13 +205,16 @@ impl Summary {
         }
         if host.safe_to_enforce {
             s.push_str("Safe to enforce IMDSv2 (http_tokens = required) on this host, as far as this capture shows.\n");
-            if let Some(a) = advise(&ClientSummary::default(), true).pop() {
-                for line in &a.lines {
-                    let _ = writeln!(s, "  {line}");
-                }
-            }
-        } else {
+            self.enforcement_commands(&mut s);
+        } else if host.breaking_services.iter().all(|x| x == Service::Ec2Imds) {
             s.push_str("Not safe to enforce IMDSv2 on this host yet: fix the clients above first.\n");
+        } else {
+            let names: Vec<&str> = host.breaking_services.iter().map(Service::as_str).collect();
+            let _ = writeln!(
+                s,
+                "Not safe to enforce on this host yet: the switches of {} would break clients; fix the clients above first.",
+                names.join(", ")
+            );
         }
         if self.server_closed > 0 {
             let _ = writeln!(

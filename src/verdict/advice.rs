@@ -4,6 +4,7 @@
 
 use super::{ClientSummary, Verdict, verdict};
 use crate::classify::client::{Client, identify};
+use crate::event::Service;
 
 /// One piece of advice: a heading and its lines (commands are lines of their own).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +26,9 @@ pub enum AdviceKind {
     ProxyRefused,
     /// Nothing to do: other clouds' probes or requests already refused.
     Ignore,
+    /// Another cloud's legacy metadata endpoint was used (Alibaba normal mode, OCI `/opc/v1`,
+    /// GCP `/0.1/` or `v1beta1`): move to its hardened form.
+    Legacy,
 }
 
 const RAW_RECIPE: [&str; 4] = [
@@ -53,13 +57,25 @@ pub fn advise(s: &ClientSummary, host_safe: bool) -> Vec<Advice> {
         _ => client_advice(s, v, &mut out),
     }
     if host_safe {
-        out.push(enforce());
+        out.extend(enforce_switches(s).into_iter().map(enforce_service));
     }
     out
 }
 
-/// Advice for a client whose IMDSv1 use would break: the cause first, then its software.
+/// The services whose enforcement switch concerns this client: those with a legacy form that
+/// answered it (present on this host); the EC2 IMDS when none (the default advice).
+fn enforce_switches(s: &ClientSummary) -> Vec<Service> {
+    let v: Vec<Service> = s.served_services.iter().filter(|x| x.has_legacy_form()).collect();
+    if v.is_empty() { vec![Service::Ec2Imds] } else { v }
+}
+
+/// Advice for a client whose IMDSv1 use would break: the cause first, then its software;
+/// other clouds' legacy endpoints get their own advice.
 fn client_advice(s: &ClientSummary, v: Verdict, out: &mut Vec<Advice>) {
+    out.extend(s.legacy_services.iter().filter_map(legacy));
+    if !s.legacy_services.is_empty() && !s.legacy_services.contains(Service::Ec2Imds) {
+        return;
+    }
     match v {
         Verdict::HopLimit => out.push(hop_limit()),
         Verdict::ProxyRefused => out.push(proxy_refused()),
@@ -99,6 +115,10 @@ fn ignore(s: &ClientSummary) -> Advice {
     let mut lines = Vec::new();
     if s.probes > 0 {
         lines.push(format!("{} requests of other clouds' metadata protocols (cloud detection).", s.probes));
+    }
+    if s.services.contains(Service::EcsTaskCredentials) || s.services.contains(Service::EksPodIdentity) {
+        lines.push("ECS task credentials and EKS Pod Identity have no legacy form: enforcement changes".into());
+        lines.push("nothing for them.".into());
     }
     if s.v1_failed > 0 {
         lines.push(format!(
@@ -196,14 +216,80 @@ fn fallback(c: &Client) -> Advice {
     }
 }
 
-fn enforce() -> Advice {
-    Advice {
-        kind: AdviceKind::Enforce,
-        title: "No client would break this session: enforce IMDSv2".into(),
-        lines: vec![
-            "aws ec2 modify-instance-metadata-options --instance-id <id> \\".into(),
-            "  --http-tokens required --http-endpoint enabled".into(),
-            "Terraform: metadata_options { http_tokens = \"required\" }".into(),
-        ],
-    }
+/// The enforcement switch of a service with a legacy form, as advice once nothing would
+/// break.
+fn enforce_service(svc: Service) -> Advice {
+    let (title, lines): (&str, [&str; 3]) = match svc {
+        Service::AlibabaImds => (
+            "No client would break this session: enforce Alibaba's hardened mode",
+            [
+                "aliyun ecs ModifyInstanceMetadataOptions --InstanceId <id> \\",
+                "  --HttpTokens required",
+                "Terraform: http_tokens = \"required\" on alicloud_instance",
+            ],
+        ),
+        Service::OciImds => (
+            "No client would break this session: disable OCI's legacy IMDS endpoints",
+            [
+                "oci compute instance update --instance-id <id> \\",
+                "  --instance-options '{\"areLegacyImdsEndpointsDisabled\": true}'",
+                "Terraform: instance_options { are_legacy_imds_endpoints_disabled = true }",
+            ],
+        ),
+        Service::GcpMetadata => (
+            "No client would break this session: disable GCP's legacy metadata endpoints",
+            [
+                "gcloud compute instances add-metadata <name> \\",
+                "  --metadata disable-legacy-endpoints=true",
+                "Terraform: metadata = { disable-legacy-endpoints = \"true\" }",
+            ],
+        ),
+        _ => (
+            "No client would break this session: enforce IMDSv2",
+            [
+                "aws ec2 modify-instance-metadata-options --instance-id <id> \\",
+                "  --http-tokens required --http-endpoint enabled",
+                "Terraform: metadata_options { http_tokens = \"required\" }",
+            ],
+        ),
+    };
+    Advice { kind: AdviceKind::Enforce, title: title.into(), lines: lines.map(String::from).to_vec() }
+}
+
+/// What to change for a client served by another cloud's legacy endpoint (none for EC2:
+/// its advice names the SDK), and the switch that will refuse it.
+fn legacy(svc: Service) -> Option<Advice> {
+    let (title, lines): (&str, &[&str]) = match svc {
+        Service::AlibabaImds => (
+            "Alibaba normal mode (no token): use hardened mode before enforcing",
+            &[
+                "TOKEN=$(curl -s -X PUT http://100.100.100.200/latest/api/token \\",
+                "  -H 'X-aliyun-ecs-metadata-token-ttl-seconds: 21600')",
+                "curl -s -H \"X-aliyun-ecs-metadata-token: $TOKEN\" http://100.100.100.200/latest/meta-data/...",
+                "Breaks under: aliyun ecs ModifyInstanceMetadataOptions --HttpTokens required",
+            ],
+        ),
+        Service::OciImds => (
+            "OCI legacy endpoint (/opc/v1, /openstack): move to /opc/v2",
+            &[
+                "curl -s -H 'Authorization: Bearer Oracle' http://169.254.169.254/opc/v2/instance/",
+                "(current OCI SDKs and agents use /opc/v2: upgrade old ones)",
+                "Breaks under: instance_options { are_legacy_imds_endpoints_disabled = true }",
+            ],
+        ),
+        Service::GcpMetadata => (
+            "GCP legacy endpoint (/0.1/, v1beta1): move to /computeMetadata/v1/",
+            &[
+                "curl -s -H 'Metadata-Flavor: Google' \\",
+                "  http://metadata.google.internal/computeMetadata/v1/instance/...",
+                "Breaks under: metadata disable-legacy-endpoints=true",
+            ],
+        ),
+        _ => return None,
+    };
+    Some(Advice {
+        kind: AdviceKind::Legacy,
+        title: title.into(),
+        lines: lines.iter().map(|l| (*l).to_string()).collect(),
+    })
 }

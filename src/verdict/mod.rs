@@ -11,7 +11,7 @@ pub mod tracker;
 
 use serde::Serialize;
 
-use crate::event::{Outcome, RequestRecord, Version};
+use crate::event::{Outcome, RequestRecord, Service, ServiceSet, Version};
 use crate::time::Timestamp;
 
 pub use advice::{Advice, AdviceKind, advise};
@@ -73,8 +73,17 @@ pub struct ClientSummary {
     pub token_forbidden: u64,
     /// Token requests refused otherwise (401, 404, 405, 5xx).
     pub token_failed: u64,
-    /// Requests of other clouds' metadata protocols.
+    /// Requests without a legacy/hardened form (other clouds' probes, ECS and Pod Identity
+    /// credentials, Azure, IBM), and requests of services without a token step (OCI, GCP)
+    /// that were not answered 2xx/3xx.
     pub probes: u64,
+    /// Every service this client spoke to.
+    pub services: ServiceSet,
+    /// The services that answered it 2xx/3xx: those present on this host (a probe of
+    /// another cloud's service answered 404 does not make it one).
+    pub served_services: ServiceSet,
+    /// The services whose legacy form (`v1`) it used and was served: what enforcement breaks.
+    pub legacy_services: ServiceSet,
     /// Requests sent after the server closed the connection: never processed, not judged.
     pub server_closed: u64,
     /// IMDSv1 credential fetches that were served.
@@ -100,16 +109,27 @@ impl ClientSummary {
             self.server_closed += 1;
             return;
         }
+        self.services.insert(i.service);
+        // OCI and GCP have no token step: a request of theirs that failed is a probe (an
+        // Oracle or Google SDK's cloud detection on another cloud), whatever its form.
+        let token_service = matches!(i.service, Service::Ec2Imds | Service::AlibabaImds);
+        let answered = matches!(i.outcome, Outcome::Ok | Outcome::Redirect);
+        if answered {
+            self.served_services.insert(i.service);
+        }
         match i.version {
             Version::Unversioned => self.probes += 1,
             Version::V1 => match i.outcome {
                 Outcome::Ok | Outcome::Redirect | Outcome::Unmatched => {
                     self.v1_served += 1;
+                    self.legacy_services.insert(i.service);
                     self.credentials_v1 += u64::from(i.credentials);
                     self.last_v1_served = self.last_v1_served.max(Some(r.timestamp));
                 }
+                _ if !token_service => self.probes += 1,
                 _ => self.v1_failed += 1,
             },
+            Version::V2 if !token_service && !answered => self.probes += 1,
             Version::V2 => self.v2 += 1,
             Version::TokenRequest => match (i.outcome, i.status) {
                 (Outcome::Ok, _) => self.token_ok += 1,
@@ -190,6 +210,25 @@ pub fn host_verdict(vs: impl IntoIterator<Item = Verdict>) -> HostVerdict {
         h.would_break += u64::from(v.would_break());
     }
     h.safe_to_enforce = h.would_break == 0;
+    h
+}
+
+/// [`host_verdict`] over client summaries, naming the services whose enforcement would
+/// break a client (`breaking_services`).
+pub fn host_verdict_of<'a>(clients: impl IntoIterator<Item = &'a ClientSummary>) -> HostVerdict {
+    let mut verdicts = Vec::new();
+    let mut breaking = ServiceSet::default();
+    for s in clients {
+        let v = verdict(s);
+        if v.would_break() {
+            for svc in s.legacy_services.iter() {
+                breaking.insert(svc);
+            }
+        }
+        verdicts.push(v);
+    }
+    let mut h = host_verdict(verdicts);
+    h.breaking_services = breaking;
     h
 }
 

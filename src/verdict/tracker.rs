@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
-use super::{ClientSummary, HostVerdict, Verdict, advise, host_verdict, verdict};
+use super::{ClientSummary, HostVerdict, Verdict, advise, host_verdict_of, verdict};
 use crate::event::RequestRecord;
 use crate::time::Timestamp;
 
@@ -126,7 +126,7 @@ impl Tracker {
     }
 
     pub fn host(&self) -> HostVerdict {
-        host_verdict(self.all().map(|(_, s)| verdict(s)))
+        host_verdict_of(self.all().map(|(_, s)| s))
     }
 
     /// The `verdict` record at `ts`.

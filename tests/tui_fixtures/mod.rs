@@ -37,6 +37,7 @@ pub fn request(secs: u64, version: Version, path: &str, outcome: Outcome, ua: Op
             response_ms: status.map(|_| 0.4),
             answer_ttl: status.map(|_| 64),
             provider: imdswatch::event::Provider::Aws,
+            service: imdswatch::event::Service::Ec2Imds,
             breaks_when_enforced: imdswatch::event::breaks_when_enforced(version, outcome),
             parse_error: false,
             conflict: false,

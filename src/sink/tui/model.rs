@@ -106,6 +106,7 @@ impl RowStats {
             || self.workload.as_ref().is_some_and(|w| w.matches(hit))
             || self.user_agents.iter().any(|(ua, _)| hit(ua))
             || self.pids.iter().any(|p| p.to_string() == needle_lower)
+            || self.summary.services.iter().any(|s| hit(s.as_str()))
     }
 }
 
@@ -160,6 +161,7 @@ impl Model {
             credentials_v1: own.credentials_v1.max(st.credentials_v1),
             other_providers: own.other_providers.max(st.other_providers),
             server_closed: own.server_closed.max(st.server_closed),
+            filtered_out: own.filtered_out.max(st.filtered_out),
         }
     }
 

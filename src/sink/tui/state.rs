@@ -41,6 +41,8 @@ pub enum Action {
     FilterAccept,
     FilterCancel,
     ToggleV1Only,
+    /// Show only rows of one service, the next seen one at each press (then all again).
+    CycleService,
     TogglePause,
     ToggleHelp,
 }
@@ -100,6 +102,8 @@ pub struct App {
     pub filter: String,
     filter_before_edit: String,
     pub v1_only: bool,
+    /// Only rows that spoke to this service (`c` cycles through the services seen).
+    pub service: Option<crate::event::Service>,
     selected: Option<RowKey>,
     pub detail_scroll: u16,
     quit: bool,
@@ -122,6 +126,7 @@ impl App {
             filter: String::new(),
             filter_before_edit: String::new(),
             v1_only: false,
+            service: None,
             selected: None,
             detail_scroll: 0,
             quit: false,
@@ -179,7 +184,23 @@ impl App {
         self.dirty = true;
     }
 
-    /// Rows after filter and v1-only, in display order.
+    /// The service filter after the current one, among the services the rows spoke to;
+    /// `None` (all) after the last.
+    fn next_service(&self) -> Option<crate::event::Service> {
+        let mut seen = crate::event::ServiceSet::default();
+        for r in self.view().rows.values() {
+            for s in r.summary.services.iter() {
+                seen.insert(s);
+            }
+        }
+        let mut it = seen.iter();
+        match self.service {
+            None => it.next(),
+            Some(cur) => it.find(|s| *s > cur),
+        }
+    }
+
+    /// Rows after filter, v1-only and service, in display order.
     pub fn visible_rows(&self) -> Vec<&RowStats> {
         let needle = self.filter.to_lowercase();
         let mut rows: Vec<&RowStats> = self
@@ -187,6 +208,7 @@ impl App {
             .rows
             .values()
             .filter(|r| !self.v1_only || r.counts.v1 > 0)
+            .filter(|r| self.service.is_none_or(|s| r.summary.services.contains(s)))
             .filter(|r| r.matches(&needle))
             .collect();
         let sort = self.sort;
@@ -279,6 +301,7 @@ impl App {
                 self.mode = Mode::Normal;
             }
             Action::ToggleV1Only => self.v1_only = !self.v1_only,
+            Action::CycleService => self.service = self.next_service(),
             Action::TogglePause => {
                 self.frozen = match self.frozen.take() {
                     Some(_) => None,

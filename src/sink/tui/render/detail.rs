@@ -145,7 +145,7 @@ fn advice_lines(app: &App) -> Vec<Line<'static>> {
     for a in app.advice() {
         let color = match a.kind {
             AdviceKind::HopLimit | AdviceKind::Fallback | AdviceKind::ProxyRefused => Color::Yellow,
-            AdviceKind::SdkUpgrade | AdviceKind::RawHttp => Color::Red,
+            AdviceKind::SdkUpgrade | AdviceKind::RawHttp | AdviceKind::Legacy => Color::Red,
             AdviceKind::NoV1 | AdviceKind::Enforce | AdviceKind::Ignore => Color::Green,
         };
         lines.push(Line::from(vec![

@@ -189,6 +189,9 @@ fn title(app: &App, shown: usize, width: usize) -> Line<'static> {
     if app.v1_only {
         parts.push("v1 only".into());
     }
+    if let Some(s) = app.service {
+        parts.push(format!("service: {}", s.as_str()));
+    }
     if m.evicted_rows > 0 {
         parts.push(format!("{} evicted", thousands(m.evicted_rows)));
     }
@@ -236,7 +239,7 @@ fn value(r: &RowStats, col: Col, app: &App) -> (String, Style) {
             (format!("{}!", thousands(r.counts.token_request)), Style::new().fg(Color::Yellow))
         }
         Col::Token => (thousands(r.counts.token_request), plain),
-        Col::Path => (r.last_path.clone(), version_style(r.last_version)),
+        Col::Path => (with_services(r), version_style(r.last_version)),
         Col::Seen => (age(app.view().newest, r.last_seen), dim()),
         Col::Verdict if r.pending_since.is_some() => {
             let waited = r.pending_since.map_or(0, |t| app.view().newest.micros_since(t));
@@ -262,4 +265,15 @@ fn pids(r: &RowStats) -> String {
         Some(p) if r.pid_count <= 1 => p.to_string(),
         Some(p) => format!("{p}+{}", r.pid_count - 1),
     }
+}
+
+/// The last path, after the row's services when they are not only the EC2 IMDS
+/// (`oci_imds /opc/v1/instance/`).
+fn with_services(r: &RowStats) -> String {
+    let s = r.summary.services;
+    if s.iter().all(|x| x == crate::event::Service::Ec2Imds) {
+        return r.last_path.clone();
+    }
+    let names: Vec<&str> = s.iter().map(crate::event::Service::as_str).collect();
+    format!("{} {}", names.join(","), r.last_path)
 }
