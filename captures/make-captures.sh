@@ -62,6 +62,11 @@ ensure_deps() {
         python3 -m venv "$VENV" || die "python3 -m venv failed"
         "$VENV/bin/pip" install -q "botocore==$BOTOCORE_VERSION" || die "pip install botocore failed"
     fi
+    local reqs="$HERE/clients/requirements-services.txt"
+    if ! "$VENV/bin/python" "$HERE/clients/have_requirements.py" "$reqs"; then
+        log "installing the services' SDK clients into $VENV"
+        "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$reqs" || die "pip install failed"
+    fi
     if ! "$VENV_BOTO2/bin/python" -c "import boto, sys; sys.exit(boto.__version__ != '$BOTO2_VERSION')" \
         2>/dev/null; then
         log "creating $VENV_BOTO2 with boto==$BOTO2_VERSION"
@@ -295,6 +300,90 @@ cap_verdicts() {
     stop_mock
 }
 
+# Issue 17: the other clouds' metadata services and AWS's container credential agents
+# (mock_services.py on their own addresses). Real SDK clients where PyPI has one
+# (clients/services_sdk.py: botocore's container provider, alibabacloud-credentials,
+# google-auth, azure-identity), curl for the legacy and refused forms. First every service in
+# its permissive mode, then the mock restarted with Alibaba hardened, OCI and GCP legacy
+# endpoints disabled.
+SVC_ECS_ID=SVCSECRET-ecs-credential-id-5f2c9a
+SVC_POD_TOKEN=eyJhbGciOiJSUzI1NiJ9.SVCSECRET-pod-identity-token.sig
+ALI=http://100.100.100.200
+ALI_TTL="X-aliyun-ecs-metadata-token-ttl-seconds"
+ALI_TOK="X-aliyun-ecs-metadata-token"
+
+start_services_mock() {
+    rm -f "$WORK/svc-count.json"
+    imw_check "$P" || die "topology check failed"
+    ip netns exec "$M" python3 "$HERE/mock_services.py" --count-file "$WORK/svc-count.json" \
+        --ecs-id "$SVC_ECS_ID" --pod-token "$SVC_POD_TOKEN" "$@" &
+    MOCK_PID=$!
+    imw_wait_listen "$M" 80 || die "services mock did not start"
+}
+
+svc_sdk() {
+    run "$H" "$VENV/bin/python" "$HERE/clients/services_sdk.py" "$@" >&2
+}
+
+# svc_curl UA ARGS...: one curl, answer discarded.
+svc_curl() {
+    local ua=$1
+    shift
+    run "$H" curl -s -o /dev/null -m 5 -A "$ua" "$@"
+}
+
+cap_services() {
+    start_services_mock
+    start_capture "$H" h-imds "$OUT/services.pcap" tcp port 80
+    # Alibaba, normal mode: the SDK (token, then v2), curl v1 (served), refused token forms.
+    svc_sdk alibaba normal
+    svc_curl aliyun-v1/1 "$ALI/latest/meta-data/instance-id"
+    svc_curl aliyun-v1/1 "$ALI/latest/meta-data/ram/security-credentials/imdswatch-ram-role"
+    svc_curl aliyun-bad/1 -X PUT "$ALI/latest/api/token" -H "$ALI_TTL: 0"
+    svc_curl aliyun-bad/1 -X PUT "$ALI/latest/api/token" -H "$ALI_TTL: 60" -H "X-Forwarded-For: 203.0.113.7"
+    svc_curl aliyun-bad/1 -H "$ALI_TOK: not-a-valid-token" "$ALI/latest/meta-data/instance-id"
+    # Oracle: legacy v1 and openstack (served), v2 with and without its header.
+    svc_curl oci-legacy/1 "$IMDS/opc/v1/instance/"
+    svc_curl oci-legacy/1 "$IMDS/opc/v1/identity/cert.pem"
+    svc_curl oci-legacy/1 "$IMDS/openstack/latest/meta_data.json"
+    svc_curl oci-v2/1 -H "Authorization: Bearer Oracle" "$IMDS/opc/v2/instance/"
+    svc_curl oci-v2/1 -H "Authorization: Bearer Oracle" "$IMDS/opc/v2/identity/cert.pem"
+    svc_curl oci-noauth/1 "$IMDS/opc/v2/instance/"
+    # Google: google-auth (v1 with Metadata-Flavor), header-less v1 (403), legacy forms.
+    svc_sdk gcp
+    svc_curl gcp-noheader/1 "$IMDS/computeMetadata/v1/instance/id"
+    svc_curl gcp-legacy/1 "$IMDS/0.1/meta-data/service-accounts/default/acquire"
+    svc_curl gcp-legacy/1 "$IMDS/computeMetadata/v1beta1/instance/id"
+    # Azure: azure-identity (managed identity token), header-less and forwarded (400), served.
+    svc_sdk azure
+    svc_curl azure-probe/1 "$IMDS/metadata/instance?api-version=2021-02-01"
+    svc_curl azure-xff/1 -H "Metadata: true" -H "X-Forwarded-For: 203.0.113.7" \
+        "$IMDS/metadata/instance?api-version=2021-02-01"
+    svc_curl azure-ok/1 -H "Metadata: true" "$IMDS/metadata/instance?api-version=2021-02-01"
+    # ECS task credentials: botocore with the relative URI, then a wrong id (404).
+    svc_sdk ecs "$SVC_ECS_ID"
+    svc_curl ecs-wrong/1 "http://169.254.170.2/v2/credentials/not-the-task-id"
+    # Pod Identity: botocore over IPv4 and IPv6, a missing (400) and a wrong (403) token, then
+    # a burst of 7 on one connection, a second after the rest: the last 2 are throttled (429).
+    svc_sdk pod "$SVC_POD_TOKEN"
+    svc_sdk pod "$SVC_POD_TOKEN" "[fd00:ec2::23]"
+    svc_curl pod-notoken/1 "http://169.254.170.23/v1/credentials"
+    svc_curl pod-wrong/1 -H "Authorization: wrong-service-account-token" "http://169.254.170.23/v1/credentials"
+    sleep 1.2
+    local burst=()
+    for _ in 1 2 3 4 5 6 7; do burst+=(-o /dev/null "http://169.254.170.23/v1/credentials"); done
+    run "$H" curl -s -m 5 -A pod-burst/1 -H "Authorization: $SVC_POD_TOKEN" "${burst[@]}"
+    stop_mock
+    # Enforced: Alibaba hardened, OCI and GCP legacy endpoints off.
+    start_services_mock --alibaba hardened --oci-legacy disabled --gcp-legacy disabled
+    svc_sdk alibaba hardened
+    svc_curl aliyun-v1/1 "$ALI/latest/meta-data/instance-id"
+    svc_curl oci-legacy/1 "$IMDS/opc/v1/instance/"
+    svc_curl gcp-legacy/1 "$IMDS/computeMetadata/v1beta1/instance/id"
+    stop_captures
+    stop_mock
+}
+
 # --- main ---------------------------------------------------------------------------
 [[ $(id -u) == 0 ]] || die "run as root (network namespaces and tcpdump need it)"
 ensure_deps
@@ -304,9 +393,11 @@ trap 'exit 130' INT TERM
 imw_up "$P" || die "could not build the network namespaces (see above)"
 
 NAMES=(curl-seed-v2.pcap curl-v1.pcap botocore-v2.pcapng container-hop-limit.pcap container-hop-limit-ctr.pcap
-    rejections.pcap ipv6.pcap vlan-qinq.pcap keepalive-pipelined.pcap loopback-mock.pcap verdicts.pcap)
+    rejections.pcap ipv6.pcap vlan-qinq.pcap keepalive-pipelined.pcap loopback-mock.pcap verdicts.pcap services.pcap)
 if [[ $ONLY == verdicts ]]; then
     NAMES=(verdicts.pcap)
+elif [[ $ONLY == services ]]; then
+    NAMES=(services.pcap)
 else
     cap_curl_seed_v2
     cap_curl_v1
@@ -318,7 +409,8 @@ else
     cap_keepalive_pipelined
     cap_loopback_mock
 fi
-cap_verdicts
+[[ $ONLY == services ]] || cap_verdicts
+[[ $ONLY == verdicts ]] || cap_services
 
 # --- checks: size, no secret leaked into .expected, expected lists ------------------------
 fail=0

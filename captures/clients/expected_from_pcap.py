@@ -66,6 +66,14 @@ NOTES = {
         "connection, v1 then v2. 7-10: one connection; the GET/GET/HEAD heads were",
         "sent in ONE segment (pipelined). 11: a head split over two segments.",
     ],
+    "services.pcap": [
+        "Issue 17: mock_services.py. Alibaba (SDK normal mode, curl v1, refused token forms),",
+        "Oracle (legacy v1/openstack, v2 with and without its header), Google (google-auth,",
+        "header-less 403, legacy), Azure (azure-identity, header-less and forwarded 400), ECS",
+        "(botocore relative URI, wrong id 404), Pod Identity (botocore v4 and v6, 400, 403, a",
+        "burst ending in 429s); then enforced: Alibaba hardened (SDK, curl v1 401), OCI and",
+        "GCP legacy endpoints disabled (404). `other`: no legacy form (version null).",
+    ],
     "rejections.pcap": [
         "Mock run with --tokens required.",
     ],
