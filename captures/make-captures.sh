@@ -300,88 +300,14 @@ cap_verdicts() {
     stop_mock
 }
 
-# Issue 17: the other clouds' metadata services and AWS's container credential agents
-# (mock_services.py on their own addresses). Real SDK clients where PyPI has one
-# (clients/services_sdk.py: botocore's container provider, alibabacloud-credentials,
-# google-auth, azure-identity), curl for the legacy and refused forms. First every service in
-# its permissive mode, then the mock restarted with Alibaba hardened, OCI and GCP legacy
-# endpoints disabled.
-SVC_ECS_ID=SVCSECRET-ecs-credential-id-5f2c9a
-SVC_POD_TOKEN=eyJhbGciOiJSUzI1NiJ9.SVCSECRET-pod-identity-token.sig
-ALI=http://100.100.100.200
-ALI_TTL="X-aliyun-ecs-metadata-token-ttl-seconds"
-ALI_TOK="X-aliyun-ecs-metadata-token"
-
-start_services_mock() {
-    rm -f "$WORK/svc-count.json"
-    imw_check "$P" || die "topology check failed"
-    ip netns exec "$M" python3 "$HERE/mock_services.py" --count-file "$WORK/svc-count.json" \
-        --ecs-id "$SVC_ECS_ID" --pod-token "$SVC_POD_TOKEN" "$@" &
-    MOCK_PID=$!
-    imw_wait_listen "$M" 80 || die "services mock did not start"
-}
-
-svc_sdk() {
-    run "$H" "$VENV/bin/python" "$HERE/clients/services_sdk.py" "$@" >&2
-}
-
-# svc_curl UA ARGS...: one curl, answer discarded.
-svc_curl() {
-    local ua=$1
-    shift
-    run "$H" curl -s -o /dev/null -m 5 -A "$ua" "$@"
-}
-
+# Issue 17: the other clouds' metadata services and AWS's container credential agents, by
+# clients/services_scenario.sh (it starts and restarts mock_services.py itself; real SDK
+# clients where PyPI has one, curl for the legacy and refused forms).
 cap_services() {
-    start_services_mock
+    imw_check "$P" || die "topology check failed"
     start_capture "$H" h-imds "$OUT/services.pcap" tcp port 80
-    # Alibaba, normal mode: the SDK (token, then v2), curl v1 (served), refused token forms.
-    svc_sdk alibaba normal
-    svc_curl aliyun-v1/1 "$ALI/latest/meta-data/instance-id"
-    svc_curl aliyun-v1/1 "$ALI/latest/meta-data/ram/security-credentials/imdswatch-ram-role"
-    svc_curl aliyun-bad/1 -X PUT "$ALI/latest/api/token" -H "$ALI_TTL: 0"
-    svc_curl aliyun-bad/1 -X PUT "$ALI/latest/api/token" -H "$ALI_TTL: 60" -H "X-Forwarded-For: 203.0.113.7"
-    svc_curl aliyun-bad/1 -H "$ALI_TOK: not-a-valid-token" "$ALI/latest/meta-data/instance-id"
-    # Oracle: legacy v1 and openstack (served), v2 with and without its header.
-    svc_curl oci-legacy/1 "$IMDS/opc/v1/instance/"
-    svc_curl oci-legacy/1 "$IMDS/opc/v1/identity/cert.pem"
-    svc_curl oci-legacy/1 "$IMDS/openstack/latest/meta_data.json"
-    svc_curl oci-v2/1 -H "Authorization: Bearer Oracle" "$IMDS/opc/v2/instance/"
-    svc_curl oci-v2/1 -H "Authorization: Bearer Oracle" "$IMDS/opc/v2/identity/cert.pem"
-    svc_curl oci-noauth/1 "$IMDS/opc/v2/instance/"
-    # Google: google-auth (v1 with Metadata-Flavor), header-less v1 (403), legacy forms.
-    svc_sdk gcp
-    svc_curl gcp-noheader/1 "$IMDS/computeMetadata/v1/instance/id"
-    svc_curl gcp-legacy/1 "$IMDS/0.1/meta-data/service-accounts/default/acquire"
-    svc_curl gcp-legacy/1 "$IMDS/computeMetadata/v1beta1/instance/id"
-    # Azure: azure-identity (managed identity token), header-less and forwarded (400), served.
-    svc_sdk azure
-    svc_curl azure-probe/1 "$IMDS/metadata/instance?api-version=2021-02-01"
-    svc_curl azure-xff/1 -H "Metadata: true" -H "X-Forwarded-For: 203.0.113.7" \
-        "$IMDS/metadata/instance?api-version=2021-02-01"
-    svc_curl azure-ok/1 -H "Metadata: true" "$IMDS/metadata/instance?api-version=2021-02-01"
-    # ECS task credentials: botocore with the relative URI, then a wrong id (404).
-    svc_sdk ecs "$SVC_ECS_ID"
-    svc_curl ecs-wrong/1 "http://169.254.170.2/v2/credentials/not-the-task-id"
-    # Pod Identity: botocore over IPv4 and IPv6, a missing (400) and a wrong (403) token, then
-    # a burst of 7 on one connection, a second after the rest: the last 2 are throttled (429).
-    svc_sdk pod "$SVC_POD_TOKEN"
-    svc_sdk pod "$SVC_POD_TOKEN" "[fd00:ec2::23]"
-    svc_curl pod-notoken/1 "http://169.254.170.23/v1/credentials"
-    svc_curl pod-wrong/1 -H "Authorization: wrong-service-account-token" "http://169.254.170.23/v1/credentials"
-    sleep 1.2
-    local burst=()
-    for _ in 1 2 3 4 5 6 7; do burst+=(-o /dev/null "http://169.254.170.23/v1/credentials"); done
-    run "$H" curl -s -m 5 -A pod-burst/1 -H "Authorization: $SVC_POD_TOKEN" "${burst[@]}"
-    stop_mock
-    # Enforced: Alibaba hardened, OCI and GCP legacy endpoints off.
-    start_services_mock --alibaba hardened --oci-legacy disabled --gcp-legacy disabled
-    svc_sdk alibaba hardened
-    svc_curl aliyun-v1/1 "$ALI/latest/meta-data/instance-id"
-    svc_curl oci-legacy/1 "$IMDS/opc/v1/instance/"
-    svc_curl gcp-legacy/1 "$IMDS/computeMetadata/v1beta1/instance/id"
+    VENV=$VENV bash "$HERE/clients/services_scenario.sh" "$P" "$WORK" || die "services scenario failed"
     stop_captures
-    stop_mock
 }
 
 # --- main ---------------------------------------------------------------------------

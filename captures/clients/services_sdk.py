@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Real SDK clients fetching credentials from the mocked services (captures/mock_services.py).
 
-    services_sdk.py ecs ID            botocore container provider, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI
-    services_sdk.py pod TOKEN [HOST]  botocore container provider, AWS_CONTAINER_CREDENTIALS_FULL_URI
+    SVC_ECS_ID=ID services_sdk.py ecs         botocore container provider,
+                                      AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/v2/credentials/ID
+    SVC_POD_TOKEN=T services_sdk.py pod [HOST]  botocore container provider, AWS_CONTAINER_CREDENTIALS_FULL_URI
                                       (http://HOST/v1/credentials, HOST 169.254.170.23 or [fd00:ec2::23])
                                       + AWS_CONTAINER_AUTHORIZATION_TOKEN (the EKS Pod Identity way)
     services_sdk.py alibaba normal|hardened   alibabacloud-credentials EcsRamRoleCredentialsProvider
@@ -10,7 +11,8 @@
     services_sdk.py azure             azure-identity ManagedIdentityCredential (IMDS)
 
 Run only inside the test namespaces (`ip netns exec imw-...host python3 services_sdk.py ...`).
-Prints one line: the SDK, its version and whether the mock's fake credential came back. Never
+The ECS id and the Pod Identity token come in the environment, never on the command line
+(which imdswatch shows). Prints one line: the SDK, its version and whether the mock's fake credential came back. Never
 prints a secret value. Exit 0 on success.
 """
 
@@ -21,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nscheck import require_test_namespace  # noqa: E402
 
 require_test_namespace()
+SECRETS = {k: os.environ.pop(k, "") for k in ("SVC_ECS_ID", "SVC_POD_TOKEN")}
 # Nothing from the caller's environment may redirect a client; no proxy may divert it.
 for k in list(os.environ):
     if k.startswith(("AWS_", "ALIBABA_CLOUD_", "GCE_", "AZURE_", "IDENTITY_", "MSI_")) or k.lower().endswith("_proxy"):
@@ -31,7 +34,8 @@ def fake(value: str) -> str:
     return "yes" if value and "SVCSECRET" in value else "NO"
 
 
-def ecs(cred_id: str) -> bool:
+def ecs() -> bool:
+    cred_id = SECRETS["SVC_ECS_ID"]
     os.environ["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"] = f"/v2/credentials/{cred_id}"
     import botocore
     from botocore.credentials import ContainerProvider
@@ -43,7 +47,8 @@ def ecs(cred_id: str) -> bool:
     return ok
 
 
-def pod(token: str, host: str = "169.254.170.23") -> bool:
+def pod(host: str = "169.254.170.23") -> bool:
+    token = SECRETS["SVC_POD_TOKEN"]
     os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = f"http://{host}/v1/credentials"
     os.environ["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = token
     import botocore
