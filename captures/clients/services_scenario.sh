@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # services_scenario.sh PREFIX WORKDIR: the issue 17 client scenario, inside the test topology
-# PREFIX (captures/netns.sh up PREFIX). Starts captures/mock_services.py in ${PREFIX}imds,
-# runs every client in ${PREFIX}host, restarts the mock in its enforced modes half-way, and
+# PREFIX (captures/netns.sh up PREFIX). Starts captures/mock_services.py in ${PREFIX}imds (its
+# counts in WORKDIR/services-count-N.json, N the phase), runs every client in ${PREFIX}host,
+# restarts the mock in its enforced modes half-way (phase 2), and
 # stops it. Used by make-captures.sh (services.pcap) and tests/services_e2e.rs (live), so
 # both see the same requests, in the order of captures/services.expected.
 #
@@ -21,6 +22,7 @@ VENV=${VENV:-$HERE/.venv}
 H="${P}host"
 M="${P}imds"
 MOCK_PID=""
+PHASE=0
 
 SVC_ECS_ID=SVCSECRET-ecs-credential-id-5f2c9a
 SVC_POD_TOKEN=eyJhbGciOiJSUzI1NiJ9.SVCSECRET-pod-identity-token.sig
@@ -38,7 +40,8 @@ start_mock() {
     imw_check "$P" || die "topology $P is not up"
     imw_exec "$M" true || die "no namespace $M"
     # Directly (not through the imw_exec function) so that $! is the mock itself.
-    ip netns exec "$M" python3 "$HERE/mock_services.py" --count-file "$WORK/services-count.json" \
+    PHASE=$((PHASE + 1))
+    ip netns exec "$M" python3 "$HERE/mock_services.py" --count-file "$WORK/services-count-$PHASE.json" \
         --ecs-id "$SVC_ECS_ID" --pod-token "$SVC_POD_TOKEN" "$@" &
     MOCK_PID=$!
     imw_wait_listen "$M" 80 || die "services mock did not start"
