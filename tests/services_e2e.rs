@@ -129,8 +129,7 @@ fn live_services_give_the_schema_records() {
     let stats = text
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|r| r["type"] == "stats")
-        .last()
+        .rfind(|r| r["type"] == "stats")
         .expect("a stats record");
     assert_eq!(stats["kernel_drops"], 0, "{stats}");
     assert_eq!(stats["queue_losses"], 0, "{stats}");
