@@ -114,7 +114,9 @@ fn live_services_give_the_schema_records() {
     // Who: the SDK clients are python processes that live long enough for /proc to name them.
     let sdk = |r: &&serde_json::Value| {
         let ua = r["imds"]["user_agent"].as_str().unwrap_or("");
-        ["Botocore", "AlibabaCloud", "google-auth", "azsdk"].iter().any(|m| ua.contains(m))
+        // alibabacloud-credentials, google-auth (requests), azure-identity, botocore's
+        // container provider (urllib3, no user agent of its own).
+        ["AlibabaCloud", "python-requests/", "azsdk-python-identity", "python-urllib3/"].iter().any(|m| ua.contains(m))
     };
     let sdk_recs: Vec<&serde_json::Value> = recs.iter().filter(sdk).collect();
     assert!(sdk_recs.len() >= 14, "SDK requests: {}", sdk_recs.len());
