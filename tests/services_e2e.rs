@@ -34,6 +34,19 @@ fn analyze(args: &[&str]) -> (String, String) {
     (out, err)
 }
 
+/// captures/services.expected (derived from the capture with tshark, independent of
+/// imdswatch) lists the same requests as the schema table here.
+#[test]
+fn the_services_expected_file_agrees_with_the_schema_table() {
+    let text = std::fs::read_to_string(root().join("captures/services.expected")).expect("services.expected");
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+    let table: Vec<String> = WANT
+        .iter()
+        .map(|w| format!("{} {} {} {}", w.version.unwrap_or("other"), w.method(), w.path, w.status))
+        .collect();
+    assert_eq!(lines, table);
+}
+
 /// The bundled capture (made by the same scenario), with the default endpoints.
 #[test]
 fn services_capture_gives_the_schema_records() {
