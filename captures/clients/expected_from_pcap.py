@@ -9,7 +9,7 @@ path prefixes), v2 (the request carries X-aws-ec2-metadata-token), token_request
 /<anything>/api/token), else v1; status is the HTTP status of the answer on the same TCP
 connection (answers are matched to requests in order, as HTTP/1.1 requires), or `none`.
 
-Issue 17 (captures/clients/../mock_services.py): the server address names the service first
+Issue 17 (captures/mock_services.py, services.pcap): the server address names the service first
 (100.100.100.200 Alibaba: its own token headers give token_request / v2, else v1;
 169.254.170.2 ECS and 169.254.170.23 / fd00:ec2::23 Pod Identity: `other`), then the path:
 Oracle /opc/v1/ and /openstack/ v1, /opc/v2/ v2; Google /0.1/ and /computeMetadata/v1beta1/
