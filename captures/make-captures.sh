@@ -62,6 +62,11 @@ ensure_deps() {
         python3 -m venv "$VENV" || die "python3 -m venv failed"
         "$VENV/bin/pip" install -q "botocore==$BOTOCORE_VERSION" || die "pip install botocore failed"
     fi
+    local reqs="$HERE/clients/requirements-services.txt"
+    if ! "$VENV/bin/python" "$HERE/clients/have_requirements.py" "$reqs"; then
+        log "installing the services' SDK clients into $VENV"
+        "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$reqs" || die "pip install failed"
+    fi
     if ! "$VENV_BOTO2/bin/python" -c "import boto, sys; sys.exit(boto.__version__ != '$BOTO2_VERSION')" \
         2>/dev/null; then
         log "creating $VENV_BOTO2 with boto==$BOTO2_VERSION"
@@ -295,6 +300,16 @@ cap_verdicts() {
     stop_mock
 }
 
+# Issue 17: the other clouds' metadata services and AWS's container credential agents, by
+# clients/services_scenario.sh (it starts and restarts mock_services.py itself; real SDK
+# clients where PyPI has one, curl for the legacy and refused forms).
+cap_services() {
+    imw_check "$P" || die "topology check failed"
+    start_capture "$H" h-imds "$OUT/services.pcap" tcp port 80
+    VENV=$VENV bash "$HERE/clients/services_scenario.sh" "$P" "$WORK" || die "services scenario failed"
+    stop_captures
+}
+
 # --- main ---------------------------------------------------------------------------
 [[ $(id -u) == 0 ]] || die "run as root (network namespaces and tcpdump need it)"
 ensure_deps
@@ -304,9 +319,11 @@ trap 'exit 130' INT TERM
 imw_up "$P" || die "could not build the network namespaces (see above)"
 
 NAMES=(curl-seed-v2.pcap curl-v1.pcap botocore-v2.pcapng container-hop-limit.pcap container-hop-limit-ctr.pcap
-    rejections.pcap ipv6.pcap vlan-qinq.pcap keepalive-pipelined.pcap loopback-mock.pcap verdicts.pcap)
+    rejections.pcap ipv6.pcap vlan-qinq.pcap keepalive-pipelined.pcap loopback-mock.pcap verdicts.pcap services.pcap)
 if [[ $ONLY == verdicts ]]; then
     NAMES=(verdicts.pcap)
+elif [[ $ONLY == services ]]; then
+    NAMES=(services.pcap)
 else
     cap_curl_seed_v2
     cap_curl_v1
@@ -318,7 +335,8 @@ else
     cap_keepalive_pipelined
     cap_loopback_mock
 fi
-cap_verdicts
+[[ $ONLY == services ]] || cap_verdicts
+[[ $ONLY == verdicts ]] || cap_services
 
 # --- checks: size, no secret leaked into .expected, expected lists ------------------------
 fail=0

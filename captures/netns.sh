@@ -131,6 +131,25 @@ imw_sysctls() {
         true' || imw_die "cannot set sysctls in $ns"
 }
 
+# Issue 17: the other metadata and credential services' addresses, on the imds namespace as
+# 169.254.169.254 is (captures/mock_services.py answers there), routed from host (ctr goes
+# through host by its default route). Additive to imw_up: called once the veths are up.
+IMW_SERVICE_V4=(100.100.100.200 169.254.170.2 169.254.170.23)
+IMW_SERVICE_V6=(fd00:ec2::23)
+
+imw_services_up() {
+    local p=$1 a
+    local h="${p}host" m="${p}imds"
+    for a in "${IMW_SERVICE_V4[@]}"; do
+        ip -n "$m" addr add "$a/32" dev imds0 &&
+            ip -n "$h" route add "$a/32" via "$IMW_V4_IMDS" dev h-imds || return 1
+    done
+    for a in "${IMW_SERVICE_V6[@]}"; do
+        ip -n "$m" addr add "$a/128" dev imds0 nodad &&
+            ip -n "$h" -6 route add "$a/128" via "$IMW_V6_IMDS" dev h-imds || return 1
+    done
+}
+
 # shellcheck disable=SC2016 # the sh -c scripts expand their own variables
 imw_up() {
     local p=${1:-imw-}
@@ -182,7 +201,8 @@ imw_up() {
         ip netns exec "$h" sh -c '
             echo 1 > /proc/sys/net/ipv4/ip_forward &&
             echo 1 > /proc/sys/net/ipv6/conf/all/forwarding &&
-            for f in /proc/sys/net/ipv4/conf/*/rp_filter; do echo 0 > "$f"; done'
+            for f in /proc/sys/net/ipv4/conf/*/rp_filter; do echo 0 > "$f"; done' &&
+        imw_services_up "$p"
     } || {
         imw_die "building the topology for prefix '$p' failed" || true
         imw_down "$p" || true

@@ -41,3 +41,11 @@ if ! "$venv/bin/python" -c "import botocore, sys; sys.exit(botocore.__version__ 
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check "botocore==$BOTOCORE_VERSION"
 fi
+
+# Issue 17: real SDK clients of the other metadata services (Alibaba, GCP, Azure), pinned,
+# into the same virtualenv (about 10 s; captures/clients/requirements-services.txt).
+reqs=captures/clients/requirements-services.txt
+if ! "$venv/bin/python" captures/clients/have_requirements.py "$reqs" 2>/dev/null; then
+    echo "setup: installing the services' SDK clients into $venv" >&2
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$reqs"
+fi

@@ -5,10 +5,16 @@
 
 Prints one line per IMDS HTTP request, in time order: `version method path status`, where
 version is `other` for another cloud's metadata protocol (GCP, Azure, Oracle, IBM headers or
-path prefixes) without a legacy/hardened form (OCI /opc/v1 and /openstack, GCP /0.1 and
-/computeMetadata/v1beta1 are v1; OCI /opc/v2 and GCP /computeMetadata/v1 with its header v2), v2 (the request carries X-aws-ec2-metadata-token), token_request (a PUT to
+path prefixes), v2 (the request carries X-aws-ec2-metadata-token), token_request (a PUT to
 /<anything>/api/token), else v1; status is the HTTP status of the answer on the same TCP
 connection (answers are matched to requests in order, as HTTP/1.1 requires), or `none`.
+
+Issue 17 (captures/mock_services.py, services.pcap): the server address names the service first
+(100.100.100.200 Alibaba: its own token headers give token_request / v2, else v1;
+169.254.170.2 ECS and 169.254.170.23 / fd00:ec2::23 Pod Identity: `other`), then the path:
+Oracle /opc/v1/ and /openstack/ v1, /opc/v2/ v2; Google /0.1/ and /computeMetadata/v1beta1/
+v1, /computeMetadata/v1/ v2 with `Metadata-Flavor: Google`, else `other`. Paths are shown as
+imdswatch shows them: query values and the ECS credential id as [REDACTED].
 
 A segment seen twice (-i any on a router sees it on both interfaces) or retransmitted is
 counted once: tshark flags the later copies as retransmissions and they are skipped. HTTP
@@ -25,6 +31,10 @@ TOKEN_HEADER = "x-aws-ec2-metadata-token:"
 OTHER_HEADERS = ("metadata-flavor: google", "metadata-flavor: ibm", "metadata: true",
                  "authorization: bearer oracle")
 OTHER_PATHS = ("computeMetadata", "0.1", "v1beta1", "metadata", "opc", "openstack", "instance_identity")
+ALIBABA = "100.100.100.200"
+CREDENTIAL_AGENTS = ("169.254.170.2", "169.254.170.23", "fd00:ec2::23")
+ALIYUN_TOKEN = "x-aliyun-ecs-metadata-token:"
+ALIYUN_TTL = "x-aliyun-ecs-metadata-token-ttl-seconds:"
 
 # Extra comment lines written into a capture's .expected file (see captures/README.md).
 NOTES = {
@@ -56,6 +66,14 @@ NOTES = {
         "connection, v1 then v2. 7-10: one connection; the GET/GET/HEAD heads were",
         "sent in ONE segment (pipelined). 11: a head split over two segments.",
     ],
+    "services.pcap": [
+        "Issue 17: mock_services.py. Alibaba (SDK normal mode, curl v1, refused token forms),",
+        "Oracle (legacy v1/openstack, v2 with and without its header), Google (google-auth,",
+        "header-less 403, legacy), Azure (azure-identity, header-less and forwarded 400), ECS",
+        "(botocore relative URI, wrong id 404), Pod Identity (botocore v4 and v6, 400, 403, a",
+        "burst ending in 429s); then enforced: Alibaba hardened (SDK, curl v1 401), OCI and",
+        "GCP legacy endpoints disabled (404). `other`: no legacy form (version null).",
+    ],
     "rejections.pcap": [
         "Mock run with --tokens required.",
     ],
@@ -63,19 +81,6 @@ NOTES = {
         "Mock on 127.0.0.1:1338 (use --endpoint 127.0.0.1:1338).",
     ],
 }
-
-
-def other_cloud_form(uri, lines):
-    """Issue 17: OCI and GCP have a legacy (v1) and a hardened (v2) form; None otherwise."""
-    segs = [x for x in uri.split("?", 1)[0].split("/") if x]
-    a, b = (segs + ["", ""])[:2]
-    if (a, b) == ("opc", "v1") or a == "openstack" or a == "0.1" or (a, b) == ("computeMetadata", "v1beta1"):
-        return "v1"
-    if (a, b) == ("opc", "v2"):
-        return "v2"
-    if (a, b) == ("computeMetadata", "v1") and any(l.strip().startswith("metadata-flavor: google") for l in lines):
-        return "v2"
-    return None
 
 
 def layers_of(frame):
@@ -106,6 +111,46 @@ def as_list(v):
     return v if isinstance(v, list) else [v]
 
 
+def version_of(dst: str, method: str, uri: str, lines: list[str]) -> str:
+    """The request's version per the issue 17 schema (`other` for null)."""
+    path = uri.split("?", 1)[0]
+    has = lambda prefix: any(l.strip().startswith(prefix) for l in lines)  # noqa: E731
+    if dst == ALIBABA:
+        if method == "PUT" and path.endswith("/api/token"):
+            return "token_request"
+        return "v2" if has(ALIYUN_TOKEN) and not has(ALIYUN_TTL) else "v1"
+    if dst in CREDENTIAL_AGENTS or path.startswith("/v2/credentials/"):
+        return "other"
+    if path.startswith(("/opc/v1/", "/openstack/", "/0.1/", "/computeMetadata/v1beta1/")):
+        return "v1"
+    if path.startswith("/opc/v2/"):
+        return "v2"
+    if path.startswith("/computeMetadata/v1/"):
+        return "v2" if has("metadata-flavor: google") else "other"
+    first_seg = path.lstrip("/").split("/", 1)[0]
+    if has(OTHER_HEADERS) or first_seg in OTHER_PATHS:
+        return "other"
+    if has(TOKEN_HEADER):
+        return "v2"
+    if method == "PUT" and re.search(r"/api/token$", path):
+        return "token_request"
+    return "v1"
+
+
+def shown_path(dst: str, uri: str) -> str:
+    """The path as imdswatch shows it: query values and the ECS credential id redacted."""
+    head, sep, query = uri.partition("?")
+    if head.startswith("/v2/credentials/") and (dst == "169.254.170.2" or dst not in CREDENTIAL_AGENTS):
+        head = "/v2/credentials/[REDACTED]"
+    if not sep:
+        return head
+    parts = []
+    for part in re.split(r"([&;])", query):
+        k, eq, v = part.partition("=")
+        parts.append(f"{k}=[REDACTED]" if eq and v else part)
+    return head + "?" + "".join(parts)
+
+
 def main() -> int:
     args = sys.argv[1:]
     header = False
@@ -116,7 +161,7 @@ def main() -> int:
     path = args[0]
     out = subprocess.run(
         ["tshark", "-r", path, "-Y", "http && !icmp && !icmpv6", "-T", "json", "--no-duplicate-keys",
-         "-J", "frame tcp http"],
+         "-J", "frame ip ipv6 tcp http"],
         capture_output=True, text=True, check=True,
     ).stdout
     frames = json.loads(out) if out.strip() else []
@@ -141,20 +186,13 @@ def main() -> int:
             if method is not None:
                 uri = first(pdu, "http.request.uri")
                 lines = [str(x).lower() for x in as_list(pdu.get("http.request.line"))]
-                first_seg = uri.split("?", 1)[0].lstrip("/").split("/", 1)[0]
-                legacy = other_cloud_form(uri, lines)
-                if legacy:
-                    version = legacy
-                elif any(l.strip().startswith(OTHER_HEADERS) for l in lines) or first_seg in OTHER_PATHS:
-                    version = "other"
-                elif any(l.startswith(TOKEN_HEADER) for l in lines):
-                    version = "v2"
-                elif method == "PUT" and re.search(r"/api/token$", uri.split("?", 1)[0]):
-                    version = "token_request"
-                else:
-                    version = "v1"
+                ip = ly.get("ip") or ly.get("ipv6") or {}
+                if isinstance(ip, list):
+                    ip = ip[-1]
+                dst = first(ip, "ip.dst") or first(ip, "ipv6.dst") or ""
+                version = version_of(dst, method, uri, lines)
                 key = (fno, i)
-                requests.append((key, stream, version, method, uri))
+                requests.append((key, stream, version, method, shown_path(dst, uri)))
                 st["pending"].append(key)
             elif code is not None:
                 if st["pending"]:

@@ -1,0 +1,151 @@
+//! Issue 17 end to end: the other clouds' metadata services and AWS's container credential
+//! agents, each mocked on its own address in the test namespaces (captures/mock_services.py),
+//! fetched from by real SDK clients (botocore's container provider for ECS and Pod Identity,
+//! alibabacloud-credentials, google-auth, azure-identity) and curl for the legacy and refused
+//! forms (captures/clients/services_scenario.sh). Every request must give the record the
+//! schema asks for: service, provider, version, method, path (the ECS id redacted), status,
+//! outcome, credentials, breaks_when_enforced; offline on the bundled capture and live.
+//!
+//! The live test needs root and `ip netns`, and runs under the shared lock
+//! (`flock /tmp/imdswatch-e2e.lock cargo test --test services_e2e`); it skips with a printed
+//! reason otherwise. The metadata addresses exist only inside the namespaces it creates.
+
+#[path = "support/host.rs"]
+mod host;
+#[path = "support/services.rs"]
+mod services;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use host::{root, sh};
+use services::{Topology, WANT, assert_no_secret, assert_records, cannot_run, mock_total, requests};
+
+fn analyze(args: &[&str]) -> (String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_imdswatch"))
+        .arg("analyze")
+        .args(args)
+        .arg(root().join("captures/services.pcap"))
+        .output()
+        .expect("run imdswatch analyze");
+    let (out, err) = (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned());
+    assert!(o.status.success(), "analyze {args:?}: {err}");
+    (out, err)
+}
+
+/// captures/services.expected (derived from the capture with tshark, independent of
+/// imdswatch) lists the same requests as the schema table here.
+#[test]
+fn the_services_expected_file_agrees_with_the_schema_table() {
+    let text = std::fs::read_to_string(root().join("captures/services.expected")).expect("services.expected");
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+    let table: Vec<String> = WANT
+        .iter()
+        .map(|w| format!("{} {} {} {}", w.version.unwrap_or("other"), w.method(), w.path, w.status))
+        .collect();
+    assert_eq!(lines, table);
+}
+
+/// The bundled capture (made by the same scenario), with the default endpoints.
+#[test]
+fn services_capture_gives_the_schema_records() {
+    let (out, err) = analyze(&["--format", "json"]);
+    assert_records("analyze services.pcap", &requests(&out));
+    assert_no_secret("analyze --format json", &out);
+    assert_no_secret("analyze stderr", &err);
+}
+
+/// `--service` keeps only the records of the services named, in every output.
+#[test]
+fn services_capture_filtered_by_service() {
+    let (out, _) = analyze(&["--format", "json", "--service", "ecs_task_credentials,eks_pod_identity"]);
+    let recs = requests(&out);
+    let want = WANT.iter().filter(|w| ["ecs_task_credentials", "eks_pod_identity"].contains(&w.service)).count();
+    assert_eq!(recs.len(), want, "{out}");
+    assert!(recs.iter().all(|r| r["imds"]["provider"] == "aws"), "{out}");
+    let (table, _) = analyze(&["--format", "table", "--service", "alibaba_imds"]);
+    assert!(!table.contains("azure-ok/1") && !table.contains("oci-legacy/1"), "{table}");
+    assert!(table.contains("aliyun-v1/1"), "{table}");
+}
+
+/// The default endpoints (issue 17), given explicitly: the live test sees the same traffic
+/// whatever the build's defaults.
+const ENDPOINTS: [&str; 6] = [
+    "169.254.169.254:80",
+    "[fd00:ec2::254]:80",
+    "100.100.100.200:80",
+    "169.254.170.2:80",
+    "169.254.170.23:80",
+    "[fd00:ec2::23]:80",
+];
+
+/// The same scenario live: `imdswatch live --json --attribution procfs` in the host namespace.
+#[test]
+fn live_services_give_the_schema_records() {
+    let name = "live_services_give_the_schema_records";
+    if let Some(why) = cannot_run("svc") {
+        eprintln!("SKIPPED {name}: {why}");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let topo = Topology::up("svc");
+    let out_file = tmp.path().join("live.ndjson");
+    let mut mon = topo
+        .exec("host")
+        .arg(env!("CARGO_BIN_EXE_imdswatch"))
+        .args(["live", "--json", "--stats-interval", "1", "--attribution", "procfs"])
+        .args(ENDPOINTS.iter().flat_map(|e| ["--endpoint", e]))
+        .stdout(std::fs::File::create(&out_file).expect("output file"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start imdswatch");
+    let mut lines = BufReader::new(mon.stderr.take().expect("stderr")).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    assert!(first.contains("capturing on"), "imdswatch did not start: {first}");
+    let err_thread = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<String>>());
+
+    let scenario = topo.scenario(tmp.path());
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = sh(Command::new("kill").args(["-TERM", &mon.id().to_string()]));
+    let status = mon.wait().expect("wait imdswatch");
+    let err = err_thread.join().expect("stderr").join("\n");
+    assert_eq!(status.code(), Some(0), "{err}");
+    let text = std::fs::read_to_string(&out_file).expect("output");
+    let recs = requests(&text);
+    // First what does not depend on the classification: every answered request seen, in order.
+    assert_eq!(recs.len() as u64, mock_total(tmp.path()), "the mock answered what the monitor saw:\n{text}");
+    let status = |r: &serde_json::Value| r["imds"]["status"].as_u64().unwrap_or(0);
+    let got: Vec<(String, u64)> = recs.iter().map(|r| (r["imds"]["method"].to_string(), status(r))).collect();
+    let want: Vec<(String, u64)> = WANT.iter().map(|w| (format!("\"{}\"", w.method()), u64::from(w.status))).collect();
+    assert_eq!(got, want, "methods and statuses");
+    assert_records("live", &recs);
+    assert_no_secret("live NDJSON", &text);
+    assert_no_secret("live stderr", &err);
+    assert_no_secret("scenario output", &String::from_utf8_lossy(&scenario.stderr));
+
+    // Who: the SDK clients are python processes that live long enough for /proc to name them.
+    let sdk = |r: &&serde_json::Value| {
+        let ua = r["imds"]["user_agent"].as_str().unwrap_or("");
+        // alibabacloud-credentials, google-auth (requests), azure-identity, botocore's
+        // container provider (urllib3, no user agent of its own).
+        ["AlibabaCloud", "python-requests/", "azsdk-python-identity", "python-urllib3/"].iter().any(|m| ua.contains(m))
+    };
+    let sdk_recs: Vec<&serde_json::Value> = recs.iter().filter(sdk).collect();
+    assert!(sdk_recs.len() >= 14, "SDK requests: {}", sdk_recs.len());
+    let unnamed: Vec<String> = sdk_recs
+        .iter()
+        .filter(|r| !r["process"]["file"]["name"].as_str().is_some_and(|n| n.starts_with("python")))
+        .map(|r| r.to_string())
+        .collect();
+    assert!(unnamed.len() <= 1, "SDK requests not named python: {unnamed:#?}");
+    // Every record has the server it went to, and the Pod Identity agent was reached over IPv6 too.
+    assert!(recs.iter().any(|r| r["network"]["server"] == "[fd00:ec2::23]:80"), "no IPv6 Pod Identity record");
+    let stats = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .rfind(|r| r["type"] == "stats")
+        .expect("a stats record");
+    assert_eq!(stats["kernel_drops"], 0, "{stats}");
+    assert_eq!(stats["queue_losses"], 0, "{stats}");
+}
