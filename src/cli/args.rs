@@ -42,7 +42,8 @@ pub enum Command {
     /// Watch this host's IMDS traffic live and attribute each request to its process.
     #[command(after_help = LIVE_HELP)]
     Live(LiveArgs),
-    /// Find Terraform and CloudFormation resources that still allow IMDSv1.
+    /// Find Terraform and CloudFormation resources that still allow IMDSv1 (or another cloud's
+    /// legacy metadata endpoints).
     #[command(after_help = IAC_HELP)]
     Iac(IacArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
@@ -190,7 +191,10 @@ pub struct LiveArgs {
 const IAC_HELP: &str = "\
 Judges aws_instance, launch templates and configurations, Auto Scaling groups, EKS node groups,
 spot and EC2 fleets, Batch compute environments, Image Builder infrastructure configurations
-(Terraform .tf/.tf.json, plan JSON, CloudFormation) and Karpenter EC2NodeClass manifests.
+(Terraform .tf/.tf.json, plan JSON, CloudFormation) and Karpenter EC2NodeClass manifests;
+in Terraform and plans also the other clouds' legacy metadata switches: alicloud_instance and
+alicloud_ecs_launch_template (http_tokens), oci_core_instance (are_legacy_imds_endpoints_disabled),
+google_compute_instance(_template) and GKE node pools/clusters (disable-legacy-endpoints).
 With `-` the document is read from standard input: YAML/JSON is recognised by its content
 (plan, CloudFormation, Kubernetes), anything else is read as one Terraform file.
 
