@@ -204,45 +204,40 @@ pub fn token_shaped(text: &str) -> Cow<'_, str> {
 /// The ECS credential id after `/v2/credentials/`, up to a blank, a quote, a backslash or
 /// a query, fragment or list separator (issue 17: the id fetches the task role's keys).
 pub fn ecs_ids(text: &str) -> Cow<'_, str> {
-    const AT: &[u8] = b"/v2/credentials/";
     static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(AT));
-    let s = text.as_bytes();
-    let mut out = String::new();
-    let (mut copied, mut from) = (0, 0);
-    while let Some(at) = FINDER.find(&s[from..]).map(|p| p + from + AT.len()) {
-        let mut end = at;
-        while s.get(end).is_some_and(|&b| !b.is_ascii_whitespace() && !b"\"'\\?#&;,)}".contains(&b)) {
-            end += 1;
-        }
-        if end > at && &text[at..end] != REDACTED {
-            out.push_str(&text[copied..at]);
-            out.push_str(REDACTED);
-            copied = end;
-        }
-        from = end;
-    }
-    if copied == 0 {
-        return Cow::Borrowed(text);
-    }
-    out.push_str(&text[copied..]);
-    Cow::Owned(out)
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"/v2/credentials/"));
+    let stop = |b: u8| b.is_ascii_whitespace() || b"\"'\\?#&;,)}".contains(&b);
+    redact_after(text, &FINDER, true, |b| !stop(b), |run| !run.is_empty() && run != REDACTED)
 }
 
 fn aqae_runs(text: &str) -> Cow<'_, str> {
-    let s = text.as_bytes();
     static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
         std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"AQAE"));
-    let finder = &*FINDER;
+    redact_after(text, &FINDER, false, is_b64, |run| run.len() >= TOKEN_RUN)
+}
+
+/// Replaces, at every match of `marker`, the run of `in_run` bytes that follows it when
+/// `accept(run)`: after the marker (`keep_marker`) or together with it.
+fn redact_after<'t>(
+    text: &'t str,
+    marker: &memchr::memmem::Finder<'_>,
+    keep_marker: bool,
+    in_run: impl Fn(u8) -> bool,
+    accept: impl Fn(&str) -> bool,
+) -> Cow<'t, str> {
+    let s = text.as_bytes();
     let mut out = String::new();
     let (mut copied, mut from) = (0, 0);
-    while let Some(at) = finder.find(&s[from..]).map(|p| p + from) {
-        let mut end = at + 4;
-        while s.get(end).is_some_and(|&b| is_b64(b)) {
+    while let Some(at) = marker.find(&s[from..]).map(|p| p + from) {
+        let run = at + marker.needle().len();
+        let mut end = run;
+        while s.get(end).is_some_and(|&b| in_run(b)) {
             end += 1;
         }
-        if end - at - 4 >= TOKEN_RUN {
-            out.push_str(&text[copied..at]);
+        // On char boundaries: the marker is ASCII and a run ends next to an ASCII byte or the end.
+        if accept(&text[run..end]) {
+            let cut = if keep_marker { run } else { at };
+            out.push_str(&text[copied..cut]);
             out.push_str(REDACTED);
             copied = end;
         }
