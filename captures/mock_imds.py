@@ -378,6 +378,38 @@ def parse_listen(spec: str) -> tuple[int, tuple[str, int]]:
     return socket.AF_INET, (host, int(port))
 
 
+def serve(name: str, listens, state, handler_cls, pid_file: str | None, verbose: bool) -> int:
+    """Serves `handler_cls` (bound to `state`) on every listen address until SIGTERM/SIGINT;
+    SIGUSR1 (and the end) write the counts. Shared by the mocks."""
+    handler = type("BoundHandler", (handler_cls,), {"state": state})
+    servers = []
+    for family, addr in listens:
+        cls = type("Server6" if family == socket.AF_INET6 else "Server4", (Server,), {"address_family": family})
+        try:
+            servers.append(cls(addr, handler))
+        except OSError as e:
+            print(f"{name}: cannot listen on {addr}: {e}", file=sys.stderr)
+            return 1
+    if pid_file:
+        with open(pid_file, "w", encoding="ascii") as f:
+            f.write(f"{os.getpid()}\n")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda s, f: stop.set())
+    signal.signal(signal.SIGINT, lambda s, f: stop.set())
+    signal.signal(signal.SIGUSR1, lambda s, f: state.write_counts())
+    for s in servers:
+        threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
+    if verbose:
+        print(f"{name}: listening on {[s.server_address for s in servers]}", file=sys.stderr)
+    while not stop.wait(0.5):
+        pass
+    for s in servers:
+        s.shutdown()
+        s.server_close()
+    state.write_counts()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Mock EC2 IMDS (for tests inside network namespaces only)")
     ap.add_argument("--listen", action="append", type=parse_listen, metavar="ADDR:PORT",
@@ -396,42 +428,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--hop-limit must be in 1..255")
     listens = args.listen or [parse_listen("0.0.0.0:80")]
 
-    state = State(args)
-    handler = type("BoundHandler", (Handler,), {"state": state})
-    servers = []
-    for family, addr in listens:
-        cls = type("Server6" if family == socket.AF_INET6 else "Server4", (Server,), {"address_family": family})
-        try:
-            servers.append(cls(addr, handler))
-        except OSError as e:
-            print(f"mock_imds: cannot listen on {addr}: {e}", file=sys.stderr)
-            return 1
-    if args.pid_file:
-        with open(args.pid_file, "w", encoding="ascii") as f:
-            f.write(f"{os.getpid()}\n")
-
-    stop = threading.Event()
-
-    def on_stop(signum, frame) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_stop)
-    signal.signal(signal.SIGINT, on_stop)
-    signal.signal(signal.SIGUSR1, lambda s, f: state.write_counts())
-
-    threads = [threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
-               for s in servers]
-    for t in threads:
-        t.start()
-    if args.verbose:
-        print(f"mock_imds: listening on {[s.server_address for s in servers]}", file=sys.stderr)
-    while not stop.wait(0.5):
-        pass
-    for s in servers:
-        s.shutdown()
-        s.server_close()
-    state.write_counts()
-    return 0
+    return serve("mock_imds", listens, State(args), Handler, args.pid_file, args.verbose)
 
 
 if __name__ == "__main__":

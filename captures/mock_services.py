@@ -43,15 +43,13 @@ import http.server
 import json
 import os
 import secrets
-import signal
-import socket
 import sys
 import threading
 import time
 from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mock_imds import Server, parse_listen  # noqa: E402
+from mock_imds import parse_listen, serve  # noqa: E402
 
 MARK = "SVCSECRET"
 ALIBABA_ROLE = "imdswatch-ram-role"
@@ -365,32 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     listens = args.listen or [parse_listen("0.0.0.0:80"), parse_listen("[::]:80")]
-    state = State(args)
-    handler = type("BoundHandler", (Handler,), {"state": state})
-    servers = []
-    for family, addr in listens:
-        cls = type("Server6" if family == socket.AF_INET6 else "Server4", (Server,), {"address_family": family})
-        try:
-            servers.append(cls(addr, handler))
-        except OSError as e:
-            print(f"mock_services: cannot listen on {addr}: {e}", file=sys.stderr)
-            return 1
-    if args.pid_file:
-        with open(args.pid_file, "w", encoding="ascii") as f:
-            f.write(f"{os.getpid()}\n")
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda s, f: stop.set())
-    signal.signal(signal.SIGINT, lambda s, f: stop.set())
-    signal.signal(signal.SIGUSR1, lambda s, f: state.write_counts())
-    for s in servers:
-        threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
-    while not stop.wait(0.5):
-        pass
-    for s in servers:
-        s.shutdown()
-        s.server_close()
-    state.write_counts()
-    return 0
+    return serve("mock_services", listens, State(args), Handler, args.pid_file, args.verbose)
 
 
 if __name__ == "__main__":
