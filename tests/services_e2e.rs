@@ -69,17 +69,6 @@ fn services_capture_filtered_by_service() {
     assert!(table.contains("aliyun-v1/1"), "{table}");
 }
 
-/// The default endpoints (issue 17), given explicitly: the live test sees the same traffic
-/// whatever the build's defaults.
-const ENDPOINTS: [&str; 6] = [
-    "169.254.169.254:80",
-    "[fd00:ec2::254]:80",
-    "100.100.100.200:80",
-    "169.254.170.2:80",
-    "169.254.170.23:80",
-    "[fd00:ec2::23]:80",
-];
-
 /// The same scenario live: `imdswatch live --json --attribution procfs` in the host namespace.
 #[test]
 fn live_services_give_the_schema_records() {
@@ -90,28 +79,16 @@ fn live_services_give_the_schema_records() {
     }
     let tmp = tempfile::tempdir().expect("tempdir");
     let topo = Topology::up("svc");
-    let out_file = tmp.path().join("live.ndjson");
-    let mut mon = topo
-        .exec("host")
-        .arg(env!("CARGO_BIN_EXE_imdswatch"))
-        .args(["live", "--json", "--stats-interval", "1", "--attribution", "procfs"])
-        .args(ENDPOINTS.iter().flat_map(|e| ["--endpoint", e]))
-        .stdout(std::fs::File::create(&out_file).expect("output file"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start imdswatch");
-    let mut lines = BufReader::new(mon.stderr.take().expect("stderr")).lines();
-    let first = lines.next().and_then(Result::ok).unwrap_or_default();
-    assert!(first.contains("capturing on"), "imdswatch did not start: {first}");
-    let err_thread = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<String>>());
+    // Two monitors on the default endpoints: one sees everything, one only the AWS container
+    // credential services (`--service`, counted as filtered out in its stats).
+    let mon = Monitor::start(&topo, tmp.path(), "live", &[]);
+    let filtered =
+        Monitor::start(&topo, tmp.path(), "filtered", &["--service", "ecs_task_credentials,eks_pod_identity"]);
 
     let scenario = topo.scenario(tmp.path());
     std::thread::sleep(Duration::from_millis(500));
-    let _ = sh(Command::new("kill").args(["-TERM", &mon.id().to_string()]));
-    let status = mon.wait().expect("wait imdswatch");
-    let err = err_thread.join().expect("stderr").join("\n");
-    assert_eq!(status.code(), Some(0), "{err}");
-    let text = std::fs::read_to_string(&out_file).expect("output");
+    let (text, err) = mon.stop();
+    let (ftext, ferr) = filtered.stop();
     let recs = requests(&text);
     // First what does not depend on the classification: every answered request seen, in order.
     assert_eq!(recs.len() as u64, mock_total(tmp.path()), "the mock answered what the monitor saw:\n{text}");
@@ -141,11 +118,61 @@ fn live_services_give_the_schema_records() {
     assert!(unnamed.len() <= 1, "SDK requests not named python: {unnamed:#?}");
     // Every record has the server it went to, and the Pod Identity agent was reached over IPv6 too.
     assert!(recs.iter().any(|r| r["network"]["server"] == "[fd00:ec2::23]:80"), "no IPv6 Pod Identity record");
-    let stats = text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .rfind(|r| r["type"] == "stats")
-        .expect("a stats record");
+    let stats = last_stats(&text);
     assert_eq!(stats["kernel_drops"], 0, "{stats}");
     assert_eq!(stats["queue_losses"], 0, "{stats}");
+
+    // The filtered monitor: only those services' records, the rest counted.
+    let kept = ["ecs_task_credentials", "eks_pod_identity"];
+    let frecs = requests(&ftext);
+    let want = WANT.iter().filter(|w| kept.contains(&w.service)).count();
+    assert_eq!(frecs.len(), want, "--service records:\n{ftext}");
+    assert!(frecs.iter().all(|r| kept.iter().any(|k| r["imds"]["service"] == *k)), "{ftext}");
+    let fstats = last_stats(&ftext);
+    assert_eq!(fstats["requests"]["filtered_out"], (WANT.len() - want) as u64, "{fstats}");
+    assert_no_secret("filtered live NDJSON", &ftext);
+    assert_no_secret("filtered live stderr", &ferr);
+}
+
+fn last_stats(text: &str) -> serde_json::Value {
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .rfind(|r| r["type"] == "stats")
+        .expect("a stats record")
+}
+
+/// `imdswatch live --json` in the host namespace, on the default endpoints.
+struct Monitor {
+    child: std::process::Child,
+    out: std::path::PathBuf,
+    err: std::thread::JoinHandle<Vec<String>>,
+}
+
+impl Monitor {
+    fn start(topo: &Topology, dir: &std::path::Path, name: &str, extra: &[&str]) -> Monitor {
+        let out = dir.join(format!("{name}.ndjson"));
+        let mut child = topo
+            .exec("host")
+            .arg(env!("CARGO_BIN_EXE_imdswatch"))
+            .args(["live", "--json", "--stats-interval", "1", "--attribution", "procfs"])
+            .args(extra)
+            .stdout(std::fs::File::create(&out).expect("output file"))
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start imdswatch");
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let first = lines.next().and_then(Result::ok).unwrap_or_default();
+        assert!(first.contains("capturing on"), "imdswatch ({name}) did not start: {first}");
+        let err = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<String>>());
+        Monitor { child, out, err }
+    }
+
+    /// SIGTERM, then its NDJSON and stderr (it must exit 0).
+    fn stop(mut self) -> (String, String) {
+        let _ = sh(Command::new("kill").args(["-TERM", &self.child.id().to_string()]));
+        let status = self.child.wait().expect("wait imdswatch");
+        let err = self.err.join().expect("stderr").join("\n");
+        assert_eq!(status.code(), Some(0), "{err}");
+        (std::fs::read_to_string(&self.out).expect("output"), err)
+    }
 }
