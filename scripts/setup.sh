@@ -20,7 +20,7 @@ have pkg-config || need_apt+=(pkg-config)
 have cc || need_apt+=(gcc libc6-dev)
 # The metrics end-to-end test scrapes `live --metrics` with a real Prometheus (tests/metrics_e2e.rs).
 { have prometheus && have promtool; } || need_apt+=(prometheus)
-# A DNAT rule that sends a pod's metadata traffic to a proxy (tests/live_e2e.rs, proxy_refused).
+# A DNAT rule that sends a pod's metadata traffic to a proxy (tests/live_verdicts_e2e.rs, proxy_refused).
 have nft || need_apt+=(nftables)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
 

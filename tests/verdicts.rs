@@ -1,7 +1,7 @@
 //! Issue 13 at the engine and verdict level: timely answers (a client FIN settles what waits),
 //! requests after the server's FIN (`server_closed`), other clouds' probes, and
 //! `breaks_when_enforced`. Real clients against the mock are in tests/captures.rs and
-//! tests/live_e2e.rs.
+//! tests/live_e2e.rs and tests/live_verdicts_e2e.rs.
 
 mod support;
 mod tui_fixtures;
