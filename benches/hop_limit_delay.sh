@@ -14,32 +14,12 @@
 # is sent from the root namespace.
 set -euo pipefail
 RUNS=${1:-5}
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-HERE=$ROOT/captures
-# shellcheck source=captures/netns.sh
-source "$HERE/netns.sh"
-BIN=${IMDSWATCH:-$ROOT/target/debug/imdswatch}
+# shellcheck source=benches/support/topology.sh
+source "$(dirname "${BASH_SOURCE[0]}")/support/topology.sh"
 PY=$HERE/.venv/bin/python
 [[ -x $PY ]] || { echo "botocore venv missing: run scripts/setup.sh" >&2; exit 1; }
-P="imw-hl$$-"
-W=$(mktemp -d /tmp/imw-hop-limit.XXXXXX)
-MON="" MOCK=""
-cleanup() {
-    set +e
-    [[ -n $MON ]] && kill -TERM "$MON" 2>/dev/null
-    [[ -n $MOCK ]] && kill -TERM "$MOCK" 2>/dev/null
-    wait 2>/dev/null
-    imw_down "$P"
-    rm -rf "$W"
-}
-trap cleanup EXIT
-imw_up "$P"
-ip netns exec "${P}imds" python3 "$HERE/mock_imds.py" --listen 0.0.0.0:80 --hop-limit 1 &
-MOCK=$!
-imw_wait_listen "${P}imds" 80
-imw_exec "${P}host" "$BIN" live --json --stats-interval 0 >"$W/live.ndjson" 2>"$W/live.err" &
-MON=$!
-sleep 2
+bench_up hl --hop-limit 1
+bench_monitor --stats-interval 0
 for ((i = 1; i <= RUNS; i++)); do
     before=$(wc -l <"$W/live.ndjson")
     imw_exec "${P}ctr" "$PY" "$HERE/clients/botocore_imds.py" >/dev/null &

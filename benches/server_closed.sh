@@ -12,40 +12,15 @@
 # Nothing is sent from the root namespace.
 set -euo pipefail
 SECONDS_RUN=${1:-10}
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-HERE=$ROOT/captures
-# shellcheck source=captures/netns.sh
-source "$HERE/netns.sh"
-BIN=${IMDSWATCH:-$ROOT/target/debug/imdswatch}
+# shellcheck source=benches/support/topology.sh
+source "$(dirname "${BASH_SOURCE[0]}")/support/topology.sh"
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
-P="imw-sc$$-"
-W=$(mktemp -d /tmp/imw-server-closed.XXXXXX)
-MON="" MOCK=""
-cleanup() {
-    set +e
-    [[ -n $MON ]] && kill -TERM "$MON" 2>/dev/null
-    [[ -n $MOCK ]] && kill -TERM "$MOCK" 2>/dev/null
-    wait 2>/dev/null
-    imw_down "$P"
-    rm -rf "$W"
-}
-trap cleanup EXIT
-imw_up "$P"
-ip netns exec "${P}imds" python3 "$HERE/mock_imds.py" --listen 0.0.0.0:80 --count-file "$W/count.json" &
-MOCK=$!
-imw_wait_listen "${P}imds" 80
-imw_exec "${P}host" "$BIN" live --json --stats-interval 5 >"$W/live.ndjson" 2>"$W/live.err" &
-MON=$!
-sleep 2
+bench_up sc
+bench_monitor --stats-interval 5
 imw_exec "${P}host" wrk -t1 -c4 -d"${SECONDS_RUN}s" -H "Connection: close" \
     http://169.254.169.254/latest/meta-data/instance-id | tail -4
 sleep 3
-kill -TERM "$MON"
-wait "$MON" || true
-MON=""
-kill -TERM "$MOCK"
-wait "$MOCK" || true
-MOCK=""
+bench_stop
 echo "mock (server) count: $(cat "$W/count.json")"
 python3 - "$W/live.ndjson" <<'PY'
 import collections, json, sys
