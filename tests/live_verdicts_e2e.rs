@@ -162,6 +162,12 @@ fn live_pod_behind_a_dnat_proxy_is_proxy_refused() {
     }
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut topo = Topology::up("pxy");
+    // nft installed but a kernel without nf_tables: an environment limit, not a failure.
+    let probe = sh(topo.exec("host").args(["nft", "list", "ruleset"]));
+    if !probe.status.success() {
+        eprintln!("SKIPPED {name}: nftables does not work here: {}", String::from_utf8_lossy(&probe.stderr).trim());
+        return;
+    }
     let dnat =
         sh(Command::new("bash").arg(root().join("captures/netns.sh")).args(["dnat-proxy", &topo.prefix, "8181"]));
     assert!(dnat.status.success(), "DNAT rule: {}", String::from_utf8_lossy(&dnat.stderr));
