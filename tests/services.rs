@@ -520,7 +520,14 @@ fn the_dashboard_names_services_and_hides_the_secrets() {
         screens.push(shown);
     }
     assert_eq!(seen.len(), 7, "{seen:?}");
-    assert!(screens[0].contains("ecs_task_credentials,eks_pod_identity /v1/credentials"), "{}", screens[0]);
+    // A SERVICE column (the row that used two services: the first, +1), every service in the
+    // row's details.
+    assert!(screens[0].contains("SERVICE"), "{}", screens[0]);
+    assert!(screens[0].contains("ecs_task_credentials+1"), "{}", screens[0]);
+    assert!(
+        screens.iter().any(|s| s.contains("ecs_task_credentials, eks_pod_identity")),
+        "no details name both services"
+    );
     for s in &screens {
         for secret in [ECS_ID, EKS_TOKEN, ALIYUN_TOKEN] {
             assert!(!s.contains(secret), "{secret} on the dashboard:\n{s}");

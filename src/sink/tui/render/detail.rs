@@ -79,6 +79,10 @@ fn facts(app: &App, r: &RowStats) -> Vec<Line<'static>> {
         req.push_str(&format!("  rejected {}", thousands(c.rejected)));
     }
     lines.push(field("Requests", req));
+    if r.summary.services.iter().any(|x| x != crate::event::Service::Ec2Imds) {
+        let names: Vec<&str> = r.summary.services.iter().map(crate::event::Service::as_str).collect();
+        lines.push(field("Services", names.join(", ")));
+    }
     let newest = app.view().newest;
     if let Some(t) = r.pending_since {
         let waited = newest.micros_since(t) as f64 / 1e6;

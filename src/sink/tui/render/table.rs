@@ -28,6 +28,7 @@ enum Col {
     V2,
     Token,
     Path,
+    Service,
     Seen,
     Verdict,
 }
@@ -46,6 +47,7 @@ impl Col {
             Col::V2 => "V2",
             Col::Token => "TOKEN",
             Col::Path => "LAST PATH",
+            Col::Service => "SERVICE",
             Col::Seen => "SEEN",
             Col::Verdict => "VERDICT",
         }
@@ -58,8 +60,8 @@ impl Col {
 
 /// Columns and widths for a table `width` columns wide. Flexible columns (`0`) share the rest.
 /// `named`: some row's container has a name (pod or runtime name), which gets more room than
-/// a short id.
-fn layout(mode: UiMode, width: u16, named: bool) -> Vec<(Col, u16)> {
+/// a short id. `services`: some row used a service other than the EC2 IMDS: a SERVICE column.
+fn layout(mode: UiMode, width: u16, named: bool, services: bool) -> Vec<(Col, u16)> {
     let wide = width >= 120;
     let container = match (named, wide) {
         (false, _) => 12,
@@ -112,6 +114,10 @@ fn layout(mode: UiMode, width: u16, named: bool) -> Vec<(Col, u16)> {
             (Col::Seen, 5),
         ],
     };
+    if services {
+        let at = cols.iter().position(|c| c.0 == Col::Path).unwrap_or(cols.len());
+        cols.insert(at, (Col::Service, if wide { SERVICE_W } else { 12 }));
+    }
     let fixed: u16 = cols.iter().map(|c| c.1).sum();
     let spacing = cols.len() as u16 - 1;
     let rest = width.saturating_sub(fixed + spacing + HIGHLIGHT_W);
@@ -128,6 +134,8 @@ fn layout(mode: UiMode, width: u16, named: bool) -> Vec<(Col, u16)> {
     cols
 }
 
+/// `ecs_task_credentials` is the longest name; more services than one add `+N`.
+const SERVICE_W: u16 = 23;
 const HIGHLIGHT: &str = "▶ ";
 const HIGHLIGHT_W: u16 = 2;
 
@@ -151,7 +159,8 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         return;
     }
     let named = rows.iter().any(|r| r.workload.as_ref().is_some_and(|w| w.label().is_some()));
-    let cols = layout(app.ui_mode, area.width, named);
+    let services = rows.iter().any(|r| !only_ec2(r));
+    let cols = layout(app.ui_mode, area.width, named, services);
     let header = Row::new(cols.iter().map(|(c, w)| cell(c.title().into(), *c, *w, dim())))
         .style(Style::new().add_modifier(Modifier::BOLD));
     let body = rows.iter().map(|r| {
@@ -239,7 +248,8 @@ fn value(r: &RowStats, col: Col, app: &App) -> (String, Style) {
             (format!("{}!", thousands(r.counts.token_request)), Style::new().fg(Color::Yellow))
         }
         Col::Token => (thousands(r.counts.token_request), plain),
-        Col::Path => (with_services(r), version_style(r.last_version)),
+        Col::Path => (r.last_path.clone(), version_style(r.last_version)),
+        Col::Service => (service_names(r), plain),
         Col::Seen => (age(app.view().newest, r.last_seen), dim()),
         Col::Verdict if r.pending_since.is_some() => {
             let waited = r.pending_since.map_or(0, |t| app.view().newest.micros_since(t));
@@ -267,13 +277,16 @@ fn pids(r: &RowStats) -> String {
     }
 }
 
-/// The last path, after the row's services when they are not only the EC2 IMDS
-/// (`oci_imds /opc/v1/instance/`).
-fn with_services(r: &RowStats) -> String {
-    let s = r.summary.services;
-    if s.iter().all(|x| x == crate::event::Service::Ec2Imds) {
-        return r.last_path.clone();
+fn only_ec2(r: &RowStats) -> bool {
+    r.summary.services.iter().all(|x| x == crate::event::Service::Ec2Imds)
+}
+
+/// `oci_imds`, or `ecs_task_credentials+1` when the row used more than one service.
+fn service_names(r: &RowStats) -> String {
+    let mut it = r.summary.services.iter();
+    match (it.next(), it.count()) {
+        (None, _) => "-".into(),
+        (Some(s), 0) => s.as_str().into(),
+        (Some(s), more) => format!("{}+{more}", s.as_str()),
     }
-    let names: Vec<&str> = s.iter().map(crate::event::Service::as_str).collect();
-    format!("{} {}", names.join(","), r.last_path)
 }
