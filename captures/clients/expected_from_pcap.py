@@ -16,6 +16,10 @@ Oracle /opc/v1/ and /openstack/ v1, /opc/v2/ v2; Google /0.1/ and /computeMetada
 v1, /computeMetadata/v1/ v2 with `Metadata-Flavor: Google`, else `other`. Paths are shown as
 imdswatch shows them: query values and the ECS credential id as [REDACTED].
 
+An answer captured with IP TTL / hop limit <= 1 that the client never acknowledged (no later
+client segment's ACK reaches past it) died at a router: its request's status is `none`, as
+imdswatch counts it (the hop-limit symptom).
+
 A segment seen twice (-i any on a router sees it on both interfaces) or retransmitted is
 counted once: tshark flags the later copies as retransmissions and they are skipped. HTTP
 quoted inside ICMP errors (time exceeded) is not a request or an answer and is skipped.
@@ -51,7 +55,8 @@ NOTES = {
         "IS in the file, seen once on h-imds with IP TTL 1 (then TCP retransmissions, each",
         "followed by an ICMP time-exceeded from the host quoting it), but it never reached",
         "the client: botocore timed out after 1 s and fell back to IMDSv1. Quoted HTTP",
-        "inside ICMP errors is neither a request nor an answer.",
+        "inside ICMP errors is neither a request nor an answer. imdswatch reports the PUT as",
+        "unanswered (none): an answer captured with TTL 1 counts only once the client ACKs it.",
     ],
     "container-hop-limit-ctr.pcap": [
         "Same run as container-hop-limit.pcap, captured on h-ctr only (the client's side",
@@ -151,6 +156,32 @@ def shown_path(dst: str, uri: str) -> str:
     return head + "?" + "".join(parts)
 
 
+def ttl_of(ly) -> int:
+    ip = ly.get("ip") or ly.get("ipv6") or {}
+    if isinstance(ip, list):
+        ip = ip[-1]
+    ttl = first(ip, "ip.ttl") or first(ip, "ipv6.hlim")
+    return int(ttl) if ttl is not None else 255
+
+
+def unacknowledged(path: str, low_ttl):
+    """The low-TTL answers no later client segment acknowledged: (stream, request key)."""
+    if not low_ttl:
+        return []
+    out = subprocess.run(
+        ["tshark", "-r", path, "-Y", "tcp.flags.ack == 1", "-T", "fields", "-E", "separator=,",
+         "-e", "frame.number", "-e", "tcp.stream", "-e", "tcp.dstport", "-e", "tcp.ack"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    acks = [tuple(int(x) for x in line.split(",")) for line in out.splitlines() if line.count(",") == 3]
+    lost = []
+    for stream, fno, sport, nxt, key in low_ttl:
+        st = int(stream)
+        if not any(f > fno and s == st and d == sport and a >= nxt for f, s, d, a in acks):
+            lost.append((stream, key))
+    return lost
+
+
 def main() -> int:
     args = sys.argv[1:]
     header = False
@@ -167,6 +198,7 @@ def main() -> int:
     frames = json.loads(out) if out.strip() else []
     streams: dict[str, dict] = {}
     requests = []  # (frame, index, stream, version, method, path)
+    low_ttl = []  # answers at TTL <= 1: (stream, frame, server port, next seq, request key)
     for fr in frames:
         ly = layers_of(fr)
         tcp = ly.get("tcp")
@@ -196,7 +228,12 @@ def main() -> int:
                 st["pending"].append(key)
             elif code is not None:
                 if st["pending"]:
-                    st["status"][st["pending"].pop(0)] = code
+                    key = st["pending"].pop(0)
+                    st["status"][key] = code
+                    if ttl_of(ly) <= 1:
+                        low_ttl.append((stream, fno, int(tcp["tcp.srcport"]), int(tcp.get("tcp.nxtseq", 0)), key))
+    for stream, key in unacknowledged(path, low_ttl):
+        streams[stream]["status"][key] = "none"
     if header:
         print(f"# Expected IMDS requests in {path.rsplit('/', 1)[-1]}, in time order,")
         print("# derived from the capture with tshark (captures/clients/expected_from_pcap.py).")
