@@ -120,6 +120,7 @@ pub struct EventLine {
     pub status: Option<u16>,
     pub outcome: Outcome,
     pub credentials: bool,
+    pub service: crate::event::Service,
     /// Executable (live) or client IP (offline).
     pub who: String,
 }
@@ -236,6 +237,7 @@ impl Model {
             status: r.imds.status,
             outcome: r.imds.outcome,
             credentials: r.imds.credentials,
+            service: r.imds.service,
             who: label,
         });
     }

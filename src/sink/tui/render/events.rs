@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 
 use super::{dim, version_label, version_style};
-use crate::event::Outcome;
+use crate::event::{Outcome, Service};
 use crate::sink::tui::model::EventLine;
 use crate::sink::tui::state::App;
 use crate::sink::tui::text::{clip_left, clip_right, hms};
@@ -22,18 +22,29 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         frame.render_widget(Paragraph::new(Span::styled("  (none yet)", dim())).block(block), area);
         return;
     }
-    // time, version, method, status, path, who
-    let fixed = 8 + 5 + 6 + 4 + 5;
+    // time, version, method, status, [service,] path, who; the service once some kept
+    // request is not for the EC2 IMDS.
+    let service_w: u16 = if m.events.iter().any(|e| e.service != Service::Ec2Imds) { 16 } else { 0 };
+    let fixed = 8 + 5 + 6 + 4 + 5 + service_w + u16::from(service_w > 0);
     let rest = area.width.saturating_sub(fixed);
     let who_w = (rest / 3).min(30);
     let path_w = rest - who_w;
-    let widths = [8, 5, 6, 4, path_w, who_w].map(Constraint::Length);
+    let mut widths = vec![8, 5, 6, 4];
+    if service_w > 0 {
+        widths.push(service_w);
+    }
+    widths.extend([path_w, who_w]);
     let shown = usize::from(area.height.saturating_sub(1));
-    let rows = m.events.iter().rev().take(shown).map(|e| row(e, usize::from(path_w), usize::from(who_w)));
-    frame.render_widget(Table::new(rows, widths).block(block), area);
+    let rows = m
+        .events
+        .iter()
+        .rev()
+        .take(shown)
+        .map(|e| row(e, usize::from(service_w), usize::from(path_w), usize::from(who_w)));
+    frame.render_widget(Table::new(rows, widths.into_iter().map(Constraint::Length)).block(block), area);
 }
 
-fn row(e: &EventLine, path_w: usize, who_w: usize) -> Row<'static> {
+fn row(e: &EventLine, service_w: usize, path_w: usize, who_w: usize) -> Row<'static> {
     let vs = version_style(e.version);
     let (status, status_style) = match (e.status, e.outcome) {
         (_, Outcome::NoResponse) => ("none".to_string(), Style::new().fg(Color::Magenta)),
@@ -42,12 +53,16 @@ fn row(e: &EventLine, path_w: usize, who_w: usize) -> Row<'static> {
         (None, _) => ("?".to_string(), dim()),
     };
     let path_style = if e.credentials { vs.add_modifier(Modifier::UNDERLINED) } else { vs };
-    Row::new([
+    let mut cells = vec![
         Cell::from(Span::styled(hms(e.timestamp), dim())),
         Cell::from(Span::styled(version_label(e.version), vs)),
         Cell::from(clip_right(&e.method, 6)),
         Cell::from(Line::from(Span::styled(status, status_style)).right_aligned()),
-        Cell::from(Span::styled(clip_left(&e.path, path_w), path_style)),
-        Cell::from(clip_right(&e.who, who_w)),
-    ])
+    ];
+    if service_w > 0 {
+        cells.push(Cell::from(Span::styled(clip_right(e.service.as_str(), service_w), dim())));
+    }
+    cells.push(Cell::from(Span::styled(clip_left(&e.path, path_w), path_style)));
+    cells.push(Cell::from(clip_right(&e.who, who_w)));
+    Row::new(cells)
 }
