@@ -215,3 +215,41 @@ fn raw_heads_take_the_hint_too() {
         (Service::EcsTaskCredentials, "/v2/credentials/[REDACTED]", true)
     );
 }
+
+/// However an ECS credential id is spelt in a target (escapes, `//`, `/./`, `..`, absolute
+/// form, a query or fragment after it), and whatever the server address says, the classified
+/// path never keeps it; nothing here panics.
+#[test]
+fn ecs_ids_never_survive_any_spelling_or_hint() {
+    const ID: &str = "SECRETID7f3a";
+    let prefixes = [
+        "/v2/credentials/",
+        "//v2//credentials/",
+        "/v2/./credentials/",
+        "/x/../v2/credentials/",
+        "/v2/%63redentials/",
+        "/%76%32/credentials/",
+        "http://169.254.170.2/v2/credentials/",
+        "http://169.254.170.2:80//v2/credentials/",
+    ];
+    let ids = [ID.to_string(), format!("{ID}%2Fmore"), format!("x{ID}"), format!("{ID}/"), format!("{ID}.json")];
+    let suffixes = ["", "?a=b", "#frag", "?x=1&y=2"];
+    let mut hints = vec![None];
+    for s in crate::event::ServiceSet::all().iter() {
+        hints.push(well_known(s));
+        hints.push(explicit(s));
+    }
+    let mut checked = 0;
+    for p in prefixes {
+        for id in &ids {
+            for sfx in suffixes {
+                for &hint in &hints {
+                    let c = at(hint, &format!("GET {p}{id}{sfx} HTTP/1.1\r\nHost: x\r\n\r\n"));
+                    assert!(!c.path.contains(ID), "{p}{id}{sfx} with {hint:?} kept the id: {}", c.path);
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(checked, prefixes.len() * ids.len() * suffixes.len() * hints.len());
+}
