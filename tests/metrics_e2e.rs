@@ -202,6 +202,13 @@ fn prometheus_scrapes_live_metrics_of_v1_and_v2_clients() {
     assert_eq!(promql(&t, "sum(imdswatch_requests_total{version=\"v2\"})"), Some(1.0));
     assert_eq!(promql(&t, "sum(imdswatch_requests_total{version=\"token_request\"})"), Some(1.0));
     assert_eq!(promql(&t, "sum(imdswatch_requests_total{breaks_when_enforced=\"true\"})"), Some(2.0));
+    // The IMDSv1InUse alert's grouping (dist/prometheus-rules.yaml) names the service.
+    let by_service = promql_by(
+        &t,
+        "sum by (instance, service) (imdswatch_requests_total{breaks_when_enforced=\"true\"})",
+        "service",
+    );
+    assert_eq!(by_service, vec![("ec2_imds".to_string(), 2.0)]);
     wait_for(&t, "imdswatch_enforcement_ready", 0.0);
     assert_eq!(promql(&t, "imdswatch_breaking_requests_total"), Some(2.0));
     let last_v1 = promql(&t, "imdswatch_last_v1_timestamp_seconds").expect("last v1");
