@@ -69,7 +69,7 @@ fn services_capture_filtered_by_service() {
     assert!(table.contains("aliyun-v1/1"), "{table}");
 }
 
-/// The same scenario live: `imdswatch live --json --attribution procfs` in the host namespace.
+/// The same scenario live: `imdswatch live --json --attribution auto` in the host namespace.
 #[test]
 fn live_services_give_the_schema_records() {
     let name = "live_services_give_the_schema_records";
@@ -113,9 +113,23 @@ fn live_services_give_the_schema_records() {
     let unnamed: Vec<String> = sdk_recs
         .iter()
         .filter(|r| !r["process"]["file"]["name"].as_str().is_some_and(|n| n.starts_with("python")))
+        // The container's fetch is judged below.
+        .filter(|r| !r["network"]["client"].as_str().is_some_and(|c| c.starts_with("10.213.0.2:")))
         .map(|r| r.to_string())
         .collect();
     assert!(unnamed.len() <= 1, "SDK requests not named python: {unnamed:#?}");
+    // The ECS fetch from the container namespace (a task one routed hop away): its own
+    // address, the ECS service, named as the python process it is.
+    let ctr: Vec<&serde_json::Value> =
+        recs.iter().filter(|r| r["network"]["client"].as_str().is_some_and(|c| c.starts_with("10.213.0.2:"))).collect();
+    assert_eq!(ctr.len(), 1, "container requests: {ctr:#?}");
+    assert_eq!(ctr[0]["imds"]["service"], "ecs_task_credentials", "{}", ctr[0]);
+    assert_eq!(ctr[0]["imds"]["path"], "/v2/credentials/[REDACTED]", "{}", ctr[0]);
+    // It exits right after its one request: the kernel path (`--attribution auto` where perf
+    // events work) names it; procfs alone may find it gone ("exited"), a stated limit.
+    let kernel = recs.iter().any(|r| r["attribution_source"] == "kernel");
+    let named = ctr[0]["process"]["file"]["name"].as_str().is_some_and(|n| n.starts_with("python"));
+    assert!(named || (!kernel && ctr[0]["attribution"] == "exited"), "{}", ctr[0]);
     // Every record has the server it went to, and the Pod Identity agent was reached over IPv6 too.
     assert!(recs.iter().any(|r| r["network"]["server"] == "[fd00:ec2::23]:80"), "no IPv6 Pod Identity record");
     let stats = last_stats(&text);
@@ -141,7 +155,7 @@ fn last_stats(text: &str) -> serde_json::Value {
         .expect("a stats record")
 }
 
-/// `imdswatch live --json` in the host namespace, on the default endpoints.
+/// `imdswatch live --json --attribution auto` in the host namespace, on the default endpoints.
 struct Monitor {
     child: std::process::Child,
     out: std::path::PathBuf,
@@ -154,7 +168,7 @@ impl Monitor {
         let mut child = topo
             .exec("host")
             .arg(env!("CARGO_BIN_EXE_imdswatch"))
-            .args(["live", "--json", "--stats-interval", "1", "--attribution", "procfs"])
+            .args(["live", "--json", "--stats-interval", "1", "--attribution", "auto"])
             .args(extra)
             .stdout(std::fs::File::create(&out).expect("output file"))
             .stderr(Stdio::piped())

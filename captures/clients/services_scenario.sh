@@ -9,7 +9,8 @@
 # Real SDK clients (clients/services_sdk.py, $VENV, default captures/.venv): botocore's
 # container provider (ECS relative URI; Pod Identity full URI + authorization token, IPv4 and
 # IPv6), alibabacloud-credentials (normal, then hardened), google-auth, azure-identity.
-# curl for the legacy and refused forms. Every client goes through imw_exec.
+# curl for the legacy and refused forms. One ECS fetch comes from ${PREFIX}ctr, one routed hop
+# away. Every client goes through imw_exec.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -67,6 +68,14 @@ sdk() {
         "$VENV/bin/python" "$HERE/clients/services_sdk.py" "$@" >&2
 }
 
+# ctr_sdk ARGS...: services_sdk.py in the container namespace, one routed hop away (an ECS
+# task or a pod in its own network namespace).
+ctr_sdk() {
+    imw_exec "${P}ctr" env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root LANG=C.UTF-8 \
+        SVC_ECS_ID="${SVC_ECS_ID_FOR_SDK:-}" SVC_POD_TOKEN="${SVC_POD_TOKEN_FOR_SDK:-}" \
+        "$VENV/bin/python" "$HERE/clients/services_sdk.py" "$@" >&2
+}
+
 # svc_curl UA ARGS...: one curl, answer discarded.
 svc_curl() {
     local ua=$1
@@ -100,8 +109,10 @@ svc_curl azure-probe/1 "$IMDS/metadata/instance?api-version=2021-02-01"
 svc_curl azure-xff/1 -H "Metadata: true" -H "X-Forwarded-For: 203.0.113.7" \
     "$IMDS/metadata/instance?api-version=2021-02-01"
 svc_curl azure-ok/1 -H "Metadata: true" "$IMDS/metadata/instance?api-version=2021-02-01"
-# ECS task credentials: botocore with the relative URI, then a wrong id (404).
+# ECS task credentials: botocore with the relative URI, the same from the container namespace
+# (a task in its own network namespace), then a wrong id (404).
 SVC_ECS_ID_FOR_SDK=$SVC_ECS_ID sdk ecs
+SVC_ECS_ID_FOR_SDK=$SVC_ECS_ID ctr_sdk ecs
 svc_curl ecs-wrong/1 "http://169.254.170.2/v2/credentials/not-the-task-id"
 # Pod Identity: botocore over IPv4 and IPv6, a missing (400) and a wrong (403) token, then a
 # burst of 7 on one connection, a second after the rest: the last 2 are throttled (429). The

@@ -96,7 +96,7 @@ const AZ_INST: &str = "/metadata/instance?api-version=[REDACTED]";
 const PODS: &str = "/v1/credentials";
 
 /// The scenario's requests in order (captures/services.expected lists the same, from tshark).
-pub const WANT: [Want; 44] = [
+pub const WANT: [Want; 45] = [
     // Alibaba normal mode: the SDK (token, role, token, credentials), curl v1, refused forms.
     w(ALI, TOK, "/latest/api/token", 200, false),
     w(ALI, V2, ALI_LIST, 200, true),
@@ -125,7 +125,8 @@ pub const WANT: [Want; 44] = [
     w(AZ, None, AZ_INST, 400, false),
     w(AZ, None, AZ_INST, 400, false),
     w(AZ, None, AZ_INST, 200, false),
-    // ECS: botocore (relative URI), a wrong id.
+    // ECS: botocore (relative URI), the same from the container namespace, a wrong id.
+    w(ECS, None, "/v2/credentials/[REDACTED]", 200, true),
     w(ECS, None, "/v2/credentials/[REDACTED]", 200, true),
     w(ECS, None, "/v2/credentials/[REDACTED]", 404, true),
     // Pod Identity: botocore over IPv4 and IPv6, no token, a wrong one, a burst.
