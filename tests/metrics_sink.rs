@@ -112,10 +112,15 @@ fn health_counters_follow_the_totals() {
     let m = Metrics::new();
     let mut s = StatsRecord { packets: 100, kernel_drops: 2, flows_active: 5, ..StatsRecord::default() };
     s.anomalies.insert("truncated", 3);
+    s.live_health.shadow_evicted = 700;
     m.on_stats(&s);
     s.packets = 250;
     s.kernel_drops = 2;
     s.anomalies.insert("truncated", 4);
+    s.live_health.shadow_evicted = 754;
+    s.live_health.shadow_hits = 3;
+    s.live_health.perf_lost = 1;
+    s.live_health.attribution_overload = 9;
     m.on_stats(&s);
     m.on_output_errors(7);
     m.on_output_errors(7);
@@ -125,6 +130,11 @@ fn health_counters_follow_the_totals() {
     assert_eq!(sample(&text, "imdswatch_flows_active "), Some(5.0));
     assert_eq!(sample(&text, "imdswatch_output_errors_total "), Some(7.0));
     assert_eq!(sample(&text, "imdswatch_anomalies_total{kind=\"truncated\"} "), Some(4.0));
+    // The attribution path's health (live): the shadow process table, perf rings, the queue.
+    assert_eq!(sample(&text, "imdswatch_shadow_evicted_total "), Some(754.0));
+    assert_eq!(sample(&text, "imdswatch_shadow_hits_total "), Some(3.0));
+    assert_eq!(sample(&text, "imdswatch_perf_lost_total "), Some(1.0));
+    assert_eq!(sample(&text, "imdswatch_attribution_overload_total "), Some(9.0));
     assert!(text.contains("imdswatch_build_info{version=\""));
 }
 

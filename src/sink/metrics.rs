@@ -81,6 +81,10 @@ struct Health {
     output_errors: Counter,
     flows_active: Gauge,
     anomalies: Family<KindLabels, Counter>,
+    attribution_overload: Counter,
+    perf_lost: Counter,
+    shadow_hits: Counter,
+    shadow_evicted: Counter,
 }
 
 /// The last totals seen, to turn totals into increments.
@@ -248,6 +252,22 @@ impl Metrics {
         r.register("imdswatch_flows_active", "Connections tracked now", h.flows_active.clone());
         r.register("imdswatch_anomalies", "Malformed, truncated or hostile input, by kind", h.anomalies.clone());
         r.register(
+            "imdswatch_attribution_overload",
+            "Attribution lookups skipped because the attribution queue was full",
+            h.attribution_overload.clone(),
+        );
+        r.register("imdswatch_perf_lost", "Kernel events lost because a perf ring was full", h.perf_lost.clone());
+        r.register(
+            "imdswatch_shadow_hits",
+            "Connections of exited clients named by the shadow process table",
+            h.shadow_hits.clone(),
+        );
+        r.register(
+            "imdswatch_shadow_evicted",
+            "Shadow process table entries evicted because it was full",
+            h.shadow_evicted.clone(),
+        );
+        r.register(
             "imdswatch_metrics_refused",
             "Scrape connections closed unanswered because every metrics worker was busy",
             self.refused.clone(),
@@ -328,6 +348,11 @@ impl Metrics {
         h.queue_losses.inc_by(s.queue_losses.saturating_sub(p.queue_losses));
         h.flows_evicted.inc_by(s.flows_evicted.saturating_sub(p.flows_evicted));
         h.flows_active.set(i64::try_from(s.flows_active).unwrap_or(i64::MAX));
+        let (l, pl) = (&s.live_health, &p.live_health);
+        h.attribution_overload.inc_by(l.attribution_overload.saturating_sub(pl.attribution_overload));
+        h.perf_lost.inc_by(l.perf_lost.saturating_sub(pl.perf_lost));
+        h.shadow_hits.inc_by(l.shadow_hits.saturating_sub(pl.shadow_hits));
+        h.shadow_evicted.inc_by(l.shadow_evicted.saturating_sub(pl.shadow_evicted));
         for (kind, n) in &s.anomalies {
             let before = p.anomalies.get(kind).copied().unwrap_or(0);
             if p.anomalies.contains_key(kind) || p.anomalies.len() < MAX_ANOMALY_KINDS {
