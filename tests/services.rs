@@ -516,6 +516,13 @@ fn the_dashboard_names_services_and_hides_the_secrets() {
         let Some(s) = app.service else { break };
         let shown = screen(&app);
         assert!(shown.contains(&format!("service: {}", s.as_str())), "{shown}");
+        // The latest requests are narrowed too: each names the service (its first 12
+        // characters survive the column's clipping).
+        let events = shown.split("Latest requests").nth(1).expect("the latest requests panel");
+        let needle = &s.as_str()[..s.as_str().len().min(12)];
+        for line in events.lines().filter(|l| l.contains(" GET ") || l.contains(" PUT ")) {
+            assert!(line.contains(needle), "service {s:?} filter, yet: {line}");
+        }
         seen.push(s);
         screens.push(shown);
     }

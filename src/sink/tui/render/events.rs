@@ -35,10 +35,12 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     }
     widths.extend([path_w, who_w]);
     let shown = usize::from(area.height.saturating_sub(1));
+    // The service filter (`c`) narrows this list as it narrows the rows.
     let rows = m
         .events
         .iter()
         .rev()
+        .filter(|e| app.service.is_none_or(|s| e.service == s))
         .take(shown)
         .map(|e| row(e, usize::from(service_w), usize::from(path_w), usize::from(who_w)));
     frame.render_widget(Table::new(rows, widths.into_iter().map(Constraint::Length)).block(block), area);
