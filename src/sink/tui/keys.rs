@@ -75,7 +75,7 @@ pub const BINDINGS: &[Binding] = &[
     b(Scope::Browsing, KeyCode::Char('s'), Action::CycleSort, "s", "sort by v1, last seen, name, requests"),
     b(Scope::Browsing, KeyCode::Char('/'), Action::StartFilter, "/", "filter by text (Enter keeps, Esc clears)"),
     b(Scope::Browsing, KeyCode::Char('v'), Action::ToggleV1Only, "v", "show only rows that used IMDSv1"),
-    b(Scope::Browsing, KeyCode::Char('c'), Action::CycleService, "c", "show one service's rows at a time, then all"),
+    b(Scope::Browsing, KeyCode::Char('c'), Action::CycleService, "c", "show one service at a time, then all"),
     b(Scope::Browsing, KeyCode::Char('p'), Action::TogglePause, "p", "pause the view (counting goes on)"),
     b(Scope::Browsing, KeyCode::Char('?'), Action::ToggleHelp, "?", "this help"),
     b(Scope::Filter, KeyCode::Enter, Action::FilterAccept, "", ""),
