@@ -32,13 +32,13 @@ cargo deny --offline check bans licenses sources
 step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy (builds everything once)"
-cargo clippy --all-targets --quiet -- -D warnings
+cargo clippy --workspace --all-targets --quiet -- -D warnings
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 step "cargo test (builds the tests, then runs every binary; end-to-end tests take the longest)"
 # Tests that cannot run here print `SKIPPED <name>: <reason>` and return: with the output
 # not captured those lines reach the log, and are counted and listed below.
-RUST_TEST_NOCAPTURE=1 cargo test --all-targets --quiet 2>&1 | tee "$log"
+RUST_TEST_NOCAPTURE=1 cargo test --workspace --all-targets --quiet 2>&1 | tee "$log"
 step "end"
 skipped=$(grep -o 'SKIPPED [A-Za-z0-9_:]*: .*' "$log" | sort -u || true)
 nskip=$(grep -c . <<<"$skipped" || true)

@@ -3,8 +3,9 @@
 //! The data path is the module layout:
 //! `capture` → `decode` → `flow` (reassembly, table) → `http` → `classify` → `attribute` → `sink`.
 //! `engine` joins decode..classify into one packet-source-agnostic stage that both
-//! `analyze` (files) and `live` (libpcap) feed. `iac` is the static check of Terraform and
-//! CloudFormation and shares nothing with the packet path. Every output is a `sink::Sink`,
+//! `analyze` (files) and `live` (libpcap) feed. The IaC check of Terraform and
+//! CloudFormation is its own crate (`crates/iac`, `imdswatch-iac`) and shares nothing with the
+//! packet path. Every output is a `sink::Sink`,
 //! fed by the one `sink::Driver`; `time`, `endpoint`, `event`, `exit` and `signals` are leaves
 //! any module may use. ARCHITECTURE.md has the module graph and the live threads.
 //! `verdict` (after `engine`) judges each client's finished requests: what enforcing IMDSv2
@@ -22,7 +23,6 @@ pub mod event;
 pub mod exit;
 pub mod flow;
 pub mod http;
-pub mod iac;
 pub mod live;
 pub mod secret;
 pub mod signals;

@@ -35,7 +35,13 @@ pub fn main() -> ExitCode {
         }
     };
     let result = match run {
-        Run::Iac(cfg) => crate::iac::run(&cfg).map(ExitCode::from),
+        Run::Iac(cfg) => imdswatch_iac::run(&cfg).map(|s| {
+            ExitCode::from(match s {
+                imdswatch_iac::CheckStatus::Clean => Exit::Ok,
+                imdswatch_iac::CheckStatus::Findings => Exit::V1Seen,
+                imdswatch_iac::CheckStatus::Failed => Exit::Error,
+            })
+        }),
         Run::Analyze(cfg) => crate::analyze::run(&cfg).map(ExitCode::from),
         Run::LiveJson(cfg) => crate::live::run_json(&cfg).map(ExitCode::from),
         Run::LiveDashboard(cfg) => crate::live::run_dashboard(&cfg).map(ExitCode::from),
@@ -50,7 +56,7 @@ pub fn main() -> ExitCode {
 
 /// A validated command: what to run, with its configuration.
 enum Run {
-    Iac(crate::iac::IacConfig),
+    Iac(imdswatch_iac::IacConfig),
     Analyze(AnalyzeConfig),
     LiveJson(LiveConfig),
     LiveDashboard(LiveConfig),
@@ -120,16 +126,16 @@ fn analyze_config(a: &args::AnalyzeArgs) -> Result<AnalyzeConfig, String> {
     })
 }
 
-fn iac_config(a: &args::IacArgs) -> Result<crate::iac::IacConfig, String> {
+fn iac_config(a: &args::IacArgs) -> Result<imdswatch_iac::IacConfig, String> {
     if a.paths.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
         return Err("standard input ('-') can be read only once".into());
     }
-    Ok(crate::iac::IacConfig {
+    Ok(imdswatch_iac::IacConfig {
         paths: a.paths.clone(),
         format: match a.format {
-            args::IacFormat::Human => crate::iac::Format::Human,
-            args::IacFormat::Json => crate::iac::Format::Json,
-            args::IacFormat::Sarif => crate::iac::Format::Sarif,
+            args::IacFormat::Human => imdswatch_iac::Format::Human,
+            args::IacFormat::Json => imdswatch_iac::Format::Json,
+            args::IacFormat::Sarif => imdswatch_iac::Format::Sarif,
         },
         strict: a.strict,
         show_pass: a.show_pass,

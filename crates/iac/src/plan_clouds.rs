@@ -2,12 +2,12 @@
 //! `change.after`, `after_unknown` → unknown, and the `configuration` section to tell a value
 //! the configuration writes from one the provider computes (not written: the default holds).
 
-use crate::iac::clouds::{Check, Rule, Switch};
-use crate::iac::plan::{Planned, after_apply, is_true, refs, targets};
-use crate::iac::rules::{Fact, FactKind, Syntax, Val};
-use crate::iac::terraform::clouds::GCP_KEY;
-use crate::iac::tree::{Kind, Node};
-use crate::iac::verdict::Fix;
+use crate::clouds::{Check, Rule, Switch};
+use crate::plan::{Planned, after_apply, is_true, refs, targets};
+use crate::rules::{Fact, FactKind, Syntax, Val};
+use crate::terraform::clouds::GCP_KEY;
+use crate::tree::{Kind, Node};
+use crate::verdict::Fix;
 
 /// A place in the planned resource: its `after` value, its `after_unknown` marker, and its
 /// configuration expressions.
@@ -211,8 +211,7 @@ mod tests {
 
     #[test]
     fn scalars_keep_their_json_type() {
-        let n =
-            crate::iac::tree::parse("{\"a\": true, \"b\": \"true\", \"c\": null}").unwrap_or_else(|e| panic!("{e}"));
+        let n = crate::tree::parse("{\"a\": true, \"b\": \"true\", \"c\": null}").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(n.get("a").map(scalar), Some(Val::Other("true".into())));
         assert_eq!(n.get("b").map(scalar), Some(Val::Str("true".into())));
         assert_eq!(n.get("c").map(scalar), Some(Val::Null));

@@ -9,7 +9,7 @@ use hcl_edit::expr::{Array, Expression, Object, ObjectKey, ObjectValue};
 use hcl_edit::structure::{Body, Structure};
 use thiserror::Error;
 
-use crate::iac::tree::{self, Kind, Node};
+use crate::tree::{self, Kind, Node};
 
 #[derive(Debug, Error)]
 pub enum ParseError {

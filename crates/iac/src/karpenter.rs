@@ -5,9 +5,9 @@
 
 use std::path::Path;
 
-use crate::iac::rules::{self, Fact, FactKind, Options, Own, Syntax, Val};
-use crate::iac::tree::Node;
-use crate::iac::verdict::{Fix, Record, display_path};
+use crate::rules::{self, Fact, FactKind, Options, Own, Syntax, Val};
+use crate::tree::Node;
+use crate::verdict::{Fix, Record, display_path};
 
 /// API versions whose `EC2NodeClass` carries `spec.metadataOptions` with these defaults.
 const API_VERSIONS: &[&str] = &["karpenter.k8s.aws/v1", "karpenter.k8s.aws/v1beta1"];

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::Summary;
-use crate::iac::verdict::Record;
+use crate::verdict::Record;
 
 pub const SCHEMA: &str = "imdswatch.iac/v1";
 

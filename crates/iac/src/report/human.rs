@@ -3,8 +3,8 @@
 use std::fmt::Write as _;
 
 use super::Summary;
-use crate::iac::clouds::{self, Cloud};
-use crate::iac::verdict::{Fix, Record, Verdict};
+use crate::clouds::{self, Cloud};
+use crate::verdict::{Fix, Record, Verdict};
 
 pub fn render(records: &[Record], show_pass: bool, strict: bool, quiet: bool) -> String {
     let mut out = String::new();

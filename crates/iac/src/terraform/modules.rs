@@ -8,8 +8,8 @@ use std::rc::Rc;
 
 use super::eval::{Caller, Env, ModuleScope, Value, expr_text};
 use super::parse::{self, ParseError, TBlock, TBody};
-use crate::iac::discover::is_tf_file;
-use crate::iac::tree;
+use crate::discover::is_tf_file;
+use crate::tree;
 
 /// Resource types the rules look at.
 pub const TYPES: &[&str] = &[
@@ -308,7 +308,7 @@ pub fn expand(
         let [rtype, name] = r.labels.as_slice() else {
             continue;
         };
-        if !TYPES.contains(&rtype.as_str()) && crate::iac::clouds::rule(rtype).is_none() {
+        if !TYPES.contains(&rtype.as_str()) && crate::clouds::rule(rtype).is_none() {
             continue;
         }
         for (key, count_index, each, unknown) in expansion(&r.body, &Env::module(&scope)) {

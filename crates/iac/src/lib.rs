@@ -1,4 +1,4 @@
-//! `imdswatch iac`: find Terraform, CloudFormation and Karpenter resources that still allow IMDSv1.
+//! `imdswatch iac` (the `imdswatch-iac` crate): find Terraform, CloudFormation and Karpenter resources that still allow IMDSv1.
 //!
 //! Terraform (`.tf`, `.tf.json`, plan JSON), CloudFormation (YAML/JSON) and Kubernetes YAML
 //! (Karpenter `EC2NodeClass`) are read with source positions; each front end extracts facts
@@ -51,16 +51,25 @@ pub struct IacConfig {
     pub quiet: bool,
 }
 
+/// How a check ended; the binary turns it into its exit status (0, 3, 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckStatus {
+    /// Every resource passes (or is `unknown` without `--strict`).
+    Clean,
+    /// A resource allows IMDSv1 (or is `unknown` with `--strict`).
+    Findings,
+    /// A file could not be checked, or there was nothing to check.
+    Failed,
+}
+
 /// The name standard input gets in records.
 pub const STDIN_NAME: &str = "<stdin>";
 
-/// Runs the check; returns the process exit status (0 clean, 3 findings, 1 errors or nothing
-/// to check).
-pub fn run(cfg: &IacConfig) -> anyhow::Result<u8> {
-    use crate::exit;
+/// Runs the check and prints the report; returns how it ended.
+pub fn run(cfg: &IacConfig) -> anyhow::Result<CheckStatus> {
     if let Some(missing) = cfg.paths.iter().find(|p| p.as_os_str() != "-" && std::fs::symlink_metadata(p).is_err()) {
         eprintln!("imdswatch iac: {}: no such file or directory", verdict::display_path(missing));
-        return Ok(exit::ERROR);
+        return Ok(CheckStatus::Failed);
     }
     let stdin = if cfg.paths.iter().any(|p| p.as_os_str() == "-") {
         let mut text = String::new();
@@ -77,7 +86,7 @@ pub fn run(cfg: &IacConfig) -> anyhow::Result<u8> {
             "imdswatch iac: nothing to check in {}: no Terraform (.tf, .tf.json), plan JSON, CloudFormation or Karpenter EC2NodeClass file found",
             what.join(", ")
         );
-        return Ok(exit::ERROR);
+        return Ok(CheckStatus::Failed);
     }
     let records = checked.records;
     let text = match cfg.format {
@@ -86,19 +95,18 @@ pub fn run(cfg: &IacConfig) -> anyhow::Result<u8> {
         Format::Sarif => report::sarif::render(&records)?,
     };
     print!("{text}");
-    Ok(exit_code(&records, cfg.strict))
+    Ok(status(&records, cfg.strict))
 }
 
-/// 1 when a file could not be checked, else 3 when something fails (or is unknown with
-/// `--strict`), else 0.
-pub fn exit_code(records: &[Record], strict: bool) -> u8 {
-    use crate::exit;
+/// `Failed` when a file could not be checked, else `Findings` when something fails (or is
+/// unknown with `--strict`), else `Clean`.
+pub fn status(records: &[Record], strict: bool) -> CheckStatus {
     if records.iter().any(|r| r.verdict == Verdict::ParseError) {
-        exit::ERROR
+        CheckStatus::Failed
     } else if records.iter().any(|r| r.verdict == Verdict::Fail || (strict && r.verdict == Verdict::Unknown)) {
-        exit::V1_SEEN
+        CheckStatus::Findings
     } else {
-        exit::OK
+        CheckStatus::Clean
     }
 }
 

@@ -3,8 +3,8 @@
 
 use serde_json::{Value, json};
 
-use crate::iac::clouds::Cloud;
-use crate::iac::verdict::{Record, Verdict};
+use crate::clouds::Cloud;
+use crate::verdict::{Record, Verdict};
 
 const RULES: &[(&str, &str, &str, &str)] = &[
     (

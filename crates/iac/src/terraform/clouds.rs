@@ -9,9 +9,9 @@ use super::eval::{Env, Value, expr_text};
 use super::facts::{blocks_at, targets, val};
 use super::modules::Instance;
 use super::parse::{TAttr, TBody};
-use crate::iac::clouds::{Check, Rule, Switch};
-use crate::iac::rules::{Fact, FactKind, Syntax, Val};
-use crate::iac::verdict::{Fix, display_path};
+use crate::clouds::{Check, Rule, Switch};
+use crate::rules::{Fact, FactKind, Syntax, Val};
+use crate::verdict::{Fix, display_path};
 
 /// The Google metadata key that turns the legacy endpoints off.
 pub const GCP_KEY: &str = "disable-legacy-endpoints";

@@ -4,7 +4,7 @@ pub mod human;
 pub mod json;
 pub mod sarif;
 
-use crate::iac::verdict::{Record, Verdict};
+use crate::verdict::{Record, Verdict};
 
 /// Counts for the summary line and the JSON summary.
 #[derive(Debug, Default, Clone, Copy, serde::Serialize)]

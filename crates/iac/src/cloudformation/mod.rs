@@ -6,12 +6,12 @@
 
 use std::path::Path;
 
-use crate::iac::rules::{self, Fact, FactKind, Options, Own, Syntax, Target, Val, Without};
-use crate::iac::tree::Node;
+use crate::rules::{self, Fact, FactKind, Options, Own, Syntax, Target, Val, Without};
+use crate::tree::Node;
 
 mod resolve;
 
-use crate::iac::verdict::{Fix, Record, display_path};
+use crate::verdict::{Fix, Record, display_path};
 use resolve::{Cfn, Res};
 
 /// True when the document looks like a CloudFormation template.

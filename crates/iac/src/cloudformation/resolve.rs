@@ -1,7 +1,7 @@
 //! Resolves CloudFormation intrinsics statically: `Ref` to parameter defaults, `Fn::If` over
 //! `Conditions`, `Fn::Sub`, `Fn::Join` and `Fn::FindInMap`; anything else is unknown.
 
-use crate::iac::tree::{Kind, Node};
+use crate::tree::{Kind, Node};
 
 /// A resolved value: a node (possibly a mapping), a string, absent, or unknown (with why).
 #[derive(Debug, Clone)]

@@ -8,8 +8,8 @@ use super::eval::{Env, Value, expr_text};
 use super::modules::Instance;
 use super::parse::TBody;
 use super::refs::find_refs;
-use crate::iac::rules::{Fact, FactKind, Options, Own, Syntax, Target, Val, Without};
-use crate::iac::verdict::{Fix, display_path};
+use crate::rules::{Fact, FactKind, Options, Own, Syntax, Target, Val, Without};
+use crate::verdict::{Fix, display_path};
 
 /// One fact per instance, in the same order (references are indices into `all`).
 pub fn facts(all: &[Instance]) -> Vec<Fact> {
@@ -19,7 +19,7 @@ pub fn facts(all: &[Instance]) -> Vec<Fact> {
 // Over 80 lines on purpose: one arm per resource type, so the type table (mirrored by the
 // README's rule table) reads in one place.
 fn fact(inst: &Instance, all: &[Instance]) -> Fact {
-    if let Some(rule) = crate::iac::clouds::rule(&inst.rtype) {
+    if let Some(rule) = crate::clouds::rule(&inst.rtype) {
         return super::clouds::fact(inst, all, rule);
     }
     let body = &inst.block.body;
@@ -141,7 +141,7 @@ fn batch(inst: &Instance, all: &[Instance], body: &TBody, env: &Env<'_>) -> Fact
             .collect(),
         Err(why) => vec![Val::Unknown { expr: None, why }],
     };
-    FactKind::Dependent { templates, without: crate::iac::rules::batch_default(image_types) }
+    FactKind::Dependent { templates, without: crate::rules::batch_default(image_types) }
 }
 
 /// A spot fleet's `launch_specification` blocks: instances that cannot set metadata options.

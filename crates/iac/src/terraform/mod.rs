@@ -15,7 +15,7 @@ pub mod types;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use crate::iac::verdict::{Fix, Record, Verdict, display_path};
+use crate::verdict::{Fix, Record, Verdict, display_path};
 
 /// Checks the given module directories; returns one record per resource instance, one
 /// `unknown` record per module call that is not followed (non-local source), plus
@@ -49,7 +49,7 @@ fn check_with(mut loader: modules::Loader, dirs: &BTreeSet<PathBuf>) -> Vec<Reco
         let mut instances = Vec::new();
         let mut stack = vec![root.clone()];
         modules::expand(&mut loader, root, &vars, BTreeMap::new(), "", &mut stack, &mut instances);
-        let outcomes = crate::iac::rules::judge(&facts::facts(&instances));
+        let outcomes = crate::rules::judge(&facts::facts(&instances));
         for (inst, o) in instances.iter().zip(outcomes) {
             let Some(mut o) = o else { continue };
             if let Some(why) = &inst.expansion_unknown {

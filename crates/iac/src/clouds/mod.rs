@@ -50,8 +50,8 @@ mod table;
 
 pub use table::{RULES, Role, Rule, Want, rule};
 
-use crate::iac::rules::{Fact, FactKind, Outcome, Target, Val};
-use crate::iac::verdict::{Fix, Verdict};
+use crate::rules::{Fact, FactKind, Outcome, Target, Val};
+use crate::verdict::{Fix, Verdict};
 
 /// Whose metadata service a resource type runs (from its Terraform type prefix).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -271,7 +271,7 @@ fn one(rule: &Rule, c: &Check) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::iac::rules::Syntax;
+    use crate::rules::Syntax;
 
     fn fact(rtype: &str, checks: Vec<Check>) -> Fact {
         let rule = rule(rtype).unwrap_or_else(|| panic!("{rtype}"));
@@ -293,7 +293,7 @@ mod tests {
 
     fn verdict(rtype: &str, value: Val) -> Verdict {
         let f = fact(rtype, vec![check(value)]);
-        crate::iac::rules::judge(std::slice::from_ref(&f))[0].as_ref().map_or(Verdict::ParseError, |o| o.verdict)
+        crate::rules::judge(std::slice::from_ref(&f))[0].as_ref().map_or(Verdict::ParseError, |o| o.verdict)
     }
 
     #[test]
@@ -318,7 +318,7 @@ mod tests {
         pool.inside = Some("node_pool[1]".into());
         pool.container = true;
         let f = fact("google_container_cluster", vec![check(Val::Absent), pool]);
-        let o = crate::iac::rules::judge(std::slice::from_ref(&f))[0].clone().unwrap_or_else(|| panic!("outcome"));
+        let o = crate::rules::judge(std::slice::from_ref(&f))[0].clone().unwrap_or_else(|| panic!("outcome"));
         assert_eq!(o.verdict, Verdict::Fail);
         assert!(o.reason.starts_with("node_pool[1]: "), "{}", o.reason);
         assert_eq!(

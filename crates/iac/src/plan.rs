@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::iac::rules::{self, Fact, FactKind, Options, Own, Syntax, Target, Val, Without};
-use crate::iac::tree::Node;
-use crate::iac::verdict::{Fix, Record, display_path};
+use crate::rules::{self, Fact, FactKind, Options, Own, Syntax, Target, Val, Without};
+use crate::tree::Node;
+use crate::verdict::{Fix, Record, display_path};
 
 pub fn is_plan(root: &Node) -> bool {
     root.get("resource_changes").is_some()
@@ -137,7 +137,7 @@ fn planned<'a>(rc: &'a Node, config: &BTreeMap<String, &'a Node>) -> Option<Plan
     }
     let address = rc.get("address").and_then(Node::as_str)?;
     let rtype =
-        rc.get("type").and_then(Node::as_str).filter(|t| TYPES.contains(t) || crate::iac::clouds::rule(t).is_some())?;
+        rc.get("type").and_then(Node::as_str).filter(|t| TYPES.contains(t) || crate::clouds::rule(t).is_some())?;
     let (prefix, base) = strip_keys(address);
     Some(Planned {
         address,
@@ -154,8 +154,8 @@ fn planned<'a>(rc: &'a Node, config: &BTreeMap<String, &'a Node>) -> Option<Plan
 // Over 80 lines on purpose: one arm per resource type, so the type table (mirrored by the
 // README's rule table) reads in one place.
 fn fact(p: &Planned<'_>, all: &[Planned<'_>], file: &str) -> Fact {
-    if let Some(rule) = crate::iac::clouds::rule(p.rtype) {
-        return crate::iac::plan_clouds::fact(p, all, file, rule);
+    if let Some(rule) = crate::clouds::rule(p.rtype) {
+        return crate::plan_clouds::fact(p, all, file, rule);
     }
     let lt = |path: &[&str]| refs(p.conf, path);
     let mut fix = Fix::TerraformBlock;
@@ -223,7 +223,7 @@ fn fact(p: &Planned<'_>, all: &[Planned<'_>], file: &str) -> Fact {
                     .collect();
                 FactKind::Dependent {
                     templates: targets(p, all, &r, "aws_launch_template"),
-                    without: crate::iac::rules::batch_default(image_types),
+                    without: crate::rules::batch_default(image_types),
                 }
             }
         }

@@ -3,7 +3,7 @@
 //! launches, the image it boots, or an account default — and [`judge`] decides every verdict,
 //! with inheritance and compensating controls, in one place.
 
-use crate::iac::verdict::{Fix, Record, Verdict};
+use crate::verdict::{Fix, Record, Verdict};
 
 /// The syntax a fact was read from: it names the fields in reasons.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,8 +141,8 @@ pub enum FactKind {
     Image { v2: bool },
     /// Launches no instance (an unmanaged or Fargate Batch environment): no record.
     Skip,
-    /// Another cloud's legacy-metadata switch: see [`crate::iac::clouds::Switch`].
-    Switch(crate::iac::clouds::Switch),
+    /// Another cloud's legacy-metadata switch: see [`crate::clouds::Switch`].
+    Switch(crate::clouds::Switch),
 }
 
 /// One resource as the rule sees it.
@@ -209,7 +209,7 @@ pub fn judge(facts: &[Fact]) -> Vec<Option<Outcome>> {
         .iter()
         .find(|f| matches!(&f.kind, FactKind::AccountDefault { tokens: Val::Str(s), .. } if s == "required"))
         .map(|f| f.address.clone());
-    let projects = crate::iac::clouds::project_controls(facts);
+    let projects = crate::clouds::project_controls(facts);
     let mut j = Judge { facts, defaults, projects, memo: vec![None; facts.len()] };
     (0..facts.len()).map(|i| j.outcome(i, 0)).collect()
 }
@@ -238,7 +238,7 @@ impl Judge<'_> {
             }),
             FactKind::AccountDefault { tokens, line } => Some(account_default(tokens, *line)),
             FactKind::Switch(s) if s.inherits() => Some(self.inherit(f, &s.templates, depth)),
-            FactKind::Switch(s) => crate::iac::clouds::judge_switch(f, s, &self.projects),
+            FactKind::Switch(s) => crate::clouds::judge_switch(f, s, &self.projects),
             FactKind::Launcher { own, image, templates } => {
                 if matches!(own, Own::NoBlock) && !templates.is_empty() {
                     Some(self.inherit(f, templates, depth))
