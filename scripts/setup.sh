@@ -23,6 +23,8 @@ have cc || need_apt+=(gcc libc6-dev)
 # A DNAT rule that sends a pod's metadata traffic to a proxy (tests/live_verdicts_e2e.rs, proxy_refused).
 have nft || need_apt+=(nftables)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
+# systemd-analyze checks the unit's boot ordering (tests/boot_order.rs).
+have systemd-analyze || need_apt+=(systemd)
 
 if ((${#need_apt[@]})); then
     echo "setup: installing ${need_apt[*]}" >&2
@@ -48,4 +50,19 @@ reqs=captures/clients/requirements-services.txt
 if ! "$venv/bin/python" captures/clients/have_requirements.py "$reqs" 2>/dev/null; then
     echo "setup: installing the services' SDK clients into $venv" >&2
     "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$reqs"
+fi
+
+# Debian's cloud-init unit files, to check that dist/imdswatch.service starts before them
+# without an ordering cycle (tests/boot_order.rs). Downloaded and unpacked, never installed.
+units=target/debs/cloud-init
+if [ ! -f "$units/lib/systemd/system/cloud-init-local.service" ]; then
+    echo "setup: unpacking Debian's cloud-init unit files into $units" >&2
+    mkdir -p target/debs
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    fetch() { (cd target/debs && rm -f cloud-init_*.deb && apt-get download -qq cloud-init 2>/dev/null); }
+    # A fresh machine may have no package lists yet.
+    { fetch || { $SUDO apt-get update -qq && fetch; }; } &&
+        dpkg-deb -x target/debs/cloud-init_*.deb "$units" ||
+        echo "setup: could not download cloud-init (tests/boot_order.rs will skip)" >&2
 fi

@@ -24,6 +24,7 @@ pub mod exit;
 pub mod flow;
 pub mod http;
 pub mod live;
+pub mod notify;
 pub mod secret;
 pub mod signals;
 pub mod sink;

@@ -168,6 +168,10 @@ impl Running {
             cfg.engine.endpoints.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
         );
         eprintln!("imdswatch: attribution: {path_line}");
+        // Capture and kernel rings are open: a `Type=notify` unit's followers may start now.
+        if let Err(e) = crate::notify::ready() {
+            eprintln!("imdswatch: cannot tell the service manager it is ready: {e}");
+        }
         Ok(Running { signals, counters, started: Instant::now(), sources, pipeline, services: cfg.engine.services })
     }
 
