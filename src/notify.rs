@@ -46,13 +46,13 @@ mod tests {
     #[test]
     fn a_path_socket_gets_ready() {
         let dir = std::env::temp_dir().join(format!("imdswatch-notify-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&dir).expect("notify test");
         let path = dir.join("notify.sock");
         let _ = std::fs::remove_file(&path);
-        let rx = UnixDatagram::bind(&path).unwrap();
-        send(path.to_str().unwrap(), "READY=1\n").unwrap();
+        let rx = UnixDatagram::bind(&path).expect("notify test");
+        send(path.to_str().expect("notify test"), "READY=1\n").expect("notify test");
         let mut buf = [0u8; 64];
-        let n = rx.recv(&mut buf).unwrap();
+        let n = rx.recv(&mut buf).expect("notify test");
         assert_eq!(&buf[..n], b"READY=1\n");
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -61,10 +61,11 @@ mod tests {
     fn an_abstract_socket_gets_ready() {
         use std::os::linux::net::SocketAddrExt;
         let name = format!("imdswatch-notify-test-{}", std::process::id());
-        let rx = UnixDatagram::bind_addr(&SocketAddr::from_abstract_name(name.as_bytes()).unwrap()).unwrap();
-        send(&format!("@{name}"), "READY=1\n").unwrap();
+        let rx = UnixDatagram::bind_addr(&SocketAddr::from_abstract_name(name.as_bytes()).expect("notify test"))
+            .expect("notify test");
+        send(&format!("@{name}"), "READY=1\n").expect("notify test");
         let mut buf = [0u8; 64];
-        let n = rx.recv(&mut buf).unwrap();
+        let n = rx.recv(&mut buf).expect("notify test");
         assert_eq!(&buf[..n], b"READY=1\n");
     }
 
