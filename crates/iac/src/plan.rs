@@ -100,6 +100,8 @@ pub(crate) struct Planned<'a> {
     pub(crate) after: Option<&'a Node>,
     pub(crate) unknown: Option<&'a Node>,
     pub(crate) conf: Option<&'a Node>,
+    /// The plan creates the resource (`create`, or a replacement): it did not exist before.
+    pub(crate) created: bool,
 }
 
 pub fn check(file: &Path, root: &Node) -> Vec<Record> {
@@ -148,6 +150,7 @@ fn planned<'a>(rc: &'a Node, config: &BTreeMap<String, &'a Node>) -> Option<Plan
         base,
         after: change.and_then(|c| c.get("after")),
         unknown: change.and_then(|c| c.get("after_unknown")),
+        created: actions.contains(&"create"),
     })
 }
 
@@ -223,7 +226,7 @@ fn fact(p: &Planned<'_>, all: &[Planned<'_>], file: &str) -> Fact {
                     .collect();
                 FactKind::Dependent {
                     templates: targets(p, all, &r, "aws_launch_template"),
-                    without: crate::rules::batch_default(image_types),
+                    without: crate::rules::batch_default(image_types, p.created, rules::Syntax::Terraform),
                 }
             }
         }

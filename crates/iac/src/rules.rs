@@ -117,6 +117,8 @@ pub enum Target {
 #[derive(Debug, Clone)]
 pub enum Without {
     Unknown(String),
+    /// Unknown, with a fix that makes it known (rather than the generic one).
+    UnknownFix(String, Fix),
     /// EKS creates its own launch template, with IMDSv1 allowed.
     EksDefault,
     /// The service launches instances itself: judged like own options (compensations apply).
@@ -186,6 +188,7 @@ impl Outcome {
             compensated_by: self.compensated_by,
             inherited_from: self.inherited_from,
             fix: self.fix,
+            json_source: false,
         }
     }
 
@@ -249,6 +252,11 @@ impl Judge<'_> {
             FactKind::Dependent { templates, without } => Some(if templates.is_empty() {
                 match without {
                     Without::Unknown(why) => Outcome::new(Verdict::Unknown, why.clone(), f.line, &f.fix),
+                    Without::UnknownFix(why, fix) => {
+                        let mut o = Outcome::new(Verdict::Unknown, why.clone(), f.line, &f.fix);
+                        o.fix = Some(fix.clone());
+                        o
+                    }
                     Without::EksDefault => {
                         // Not compensated by an account default: explicit launch-template options win.
                         Outcome::new(Verdict::Fail, "no launch_template: EKS launches the nodes from a launch template it creates, which sets its own metadata options with IMDSv1 allowed (an account default does not override them)", f.line, &Fix::EksLaunchTemplate)
@@ -470,21 +478,59 @@ fn account_default(tokens: &Val, line: usize) -> Outcome {
 }
 
 /// What a Batch compute environment without a launch template launches: its image types
-/// (`Ec2Configuration[].ImageType`, `ec2_configuration.image_type`); none means Batch's default.
-pub fn batch_default(image_types: Vec<Val>) -> Without {
+/// (`Ec2Configuration[].ImageType`, `ec2_configuration.image_type`; `Absent` for an entry
+/// that names none), and whether the input shows the environment being created now (a plan
+/// whose actions create it).
+///
+/// AWS Batch gives new ECS compute environments `ECS_AL2023` (and EKS ones `EKS_AL2023`) by
+/// default since January 2026; environments created before keep their Amazon Linux 2 image
+/// (Batch API reference, `Ec2Configuration`:
+/// <https://docs.aws.amazon.com/batch/latest/APIReference/API_Ec2Configuration.html>;
+/// CloudFormation `Ec2ConfigurationObject`:
+/// <https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-batch-computeenvironment-ec2configurationobject.html>).
+/// Amazon Linux 2023 AMIs require IMDSv2 (`imds_support = v2.0`). A configuration alone does
+/// not say when the environment is created, so with no image type it is `unknown` (never
+/// called safe); a plan that creates it passes.
+pub fn batch_default(image_types: Vec<Val>, new_env: bool, syntax: Syntax) -> Without {
     let al2023 = |v: &Val| matches!(v, Val::Str(s) if s.to_ascii_uppercase().contains("AL2023"));
     if let Some(Val::Unknown { why, .. }) = image_types.iter().find(|v| matches!(v, Val::Unknown { .. })) {
         return Without::Unknown(format!("no launch template, and the image type cannot be known: {why}"));
     }
-    if !image_types.is_empty() && image_types.iter().all(al2023) {
+    let unset = |v: &Val| matches!(v, Val::Absent | Val::Null);
+    if let Some(old) = image_types.iter().find(|v| !unset(v) && !al2023(v)) {
+        let shown = match old {
+            Val::Str(s) | Val::Other(s) => s.clone(),
+            _ => String::new(),
+        };
+        return Without::Default {
+            own: Own::Unsupported(format!(
+                "no launch template: image type {shown} boots Amazon Linux 2, which allows IMDSv1 (AWS Batch API reference, Ec2Configuration)"
+            )),
+            image: vec![],
+        };
+    }
+    if !image_types.is_empty() && !image_types.iter().any(unset) {
         return Without::Pass(
-            "no launch template; the Amazon Linux 2023 image type requires IMDSv2 by default (AWS Batch user guide, IMDS configuration)".into(),
+            "no launch template; the Amazon Linux 2023 image type requires IMDSv2 by default (AWS Batch API reference, Ec2Configuration)".into(),
         );
     }
-    Without::Default {
-        own: Own::Unsupported(
-            "no launch template: Batch launches its default Amazon Linux 2 ECS AMI, which allows IMDSv1 unless the image type is Amazon Linux 2023 (AWS Batch user guide, IMDS configuration)".into(),
-        ),
-        image: vec![],
+    if new_env {
+        return Without::Pass(
+            "no launch template and no image type: the plan creates this environment, and AWS Batch gives new compute environments ECS_AL2023/EKS_AL2023 (IMDSv2 required) by default since January 2026 (AWS Batch API reference, Ec2Configuration)".into(),
+        );
     }
+    let fix = match syntax {
+        Syntax::CloudFormation => Fix::Set {
+            inside: Some("Properties.ComputeResources".into()),
+            text: "Ec2Configuration:\n  - ImageType: ECS_AL2023".into(),
+        },
+        _ => Fix::Set {
+            inside: Some("compute_resources".into()),
+            text: "ec2_configuration {\n  image_type = \"ECS_AL2023\"\n}".into(),
+        },
+    };
+    Without::UnknownFix(
+        "no launch template and no image type: AWS Batch gives compute environments created since January 2026 ECS_AL2023 (IMDSv2 required), but one created before keeps its Amazon Linux 2 image (IMDSv1 allowed), and a configuration does not say when the environment was created (a plan that creates it does)".into(),
+        fix,
+    )
 }

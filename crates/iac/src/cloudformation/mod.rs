@@ -188,6 +188,8 @@ fn fact(cfn: &Cfn<'_>, it: &Item<'_>, items: &[Item<'_>], file: &str) -> Fact {
                             Some(_) => Val::Unknown { expr: None, why: "ImageType cannot be known".into() },
                         })
                         .collect(),
+                    false,
+                    rules::Syntax::CloudFormation,
                 ),
             }
         }

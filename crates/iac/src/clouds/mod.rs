@@ -151,6 +151,17 @@ pub fn judge_switch(f: &Fact, s: &Switch, projects: &[(String, String)]) -> Opti
     if (rule.role == Role::ProjectControl && unset) || checks.is_empty() {
         return None;
     }
+    if let Some(why) = rule.retired {
+        if rule.role == Role::ProjectControl {
+            return None;
+        }
+        let line = checks.iter().find(|c| !c.is_unset()).or(checks.first()).map_or(f.line, |c| c.line);
+        let written = match checks.iter().find(|c| !c.is_unset()) {
+            Some(c) => format!("{} = {} has no effect: ", rule.setting, shown(&c.value, c.via.as_deref())),
+            None => format!("{} is not set, and need not be: ", rule.setting),
+        };
+        return Some(Outcome::new(Verdict::Pass, format!("{written}{why}"), line, &f.fix));
+    }
     let mut o = judge(f, rule, checks);
     if rule.role == Role::Compensable && unset && o.verdict == Verdict::Fail {
         if let Some((_, by)) = projects.iter().find(|(scope, _)| *scope == s.scope) {
@@ -304,28 +315,40 @@ mod tests {
         assert_eq!(verdict("alicloud_instance", Val::Absent), Verdict::Fail);
         assert_eq!(verdict("oci_core_instance", Val::Other("true".into())), Verdict::Pass);
         assert_eq!(verdict("oci_core_instance", Val::Other("false".into())), Verdict::Fail);
+        // Google's legacy endpoints were shut down on 2020-09-30: nothing written can open them.
         assert_eq!(verdict("google_compute_instance", s("TRUE")), Verdict::Pass);
-        assert_eq!(verdict("google_compute_instance", Val::Absent), Verdict::Fail);
+        assert_eq!(verdict("google_compute_instance", Val::Absent), Verdict::Pass);
         assert_eq!(verdict("google_container_node_pool", Val::Absent), Verdict::Pass);
-        assert_eq!(verdict("google_container_node_pool", s("false")), Verdict::Fail);
+        assert_eq!(verdict("google_container_node_pool", s("false")), Verdict::Pass);
         let unknown = Val::Unknown { expr: Some("var.x".into()), why: "no value".into() };
-        assert_eq!(verdict("google_container_cluster", unknown), Verdict::Unknown);
+        assert_eq!(verdict("google_container_cluster", unknown.clone()), Verdict::Pass);
+        assert_eq!(verdict("oci_core_instance", unknown), Verdict::Unknown);
+    }
+
+    #[test]
+    fn google_reasons_say_the_endpoints_are_gone() {
+        let f = fact("google_compute_instance", vec![check(Val::Str("false".into()))]);
+        let o = crate::rules::judge(std::slice::from_ref(&f))[0].clone().unwrap_or_else(|| panic!("outcome"));
+        assert_eq!((o.verdict, o.fix), (Verdict::Pass, None));
+        assert!(o.reason.contains("has no effect") && o.reason.contains("2020-09-30"), "{}", o.reason);
+        let p = fact("google_compute_project_metadata", vec![check(Val::Str("true".into()))]);
+        assert!(crate::rules::judge(std::slice::from_ref(&p))[0].is_none(), "project metadata gets no record");
     }
 
     #[test]
     fn worst_check_wins_and_names_where() {
-        let mut pool = check(Val::Str("false".into()));
-        pool.inside = Some("node_pool[1]".into());
-        pool.container = true;
-        let f = fact("google_container_cluster", vec![check(Val::Absent), pool]);
+        let mut tpl = check(Val::Str("optional".into()));
+        tpl.inside = Some("instance_details.launch_details".into());
+        tpl.container = true;
+        let f = fact("oci_core_instance_configuration", vec![check(Val::Other("true".into())), tpl]);
         let o = crate::rules::judge(std::slice::from_ref(&f))[0].clone().unwrap_or_else(|| panic!("outcome"));
         assert_eq!(o.verdict, Verdict::Fail);
-        assert!(o.reason.starts_with("node_pool[1]: "), "{}", o.reason);
+        assert!(o.reason.starts_with("instance_details.launch_details: "), "{}", o.reason);
         assert_eq!(
             o.fix,
             Some(Fix::Set {
-                inside: Some("node_pool[1].node_config.metadata".into()),
-                text: "disable-legacy-endpoints = \"true\"".into()
+                inside: Some("instance_details.launch_details.instance_options".into()),
+                text: "are_legacy_imds_endpoints_disabled = true".into()
             })
         );
     }

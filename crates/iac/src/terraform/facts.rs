@@ -141,7 +141,7 @@ fn batch(inst: &Instance, all: &[Instance], body: &TBody, env: &Env<'_>) -> Fact
             .collect(),
         Err(why) => vec![Val::Unknown { expr: None, why }],
     };
-    FactKind::Dependent { templates, without: crate::rules::batch_default(image_types) }
+    FactKind::Dependent { templates, without: crate::rules::batch_default(image_types, false, Syntax::Terraform) }
 }
 
 /// A spot fleet's `launch_specification` blocks: instances that cannot set metadata options.
@@ -182,7 +182,7 @@ pub fn blocks_at<'a>(body: &'a TBody, env: &Env<'a>, path: &[&str]) -> Result<Ve
                     }
                     Some((_, Value::Map(m))) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
                     Some((_, Value::Null)) => Vec::new(),
-                    Some((a, Value::Unknown(w))) => {
+                    Some((a, Value::Unknown(w) | Value::Partial { why: w, .. })) => {
                         return Err(format!(
                             "dynamic \"{name}\" for_each `{}` cannot be known: {w}",
                             expr_text(&a.expr)
@@ -212,7 +212,9 @@ pub(super) fn val(v: &Value, expr: &Expression) -> Val {
     match v {
         Value::String(s) => Val::Str(s.clone()),
         Value::Null => Val::Null,
-        Value::Unknown(w) => Val::Unknown { expr: Some(expr_text(expr)), why: w.clone() },
+        Value::Unknown(w) | Value::Partial { why: w, .. } => {
+            Val::Unknown { expr: Some(expr_text(expr)), why: w.clone() }
+        }
         other => Val::Other(other.as_text().unwrap_or_else(|| format!("{other:?}"))),
     }
 }
@@ -246,7 +248,7 @@ fn own(inst: &Instance, body: &TBody, env: &Env<'_>, name: &str) -> Own {
         Value::List(l) => l.into_iter().next().map(|v| (Value::Number(0.0), v)),
         Value::Map(m) => m.into_iter().next().map(|(k, v)| (Value::String(k), v)),
         Value::Null => None,
-        Value::Unknown(w) => {
+        Value::Unknown(w) | Value::Partial { why: w, .. } => {
             return Own::Unknown {
                 why: format!("dynamic \"{name}\" for_each `{}` cannot be known: {w}", expr_text(&for_each.expr)),
                 line: d.line,
