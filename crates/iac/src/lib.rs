@@ -12,6 +12,7 @@
 pub mod cloudformation;
 pub mod clouds;
 pub mod discover;
+pub mod input;
 pub mod karpenter;
 pub mod plan;
 pub mod plan_clouds;
@@ -21,7 +22,6 @@ pub mod terraform;
 pub mod tree;
 pub mod verdict;
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use verdict::{Record, Verdict};
@@ -74,8 +74,8 @@ pub fn run(cfg: &IacConfig) -> anyhow::Result<CheckStatus> {
         return Ok(CheckStatus::Failed);
     }
     let stdin = if cfg.paths.iter().any(|p| p.as_os_str() == "-") {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).map_err(|e| anyhow::anyhow!("reading standard input: {e}"))?;
+        let text = input::read_to_cap(std::io::stdin().lock(), input::MAX_DOCUMENT_BYTES)
+            .map_err(|e| anyhow::anyhow!("reading standard input: {e}"))?;
         Some(text)
     } else {
         None
@@ -166,7 +166,7 @@ pub fn check_inputs(paths: &[PathBuf], stdin: Option<&str>) -> Checked {
     out.records.extend(tf.records);
     out.unresolved.extend(tf.unresolved);
     for doc in &inputs.documents {
-        let text = match std::fs::read_to_string(doc) {
+        let text = match input::read_capped(doc, input::MAX_DOCUMENT_BYTES) {
             Ok(t) => t,
             Err(e) => {
                 out.records.push(Record::parse_error(doc, 1, e.to_string()));

@@ -28,6 +28,7 @@ pub fn call(name: &str, args: &[Value]) -> Option<Value> {
     Some(match (name, args) {
         ("lower", [_]) => Value::String(text(0)?.to_lowercase()),
         ("upper", [_]) => Value::String(text(0)?.to_uppercase()),
+        ("title", [_]) => Value::String(title(&text(0)?)),
         ("trimspace", [_]) => Value::String(text(0)?.trim().to_string()),
         ("tostring", [_]) => Value::String(text(0)?),
         ("tobool", [v]) => match v.as_text()?.as_str() {
@@ -153,4 +154,19 @@ fn flatten(l: &[Value], depth: usize) -> Option<Vec<Value>> {
         }
     }
     Some(out)
+}
+
+/// `title()`: the first letter of each word upper-cased (words split at non-letters).
+fn title(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut start = true;
+    for c in s.chars() {
+        if start && c.is_alphabetic() {
+            out.extend(c.to_uppercase());
+        } else {
+            out.push(c);
+        }
+        start = !c.is_alphanumeric();
+    }
+    out
 }

@@ -50,7 +50,8 @@ impl Loader {
             return m.clone();
         }
         let mut out = BTreeMap::new();
-        let text = std::fs::read_to_string(dir.join(".terraform/modules/modules.json")).unwrap_or_default();
+        let manifest = dir.join(".terraform/modules/modules.json");
+        let text = crate::input::read_capped(&manifest, crate::input::MAX_DOCUMENT_BYTES).unwrap_or_default();
         if let Ok(doc) = tree::parse(&text) {
             for m in doc.get("Modules").and_then(tree::Node::as_seq).unwrap_or_default() {
                 let (Some(key), Some(d)) =

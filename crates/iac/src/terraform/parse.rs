@@ -94,8 +94,10 @@ impl Lines {
     }
 }
 
+/// A Terraform file's text (at most [`crate::input::MAX_TERRAFORM_BYTES`]).
 pub fn read(file: &Path) -> Result<String, ParseError> {
-    std::fs::read_to_string(file).map_err(|source| ParseError::Io { file: file.to_path_buf(), source })
+    crate::input::read_capped(file, crate::input::MAX_TERRAFORM_BYTES)
+        .map_err(|source| ParseError::Io { file: file.to_path_buf(), source })
 }
 
 /// Parses one HCL file (`.tf` or `.tfvars`).
