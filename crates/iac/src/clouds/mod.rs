@@ -30,21 +30,15 @@
 //!   is false"; an instance launched with `instance_configuration_id` takes the fields it does not
 //!   set from it, and `oci_core_instance_pool` launches only from it
 //!   (<https://registry.terraform.io/providers/oracle/oci/latest/docs/resources/core_instance_configuration>).
-//! - google `google_compute_instance` / `google_compute_instance_template`: the `metadata` map;
-//!   Compute Engine's predefined key `disable-legacy-endpoints` ("Legacy endpoints are
-//!   deprecated, always set disable-legacy-endpoints=TRUE";
-//!   <https://cloud.google.com/compute/docs/metadata/predefined-metadata-keys>); without it
-//!   the legacy endpoints follow the project metadata, which a configuration may not manage.
-//!   `google_compute_instance_from_template`: "all arguments from google_compute_instance are
-//!   supported as a way to override the properties in the template"
-//!   (<https://registry.terraform.io/providers/hashicorp/google/latest/docs/resources/compute_instance_from_template>).
-//!   Project metadata (`google_compute_project_metadata`, `google_compute_project_metadata_item`)
-//!   applies to every VM of the project; a VM's own key wins ("if you set the same key for both
-//!   your project and instance metadata, Compute Engine will use the instance metadata").
-//! - google `google_container_node_pool` / `google_container_cluster`: `node_config { metadata }`;
-//!   "From GKE 1.12 onwards, disable-legacy-endpoints is set to true by the API"
-//!   (<https://registry.terraform.io/providers/hashicorp/google/latest/docs/resources/container_cluster#metadata>,
-//!   <https://cloud.google.com/kubernetes-engine/docs/how-to/protecting-cluster-metadata>).
+//! - google: Compute Engine shut the legacy `/0.1/` and `/computeMetadata/v1beta1/` endpoints down
+//!   on 2020-09-30 ("Compute Engine v0.1 and v1beta1 metadata server endpoints", deprecated
+//!   2019-09-30, shutdown 2020-09-30: <https://cloud.google.com/compute/docs/deprecations>);
+//!   `/computeMetadata/v1/` answers only requests with `Metadata-Flavor: Google`. The
+//!   `disable-legacy-endpoints` key (instance `metadata`, GKE `node_config.metadata`, project
+//!   metadata) has nothing left to switch: every Google VM, template and node pool passes
+//!   ([`Rule::retired`]), and project metadata gets no record.
+//! - Alibaba and OCI defaults re-checked in December 2026 (ECS API `HttpTokens` "Default value:
+//!   optional"; OCI `areLegacyImdsEndpointsDisabled` "Default is false"): unchanged.
 
 mod table;
 

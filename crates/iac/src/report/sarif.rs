@@ -50,13 +50,13 @@ const RULES: &[(&str, &str, &str, &str)] = &[
         "IMDS-GCP-001",
         "gcp-legacy-metadata-allowed",
         "Google Cloud legacy metadata endpoints (/0.1/, /computeMetadata/v1beta1/) are enabled",
-        "Set metadata disable-legacy-endpoints = \"true\" (GKE: in node_config.metadata, or leave it unset for the GKE 1.12+ default).",
+        "Never raised since Google shut the legacy endpoints down on 2020-09-30 (Compute Engine deprecations); kept so that existing alerts keep their rule.",
     ),
     (
         "IMDS-GCP-002",
         "gcp-metadata-unknown",
         "Whether Google Cloud legacy metadata endpoints are enabled cannot be known statically",
-        "Make the value known before deploy, or set disable-legacy-endpoints = \"true\" literally.",
+        "Never raised since Google shut the legacy endpoints down on 2020-09-30 (Compute Engine deprecations).",
     ),
 ];
 
