@@ -9,13 +9,14 @@
 //! (Alibaba `http_tokens`, OCI legacy endpoints, Google `disable-legacy-endpoints`) are judged
 //! the same way in Terraform and plans (`clouds`).
 
+pub mod aws_types;
 pub mod cloudformation;
 pub mod clouds;
 pub mod discover;
+pub mod fact;
 pub mod input;
 pub mod karpenter;
 pub mod plan;
-pub mod plan_clouds;
 pub mod report;
 pub mod rules;
 pub mod terraform;

@@ -40,11 +40,12 @@
 //! - Alibaba and OCI defaults re-checked in December 2026 (ECS API `HttpTokens` "Default value:
 //!   optional"; OCI `areLegacyImdsEndpointsDisabled` "Default is false"): unchanged.
 
-mod table;
+pub mod table;
 
 pub use table::{RULES, Role, Rule, Want, rule};
 
-use crate::rules::{Fact, FactKind, Outcome, Target, Val};
+pub use crate::fact::{Check, Switch};
+use crate::fact::{Fact, FactKind, Outcome, Val};
 use crate::verdict::{Fix, Verdict};
 
 /// Whose metadata service a resource type runs (from its Terraform type prefix).
@@ -69,51 +70,6 @@ impl Cloud {
         } else {
             Cloud::Aws
         }
-    }
-}
-
-/// A resource of another cloud as the rule sees it.
-#[derive(Debug, Clone)]
-pub struct Switch {
-    pub rule: &'static Rule,
-    /// The places the setting is (or is not) written.
-    pub checks: Vec<Check>,
-    /// Launch templates named (Alibaba): their verdict when no check writes anything.
-    pub templates: Vec<Target>,
-    /// The project (and provider) a project-wide control applies to.
-    pub scope: String,
-}
-
-impl Switch {
-    /// Nothing written (not even the block or map the setting goes in, which would replace the
-    /// template's) and templates named: the templates decide.
-    pub fn inherits(&self) -> bool {
-        !self.templates.is_empty() && self.checks.iter().all(|c| c.is_unset() && !c.container)
-    }
-}
-
-/// One place a resource writes (or does not write) the setting.
-#[derive(Debug, Clone)]
-pub struct Check {
-    /// Where it lives when it is not where the rule says, e.g. `node_pool[1]` (a cluster's
-    /// inline node pools); prefixed to reasons and fixes.
-    pub inside: Option<String>,
-    pub value: Val,
-    /// The expression the value was computed from, when it is not a literal.
-    pub via: Option<String>,
-    /// The setting's line when written, else the container's or the resource's.
-    pub line: usize,
-    /// Alibaba `http_endpoint` (`Absent` elsewhere).
-    pub endpoint: Val,
-    /// The container the setting goes in (block or map) is written: the fix is one line.
-    pub container: bool,
-}
-
-impl Check {
-    /// The setting is not written (and the metadata service is not turned off): a launch
-    /// template or project control may decide.
-    pub fn is_unset(&self) -> bool {
-        matches!(self.value, Val::Absent | Val::Null) && self.endpoint != Val::Str("disabled".into())
     }
 }
 

@@ -6,9 +6,9 @@
 use hcl_edit::expr::{Expression, ObjectKey};
 
 use super::eval::{Env, Value, expr_text};
-use super::facts::{blocks_at, targets, val};
 use super::modules::Instance;
 use super::parse::{TAttr, TBody};
+use super::reading::{blocks_at, targets, val};
 use crate::clouds::{Check, Rule, Switch};
 use crate::rules::{Fact, FactKind, Syntax, Val};
 use crate::verdict::{Fix, display_path};

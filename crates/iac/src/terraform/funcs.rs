@@ -1,7 +1,7 @@
 //! The few pure Terraform functions that show up around `http_tokens`. `None` means "not
 //! evaluated here" and the caller reports the call as unknown.
 
-use super::eval::Value;
+use super::value::Value;
 
 pub fn call(name: &str, args: &[Value]) -> Option<Value> {
     // try() and coalesce() can succeed with some unknown arguments; the rest need all known.

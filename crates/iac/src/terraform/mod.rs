@@ -11,8 +11,10 @@ pub mod lenient;
 pub mod loader;
 pub mod modules;
 pub mod parse;
+pub mod reading;
 pub mod refs;
 pub mod types;
+pub mod value;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

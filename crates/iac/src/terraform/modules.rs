@@ -10,22 +10,6 @@ use super::eval::{Caller, Env, ModuleOutputs, ModuleScope, Value, expr_text};
 use super::loader::{Loader, Problem, Source, Unfollowed, normalize, source};
 use super::parse::{TBlock, TBody};
 
-/// Resource types the rules look at.
-pub const TYPES: &[&str] = &[
-    "aws_instance",
-    "aws_launch_template",
-    "aws_launch_configuration",
-    "aws_autoscaling_group",
-    "aws_eks_node_group",
-    "aws_ec2_instance_metadata_defaults",
-    "aws_ami",
-    "aws_spot_instance_request",
-    "aws_spot_fleet_request",
-    "aws_ec2_fleet",
-    "aws_batch_compute_environment",
-    "aws_imagebuilder_infrastructure_configuration",
-];
-
 const MAX_MODULE_DEPTH: usize = 16;
 
 /// One resource instance after expansion.
@@ -185,7 +169,7 @@ pub fn expand(
         let [rtype, name] = r.labels.as_slice() else {
             continue;
         };
-        if !TYPES.contains(&rtype.as_str()) && crate::clouds::rule(rtype).is_none() {
+        if !crate::aws_types::judged_in_terraform(rtype) {
             continue;
         }
         for (key, count_index, each, unknown) in expansion(&r.body, &Env::module(&scope)) {
