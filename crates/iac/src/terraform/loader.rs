@@ -248,3 +248,21 @@ pub fn normalize(p: &Path) -> PathBuf {
     }
     if out.as_os_str().is_empty() { PathBuf::from(".") } else { out }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_keeps_leading_parent_dirs() {
+        assert_eq!(normalize(Path::new("../../x")), PathBuf::from("../../x"));
+        assert_eq!(normalize(Path::new("a/b/../../../x/./y")), PathBuf::from("../x/y"));
+        assert_eq!(normalize(Path::new("a/./")), PathBuf::from("a"));
+    }
+
+    #[test]
+    fn manifest_keys_leave_instance_keys_out() {
+        assert_eq!(module_key("module.a[\"x.y]\"].module.b[0]."), vec!["a", "b"]);
+        assert_eq!(module_key(""), Vec::<&str>::new());
+    }
+}
