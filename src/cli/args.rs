@@ -232,7 +232,13 @@ pub struct IacArgs {
     #[arg(long)]
     pub show_pass: bool,
 
-    /// Human format: print the findings only, without the summary.
+    /// Human format: print the findings only, without the summary or the coverage note.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+
+    /// Human format: list the module calls that were not followed (remote sources that
+    /// `terraform init` has not installed; their resources were not checked). With --strict,
+    /// any such call fails the check.
+    #[arg(long)]
+    pub show_unresolved: bool,
 }

@@ -2,8 +2,8 @@
 //! `change.after`, `after_unknown` → unknown, and the `configuration` section to tell a value
 //! the configuration writes from one the provider computes (not written: the default holds).
 
+use super::planned::{Planned, after_apply, is_true, refs, targets};
 use crate::clouds::{Check, Rule, Switch};
-use crate::plan::{Planned, after_apply, is_true, refs, targets};
 use crate::rules::{Fact, FactKind, Syntax, Val};
 use crate::terraform::clouds::GCP_KEY;
 use crate::tree::{Kind, Node};

@@ -5,6 +5,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+mod clouds;
+mod planned;
+
+use planned::{Planned, after_apply, config_index, first, is_true, planned, refs, targets};
+
 use crate::rules::{self, Fact, FactKind, Options, Own, Syntax, Target, Val, Without};
 use crate::tree::Node;
 use crate::verdict::{Fix, Record, display_path};
@@ -12,94 +17,6 @@ use crate::verdict::{Fix, Record, display_path};
 pub fn is_plan(root: &Node) -> bool {
     root.get("resource_changes").is_some()
         || (root.get("format_version").is_some() && root.get("planned_values").is_some())
-}
-
-/// Resource types the rule judges (the same as in a Terraform configuration).
-const TYPES: &[&str] = &[
-    "aws_launch_template",
-    "aws_launch_configuration",
-    "aws_ec2_instance_metadata_defaults",
-    "aws_ami",
-    "aws_instance",
-    "aws_autoscaling_group",
-    "aws_eks_node_group",
-    "aws_spot_instance_request",
-    "aws_spot_fleet_request",
-    "aws_ec2_fleet",
-    "aws_batch_compute_environment",
-    "aws_imagebuilder_infrastructure_configuration",
-];
-
-pub(crate) fn is_true(n: Option<&Node>) -> bool {
-    n.and_then(Node::as_str) == Some("true")
-}
-
-fn first(n: Option<&Node>) -> Option<&Node> {
-    match n?.as_seq() {
-        Some(s) => s.first(),
-        None => n,
-    }
-}
-
-/// Configuration resources by address (module prefix included, no instance keys).
-fn config_index<'a>(module: &'a Node, prefix: &str, depth: usize, out: &mut BTreeMap<String, &'a Node>) {
-    if depth > 32 {
-        return;
-    }
-    for r in module.get("resources").and_then(Node::as_seq).unwrap_or_default() {
-        if let Some(a) = r.get("address").and_then(Node::as_str) {
-            out.insert(format!("{prefix}{a}"), r);
-        }
-    }
-    for (k, call) in module.get("module_calls").and_then(Node::as_map).unwrap_or_default() {
-        if let (Some(name), Some(m)) = (k.as_str(), call.get("module")) {
-            config_index(m, &format!("{prefix}module.{name}."), depth + 1, out);
-        }
-    }
-}
-
-/// `module.a[0].aws_instance.x["k"]` → (`module.a.`, `module.a.aws_instance.x`).
-fn strip_keys(address: &str) -> (String, String) {
-    let mut out = String::new();
-    let mut depth = 0usize;
-    for c in address.chars() {
-        match c {
-            '[' => depth += 1,
-            ']' => depth = depth.saturating_sub(1),
-            _ if depth == 0 => out.push(c),
-            _ => {}
-        }
-    }
-    let parts: Vec<&str> = out.split('.').collect();
-    let prefix = if parts.len() > 2 { format!("{}.", parts[..parts.len() - 2].join(".")) } else { String::new() };
-    (prefix, out)
-}
-
-/// The references of an expression in the configuration, e.g.
-/// `expressions.launch_template[0].id.references`.
-pub(crate) fn refs<'a>(expr: Option<&'a Node>, path: &[&str]) -> Vec<&'a str> {
-    let mut n = expr;
-    for p in path {
-        n = first(n).and_then(|x| x.get(p));
-    }
-    n.and_then(|x| x.get("references"))
-        .and_then(Node::as_seq)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(Node::as_str)
-        .collect()
-}
-
-/// One planned resource: its change and its configuration expressions.
-pub(crate) struct Planned<'a> {
-    pub(crate) address: &'a str,
-    pub(crate) rtype: &'a str,
-    pub(crate) line: usize,
-    prefix: String,
-    base: String,
-    pub(crate) after: Option<&'a Node>,
-    pub(crate) unknown: Option<&'a Node>,
-    pub(crate) conf: Option<&'a Node>,
 }
 
 pub fn check(file: &Path, root: &Node) -> Vec<Record> {
@@ -122,46 +39,15 @@ pub fn check(file: &Path, root: &Node) -> Vec<Record> {
         .collect()
 }
 
-/// A resource change the plan keeps (not a deletion, not a data source) of a judged type.
-fn planned<'a>(rc: &'a Node, config: &BTreeMap<String, &'a Node>) -> Option<Planned<'a>> {
-    let change = rc.get("change");
-    let actions: Vec<&str> = change
-        .and_then(|c| c.get("actions"))
-        .and_then(Node::as_seq)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(Node::as_str)
-        .collect();
-    if actions == ["delete"] || rc.get("mode").and_then(Node::as_str) == Some("data") {
-        return None;
-    }
-    let address = rc.get("address").and_then(Node::as_str)?;
-    let rtype =
-        rc.get("type").and_then(Node::as_str).filter(|t| TYPES.contains(t) || crate::clouds::rule(t).is_some())?;
-    let (prefix, base) = strip_keys(address);
-    Some(Planned {
-        address,
-        rtype,
-        line: rc.line,
-        conf: config.get(&base).and_then(|c| c.get("expressions")),
-        prefix,
-        base,
-        after: change.and_then(|c| c.get("after")),
-        unknown: change.and_then(|c| c.get("after_unknown")),
-    })
-}
-
 // Over 80 lines on purpose: one arm per resource type, so the type table (mirrored by the
 // README's rule table) reads in one place.
 fn fact(p: &Planned<'_>, all: &[Planned<'_>], file: &str) -> Fact {
     if let Some(rule) = crate::clouds::rule(p.rtype) {
-        return crate::plan_clouds::fact(p, all, file, rule);
+        return clouds::fact(p, all, file, rule);
     }
     let lt = |path: &[&str]| refs(p.conf, path);
     let mut fix = Fix::TerraformBlock;
-    if ["aws_spot_fleet_request", "aws_ec2_fleet", "aws_batch_compute_environment", "aws_autoscaling_group"]
-        .contains(&p.rtype)
-    {
+    if crate::aws_types::terraform(p.rtype).is_some_and(|t| t.fix_through_template) {
         fix = Fix::UseLaunchTemplate;
     }
     let kind = match p.rtype {
@@ -223,7 +109,7 @@ fn fact(p: &Planned<'_>, all: &[Planned<'_>], file: &str) -> Fact {
                     .collect();
                 FactKind::Dependent {
                     templates: targets(p, all, &r, "aws_launch_template"),
-                    without: crate::rules::batch_default(image_types),
+                    without: crate::rules::batch_default(image_types, p.created, rules::Syntax::Terraform),
                 }
             }
         }
@@ -266,7 +152,7 @@ fn fact(p: &Planned<'_>, all: &[Planned<'_>], file: &str) -> Fact {
         file: file.to_string(),
         line: p.line,
         syntax: Syntax::Terraform,
-        block: (p.rtype == "aws_imagebuilder_infrastructure_configuration").then_some("instance_metadata_options"),
+        block: crate::aws_types::terraform(p.rtype).and_then(|t| t.block).map(|(tf, _)| tf),
         default_required: false,
         fix,
         kind,
@@ -278,10 +164,6 @@ fn found(t: Target) -> Vec<usize> {
         Target::Found(i) => i,
         _ => Vec::new(),
     }
-}
-
-pub(crate) fn after_apply() -> Val {
-    Val::Unknown { expr: None, why: "known only after apply (after_unknown)".into() }
 }
 
 fn scalar(n: &Node) -> Val {
@@ -331,28 +213,4 @@ fn own(p: &Planned<'_>, inherits: bool, block: &str) -> Own {
         line: e.get_entry("http_tokens").map_or(p.line, |(k, _)| k.line),
         empty: e.as_map().is_some_and(<[_]>::is_empty),
     })
-}
-
-/// Resolves configuration references (`aws_launch_template.lt[0].id`) to planned resources
-/// of `rtype` in the same module.
-pub(crate) fn targets(p: &Planned<'_>, all: &[Planned<'_>], refs: &[&str], rtype: &str) -> Vec<Target> {
-    let mut seen = Vec::new();
-    let mut out = Vec::new();
-    for r in refs {
-        // "aws_launch_template.lt[0].id" → "aws_launch_template.lt"
-        let parts: Vec<&str> = r.splitn(3, '.').take(2).collect();
-        let name = strip_keys(&parts.join(".")).1;
-        if !name.starts_with(&format!("{rtype}.")) || seen.contains(&name) {
-            continue;
-        }
-        seen.push(name.clone());
-        let target = format!("{}{name}", p.prefix);
-        let idx: Vec<usize> = all.iter().enumerate().filter(|(_, t)| t.base == target).map(|(i, _)| i).collect();
-        out.push(if idx.is_empty() {
-            Target::Unresolved(format!("{rtype} {target} is not in this plan"))
-        } else {
-            Target::Found(idx)
-        });
-    }
-    out
 }
