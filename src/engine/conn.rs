@@ -3,11 +3,14 @@
 
 use std::collections::VecDeque;
 
+use super::dedup::{Held, Member, Settle};
+use super::doubt::Doubt;
 use super::{EngineEvent, EngineStats, Shared};
 use crate::classify::{Classified, classify_head};
 use crate::decode::Segment;
 use crate::endpoint::Hint;
 use crate::event::{Imds, Network, Outcome, RequestRecord, Version};
+use crate::flow::accept::{Reject, Tcp, Verdict};
 use crate::flow::reassembly::{Budget, Chunk, ReasmStats, Stream};
 use crate::flow::table::Activity;
 use crate::flow::{Direction, FlowKey};
@@ -37,12 +40,18 @@ struct Pending {
     record: RequestRecord,
     sent: Timestamp,
     head_method: bool,
-    /// The same request seen on another flow (a NATed copy): matched, never reported.
-    duplicate: bool,
+    /// Its place among copies of the same request on other flows (NAT): decides at
+    /// settlement which copy is reported (engine/dedup.rs).
+    group: Option<Member>,
 }
 
 #[derive(Debug)]
 pub struct Conn {
+    /// What Linux's acceptance checks need to know of both ends (flow/accept.rs).
+    tcp: Tcp,
+    /// A segment per direction (to the server, to the client) that acknowledged data the
+    /// capture never showed, held until the capture tells (engine/doubt.rs).
+    doubts: [Option<Box<Doubt>>; 2],
     c2s: Stream,
     s2c: Stream,
     req: HttpStream,
@@ -73,6 +82,8 @@ impl Activity for Conn {
 impl Conn {
     pub fn new(ts: Timestamp, hint: Option<Hint>) -> Conn {
         Conn {
+            tcp: Tcp::default(),
+            doubts: [None, None],
             c2s: Stream::checking_overlaps(),
             s2c: Stream::default(),
             req: HttpStream::new(Role::Request),
@@ -91,6 +102,56 @@ impl Conn {
     /// Feeds one segment of this connection. Returns true when it carried a new IMDSv1
     /// request (the engine then settles the same client's undelivered token answers).
     pub fn on_segment(&mut self, seg: &Segment<'_>, dir: Direction, cx: &mut Ctx<'_>) -> bool {
+        // Issue 23, class 3: a segment the receiving kernel discards never enters the stream.
+        let stripped;
+        let seg = match self.tcp.check(seg, dir == Direction::ToServer, &mut cx.sh.stats.accept) {
+            Verdict::Accept => seg,
+            Verdict::SynOnly => {
+                stripped = Segment { payload: &[], urgent: None, ..*seg };
+                &stripped
+            }
+            Verdict::Drop(Reject::AckUnsent) => {
+                self.hold(seg, dir, cx.sh);
+                return false;
+            }
+            Verdict::Drop(_) => return false,
+        };
+        let new_v1 = self.process(seg, dir, cx);
+        new_v1 | self.resolve(seg, dir, cx)
+    }
+
+    /// Holds a segment whose ACK covers data the capture never showed (engine/doubt.rs).
+    fn hold(&mut self, seg: &Segment<'_>, dir: Direction, sh: &mut Shared) {
+        let (Some(ack), i) = (seg.ack, dir as usize) else { return };
+        if let Some(old) = self.doubts[i].take() {
+            old.release(&mut sh.ooo_budget);
+        }
+        self.doubts[i] = Doubt::hold(seg, ack, &mut sh.ooo_budget);
+    }
+
+    /// After an accepted segment: a held one of the same sender that it covers was a decoy;
+    /// one of the other sender whose ACK it now shows sent was genuine, and is replayed.
+    fn resolve(&mut self, seg: &Segment<'_>, dir: Direction, cx: &mut Ctx<'_>) -> bool {
+        let (i, other) = (dir as usize, 1 - dir as usize);
+        if self.doubts[i].as_ref().is_some_and(|d| d.superseded_by(seg))
+            && let Some(d) = self.doubts[i].take()
+        {
+            d.release(&mut cx.sh.ooo_budget);
+        }
+        let sent = self.tcp.sent_up_to(dir == Direction::ToServer);
+        if self.closed_at.is_some() || self.doubts[other].as_ref().is_none_or(|d| after(d.ack, sent)) {
+            return false;
+        }
+        let Some(d) = self.doubts[other].take() else { return false };
+        cx.sh.stats.accept.replayed += 1;
+        let back = if dir == Direction::ToServer { Direction::ToClient } else { Direction::ToServer };
+        let new_v1 = self.on_segment(&d.segment(true), back, cx);
+        d.release(&mut cx.sh.ooo_budget);
+        new_v1
+    }
+
+    /// Takes an accepted segment.
+    fn process(&mut self, seg: &Segment<'_>, dir: Direction, cx: &mut Ctx<'_>) -> bool {
         let mut new_v1 = false;
         self.last_seen = cx.ts;
         let answered = match dir {
@@ -108,16 +169,17 @@ impl Conn {
                     self.push_request(c, Some(seg.seq), seg.ttl, cx);
                 }
                 self.note_conflict(cx.sh);
-                if seg.fin && !self.c2s.fin {
-                    self.client_gave_up(seg.ack, cx);
-                }
+                // Issue 23, class 2: after its FIN (shutdown(SHUT_WR)) the client still reads;
+                // what waits stays waiting for its answer.
                 self.c2s.fin |= seg.fin;
                 answered
             }
             Direction::ToClient => {
                 let answered = self.read_answers(seg, cx.sh);
                 self.answers_seen |= !answered.is_empty() || !self.unconfirmed.is_empty();
-                if seg.fin || (seg.rst && self.answers_seen) {
+                // A FIN that answers the client's own FIN is an ordinary close: what still
+                // waits stays waiting (settled `no_response` at the close).
+                if (seg.fin && !self.c2s.fin) || (seg.rst && self.answers_seen) {
                     // After its FIN the server can send nothing more, and a reset after an
                     // earlier answer is a close with the next request unread (`Connection:
                     // close`, the keep-alive race): what still waits was never processed.
@@ -180,19 +242,6 @@ impl Conn {
     pub fn settle_unconfirmed(&mut self, cx: &mut Ctx<'_>) {
         while let Some((p, _, _)) = self.unconfirmed.pop_front() {
             cx.sh.stats.answers_not_delivered += 1;
-            emit(p, None, Outcome::NoResponse, cx);
-        }
-    }
-
-    /// The client closed its side (FIN): what it has not acknowledged by now it never will
-    /// read, so requests still waiting are settled `no_response` at once instead of at the
-    /// idle timeout. Answers that arrive later for them are skipped (counted as orphans).
-    fn client_gave_up(&mut self, ack: Option<u32>, cx: &mut Ctx<'_>) {
-        let _ = ack; // `confirm` already took what this FIN's ACK covers
-        self.settle_unconfirmed(cx);
-        while let Some(p) = self.pending.pop_front() {
-            self.orphans += 1;
-            cx.sh.stats.abandoned += 1;
             emit(p, None, Outcome::NoResponse, cx);
         }
     }
@@ -295,6 +344,18 @@ impl Conn {
         if self.closed_at.is_some() {
             return;
         }
+        // Held bytes the capture never settled are read (engine/doubt.rs); a held FIN is not.
+        for dir in [Direction::ToServer, Direction::ToClient] {
+            if let Some(d) = self.doubts[dir as usize].take() {
+                if d.has_data() {
+                    self.process(&d.segment(false), dir, cx);
+                }
+                d.release(&mut cx.sh.ooo_budget);
+            }
+        }
+        if self.closed_at.is_some() {
+            return;
+        }
         // Read what waited behind holes: a request there still counts (unanswered).
         let mut requests = self.read_requests(cx.sh, |c2s, budget, reasm, f| c2s.finish(budget, reasm, f));
         let sh = &mut *cx.sh;
@@ -334,11 +395,16 @@ impl Conn {
 
     /// Queues a classified request for its answer.
     fn push_request(&mut self, c: Classified, seq: Option<u32>, ttl: u8, cx: &mut Ctx<'_>) {
-        let (key, ts) = (&cx.key, cx.ts);
-        let duplicate = seq.is_some_and(|seq| {
+        let (key, ts) = (cx.key, cx.ts);
+        let mut released = Vec::new();
+        let group = seq.map(|seq| {
             let fp = cx.sh.dedup.fingerprint(key.server, seq, &c);
-            cx.sh.dedup.seen_elsewhere(fp, key, ttl, ts)
+            cx.sh.dedup.join(fp, &key, ttl, ts, &mut released)
         });
+        for h in released {
+            send(h, cx);
+        }
+        let duplicate = group.is_some_and(|m| !m.is_first());
         let head_method = c.method == "HEAD";
         let mut record = RequestRecord {
             timestamp: ts,
@@ -367,13 +433,13 @@ impl Conn {
         if self.s2c.fin {
             // The server closed first: this request was never processed.
             record.imds.outcome = Outcome::ServerClosed;
-            let p = Pending { record, sent: ts, head_method, duplicate };
+            let p = Pending { record, sent: ts, head_method, group };
             return emit(p, None, Outcome::ServerClosed, cx);
         }
         if cx.sh.announce_pending && record.imds.version == Version::TokenRequest && !duplicate {
             (cx.out)(EngineEvent::TokenPending { key: cx.key, record: Box::new(record.clone()) });
         }
-        self.pending.push_back(Pending { record, sent: ts, head_method, duplicate });
+        self.pending.push_back(Pending { record, sent: ts, head_method, group });
         if self.pending.len() > MAX_PENDING
             && let Some(p) = self.pending.pop_front()
         {
@@ -384,12 +450,14 @@ impl Conn {
     }
 }
 
-/// Completes a request with its answer (or its lack) and hands it on.
+/// `a` is after `b` in sequence space.
+fn after(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) > 0
+}
+
+/// Completes a request with its answer (or its lack) and hands it on, unless a copy of it
+/// on another flow is the one reported (engine/dedup.rs).
 fn emit(p: Pending, status: Option<u16>, outcome: Outcome, cx: &mut Ctx<'_>) {
-    if p.duplicate {
-        cx.sh.stats.duplicates_suppressed += 1;
-        return;
-    }
     let mut record = p.record;
     record.imds.status = status;
     record.imds.outcome = outcome;
@@ -397,6 +465,31 @@ fn emit(p: Pending, status: Option<u16>, outcome: Outcome, cx: &mut Ctx<'_>) {
     if status.is_some() {
         record.imds.response_ms = Some(cx.ts.micros_since(p.sent) as f64 / 1000.0);
     }
+    let record = Box::new(record);
+    if let Some(m) = p.group {
+        let dedup = &mut cx.sh.dedup;
+        match dedup.settle(m, status.is_some()) {
+            Settle::Report => {
+                if m.is_first() && status.is_some() && dedup.take_dropped(m) {
+                    cx.sh.stats.duplicates_suppressed += 1;
+                }
+            }
+            Settle::Suppress => {
+                cx.sh.stats.duplicates_suppressed += 1;
+                return;
+            }
+            Settle::Hold => return dedup.hold(m, cx.key, record, cx.ts),
+            Settle::Swap(held) => {
+                cx.sh.stats.duplicates_suppressed += 1;
+                return send(held, cx);
+            }
+        }
+    }
+    send((cx.key, record), cx);
+}
+
+/// Hands a finished record on.
+fn send((key, record): Held, cx: &mut Ctx<'_>) {
     cx.sh.stats.requests += 1;
-    (cx.out)(EngineEvent::Request { key: cx.key, record: Box::new(record) });
+    (cx.out)(EngineEvent::Request { key, record });
 }

@@ -10,6 +10,7 @@
 
 mod conn;
 mod dedup;
+mod doubt;
 mod stats;
 
 use conn::{Conn, Ctx};
@@ -248,7 +249,8 @@ impl Engine {
                 c.close(Outcome::NoResponse, &mut Ctx { key: k, ts: now, sh: &mut self.shared, out: &mut *out });
             }
         }
-        self.shared.dedup.expire(now);
+        let held = self.shared.dedup.expire(now);
+        report_held(held, &mut self.shared, out);
         self.defrag.expire(now);
         self.shared.stats.frag = self.defrag.stats;
     }
@@ -259,5 +261,15 @@ impl Engine {
         for (k, mut c) in self.flows.drain() {
             c.close(Outcome::NoResponse, &mut Ctx { key: k, ts: now, sh: &mut self.shared, out: &mut *out });
         }
+        let held = self.shared.dedup.release_all();
+        report_held(held, &mut self.shared, out);
+    }
+}
+
+/// Reports records the dedup table held back (engine/dedup.rs) and now lets go.
+fn report_held(held: Vec<dedup::Held>, sh: &mut Shared, out: &mut dyn FnMut(EngineEvent)) {
+    for (key, record) in held {
+        sh.stats.requests += 1;
+        out(EngineEvent::Request { key, record });
     }
 }
