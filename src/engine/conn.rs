@@ -110,10 +110,7 @@ impl Conn {
                 stripped = Segment { payload: &[], urgent: None, ..*seg };
                 &stripped
             }
-            Verdict::Drop(Reject::AckUnsent) => {
-                self.hold(seg, dir, cx.sh);
-                return false;
-            }
+            Verdict::Drop(Reject::AckUnsent) => return self.hold(seg, dir, cx),
             Verdict::Drop(_) => return false,
         };
         let new_v1 = self.process(seg, dir, cx);
@@ -121,12 +118,33 @@ impl Conn {
     }
 
     /// Holds a segment whose ACK covers data the capture never showed (engine/doubt.rs).
-    fn hold(&mut self, seg: &Segment<'_>, dir: Direction, sh: &mut Shared) {
-        let (Some(ack), i) = (seg.ack, dir as usize) else { return };
-        if let Some(old) = self.doubts[i].take() {
-            old.release(&mut sh.ooo_budget);
+    /// When the other direction holds one too, this segment's sequence number may show that
+    /// the capture lost its sender's bytes that the other one acknowledged: then the other
+    /// is replayed first and this one judged again.
+    fn hold(&mut self, seg: &Segment<'_>, dir: Direction, cx: &mut Ctx<'_>) -> bool {
+        let (i, other) = (dir as usize, 1 - dir as usize);
+        let to_server = dir == Direction::ToServer;
+        if self.doubts[other].is_some() && self.tcp.saw_sent(seg.seq, to_server) {
+            let sent = self.tcp.sent_up_to(to_server);
+            if self.doubts[other].as_ref().is_some_and(|d| !after(d.ack, sent))
+                && let Some(d) = self.doubts[other].take()
+            {
+                cx.sh.stats.accept.replayed += 1;
+                let back = if to_server { Direction::ToClient } else { Direction::ToServer };
+                let mut new_v1 = self.on_segment(&d.segment(true), back, cx);
+                d.release(&mut cx.sh.ooo_budget);
+                if self.closed_at.is_none() {
+                    new_v1 |= self.on_segment(seg, dir, cx);
+                }
+                return new_v1;
+            }
         }
-        self.doubts[i] = Doubt::hold(seg, ack, &mut sh.ooo_budget);
+        let Some(ack) = seg.ack else { return false };
+        if let Some(old) = self.doubts[i].take() {
+            old.release(&mut cx.sh.ooo_budget);
+        }
+        self.doubts[i] = Doubt::hold(seg, ack, &mut cx.sh.ooo_budget);
+        false
     }
 
     /// After an accepted segment: a held one of the same sender that it covers was a decoy;

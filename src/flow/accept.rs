@@ -129,6 +129,17 @@ impl Tcp {
         if client { self.client.snd_nxt } else { self.server.snd_nxt }
     }
 
+    /// A segment starts beyond what the capture showed its sender send: the capture lost
+    /// those bytes, so the sender did send up to `seq`. True when that moved the mark.
+    pub fn saw_sent(&mut self, seq: u32, client: bool) -> bool {
+        let side = if client { &mut self.client } else { &mut self.server };
+        if side.isn.is_some() && after(seq, side.snd_nxt) {
+            side.snd_nxt = seq;
+            return true;
+        }
+        false
+    }
+
     fn judge(&self, seg: &Segment<'_>, to_server: bool) -> Verdict {
         let (me, peer) = if to_server { (&self.client, &self.server) } else { (&self.server, &self.client) };
         if seg.opts.md5 {
