@@ -367,3 +367,52 @@ fn a_fragmented_request_captured_twice_counts_once() {
     });
     assert_eq!(got, [CREDS]);
 }
+
+// --- class 6: memory budgets an attacker can fill -----------------------------------------
+
+/// 700 connections each holding 14 KB of an unfinished head: more than the 8 MiB head budget
+/// beyond their own reserved bytes. Then `real` is sent split in two, and answered.
+fn after_a_head_flood(real: &[u8]) -> (Vec<imdswatch::event::RequestRecord>, imdswatch::engine::EngineStats) {
+    let mut frames = Vec::new();
+    let mut now = 1_700_000_000_000_000u64;
+    let filler = format!("GET /latest/x HTTP/1.1\r\nX-Pad: {}", "a".repeat(14_000));
+    for i in 0..700u32 {
+        let mut c = Conv::new(&format!("10.1.{}.{}:40000", i / 250, i % 250), IMDS, 1000, 5000);
+        c.now = now;
+        c.handshake();
+        c.client(filler.as_bytes());
+        now = c.now;
+        frames.extend(c.frames);
+    }
+    let mut c = Conv::new(CLIENT, IMDS, 1000, 5000);
+    c.now = now + 1000;
+    c.handshake();
+    let (a, b) = real.split_at(20); // the first part has no line end yet
+    c.client(a);
+    c.client(b);
+    c.server(OK_10);
+    frames.extend(c.frames);
+    run(&frames)
+}
+
+#[test]
+fn a_split_head_is_read_although_other_heads_fill_the_budget() {
+    let (recs, st) = after_a_head_flood(GET_CREDS_V1);
+    let real: Vec<_> = recs.iter().filter(|r| r.network.client == CLIENT).collect();
+    assert_eq!(summary(&real.into_iter().cloned().collect::<Vec<_>>()), [CREDS]);
+    assert_eq!(st.http.oversize_heads, 0, "{:?}", st.anomalies());
+}
+
+#[test]
+fn the_oldest_idle_heads_are_evicted_for_a_long_head_and_still_reported() {
+    let long =
+        format!("GET /latest/meta-data/iam/security-credentials/role HTTP/1.1\r\nX-Pad: {}\r\n\r\n", "b".repeat(5000));
+    let (recs, st) = after_a_head_flood(long.as_bytes());
+    let real: Vec<_> = recs.iter().filter(|r| r.network.client == CLIENT).cloned().collect();
+    assert_eq!(summary(&real), [CREDS]);
+    let evicted = st.http.heads_evicted;
+    assert!(evicted > 0, "{:?}", st.anomalies());
+    // Each evicted head had a request line: it is still reported (best effort).
+    let flood = recs.iter().filter(|r| r.imds.path == "/latest/x").count() as u64;
+    assert_eq!(flood, 700, "{:?}", st.anomalies());
+}

@@ -17,6 +17,10 @@ use crate::flow::{Direction, FlowKey};
 use crate::http::{Head, HttpStream, NoBody, Role};
 use crate::time::Timestamp;
 
+/// Request-head bytes each connection holds outside the shared head budget (issue 23,
+/// class 6): a split head of an ordinary request fits, whatever other connections hold.
+pub const HEAD_RESERVE: usize = 2048;
+
 /// Requests awaiting an answer on one connection (pipelining). Past this, the oldest is
 /// reported `unmatched` and its answer, when it comes, is skipped.
 pub const MAX_PENDING: usize = 32;
@@ -86,7 +90,7 @@ impl Conn {
             doubts: [None, None],
             c2s: Stream::checking_overlaps(),
             s2c: Stream::default(),
-            req: HttpStream::new(Role::Request),
+            req: HttpStream::with_reserve(Role::Request, HEAD_RESERVE),
             resp: HttpStream::new(Role::Response),
             pending: VecDeque::new(),
             orphans: 0,
@@ -247,6 +251,27 @@ impl Conn {
         while let Some(mut p) = self.pending.pop_front() {
             p.record.imds.outcome = Outcome::ServerClosed;
             emit(p, None, Outcome::ServerClosed, cx);
+        }
+    }
+
+    /// Head-budget bytes its half-read request head holds (0 once closed).
+    pub fn head_charged(&self) -> usize {
+        if self.closed_at.is_some() { 0 } else { self.req.charged_bytes() }
+    }
+
+    /// Drops its half-read request head for another connection's (the engine evicts the
+    /// oldest idle first); a request line in it is still reported, and waits for its answer.
+    pub fn evict_head(&mut self, cx: &mut Ctx<'_>) {
+        let mut requests = Vec::new();
+        let hint = self.hint;
+        let sh = &mut *cx.sh;
+        self.req.evict_head(&mut sh.head_budget, &mut sh.stats.http, &mut |head| {
+            requests.extend(classify_head(&head, hint));
+            NoBody(false)
+        });
+        let ttl = self.client_ttl;
+        for c in requests {
+            self.push_request(c, None, ttl, cx);
         }
     }
 

@@ -55,6 +55,11 @@ impl Budget {
     pub fn used(&self) -> usize {
         self.used
     }
+
+    /// Bytes still free.
+    pub fn available(&self) -> usize {
+        self.limit.saturating_sub(self.used)
+    }
 }
 
 /// What a stream hands to the layer above, in order.
