@@ -1,6 +1,8 @@
 //! One IMDS connection: both directions reassembled, HTTP framed, requests classified and
 //! matched to their answers in order.
 
+mod held;
+
 use std::collections::VecDeque;
 
 use super::dedup::{Held, Member, Settle};
@@ -119,57 +121,6 @@ impl Conn {
         };
         let new_v1 = self.process(seg, dir, cx);
         new_v1 | self.resolve(seg, dir, cx)
-    }
-
-    /// Holds a segment whose ACK covers data the capture never showed (engine/doubt.rs).
-    /// When the other direction holds one too, this segment's sequence number may show that
-    /// the capture lost its sender's bytes that the other one acknowledged: then the other
-    /// is replayed first and this one judged again.
-    fn hold(&mut self, seg: &Segment<'_>, dir: Direction, cx: &mut Ctx<'_>) -> bool {
-        let (i, other) = (dir as usize, 1 - dir as usize);
-        let to_server = dir == Direction::ToServer;
-        if self.doubts[other].is_some() && self.tcp.saw_sent(seg.seq, to_server) {
-            let sent = self.tcp.sent_up_to(to_server);
-            if self.doubts[other].as_ref().is_some_and(|d| !after(d.ack, sent))
-                && let Some(d) = self.doubts[other].take()
-            {
-                cx.sh.stats.accept.replayed += 1;
-                let back = if to_server { Direction::ToClient } else { Direction::ToServer };
-                let mut new_v1 = self.on_segment(&d.segment(true), back, cx);
-                d.release(&mut cx.sh.ooo_budget);
-                if self.closed_at.is_none() {
-                    new_v1 |= self.on_segment(seg, dir, cx);
-                }
-                return new_v1;
-            }
-        }
-        let Some(ack) = seg.ack else { return false };
-        if let Some(old) = self.doubts[i].take() {
-            old.release(&mut cx.sh.ooo_budget);
-        }
-        self.doubts[i] = Doubt::hold(seg, ack, &mut cx.sh.ooo_budget);
-        false
-    }
-
-    /// After an accepted segment: a held one of the same sender that it covers was a decoy;
-    /// one of the other sender whose ACK it now shows sent was genuine, and is replayed.
-    fn resolve(&mut self, seg: &Segment<'_>, dir: Direction, cx: &mut Ctx<'_>) -> bool {
-        let (i, other) = (dir as usize, 1 - dir as usize);
-        if self.doubts[i].as_ref().is_some_and(|d| d.superseded_by(seg))
-            && let Some(d) = self.doubts[i].take()
-        {
-            d.release(&mut cx.sh.ooo_budget);
-        }
-        let sent = self.tcp.sent_up_to(dir == Direction::ToServer);
-        if self.closed_at.is_some() || self.doubts[other].as_ref().is_none_or(|d| after(d.ack, sent)) {
-            return false;
-        }
-        let Some(d) = self.doubts[other].take() else { return false };
-        cx.sh.stats.accept.replayed += 1;
-        let back = if dir == Direction::ToServer { Direction::ToClient } else { Direction::ToServer };
-        let new_v1 = self.on_segment(&d.segment(true), back, cx);
-        d.release(&mut cx.sh.ooo_budget);
-        new_v1
     }
 
     /// Takes an accepted segment.
@@ -491,11 +442,6 @@ impl Conn {
             emit(p, None, Outcome::Unmatched, cx);
         }
     }
-}
-
-/// `a` is after `b` in sequence space.
-fn after(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) as i32) > 0
 }
 
 /// Completes a request with its answer (or its lack) and hands it on, unless a copy of it
