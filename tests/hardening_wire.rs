@@ -416,3 +416,22 @@ fn the_oldest_idle_heads_are_evicted_for_a_long_head_and_still_reported() {
     let flood = recs.iter().filter(|r| r.imds.path == "/latest/x").count() as u64;
     assert_eq!(flood, 700, "{:?}", st.anomalies());
 }
+
+#[test]
+fn a_v1_answer_after_the_fin_counts_while_a_token_request_is_settled_at_the_fin() {
+    // The token request of a client that gave up is settled at its FIN (the dashboard's
+    // pending state ends there); an IMDSv1 request waits for its answer.
+    let mut c = conv();
+    c.client(PUT_TOKEN);
+    c.client_fin();
+    let (recs, st) = run(&c.frames);
+    assert_eq!(summary(&recs), ["token_request PUT /latest/api/token none"]);
+    assert_eq!(st.abandoned, 1);
+    let mut c = conv();
+    c.client(GET_CREDS_V1);
+    c.client_fin();
+    c.server(OK_10);
+    let (recs, st) = run(&c.frames);
+    assert_eq!(summary(&recs), [CREDS]);
+    assert_eq!(st.abandoned, 0);
+}

@@ -33,25 +33,24 @@ fn run_timed(frames: &[Frame]) -> Vec<(usize, RequestRecord)> {
 }
 
 #[test]
-fn a_client_fin_leaves_a_token_request_waiting_for_its_answer() {
+fn a_client_fin_settles_an_unanswered_token_request_at_once() {
     let mut c = Conv::new("172.17.0.2:40000", "169.254.169.254:80", 1000, 5000);
     c.handshake();
     c.client(PUT_TOKEN);
     c.wait(1_000_000); // the SDK's 1 s timeout
     c.client_fin();
+    let fin = c.frames.len() - 1;
     // Nothing more from the server for a long time (no idle timeout reached either).
-    // Issue 23, class 2: a half-closed client still reads, so its FIN settles nothing; the
-    // request is settled at the end of input (or the idle timeout, or the server's close).
     let recs = run_timed(&c.frames);
     assert_eq!(recs.len(), 1);
     let (at, r) = &recs[0];
-    assert_eq!(*at, c.frames.len(), "settled at the end of input, not by the client's FIN");
+    assert_eq!(*at, fin, "settled by the client's FIN, not at the end of input");
     assert_eq!(r.imds.outcome, Outcome::NoResponse);
     assert_eq!(r.imds.breaks_when_enforced, None);
 }
 
 #[test]
-fn a_token_answer_the_client_never_acknowledged_is_no_response() {
+fn a_client_fin_settles_a_token_answer_it_never_acknowledged() {
     let mut c = Conv::new("172.17.0.2:40001", "169.254.169.254:80", 1000, 5000);
     c.handshake();
     c.client(PUT_TOKEN);
@@ -70,9 +69,10 @@ fn a_token_answer_the_client_never_acknowledged_is_no_response() {
     let sent = std::mem::replace(&mut c.sseq, before);
     c.client_fin(); // it never acknowledged the answer
     c.sseq = sent;
+    let fin = c.frames.len() - 1;
     let recs = run_timed(&c.frames);
     assert_eq!(recs.len(), 1);
-    assert_eq!(recs[0].0, c.frames.len(), "settled at the end: a half-closed client may still acknowledge");
+    assert_eq!(recs[0].0, fin, "settled at the FIN");
     assert_eq!(recs[0].1.imds.outcome, Outcome::NoResponse);
     assert_eq!(recs[0].1.imds.answer_ttl, Some(1));
 }
@@ -362,13 +362,7 @@ fn a_token_request_is_announced_pending_then_settled_by_its_record() {
     let kinds: Vec<(usize, char, Option<u16>)> = ev.iter().map(|e| (e.0, e.1, e.4)).collect();
     assert_eq!(
         kinds,
-        [
-            (put, 'P', None),
-            (answer, 'R', Some(200)),
-            (answer + 2, 'R', Some(200)),
-            (put2, 'P', None),
-            (fin + 1, 'R', None) // settled at the end of input (issue 23: a FIN settles nothing)
-        ]
+        [(put, 'P', None), (answer, 'R', Some(200)), (answer + 2, 'R', Some(200)), (put2, 'P', None), (fin, 'R', None)]
     );
     // Each announcement is settled by the record with its client and time.
     for p in ev.iter().filter(|e| e.1 == 'P') {

@@ -46,6 +46,9 @@ pub struct EngineStats {
     pub unsolicited_responses: u64,
     /// Answers captured with TTL <= 1 that the client never acknowledged (hop limit).
     pub answers_not_delivered: u64,
+    /// Token and IMDSv2 requests still waiting when the client closed its side: settled
+    /// `no_response` at once (IMDSv1 requests wait on: issue 23, class 2).
+    pub abandoned: u64,
 }
 
 impl EngineStats {

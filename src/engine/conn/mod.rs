@@ -142,8 +142,9 @@ impl Conn {
                     self.push_request(c, Some(seg.seq), seg.ttl, cx);
                 }
                 self.note_conflict(cx.sh);
-                // Issue 23, class 2: after its FIN (shutdown(SHUT_WR)) the client still reads;
-                // what waits stays waiting for its answer.
+                if seg.fin && !self.c2s.fin {
+                    self.client_gave_up(cx);
+                }
                 self.c2s.fin |= seg.fin;
                 answered
             }
@@ -236,6 +237,33 @@ impl Conn {
     pub fn settle_unconfirmed(&mut self, cx: &mut Ctx<'_>) {
         while let Some((p, _, _)) = self.unconfirmed.pop_front() {
             cx.sh.stats.answers_not_delivered += 1;
+            emit(p, None, Outcome::NoResponse, cx);
+        }
+    }
+
+    /// The client closed its side (FIN). Token requests and IMDSv2 requests still waiting at
+    /// the front are settled `no_response` at once, as a client that gave up (`close()`
+    /// after its timeout) never reads their answers; answers that come later for them are
+    /// skipped (counted as orphans). Everything else waits on (issue 23, class 2): after
+    /// `shutdown(SHUT_WR)` a client still reads, and an IMDSv1 request answered after its
+    /// FIN is a served IMDSv1 request.
+    fn client_gave_up(&mut self, cx: &mut Ctx<'_>) {
+        let can_wait =
+            |p: &Pending| p.record.imds.version == Version::V1 || p.record.imds.version == Version::Unversioned;
+        let mut kept = VecDeque::new();
+        while let Some((p, code, need)) = self.unconfirmed.pop_front() {
+            if can_wait(&p) {
+                kept.push_back((p, code, need));
+            } else {
+                cx.sh.stats.answers_not_delivered += 1;
+                emit(p, None, Outcome::NoResponse, cx);
+            }
+        }
+        self.unconfirmed = kept;
+        while self.pending.front().is_some_and(|p| !can_wait(p)) {
+            let Some(p) = self.pending.pop_front() else { break };
+            self.orphans += 1;
+            cx.sh.stats.abandoned += 1;
             emit(p, None, Outcome::NoResponse, cx);
         }
     }
