@@ -74,7 +74,7 @@ fn overlapping_segments_keep_the_first_copy() {
     // A conflicting retransmission that overlaps the first 30 bytes and goes on.
     let mut evil = b"PUT /latest/api/token HTTP/1.1".to_vec();
     evil.extend_from_slice(&GET_V1[30..]);
-    let f = eth_tcp(c.client, c.server, isn, NONE, &evil);
+    let f = eth_tcp_ack(c.client, c.server, isn, c.sseq, NONE, &evil);
     c.frames.push(Frame {
         ts: imdswatch::time::Timestamp(c.now + 1),
         link: imdswatch::capture::LinkType::Ethernet,
@@ -325,7 +325,7 @@ fn other_ports_and_hosts_are_not_watched() {
 
 /// A server answer with TTL 1, as IMDS sends token answers (hop limit 1).
 fn ttl1_answer(c: &mut Conv, data: &[u8]) {
-    let ip = ip_tcp(c.server, c.client, c.sseq, NONE, data, 1);
+    let ip = ip_tcp_ack(c.server, c.client, c.sseq, c.cseq, NONE, data, 1);
     let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
     f.extend(ip);
     c.now += 100;
@@ -369,10 +369,13 @@ fn ttl1_answer_never_acknowledged_died_on_the_way() {
     let mut c = Conv::new(CLIENT, IMDS, 1000, 5000);
     c.handshake();
     c.client(PUT_TOKEN);
+    let before = c.sseq;
     ttl1_answer(&mut c, b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc");
     // The client gives up (its FIN acknowledges only the SYN) and asks with IMDSv1.
     c.wait(1_000_000);
+    let sent = std::mem::replace(&mut c.sseq, before);
     c.client_fin();
+    c.sseq = sent;
     let (recs, st) = run(&c.frames);
     assert_eq!(summary(&recs), ["token_request PUT /latest/api/token none"]);
     assert_eq!(recs[0].imds.outcome, Outcome::NoResponse);

@@ -56,6 +56,7 @@ fn a_client_fin_settles_a_token_answer_it_never_acknowledged() {
     c.client(PUT_TOKEN);
     // The answer is captured with TTL 1 (hop limit): it only counts once acknowledged.
     let ans = c.frames.len();
+    let before = c.sseq;
     c.server(OK_10);
     let f = &mut c.frames[ans];
     f.data[14 + 8] = 1; // IPv4 TTL of the answer
@@ -65,7 +66,9 @@ fn a_client_fin_settles_a_token_answer_it_never_acknowledged() {
     let sum = ipv4_checksum(&f.data[14..34]);
     f.data[24..26].copy_from_slice(&sum.to_be_bytes());
     c.wait(1_000_000);
+    let sent = std::mem::replace(&mut c.sseq, before);
     c.client_fin(); // it never acknowledged the answer
+    c.sseq = sent;
     let fin = c.frames.len() - 1;
     let recs = run_timed(&c.frames);
     assert_eq!(recs.len(), 1);

@@ -4,9 +4,13 @@
 //! The rule, for a capture taken on the client host:
 //! - an IPv4 header with a wrong header checksum is dropped (never offloaded on send);
 //! - a TCP segment with the right checksum is kept;
-//! - a TCP checksum field holding 0 or the pseudo-header sum alone is what checksum offload
-//!   leaves in a locally sent packet (the NIC fills it in after the capture point): the
-//!   segment is kept, and counted as unverified;
+//! - a TCP checksum field holding the pseudo-header sum alone is what checksum offload leaves
+//!   in a locally sent packet (the NIC fills it in after the capture point): the segment is
+//!   kept, and counted as unverified;
+//! - a TCP checksum field of 0 is wrong (issue 23, class 3): offload never leaves 0 (Linux
+//!   writes the pseudo-header sum, `tcp_v4_send_check`/`__tcp_v4_send_check`), and unlike
+//!   UDP, TCP has no "no checksum" value, so the receiving kernel drops it
+//!   (`tcp_checksum_complete` in `tcp_v4_rcv`); a decoy with a zeroed field is dropped;
 //! - anything else is dropped and counted (`tcp_bad_checksums`).
 //!
 //! An attacker who writes the pseudo-header sum into a decoy gets it kept as unverified;
@@ -53,7 +57,7 @@ pub fn verify_tcp(src: IpAddr, dst: IpAddr, tcp: &TcpSlice<'_>) -> Verdict {
     let field = tcp.checksum();
     if field == computed {
         Verdict::Valid
-    } else if field == 0 || field == pseudo || field == !pseudo {
+    } else if field != 0 && (field == pseudo || field == !pseudo) {
         Verdict::Offloaded
     } else {
         Verdict::Bad

@@ -6,6 +6,7 @@
 pub mod checksum;
 pub mod frag;
 pub mod link;
+pub mod options;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -32,6 +33,8 @@ pub struct Segment<'a> {
     pub urgent: Option<u32>,
     /// The TCP checksum field held what checksum offload leaves (not verifiable).
     pub checksum_unverified: bool,
+    /// The TCP options Linux's acceptance checks read ([`options::TcpOpts`]).
+    pub opts: options::TcpOpts,
     pub payload: &'a [u8],
 }
 
@@ -122,6 +125,7 @@ pub fn transport<'a>(
         ttl,
         urgent,
         checksum_unverified: verdict == checksum::Verdict::Offloaded,
+        opts: options::parse(tcp.options()),
         payload: tcp.payload(),
     })
 }

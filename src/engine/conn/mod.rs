@@ -1,18 +1,27 @@
 //! One IMDS connection: both directions reassembled, HTTP framed, requests classified and
 //! matched to their answers in order.
 
+mod held;
+
 use std::collections::VecDeque;
 
+use super::dedup::{Held, Member, Settle};
+use super::doubt::Doubt;
 use super::{EngineEvent, EngineStats, Shared};
 use crate::classify::{Classified, classify_head};
 use crate::decode::Segment;
 use crate::endpoint::Hint;
 use crate::event::{Imds, Network, Outcome, RequestRecord, Version};
+use crate::flow::accept::{Reject, Tcp, Verdict};
 use crate::flow::reassembly::{Budget, Chunk, ReasmStats, Stream};
 use crate::flow::table::Activity;
 use crate::flow::{Direction, FlowKey};
 use crate::http::{Head, HttpStream, NoBody, Role};
 use crate::time::Timestamp;
+
+/// Request-head bytes each connection holds outside the shared head budget (issue 23,
+/// class 6): a split head of an ordinary request fits, whatever other connections hold.
+pub const HEAD_RESERVE: usize = 2048;
 
 /// Requests awaiting an answer on one connection (pipelining). Past this, the oldest is
 /// reported `unmatched` and its answer, when it comes, is skipped.
@@ -37,12 +46,18 @@ struct Pending {
     record: RequestRecord,
     sent: Timestamp,
     head_method: bool,
-    /// The same request seen on another flow (a NATed copy): matched, never reported.
-    duplicate: bool,
+    /// Its place among copies of the same request on other flows (NAT): decides at
+    /// settlement which copy is reported (engine/dedup.rs).
+    group: Option<Member>,
 }
 
 #[derive(Debug)]
 pub struct Conn {
+    /// What Linux's acceptance checks need to know of both ends (flow/accept.rs).
+    tcp: Tcp,
+    /// A segment per direction (to the server, to the client) that acknowledged data the
+    /// capture never showed, held until the capture tells (engine/doubt.rs).
+    doubts: [Option<Box<Doubt>>; 2],
     c2s: Stream,
     s2c: Stream,
     req: HttpStream,
@@ -73,9 +88,11 @@ impl Activity for Conn {
 impl Conn {
     pub fn new(ts: Timestamp, hint: Option<Hint>) -> Conn {
         Conn {
+            tcp: Tcp::default(),
+            doubts: [None, None],
             c2s: Stream::checking_overlaps(),
             s2c: Stream::default(),
-            req: HttpStream::new(Role::Request),
+            req: HttpStream::with_reserve(Role::Request, HEAD_RESERVE),
             resp: HttpStream::new(Role::Response),
             pending: VecDeque::new(),
             orphans: 0,
@@ -91,6 +108,23 @@ impl Conn {
     /// Feeds one segment of this connection. Returns true when it carried a new IMDSv1
     /// request (the engine then settles the same client's undelivered token answers).
     pub fn on_segment(&mut self, seg: &Segment<'_>, dir: Direction, cx: &mut Ctx<'_>) -> bool {
+        // Issue 23, class 3: a segment the receiving kernel discards never enters the stream.
+        let stripped;
+        let seg = match self.tcp.check(seg, dir == Direction::ToServer, &mut cx.sh.stats.accept) {
+            Verdict::Accept => seg,
+            Verdict::SynOnly => {
+                stripped = Segment { payload: &[], urgent: None, ..*seg };
+                &stripped
+            }
+            Verdict::Drop(Reject::AckUnsent) => return self.hold(seg, dir, cx),
+            Verdict::Drop(_) => return false,
+        };
+        let new_v1 = self.process(seg, dir, cx);
+        new_v1 | self.resolve(seg, dir, cx)
+    }
+
+    /// Takes an accepted segment.
+    fn process(&mut self, seg: &Segment<'_>, dir: Direction, cx: &mut Ctx<'_>) -> bool {
         let mut new_v1 = false;
         self.last_seen = cx.ts;
         let answered = match dir {
@@ -109,7 +143,7 @@ impl Conn {
                 }
                 self.note_conflict(cx.sh);
                 if seg.fin && !self.c2s.fin {
-                    self.client_gave_up(seg.ack, cx);
+                    self.client_gave_up(cx);
                 }
                 self.c2s.fin |= seg.fin;
                 answered
@@ -117,7 +151,9 @@ impl Conn {
             Direction::ToClient => {
                 let answered = self.read_answers(seg, cx.sh);
                 self.answers_seen |= !answered.is_empty() || !self.unconfirmed.is_empty();
-                if seg.fin || (seg.rst && self.answers_seen) {
+                // A FIN that answers the client's own FIN is an ordinary close: what still
+                // waits stays waiting (settled `no_response` at the close).
+                if (seg.fin && !self.c2s.fin) || (seg.rst && self.answers_seen) {
                     // After its FIN the server can send nothing more, and a reset after an
                     // earlier answer is a close with the next request unread (`Connection:
                     // close`, the keep-alive race): what still waits was never processed.
@@ -170,6 +206,27 @@ impl Conn {
         }
     }
 
+    /// Head-budget bytes its half-read request head holds (0 once closed).
+    pub fn head_charged(&self) -> usize {
+        if self.closed_at.is_some() { 0 } else { self.req.charged_bytes() }
+    }
+
+    /// Drops its half-read request head for another connection's (the engine evicts the
+    /// oldest idle first); a request line in it is still reported, and waits for its answer.
+    pub fn evict_head(&mut self, cx: &mut Ctx<'_>) {
+        let mut requests = Vec::new();
+        let hint = self.hint;
+        let sh = &mut *cx.sh;
+        self.req.evict_head(&mut sh.head_budget, &mut sh.stats.http, &mut |head| {
+            requests.extend(classify_head(&head, hint));
+            NoBody(false)
+        });
+        let ttl = self.client_ttl;
+        for c in requests {
+            self.push_request(c, None, ttl, cx);
+        }
+    }
+
     /// Answers captured at TTL <= 1 still waiting for the client's ACK.
     pub fn has_unconfirmed(&self) -> bool {
         !self.unconfirmed.is_empty()
@@ -184,13 +241,27 @@ impl Conn {
         }
     }
 
-    /// The client closed its side (FIN): what it has not acknowledged by now it never will
-    /// read, so requests still waiting are settled `no_response` at once instead of at the
-    /// idle timeout. Answers that arrive later for them are skipped (counted as orphans).
-    fn client_gave_up(&mut self, ack: Option<u32>, cx: &mut Ctx<'_>) {
-        let _ = ack; // `confirm` already took what this FIN's ACK covers
-        self.settle_unconfirmed(cx);
-        while let Some(p) = self.pending.pop_front() {
+    /// The client closed its side (FIN). Token requests and IMDSv2 requests still waiting at
+    /// the front are settled `no_response` at once, as a client that gave up (`close()`
+    /// after its timeout) never reads their answers; answers that come later for them are
+    /// skipped (counted as orphans). Everything else waits on (issue 23, class 2): after
+    /// `shutdown(SHUT_WR)` a client still reads, and an IMDSv1 request answered after its
+    /// FIN is a served IMDSv1 request.
+    fn client_gave_up(&mut self, cx: &mut Ctx<'_>) {
+        let can_wait =
+            |p: &Pending| p.record.imds.version == Version::V1 || p.record.imds.version == Version::Unversioned;
+        let mut kept = VecDeque::new();
+        while let Some((p, code, need)) = self.unconfirmed.pop_front() {
+            if can_wait(&p) {
+                kept.push_back((p, code, need));
+            } else {
+                cx.sh.stats.answers_not_delivered += 1;
+                emit(p, None, Outcome::NoResponse, cx);
+            }
+        }
+        self.unconfirmed = kept;
+        while self.pending.front().is_some_and(|p| !can_wait(p)) {
+            let Some(p) = self.pending.pop_front() else { break };
             self.orphans += 1;
             cx.sh.stats.abandoned += 1;
             emit(p, None, Outcome::NoResponse, cx);
@@ -295,6 +366,18 @@ impl Conn {
         if self.closed_at.is_some() {
             return;
         }
+        // Held bytes the capture never settled are read (engine/doubt.rs); a held FIN is not.
+        for dir in [Direction::ToServer, Direction::ToClient] {
+            if let Some(d) = self.doubts[dir as usize].take() {
+                if d.has_data() {
+                    self.process(&d.segment(false), dir, cx);
+                }
+                d.release(&mut cx.sh.ooo_budget);
+            }
+        }
+        if self.closed_at.is_some() {
+            return;
+        }
         // Read what waited behind holes: a request there still counts (unanswered).
         let mut requests = self.read_requests(cx.sh, |c2s, budget, reasm, f| c2s.finish(budget, reasm, f));
         let sh = &mut *cx.sh;
@@ -334,11 +417,16 @@ impl Conn {
 
     /// Queues a classified request for its answer.
     fn push_request(&mut self, c: Classified, seq: Option<u32>, ttl: u8, cx: &mut Ctx<'_>) {
-        let (key, ts) = (&cx.key, cx.ts);
-        let duplicate = seq.is_some_and(|seq| {
+        let (key, ts) = (cx.key, cx.ts);
+        let mut released = Vec::new();
+        let group = seq.map(|seq| {
             let fp = cx.sh.dedup.fingerprint(key.server, seq, &c);
-            cx.sh.dedup.seen_elsewhere(fp, key, ttl, ts)
+            cx.sh.dedup.join(fp, &key, ttl, ts, &mut released)
         });
+        for h in released {
+            send(h, cx);
+        }
+        let duplicate = group.is_some_and(|m| !m.is_first());
         let head_method = c.method == "HEAD";
         let mut record = RequestRecord {
             timestamp: ts,
@@ -367,13 +455,13 @@ impl Conn {
         if self.s2c.fin {
             // The server closed first: this request was never processed.
             record.imds.outcome = Outcome::ServerClosed;
-            let p = Pending { record, sent: ts, head_method, duplicate };
+            let p = Pending { record, sent: ts, head_method, group };
             return emit(p, None, Outcome::ServerClosed, cx);
         }
         if cx.sh.announce_pending && record.imds.version == Version::TokenRequest && !duplicate {
             (cx.out)(EngineEvent::TokenPending { key: cx.key, record: Box::new(record.clone()) });
         }
-        self.pending.push_back(Pending { record, sent: ts, head_method, duplicate });
+        self.pending.push_back(Pending { record, sent: ts, head_method, group });
         if self.pending.len() > MAX_PENDING
             && let Some(p) = self.pending.pop_front()
         {
@@ -384,12 +472,9 @@ impl Conn {
     }
 }
 
-/// Completes a request with its answer (or its lack) and hands it on.
+/// Completes a request with its answer (or its lack) and hands it on, unless a copy of it
+/// on another flow is the one reported (engine/dedup.rs).
 fn emit(p: Pending, status: Option<u16>, outcome: Outcome, cx: &mut Ctx<'_>) {
-    if p.duplicate {
-        cx.sh.stats.duplicates_suppressed += 1;
-        return;
-    }
     let mut record = p.record;
     record.imds.status = status;
     record.imds.outcome = outcome;
@@ -397,6 +482,31 @@ fn emit(p: Pending, status: Option<u16>, outcome: Outcome, cx: &mut Ctx<'_>) {
     if status.is_some() {
         record.imds.response_ms = Some(cx.ts.micros_since(p.sent) as f64 / 1000.0);
     }
+    let record = Box::new(record);
+    if let Some(m) = p.group {
+        let dedup = &mut cx.sh.dedup;
+        match dedup.settle(m, status.is_some()) {
+            Settle::Report => {
+                if m.is_first() && status.is_some() && dedup.take_dropped(m) {
+                    cx.sh.stats.duplicates_suppressed += 1;
+                }
+            }
+            Settle::Suppress => {
+                cx.sh.stats.duplicates_suppressed += 1;
+                return;
+            }
+            Settle::Hold => return dedup.hold(m, cx.key, record, cx.ts),
+            Settle::Swap(held) => {
+                cx.sh.stats.duplicates_suppressed += 1;
+                return send(held, cx);
+            }
+        }
+    }
+    send((cx.key, record), cx);
+}
+
+/// Hands a finished record on.
+fn send((key, record): Held, cx: &mut Ctx<'_>) {
     cx.sh.stats.requests += 1;
-    (cx.out)(EngineEvent::Request { key: cx.key, record: Box::new(record) });
+    (cx.out)(EngineEvent::Request { key, record });
 }
