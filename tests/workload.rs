@@ -199,3 +199,52 @@ fn workload_host_root_must_be_a_directory() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--host-root /nonexistent/imdswatch-host-root: not a directory"), "{err}");
 }
+
+/// Issue 23, class 7: a runtime file that is a FIFO never blocks the lookup (before: the
+/// attribution thread waited until someone wrote to it, 18 s seen), and a `config.json` or a
+/// folder symlinked outside the host root is not followed (before: its contents were used).
+#[test]
+fn workload_fifo_and_symlinks_under_the_host_root_are_refused() {
+    use std::os::unix::fs::symlink;
+    use std::time::{Duration, Instant};
+    let fixture = root("containerd-1.7");
+    let bundle = "run/containerd/io.containerd.runtime.v2.task/k8s.io";
+    let good = fixture.join(bundle).join(CTR).join("config.json");
+    let outside = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(&good, outside.path().join("config.json")).expect("copy");
+    for case in ["fifo", "file-link", "folder-link", "namespace-link"] {
+        let host = tempfile::tempdir().expect("tempdir");
+        let ns = host.path().join(bundle);
+        std::fs::create_dir_all(&ns).expect("mkdir");
+        match case {
+            "fifo" => {
+                std::fs::create_dir_all(ns.join(CTR)).expect("mkdir");
+                let ok = std::process::Command::new("mkfifo").arg(ns.join(CTR).join("config.json")).status();
+                assert!(ok.is_ok_and(|s| s.success()), "mkfifo");
+            }
+            "file-link" => {
+                std::fs::create_dir_all(ns.join(CTR)).expect("mkdir");
+                symlink(outside.path().join("config.json"), ns.join(CTR).join("config.json")).expect("symlink");
+            }
+            "folder-link" => symlink(outside.path(), ns.join(CTR)).expect("symlink"),
+            _ => {
+                // The namespace folder itself links to a tree outside the root.
+                let elsewhere = outside.path().join("ns");
+                std::fs::create_dir_all(elsewhere.join(CTR)).expect("mkdir");
+                std::fs::copy(&good, elsewhere.join(CTR).join("config.json")).expect("copy");
+                symlink(&elsewhere, ns.parent().expect("tasks").join("evil")).expect("symlink");
+            }
+        }
+        let counters = Arc::new(WorkloadCounters::default());
+        let mut w = Workloads::new(host.path(), NonZeroUsize::new(4).expect("non-zero"), Arc::clone(&counters));
+        let t = Instant::now();
+        let found = (*w.resolve(&Container::new(CTR, "containerd"))).clone();
+        assert!(t.elapsed() < Duration::from_secs(1), "{case}: took {:?}", t.elapsed());
+        assert_eq!(found, Workload::default(), "{case}: nothing taken from outside the root");
+        let errors = counters.snapshot().read_errors;
+        assert_eq!(errors, 1, "{case}: counted as unreadable");
+    }
+    // The same tree without links still names the container.
+    let (w, errors) = lookup("containerd-1.7", CTR, "containerd");
+    assert_eq!((w.name, errors), (s("app"), 0));
+}

@@ -16,6 +16,9 @@
 //! - Docker 24+: `var/lib/docker/containers/<id>/config.v2.json` (`Name` with a leading `/`,
 //!   `Config.Image`, and `Config.Labels` `io.kubernetes.*` when cri-dockerd started it).
 //!
+//! Every file and folder is opened inside the host root, no symbolic link followed, never
+//! blocking on a FIFO ([`super::rootfs`]).
+//!
 //! Only the fields named here are taken; environment, mounts and everything else in these
 //! files is never kept (it can hold secrets).
 
@@ -24,6 +27,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::rootfs::list_dir;
 use super::workload::{Found, MAX_DIR_ENTRIES, MAX_FILE, MAX_LIST_FILE, Malformed, Workload, clean, read_bounded};
 use crate::event::K8s;
 
@@ -52,8 +56,8 @@ fn parse<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, Malformed> {
     serde_json::from_slice(bytes).map_err(|_| Malformed)
 }
 
-fn annotations(path: &Path) -> Result<Option<HashMap<String, String>>, Malformed> {
-    match read_bounded(path, MAX_FILE)? {
+fn annotations(root: &Path, rel: &str) -> Result<Option<HashMap<String, String>>, Malformed> {
+    match read_bounded(root, rel, MAX_FILE)? {
         None => Ok(None),
         Some(bytes) => Ok(Some(parse::<OciSpec>(&bytes)?.annotations)),
     }
@@ -63,11 +67,10 @@ const CONTAINERD_TASKS: &str = "run/containerd/io.containerd.runtime.v2.task";
 
 /// containerd: the task bundle of `id` in whichever containerd namespace holds it.
 pub fn containerd(root: &Path, id: &str) -> Found {
-    let tasks = root.join(CONTAINERD_TASKS);
-    let Ok(namespaces) = std::fs::read_dir(&tasks) else { return Ok(None) };
-    for ns in namespaces.take(MAX_DIR_ENTRIES).flatten() {
-        let config = ns.path().join(id).join("config.json");
-        if let Some(a) = annotations(&config)? {
+    let Ok(namespaces) = list_dir(root, Path::new(CONTAINERD_TASKS), MAX_DIR_ENTRIES) else { return Ok(None) };
+    for ns in namespaces {
+        let Some(ns) = ns.to_str() else { continue };
+        if let Some(a) = annotations(root, &format!("{CONTAINERD_TASKS}/{ns}/{id}/config.json"))? {
             return Ok(Some(from_containerd(&a)));
         }
     }
@@ -97,8 +100,7 @@ const CRIO_USERDATA: [&str; 2] =
 /// [`storage_list`].
 pub fn crio(root: &Path, id: &str) -> Found {
     for dir in CRIO_USERDATA {
-        let path = root.join(dir).join(id).join("userdata/config.json");
-        let Some(a) = annotations(&path)? else { continue };
+        let Some(a) = annotations(root, &format!("{dir}/{id}/userdata/config.json"))? else { continue };
         let get = |k: &str| clean(a.get(k).map(String::as_str));
         return Ok(Some(Workload {
             name: get("io.kubernetes.cri-o.ContainerName"),
@@ -133,8 +135,8 @@ struct StorageMetadata {
 
 /// containers/storage's container list (Podman, and CRI-O's store): name and image.
 pub fn storage_list(root: &Path, id: &str) -> Found {
-    let path = root.join("var/lib/containers/storage/overlay-containers/containers.json");
-    let Some(bytes) = read_bounded(&path, MAX_LIST_FILE)? else { return Ok(None) };
+    let path = "var/lib/containers/storage/overlay-containers/containers.json";
+    let Some(bytes) = read_bounded(root, path, MAX_LIST_FILE)? else { return Ok(None) };
     let list: Vec<StorageEntry> = parse(&bytes)?;
     let Some(e) = list.into_iter().find(|e| e.id.eq_ignore_ascii_case(id)) else { return Ok(None) };
     let meta: StorageMetadata = match e.metadata.as_deref() {
@@ -167,8 +169,8 @@ struct DockerInner {
 /// Docker: `config.v2.json` (name without its leading `/`, image as given to `docker run`,
 /// and the pod labels cri-dockerd sets).
 pub fn docker(root: &Path, id: &str) -> Found {
-    let path = root.join("var/lib/docker/containers").join(id).join("config.v2.json");
-    let Some(bytes) = read_bounded(&path, MAX_FILE)? else { return Ok(None) };
+    let path = format!("var/lib/docker/containers/{id}/config.v2.json");
+    let Some(bytes) = read_bounded(root, &path, MAX_FILE)? else { return Ok(None) };
     let c: DockerConfig = parse(&bytes)?;
     let (image, labels) = match c.config {
         Some(i) => (i.image, i.labels.unwrap_or_default()),

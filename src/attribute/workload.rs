@@ -106,10 +106,11 @@ pub fn clean(s: Option<&str>) -> Option<String> {
     Some(s[..end].to_string())
 }
 
-/// The bytes of `path`, `Ok(None)` when it does not exist, `Err` when it cannot be read or
-/// is larger than `limit`.
-pub fn read_bounded(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, Malformed> {
-    let f = match std::fs::File::open(path) {
+/// The bytes of `rel` under `root`, `Ok(None)` when it does not exist, `Err` when it cannot
+/// be read, is not a regular file, is reached through a symbolic link, or is larger than
+/// `limit` ([`super::rootfs`]: never blocks, never leaves the root).
+pub fn read_bounded(root: &Path, rel: &str, limit: u64) -> Result<Option<Vec<u8>>, Malformed> {
+    let f = match super::rootfs::open_file(root, Path::new(rel)) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(_) => return Err(Malformed),
@@ -201,7 +202,7 @@ pub const BOARD_ASSET_TAG: &str = "sys/devices/virtual/dmi/id/board_asset_tag";
 /// The EC2 instance id from `<root>/sys/devices/virtual/dmi/id/board_asset_tag`, when that
 /// file holds one (`i-` and 8 or 17 hex digits); `None` when missing or anything else.
 pub fn read_host_id(root: &Path) -> Option<String> {
-    let raw = read_bounded(&root.join(BOARD_ASSET_TAG), 64).ok()??;
+    let raw = read_bounded(root, BOARD_ASSET_TAG, 64).ok()??;
     let text = std::str::from_utf8(&raw).ok()?.trim();
     let hex = text.strip_prefix("i-")?;
     let ok = matches!(hex.len(), 8 | 17) && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
