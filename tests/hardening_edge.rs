@@ -257,3 +257,70 @@ fn class8_a_truncated_capture_is_incomplete_never_safe() {
     assert_eq!(v["safe_to_enforce"], true, "{v}");
     assert!(v.get("incomplete").is_none(), "{v}");
 }
+
+/// Issue 23, class 7: ten connections that each trickle a byte every 1.9 s made every scrape
+/// fail (a deadline per read, two workers). Scrapes are now answered while they trickle, each
+/// trickler is closed at the head deadline, and the counters keep counting.
+#[test]
+fn class7_metrics_scrapes_are_served_while_slow_clients_trickle() {
+    use imdswatch::sink::metrics::Metrics;
+    use imdswatch::sink::metrics_http::{HEAD_DEADLINE, bind, serve};
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    use std::time::{Duration, Instant};
+
+    let m = Arc::new(Metrics::new());
+    let addr = serve(bind("127.0.0.1:0".parse().expect("addr")).expect("bind"), m.clone()).expect("serve");
+    let stop = Arc::new(AtomicBool::new(false));
+    let cut_off = Arc::new(AtomicU32::new(0));
+    let trickle: Vec<_> = (0..10)
+        .map(|_| {
+            let (stop, cut_off) = (stop.clone(), cut_off.clone());
+            std::thread::spawn(move || {
+                // Each reconnects when closed, as the attack did.
+                while !stop.load(Ordering::Relaxed) {
+                    let Ok(mut s) = TcpStream::connect(addr) else { return };
+                    let opened = Instant::now();
+                    for b in b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" {
+                        if stop.load(Ordering::Relaxed) || s.write_all(&[*b]).is_err() {
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_millis(1900));
+                        // Closed by the server: a read gives EOF at once.
+                        let _ = s.set_nonblocking(true);
+                        if matches!(s.read(&mut [0u8; 64]), Ok(0)) {
+                            assert!(opened.elapsed() < HEAD_DEADLINE + Duration::from_secs(2));
+                            cut_off.fetch_add(1, Ordering::Relaxed);
+                            break;
+                        }
+                        let _ = s.set_nonblocking(false);
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    let mut answered = 0;
+    while started.elapsed() < Duration::from_secs(6) {
+        let t = Instant::now();
+        let mut s = TcpStream::connect(addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: prometheus\r\n\r\n").expect("write");
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        assert!(out.starts_with("HTTP/1.1 200"), "scrape {answered} failed after {:?}: {out:?}", t.elapsed());
+        assert!(out.contains("imdswatch_enforcement_ready"), "{out}");
+        assert!(t.elapsed() < Duration::from_secs(1), "scrape took {:?}", t.elapsed());
+        answered += 1;
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in trickle {
+        let _ = t.join();
+    }
+    assert!(answered >= 10, "{answered}");
+    assert!(cut_off.load(Ordering::Relaxed) >= 10, "every trickler is closed at the head deadline");
+}
