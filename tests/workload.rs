@@ -165,10 +165,17 @@ fn workload_read_once_per_container_and_bounded() {
     assert_eq!(counters.snapshot().lookups, 7);
 }
 
+/// Where containerd-1.7's bundle says the container is (systemd driver).
+fn ctr_cgroup() -> String {
+    format!(
+        "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod0a1b2c3d_4e5f_6789_abcd_ef0123456789.slice/cri-containerd-{CTR}.scope"
+    )
+}
+
 #[test]
 fn workload_enrich_fills_the_record_and_never_copies_secrets() {
     let (mut w, _) = workloads("containerd-1.7");
-    let mut c = Container::new(CTR, "containerd");
+    let mut c = Container { cgroup: Some(ctr_cgroup()), ..Container::new(CTR, "containerd") };
     let pod = w.enrich(&mut c).expect("a pod");
     let json = serde_json::json!({"container": c, "k8s": pod}).to_string();
     assert!(json.contains("\"image\":\"123456789012.dkr.ecr.eu-west-1.amazonaws.com/billing/api:v1.42.0\""), "{json}");
@@ -247,4 +254,40 @@ fn workload_fifo_and_symlinks_under_the_host_root_are_refused() {
     // The same tree without links still names the container.
     let (w, errors) = lookup("containerd-1.7", CTR, "containerd");
     assert_eq!((w.name, errors), (s("app"), 0));
+}
+
+/// Issue 23, class 7: a process in a cgroup merely named like a real container's (before: it
+/// got that container's name, image and pod) is left unnamed and counted; the runtime's own
+/// state (the bundle's `cgroupsPath`, Docker's scope or folder) must agree.
+#[test]
+fn workload_a_cgroup_named_like_a_container_gets_nothing_of_it() {
+    let (mut w, counters) = workloads("containerd-1.7");
+    for path in [
+        format!("/user.slice/user-1000.slice/user@1000.service/app.slice/cri-containerd-{CTR}.scope"),
+        format!("/kubepods.slice/kubepods-besteffort.slice/cri-containerd-{CTR}.scope"),
+        format!("/kubepods/burstable/pod0a1b2c3d-4e5f-6789-abcd-ef0123456789/{CTR}"),
+    ] {
+        let mut c = Container { cgroup: Some(path.clone()), ..Container::new(CTR, "containerd") };
+        assert_eq!(w.enrich(&mut c), None, "{path}");
+        assert_eq!((c.name.as_deref(), c.image.as_deref()), (None, None), "{path}");
+    }
+    assert_eq!(counters.snapshot().unverified, 3);
+    // No cgroup path at all: nothing to agree with, nothing named.
+    let mut c = Container::new(CTR, "containerd");
+    assert_eq!(w.enrich(&mut c), None);
+    let mut c = Container { cgroup: Some(ctr_cgroup()), ..Container::new(CTR, "containerd") };
+    assert!(w.enrich(&mut c).is_some());
+    assert_eq!(c.name.as_deref(), Some("app"));
+    // Docker: the default scope and folder agree; a user's scope does not.
+    let id = "3f2b1a0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a";
+    let (mut w, _) = workloads("docker");
+    for (path, named) in [
+        (format!("/system.slice/docker-{id}.scope"), true),
+        (format!("/docker/{id}"), true),
+        (format!("/user.slice/user-1000.slice/user@1000.service/docker-{id}.scope"), false),
+    ] {
+        let mut c = Container { cgroup: Some(path.clone()), ..Container::new(id, "docker") };
+        w.enrich(&mut c);
+        assert_eq!(c.name.is_some(), named, "{path}");
+    }
 }

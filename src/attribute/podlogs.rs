@@ -9,6 +9,7 @@
 
 use std::path::Path;
 
+use super::container::CgroupClaim;
 use super::rootfs::{list_dir, read_link};
 use super::workload::{Found, MAX_DIR_ENTRIES, Workload, clean};
 use crate::event::K8s;
@@ -49,6 +50,7 @@ pub fn by_container(root: &Path, id: &str) -> Found {
                 pod_uid: uid,
                 container: clean(Some(container)),
             },
+            cgroup: Some(CgroupClaim::Kubepods),
             ..Workload::default()
         }));
     }
@@ -68,6 +70,7 @@ pub fn by_pod_uid(root: &Path, uid: &str) -> Found {
                     pod_uid: clean(Some(u)),
                     container: None,
                 },
+                cgroup: Some(CgroupClaim::Kubepods),
                 ..Workload::default()
             }));
         }

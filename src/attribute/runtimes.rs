@@ -27,6 +27,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::container::CgroupClaim;
 use super::rootfs::list_dir;
 use super::workload::{Found, MAX_DIR_ENTRIES, MAX_FILE, MAX_LIST_FILE, Malformed, Workload, clean, read_bounded};
 use crate::event::K8s;
@@ -50,16 +51,32 @@ pub fn sources_for(runtime: &str) -> &'static [Source] {
 struct OciSpec {
     #[serde(default)]
     annotations: HashMap<String, String>,
+    #[serde(default)]
+    linux: Option<OciLinux>,
+}
+
+#[derive(Deserialize)]
+struct OciLinux {
+    #[serde(default, rename = "cgroupsPath")]
+    cgroups_path: Option<String>,
+}
+
+impl OciSpec {
+    /// The bundle's `linux.cgroupsPath`, when it says one.
+    fn claim(&self) -> Option<CgroupClaim> {
+        let p = self.linux.as_ref()?.cgroups_path.as_deref()?.trim();
+        (!p.is_empty()).then(|| CgroupClaim::Oci(p.to_owned()))
+    }
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, Malformed> {
     serde_json::from_slice(bytes).map_err(|_| Malformed)
 }
 
-fn annotations(root: &Path, rel: &str) -> Result<Option<HashMap<String, String>>, Malformed> {
+fn spec(root: &Path, rel: &str) -> Result<Option<OciSpec>, Malformed> {
     match read_bounded(root, rel, MAX_FILE)? {
         None => Ok(None),
-        Some(bytes) => Ok(Some(parse::<OciSpec>(&bytes)?.annotations)),
+        Some(bytes) => Ok(Some(parse::<OciSpec>(&bytes)?)),
     }
 }
 
@@ -70,8 +87,8 @@ pub fn containerd(root: &Path, id: &str) -> Found {
     let Ok(namespaces) = list_dir(root, Path::new(CONTAINERD_TASKS), MAX_DIR_ENTRIES) else { return Ok(None) };
     for ns in namespaces {
         let Some(ns) = ns.to_str() else { continue };
-        if let Some(a) = annotations(root, &format!("{CONTAINERD_TASKS}/{ns}/{id}/config.json"))? {
-            return Ok(Some(from_containerd(&a)));
+        if let Some(s) = spec(root, &format!("{CONTAINERD_TASKS}/{ns}/{id}/config.json"))? {
+            return Ok(Some(Workload { cgroup: s.claim(), ..from_containerd(&s.annotations) }));
         }
     }
     Ok(None)
@@ -90,6 +107,7 @@ fn from_containerd(a: &HashMap<String, String>) -> Workload {
             pod_uid: get("io.kubernetes.cri.sandbox-uid"),
             container,
         },
+        cgroup: None,
     }
 }
 
@@ -100,8 +118,8 @@ const CRIO_USERDATA: [&str; 2] =
 /// [`storage_list`].
 pub fn crio(root: &Path, id: &str) -> Found {
     for dir in CRIO_USERDATA {
-        let Some(a) = annotations(root, &format!("{dir}/{id}/userdata/config.json"))? else { continue };
-        let get = |k: &str| clean(a.get(k).map(String::as_str));
+        let Some(s) = spec(root, &format!("{dir}/{id}/userdata/config.json"))? else { continue };
+        let get = |k: &str| clean(s.annotations.get(k).map(String::as_str));
         return Ok(Some(Workload {
             name: get("io.kubernetes.cri-o.ContainerName"),
             image: get("io.kubernetes.cri-o.ImageName"),
@@ -111,6 +129,7 @@ pub fn crio(root: &Path, id: &str) -> Found {
                 pod_uid: get("io.kubernetes.pod.uid"),
                 container: get("io.kubernetes.container.name"),
             },
+            cgroup: s.claim(),
         }));
     }
     Ok(None)
@@ -143,10 +162,19 @@ pub fn storage_list(root: &Path, id: &str) -> Found {
         Some(m) if !m.is_empty() => parse(m.as_bytes())?,
         _ => StorageMetadata::default(),
     };
+    // The container's cgroup, from its own bundle (containers.json does not say it).
+    let mut cgroup = None;
+    for dir in CRIO_USERDATA {
+        if let Some(s) = spec(root, &format!("{dir}/{id}/userdata/config.json"))? {
+            cgroup = s.claim();
+            break;
+        }
+    }
     Ok(Some(Workload {
         name: clean(e.names.first().map(String::as_str)).or_else(|| clean(meta.name.as_deref())),
         image: clean(meta.image_name.as_deref()),
         k8s: K8s::default(),
+        cgroup,
     }))
 }
 
@@ -166,6 +194,12 @@ struct DockerInner {
     labels: Option<HashMap<String, String>>,
 }
 
+#[derive(Deserialize)]
+struct DockerHost {
+    #[serde(rename = "CgroupParent", default)]
+    cgroup_parent: Option<String>,
+}
+
 /// Docker: `config.v2.json` (name without its leading `/`, image as given to `docker run`,
 /// and the pod labels cri-dockerd sets).
 pub fn docker(root: &Path, id: &str) -> Found {
@@ -177,7 +211,14 @@ pub fn docker(root: &Path, id: &str) -> Found {
         None => (None, HashMap::new()),
     };
     let get = |k: &str| clean(labels.get(k).map(String::as_str));
+    // Its cgroup: the default places, or under the container's `CgroupParent`.
+    let host = format!("var/lib/docker/containers/{id}/hostconfig.json");
+    let parent = match read_bounded(root, &host, MAX_FILE)? {
+        Some(bytes) => parse::<DockerHost>(&bytes)?.cgroup_parent,
+        None => None,
+    };
     Ok(Some(Workload {
+        cgroup: Some(CgroupClaim::Docker { id: id.to_ascii_lowercase(), parent }),
         name: clean(c.name.as_deref().map(|n| n.trim_start_matches('/'))),
         image: clean(image.as_deref()),
         k8s: K8s {

@@ -68,6 +68,10 @@ pub struct WorkloadCounts {
     pub read_errors: u64,
     /// Cache entries evicted (least recently used) because the cache was full.
     pub evicted: u64,
+    /// Lookups left unnamed because the runtime's state did not agree with the process's
+    /// cgroup (a cgroup merely named like a container's). Written only when not 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unverified: u64,
 }
 
 /// Counters of attribution and output in a live `stats` record (boxed: the record travels in
