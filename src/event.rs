@@ -230,12 +230,16 @@ pub struct Container {
     /// The image it was started from, as given (name and tag or digest); absent when unknown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// The cgroup path that named the container (`/proc/PID/cgroup`), never written: the
+    /// runtime's own state must agree with it before the container is named (issue 23).
+    #[serde(skip)]
+    pub cgroup: Option<String>,
 }
 
 impl Container {
     /// A container known by its id only (name and image not read yet).
     pub fn new(id: impl Into<String>, runtime: impl Into<String>) -> Container {
-        Container { id: id.into(), runtime: runtime.into(), name: None, image: None }
+        Container { id: id.into(), runtime: runtime.into(), name: None, image: None, cgroup: None }
     }
 }
 

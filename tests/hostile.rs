@@ -390,7 +390,8 @@ fn pcap_record_lengths_near_two_to_the_32() {
     assert_eq!(json_paths(&run), ["v1 /latest/meta-data/instance-id ok"]);
 }
 
-/// A file cut in the middle of a record: the results up to there and a one-line warning.
+/// A file cut in the middle of a record: the results up to there and a one-line warning; the
+/// verdict says incomplete and the exit status is 1 (issue 23, class 8).
 #[test]
 fn pcap_file_cut_mid_record() {
     let mut c = Conv::new(CLIENT, IMDS, 1000, 5000);
@@ -403,7 +404,7 @@ fn pcap_file_cut_mid_record() {
         let p = write(dir.path(), &format!("cut-{cut}.pcap"), &bytes[..bytes.len() - cut]);
         let run = analyze_measured(&["--format", "json"], &p);
         run.assert_no_panic();
-        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        assert_eq!(run.code, Some(1), "{}", run.stderr);
         assert_eq!(json_paths(&run), ["v1 /latest/meta-data/instance-id no_response"], "cut {cut}");
         let warning = run.stderr.lines().next().unwrap_or("");
         assert!(warning.contains(&*p.display().to_string()) && warning.contains("middle of a record"), "{warning}");

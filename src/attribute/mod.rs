@@ -21,6 +21,7 @@ pub mod kernel;
 mod podlogs;
 mod process;
 pub mod redact;
+pub mod rootfs;
 mod runtimes;
 mod sockets;
 mod users;

@@ -53,6 +53,8 @@ pub struct Driver<S: Sink> {
     services: Option<ServiceSet>,
     /// Live: verdicts per process group rather than per address + user agent.
     group: Option<GroupOf>,
+    /// The input was incomplete (a file cut short): the host verdict is never "safe".
+    incomplete: bool,
 }
 
 impl<S: Sink> Driver<S> {
@@ -66,6 +68,7 @@ impl<S: Sink> Driver<S> {
             newest: Timestamp(0),
             services: None,
             group: None,
+            incomplete: false,
         }
     }
 
@@ -117,15 +120,25 @@ impl<S: Sink> Driver<S> {
         }
     }
 
-    /// The host-level verdict over the clients seen so far.
+    /// The host-level verdict over the clients seen so far (never safe on incomplete input).
     pub fn host(&self) -> HostVerdict {
-        self.verdicts.host()
+        let mut h = self.verdicts.host();
+        if self.incomplete {
+            h.mark_incomplete();
+        }
+        h
+    }
+
+    /// Says that the input was incomplete (a capture cut mid-record): what was not read may
+    /// hold a served IMDSv1 request, so the verdict and the closing line never say "safe".
+    pub fn mark_incomplete(&mut self) {
+        self.incomplete = true;
     }
 
     /// A stats record with the host-level verdict so far.
     fn stats_record(&self, stats: &RunStats) -> StatsRecord {
         let mut rec = stats.record();
-        rec.verdict = Some(Box::new(self.verdicts.host()));
+        rec.verdict = Some(Box::new(self.host()));
         rec
     }
 
@@ -153,7 +166,11 @@ impl<S: Sink> Driver<S> {
         // The closing `verdict` record, after every request; none when there was no request
         // (nothing to judge).
         if !self.failed() && self.newest.0 > 0 {
-            let res = self.sink.verdict(&self.verdicts.record(self.newest));
+            let mut rec = self.verdicts.record(self.newest);
+            if self.incomplete {
+                rec.host.mark_incomplete();
+            }
+            let res = self.sink.verdict(&rec);
             self.keep(res);
         }
         if !self.failed() {

@@ -33,6 +33,9 @@ pub struct Summary {
     server_closed: u64,
 }
 
+/// The closing line on a capture cut short (issue 23, class 8).
+pub const INCOMPLETE: &str = "Incomplete capture: a file ends in the middle of a record and what came after the cut is unknown; it cannot say that enforcing IMDSv2 on this host is safe.\n";
+
 impl Summary {
     pub fn add(&mut self, r: &RequestRecord) {
         let client = r
@@ -101,6 +104,12 @@ impl Summary {
 
     /// The table and its verdict, as printed by `analyze --format table`.
     pub fn render(&self) -> String {
+        self.render_checked(false)
+    }
+
+    /// [`Summary::render`], on input that may be `incomplete` (a capture cut short): then the
+    /// closing line says so and never calls the host safe.
+    pub fn render_checked(&self, incomplete: bool) -> String {
         let mut rows = self.all_rows();
         rows.sort_by(|a, b| {
             b.3.would_break().cmp(&a.3.would_break()).then(b.2.v1.cmp(&a.2.v1)).then(a.0.cmp(b.0)).then(a.1.cmp(b.1))
@@ -118,6 +127,9 @@ impl Summary {
         let mut s = String::new();
         if rows.is_empty() {
             s.push_str("No IMDS requests found.\n");
+            if incomplete {
+                s.push_str(INCOMPLETE);
+            }
             return s;
         }
         let services_head = if show_services { format!("{:13}  SERVICES", "VERDICT") } else { "VERDICT".into() };
@@ -141,7 +153,7 @@ impl Summary {
             );
         }
         s.push('\n');
-        s.push_str(&self.verdict());
+        s.push_str(&self.verdict_checked(incomplete));
         s
     }
 
@@ -168,6 +180,11 @@ impl Summary {
     /// The closing lines: the clients that would break (by verdict), whether it is safe to
     /// enforce on this host, and requests the server never processed.
     pub fn verdict(&self) -> String {
+        self.verdict_checked(false)
+    }
+
+    /// [`Summary::verdict`], never "safe" on `incomplete` input.
+    pub fn verdict_checked(&self, incomplete: bool) -> String {
         let mut rows = self.all_rows();
         rows.retain(|r| r.3.would_break());
         rows.sort_by(|a, b| a.3.cmp(&b.3).then(a.0.cmp(b.0)).then(a.1.cmp(b.1)));
@@ -203,7 +220,12 @@ impl Summary {
                 }
             }
         }
-        if host.safe_to_enforce {
+        if incomplete {
+            s.push_str(INCOMPLETE);
+        }
+        if host.safe_to_enforce && incomplete {
+            // Said above: nothing is called safe on a capture cut short.
+        } else if host.safe_to_enforce {
             s.push_str("Safe to enforce IMDSv2 (http_tokens = required) on this host, as far as this capture shows.\n");
             self.enforcement_commands(&mut s);
         } else if host.breaking_services.iter().all(|x| x == Service::Ec2Imds) {

@@ -24,8 +24,9 @@ impl<W: Write> Sink for TableSink<W> {
         Ok(())
     }
 
-    fn finish(&mut self, _: &StatsRecord) -> io::Result<()> {
-        self.out.write_all(self.summary.render().as_bytes())?;
+    fn finish(&mut self, s: &StatsRecord) -> io::Result<()> {
+        let incomplete = s.verdict.as_ref().is_some_and(|v| v.incomplete);
+        self.out.write_all(self.summary.render_checked(incomplete).as_bytes())?;
         self.out.flush()
     }
 }

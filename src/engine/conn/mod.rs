@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use super::dedup::{Held, Member, Settle};
 use super::doubt::Doubt;
 use super::{EngineEvent, EngineStats, Shared};
-use crate::classify::{Classified, classify_head};
+use crate::classify::{AwsForm, Classified, classify_head};
 use crate::decode::Segment;
 use crate::endpoint::Hint;
 use crate::event::{Imds, Network, Outcome, RequestRecord, Version};
@@ -49,6 +49,8 @@ struct Pending {
     /// Its place among copies of the same request on other flows (NAT): decides at
     /// settlement which copy is reported (engine/dedup.rs).
     group: Option<Member>,
+    /// What it is on EC2's IMDS if answered 2xx (`classify::answered`).
+    aws_if_answered: Option<AwsForm>,
 }
 
 #[derive(Debug)]
@@ -428,6 +430,7 @@ impl Conn {
         }
         let duplicate = group.is_some_and(|m| !m.is_first());
         let head_method = c.method == "HEAD";
+        let aws_if_answered = c.aws_if_answered;
         let mut record = RequestRecord {
             timestamp: ts,
             imds: Imds {
@@ -455,13 +458,13 @@ impl Conn {
         if self.s2c.fin {
             // The server closed first: this request was never processed.
             record.imds.outcome = Outcome::ServerClosed;
-            let p = Pending { record, sent: ts, head_method, group };
+            let p = Pending { record, sent: ts, head_method, group, aws_if_answered };
             return emit(p, None, Outcome::ServerClosed, cx);
         }
         if cx.sh.announce_pending && record.imds.version == Version::TokenRequest && !duplicate {
             (cx.out)(EngineEvent::TokenPending { key: cx.key, record: Box::new(record.clone()) });
         }
-        self.pending.push_back(Pending { record, sent: ts, head_method, group });
+        self.pending.push_back(Pending { record, sent: ts, head_method, group, aws_if_answered });
         if self.pending.len() > MAX_PENDING
             && let Some(p) = self.pending.pop_front()
         {
@@ -476,6 +479,14 @@ impl Conn {
 /// on another flow is the one reported (engine/dedup.rs).
 fn emit(p: Pending, status: Option<u16>, outcome: Outcome, cx: &mut Ctx<'_>) {
     let mut record = p.record;
+    if let Some(aws) = crate::classify::answered(p.aws_if_answered, status) {
+        // Another cloud's header on an AWS request that the server served: AWS's.
+        record.imds.service = crate::event::Service::Ec2Imds;
+        record.imds.provider = crate::event::Provider::Aws;
+        record.imds.version = aws.version;
+        record.imds.credentials = aws.credentials;
+        record.imds.token_ttl_seconds = aws.token_ttl_seconds;
+    }
     record.imds.status = status;
     record.imds.outcome = outcome;
     record.imds.breaks_when_enforced = crate::event::breaks_when_enforced(record.imds.version, outcome);
