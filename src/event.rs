@@ -181,8 +181,9 @@ pub struct Imds {
 /// The `network` object: addresses as `ip:port`, IPv6 in brackets.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Network {
-    pub client: String,
-    pub server: String,
+    /// Serialised as `ip:port` (IPv6 in brackets): the address's `Display`.
+    pub client: std::net::SocketAddr,
+    pub server: std::net::SocketAddr,
     /// IP TTL / hop limit of the client's packets as captured.
     pub client_ttl: u8,
 }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use imdswatch::engine::EngineConfig;
 use imdswatch::event::{Outcome, Provider, RequestRecord, Service, Version};
 use imdswatch::time::Timestamp;
-use imdswatch::verdict::{Tracker, Verdict};
+use imdswatch::verdict::{Clients, Verdict};
 use support::cli::{Run, analyze, imdswatch};
 use support::pcapfile::{DLT_EN10MB, pcap};
 use support::*;
@@ -294,7 +294,7 @@ fn every_service_at_its_address_is_classified() {
             c.server,
             c.request.lines().next().unwrap_or("")
         );
-        assert_eq!(r.network.server, c.server);
+        assert_eq!(r.network.server.to_string(), c.server);
     }
     // The Alibaba token request keeps its TTL; the forwarded one says so.
     let ttl: Vec<Option<u32>> =
@@ -312,7 +312,7 @@ fn every_service_at_its_address_is_classified() {
 
 #[test]
 fn verdicts_per_client_count_each_services_legacy_form() {
-    let mut t = Tracker::default();
+    let mut t = Clients::<()>::default();
     for r in records() {
         t.add(&r);
     }

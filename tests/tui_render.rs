@@ -86,7 +86,7 @@ fn busy() -> App {
         None,
     )));
     let mut remote = v1(53, "/latest/user-data", Some("python-requests/2.31.0"));
-    remote.network.client = "10.0.3.44:53122".into();
+    remote.network.client = "10.0.3.44:53122".parse().expect("address");
     remote.live = Some(imdswatch::event::LiveFields {
         attribution: Some(imdswatch::event::AttributionMiss::Remote),
         ..Default::default()
@@ -104,7 +104,7 @@ fn offline() -> App {
         v2(3, CREDS, Some(GO_V2)),
     ];
     for (i, r) in rs.iter_mut().enumerate() {
-        r.network.client = format!("10.0.1.{}:4000{i}", 10 + i / 2);
+        r.network.client = format!("10.0.1.{}:4000{i}", 10 + i / 2).parse().expect("address");
     }
     rs.into_iter().for_each(|r| app.on_event(ev(r)));
     app.set_ended();

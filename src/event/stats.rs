@@ -105,6 +105,9 @@ pub struct HostVerdict {
     /// not empty.
     #[serde(skip_serializing_if = "super::ServiceSet::is_empty_ref")]
     pub breaking_services: super::ServiceSet,
+    /// Requests of clients first seen past the bound on clients (10,000), judged together
+    /// as `(other clients)` (the name is kept from when it lived in the `verdict` record).
+    pub clients_folded: u64,
 }
 
 /// Requests seen, by kind.

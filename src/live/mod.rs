@@ -183,7 +183,7 @@ impl Running {
         let services = self.services;
         let stop = self.signals.stop.clone();
         thread::Builder::new().name(name.into()).spawn(move || {
-            Driver::new(sink).with_services(services).per_process(crate::sink::tui::grouping::process_group).run(
+            Driver::new(sink).with_services(services).live().run(
                 &rx,
                 &mut |counts| snapshot(&counters, counts, &sources, started),
                 &mut |_| stop.store(true, Relaxed),

@@ -18,7 +18,6 @@ pub mod metrics;
 pub mod metrics_http;
 pub mod ndjson;
 pub mod stats;
-pub mod summary;
 pub mod table;
 pub mod tui;
 pub mod ui;
@@ -27,6 +26,7 @@ use std::io;
 use std::time::Duration;
 
 use crate::event::{RequestRecord, StatsRecord};
+use crate::verdict::Clients;
 
 pub use driver::{Driver, OutMsg};
 pub use stats::RunStats;
@@ -71,9 +71,9 @@ pub trait Sink {
         Ok(())
     }
 
-    /// The closing per-client verdicts, once, after the last record and before `finish`
-    /// (only when there was a request). Most sinks show verdicts from their own records.
-    fn verdict(&mut self, _v: &crate::verdict::VerdictRecord) -> io::Result<()> {
+    /// The closing per-client verdicts, once, after the last record and before `finish`,
+    /// whatever the stats pace (the aggregate may be empty: nothing was judged).
+    fn verdict(&mut self, _clients: &Clients) -> io::Result<()> {
         Ok(())
     }
 
@@ -97,8 +97,8 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
     fn stats(&mut self, s: &StatsRecord) -> io::Result<()> {
         (**self).stats(s)
     }
-    fn verdict(&mut self, v: &crate::verdict::VerdictRecord) -> io::Result<()> {
-        (**self).verdict(v)
+    fn verdict(&mut self, c: &Clients) -> io::Result<()> {
+        (**self).verdict(c)
     }
     fn tick(&mut self) {
         (**self).tick()

@@ -1,35 +1,20 @@
-//! How records are grouped into rows: live by executable (+ script of an interpreter and its
-//! arguments) and container, so a cron job's short-lived pids share a row; offline by client IP + user agent.
+//! How a live row is labelled: the executable's name, and for an interpreter the script it
+//! runs with its arguments (`python3 sdk.py boto3`). Rows themselves are the clients of the
+//! per-client aggregate (`verdict::ClientKey`: executable + command line + user agent +
+//! container), so two rows may share a label and differ in their user agent or arguments.
 
-use crate::event::{AttributionMiss, RequestRecord};
-
-use super::UiMode;
-use super::text::{self, sanitize};
-
-/// What a row groups requests by.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum RowKey {
-    /// Live, attributed: executable + program (script of an interpreter) + container
-    /// (`namespace/pod/container` or the container's name when known, else its id).
-    /// Pids are not part of the key, so a cron job's short-lived processes share one row.
-    Process { exe: String, program: Option<String>, container: Option<String> },
-    /// Live, no process could be named: grouped by reason and client address.
-    Unattributed { reason: &'static str, client: String },
-    /// Offline: client IP (without port) + user agent.
-    Client { ip: String, user_agent: Option<String> },
-}
+use super::text::sanitize;
 
 /// Interpreters whose script, not the interpreter, names the program.
 const INTERPRETERS: &[&str] = &["python", "node", "ruby", "perl", "php", "bash", "sh", "dash", "java", "deno", "bun"];
 
-/// Longest argument text kept in a row key (the command identity).
+/// Longest argument text kept in a label.
 const MAX_ARGS: usize = 64;
 
 /// The script an interpreter runs (its first argument that is not an option) and the
-/// arguments after it: `python3 sdk.py boto3` and `python3 sdk.py boto2` are two programs
-/// with different behaviour and must not share a row (issue 13). A cron job repeating the
-/// same command still shares one.
-fn program_of(exe_name: &str, cmdline: &str) -> Option<String> {
+/// arguments after it, for the label: `python3 sdk.py boto3` and `python3 sdk.py boto2` are
+/// two programs (issue 13).
+pub fn program_of(exe_name: &str, cmdline: &str) -> Option<String> {
     let script = script_of(exe_name, cmdline)?;
     let rest: Vec<&str> = cmdline.split_whitespace().skip_while(|a| !script_matches(a, &script)).skip(1).collect();
     if rest.is_empty() {
@@ -59,50 +44,6 @@ fn script_of(exe_name: &str, cmdline: &str) -> Option<String> {
         }
     }
     None
-}
-
-fn miss_str(m: Option<AttributionMiss>) -> &'static str {
-    match m {
-        Some(AttributionMiss::Exited) => "exited",
-        Some(AttributionMiss::NoSocket) => "no socket",
-        Some(AttributionMiss::Permission) => "no permission",
-        Some(AttributionMiss::Overloaded) => "overloaded",
-        Some(AttributionMiss::Remote) => "remote",
-        Some(AttributionMiss::Disabled) => "attribution off",
-        None => "unknown",
-    }
-}
-
-pub fn row_key(r: &RequestRecord, mode: UiMode) -> RowKey {
-    let ip = sanitize(text::ip_of(&r.network.client));
-    let live = match (mode, &r.live) {
-        (UiMode::Live, Some(l)) => l,
-        _ => {
-            return RowKey::Client { ip, user_agent: r.imds.user_agent.as_deref().map(sanitize) };
-        }
-    };
-    match &live.process {
-        Some(p) => RowKey::Process {
-            exe: sanitize(p.file.path.as_deref().unwrap_or(&p.file.name)),
-            program: program_of(&p.file.name, &p.cmdline),
-            container: super::workload::identity(live),
-        },
-        None => RowKey::Unattributed { reason: miss_str(live.attribution), client: ip },
-    }
-}
-
-/// Live: the process group of a request whose process was named, as one line (executable,
-/// script and arguments, `@container`): the dashboard's row key, used for the live verdicts.
-pub fn process_group(r: &RequestRecord) -> Option<String> {
-    let RowKey::Process { exe, program, container } = row_key(r, UiMode::Live) else { return None };
-    let mut s = exe;
-    for (sep, part) in [(" ", program), (" @", container)] {
-        if let Some(p) = part {
-            s.push_str(sep);
-            s.push_str(&p);
-        }
-    }
-    Some(s)
 }
 
 #[cfg(test)]
