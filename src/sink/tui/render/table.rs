@@ -233,9 +233,12 @@ fn value(r: &RowStats, col: Col, app: &App) -> (String, Style) {
             None => ("-".into(), dim()),
         },
         Col::User => (r.user.clone().unwrap_or_else(|| "-".into()), plain),
-        Col::Command => match &r.cmdline {
-            Some(c) => (c.clone(), dim()),
-            None => ("-".into(), dim()),
+        // A command line not read (the process exited first): the user agent, the other half
+        // of the client's identity.
+        Col::Command => match (&r.cmdline, r.key.user_agent()) {
+            (Some(c), _) if !c.is_empty() => (c.clone(), dim()),
+            (_, Some(ua)) => (format!("(user agent {})", sanitize(ua)), dim()),
+            _ => ("-".into(), dim()),
         },
         Col::Agent => match r.summary.user_agents.first() {
             Some((ua, _)) => (sanitize(ua), plain),
