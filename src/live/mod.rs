@@ -288,7 +288,7 @@ impl Pipeline {
                     ..AttributeConfig::default()
                 });
                 a.warm_up();
-                a
+                Box::new(a) as Box<dyn crate::attribute::ProcessLookup>
             }),
             shared,
             crate::attribute::host(),
