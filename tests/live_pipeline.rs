@@ -21,9 +21,9 @@ use imdswatch::live::attribution::{AttrMsg, Stage};
 use imdswatch::live::counters::Counters;
 use imdswatch::sink::fan::Fan;
 use imdswatch::sink::json::{Destination, JsonSink, Tolerant};
-use imdswatch::sink::tui::{App, UiMode};
-use imdswatch::sink::ui::UiSink;
 use imdswatch::sink::{Driver, OutMsg, RunStats};
+use imdswatch::ui::sink::UiSink;
+use imdswatch::ui::{App, UiMode};
 use serde_json::Value;
 use support::{Conv, OK_10};
 

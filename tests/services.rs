@@ -491,7 +491,7 @@ fn endpoint_with_a_service_names_a_loopback_credentials_endpoint() {
 /// the service filter, on a wide screen so that nothing is clipped away.
 #[test]
 fn the_dashboard_names_services_and_hides_the_secrets() {
-    use imdswatch::sink::tui::{Action, App, UiEvent, UiMode, render};
+    use imdswatch::ui::{Action, App, UiEvent, UiMode, render};
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
     let mut app = App::new(UiMode::Offline, "services.pcap");

@@ -12,9 +12,9 @@ use imdswatch::engine::{Engine, EngineConfig, EngineEvent};
 use imdswatch::event::{RequestRecord, StatsRecord};
 use imdswatch::sink::json::{Destination, JsonSink, Tolerant};
 use imdswatch::sink::table::TableSink;
-use imdswatch::sink::tui::UiEvent;
-use imdswatch::sink::ui::UiSink;
 use imdswatch::sink::{Driver, RunStats, Sink};
+use imdswatch::ui::UiEvent;
+use imdswatch::ui::sink::UiSink;
 
 /// The requests of captures/curl-v1.pcap (two IMDSv1 GETs).
 fn records() -> Vec<RequestRecord> {

@@ -4,8 +4,8 @@ mod tui_fixtures;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use imdswatch::event::{Outcome, RequestCounts};
-use imdswatch::sink::tui::model::{ClientKey, MAX_CLIENTS, MAX_EVENTS};
-use imdswatch::sink::tui::{Action, App, Mode, SortKey, UiMode, keys};
+use imdswatch::ui::model::{ClientKey, MAX_CLIENTS, MAX_EVENTS};
+use imdswatch::ui::{Action, App, Mode, SortKey, UiMode, keys};
 use imdswatch::verdict::AdviceKind;
 use imdswatch::verdict::MAX_USER_AGENTS;
 use tui_fixtures::*;
@@ -400,7 +400,7 @@ fn a_pending_token_request_shows_until_its_record_settles_it() {
     let mut app = App::new(UiMode::Live, "t");
     let (exe, cmd) = ("/usr/bin/python3", "/usr/bin/python3 sdk.py boto3");
     let pending = by(token(10, Outcome::NoResponse, Some(OLD_BOTO)), 10, exe, cmd, None);
-    app.on_event(imdswatch::sink::tui::UiEvent::TokenPending(Box::new(pending.clone())));
+    app.on_event(imdswatch::ui::UiEvent::TokenPending(Box::new(pending.clone())));
     let row = app.selected_row().expect("a row from the pending request alone");
     assert_eq!(row.label, "python3 sdk.py boto3");
     assert_eq!(row.pending_since, Some(at(10)));
@@ -428,10 +428,10 @@ fn a_pending_token_request_shows_until_its_record_settles_it() {
 /// message) is forgotten after the age bound; a full table evicts nothing.
 #[test]
 fn a_pending_token_request_without_settlement_is_forgotten() {
-    use imdswatch::sink::tui::pending::MAX_AGE_US;
+    use imdswatch::ui::pending::MAX_AGE_US;
     let mut app = App::new(UiMode::Live, "t");
     let pending = by(token(10, Outcome::NoResponse, None), 10, "/usr/bin/python3", "python3 a.py", None);
-    app.on_event(imdswatch::sink::tui::UiEvent::TokenPending(Box::new(pending)));
+    app.on_event(imdswatch::ui::UiEvent::TokenPending(Box::new(pending)));
     app.on_event(stats(10 + MAX_AGE_US / 1_000_000 - 1, RequestCounts::default()));
     assert!(app.selected_row().is_some_and(|r| r.pending_since.is_some()));
     app.on_event(stats(10 + MAX_AGE_US / 1_000_000, RequestCounts::default()));
@@ -442,7 +442,7 @@ fn a_pending_token_request_without_settlement_is_forgotten() {
     let exe = "/usr/bin/python3";
     app.on_event(ev(by(v1(100, CREDS, None), 10, exe, "python3 a.py", None)));
     let later = by(token(101, Outcome::NoResponse, None), 10, exe, "python3 a.py", None);
-    app.on_event(imdswatch::sink::tui::UiEvent::TokenPending(Box::new(later)));
+    app.on_event(imdswatch::ui::UiEvent::TokenPending(Box::new(later)));
     assert!(app.selected_row().is_some_and(|r| r.pending_since == Some(at(101))));
     app.on_event(stats(101 + MAX_AGE_US / 1_000_000, RequestCounts::default()));
     assert!(app.selected_row().is_some_and(|r| r.pending_since.is_none() && r.counts.v1 == 1));
@@ -450,7 +450,7 @@ fn a_pending_token_request_without_settlement_is_forgotten() {
     let mut app = App::new(UiMode::Offline, "t");
     let mut first = token(0, Outcome::NoResponse, None);
     first.network.client = "192.168.9.9:1".parse().expect("address");
-    app.on_event(imdswatch::sink::tui::UiEvent::TokenPending(Box::new(first)));
+    app.on_event(imdswatch::ui::UiEvent::TokenPending(Box::new(first)));
     for i in 0..MAX_CLIENTS as u64 {
         let mut r = v2(1 + i, "/", None);
         r.network.client = format!("10.{}.{}.{}:1", i >> 16 & 255, i >> 8 & 255, i & 255).parse().expect("address");

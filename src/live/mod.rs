@@ -41,10 +41,10 @@ use crate::sink::json::{Dest, JsonSink, Tolerant};
 use crate::sink::logfile::LogFile;
 use crate::sink::metrics::{Metrics, MetricsSink};
 use crate::sink::metrics_http;
-use crate::sink::tui::{UiEvent, UiMode};
-use crate::sink::ui::{UI_QUEUE, UiSink};
 use crate::sink::{Driver, OutMsg, RunStats, Sink};
 use crate::time::Timestamp;
+use crate::ui::sink::{UI_QUEUE, UiSink};
+use crate::ui::{UiEvent, UiMode};
 use attribution::{AttrMsg, AttributionPath, Stage};
 use counters::Counters;
 
@@ -204,7 +204,7 @@ pub fn run_dashboard(cfg: &LiveConfig) -> anyhow::Result<Exit> {
         None => r.spawn_output("ui-feed", ui_sink)?,
     };
     let title = format!("live on {}", r.sources.join(", "));
-    let ui = crate::sink::tui::run(ui_rx, UiMode::Live, title, &r.signals);
+    let ui = crate::ui::run(ui_rx, UiMode::Live, title, &r.signals);
     r.signals.stop.store(true, Relaxed);
     r.pipeline.join();
     let counts = feeder.join().unwrap_or_default();

@@ -1,4 +1,5 @@
-//! Where records go: NDJSON lines, the summary table, the dashboard.
+//! Where records go: NDJSON lines, the summary table, the metrics (the dashboard, a sibling,
+//! is the `ui` module, whose `UiSink` implements [`Sink`]).
 //!
 //! Every output is a [`Sink`], fed by the one [`Driver`] that both
 //! `analyze` (files, on the caller's thread) and `live` (the output thread, from the
@@ -19,8 +20,6 @@ pub mod metrics_http;
 pub mod ndjson;
 pub mod stats;
 pub mod table;
-pub mod tui;
-pub mod ui;
 
 use std::io;
 use std::time::Duration;
@@ -44,7 +43,7 @@ pub use stats::RunStats;
 ///
 /// Rules every sink keeps:
 /// - never block the pipeline for long: a sink that can fall behind keeps a bound and
-///   counts what it drops (see [`ui::UiSink`]);
+///   counts what it drops (see `ui::sink::UiSink`);
 /// - an `Err` from `record`, `stats` or `finish` means the output is gone for good (its
 ///   reader left: `BrokenPipe`, or a fatal write error in `analyze`). The driver stops
 ///   feeding the sink and ends the run; passing failures (a full disk in live mode) are the

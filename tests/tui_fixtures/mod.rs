@@ -5,8 +5,8 @@ use imdswatch::event::{
     Ancestor, Container, Imds, LiveFields, Network, Outcome, Process, ProcessFile, RequestCounts, RequestRecord,
     StatsRecord, Version,
 };
-use imdswatch::sink::tui::UiEvent;
 use imdswatch::time::Timestamp;
+use imdswatch::ui::UiEvent;
 
 /// 2023-11-14T22:13:20Z plus `secs`.
 pub fn at(secs: u64) -> Timestamp {

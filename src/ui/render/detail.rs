@@ -8,10 +8,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::{dim, thousands};
-use crate::sink::tui::model::RowStats;
-use crate::sink::tui::state::App;
-use crate::sink::tui::text::{age, clip_right, hms, sanitize};
-use crate::sink::tui::workload::RowWorkload;
+use crate::ui::model::RowStats;
+use crate::ui::state::App;
+use crate::ui::text::{age, clip_right, hms, sanitize};
+use crate::ui::workload::RowWorkload;
 use crate::verdict::AdviceKind;
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {

@@ -8,9 +8,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Sparkline};
 
 use super::{dim, thousands};
-use crate::sink::tui::UiMode;
-use crate::sink::tui::state::App;
-use crate::sink::tui::text::{self, clip_right};
+use crate::ui::UiMode;
+use crate::ui::state::App;
+use crate::ui::text::{self, clip_right};
 
 pub const HEIGHT: u16 = 4;
 

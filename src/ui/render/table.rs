@@ -8,10 +8,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, HighlightSpacing, Paragraph, Row, Table, TableState};
 
 use super::{dim, thousands, version_style};
-use crate::sink::tui::UiMode;
-use crate::sink::tui::model::RowStats;
-use crate::sink::tui::state::App;
-use crate::sink::tui::text::{age, clip_left, clip_right, sanitize, short_id};
+use crate::ui::UiMode;
+use crate::ui::model::RowStats;
+use crate::ui::state::App;
+use crate::ui::text::{age, clip_left, clip_right, sanitize, short_id};
 use crate::verdict::Verdict;
 
 /// What a column shows.
