@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use super::workload::{Found, MAX_DIR_ENTRIES, Workload, clean};
+use super::node_files::{Found, MAX_DIR_ENTRIES, Workload, clean};
 use crate::event::K8s;
 
 /// `<namespace>_<pod>_<uid>` → (namespace, pod, uid).
