@@ -382,3 +382,20 @@ mod service;
 pub use service::{Service, ServiceSet, service_names};
 mod stats;
 pub use stats::{HostVerdict, LiveHealth, NodeStats, RequestCounts, StatsRecord, WorkloadCounts};
+
+/// What the live pipeline's attribution stage hands the outputs (`sink::Driver::run`).
+#[derive(Debug)]
+pub enum OutMsg {
+    /// A finished request (attributed).
+    Record(Box<RequestRecord>),
+    /// A token request still waiting for its answer (attributed, no status): shown by the
+    /// dashboard until the [`OutMsg::Record`] with the same client and timestamp settles it;
+    /// not counted, not judged, not written as NDJSON.
+    TokenPending(Box<RequestRecord>),
+}
+
+impl From<Box<RequestRecord>> for OutMsg {
+    fn from(r: Box<RequestRecord>) -> OutMsg {
+        OutMsg::Record(r)
+    }
+}

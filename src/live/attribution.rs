@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
-use crate::sink::OutMsg;
+use crate::event::OutMsg;
 
 use super::counters::Counters;
 use crate::attribute::kernel::{KernelShared, KernelSource};

@@ -8,28 +8,11 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::{RunStats, Sink};
-use crate::event::{HostVerdict, RequestCounts, RequestRecord, ServiceSet, StatsRecord};
+use crate::event::{HostVerdict, OutMsg, RequestCounts, RequestRecord, ServiceSet, StatsRecord};
 use crate::verdict::Clients;
 
 /// Longest wait for a record before the sink's housekeeping and stats run (live mode).
 pub const POLL: Duration = Duration::from_millis(200);
-
-/// What the live pipeline hands the output thread.
-#[derive(Debug)]
-pub enum OutMsg {
-    /// A finished request (attributed).
-    Record(Box<RequestRecord>),
-    /// A token request still waiting for its answer (attributed, no status): shown by the
-    /// dashboard until the [`OutMsg::Record`] with the same client and timestamp settles it;
-    /// not counted, not judged, not written as NDJSON.
-    TokenPending(Box<RequestRecord>),
-}
-
-impl From<Box<RequestRecord>> for OutMsg {
-    fn from(r: Box<RequestRecord>) -> OutMsg {
-        OutMsg::Record(r)
-    }
-}
 
 /// Feeds one sink and counts what it was fed. After the sink's first error it is fed no
 /// more (requests are still counted); the error is kept for the caller.

@@ -27,7 +27,7 @@ use std::time::Duration;
 use crate::event::{RequestRecord, StatsRecord};
 use crate::verdict::Clients;
 
-pub use driver::{Driver, OutMsg};
+pub use driver::Driver;
 pub use stats::RunStats;
 
 /// An output of imdswatch.
