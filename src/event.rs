@@ -181,8 +181,9 @@ pub struct Imds {
 /// The `network` object: addresses as `ip:port`, IPv6 in brackets.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Network {
-    pub client: String,
-    pub server: String,
+    /// Serialised as `ip:port` (IPv6 in brackets): the address's `Display`.
+    pub client: std::net::SocketAddr,
+    pub server: std::net::SocketAddr,
     /// IP TTL / hop limit of the client's packets as captured.
     pub client_ttl: u8,
 }
@@ -385,3 +386,20 @@ mod service;
 pub use service::{Service, ServiceSet, service_names};
 mod stats;
 pub use stats::{HostVerdict, LiveHealth, NodeStats, RequestCounts, StatsRecord, WorkloadCounts};
+
+/// What the live pipeline's attribution stage hands the outputs (`sink::Driver::run`).
+#[derive(Debug)]
+pub enum OutMsg {
+    /// A finished request (attributed).
+    Record(Box<RequestRecord>),
+    /// A token request still waiting for its answer (attributed, no status): shown by the
+    /// dashboard until the [`OutMsg::Record`] with the same client and timestamp settles it;
+    /// not counted, not judged, not written as NDJSON.
+    TokenPending(Box<RequestRecord>),
+}
+
+impl From<Box<RequestRecord>> for OutMsg {
+    fn from(r: Box<RequestRecord>) -> OutMsg {
+        OutMsg::Record(r)
+    }
+}

@@ -227,7 +227,7 @@ fn a_spoofed_nat_copy_before_the_real_request_does_not_hide_it() {
     c.server(OK_10);
     let (recs, st) = run(&c.frames);
     assert_eq!(summary(&recs), [CREDS]);
-    assert_eq!(recs[0].network.client, CLIENT);
+    assert_eq!(recs[0].network.client.to_string(), CLIENT);
     assert_eq!(st.duplicates_suppressed, 1);
 }
 
@@ -398,7 +398,7 @@ fn after_a_head_flood(real: &[u8]) -> (Vec<imdswatch::event::RequestRecord>, imd
 #[test]
 fn a_split_head_is_read_although_other_heads_fill_the_budget() {
     let (recs, st) = after_a_head_flood(GET_CREDS_V1);
-    let real: Vec<_> = recs.iter().filter(|r| r.network.client == CLIENT).collect();
+    let real: Vec<_> = recs.iter().filter(|r| r.network.client.to_string() == CLIENT).collect();
     assert_eq!(summary(&real.into_iter().cloned().collect::<Vec<_>>()), [CREDS]);
     assert_eq!(st.http.oversize_heads, 0, "{:?}", st.anomalies());
 }
@@ -408,7 +408,7 @@ fn the_oldest_idle_heads_are_evicted_for_a_long_head_and_still_reported() {
     let long =
         format!("GET /latest/meta-data/iam/security-credentials/role HTTP/1.1\r\nX-Pad: {}\r\n\r\n", "b".repeat(5000));
     let (recs, st) = after_a_head_flood(long.as_bytes());
-    let real: Vec<_> = recs.iter().filter(|r| r.network.client == CLIENT).cloned().collect();
+    let real: Vec<_> = recs.iter().filter(|r| r.network.client.to_string() == CLIENT).cloned().collect();
     assert_eq!(summary(&real), [CREDS]);
     let evicted = st.http.heads_evicted;
     assert!(evicted > 0, "{:?}", st.anomalies());

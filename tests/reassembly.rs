@@ -22,8 +22,8 @@ fn one_v1_request_with_its_answer() {
     let r = &recs[0];
     assert_eq!(r.imds.outcome, Outcome::Ok);
     assert_eq!(r.imds.user_agent.as_deref(), Some("curl/7.88.1"));
-    assert_eq!(r.network.client, "10.0.0.5:40000");
-    assert_eq!(r.network.server, "169.254.169.254:80");
+    assert_eq!(r.network.client.to_string(), "10.0.0.5:40000");
+    assert_eq!(r.network.server.to_string(), "169.254.169.254:80");
     assert!(!r.imds.credentials);
     assert_eq!(st.requests, 1);
     assert!(st.anomalies().is_empty(), "{:?}", st.anomalies());
@@ -204,7 +204,7 @@ fn natted_copy_on_another_flow_counts_once() {
     }
     let (recs, st) = run(&frames);
     assert_eq!(recs.len(), 1, "{:?}", summary(&recs));
-    assert_eq!(recs[0].network.client, "10.0.0.5:40000");
+    assert_eq!(recs[0].network.client.to_string(), "10.0.0.5:40000");
     assert_eq!(st.duplicates_suppressed, 1);
 }
 
@@ -288,8 +288,8 @@ fn ipv6_endpoint() {
     c.server(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
     let (recs, _) = run(&c.frames);
     assert_eq!(summary(&recs), ["token_request PUT /latest/api/token 200"]);
-    assert_eq!(recs[0].network.client, "[fd00:ec2::1]:41000");
-    assert_eq!(recs[0].network.server, "[fd00:ec2::254]:80");
+    assert_eq!(recs[0].network.client.to_string(), "[fd00:ec2::1]:41000");
+    assert_eq!(recs[0].network.server.to_string(), "[fd00:ec2::254]:80");
 }
 
 #[test]

@@ -8,7 +8,7 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use imdswatch::event::{RequestCounts, StatsRecord};
-use imdswatch::sink::tui::{Action, App, UiEvent, UiMode, render};
+use imdswatch::ui::{Action, App, UiEvent, UiMode, render};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use support::pcapfile::*;

@@ -3,7 +3,7 @@
 mod tui_fixtures;
 
 use imdswatch::event::{Outcome, RequestCounts};
-use imdswatch::sink::tui::{Action, App, UiMode, render};
+use imdswatch::ui::{Action, App, UiMode, render};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
@@ -86,7 +86,7 @@ fn busy() -> App {
         None,
     )));
     let mut remote = v1(53, "/latest/user-data", Some("python-requests/2.31.0"));
-    remote.network.client = "10.0.3.44:53122".into();
+    remote.network.client = "10.0.3.44:53122".parse().expect("address");
     remote.live = Some(imdswatch::event::LiveFields {
         attribution: Some(imdswatch::event::AttributionMiss::Remote),
         ..Default::default()
@@ -104,7 +104,7 @@ fn offline() -> App {
         v2(3, CREDS, Some(GO_V2)),
     ];
     for (i, r) in rs.iter_mut().enumerate() {
-        r.network.client = format!("10.0.1.{}:4000{i}", 10 + i / 2);
+        r.network.client = format!("10.0.1.{}:4000{i}", 10 + i / 2).parse().expect("address");
     }
     rs.into_iter().for_each(|r| app.on_event(ev(r)));
     app.set_ended();
@@ -230,7 +230,7 @@ fn a_pending_token_request_is_shown_until_settled() {
     let mut app = App::new(UiMode::Live, "live");
     let (exe, cmd) = ("/usr/bin/python3", "/usr/bin/python3 sdk.py boto3");
     let put = by(token(10, Outcome::NoResponse, None), 77, exe, cmd, None);
-    app.on_event(imdswatch::sink::tui::UiEvent::TokenPending(Box::new(put.clone())));
+    app.on_event(imdswatch::ui::UiEvent::TokenPending(Box::new(put.clone())));
     app.on_event(stats(11, RequestCounts::default()));
     let row_of = |s: &str| s.lines().find(|l| l.contains("python3 sdk")).unwrap_or_default().to_owned();
     assert!(row_of(&screen(&app, 160, 20)).contains("pending 1.0s"), "{}", screen(&app, 160, 20));

@@ -15,9 +15,9 @@ use crate::exit::Exit;
 use crate::signals::Signals;
 use crate::sink::json::JsonSink;
 use crate::sink::table::TableSink;
-use crate::sink::tui::{UiEvent, UiMode};
-use crate::sink::ui::{UI_QUEUE, UiSink};
 use crate::sink::{Driver, RunStats, Sink};
+use crate::ui::sink::{UI_QUEUE, UiSink};
+use crate::ui::{UiEvent, UiMode};
 use progress::Progress;
 
 /// Output of an analysis.
@@ -65,7 +65,7 @@ fn run_tui(cfg: &AnalyzeConfig) -> anyhow::Result<Exit> {
         let code = analyze_into(&worker_cfg, UiSink::offline(tx), false, &mut err);
         (code, err)
     })?;
-    crate::sink::tui::run(rx, UiMode::Offline, title, &signals)?;
+    crate::ui::run(rx, UiMode::Offline, title, &signals)?;
     let (code, err) = worker.join().map_err(|_| anyhow::anyhow!("the analysis thread failed"))?;
     io::stderr().write_all(&err)?;
     match code {

@@ -22,7 +22,7 @@ use etherparse::{IpSlice, TcpSlice};
 
 /// What the checksums of a segment say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub enum Checksum {
     Valid,
     /// The field holds what checksum offload leaves on the sending host.
     Offloaded,
@@ -41,26 +41,26 @@ pub fn ip_header_ok(ip: &IpSlice<'_>) -> bool {
 }
 
 /// Checks the TCP checksum of a segment between `src` and `dst`.
-pub fn verify_tcp(src: IpAddr, dst: IpAddr, tcp: &TcpSlice<'_>) -> Verdict {
+pub fn verify_tcp(src: IpAddr, dst: IpAddr, tcp: &TcpSlice<'_>) -> Checksum {
     let len = tcp.slice().len();
     let (computed, pseudo) = match (src, dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
-            let Ok(c) = tcp.calc_checksum_ipv4(s.octets(), d.octets()) else { return Verdict::Bad };
+            let Ok(c) = tcp.calc_checksum_ipv4(s.octets(), d.octets()) else { return Checksum::Bad };
             (c, pseudo_sum(&[&s.octets(), &d.octets()], len))
         }
         (IpAddr::V6(s), IpAddr::V6(d)) => {
-            let Ok(c) = tcp.calc_checksum_ipv6(s.octets(), d.octets()) else { return Verdict::Bad };
+            let Ok(c) = tcp.calc_checksum_ipv6(s.octets(), d.octets()) else { return Checksum::Bad };
             (c, pseudo_sum(&[&s.octets(), &d.octets()], len))
         }
-        _ => return Verdict::Bad,
+        _ => return Checksum::Bad,
     };
     let field = tcp.checksum();
     if field == computed {
-        Verdict::Valid
+        Checksum::Valid
     } else if field != 0 && (field == pseudo || field == !pseudo) {
-        Verdict::Offloaded
+        Checksum::Offloaded
     } else {
-        Verdict::Bad
+        Checksum::Bad
     }
 }
 

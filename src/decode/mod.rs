@@ -107,7 +107,7 @@ pub fn transport<'a>(
         return Err(Skip::NotWatched);
     }
     let verdict = checksum::verify_tcp(src_ip, dst_ip, &tcp);
-    if verdict == checksum::Verdict::Bad {
+    if verdict == checksum::Checksum::Bad {
         return Err(Skip::BadChecksum);
     }
     // RFC 6093: the urgent pointer points past the urgent byte; Linux (tcp_stdurg off)
@@ -124,7 +124,7 @@ pub fn transport<'a>(
         rst: tcp.rst(),
         ttl,
         urgent,
-        checksum_unverified: verdict == checksum::Verdict::Offloaded,
+        checksum_unverified: verdict == checksum::Checksum::Offloaded,
         opts: options::parse(tcp.options()),
         payload: tcp.payload(),
     })

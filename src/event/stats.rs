@@ -114,6 +114,9 @@ pub struct HostVerdict {
     /// Written only when true.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub incomplete: bool,
+    /// Requests of clients first seen past the bound on clients (10,000), judged together
+    /// as `(other clients)` (the name is kept from when it lived in the `verdict` record).
+    pub clients_folded: u64,
 }
 
 impl HostVerdict {

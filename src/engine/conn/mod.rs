@@ -451,7 +451,7 @@ impl Conn {
                 parse_error: c.parse_error,
                 conflict: false,
             },
-            network: Network { client: key.client.to_string(), server: key.server.to_string(), client_ttl: ttl },
+            network: Network { client: key.client, server: key.server, client_ttl: ttl },
             live: None,
             capture: None,
         };

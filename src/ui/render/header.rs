@@ -8,9 +8,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Sparkline};
 
 use super::{dim, thousands};
-use crate::sink::tui::UiMode;
-use crate::sink::tui::state::App;
-use crate::sink::tui::text::{self, clip_right};
+use crate::ui::UiMode;
+use crate::ui::state::App;
+use crate::ui::text::{self, clip_right};
 
 pub const HEIGHT: u16 = 4;
 
@@ -111,12 +111,14 @@ fn counter_lines(app: &App) -> Vec<Line<'static>> {
             if s.interface_drops > 0 {
                 v.push(pair("if drops", s.interface_drops, Some(Color::Red)));
             }
-            if m.evicted_rows > 0 {
-                v.push(pair("rows evicted", m.evicted_rows, Some(Color::Yellow)));
+            if m.rows.requests_folded() > 0 {
+                v.push(pair("folded", m.rows.requests_folded(), Some(Color::Yellow)));
             }
             spaced(v)
         }
-        None if m.evicted_rows > 0 => spaced(vec![pair("rows evicted", m.evicted_rows, Some(Color::Yellow))]),
+        None if m.rows.requests_folded() > 0 => {
+            spaced(vec![pair("folded", m.rows.requests_folded(), Some(Color::Yellow))])
+        }
         None => Line::from(Span::styled(" no capture statistics yet", dim())),
     };
     vec![requests, symptoms, health]

@@ -8,9 +8,9 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 
 use super::{dim, version_label, version_style};
 use crate::event::{Outcome, Service};
-use crate::sink::tui::model::EventLine;
-use crate::sink::tui::state::App;
-use crate::sink::tui::text::{clip_left, clip_right, hms};
+use crate::ui::model::EventLine;
+use crate::ui::state::App;
+use crate::ui::text::{clip_left, clip_right, hms};
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let m = app.view();

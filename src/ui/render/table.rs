@@ -8,10 +8,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, HighlightSpacing, Paragraph, Row, Table, TableState};
 
 use super::{dim, thousands, version_style};
-use crate::sink::tui::UiMode;
-use crate::sink::tui::model::RowStats;
-use crate::sink::tui::state::App;
-use crate::sink::tui::text::{age, clip_left, clip_right, short_id};
+use crate::ui::UiMode;
+use crate::ui::model::RowStats;
+use crate::ui::state::App;
+use crate::ui::text::{age, clip_left, clip_right, sanitize, short_id};
 use crate::verdict::Verdict;
 
 /// What a column shows.
@@ -186,7 +186,7 @@ fn title(app: &App, shown: usize, width: usize) -> Line<'static> {
         UiMode::Live => "Processes",
         UiMode::Offline => "Clients",
     };
-    let breaking = m.rows.values().filter(|r| r.verdict().would_break()).count();
+    let breaking = m.rows.host().would_break;
     let mut parts = vec![format!("{what} {shown}"), format!("{v1_rows} using v1"), format!("{breaking} would break")];
     if shown != m.rows.len() {
         parts[0] = format!("{what} {shown}/{}", m.rows.len());
@@ -201,8 +201,8 @@ fn title(app: &App, shown: usize, width: usize) -> Line<'static> {
     if let Some(s) = app.service {
         parts.push(format!("service: {}", s.as_str()));
     }
-    if m.evicted_rows > 0 {
-        parts.push(format!("{} evicted", thousands(m.evicted_rows)));
+    if m.rows.requests_folded() > 0 {
+        parts.push(format!("{} requests folded", thousands(m.rows.requests_folded())));
     }
     let text = clip_right(&format!(" {} ", parts.join(" · ")), width.saturating_sub(2));
     Line::from(Span::styled(text, Style::new().fg(Color::White).add_modifier(Modifier::BOLD)))
@@ -233,12 +233,15 @@ fn value(r: &RowStats, col: Col, app: &App) -> (String, Style) {
             None => ("-".into(), dim()),
         },
         Col::User => (r.user.clone().unwrap_or_else(|| "-".into()), plain),
-        Col::Command => match &r.cmdline {
-            Some(c) => (c.clone(), dim()),
-            None => ("-".into(), dim()),
+        // A command line not read (the process exited first): the user agent, the other half
+        // of the client's identity.
+        Col::Command => match (&r.cmdline, r.key.user_agent()) {
+            (Some(c), _) if !c.is_empty() => (c.clone(), dim()),
+            (_, Some(ua)) => (format!("(user agent {})", sanitize(ua)), dim()),
+            _ => ("-".into(), dim()),
         },
-        Col::Agent => match r.user_agents.first() {
-            Some((ua, _)) => (ua.clone(), plain),
+        Col::Agent => match r.summary.user_agents.first() {
+            Some((ua, _)) => (sanitize(ua), plain),
             None => ("(none)".into(), dim()),
         },
         Col::V1 if r.counts.v1 > 0 => (thousands(r.counts.v1), version_style(crate::event::Version::V1)),

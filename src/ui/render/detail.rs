@@ -8,10 +8,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::{dim, thousands};
-use crate::sink::tui::model::RowStats;
-use crate::sink::tui::state::App;
-use crate::sink::tui::text::{age, clip_right, hms};
-use crate::sink::tui::workload::RowWorkload;
+use crate::ui::model::RowStats;
+use crate::ui::state::App;
+use crate::ui::text::{age, clip_right, hms, sanitize};
+use crate::ui::workload::RowWorkload;
 use crate::verdict::AdviceKind;
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
@@ -125,18 +125,19 @@ fn facts(app: &App, r: &RowStats) -> Vec<Line<'static>> {
         client.push_str(&format!(" · {runtime}"));
     }
     lines.push(field("Client", client));
-    if r.user_agents.is_empty() {
+    let s = &r.summary;
+    if s.user_agents.is_empty() {
         lines.push(field("Agent", "(no User-Agent header)".into()));
     }
-    for (i, (ua, n)) in r.user_agents.iter().enumerate() {
+    for (i, (ua, n)) in s.user_agents.iter().enumerate() {
         let name = if i == 0 { "Agents" } else { "" };
-        lines.push(field(name, format!("{ua}  ({} req)", thousands(*n))));
+        lines.push(field(name, format!("{}  ({} req)", sanitize(ua), thousands(*n))));
     }
-    if r.no_user_agent > 0 && !r.user_agents.is_empty() {
-        lines.push(field("", format!("(no User-Agent)  ({} req)", thousands(r.no_user_agent))));
+    if s.no_user_agent > 0 && !s.user_agents.is_empty() {
+        lines.push(field("", format!("(no User-Agent)  ({} req)", thousands(s.no_user_agent))));
     }
-    if r.user_agents_dropped > 0 {
-        lines.push(field("", format!("+{} requests from other agents", r.user_agents_dropped)));
+    if s.user_agents_dropped > 0 {
+        lines.push(field("", format!("+{} requests from other agents", s.user_agents_dropped)));
     }
     lines
 }

@@ -4,7 +4,7 @@
 
 use std::cmp::Ordering;
 
-use super::model::{Model, RowKey, RowStats};
+use super::model::{ClientKey, Model, RowStats};
 use super::{UiEvent, UiMode};
 use crate::verdict::{self, Advice};
 
@@ -104,7 +104,7 @@ pub struct App {
     pub v1_only: bool,
     /// Only rows that spoke to this service (`c` cycles through the services seen).
     pub service: Option<crate::event::Service>,
-    selected: Option<RowKey>,
+    selected: Option<ClientKey>,
     pub detail_scroll: u16,
     quit: bool,
     /// The channel disconnected: no more records will come.
@@ -119,7 +119,7 @@ impl App {
             title: super::text::sanitize(&title.into()),
             mode: Mode::Normal,
             help_return: Mode::Normal,
-            live: Model::default(),
+            live: Model::new(ui_mode),
             frozen: None,
             pending: 0,
             sort: SortKey::V1,
@@ -164,8 +164,8 @@ impl App {
 
     pub fn on_event(&mut self, ev: UiEvent) {
         match ev {
-            UiEvent::Request(r) => self.live.on_record(&r, self.ui_mode),
-            UiEvent::TokenPending(r) => self.live.on_pending(&r, self.ui_mode),
+            UiEvent::Request(r) => self.live.on_record(&r),
+            UiEvent::TokenPending(r) => self.live.on_pending(&r),
             UiEvent::Stats(s) => self.live.on_stats(s),
         }
         if self.paused() {
@@ -233,7 +233,7 @@ impl App {
 
     /// Advice for the selected row.
     pub fn advice(&self) -> Vec<Advice> {
-        let host_safe = !self.view().rows.values().any(|r| r.verdict().would_break());
+        let host_safe = self.view().rows.host().safe_to_enforce;
         self.selected_row().map(|r| verdict::advise(&r.summary, host_safe)).unwrap_or_default()
     }
 

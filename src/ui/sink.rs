@@ -1,5 +1,5 @@
 //! The dashboard as a sink: records go over a bounded channel to the UI thread
-//! ([`super::tui::run`]), which draws them.
+//! ([`super::run`]), which draws them.
 
 use std::io;
 use std::sync::Arc;
@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use crossbeam_channel::Sender;
 
-use super::Sink;
-use super::tui::UiEvent;
+use super::UiEvent;
 use crate::event::{RequestRecord, StatsRecord};
+use crate::sink::Sink;
 
 /// Records waiting for the dashboard's next frame (live and offline).
 pub const UI_QUEUE: usize = 65_536;

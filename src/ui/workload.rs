@@ -50,10 +50,3 @@ impl RowWorkload {
         [&self.namespace, &self.pod, &self.k8s_container, &self.name, &self.image].into_iter().flatten().any(|v| hit(v))
     }
 }
-
-/// The row identity of a live record's container: its workload label when known (so the
-/// restarts of one pod's container share a row), else its id.
-pub fn identity(live: &LiveFields) -> Option<String> {
-    let c = live.container.as_ref()?;
-    Some(RowWorkload::of(live).and_then(|w| w.label()).unwrap_or_else(|| sanitize(&c.id)))
-}

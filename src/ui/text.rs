@@ -77,17 +77,6 @@ pub fn duration(secs: u64) -> String {
     }
 }
 
-/// `ip` of an `ip:port` or `[ip]:port` address.
-pub fn ip_of(addr: &str) -> &str {
-    if let Some(rest) = addr.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    match addr.rsplit_once(':') {
-        Some((ip, port)) if !ip.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => ip,
-        _ => addr,
-    }
-}
-
 /// Short container id: the first 12 characters, as docker prints it.
 pub fn short_id(id: &str) -> String {
     id.chars().take(12).collect()
@@ -107,13 +96,6 @@ mod tests {
         assert_eq!(clip_left("/a/日本語", 5), "…本語");
         assert_eq!(clip_right("日本語abc", 6), "日本…");
         assert_eq!(clip_right("abc", 3), "abc");
-    }
-
-    #[test]
-    fn ip_without_port() {
-        assert_eq!(ip_of("10.0.0.1:4242"), "10.0.0.1");
-        assert_eq!(ip_of("[fd00:ec2::254]:80"), "fd00:ec2::254");
-        assert_eq!(ip_of("fd00::1"), "fd00::1");
     }
 
     #[test]

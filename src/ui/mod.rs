@@ -16,6 +16,7 @@ pub mod keys;
 pub mod model;
 pub mod pending;
 pub mod render;
+pub mod sink;
 pub mod state;
 pub mod text;
 pub mod workload;

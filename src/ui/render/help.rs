@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::dim;
-use crate::sink::tui::keys::BINDINGS;
+use crate::ui::keys::BINDINGS;
 
 /// Lines the overlay needs, borders included.
 pub fn height() -> u16 {
