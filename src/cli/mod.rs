@@ -2,6 +2,7 @@
 //! the result to an exit status that means something.
 
 pub mod args;
+mod man;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -187,7 +188,7 @@ fn print_man(sub: Option<&str>) -> anyhow::Result<u8> {
             c.clone().name(title).bin_name(title)
         }
     };
-    clap_mangen::Man::new(page).render(&mut std::io::stdout().lock())?;
+    std::io::Write::write_all(&mut std::io::stdout().lock(), &man::render(page)?)?;
     Ok(exit::OK)
 }
 

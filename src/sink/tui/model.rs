@@ -123,6 +123,8 @@ pub struct EventLine {
     pub service: crate::event::Service,
     /// Executable (live) or client IP (offline).
     pub who: String,
+    /// The row this request counted in (the `/` filter and `v` narrow the list to its rows).
+    pub row: RowKey,
 }
 
 /// The dashboard's data, without any view state.
@@ -217,7 +219,7 @@ impl Model {
         if !self.rows.contains_key(&key) && self.rows.len() >= MAX_ROWS {
             self.evict_one();
         }
-        let row = self.rows.entry(key.clone()).or_insert_with(|| new_row(key, r));
+        let row = self.rows.entry(key.clone()).or_insert_with(|| new_row(key.clone(), r));
         update_row(row, r);
         let label = row.label.clone();
         if r.imds.version == Version::TokenRequest
@@ -239,6 +241,7 @@ impl Model {
             credentials: r.imds.credentials,
             service: r.imds.service,
             who: label,
+            row: key,
         });
     }
 
