@@ -77,7 +77,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP
 
 every=${TRY_EVERY:-3}
 
@@ -106,6 +106,7 @@ if [[ $mode == netns ]]; then
     done
     clients() {
         set +e
+        sleep 2 # the dashboard is capturing by then: it sees every client from its first request
         while :; do
             imw_exec "${prefix}host" curl -s -m 2 http://169.254.169.254/latest/meta-data/instance-id
             imw_exec "${prefix}host" "$py" "$root/captures/clients/botocore_imds.py"
@@ -121,7 +122,6 @@ if [[ $mode == netns ]]; then
     say "mock IMDS at 169.254.169.254 in ${prefix}imds; every ${every}s: curl (IMDSv1) and botocore (IMDSv2)"
     say "in ${prefix}host, botocore in ${prefix}ctr one hop away (token lost at the hop limit, then IMDSv1)"
     say "dashboard: imdswatch live in ${prefix}host. Enter: details and advice, ?: help, q: quit"
-    sleep 1
     set +e
     imw_exec "${prefix}host" "$bin" live -i any
     status=$?
@@ -144,6 +144,7 @@ print("botocore", botocore.__version__, "role", c.get("role_name") if c else Non
 EOF
     clients() {
         set +e
+        sleep 2 # the dashboard is capturing by then: it sees every client from its first request
         while :; do
             curl -s -m 2 "http://127.0.0.1:$port/latest/meta-data/instance-id"
             env -u AWS_EC2_METADATA_DISABLED "$py" "$work/botocore_v2.py"
@@ -156,7 +157,6 @@ EOF
     [[ $(id -u) -eq 0 ]] || sudo=(sudo)
     say "mock IMDS on 127.0.0.1:$port; every ${every}s: curl (IMDSv1) and botocore (IMDSv2)"
     say "dashboard: ${sudo[*]} imdswatch live -i lo --endpoint 127.0.0.1:$port. Enter: details, ?: help, q: quit"
-    sleep 1
     set +e
     "${sudo[@]}" "$bin" live -i lo --endpoint "127.0.0.1:$port"
     status=$?
