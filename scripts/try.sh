@@ -5,8 +5,9 @@
 # back to IMDSv1). Press Enter on a row for its advice, q to quit; everything started here
 # is stopped on the way out.
 #
-#   scripts/try.sh               as root: the namespace topology (captures/netns.sh), where
-#                                169.254.169.254 is the mock; otherwise the loopback mode
+#   scripts/try.sh               the namespace topology (captures/netns.sh), where
+#                                169.254.169.254 is the mock: builds as you, then goes on
+#                                under sudo when you are not root (no sudo: --loopback)
 #   scripts/try.sh --loopback    the mock on 127.0.0.1, watched with --endpoint (capturing on
 #                                lo needs CAP_NET_RAW: imdswatch runs under sudo when not root)
 #
@@ -24,7 +25,7 @@ for a in "$@"; do
     --loopback) mode=loopback ;;
     --netns) mode=netns ;;
     -h | --help)
-        sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,18p' "$root/scripts/try.sh" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
@@ -33,14 +34,23 @@ for a in "$@"; do
         ;;
     esac
 done
-if [[ $mode == auto ]]; then
-    if [[ $(id -u) -eq 0 ]] && ip netns list >/dev/null 2>&1; then mode=netns; else mode=loopback; fi
-fi
-if [[ $mode == netns && $(id -u) -ne 0 ]]; then
-    echo "try.sh: --netns needs root (network namespaces); run it with sudo, or use --loopback" >&2
-    exit 2
-fi
 say() { printf '[try.sh] %s\n' "$*" >&2; }
+# Not root: the namespace mode runs under sudo once the build is done (as this user, whose
+# cargo sudo would not find); without sudo, the loopback mode.
+reexec=""
+if [[ $mode != loopback && $(id -u) -ne 0 ]]; then
+    if command -v sudo >/dev/null 2>&1; then
+        reexec=1
+    elif [[ $mode == netns ]]; then
+        echo "try.sh: --netns needs root (network namespaces) and there is no sudo; use --loopback" >&2
+        exit 2
+    else
+        mode=loopback
+    fi
+fi
+if [[ $mode == auto && -z $reexec ]]; then
+    if ip netns list >/dev/null 2>&1; then mode=netns; else mode=loopback; fi
+fi
 
 # What this needs, and only that: build dependencies, curl, python3 with botocore.
 if [[ ${TRY_SETUP:-1} != 0 ]]; then
@@ -52,6 +62,10 @@ else
     say "building imdswatch (release; the first build takes a few minutes, cargo shows its progress)"
     cargo build --release --locked
     bin=$root/target/release/imdswatch
+fi
+if [[ -n $reexec ]]; then
+    say "the namespace topology needs root: continuing under sudo"
+    exec sudo env IMDSWATCH="$bin" TRY_SETUP=0 TRY_EVERY="${TRY_EVERY:-3}" "$root/scripts/try.sh" --netns
 fi
 py=$root/captures/.venv/bin/python
 [[ -x $py ]] || py=python3
@@ -154,7 +168,8 @@ EOF
     clients >"$work/clients.log" 2>&1 &
     pids+=($!)
     sudo=()
-    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+    # Capturing on lo needs CAP_NET_RAW; without sudo imdswatch says how to grant it.
+    [[ $(id -u) -eq 0 ]] || ! command -v sudo >/dev/null 2>&1 || sudo=(sudo)
     say "mock IMDS on 127.0.0.1:$port; every ${every}s: curl (IMDSv1) and botocore (IMDSv2)"
     say "dashboard: ${sudo[*]} imdswatch live -i lo --endpoint 127.0.0.1:$port. Enter: details, ?: help, q: quit"
     set +e
