@@ -85,9 +85,12 @@ cleanup() {
     if [[ -n $prefix ]]; then
         bash "$root/captures/netns.sh" down "$prefix"
     fi
-    if [[ -n $cgroup && -d $cgroup ]]; then
-        rmdir "$cgroup" "$(dirname "$cgroup")" 2>/dev/null
-    fi
+    # The container's cgroup, once its last process (a client being killed) has left.
+    for _ in $(seq 20); do
+        [[ -n $cgroup && -d $cgroup ]] || break
+        rmdir "$cgroup" 2>/dev/null && rmdir "$(dirname "$cgroup")" 2>/dev/null
+        sleep 0.1
+    done
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -122,7 +125,7 @@ if [[ $mode == netns ]]; then
         set +e
         sleep 2 # the dashboard is capturing by then: it sees every client from its first request
         while :; do
-            imw_exec "${prefix}host" curl -s -m 2 http://169.254.169.254/latest/meta-data/instance-id
+            imw_exec "${prefix}host" curl -s -m 2 --noproxy '*' http://169.254.169.254/latest/meta-data/instance-id
             imw_exec "${prefix}host" "$py" "$root/captures/clients/botocore_imds.py"
             (
                 [[ -z $cgroup ]] || echo "$BASHPID" >"$cgroup/cgroup.procs"
@@ -144,7 +147,7 @@ else
     python3 "$root/captures/mock_imds.py" --listen "127.0.0.1:$port" >"$work/mock.log" 2>&1 &
     pids+=($!)
     for _ in $(seq 100); do
-        curl -s -o /dev/null -m 1 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' \
+        curl -s -o /dev/null -m 1 --noproxy '*' -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' \
             "http://127.0.0.1:$port/latest/api/token" && break
         sleep 0.1
     done
@@ -160,8 +163,9 @@ EOF
         set +e
         sleep 2 # the dashboard is capturing by then: it sees every client from its first request
         while :; do
-            curl -s -m 2 "http://127.0.0.1:$port/latest/meta-data/instance-id"
-            env -u AWS_EC2_METADATA_DISABLED "$py" "$work/botocore_v2.py"
+            curl -s -m 2 --noproxy '*' "http://127.0.0.1:$port/latest/meta-data/instance-id"
+            env -u AWS_EC2_METADATA_DISABLED -u http_proxy -u HTTP_PROXY -u all_proxy -u ALL_PROXY \
+                "$py" "$work/botocore_v2.py"
             sleep "$every"
         done
     }
