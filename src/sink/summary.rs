@@ -50,6 +50,9 @@ impl Summary {
             &mut *self.other
         };
         cs.add(r);
+        // V2 as the verdict record counts it: another cloud's hardened-form probe (an OCI
+        // `/opc/v2` answered 404) is a probe, not IMDSv2 (issue 27).
+        c.v2 = cs.v2;
         if r.imds.outcome == Outcome::ServerClosed {
             self.server_closed += 1;
             return;
@@ -62,7 +65,7 @@ impl Summary {
                     c.credentials_v1 += 1;
                 }
             }
-            Version::V2 => c.v2 += 1,
+            Version::V2 => {}
             Version::TokenRequest => c.token += 1,
         }
         match r.imds.outcome {
