@@ -183,3 +183,33 @@ fn readme_is_at_most_400_lines_and_links_resolve() {
         }
     }
 }
+
+/// The README's Usage block names every option of every subcommand (long or short form), so
+/// that a new option cannot go undocumented on the front door.
+#[test]
+fn readme_usage_names_every_option() {
+    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).expect("README");
+    let usage = readme.split("## Usage").nth(1).and_then(|r| r.split("\n## ").next()).expect("a Usage section");
+    for sub in ["analyze", "live", "iac"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_imdswatch")).args([sub, "--help"]).output().expect("--help");
+        let help = String::from_utf8_lossy(&out.stdout).into_owned();
+        for line in help.lines().map(str::trim_start).filter(|l| l.starts_with('-')) {
+            let names: Vec<&str> = line
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|w| w.starts_with('-') && w.len() > 1)
+                .take_while(|w| !w.contains('<'))
+                .collect();
+            let Some(long) = names.iter().find(|n| n.starts_with("--")) else { continue };
+            if ["--help", "--version"].contains(long) {
+                continue;
+            }
+            let short = names.iter().find(|n| !n.starts_with("--"));
+            let named = usage.contains(&format!("{long} "))
+                || usage.contains(&format!("{long}]"))
+                || usage.contains(&format!("{long}|"))
+                || usage.contains(&format!("{long}`"))
+                || short.is_some_and(|s| usage.contains(&format!("{s} ")) || usage.contains(&format!("{s}|")));
+            assert!(named, "README's Usage does not name `{sub} {long}`");
+        }
+    }
+}
