@@ -2,6 +2,7 @@
 //! the result to an exit status that means something.
 
 pub mod args;
+mod man;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -202,9 +203,7 @@ fn print_man(sub: Option<&str>) -> anyhow::Result<u8> {
             c.clone().name(title).bin_name(title)
         }
     };
-    let mut text = Vec::new();
-    clap_mangen::Man::new(page).render(&mut text)?;
-    write_stdout(&text)
+    write_stdout(&man::render(page)?)
 }
 
 /// True when standard output is a terminal (dashboard and table defaults).

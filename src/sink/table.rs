@@ -121,7 +121,13 @@ pub fn render<D>(clients: &Clients<D>) -> String {
         let _ = writeln!(
             s,
             "{client}  {ua}  {:>5}  {:>5}  {:>5}  {:>8}  {:>8}  {:>10}  {verdict}",
-            n.v1, n.v2, n.token_request, n.credentials_v1, n.rejected, r.c.unanswered,
+            // V2 as the verdict record counts it: other clouds' hardened probes are not IMDSv2.
+            n.v1,
+            r.c.summary.v2,
+            n.token_request,
+            n.credentials_v1,
+            n.rejected,
+            r.c.unanswered,
         );
     }
     s.push('\n');

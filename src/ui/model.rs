@@ -176,6 +176,8 @@ pub struct EventLine {
     pub service: crate::event::Service,
     /// Executable (live) or client IP (offline).
     pub who: String,
+    /// The row this request counted in (the `/` filter and `v` narrow the list to its rows).
+    pub row: crate::verdict::ClientKey,
 }
 
 /// The dashboard's data, without any view state.
@@ -265,7 +267,10 @@ impl Model {
         self.first = Some(self.first.map_or(r.timestamp, |f| f.min(r.timestamp)));
         self.count_rate(r.timestamp);
 
-        let label = self.rows.add(r).label.clone();
+        let (label, key) = {
+            let row = self.rows.add(r);
+            (row.label.clone(), row.key.clone())
+        };
         if r.imds.version == Version::TokenRequest
             && let Some(k) = self.pending.settle(r.timestamp, r.network.client)
         {
@@ -285,6 +290,7 @@ impl Model {
             credentials: r.imds.credentials,
             service: r.imds.service,
             who: label,
+            row: key,
         });
     }
 

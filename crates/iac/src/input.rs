@@ -15,10 +15,11 @@ pub const MAX_DOCUMENT_BYTES: u64 = 64 << 20;
 /// The file's text, or an error naming its size and the cap when it is larger.
 pub fn read_capped(path: &Path, cap: u64) -> std::io::Result<String> {
     let file = std::fs::File::open(path)?;
-    if let Ok(m) = file.metadata() {
-        if m.is_file() && m.len() > cap {
-            return Err(too_big(Some(m.len()), cap));
-        }
+    if let Ok(m) = file.metadata()
+        && m.is_file()
+        && m.len() > cap
+    {
+        return Err(too_big(Some(m.len()), cap));
     }
     read_to_cap(file, cap)
 }

@@ -1,5 +1,7 @@
 //! The event stream: the latest requests, newest first, colored by version.
 
+use std::collections::HashSet;
+
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -35,12 +37,16 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     }
     widths.extend([path_w, who_w]);
     let shown = usize::from(area.height.saturating_sub(1));
-    // The service filter (`c`) narrows this list as it narrows the rows.
+    // The service filter (`c`) narrows this list as it narrows the rows; the text filter (`/`)
+    // and `v` keep the requests of the rows they show.
+    let shown_rows: Option<HashSet<&crate::verdict::ClientKey>> =
+        (!app.filter.is_empty() || app.v1_only).then(|| app.visible_rows().into_iter().map(|r| &r.key).collect());
     let rows = m
         .events
         .iter()
         .rev()
         .filter(|e| app.service.is_none_or(|s| e.service == s))
+        .filter(|e| shown_rows.as_ref().is_none_or(|k| k.contains(&e.row)))
         .take(shown)
         .map(|e| row(e, usize::from(service_w), usize::from(path_w), usize::from(who_w)));
     frame.render_widget(Table::new(rows, widths.into_iter().map(Constraint::Length)).block(block), area);

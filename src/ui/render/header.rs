@@ -38,8 +38,9 @@ fn title_line(app: &App, width: u16) -> Line<'static> {
     let mut spans = vec![Span::styled(" imdswatch ", bold.fg(Color::Black).bg(Color::Cyan))];
     let mut parts = vec![app.title.clone()];
     if let Some(s) = &m.stats {
-        if !s.sources.is_empty() {
-            let src: Vec<String> = s.sources.iter().map(|x| text::sanitize(x)).collect();
+        // Not when the title already names them (live: `live on lo`, not `live on lo · lo`).
+        let src: Vec<String> = s.sources.iter().map(|x| text::sanitize(x)).collect();
+        if !src.is_empty() && !src.iter().all(|x| app.title.contains(x.as_str())) {
             parts.push(src.join(","));
         }
         let up = match app.ui_mode {

@@ -145,6 +145,10 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let block =
         Block::new().borders(Borders::TOP).border_style(dim()).title(title(app, rows.len(), usize::from(area.width)));
     if rows.is_empty() {
+        if let Some(hint) = waiting_hint(app) {
+            frame.render_widget(Paragraph::new(hint).centered().block(block), area);
+            return;
+        }
         let msg = if !m.rows.is_empty() {
             "No rows match the filter (Esc clears it, v toggles v1 only)."
         } else {
@@ -177,6 +181,34 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         .highlight_spacing(HighlightSpacing::Always);
     let mut state = TableState::new().with_selected(app.selected_index(&rows));
     frame.render_stateful_widget(table, area, &mut state);
+}
+
+/// Seconds of live capture without any request before the empty table says how to try
+/// imdswatch (issue 27: off EC2, plain `imdswatch` otherwise waits forever in silence).
+pub const HINT_AFTER_SECS: u64 = 5;
+
+/// Live, nothing seen for [`HINT_AFTER_SECS`] (by the monitor's own uptime): what to do next.
+fn waiting_hint(app: &App) -> Option<Vec<Line<'static>>> {
+    let m = app.view();
+    let up = m.stats.as_ref().map_or(0, |s| s.uptime_seconds);
+    if app.ui_mode != UiMode::Live || app.ended || !m.rows.is_empty() || up < HINT_AFTER_SECS {
+        return None;
+    }
+    let code = Style::new().fg(Color::Cyan);
+    Some(vec![
+        Line::from(Span::styled(format!("Waiting for IMDS requests... (none seen in {up} s)"), dim())),
+        Line::raw(""),
+        Line::raw("Not on an EC2 instance, or nothing here calls the metadata service yet?"),
+        Line::from(vec![
+            Span::raw("Try it with a mock IMDS and real clients: "),
+            Span::styled("scripts/try.sh", code),
+            Span::raw(" (source tree)"),
+        ]),
+        Line::from(vec![
+            Span::raw("or watch your own mock: "),
+            Span::styled("imdswatch live -i lo --endpoint 127.0.0.1:1338", code),
+        ]),
+    ])
 }
 
 fn title(app: &App, shown: usize, width: usize) -> Line<'static> {
@@ -246,7 +278,9 @@ fn value(r: &RowStats, col: Col, app: &App) -> (String, Style) {
         },
         Col::V1 if r.counts.v1 > 0 => (thousands(r.counts.v1), version_style(crate::event::Version::V1)),
         Col::V1 => ("0".into(), dim()),
-        Col::V2 => (thousands(r.counts.v2), plain),
+        // As the JSON verdict's `v2`: other clouds' hardened-form probes (an OCI `/opc/v2` or
+        // GCP `/computeMetadata/v1` answered 404) are probes, not IMDSv2 use.
+        Col::V2 => (thousands(r.summary.v2), plain),
         Col::Token if r.counts.token_unanswered > 0 => {
             (format!("{}!", thousands(r.counts.token_request)), Style::new().fg(Color::Yellow))
         }

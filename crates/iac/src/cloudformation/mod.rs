@@ -46,10 +46,10 @@ pub fn check(file: &Path, root: &Node) -> Vec<Record> {
             let id = k.as_str()?;
             let rtype =
                 res.get("Type").and_then(Node::as_str).filter(|t| crate::aws_types::cloudformation(t).is_some())?;
-            if let Some(cond) = res.get("Condition").and_then(Node::as_str) {
-                if cfn.condition(cond, 0) == Some(false) {
-                    return None;
-                }
+            if let Some(cond) = res.get("Condition").and_then(Node::as_str)
+                && cfn.condition(cond, 0) == Some(false)
+            {
+                return None;
             }
             launches_ec2(rtype, res).then_some(Item { id, line: k.line, rtype, res })
         })

@@ -113,19 +113,21 @@ pub fn judge_switch(f: &Fact, s: &Switch, projects: &[(String, String)]) -> Opti
         return Some(Outcome::new(Verdict::Pass, format!("{written}{why}"), line, &f.fix));
     }
     let mut o = judge(f, rule, checks);
-    if rule.role == Role::Compensable && unset && o.verdict == Verdict::Fail {
-        if let Some((_, by)) = projects.iter().find(|(scope, _)| *scope == s.scope) {
-            o = Outcome::new(
-                Verdict::Pass,
-                format!(
-                    "{} is not set, but {by} sets disable-legacy-endpoints = \"true\" for the project (compensating control)",
-                    rule.setting
-                ),
-                o.line,
-                &f.fix,
-            );
-            o.compensated_by = Some(by.clone());
-        }
+    if rule.role == Role::Compensable
+        && unset
+        && o.verdict == Verdict::Fail
+        && let Some((_, by)) = projects.iter().find(|(scope, _)| *scope == s.scope)
+    {
+        o = Outcome::new(
+            Verdict::Pass,
+            format!(
+                "{} is not set, but {by} sets disable-legacy-endpoints = \"true\" for the project (compensating control)",
+                rule.setting
+            ),
+            o.line,
+            &f.fix,
+        );
+        o.compensated_by = Some(by.clone());
     }
     Some(o)
 }

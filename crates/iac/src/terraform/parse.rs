@@ -283,10 +283,10 @@ pub fn json_expr(v: &Node) -> Expression {
                     return Expression::from(n);
                 }
             }
-            if text.contains("${") || text.contains("%{") {
-                if let Ok(t) = text.parse::<hcl_edit::template::Template>() {
-                    return Expression::from(hcl_edit::template::StringTemplate::from(t));
-                }
+            if (text.contains("${") || text.contains("%{"))
+                && let Ok(t) = text.parse::<hcl_edit::template::Template>()
+            {
+                return Expression::from(hcl_edit::template::StringTemplate::from(t));
             }
             Expression::from(text.clone())
         }
