@@ -7,10 +7,12 @@
 //! [`MAX_USER_AGENTS`] user agents.
 
 pub mod advice;
+pub mod remedy;
 pub mod tracker;
 
 use serde::Serialize;
 
+use crate::classify::catalogue::ProcessHint;
 use crate::event::{Outcome, RequestRecord, Service, ServiceSet, Version};
 use crate::time::Timestamp;
 
@@ -95,6 +97,9 @@ pub struct ClientSummary {
     pub user_agents: Vec<(String, u64)>,
     pub user_agents_dropped: u64,
     pub no_user_agent: u64,
+    /// Live: the first process named for this client (executable and first arguments, for
+    /// the catalogue: a generic user agent is named by its process).
+    pub process: Option<ProcessHint>,
 }
 
 fn earliest(a: Option<Timestamp>, t: Timestamp) -> Option<Timestamp> {
@@ -145,6 +150,11 @@ impl ClientSummary {
             },
         }
         self.add_user_agent(i.user_agent.as_deref());
+        if self.process.is_none()
+            && let Some(p) = r.live.as_ref().and_then(|l| l.process.as_ref())
+        {
+            self.process = Some(ProcessHint::new(p.file.path.as_deref().unwrap_or(&p.file.name), &p.cmdline));
+        }
     }
 
     fn add_user_agent(&mut self, ua: Option<&str>) {

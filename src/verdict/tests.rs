@@ -192,3 +192,86 @@ fn probes_of_other_clouds_do_not_change_the_enforcement_command() {
     assert!(e.iter().any(|l| l.contains("aws ec2 modify-instance-metadata-options")), "{e:?}");
     assert!(!e.iter().any(|l| l.contains("gcloud") || l.contains("oci compute")), "{e:?}");
 }
+
+fn advice_of(recs: &[RequestRecord]) -> (Verdict, Vec<Advice>) {
+    let s = summary(recs);
+    (verdict(&s), advise(&s, false))
+}
+
+fn ua(t: u64, v: Version, (st, o): (Option<u16>, Outcome), ua: &str) -> RequestRecord {
+    rec(t, v, st, o, Some(ua))
+}
+
+/// Issue 24's two measured clients: `breaks`, with advice naming the SDK and its first
+/// version with IMDSv2 (the old code said "Raw HTTP caller" with a curl recipe).
+#[test]
+fn measured_clients_get_their_sdk_and_first_fixed_version() {
+    use Version::*;
+    let (v, a) = advice_of(&[ua(1, V1, OK, "aws-sdk-nodejs/2.500.0 linux/v20.20.2")]);
+    assert_eq!(v, Verdict::Breaks);
+    assert_eq!(a[0].kind, AdviceKind::SdkUpgrade);
+    assert!(a[0].title.contains("AWS SDK for JavaScript v2 2.500.0") && a[0].title.contains("2.722.0"), "{a:?}");
+    assert!(a[0].lines.iter().any(|l| l == "npm install aws-sdk@^2.722.0"), "{a:?}");
+    let (v, a) = advice_of(&[ua(1, V1, OK, "Ruby"), ua(2, V1, OK, "Ruby")]);
+    assert_eq!(v, Verdict::Breaks);
+    assert_eq!(a[0].kind, AdviceKind::SdkUpgrade);
+    assert!(a[0].title.contains("AWS SDK for Ruby v1"), "{a:?}");
+    assert!(a[0].lines[0].contains("gem install aws-sdk-core (>= 3.79.0)"), "{a:?}");
+    let mut t = Tracker::default();
+    t.add(&ua(1, V1, OK, "aws-sdk-nodejs/2.500.0 linux/v20.20.2"));
+    let rec = t.record(Timestamp(2));
+    let c = &rec.clients[0];
+    assert_eq!(
+        (c.product, c.version.as_deref(), c.fixed_in),
+        (Some("AWS SDK for JavaScript v2"), Some("2.500.0"), Some("2.722.0"))
+    );
+    assert_eq!(c.advice_details[0].kind, "sdk_upgrade");
+    let j = serde_json::to_value(&rec).expect("json");
+    assert_eq!(j["clients"][0]["product_id"], "aws-sdk-js-v2");
+}
+
+/// An SDK at or past its first IMDSv2 version that used IMDSv1 gets the cause, never an
+/// upgrade (the old thresholds called botocore < 1.23 "old").
+#[test]
+fn a_modern_sdk_falling_back_gets_the_cause_not_an_upgrade() {
+    use Version::*;
+    let b = "Botocore/1.18.0 Python/3.8.10 Linux/5.10";
+    let refused = (Some(405), Outcome::ClientError);
+    let (v, a) = advice_of(&[ua(1, TokenRequest, refused, b), ua(2, V1, OK, b)]);
+    assert_eq!(v, Verdict::Breaks);
+    assert!(a.iter().all(|a| a.kind != AdviceKind::SdkUpgrade), "{a:?}");
+    assert_eq!(a[0].kind, AdviceKind::Fallback);
+    assert!(a[0].title.contains("1.18.0") && a[0].lines[0].contains("refused"), "{a:?}");
+    let (v, a) = advice_of(&[ua(1, TokenRequest, NONE, b), ua(2, V1, OK, b)]);
+    assert_eq!(v, Verdict::HopLimit);
+    assert_eq!(a.iter().map(|a| a.kind).collect::<Vec<_>>(), [AdviceKind::HopLimit]);
+    // The same SDK one version before its first IMDSv2 release: an upgrade.
+    let (_, a) = advice_of(&[ua(1, V1, OK, "Botocore/1.13.24 Python/3.11.7 Linux/6.1")]);
+    assert_eq!(a[0].kind, AdviceKind::SdkUpgrade);
+    assert_eq!(a[0].lines, ["pip install -U 'botocore>=1.13.25'"]);
+}
+
+/// A hand-written caller gets a token recipe in its language, from its user agent or its
+/// process.
+#[test]
+fn hand_written_callers_get_a_recipe_in_their_language() {
+    use Version::*;
+    let (_, a) = advice_of(&[ua(1, V1, OK, "Python-urllib/3.11")]);
+    assert_eq!(a[0].kind, AdviceKind::RawHttp);
+    assert!(a[0].lines.iter().any(|l| l.contains("urllib.request")), "{a:?}");
+    let (_, a) = advice_of(&[ua(1, V1, OK, "Go-http-client/1.1")]);
+    assert!(a[0].lines.iter().any(|l| l.contains("X-aws-ec2-metadata-token")) && a[0].title.contains(" go "), "{a:?}");
+    let (_, a) = advice_of(&[ua(1, V1, OK, "curl/8.5.0")]);
+    assert!(a[0].lines.iter().any(|l| l.starts_with("TOKEN=$(curl")), "{a:?}");
+    let mut r = rec(1, V1, Some(200), Outcome::Ok, None);
+    let mut s = ClientSummary::default();
+    s.add(&r);
+    s.process = Some(crate::classify::catalogue::ProcessHint::new("/usr/bin/python3", "python3 /opt/app/poll.py"));
+    let a = advise(&s, false);
+    assert!(a[0].lines.iter().any(|l| l.contains("urllib.request")), "{a:?}");
+    r.imds.user_agent = Some("Python-urllib/3.11".into());
+    s.process =
+        Some(crate::classify::catalogue::ProcessHint::new("/usr/bin/python3", "/usr/bin/python3 /usr/bin/ec2metadata"));
+    s.add(&r);
+    assert_eq!(super::remedy::software(&s).map(|w| w.product_id), Some("cloud-guest-utils-ec2metadata"));
+}
