@@ -14,9 +14,9 @@ mkdir -p "$LAB"
 log() { echo "clients-lab: $*" >&2; }
 
 # Versions: the last before AWS's published IMDSv2 minimum, and the minimum (or newer).
-BOTOCORE_OLD=1.13.24  # IMDSv2 from 1.13.25
-BOTO3_OLD=1.10.24     # pairs with botocore 1.13.24
-AWSCLI_OLD=1.16.288   # IMDSv2 from 1.16.289 (pins botocore 1.13.24)
+BOTOCORE_OLD=1.12.253 # AWS: IMDSv2 from 1.13.25 (measured here: 1.13.24 already asks for a token)
+BOTO3_OLD=1.9.253     # pairs with botocore 1.12.253
+AWSCLI_OLD=1.16.263   # AWS: IMDSv2 from 1.16.289 (pins botocore 1.12.253)
 BOTO3_NEW=1.35.99
 AWSCLI_NEW=1.36.40
 BOTO2=2.49.0
@@ -28,13 +28,13 @@ done_mark() { echo "$2" >"$LAB/$1.ok"; rm -f "$LAB/$1.skip"; }
 skip_mark() { echo "$2" >"$LAB/$1.skip"; rm -f "$LAB/$1.ok"; log "$1 SKIPPED: $2"; }
 is_done() { [[ -f $LAB/$1.ok && $(cat "$LAB/$1.ok") == "$2" ]]; }
 
-venv() { # NAME STAMP PACKAGES...
-    local name=$1 stamp=$2
+venv() { # NAME STAMP PACKAGES... (PYTHON: the interpreter, python3 by default)
+    local name=$1 stamp=$2 py=${PYTHON:-python3}
     shift 2
     is_done "$name" "$stamp" && return 0
     log "$name: pip install $*"
     rm -rf "${LAB:?}/$name"
-    if python3 -m venv "$LAB/$name" &&
+    if "$py" -m venv "$LAB/$name" &&
         "$LAB/$name/bin/pip" install -q --disable-pip-version-check "$@" >"$LAB/$name.log" 2>&1; then
         done_mark "$name" "$stamp"
     else
@@ -84,7 +84,19 @@ debian() {
 
 part() {
     case $1 in
-    py-old) venv py-old "$AWSCLI_OLD $BOTO3_OLD $BOTOCORE_OLD" "awscli==$AWSCLI_OLD" "boto3==$BOTO3_OLD" "botocore==$BOTOCORE_OLD" ;;
+    py-old)
+        # botocore 1.13's vendored requests needs collections.MutableMapping (gone in 3.10).
+        local old_py
+        local c
+        old_py=""
+        for c in /root/.pyenv/versions/3.[89].*/bin/python3 /usr/bin/python3.9 /usr/bin/python3.8; do
+            [[ -x $c ]] && "$c" -c 'import venv' 2>/dev/null && old_py=$c && break
+        done
+        if [[ -z $old_py ]]; then
+            skip_mark py-old "botocore $BOTOCORE_OLD needs Python <= 3.9, none installed"
+            return 0
+        fi
+        PYTHON=$old_py venv py-old "$AWSCLI_OLD $BOTO3_OLD $BOTOCORE_OLD" "awscli==$AWSCLI_OLD" "boto3==$BOTO3_OLD" "botocore==$BOTOCORE_OLD" ;;
     py-new) venv py-new "$AWSCLI_NEW $BOTO3_NEW" "awscli==$AWSCLI_NEW" "boto3==$BOTO3_NEW" ;;
     boto2) venv boto2 "$BOTO2" "boto==$BOTO2" ;;
     node-old) npm_dir node-old "aws-sdk@$NODE_OLD" ;;

@@ -142,9 +142,7 @@ fn miss_label(m: AttributionMiss) -> &'static str {
 
 /// The `product` label: the catalogue row naming the request's user agent and process.
 fn product(r: &RequestRecord) -> &'static str {
-    let process = r.live.as_ref().and_then(|l| l.process.as_ref()).map(|p| {
-        crate::classify::catalogue::ProcessHint::new(p.file.path.as_deref().unwrap_or(&p.file.name), &p.cmdline)
-    });
+    let process = r.live.as_ref().and_then(|l| l.process.as_ref()).map(crate::classify::catalogue::ProcessHint::of);
     crate::classify::catalogue::identify(r.imds.user_agent.as_deref(), process.as_ref())
         .map_or("unknown", |i| i.row.id.as_str())
 }

@@ -153,7 +153,7 @@ impl ClientSummary {
         if self.process.is_none()
             && let Some(p) = r.live.as_ref().and_then(|l| l.process.as_ref())
         {
-            self.process = Some(ProcessHint::new(p.file.path.as_deref().unwrap_or(&p.file.name), &p.cmdline));
+            self.process = Some(ProcessHint::of(p));
         }
     }
 

@@ -148,6 +148,7 @@ fn hand_written(ua: Option<&str>, id: Option<&Identified>, s: &ClientSummary) ->
     let what = if id.is_some() { format!("Hand-written {lang} caller") } else { "Unrecognised client".into() };
     let mut lines = vec!["Request a session token first, then send it with every request:".into()];
     lines.extend(catalogue::recipe(lang).iter().cloned());
+    lines.extend(id.iter().flat_map(|i| i.row.upgrade.iter().cloned()));
     if ua.is_none() {
         lines.push("(The AWS SDK for JavaScript v3 and recent v2 send no User-Agent: if it is".into());
         lines.push(" one, see the hop limit; they fall back to v1 when the token request fails.)".into());
