@@ -59,7 +59,7 @@ npm_dir() { # NAME SPEC
 
 debian() {
     # Debian's packages: Ruby SDK v1 and v3, the EC2 metadata scripts, AWS CLI v2.
-    local pkgs=(ruby-aws-sdk ruby-aws-sdk-core amazon-ec2-utils cloud-guest-utils awscli) need=() p
+    local pkgs=(ruby ruby-aws-sdk ruby-aws-sdk-core amazon-ec2-utils cloud-guest-utils awscli) need=() p
     for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
     done
