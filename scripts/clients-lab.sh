@@ -6,7 +6,7 @@
 #
 #   scripts/clients-lab.sh            # everything
 #   scripts/clients-lab.sh py-old     # one part: py-old py-new boto2 node-old node-fixed
-#                                     # node-v3 debian
+#                                     # node-v3 debian go
 set -uo pipefail
 cd "$(dirname "$0")/.."
 LAB=captures/.clients
@@ -59,7 +59,8 @@ npm_dir() { # NAME SPEC
 
 debian() {
     # Debian's packages: Ruby SDK v1 and v3, the EC2 metadata scripts, AWS CLI v2.
-    local pkgs=(ruby ruby-aws-sdk ruby-aws-sdk-core amazon-ec2-utils cloud-guest-utils awscli) need=() p
+    local pkgs=(ruby ruby-aws-sdk ruby-aws-sdk-core amazon-ec2-utils cloud-guest-utils awscli
+        golang-go golang-github-aws-aws-sdk-go-dev golang-github-aws-aws-sdk-go-v2-dev) need=() p
     for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
     done
@@ -80,6 +81,27 @@ debian() {
             skip_mark "deb-$p" "Debian package $p could not be installed"
         fi
     done
+}
+
+go_clients() {
+    # The Go SDKs v1 and v2 from Debian's source packages, built with Debian's Go (GOPATH
+    # mode, no module download): captures/clients/real/go/imds-go-v*/main.go.
+    local stamp
+    stamp=$(dpkg-query -W -f='${Version} ' golang-go golang-github-aws-aws-sdk-go-dev golang-github-aws-aws-sdk-go-v2-dev 2>/dev/null)
+    is_done go "$stamp" && return 0
+    command -v go >/dev/null || { skip_mark go "Debian's golang-go is not installed"; return 0; }
+    local gp="$LAB/go/gopath" v
+    rm -rf "${LAB:?}/go"
+    mkdir -p "$gp/src"
+    for v in imds-go-v1 imds-go-v2; do
+        cp -r "captures/clients/real/go/$v" "$gp/src/$v"
+        if ! GO111MODULE=off GOPATH="$PWD/$gp:/usr/share/gocode" GOCACHE="$PWD/$LAB/go/cache" \
+            go build -o "$LAB/go/$v" "$v" >"$LAB/go.log" 2>&1; then
+            skip_mark go "go build $v failed (see $LAB/go.log)"
+            return 0
+        fi
+    done
+    done_mark go "$stamp"
 }
 
 part() {
@@ -103,6 +125,7 @@ part() {
     node-fixed) npm_dir node-fixed "aws-sdk@$NODE_FIXED" ;;
     node-v3) npm_dir node-v3 "@aws-sdk/credential-provider-imds@$NODE_V3" ;;
     debian) debian ;;
+    go) go_clients ;;
     *) log "unknown part $1" && return 1 ;;
     esac
 }
@@ -115,5 +138,6 @@ else
     for p in node-old node-fixed node-v3; do part "$p" & done
     wait
     part debian
+    part go
 fi
 exit 0

@@ -504,3 +504,45 @@ fn hand_written() {
         ],
     );
 }
+
+/// Debian's Go SDK sources (aws-sdk-go 1.44.133, aws-sdk-go-v2 1.17.1) built with Debian's Go.
+#[test]
+fn go_sdk_v1_and_v2() {
+    let bin = |v: &str| vec![lab().join("go").join(v).display().to_string()];
+    run(
+        "go_sdk_v1_and_v2",
+        vec![
+            case("aws-sdk-go 1.44.133", "go", "host", "optional", bin("imds-go-v1"), &["aws-sdk-go"], "ready", "no_v1"),
+            case(
+                "aws-sdk-go 1.44.133",
+                "go",
+                "ctr",
+                "optional",
+                bin("imds-go-v1"),
+                &["aws-sdk-go"],
+                "hop_limit",
+                "hop_limit",
+            ),
+            case(
+                "aws-sdk-go-v2 1.17.1",
+                "go",
+                "host",
+                "optional",
+                bin("imds-go-v2"),
+                &["aws-sdk-go-v2"],
+                "ready",
+                "no_v1",
+            ),
+            case(
+                "aws-sdk-go-v2 1.17.1",
+                "go",
+                "ctr",
+                "optional",
+                bin("imds-go-v2"),
+                &["aws-sdk-go-v2"],
+                "hop_limit",
+                "hop_limit",
+            ),
+        ],
+    );
+}
