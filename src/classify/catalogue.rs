@@ -204,7 +204,8 @@ fn identify_in(rows: &'static [Row], ua: Option<&str>, process: Option<&ProcessH
         let hit = if row.match_all { by_ua.is_some() && by_proc } else { by_ua.is_some() || by_proc };
         if hit {
             // A row that the user agent also names (cloud-init) reads its version there.
-            let version = by_ua.flatten();
+            // A hand-written caller's user agent carries its library's version, not its own.
+            let version = by_ua.flatten().filter(|_| row.imdsv2 != Imdsv2::HandWritten);
             return Some(Identified { row, version, by_process: by_proc && !row.match_all });
         }
     }

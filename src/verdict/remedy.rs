@@ -70,7 +70,7 @@ pub fn client_advice(s: &ClientSummary, v: Verdict, out: &mut Vec<Advice>) {
                     continue;
                 }
                 raw_done = true;
-                hand_written(ua, id.as_ref(), s)
+                if s.speaks_v2() { mixed(ua, s) } else { hand_written(ua, id.as_ref(), s) }
             }
         };
         if !out.contains(&a) {
@@ -136,6 +136,20 @@ fn fallback(i: &Identified, s: &ClientSummary) -> Advice {
         kind: AdviceKind::Fallback,
         title: format!("{}{since} uses IMDSv2: find why it fell back, no upgrade needed", named(i)),
         lines,
+    }
+}
+
+/// A caller not known as an SDK that also used tokens: one of its code paths does not.
+fn mixed(ua: Option<&str>, s: &ClientSummary) -> Advice {
+    let who = ua.and_then(|u| u.split_whitespace().next()).unwrap_or("no User-Agent");
+    Advice {
+        kind: AdviceKind::Fallback,
+        title: format!("{who} uses tokens too: find the requests that do not"),
+        lines: vec![
+            format!("{} IMDSv1 requests served beside {} token-bearing ones: a fallback after a", s.v1_served, s.v2),
+            "failed token request, or a code path that never asks for one. Send the token".into(),
+            "on every request; AWS_EC2_METADATA_V1_DISABLED=true shows SDK fallbacks.".into(),
+        ],
     }
 }
 

@@ -263,6 +263,12 @@ fn hand_written_callers_get_a_recipe_in_their_language() {
     assert!(a[0].lines.iter().any(|l| l.contains("X-aws-ec2-metadata-token")) && a[0].title.contains(" go "), "{a:?}");
     let (_, a) = advice_of(&[ua(1, V1, OK, "curl/8.5.0")]);
     assert!(a[0].lines.iter().any(|l| l.starts_with("TOKEN=$(curl")), "{a:?}");
+    // The same caller with tokens on other requests: find the path without, not a recipe.
+    let (v, a) =
+        advice_of(&[ua(1, V1, OK, "curl/8.5.0"), ua(2, TokenRequest, OK, "curl/8.5.0"), ua(3, V2, OK, "curl/8.5.0")]);
+    assert_eq!((v, a[0].kind), (Verdict::FallsBack, AdviceKind::Fallback), "{a:?}");
+    let (_, a) = advice_of(&[ua(1, V1, OK, "curl/8.5.0")]);
+    assert!(a[0].lines.iter().any(|l| l.starts_with("TOKEN=$(curl")), "{a:?}");
     let mut r = rec(1, V1, Some(200), Outcome::Ok, None);
     let mut s = ClientSummary::default();
     s.add(&r);
