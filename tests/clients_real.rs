@@ -467,7 +467,8 @@ fn ec2_metadata_amazon_ec2_utils() {
             "host",
             "optional",
             args(&["/usr/bin/ec2-metadata", "-i"]),
-            // Each request is a curl living ~2 ms: when /proc misses it, its user agent names it.
+            // Its requests are made by curl children: the process named is curl (ancestors
+            // are named by executable, `bash`), so the user agent names it `curl`.
             &["amazon-ec2-utils-ec2-metadata", "curl"],
             "ready",
             "no_v1",

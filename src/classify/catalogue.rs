@@ -68,9 +68,6 @@ pub struct ProcessHint {
     pub exe: String,
     /// The first arguments after argv[0] (at most [`MAX_ARGS`]): a script's path.
     pub args: Vec<String>,
-    /// The parent's name, kept only when the executable is curl or wget: a shell script
-    /// (amazon-ec2-utils' `ec2-metadata`) is named by its process name.
-    pub parent: Option<String>,
 }
 
 /// Arguments kept in a [`ProcessHint`].
@@ -84,23 +81,17 @@ impl ProcessHint {
         let clip = |s: &str| s.chars().take(MAX_ARG_LEN).collect::<String>();
         let args =
             cmdline.split_whitespace().skip(1).filter(|a| !a.starts_with('-')).take(MAX_ARGS).map(clip).collect();
-        ProcessHint { exe: clip(exe), args, parent: None }
+        ProcessHint { exe: clip(exe), args }
     }
 
     /// From a request record's process.
     pub fn of(p: &crate::event::Process) -> ProcessHint {
-        let mut h = ProcessHint::new(p.file.path.as_deref().unwrap_or(&p.file.name), &p.cmdline);
-        let exe = h.exe.rsplit('/').next().unwrap_or(&h.exe);
-        if exe == "curl" || exe == "wget" {
-            h.parent = p.ancestors.first().map(|a| a.name.chars().take(MAX_ARG_LEN).collect());
-        }
-        h
+        ProcessHint::new(p.file.path.as_deref().unwrap_or(&p.file.name), &p.cmdline)
     }
 
     fn basenames(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.exe.as_str())
             .chain(self.args.iter().map(String::as_str))
-            .chain(self.parent.as_deref())
             .map(|p| p.rsplit('/').next().unwrap_or(p))
     }
 }
