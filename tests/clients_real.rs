@@ -185,13 +185,18 @@ fn run(name: &str, cases: Vec<Case>) {
     }
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut seen = Vec::new();
-    for mode in ["optional", "required"] {
+    // `token405`: tokens optional, every token request answered 405 (a refused token endpoint).
+    for (mode, mock) in [
+        ("optional", &["--tokens", "optional"][..]),
+        ("required", &["--tokens", "required"][..]),
+        ("token405", &["--tokens", "optional", "--token-status", "405"][..]),
+    ] {
         let group: Vec<&Case> = runnable.iter().filter(|c| c.tokens == mode).collect();
         if group.is_empty() {
             continue;
         }
         let mut t = Topology::up(&format!("cl{}", &mode[..1]));
-        t.start_mock(&tmp.path().join(format!("counts-{mode}.json")), &["--tokens", mode]);
+        t.start_mock(&tmp.path().join(format!("counts-{mode}.json")), mock);
         for c in group {
             let o = run_case(&t, c, tmp.path(), seen.len());
             eprintln!("{name}: {o:?}");
@@ -301,6 +306,17 @@ fn python_old_and_new() {
                 "ignore",
             ),
             case("boto3 1.35.99", "py-new", "host", "required", py("py-new", "boto3"), &["boto3"], "ready", "no_v1"),
+            // A modern SDK whose token request is refused falls back: the cause, not an upgrade.
+            case(
+                "boto3 1.35.99",
+                "py-new",
+                "host",
+                "token405",
+                py("py-new", "boto3"),
+                &["boto3"],
+                "breaks",
+                "fallback",
+            ),
         ],
     );
 }
