@@ -176,7 +176,7 @@ fn run(name: &str, cases: Vec<Case>) {
     let mut runnable = Vec::new();
     for c in cases {
         match missing(c.part) {
-            Some(why) => println!("SKIPPED {name} ({}): {why}", c.client),
+            Some(why) => println!("SKIPPED {name}: {} not installed: {why}", c.client),
             None => runnable.push(c),
         }
     }
