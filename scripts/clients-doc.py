@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Generates docs/clients.md from the client catalogue (src/classify/catalogue.json) and the
+"""Generates docs/client-catalogue.md from the client catalogue (src/classify/catalogue.json) and the
 recorded real-client runs (captures/clients/observed/*.json, written by
 `IMDSWATCH_RECORD_CLIENTS=1 cargo test --test clients_real`).
 
-    python3 scripts/clients-doc.py > docs/clients.md
+    python3 scripts/clients-doc.py > docs/client-catalogue.md
 
-tests/clients_doc.rs fails when docs/clients.md differs from this script's output.
+tests/clients_doc.rs fails when docs/client-catalogue.md differs from this script's output.
 Standard library only; output is deterministic (sorted inputs, no dates)."""
 
 import glob

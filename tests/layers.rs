@@ -15,12 +15,13 @@ const ORDER: &[&str] = &[
     "verdict",
     "attribute",
     "sink",
+    "ui",
     "analyze",
     "live",
     "cli",
 ];
 /// Usable from anywhere.
-const LEAVES: &[&str] = &["time", "endpoint", "event", "exit", "signals", "secret", "text"];
+const LEAVES: &[&str] = &["time", "endpoint", "event", "exit", "signals", "notify", "secret", "text"];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for e in std::fs::read_dir(dir).expect("read src").flatten() {

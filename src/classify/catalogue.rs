@@ -1,7 +1,7 @@
 //! The IMDS client catalogue (issue 24): which real client a user agent or a process is,
 //! the first version of it with IMDSv2, and how to upgrade it. The data is
 //! `catalogue.json` beside this file, compiled in (also read by `scripts/clients-doc.py`
-//! for docs/clients.md); this module parses it once and matches against it. Pure functions
+//! for docs/client-catalogue.md); this module parses it once and matches against it. Pure functions
 //! over text: the advice built on a match lives in `verdict::remedy`.
 
 use std::cmp::Ordering;

@@ -33,6 +33,7 @@ use crate::attribute::kernel::KernelSource;
 use crate::attribute::{AttributeConfig, Attributor};
 use crate::capture::live::{Batch, LiveCapture};
 use crate::engine::{Engine, EngineConfig, EngineEvent};
+use crate::event::OutMsg;
 use crate::event::{LiveHealth, NodeStats, RequestCounts};
 use crate::exit::Exit;
 use crate::signals::Signals;
@@ -41,10 +42,10 @@ use crate::sink::json::{Dest, JsonSink, Tolerant};
 use crate::sink::logfile::LogFile;
 use crate::sink::metrics::{Metrics, MetricsSink};
 use crate::sink::metrics_http;
-use crate::sink::tui::{UiEvent, UiMode};
-use crate::sink::ui::{UI_QUEUE, UiSink};
-use crate::sink::{Driver, OutMsg, RunStats, Sink};
+use crate::sink::{Driver, RunStats, Sink};
 use crate::time::Timestamp;
+use crate::ui::sink::{UI_QUEUE, UiSink};
+use crate::ui::{UiEvent, UiMode};
 use attribution::{AttrMsg, AttributionPath, Stage};
 use counters::Counters;
 
@@ -168,6 +169,10 @@ impl Running {
             cfg.engine.endpoints.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
         );
         eprintln!("imdswatch: attribution: {path_line}");
+        // Capture and kernel rings are open: a `Type=notify` unit's followers may start now.
+        if let Err(e) = crate::notify::ready() {
+            eprintln!("imdswatch: cannot tell the service manager it is ready: {e}");
+        }
         Ok(Running { signals, counters, started: Instant::now(), sources, pipeline, services: cfg.engine.services })
     }
 
@@ -183,7 +188,7 @@ impl Running {
         let services = self.services;
         let stop = self.signals.stop.clone();
         thread::Builder::new().name(name.into()).spawn(move || {
-            Driver::new(sink).with_services(services).per_process(crate::sink::tui::grouping::process_group).run(
+            Driver::new(sink).with_services(services).live().run(
                 &rx,
                 &mut |counts| snapshot(&counters, counts, &sources, started),
                 &mut |_| stop.store(true, Relaxed),
@@ -204,7 +209,7 @@ pub fn run_dashboard(cfg: &LiveConfig) -> anyhow::Result<Exit> {
         None => r.spawn_output("ui-feed", ui_sink)?,
     };
     let title = format!("live on {}", r.sources.join(", "));
-    let ui = crate::sink::tui::run(ui_rx, UiMode::Live, title, &r.signals);
+    let ui = crate::ui::run(ui_rx, UiMode::Live, title, &r.signals);
     r.signals.stop.store(true, Relaxed);
     r.pipeline.join();
     let counts = feeder.join().unwrap_or_default();
@@ -288,7 +293,7 @@ impl Pipeline {
                     ..AttributeConfig::default()
                 });
                 a.warm_up();
-                a
+                Box::new(a) as Box<dyn crate::attribute::ProcessLookup>
             }),
             shared,
             crate::attribute::host(),

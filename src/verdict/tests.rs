@@ -22,7 +22,11 @@ fn rec(t: u64, version: Version, status: Option<u16>, outcome: Outcome, ua: Opti
             parse_error: false,
             conflict: false,
         },
-        network: Network { client: "10.0.0.2:40000".into(), server: "169.254.169.254:80".into(), client_ttl: 64 },
+        network: Network {
+            client: "10.0.0.2:40000".parse().expect("address"),
+            server: "169.254.169.254:80".parse().expect("address"),
+            client_ttl: 64,
+        },
         live: None,
         capture: None,
     }
@@ -217,7 +221,7 @@ fn measured_clients_get_their_sdk_and_first_fixed_version() {
     assert_eq!(a[0].kind, AdviceKind::SdkUpgrade);
     assert!(a[0].title.contains("AWS SDK for Ruby v1"), "{a:?}");
     assert!(a[0].lines[0].contains("gem install aws-sdk-core (>= 3.79.0)"), "{a:?}");
-    let mut t = Tracker::default();
+    let mut t: Clients = Clients::new(false);
     t.add(&ua(1, V1, OK, "aws-sdk-nodejs/2.500.0 linux/v20.20.2"));
     let rec = t.record(Timestamp(2));
     let c = &rec.clients[0];

@@ -13,7 +13,7 @@ use crate::live::{Monitor, Topology, cannot_run, requests, run_client, serial, s
 
 /// One real client in one situation.
 pub struct Case {
-    /// Shown in the record and docs/clients.md.
+    /// Shown in the record and docs/client-catalogue.md.
     client: &'static str,
     /// The lab part it needs (captures/.clients/PART.ok), or `deb-PACKAGE`.
     part: &'static str,
@@ -211,7 +211,7 @@ pub fn run(name: &str, cases: Vec<Case>) {
             .iter()
             .find(|r| (&r.client, &r.ns, &r.tokens) == (&o.client, &o.ns, &o.tokens))
             .unwrap_or_else(|| panic!("{} not in {}: rerun with IMDSWATCH_RECORD_CLIENTS=1", o.client, file.display()));
-        // What the client sent is what the record (and docs/clients.md) says.
+        // What the client sent is what the record (and docs/client-catalogue.md) says.
         assert_eq!(
             (&o.user_agents, &o.requests),
             (&r.user_agents, &r.requests),

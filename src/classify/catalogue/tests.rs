@@ -60,7 +60,7 @@ fn first_versions_are_aws_published_minimums() {
 
 #[test]
 fn real_user_agents_name_their_sdk_and_version() {
-    // Seen from the real clients (tests/clients_real.rs, docs/clients.md).
+    // Seen from the real clients (tests/clients_real.rs, docs/client-catalogue.md).
     let js = id("aws-sdk-nodejs/2.500.0 linux/v20.20.2").expect("js v2");
     assert_eq!((js.row.id.as_str(), js.version.as_deref()), ("aws-sdk-js-v2", Some("2.500.0")));
     assert_eq!(js.standing(), Standing::Old);
