@@ -119,13 +119,17 @@ fn fallback(i: &Identified, s: &ClientSummary) -> Advice {
         _ => String::new(),
     };
     let mut lines = Vec::new();
-    if s.token_failed > 0 {
-        lines.push(format!(
-            "{} token requests were refused (401/404/405/5xx): the token endpoint is disabled or",
-            s.token_failed
-        ));
+    let b = &s.bare_tokens;
+    if s.token_requests() == 0 && b.any() {
+        lines.push("Its token requests carry no User-Agent: they are the row of the same process".into());
+        lines.push("(or address) without one.".into());
+    }
+    let failed = s.token_failed + b.failed;
+    if failed > 0 {
+        lines
+            .push(format!("{failed} token requests were refused (401/404/405/5xx): the token endpoint is disabled or"));
         lines.push("something other than IMDS answers it (an emulator, a proxy).".into());
-    } else if s.token_ok + s.token_unanswered + s.token_forbidden == 0 {
+    } else if s.token_requests() == 0 && !b.any() {
         lines.push("No token request of it was seen: it may be configured to skip IMDSv2, or it".into());
         lines.push("asked on a path this capture does not see.".into());
     }

@@ -285,3 +285,44 @@ fn hand_written_callers_get_a_recipe_in_their_language() {
     s.add(&r);
     assert_eq!(super::remedy::software(&s).map(|w| w.product_id), Some("cloud-guest-utils-ec2metadata"));
 }
+
+/// The AWS SDK for JavaScript v2 (2.722.0, measured) sends its token request without a
+/// User-Agent and its IMDSv1 fallback with one: two clients under the key, yet the fallback's
+/// verdict and advice read the token requests of the same address (live: process).
+#[test]
+fn token_requests_without_a_user_agent_count_for_the_same_clients_fallback() {
+    use Version::*;
+    let js = "aws-sdk-nodejs/2.722.0 linux/v20.20.2";
+    let verdict_of = |token: (Option<u16>, Outcome)| {
+        let mut c: Clients = Clients::new(false);
+        c.add(&rec(1, TokenRequest, token.0, token.1, None));
+        c.add(&ua(2, V1, OK, js));
+        let rec = c.record(Timestamp(3));
+        let x = rec.clients.iter().find(|x| x.user_agent.as_deref() == Some(js)).cloned().expect("the SDK's row");
+        (x.verdict, x.advice_details)
+    };
+    let (v, a) = verdict_of(NONE);
+    assert_eq!((v, a[0].kind), (Verdict::HopLimit, "hop_limit"), "{a:?}");
+    let (v, a) = verdict_of((Some(403), Outcome::ClientError));
+    assert_eq!((v, a[0].kind), (Verdict::ProxyRefused, "proxy_refused"), "{a:?}");
+    let (v, a) = verdict_of((Some(405), Outcome::ClientError));
+    assert_eq!((v, a[0].kind), (Verdict::Breaks, "fallback"), "{a:?}");
+    assert!(
+        a[0].lines[0].contains("no User-Agent") && a[0].lines[2].starts_with("1 token requests were refused"),
+        "{a:?}"
+    );
+    // A client with token requests of its own is judged on them alone; another address's
+    // bare token request is not its.
+    let mut c: Clients = Clients::new(false);
+    c.add(&rec(1, TokenRequest, None, Outcome::NoResponse, None));
+    c.add(&ua(2, TokenRequest, OK, js));
+    c.add(&ua(3, V1, OK, js));
+    let k = ClientKey::Address { ip: client::client_ip(&ua(3, V1, OK, js)), user_agent: Some(js.into()) };
+    assert_eq!(c.get(&k).map(|x| x.verdict()), Some(Verdict::FallsBack));
+    let mut c: Clients = Clients::new(false);
+    c.add(&rec(1, TokenRequest, None, Outcome::NoResponse, None));
+    let mut other = ua(2, V1, OK, js);
+    other.network.client = "10.9.9.9:4000".parse().expect("addr");
+    c.add(&other);
+    assert_eq!(c.values().find(|x| x.key.user_agent() == Some(js)).map(|x| x.verdict()), Some(Verdict::Breaks));
+}
