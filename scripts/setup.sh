@@ -91,3 +91,8 @@ if [ ! -f "$units/lib/systemd/system/cloud-init-local.service" ]; then
         dpkg-deb -x target/debs/cloud-init_*.deb "$units" ||
         echo "setup: could not download cloud-init (tests/boot_order.rs will skip)" >&2
 fi
+
+# Issue 24: the real IMDS clients, old and new (PyPI, npm, Debian), into captures/.clients for
+# tests/clients_real.rs (about 1.5 minutes the first time; idempotent). A part that cannot be
+# installed leaves captures/.clients/PART.skip and its tests say SKIPPED.
+scripts/clients-lab.sh

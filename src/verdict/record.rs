@@ -26,6 +26,26 @@ pub struct ClientVerdict {
     pub other_providers: u64,
     /// Titles of the advice that fits (what to change).
     pub advice: Vec<String>,
+    /// The client software from the catalogue (issue 24): its id, name, the version seen
+    /// and the first version with IMDSv2; absent when not recognised.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product_id: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fixed_in: Option<&'static str>,
+    /// The advice in full: kind, title and lines (the same as every face shows).
+    pub advice_details: Vec<AdviceDetail>,
+}
+
+/// One piece of advice in the `verdict` record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AdviceDetail {
+    pub kind: &'static str,
+    pub title: String,
+    pub lines: Vec<String>,
 }
 
 /// The closing `verdict` record (`analyze --format json`, and live NDJSON at shutdown).
@@ -54,6 +74,8 @@ impl<D> Clients<D> {
                     .key
                     .user_agent()
                     .or_else(|| s.user_agents.iter().max_by_key(|(_, n)| *n).map(|(u, _)| u.as_str()));
+                let advice = advise(s, host.safe_to_enforce);
+                let sw = super::remedy::software(s);
                 ClientVerdict {
                     client: c.client_label(),
                     user_agent: ua.map(str::to_owned),
@@ -64,7 +86,15 @@ impl<D> Clients<D> {
                     token_requests: s.token_ok + s.token_unanswered + s.token_forbidden + s.token_failed,
                     token_unanswered: s.token_unanswered,
                     other_providers: s.probes,
-                    advice: advise(s, host.safe_to_enforce).into_iter().map(|a| a.title).collect(),
+                    advice: advice.iter().map(|a| a.title.clone()).collect(),
+                    product_id: sw.as_ref().map(|w| w.product_id),
+                    product: sw.as_ref().map(|w| w.product),
+                    version: sw.as_ref().and_then(|w| w.version.clone()),
+                    fixed_in: sw.as_ref().and_then(|w| w.fixed_in),
+                    advice_details: advice
+                        .into_iter()
+                        .map(|a| AdviceDetail { kind: a.kind.as_str(), title: a.title, lines: a.lines })
+                        .collect(),
                 }
             })
             .collect();
