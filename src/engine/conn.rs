@@ -52,6 +52,9 @@ pub struct Conn {
     orphans: usize,
     /// Answers seen with TTL <= 1, waiting for the client's ACK of this sequence number.
     unconfirmed: VecDeque<(Pending, u16, u32)>,
+    /// Issue 28: a credential fetch answered 2xx whose body (the credential's identity) is
+    /// still being read; reported when it is complete, or without identity when it cannot be.
+    awaiting_body: Option<(Pending, u16)>,
     /// IP TTL / hop limit of the client's last packet.
     client_ttl: u8,
     /// The server has answered at least once on this connection.
@@ -80,6 +83,7 @@ impl Conn {
             pending: VecDeque::new(),
             orphans: 0,
             unconfirmed: VecDeque::new(),
+            awaiting_body: None,
             client_ttl: 0,
             answers_seen: false,
             last_seen: ts,
@@ -236,7 +240,16 @@ impl Conn {
     fn read_answers(&mut self, seg: &Segment<'_>, sh: &mut Shared) -> Vec<(Pending, Option<u16>, Outcome)> {
         let mut answered: Vec<(Pending, Option<u16>, Outcome)> = Vec::new();
         let mut fragile: Vec<(Pending, u16)> = Vec::new();
-        let Conn { s2c, resp, pending, orphans, .. } = self;
+        // Issue 28: the next answer is a credential fetch's: its body is read for the identity.
+        if self.orphans == 0
+            && self.awaiting_body.is_none()
+            && self.pending.front().is_some_and(|p| p.record.imds.credentials && !p.head_method)
+        {
+            self.resp.arm_capture();
+        }
+        // Where in `answered` the request whose body was being read went (a next answer came).
+        let mut body_slot: Option<usize> = None;
+        let Conn { s2c, resp, pending, orphans, awaiting_body, .. } = self;
         let mut unsolicited = 0;
         let mut tunnel = false;
         s2c.push(seg.seq, seg.syn, seg.payload, &mut sh.ooo_budget, &mut sh.stats.reasm, &mut |chunk| {
@@ -245,6 +258,10 @@ impl Conn {
                 let Head::Response(code) = head else {
                     return NoBody(false);
                 };
+                if let Some((p, c)) = awaiting_body.take() {
+                    body_slot = Some(answered.len()); // its body is complete, or was not read
+                    answered.push((p, Some(c), Outcome::from_status(c)));
+                }
                 if code < 200 && code != 101 {
                     return NoBody(false); // interim (100 Continue): the answer is still to come
                 }
@@ -261,6 +278,8 @@ impl Conn {
                         p.record.imds.answer_ttl = Some(seg.ttl);
                         if seg.ttl <= FRAGILE_TTL {
                             fragile.push((p, code));
+                        } else if p.record.imds.credentials && (200..300).contains(&code) {
+                            *awaiting_body = Some((p, code));
                         } else {
                             answered.push((p, Some(code), Outcome::from_status(code)));
                         }
@@ -277,6 +296,7 @@ impl Conn {
                 answered.extend(pending.drain(..).map(|p| (p, None, Outcome::Unmatched)));
             }
         });
+        self.settle_body(&mut answered, body_slot);
         sh.stats.unsolicited_responses += unsolicited;
         if tunnel {
             self.req.switch_protocols(&mut sh.head_budget);
@@ -287,6 +307,26 @@ impl Conn {
         }
         self.s2c.fin |= seg.fin;
         answered
+    }
+
+    /// Issue 28: a credential answer whose body is complete gets its identity; one whose body
+    /// cannot be read (chunked, too long, a hole) is reported without; one still being read
+    /// waits for the next segment.
+    fn settle_body(&mut self, answered: &mut Vec<(Pending, Option<u16>, Outcome)>, slot: Option<usize>) {
+        let body = self.resp.take_body(); // zeroed when dropped, read or not
+        let slot = slot.or_else(|| {
+            if body.is_none() && self.resp.capturing() {
+                return None; // still reading: the next segment settles it
+            }
+            let (p, c) = self.awaiting_body.take()?;
+            answered.push((p, Some(c), Outcome::from_status(c)));
+            Some(answered.len() - 1)
+        });
+        if let (Some(i), Some(body)) = (slot, body)
+            && let Some((p, _, _)) = answered.get_mut(i)
+        {
+            p.record.credentials = crate::http::credential::identity(&p.record.imds.path, &body).map(Box::new);
+        }
     }
 
     /// Ends the connection: holes are skipped, what waited behind them is read, and requests
@@ -309,6 +349,10 @@ impl Conn {
         let ttl = self.client_ttl;
         for c in requests {
             self.push_request(c, None, ttl, cx);
+        }
+        // A credential answer whose body never ended.
+        if let Some((p, c)) = self.awaiting_body.take() {
+            emit(p, Some(c), Outcome::from_status(c), cx);
         }
         // Answers that died on the way (never acknowledged) and requests never answered.
         while let Some((p, _, _)) = self.unconfirmed.pop_front() {
@@ -361,6 +405,7 @@ impl Conn {
                 conflict: false,
             },
             network: Network { client: key.client.to_string(), server: key.server.to_string(), client_ttl: ttl },
+            credentials: None,
             live: None,
             capture: None,
         };

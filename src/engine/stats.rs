@@ -81,6 +81,7 @@ impl EngineStats {
             ("http_parse_errors", h.parse_errors),
             ("http_desync_segments", h.desync_chunks),
             ("http_unfinished_messages", h.unfinished),
+            ("http_credential_bodies_over_cap", h.credential_bodies_over_cap),
             ("flows_evicted", self.flows_evicted),
             ("pipeline_overflow", self.pipeline_overflow),
             ("unsolicited_responses", self.unsolicited_responses),

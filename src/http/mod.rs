@@ -6,6 +6,7 @@
 //! `Partial` from httparse only ever means "wait for more bytes".
 
 mod chunked;
+pub mod credential;
 mod raw;
 
 use chunked::Chunked;
@@ -57,6 +58,8 @@ pub struct HttpStats {
     /// Connections that ended in the middle of a message: a head never finished, or a body
     /// shorter than its Content-Length (a 4 GiB one, say) or its chunks announced.
     pub unfinished: u64,
+    /// Credential answers longer than [`credential::MAX_BODY`]: their identity is not read.
+    pub credential_bodies_over_cap: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,11 +81,23 @@ pub struct HttpStream {
     buf: Vec<u8>,
     /// The last significant byte of the head so far was a line feed.
     after_newline: bool,
+    /// Issue 28: read the body of the next response (a credential answer); see
+    /// [`HttpStream::arm_capture`]. `None` nearly always: bodies are otherwise skipped.
+    capture: Option<Box<CaptureState>>,
+}
+
+/// A credential answer's body being read (bounded by [`credential::MAX_BODY`], zeroed on drop).
+#[derive(Debug)]
+enum CaptureState {
+    /// Waiting for the next response head.
+    Armed,
+    Reading(credential::Capture),
+    Done(zeroize::Zeroizing<Vec<u8>>),
 }
 
 impl HttpStream {
     pub fn new(role: Role) -> HttpStream {
-        HttpStream { role, state: State::Head, buf: Vec::new(), after_newline: false }
+        HttpStream { role, state: State::Head, buf: Vec::new(), after_newline: false, capture: None }
     }
 
     /// Bytes held for an unfinished head.
@@ -100,6 +115,29 @@ impl HttpStream {
         !self.buf.is_empty() || matches!(self.state, State::Body(_) | State::Chunked(_))
     }
 
+    /// Issue 28: the body of the next response head (when framed by Content-Length, at most
+    /// [`credential::MAX_BODY`]) is kept for [`HttpStream::take_body`] instead of skipped.
+    /// Cancels a body still held.
+    pub fn arm_capture(&mut self) {
+        self.capture = Some(Box::new(CaptureState::Armed));
+    }
+
+    /// The body read since [`HttpStream::arm_capture`], once complete (zeroed on drop).
+    pub fn take_body(&mut self) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+        match self.capture.take().map(|c| *c) {
+            Some(CaptureState::Done(b)) => Some(b),
+            other => {
+                self.capture = other.map(Box::new);
+                None
+            }
+        }
+    }
+
+    /// A body is being read (its head came, its last byte has not).
+    pub fn capturing(&self) -> bool {
+        matches!(self.capture.as_deref(), Some(CaptureState::Reading(_)))
+    }
+
     /// Feeds reassembled bytes; `on_head` is called for every complete head.
     pub fn feed(
         &mut self,
@@ -115,6 +153,9 @@ impl HttpStream {
     }
 
     fn gap(&mut self, n: u64, budget: &mut Budget, stats: &mut HttpStats) {
+        if self.capturing() {
+            self.capture = None; // a hole in the body: nothing is read from it
+        }
         match self.state {
             State::Body(left) if left > n => self.state = State::Body(left - n),
             State::Body(left) if left == n => self.state = State::Head,
@@ -143,6 +184,7 @@ impl HttpStream {
             match self.state {
                 State::Body(left) => {
                     let k = left.min(data.len() as u64);
+                    self.capture_body(&data[..k as usize]);
                     data = &data[k as usize..];
                     self.state = if k == left { State::Head } else { State::Body(left - k) };
                 }
@@ -186,14 +228,14 @@ impl HttpStream {
                             return;
                         }
                         let next = parse_head(self.role, &data[..end], stats, on_head);
-                        self.finish_head(next);
+                        self.finish_head(next, stats);
                     } else {
                         if !self.append(&data[..end], budget, stats, on_head) {
                             return;
                         }
                         let next = parse_head(self.role, &self.buf, stats, on_head);
                         self.reset_head(budget);
-                        self.finish_head(next);
+                        self.finish_head(next, stats);
                     }
                     data = &data[end..];
                 }
@@ -276,8 +318,33 @@ impl HttpStream {
         None
     }
 
-    fn finish_head(&mut self, next: Option<State>) {
+    fn finish_head(&mut self, next: Option<State>, stats: &mut HttpStats) {
         self.state = next.unwrap_or(State::Desync);
+        if self.role == Role::Response && matches!(self.capture.as_deref(), Some(CaptureState::Armed)) {
+            // One-shot: the head right after arming decides (chunked or unframed: not read).
+            self.capture = match self.state {
+                State::Body(n) => match credential::Capture::new(n) {
+                    Some(c) => Some(Box::new(CaptureState::Reading(c))),
+                    None => {
+                        stats.credential_bodies_over_cap += 1;
+                        None
+                    }
+                },
+                _ => None,
+            };
+        }
+    }
+
+    /// Body bytes being skipped: kept when a capture is reading them.
+    fn capture_body(&mut self, data: &[u8]) {
+        if let Some(CaptureState::Reading(c)) = self.capture.as_deref_mut() {
+            c.extend(data);
+            if c.complete()
+                && let Some(CaptureState::Reading(c)) = self.capture.take().map(|b| *b)
+            {
+                self.capture = Some(Box::new(CaptureState::Done(c.into_body())));
+            }
+        }
     }
 
     /// Drops a half-read head, giving its bytes back to the budget.
@@ -285,6 +352,9 @@ impl HttpStream {
         budget.release(self.buf.len());
         self.buf.clear();
         self.after_newline = false;
+        if self.capturing() {
+            self.capture = None;
+        }
         // Heads are rarely cut across segments: do not keep memory for the next one.
         if self.buf.capacity() > 0 {
             self.buf = Vec::new();

@@ -23,6 +23,7 @@ fn rec(t: u64, version: Version, status: Option<u16>, outcome: Outcome, ua: Opti
             conflict: false,
         },
         network: Network { client: "10.0.0.2:40000".into(), server: "169.254.169.254:80".into(), client_ttl: 64 },
+        credentials: None,
         live: None,
         capture: None,
     }

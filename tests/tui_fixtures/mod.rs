@@ -43,6 +43,7 @@ pub fn request(secs: u64, version: Version, path: &str, outcome: Outcome, ua: Op
             conflict: false,
         },
         network: Network { client: "172.17.0.2:41234".into(), server: "169.254.169.254:80".into(), client_ttl: 63 },
+        credentials: None,
         live: None,
         capture: None,
     }
