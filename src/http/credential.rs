@@ -140,9 +140,11 @@ mod tests {
     fn listings_errors_and_odd_values_give_nothing() {
         assert_eq!(identity("/latest/meta-data/iam/security-credentials/", b"app-role"), None);
         assert_eq!(identity("/latest/meta-data/iam/security-credentials/r", b"{\"Code\":\"Failure\"}"), None);
-        let id = identity("/latest/meta-data/iam/security-credentials/r\u{1b}[2J", br#"{"AccessKeyId":"ASIA\u001b[2J"}"#);
+        let id =
+            identity("/latest/meta-data/iam/security-credentials/r\u{1b}[2J", br#"{"AccessKeyId":"ASIA\u001b[2J"}"#);
         assert_eq!(id, None, "a key id with a control character is not kept");
-        let id = identity("/latest/meta-data/iam/security-credentials/r%0a", br#"{"AccessKeyId":"ASIAOK"}"#).expect("id");
+        let id =
+            identity("/latest/meta-data/iam/security-credentials/r%0a", br#"{"AccessKeyId":"ASIAOK"}"#).expect("id");
         assert_eq!(id.role, None, "an odd role name is not kept");
     }
 

@@ -36,11 +36,14 @@ use crate::engine::{Engine, EngineConfig, EngineEvent};
 use crate::event::{LiveHealth, NodeStats, RequestCounts};
 use crate::exit::Exit;
 use crate::signals::Signals;
+use crate::sink::asff::AsffSink;
 use crate::sink::fan::Fan;
+use crate::sink::findings::FindingFormat;
 use crate::sink::json::{Dest, JsonSink, Tolerant};
 use crate::sink::logfile::LogFile;
 use crate::sink::metrics::{Metrics, MetricsSink};
 use crate::sink::metrics_http;
+use crate::sink::ocsf::OcsfSink;
 use crate::sink::tui::{UiEvent, UiMode};
 use crate::sink::ui::{UI_QUEUE, UiSink};
 use crate::sink::{Driver, OutMsg, RunStats, Sink};
@@ -67,6 +70,8 @@ pub struct LiveConfig {
     pub attribution_path: AttributionPath,
     /// `--metrics ADDR:PORT`: serve Prometheus metrics there.
     pub metrics: Option<std::net::SocketAddr>,
+    /// `--format asff|ocsf`: findings or OCSF events instead of imdswatch's records.
+    pub findings: Option<crate::sink::findings::FindingFormat>,
 }
 
 /// A snapshot of the pipeline's counters, with the requests the output has seen.
@@ -103,6 +108,9 @@ pub fn snapshot(c: &Counters, counts: &RequestCounts, sources: &[String], starte
 }
 
 /// Runs headless (NDJSON) live monitoring until a signal or `--duration`.
+/// Live findings are checked for changes this often when `--stats-interval 0`.
+const FINDINGS_EVERY: Duration = Duration::from_secs(60);
+
 pub fn run_json(cfg: &LiveConfig) -> anyhow::Result<Exit> {
     let captures = open_all(cfg)?;
     let dest = match &cfg.output {
@@ -122,8 +130,20 @@ pub fn run_json(cfg: &LiveConfig) -> anyhow::Result<Exit> {
             stats_interval: cfg.stats_interval,
         },
     );
+    let sink: Box<dyn Sink + Send> = match &cfg.findings {
+        None => Box::new(sink),
+        // Issue 28: the same tolerant output, carrying findings/events instead of records.
+        Some(FindingFormat::Asff(t)) => Box::new(AsffSink::<io::Sink, _>::lines(
+            t.clone(),
+            sink,
+            Some(cfg.stats_interval.unwrap_or(FINDINGS_EVERY)),
+        )),
+        Some(FindingFormat::Ocsf) => {
+            Box::new(OcsfSink::new(sink, true, Some(cfg.stats_interval.unwrap_or(FINDINGS_EVERY))))
+        }
+    };
     let writer = match metrics {
-        Some(m) => r.spawn_output("output", Fan::new().with(Box::new(sink)).with(Box::new(MetricsSink::new(m))))?,
+        Some(m) => r.spawn_output("output", Fan::new().with(sink).with(Box::new(MetricsSink::new(m))))?,
         None => r.spawn_output("output", sink)?,
     };
     wait_for_stop(&r.signals.stop, cfg.duration, &r.pipeline);
