@@ -4,17 +4,17 @@
 //! (tests/fixtures/ocsf/) for OCSF (tests/fixtures/validate_findings.py). And a credential
 //! fetch shows its role and AccessKeyId in both, never its secret.
 
-mod support;
 #[path = "support/host.rs"]
 mod host;
+mod support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use host::root;
 use serde_json::Value;
 use support::cli::analyze;
-use host::root;
 use support::pcapfile::*;
 use support::*;
 
@@ -34,10 +34,7 @@ fn captures() -> Vec<PathBuf> {
 /// The validator's interpreter, or why the test cannot run.
 fn python(test: &str) -> Option<PathBuf> {
     let py = root().join("captures/.venv/bin/python");
-    let ok = Command::new(&py)
-        .args(["-c", "import botocore, py_ocsf_models"])
-        .status()
-        .is_ok_and(|s| s.success());
+    let ok = Command::new(&py).args(["-c", "import botocore, py_ocsf_models"]).status().is_ok_and(|s| s.success());
     if !ok {
         println!("SKIPPED {test}: captures/.venv lacks botocore or py-ocsf-models (run scripts/setup.sh)");
         return None;

@@ -7,7 +7,7 @@ use super::{EngineEvent, EngineStats, Shared};
 use crate::classify::{Classified, classify_head};
 use crate::decode::Segment;
 use crate::endpoint::Hint;
-use crate::event::{Imds, Network, Outcome, RequestRecord, Version};
+use crate::event::{Imds, Network, Outcome, RequestRecord, Service, Version};
 use crate::flow::reassembly::{Budget, Chunk, ReasmStats, Stream};
 use crate::flow::table::Activity;
 use crate::flow::{Direction, FlowKey};
@@ -243,7 +243,13 @@ impl Conn {
         // Issue 28: the next answer is a credential fetch's: its body is read for the identity.
         if self.orphans == 0
             && self.awaiting_body.is_none()
-            && self.pending.front().is_some_and(|p| p.record.imds.credentials && !p.head_method)
+            && self.pending.front().is_some_and(|p| {
+                let aws = matches!(
+                    p.record.imds.service,
+                    Service::Ec2Imds | Service::EcsTaskCredentials | Service::EksPodIdentity
+                );
+                aws && p.record.imds.credentials && !p.head_method
+            })
         {
             self.resp.arm_capture();
         }
