@@ -291,3 +291,6 @@ pub fn finding(t: &AsffTarget, c: &ClientVerdict, e: Option<&Extra>) -> Value {
     }
     f
 }
+
+#[cfg(test)]
+mod tests;
