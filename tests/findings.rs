@@ -193,3 +193,32 @@ fn a_credential_fetch_shows_role_and_key_in_asff_and_ocsf_never_the_secret() {
         validate(&py, "ocsf", &ocsf.stdout, "credentials");
     }
 }
+
+/// A credential answer past the 8 KiB cap is not read (no identity) and is counted; the
+/// request is still reported, answered, and judged.
+#[test]
+fn a_credential_answer_past_the_cap_is_counted_not_read() {
+    let long = "A".repeat(9 * 1024);
+    let body = format!("{{\"AccessKeyId\":\"ASIAOVERCAP000000001\",\"Token\":\"{long}\"}}");
+    let answer = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    let mut c = Conv::new(CLIENT, IMDS, 1000, 5000);
+    c.handshake();
+    c.client(GET_CREDS_V1);
+    for piece in answer.as_bytes().chunks(1400) {
+        c.server(piece);
+    }
+    c.client_fin();
+    c.server_fin();
+    let frames: Vec<(u64, Vec<u8>)> = c.frames.iter().map(|f| (f.ts.0, f.data.clone())).collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("overcap.pcap");
+    std::fs::write(&file, pcap(DLT_EN10MB, &frames, false)).expect("write");
+    let run = analyze(&["--format", "json"], &file);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let recs = run.json();
+    assert_eq!(recs.len(), 1, "{}", run.stdout);
+    assert_eq!(recs[0]["imds"]["status"], 200);
+    assert!(recs[0].get("credentials").is_none(), "{}", run.stdout);
+    assert!(!run.stdout.contains("ASIAOVERCAP"), "{}", run.stdout);
+    assert_eq!(run.anomaly("http_credential_bodies_over_cap"), 1, "{}", run.stderr);
+}

@@ -256,6 +256,8 @@ fn the_dashboard_shows_no_secret() {
         for s in &screens {
             assert_clean("dashboard", s);
         }
+        // Issue 28: a row's details name the credentials it was handed.
+        assert!(screens.iter().any(|s| s.contains("AccessKeyId ASIAKEYID0000000000")), "{}", screens.join("\n"));
     }
 }
 

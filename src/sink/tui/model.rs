@@ -60,6 +60,8 @@ pub struct RowStats {
     pub no_user_agent: u64,
     pub counts: RequestCounts,
     pub last_path: String,
+    /// The last credentials handed to this row (issue 28: role and key id, no secret).
+    pub last_credentials: Option<crate::event::CredentialIdentity>,
     pub last_version: Version,
     pub client: String,
     pub host: Option<String>,
@@ -320,6 +322,7 @@ fn new_row(key: RowKey, r: &RequestRecord) -> RowStats {
         no_user_agent: 0,
         counts: RequestCounts::default(),
         last_path: String::new(),
+        last_credentials: None,
         last_version: r.imds.version,
         client: String::new(),
         host: None,
@@ -336,6 +339,9 @@ fn update_row(row: &mut RowStats, r: &RequestRecord) {
     row.counts.add(r);
     row.summary.add(r);
     row.first_seen = row.first_seen.min(r.timestamp);
+    if let Some(id) = &r.credentials {
+        row.last_credentials = Some((**id).clone());
+    }
     let newer = r.timestamp >= row.last_seen;
     if newer {
         row.last_seen = r.timestamp;

@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use super::{dim, thousands};
 use crate::sink::tui::model::RowStats;
 use crate::sink::tui::state::App;
-use crate::sink::tui::text::{age, clip_right, hms};
+use crate::sink::tui::text::{age, clip_right, hms, sanitize};
 use crate::sink::tui::workload::RowWorkload;
 use crate::verdict::AdviceKind;
 
@@ -102,6 +102,15 @@ fn facts(app: &App, r: &RowStats) -> Vec<Line<'static>> {
     }
     lines.push(field("Seen", seen));
     lines.push(field("Last path", r.last_path.clone()));
+    if let Some(id) = &r.last_credentials {
+        let text = format!(
+            "role {}  AccessKeyId {}  expires {}",
+            id.role.as_deref().unwrap_or("?"),
+            id.access_key_id.as_deref().unwrap_or("?"),
+            id.expiration.as_deref().unwrap_or("?")
+        );
+        lines.push(field("Credentials", sanitize(&text)));
+    }
     if let Some(cmd) = &r.cmdline {
         lines.push(field("Command", cmd.clone()));
     }
