@@ -119,7 +119,7 @@ impl Conn {
                 answered
             }
             Direction::ToClient => {
-                let answered = self.read_answers(seg, cx.sh);
+                let answered = self.read_answers(seg, cx.ts, cx.sh);
                 self.answers_seen |= !answered.is_empty() || !self.unconfirmed.is_empty();
                 if seg.fin || (seg.rst && self.answers_seen) {
                     // After its FIN the server can send nothing more, and a reset after an
@@ -237,7 +237,12 @@ impl Conn {
 
     /// Reads the server's bytes: answers are matched to waiting requests in order; those
     /// captured at TTL <= 1 wait for the client's ACK.
-    fn read_answers(&mut self, seg: &Segment<'_>, sh: &mut Shared) -> Vec<(Pending, Option<u16>, Outcome)> {
+    fn read_answers(
+        &mut self,
+        seg: &Segment<'_>,
+        seg_ts: Timestamp,
+        sh: &mut Shared,
+    ) -> Vec<(Pending, Option<u16>, Outcome)> {
         let mut answered: Vec<(Pending, Option<u16>, Outcome)> = Vec::new();
         let mut fragile: Vec<(Pending, u16)> = Vec::new();
         // Issue 28: the next answer is a credential fetch's: its body is read for the identity.
@@ -285,6 +290,8 @@ impl Conn {
                         if seg.ttl <= FRAGILE_TTL {
                             fragile.push((p, code));
                         } else if p.record.imds.credentials && (200..300).contains(&code) {
+                            // Timed at its head: the body may come segments later.
+                            p.record.imds.response_ms = Some(seg_ts.micros_since(p.sent) as f64 / 1000.0);
                             *awaiting_body = Some((p, code));
                         } else {
                             answered.push((p, Some(code), Outcome::from_status(code)));
@@ -445,7 +452,7 @@ fn emit(p: Pending, status: Option<u16>, outcome: Outcome, cx: &mut Ctx<'_>) {
     record.imds.status = status;
     record.imds.outcome = outcome;
     record.imds.breaks_when_enforced = crate::event::breaks_when_enforced(record.imds.version, outcome);
-    if status.is_some() {
+    if status.is_some() && record.imds.response_ms.is_none() {
         record.imds.response_ms = Some(cx.ts.micros_since(p.sent) as f64 / 1000.0);
     }
     cx.sh.stats.requests += 1;
