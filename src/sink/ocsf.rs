@@ -158,11 +158,15 @@ pub fn http_activity(r: &RequestRecord) -> Value {
         Outcome::NoResponse | Outcome::Unmatched | Outcome::ServerClosed => (0, "Unknown"),
         _ => (2, "Failure"),
     };
-    let mut req = json!({
-        "http_method": i.method,
-        "url": { "path": i.path, "hostname": r.network.server },
-        "version": "1.1",
-    });
+    let mut url = json!({ "path": i.path });
+    match r.network.server.parse::<SocketAddr>() {
+        Ok(a) => {
+            url["hostname"] = a.ip().to_string().into();
+            url["port"] = a.port().into();
+        }
+        Err(_) => url["hostname"] = r.network.server.clone().into(),
+    }
+    let mut req = json!({ "http_method": i.method, "url": url, "version": "1.1" });
     if let Some(ua) = &i.user_agent {
         req["user_agent"] = ua.clone().into();
     }
