@@ -48,6 +48,77 @@ impl Capture {
     }
 }
 
+/// The body capture of one response stream: nearly always idle (`None`, no allocation).
+#[derive(Debug, Default)]
+pub struct BodyTap(Option<Box<TapState>>);
+
+#[derive(Debug)]
+enum TapState {
+    /// Waiting for the next response head.
+    Armed,
+    Reading(Capture),
+    Done(Zeroizing<Vec<u8>>),
+}
+
+impl BodyTap {
+    /// Reads the body of the next response head (cancels a body still held).
+    pub fn arm(&mut self) {
+        self.0 = Some(Box::new(TapState::Armed));
+    }
+
+    /// A response head came, with a body of `len` bytes (`None`: chunked, unframed or none).
+    /// One-shot: only the head right after [`BodyTap::arm`] is read. True when the body was
+    /// not read for being longer than [`MAX_BODY`] (to be counted).
+    pub fn on_head(&mut self, len: Option<u64>) -> bool {
+        if !matches!(self.0.as_deref(), Some(TapState::Armed)) {
+            return false;
+        }
+        self.0 = None;
+        let Some(n) = len else { return false };
+        match Capture::new(n) {
+            Some(c) => {
+                self.0 = Some(Box::new(TapState::Reading(c)));
+                false
+            }
+            None => true,
+        }
+    }
+
+    /// Body bytes being skipped: kept when the tap is reading.
+    pub fn feed(&mut self, data: &[u8]) {
+        if let Some(TapState::Reading(c)) = self.0.as_deref_mut() {
+            c.extend(data);
+            if c.complete()
+                && let Some(TapState::Reading(c)) = self.0.take().map(|b| *b)
+            {
+                self.0 = Some(Box::new(TapState::Done(c.into_body())));
+            }
+        }
+    }
+
+    pub fn reading(&self) -> bool {
+        matches!(self.0.as_deref(), Some(TapState::Reading(_)))
+    }
+
+    /// Drops a body being read (a hole, a reset); its bytes are zeroed.
+    pub fn abort(&mut self) {
+        if self.reading() {
+            self.0 = None;
+        }
+    }
+
+    /// The complete body, once.
+    pub fn take(&mut self) -> Option<Zeroizing<Vec<u8>>> {
+        match self.0.take().map(|b| *b) {
+            Some(TapState::Done(b)) => Some(b),
+            other => {
+                self.0 = other.map(Box::new);
+                None
+            }
+        }
+    }
+}
+
 /// The fields read; everything else (the secret key, the token) is skipped by serde without
 /// being copied.
 #[derive(Deserialize)]

@@ -81,23 +81,20 @@ pub struct HttpStream {
     buf: Vec<u8>,
     /// The last significant byte of the head so far was a line feed.
     after_newline: bool,
-    /// Issue 28: read the body of the next response (a credential answer); see
-    /// [`HttpStream::arm_capture`]. `None` nearly always: bodies are otherwise skipped.
-    capture: Option<Box<CaptureState>>,
-}
-
-/// A credential answer's body being read (bounded by [`credential::MAX_BODY`], zeroed on drop).
-#[derive(Debug)]
-enum CaptureState {
-    /// Waiting for the next response head.
-    Armed,
-    Reading(credential::Capture),
-    Done(zeroize::Zeroizing<Vec<u8>>),
+    /// Issue 28: the body of a credential answer, when one was asked for
+    /// ([`HttpStream::arm_capture`]); otherwise bodies are skipped.
+    tap: credential::BodyTap,
 }
 
 impl HttpStream {
     pub fn new(role: Role) -> HttpStream {
-        HttpStream { role, state: State::Head, buf: Vec::new(), after_newline: false, capture: None }
+        HttpStream {
+            role,
+            state: State::Head,
+            buf: Vec::new(),
+            after_newline: false,
+            tap: credential::BodyTap::default(),
+        }
     }
 
     /// Bytes held for an unfinished head.
@@ -119,23 +116,17 @@ impl HttpStream {
     /// [`credential::MAX_BODY`]) is kept for [`HttpStream::take_body`] instead of skipped.
     /// Cancels a body still held.
     pub fn arm_capture(&mut self) {
-        self.capture = Some(Box::new(CaptureState::Armed));
+        self.tap.arm();
     }
 
     /// The body read since [`HttpStream::arm_capture`], once complete (zeroed on drop).
     pub fn take_body(&mut self) -> Option<zeroize::Zeroizing<Vec<u8>>> {
-        match self.capture.take().map(|c| *c) {
-            Some(CaptureState::Done(b)) => Some(b),
-            other => {
-                self.capture = other.map(Box::new);
-                None
-            }
-        }
+        self.tap.take()
     }
 
     /// A body is being read (its head came, its last byte has not).
     pub fn capturing(&self) -> bool {
-        matches!(self.capture.as_deref(), Some(CaptureState::Reading(_)))
+        self.tap.reading()
     }
 
     /// Feeds reassembled bytes; `on_head` is called for every complete head.
@@ -153,9 +144,7 @@ impl HttpStream {
     }
 
     fn gap(&mut self, n: u64, budget: &mut Budget, stats: &mut HttpStats) {
-        if self.capturing() {
-            self.capture = None; // a hole in the body: nothing is read from it
-        }
+        self.tap.abort(); // a hole in the body: nothing is read from it
         match self.state {
             State::Body(left) if left > n => self.state = State::Body(left - n),
             State::Body(left) if left == n => self.state = State::Head,
@@ -184,7 +173,7 @@ impl HttpStream {
             match self.state {
                 State::Body(left) => {
                     let k = left.min(data.len() as u64);
-                    self.capture_body(&data[..k as usize]);
+                    self.tap.feed(&data[..k as usize]);
                     data = &data[k as usize..];
                     self.state = if k == left { State::Head } else { State::Body(left - k) };
                 }
@@ -320,30 +309,9 @@ impl HttpStream {
 
     fn finish_head(&mut self, next: Option<State>, stats: &mut HttpStats) {
         self.state = next.unwrap_or(State::Desync);
-        if self.role == Role::Response && matches!(self.capture.as_deref(), Some(CaptureState::Armed)) {
-            // One-shot: the head right after arming decides (chunked or unframed: not read).
-            self.capture = match self.state {
-                State::Body(n) => match credential::Capture::new(n) {
-                    Some(c) => Some(Box::new(CaptureState::Reading(c))),
-                    None => {
-                        stats.credential_bodies_over_cap += 1;
-                        None
-                    }
-                },
-                _ => None,
-            };
-        }
-    }
-
-    /// Body bytes being skipped: kept when a capture is reading them.
-    fn capture_body(&mut self, data: &[u8]) {
-        if let Some(CaptureState::Reading(c)) = self.capture.as_deref_mut() {
-            c.extend(data);
-            if c.complete()
-                && let Some(CaptureState::Reading(c)) = self.capture.take().map(|b| *b)
-            {
-                self.capture = Some(Box::new(CaptureState::Done(c.into_body())));
-            }
+        if self.role == Role::Response {
+            let len = if let State::Body(n) = self.state { Some(n) } else { None };
+            stats.credential_bodies_over_cap += u64::from(self.tap.on_head(len));
         }
     }
 
@@ -352,9 +320,7 @@ impl HttpStream {
         budget.release(self.buf.len());
         self.buf.clear();
         self.after_newline = false;
-        if self.capturing() {
-            self.capture = None;
-        }
+        self.tap.abort();
         // Heads are rarely cut across segments: do not keep memory for the next one.
         if self.buf.capacity() > 0 {
             self.buf = Vec::new();
