@@ -222,3 +222,35 @@ fn a_credential_answer_past_the_cap_is_counted_not_read() {
     assert!(!run.stdout.contains("ASIAOVERCAP"), "{}", run.stdout);
     assert_eq!(run.anomaly("http_credential_bodies_over_cap"), 1, "{}", run.stderr);
 }
+
+/// A credential answer whose body lost a segment in the capture: the request is reported,
+/// answered 200, without an identity (nothing is read across a hole), and nothing hangs.
+#[test]
+fn a_credential_answer_with_a_hole_is_reported_without_identity() {
+    let body = "{\"AccessKeyId\":\"ASIAHOLE000000000001\",\"SecretAccessKey\":\"HOLESECRET\",\"Token\":\"HOLETOKEN\"}";
+    let answer = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    let mut c = Conv::new(CLIENT, IMDS, 1000, 5000);
+    c.handshake();
+    c.client(GET_CREDS_V1);
+    let cut = answer.len() - 30;
+    c.server(&answer.as_bytes()[..cut - 20]);
+    let lost = c.frames.len();
+    c.server(&answer.as_bytes()[cut - 20..cut]);
+    c.server(&answer.as_bytes()[cut..]);
+    c.client(GET_CREDS_V1);
+    c.server(answer.as_bytes());
+    c.client_fin();
+    c.server_fin();
+    let frames: Vec<(u64, Vec<u8>)> =
+        c.frames.iter().enumerate().filter(|(i, _)| *i != lost).map(|(_, f)| (f.ts.0, f.data.clone())).collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("hole.pcap");
+    std::fs::write(&file, pcap(DLT_EN10MB, &frames, false)).expect("write");
+    let run = analyze(&["--format", "json"], &file);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let recs = run.json();
+    assert!(!recs.is_empty(), "{}", run.stdout);
+    assert_eq!(recs[0]["imds"]["credentials"], true);
+    assert!(recs[0].get("credentials").is_none(), "no identity read across a hole: {}", run.stdout);
+    assert!(!run.stdout.contains("HOLESECRET") && !run.stdout.contains("HOLETOKEN"));
+}
