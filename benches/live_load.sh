@@ -17,7 +17,8 @@
 # Environment: IMDSWATCH (binary, default target/release/imdswatch, built when missing),
 #   WRK_THREADS (default 1; 2 above 10,000 req/s), CONNS (wrk connections, default
 #   max(16, RATE/100)), CLOSE_PCT (default 10), PERF=1 (perf record imdswatch during the
-#   load, prints the top symbols), KEEP=1 (keep the work directory and say where).
+#   load, prints the top symbols; the release binary is stripped: use
+#   IMDSWATCH=target/profiling/imdswatch after `cargo build --profile profiling`), KEEP=1 (keep the work directory and say where).
 # Needs root (network namespaces). Installs nginx-light and wrk with apt when missing.
 # Run by hand, never by CI. Nothing here sends a packet from the root namespace: every client
 # and server runs under `ip netns exec` in this run's own imw- namespaces.

@@ -411,7 +411,7 @@ def serve(name: str, listens, state, handler_cls, pid_file: str | None, verbose:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Mock EC2 IMDS (for tests inside network namespaces only)")
+    ap = argparse.ArgumentParser(description="Mock EC2 IMDS: inside the captures/netns.sh namespaces (where 169.254.169.254 is this mock) or on a loopback port such as 127.0.0.1:1338; scripts/try.sh runs it both ways")
     ap.add_argument("--listen", action="append", type=parse_listen, metavar="ADDR:PORT",
                     help="address to listen on, repeatable; e.g. 0.0.0.0:80, [::]:80 (default 0.0.0.0:80)")
     ap.add_argument("--tokens", choices=("optional", "required"), default="optional",

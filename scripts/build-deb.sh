@@ -14,6 +14,10 @@ command -v cargo-deb >/dev/null 2>&1 || { step "installing cargo-deb"; cargo ins
 step "release build"
 cargo build --release --locked --quiet --bin imdswatch
 bin=target/release/imdswatch
+# The release profile strips the binary (Cargo.toml); 40 MB with debug info before issue 27.
+size=$(stat -c %s "$bin")
+step "binary: $((size / 1024)) KiB"
+[ "$size" -le $((15 * 1024 * 1024)) ] || { echo "build-deb: $bin is $size bytes, over 15 MiB" >&2; exit 1; }
 
 step "generated assets (unit for /usr/bin, man pages, completions)"
 assets=target/deb-assets

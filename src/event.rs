@@ -181,8 +181,9 @@ pub struct Imds {
 /// The `network` object: addresses as `ip:port`, IPv6 in brackets.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Network {
-    pub client: String,
-    pub server: String,
+    /// Serialised as `ip:port` (IPv6 in brackets): the address's `Display`.
+    pub client: std::net::SocketAddr,
+    pub server: std::net::SocketAddr,
     /// IP TTL / hop limit of the client's packets as captured.
     pub client_ttl: u8,
 }
@@ -230,12 +231,16 @@ pub struct Container {
     /// The image it was started from, as given (name and tag or digest); absent when unknown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// The cgroup path that named the container (`/proc/PID/cgroup`), never written: the
+    /// runtime's own state must agree with it before the container is named (issue 23).
+    #[serde(skip)]
+    pub cgroup: Option<String>,
 }
 
 impl Container {
     /// A container known by its id only (name and image not read yet).
     pub fn new(id: impl Into<String>, runtime: impl Into<String>) -> Container {
-        Container { id: id.into(), runtime: runtime.into(), name: None, image: None }
+        Container { id: id.into(), runtime: runtime.into(), name: None, image: None, cgroup: None }
     }
 }
 
@@ -404,3 +409,20 @@ mod service;
 pub use service::{Service, ServiceSet, service_names};
 mod stats;
 pub use stats::{HostVerdict, LiveHealth, NodeStats, RequestCounts, StatsRecord, WorkloadCounts};
+
+/// What the live pipeline's attribution stage hands the outputs (`sink::Driver::run`).
+#[derive(Debug)]
+pub enum OutMsg {
+    /// A finished request (attributed).
+    Record(Box<RequestRecord>),
+    /// A token request still waiting for its answer (attributed, no status): shown by the
+    /// dashboard until the [`OutMsg::Record`] with the same client and timestamp settles it;
+    /// not counted, not judged, not written as NDJSON.
+    TokenPending(Box<RequestRecord>),
+}
+
+impl From<Box<RequestRecord>> for OutMsg {
+    fn from(r: Box<RequestRecord>) -> OutMsg {
+        OutMsg::Record(r)
+    }
+}

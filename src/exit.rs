@@ -9,7 +9,8 @@ use std::process::ExitCode;
 pub enum Exit {
     /// Ran to the end; nothing to report (or nothing asked to fail on).
     Ok = 0,
-    /// Something could not be done: a file unreadable, a capture died, an output failed.
+    /// Something could not be done: a file unreadable or cut short, a capture died, an
+    /// output failed.
     Error = 1,
     /// The command line is wrong.
     Usage = 2,

@@ -30,4 +30,5 @@ pub mod signals;
 pub mod sink;
 pub mod text;
 pub mod time;
+pub mod ui;
 pub mod verdict;

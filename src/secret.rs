@@ -13,12 +13,18 @@
 use std::borrow::Cow;
 
 /// Key names whose value is secret, compared with `-` and `_` alike.
-const SECRET_KEYS: [&str; 8] = [
+const SECRET_KEYS: [&str; 11] = [
     "x-aws-ec2-metadata-token",
     "aws-secret-access-key",
     "aws-session-token",
     "aws-security-token",
     "secret-access-key",
+    // Every other spelling of the secret key (issue 23, class 7): `AWS_SECRET_KEY=…`,
+    // `--secret_key=…`, `--secret-key …`; the IMDS credential document's own
+    // `{"SecretAccessKey":"…"}`, `SecretAccessKey=…`, `secretAccessKey: …` (case-insensitive).
+    "secret-key",
+    "secretaccesskey",
+    "secretkey",
     "aws-access-key-id",
     "authorization",
     // Also `--token VALUE`, `TOKEN=…`, `GITHUB_TOKEN=…`: a whole word ending the name.

@@ -141,3 +141,43 @@ fn several_files_name_their_file_and_come_out_in_time_order_per_file() {
     }
     assert_eq!(recs.iter().filter(|r| r["capture"]["file"] == files[0]).count(), alone.len());
 }
+
+/// Issue 27, item 4: a bad, missing or unreadable file, or a directory, gives one error line
+/// on standard error, nothing on standard output (not "No IMDS requests found."), exit 1;
+/// with a good file beside it, the good file's results are printed and the exit is still 1.
+#[test]
+fn bad_inputs_give_one_error_line_and_nothing_on_stdout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = dir.path().join("notes.pcap");
+    std::fs::write(&text, b"not a capture file at all\n").expect("write");
+    let missing = dir.path().join("missing.pcap");
+    let unreadable = dir.path().join("secret.pcap");
+    std::fs::copy(root().join("captures/curl-v1.pcap"), &unreadable).expect("copy");
+    std::fs::set_permissions(&unreadable, std::os::unix::fs::PermissionsExt::from_mode(0o000)).expect("chmod");
+    // root reads a mode-000 file: not an unreadable one there.
+    let unreadable_too = std::fs::File::open(&unreadable).is_err();
+    let mut bad = vec![text.clone(), missing, dir.path().to_path_buf()];
+    if unreadable_too {
+        bad.push(unreadable);
+    }
+    for format in ["table", "json"] {
+        for p in &bad {
+            let (o, err) = analyze(&["-f", format, p.to_str().expect("utf-8")]);
+            assert_eq!(o.status.code(), Some(1), "{format} {}: {err}", p.display());
+            assert!(o.stdout.is_empty(), "{format} {}: stdout {:?}", p.display(), String::from_utf8_lossy(&o.stdout));
+            assert_eq!(err.lines().count(), 1, "{format} {}: {err}", p.display());
+            assert!(err.starts_with("imdswatch: "), "{err}");
+        }
+        // Every input failed: still one line each, nothing on stdout.
+        let args: Vec<&str> =
+            ["-f", format].into_iter().chain(bad.iter().map(|p| p.to_str().expect("utf-8"))).collect();
+        let (o, err) = analyze(&args);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(o.stdout.is_empty(), "{format}: {:?}", String::from_utf8_lossy(&o.stdout));
+        assert_eq!(err.lines().count(), bad.len(), "{err}");
+    }
+    // A good file beside a bad one: its results, and exit 1.
+    let (o, err) = analyze(&["-f", "table", "captures/curl-v1.pcap", text.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("curl"), "{}", String::from_utf8_lossy(&o.stdout));
+}

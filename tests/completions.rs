@@ -48,3 +48,43 @@ fn man_pages_render_from_the_cli_definition() {
     assert!(live.contains("\\-\\-no\\-attribution"));
     assert_eq!(run(&["man", "nosuch"]).0, 2);
 }
+
+/// Issue 27, item 7: every option of every page has a description (`--duration` had none:
+/// hidden from `-h`, clap_mangen dropped its text), no section is titled EXTRA, and every
+/// `imdswatch-NAME(1)` a page refers to is a page `imdswatch man NAME` renders.
+#[test]
+fn man_pages_describe_every_option_and_refer_only_to_real_pages() {
+    for sub in [None, Some("analyze"), Some("live"), Some("iac")] {
+        let args: Vec<&str> = std::iter::once("man").chain(sub).collect();
+        let (code, page) = run(&args);
+        assert_eq!(code, 0, "{args:?}");
+        let what = sub.unwrap_or("imdswatch");
+        assert!(!page.contains(".SH EXTRA"), "{what}: a section titled EXTRA");
+        let lines: Vec<&str> = page.lines().collect();
+        let mut in_options = false;
+        for (i, l) in lines.iter().enumerate() {
+            if l.starts_with(".SH") {
+                in_options = *l == ".SH OPTIONS";
+            }
+            // `.TP`, the option's names, then its description (text, not a macro).
+            if in_options && *l == ".TP" {
+                let name = lines.get(i + 1).copied().unwrap_or("");
+                let next = lines.get(i + 2).copied().unwrap_or(".SH");
+                assert!(!next.starts_with('.') && !next.trim().is_empty(), "{what}: {name} has no description");
+            }
+        }
+        for (at, _) in page.match_indices("(1)") {
+            let start =
+                page[..at].rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '\\')).map_or(0, |p| p + 1);
+            let name = page[start..at].replace('\\', "");
+            let Some(target) = name.strip_prefix("imdswatch-") else { continue };
+            assert_eq!(
+                run(&["man", target]).0,
+                0,
+                "{what} refers to {name}(1), which `imdswatch man {target}` refuses"
+            );
+        }
+    }
+    let (_, live) = run(&["man", "live"]);
+    assert!(live.contains("Stop after this many seconds"), "--duration's description");
+}

@@ -15,13 +15,29 @@ mod support;
 use support::pcapfile::pcap;
 use support::*;
 
-fn corpus(name: &str) -> Option<PathBuf> {
-    let base = match std::env::var_os("IMDSWATCH_CORPUS") {
+fn corpus_base() -> PathBuf {
+    match std::env::var_os("IMDSWATCH_CORPUS") {
         Some(p) => PathBuf::from(p),
         None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"),
-    };
-    let dir = base.join(name);
+    }
+}
+
+fn corpus(name: &str) -> Option<PathBuf> {
+    let dir = corpus_base().join(name);
     dir.is_dir().then_some(dir)
+}
+
+/// Where the corpus comes from, for the skip line: what to fetch, and where to put it.
+fn how_to_get(name: &str) -> String {
+    let origin = match name {
+        "tcpdump-tests" => "the *.pcap/*.pcapng of the-tcpdump-group/tcpdump tests/ (commit 39b50f76)",
+        _ => "zeek/zeek testing/btest/Traces/http/ and the http.log baselines, with index.tsv (commit a13de64f)",
+    };
+    format!(
+        "corpus not found: {} does not exist. Get {origin} there (docs/testing.md, \"Peer corpora\", has the \
+         commands), or point IMDSWATCH_CORPUS at a directory holding {name}/",
+        corpus_base().join(name).display()
+    )
 }
 
 /// Runs `analyze` on one file with an address-space limit and a deadline. Returns
@@ -79,7 +95,10 @@ const DECODED: [u32; 10] = [0, 1, 12, 14, 101, 108, 113, 228, 229, 276];
 #[test]
 fn tcpdump_corpus_reads_without_panic_hang_or_unexpected_error() {
     let Some(dir) = corpus("tcpdump-tests") else {
-        eprintln!("SKIPPED tcpdump_corpus_reads_without_panic_hang_or_unexpected_error: corpus not found");
+        eprintln!(
+            "SKIPPED tcpdump_corpus_reads_without_panic_hang_or_unexpected_error: {}",
+            how_to_get("tcpdump-tests")
+        );
         return;
     };
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -306,7 +325,7 @@ fn compare(test: &str, zeek: Vec<(Row, String)>, mut ours: Vec<(Row, bool)>, t: 
 #[test]
 fn zeek_http_corpus_agreement() {
     let Some(dir) = corpus("zeek-http") else {
-        eprintln!("SKIPPED zeek_http_corpus_agreement: corpus not found");
+        eprintln!("SKIPPED zeek_http_corpus_agreement: {}", how_to_get("zeek-http"));
         return;
     };
     let index = std::fs::read_to_string(dir.join("index.tsv")).expect("index.tsv");

@@ -63,7 +63,8 @@ fn live_asff_and_ocsf_findings_are_updated_not_duplicated() {
     let mut mon = Monitor::start(&topo, &asff_out, &asff);
     curl(&topo, CREDS);
     std::thread::sleep(Duration::from_millis(2500)); // a stats tick: the first finding
-    curl(&topo, "/latest/meta-data/instance-id");
+    // The same command again: the same client (executable + command line: verdict::ClientKey).
+    curl(&topo, CREDS);
     std::thread::sleep(Duration::from_millis(2500)); // the next: the update
     let (lines, code) = mon.stop();
     assert_eq!(code, 0);
@@ -72,7 +73,7 @@ fn live_asff_and_ocsf_findings_are_updated_not_duplicated() {
     validate("asff", &text);
     let curl_findings: Vec<&Value> = lines
         .iter()
-        .filter(|f| f["ProductFields"]["imdswatch/process_group"].as_str().is_some_and(|g| g.contains("curl")))
+        .filter(|f| f["ProductFields"]["imdswatch/process"].as_str().is_some_and(|g| g.contains("curl")))
         .collect();
     assert!(curl_findings.len() >= 2, "a finding and its update:\n{text}");
     assert!(curl_findings.iter().all(|f| f["Id"] == curl_findings[0]["Id"]), "one Id:\n{text}");

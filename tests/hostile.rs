@@ -59,7 +59,8 @@ fn a_million_half_open_syn_flows() {
     {
         // Written directly: a raw-IPv4 SYN template patched per packet, 56 bytes a record.
         // The decoder checks checksums (issue 12): the IPv4 one is recomputed, the TCP one
-        // is 0, what checksum offload leaves on the sending host (kept, unverified).
+        // is the pseudo-header sum, what checksum offload leaves on the sending host (kept,
+        // unverified; a 0 is dropped, issue 23).
         let client: SocketAddr = "10.0.0.1:1024".parse().expect("addr");
         let server: SocketAddr = IMDS.parse().expect("addr");
         let template = ip_tcp(client, server, 1000, SYN, b"", 64);
@@ -73,7 +74,12 @@ fn a_million_half_open_syn_flows() {
             let host = i / 60_000;
             pkt[12..16].copy_from_slice(&[10, 1, (host >> 8) as u8, host as u8]);
             pkt[20..22].copy_from_slice(&port.to_be_bytes());
-            pkt[36..38].copy_from_slice(&[0, 0]);
+            let mut pseudo: u32 = 6 + 20;
+            pseudo += pkt[12..20].chunks(2).map(|w| u32::from(u16::from_be_bytes([w[0], w[1]]))).sum::<u32>();
+            while pseudo > 0xffff {
+                pseudo = (pseudo & 0xffff) + (pseudo >> 16);
+            }
+            pkt[36..38].copy_from_slice(&(pseudo as u16).to_be_bytes());
             pkt[10..12].copy_from_slice(&[0, 0]);
             let mut sum: u32 = pkt[..20].chunks(2).map(|w| u32::from(u16::from_be_bytes([w[0], w[1]]))).sum();
             while sum > 0xffff {
@@ -150,7 +156,7 @@ fn ten_thousand_overlapping_segments_with_conflicting_bytes() {
         a.frames.push(Frame {
             ts: imdswatch::time::Timestamp(a.now + u64::from(i)),
             link: imdswatch::capture::LinkType::Ethernet,
-            data: eth_tcp(a.client, a.server, seq, NONE, &payload),
+            data: eth_tcp_ack(a.client, a.server, seq, a.sseq, NONE, &payload),
         });
         a.cseq = a.cseq.wrapping_add(1);
     }
@@ -167,7 +173,7 @@ fn ten_thousand_overlapping_segments_with_conflicting_bytes() {
         b.frames.push(Frame {
             ts: imdswatch::time::Timestamp(b.now),
             link: imdswatch::capture::LinkType::Ethernet,
-            data: eth_tcp(b.client, b.server, base.wrapping_add(100 + 10 * (i % 5_000)), NONE, &payload),
+            data: eth_tcp_ack(b.client, b.server, base.wrapping_add(100 + 10 * (i % 5_000)), b.sseq, NONE, &payload),
         });
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -384,7 +390,8 @@ fn pcap_record_lengths_near_two_to_the_32() {
     assert_eq!(json_paths(&run), ["v1 /latest/meta-data/instance-id ok"]);
 }
 
-/// A file cut in the middle of a record: the results up to there and a one-line warning.
+/// A file cut in the middle of a record: the results up to there and a one-line warning; the
+/// verdict says incomplete and the exit status is 1 (issue 23, class 8).
 #[test]
 fn pcap_file_cut_mid_record() {
     let mut c = Conv::new(CLIENT, IMDS, 1000, 5000);
@@ -397,7 +404,7 @@ fn pcap_file_cut_mid_record() {
         let p = write(dir.path(), &format!("cut-{cut}.pcap"), &bytes[..bytes.len() - cut]);
         let run = analyze_measured(&["--format", "json"], &p);
         run.assert_no_panic();
-        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        assert_eq!(run.code, Some(1), "{}", run.stderr);
         assert_eq!(json_paths(&run), ["v1 /latest/meta-data/instance-id no_response"], "cut {cut}");
         let warning = run.stderr.lines().next().unwrap_or("");
         assert!(warning.contains(&*p.display().to_string()) && warning.contains("middle of a record"), "{warning}");

@@ -125,9 +125,19 @@ fn sarif_reports_unknowns_and_parse_errors() {
                 && loc["region"]["startLine"] == line
         })
     };
-    let unknown = find("IMDS002", "tf_remote/main.tf", 1).unwrap_or_else(|| panic!("no IMDS002: {out}"));
-    assert_eq!(unknown["level"], "warning");
-    assert_eq!(unknown["ruleIndex"], 1);
+    // A module not followed is a notification about coverage, not a result.
+    assert!(find("IMDS002", "tf_remote/main.tf", 1).is_none(), "{out}");
+    let notes = doc["runs"][0]["invocations"][0]["toolExecutionNotifications"].as_array().cloned().unwrap_or_default();
+    let note = notes
+        .iter()
+        .find(|n| {
+            n["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                .as_str()
+                .is_some_and(|u| u.ends_with("tf_remote/main.tf"))
+        })
+        .unwrap_or_else(|| panic!("no notification for the registry module: {out}"));
+    assert_eq!(note["level"], "note");
+    assert!(note["message"]["text"].as_str().is_some_and(|t| t.starts_with("module.registry: not followed")), "{note}");
     let parse = find("IMDS000", "broken/tf/bad.tf", 4).unwrap_or_else(|| panic!("no IMDS000 for bad.tf: {out}"));
     assert_eq!(parse["level"], "error");
     assert_eq!(parse["ruleIndex"], 2);

@@ -4,6 +4,7 @@
 mod iac_support;
 
 use iac_support::*;
+use serde_json::Value;
 
 #[test]
 fn cloudformation_yaml_and_json() {
@@ -53,7 +54,45 @@ fn cloudformation_inheritance() {
     let other = record(&doc, "FromOtherStackName");
     assert!(other["reason"].as_str().is_some_and(|r| r.contains("\"defined-elsewhere\"")), "{other}");
     let legacy = record(&doc, "FromLegacyTemplateName");
-    assert_eq!(legacy["fix"], serde_json::json!({"kind": "template", "address": "NamedLegacyTemplate"}));
+    assert_eq!(
+        legacy["fix"],
+        serde_json::json!({
+            "kind": "template",
+            "address": "NamedLegacyTemplate",
+            "what": "in NamedLegacyTemplate set Properties.LaunchTemplateData.MetadataOptions",
+            "text": "MetadataOptions:\n  HttpTokens: required"
+        })
+    );
+}
+
+/// Issue 27 item 6: JSON and SARIF carry the exact text a human report prints, and a JSON
+/// template gets it in JSON (a YAML snippet pasted into JSON breaks the template).
+#[test]
+fn fixes_carry_their_text_in_the_template_syntax() {
+    let (_, _, doc) = records(&format!("{FIX}/cfn/template.json"));
+    let failing: Vec<&Value> =
+        doc["records"].as_array().map(|r| r.iter().filter(|r| r["verdict"] == "fail").collect()).unwrap_or_default();
+    assert!(!failing.is_empty(), "{doc}");
+    for r in failing {
+        let text = r["fix"]["text"].as_str().unwrap_or_else(|| panic!("no fix text: {r}"));
+        let wrapped: Value = serde_json::from_str(&format!("{{{text}}}")).unwrap_or_else(|e| panic!("{e}: {text}"));
+        assert_eq!(wrapped["MetadataOptions"]["HttpTokens"], "required", "{text}");
+        assert!(r["fix"]["what"].as_str().is_some_and(|w| !w.is_empty()), "{r}");
+    }
+    let (_, _, yaml) = records(&format!("{FIX}/cfn/template.yaml"));
+    let r = record(&yaml, "FromLegacyTemplateName");
+    assert_eq!(r["fix"]["text"], "MetadataOptions:\n  HttpTokens: required");
+    // SARIF: the same words and text in the message and in the result's properties.
+    let (_, out) = run(&["--format", "sarif", &format!("{FIX}/cfn/template.json")]);
+    let sarif: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}"));
+    let results = sarif["runs"][0]["results"].as_array().cloned().unwrap_or_default();
+    let errors: Vec<&Value> = results.iter().filter(|r| r["level"] == "error").collect();
+    assert!(!errors.is_empty(), "{out}");
+    for r in errors {
+        let text = r["properties"]["fix"]["text"].as_str().unwrap_or_default();
+        assert!(text.contains("\"HttpTokens\": \"required\""), "{r}");
+        assert!(r["message"]["text"].as_str().is_some_and(|m| m.contains("Fix: ") && m.contains(text)), "{r}");
+    }
 }
 
 #[test]
@@ -77,12 +116,15 @@ fn cloudformation_types_that_launch_instances() {
             ("NodesWithTemplate", "pass", "stack.yaml", 65),
             ("NodesDefault", "fail", "stack.yaml", 70),
             ("BatchTemplate", "pass", "stack.yaml", 74),
-            ("BatchDefault", "fail", "stack.yaml", 82),
+            // No image type: Batch's default is ECS_AL2023 only for environments created since
+            // January 2026, and a template does not say when the environment was created.
+            ("BatchDefault", "unknown", "stack.yaml", 82),
             ("BatchAl2023", "pass", "stack.yaml", 88),
             // BatchFargate launches no EC2 instance: no record.
             ("BuilderOptional", "fail", "stack.yaml", 106),
             ("BuilderRequired", "pass", "stack.yaml", 111),
             ("BuilderUnset", "fail", "stack.yaml", 112),
+            ("BatchAl2Pinned", "fail", "stack.yaml", 116),
         ],
     );
     assert_eq!(provenance(&doc, "GroupMixed"), (None, some("Legacy")));
@@ -90,5 +132,8 @@ fn cloudformation_types_that_launch_instances() {
     assert_eq!(provenance(&doc, "NodesDefault"), (None, None));
     assert_eq!(record(&doc, "BuilderOptional")["fix"]["path"], "Properties.InstanceMetadataOptions");
     let batch = record(&doc, "BatchDefault");
-    assert!(batch["reason"].as_str().is_some_and(|r| r.contains("Amazon Linux 2023")), "{batch}");
+    assert!(batch["reason"].as_str().is_some_and(|r| r.contains("January 2026")), "{batch}");
+    assert_eq!(batch["fix"]["text"], "Ec2Configuration:\n  - ImageType: ECS_AL2023", "{batch}");
+    let pinned = record(&doc, "BatchAl2Pinned");
+    assert!(pinned["reason"].as_str().is_some_and(|r| r.contains("ECS_AL2 boots Amazon Linux 2")), "{pinned}");
 }

@@ -53,26 +53,25 @@ fn terraform_alibaba_oci_google() {
             ("oci_core_instance.no_options", "fail", "oci.tf", 20),
             ("oci_core_instance.from_variable", "fail", "oci.tf", 31),
             ("oci_core_instance.unknown", "unknown", "oci.tf", 40),
+            // Google shut the legacy endpoints down on 2020-09-30: whatever
+            // disable-legacy-endpoints says (or does not say), every VM and node pool passes,
+            // and project metadata is no control any more (no record).
             ("google_compute_instance.hardened", "pass", "google.tf", 8),
-            ("google_compute_instance.legacy_on", "fail", "google.tf", 17),
-            ("google_compute_instance.no_metadata", "fail", "google.tf", 21),
+            ("google_compute_instance.legacy_on", "pass", "google.tf", 17),
+            ("google_compute_instance.no_metadata", "pass", "google.tf", 21),
             ("google_compute_instance_template.from_local", "pass", "google.tf", 30),
-            ("google_compute_instance_template.other_keys_only", "fail", "google.tf", 36),
-            ("google_compute_instance_template.unknown", "unknown", "google.tf", 45),
+            ("google_compute_instance_template.other_keys_only", "pass", "google.tf", 36),
+            ("google_compute_instance_template.unknown", "pass", "google.tf", 45),
             ("google_container_node_pool.default_metadata", "pass", "google.tf", 50),
-            ("google_container_node_pool.legacy_on", "fail", "google.tf", 63),
-            ("google_container_cluster.inline_pools", "fail", "google.tf", 88),
+            ("google_container_node_pool.legacy_on", "pass", "google.tf", 63),
+            ("google_container_cluster.inline_pools", "pass", "google.tf", 78),
             ("google_container_cluster.defaults", "pass", "google.tf", 94),
             ("module.pool.google_container_node_pool.from_module", "pass", "modules/pool/main.tf", 10),
-            // Project metadata: a control when it writes the key (another key: no record).
-            ("google_compute_project_metadata_item.legacy_off", "pass", "gcp_project.tf", 6),
             ("google_compute_instance.in_project_a", "pass", "gcp_project.tf", 15),
-            ("google_compute_instance.explicit_false_in_a", "fail", "gcp_project.tf", 29),
-            ("google_compute_project_metadata.project_b", "fail", "gcp_project.tf", 36),
-            ("google_compute_instance_template.in_project_b", "fail", "gcp_project.tf", 40),
+            ("google_compute_instance.explicit_false_in_a", "pass", "gcp_project.tf", 29),
+            ("google_compute_instance_template.in_project_b", "pass", "gcp_project.tf", 40),
             ("google_compute_instance_from_template.from_hardened", "pass", "gcp_project.tf", 47),
-            // Metadata of its own replaces the template's.
-            ("google_compute_instance_from_template.own_metadata", "fail", "gcp_project.tf", 55),
+            ("google_compute_instance_from_template.own_metadata", "pass", "gcp_project.tf", 55),
             // OCI instance configurations, and what launches from them.
             ("oci_core_instance_configuration.hardened", "pass", "oci_config.tf", 10),
             ("oci_core_instance_configuration.default", "fail", "oci_config.tf", 16),
@@ -82,14 +81,15 @@ fn terraform_alibaba_oci_google() {
             ("oci_core_instance.from_outside", "unknown", "oci_config.tf", 44),
         ],
     );
-    // The project control compensates VMs of the same project that leave the key unset, and
-    // only those.
-    assert_eq!(
-        provenance(&doc, "google_compute_instance.in_project_a"),
-        (some("google_compute_project_metadata_item.legacy_off"), None)
-    );
-    assert_eq!(provenance(&doc, "google_compute_instance.explicit_false_in_a"), (None, None));
-    assert_eq!(provenance(&doc, "google_compute_instance.no_metadata"), (None, None));
+    // No compensating control is needed (or named) for an endpoint that no longer exists.
+    assert_eq!(provenance(&doc, "google_compute_instance.in_project_a"), (None, None));
+    for r in ["google_compute_instance.explicit_false_in_a", "google_container_node_pool.legacy_on"] {
+        let why = reason(&doc, r);
+        assert!(why.contains("has no effect") && why.contains("2020-09-30"), "{r}: {why}");
+        assert!(record(&doc, r).get("fix").is_none(), "{r} has nothing to fix");
+    }
+    let unset = reason(&doc, "google_compute_instance.no_metadata");
+    assert!(unset.contains("is not set, and need not be") && unset.contains("deprecations"), "{unset}");
     assert_eq!(
         provenance(&doc, "oci_core_instance_pool.pool"),
         (None, some("oci_core_instance_configuration.default"))
@@ -103,10 +103,6 @@ fn terraform_alibaba_oci_google() {
     assert!(reason(&doc, "oci_core_instance.from_variable").contains("var.legacy_off → false"));
     assert!(reason(&doc, "google_compute_instance_template.from_local").contains("local.gce_metadata → \"TRUE\""));
     assert!(reason(&doc, "alicloud_instance.unknown").contains("`var.not_given` cannot be known"));
-    // GKE's default is a pass with its reason; an explicit "false" fails.
-    let gke = reason(&doc, "google_container_node_pool.default_metadata");
-    assert!(gke.contains("is not set") && gke.contains("GKE 1.12 and later"), "{gke}");
-    assert!(reason(&doc, "google_container_cluster.inline_pools").starts_with("node_pool[1]: "));
     // Alibaba instances inherit the launch template's verdict.
     assert_eq!(
         provenance(&doc, "alicloud_instance.from_unset_template"),
@@ -131,22 +127,10 @@ fn terraform_fixes_are_the_line_to_add() {
         set_fix(&doc, "oci_core_instance.legacy_on"),
         line(Some("instance_options"), "are_legacy_imds_endpoints_disabled = true")
     );
-    assert_eq!(
-        set_fix(&doc, "google_compute_instance.no_metadata"),
-        line(None, "metadata = {\n  disable-legacy-endpoints = \"true\"\n}")
-    );
-    assert_eq!(
-        set_fix(&doc, "google_compute_instance_template.other_keys_only"),
-        line(Some("metadata"), "disable-legacy-endpoints = \"true\"")
-    );
-    assert_eq!(
-        set_fix(&doc, "google_container_cluster.inline_pools"),
-        line(Some("node_pool[1].node_config.metadata"), "disable-legacy-endpoints = \"true\"")
-    );
     let inherited = record(&doc, "alicloud_instance.from_unset_template");
     assert_eq!(inherited["fix"]["kind"], "template");
     assert_eq!(inherited["fix"]["address"], "alicloud_ecs_launch_template.unset");
-    assert_eq!(record(&doc, "google_compute_instance_template.unknown")["fix"]["kind"], "make_known");
+    assert_eq!(record(&doc, "oci_core_instance.unknown")["fix"]["kind"], "make_known");
     assert_eq!(record(&doc, "alicloud_ess_scaling_configuration.plain")["fix"]["kind"], "use_launch_template");
     assert!(record(&doc, "alicloud_instance.hardened").get("fix").is_none());
 
@@ -164,7 +148,7 @@ fn terraform_fixes_are_the_line_to_add() {
         "{out}"
     );
     assert!(
-        out.contains("    fix: in google_container_cluster.inline_pools, inside node_pool[1].node_config.metadata, set\n      disable-legacy-endpoints = \"true\"\n"),
+        out.contains("    fix: in oci_core_instance.legacy_on, inside instance_options, set\n      are_legacy_imds_endpoints_disabled = true\n"),
         "{out}"
     );
     assert!(
@@ -176,7 +160,7 @@ fn terraform_fixes_are_the_line_to_add() {
         out.contains("    fix: in oci_core_instance_configuration.default (the instance configuration it launches from), inside instance_details.launch_details, set\n      instance_options {\n"),
         "{out}"
     );
-    assert!(out.contains("42 resources checked in 7 files: 19 fail, 5 unknown, 18 pass"), "{out}");
+    assert!(out.contains("40 resources checked in 7 files: 10 fail, 4 unknown, 26 pass"), "{out}");
 }
 
 #[test]
@@ -196,25 +180,25 @@ fn plan_json_alibaba_oci_google() {
             ("oci_core_instance.legacy_on", "fail", "plan.json", 137),
             ("oci_core_instance.no_options", "fail", "plan.json", 148),
             ("oci_core_instance.after_apply", "unknown", "plan.json", 176),
+            // Google: the legacy endpoints are gone (2020-09-30); every VM passes.
             ("google_compute_instance.hardened", "pass", "plan.json", 199),
-            ("google_compute_instance.other_keys", "fail", "plan.json", 216),
-            ("google_compute_instance_template.legacy_on", "fail", "plan.json", 247),
-            ("google_compute_instance_template.after_apply", "unknown", "plan.json", 253),
+            ("google_compute_instance.other_keys", "pass", "plan.json", 216),
+            ("google_compute_instance_template.legacy_on", "pass", "plan.json", 247),
+            ("google_compute_instance_template.after_apply", "pass", "plan.json", 253),
             ("google_container_node_pool.default_metadata", "pass", "plan.json", 268),
-            ("google_container_node_pool.legacy_on", "fail", "plan.json", 306),
-            ("google_container_cluster.pools", "fail", "plan.json", 351),
-            ("google_compute_project_metadata.p1", "pass", "plan.json", 373),
+            ("google_container_node_pool.legacy_on", "pass", "plan.json", 306),
+            ("google_container_cluster.pools", "pass", "plan.json", 331),
             ("google_compute_instance.in_p1", "pass", "plan.json", 390),
-            ("google_compute_instance.in_p2", "fail", "plan.json", 408),
+            ("google_compute_instance.in_p2", "pass", "plan.json", 408),
             ("oci_core_instance_configuration.cfg", "fail", "plan.json", 413),
             ("oci_core_instance_pool.pool", "fail", "plan.json", 448),
             ("oci_core_instance_configuration.options", "pass", "plan.json", 484),
             ("alicloud_ess_scaling_configuration.cfg", "fail", "plan.json", 497),
             ("alicloud_ess_scaling_group.from_template", "pass", "plan.json", 514),
-            ("google_compute_instance_from_template.from_legacy", "fail", "plan.json", 531),
+            ("google_compute_instance_from_template.from_legacy", "pass", "plan.json", 531),
         ],
     );
-    assert_eq!(provenance(&doc, "google_compute_instance.in_p1"), (some("google_compute_project_metadata.p1"), None));
+    assert_eq!(provenance(&doc, "google_compute_instance.in_p1"), (None, None));
     assert_eq!(provenance(&doc, "oci_core_instance_pool.pool"), (None, some("oci_core_instance_configuration.cfg")));
     assert_eq!(
         provenance(&doc, "google_compute_instance_from_template.from_legacy"),
@@ -222,12 +206,8 @@ fn plan_json_alibaba_oci_google() {
     );
     assert_eq!(provenance(&doc, "alicloud_instance.from_template"), (None, some("alicloud_ecs_launch_template.lt")));
     assert!(reason(&doc, "oci_core_instance.legacy_on").contains("are_legacy_imds_endpoints_disabled = false"));
-    assert!(reason(&doc, "google_compute_instance_template.legacy_on").contains("= \"FALSE\""));
+    assert!(reason(&doc, "google_compute_instance_template.legacy_on").contains("= \"FALSE\" has no effect"));
     assert!(reason(&doc, "alicloud_instance.after_apply").contains("after_unknown"));
-    assert_eq!(
-        set_fix(&doc, "google_container_cluster.pools"),
-        (Some("node_pool[1].node_config.metadata".to_string()), "disable-legacy-endpoints = \"true\"".to_string())
-    );
     assert_eq!(set_fix(&doc, "alicloud_instance.unset"), (None, "http_tokens = \"required\"".to_string()));
 }
 
@@ -309,16 +289,6 @@ fn sarif_rule_ids_per_cloud() {
         ("IMDS-ALI-001", "alicloud.tf", 51),
         ("IMDS-ALI-002", "alicloud.tf", 34),
         ("IMDS-ALI-001", "alicloud_ess.tf", 3),
-        ("IMDS-GCP-001", "google.tf", 17),
-        ("IMDS-GCP-001", "google.tf", 21),
-        ("IMDS-GCP-001", "google.tf", 36),
-        ("IMDS-GCP-001", "google.tf", 63),
-        ("IMDS-GCP-001", "google.tf", 88),
-        ("IMDS-GCP-001", "gcp_project.tf", 29),
-        ("IMDS-GCP-001", "gcp_project.tf", 36),
-        ("IMDS-GCP-001", "gcp_project.tf", 40),
-        ("IMDS-GCP-001", "gcp_project.tf", 55),
-        ("IMDS-GCP-002", "google.tf", 45),
         ("IMDS-OCI-001", "oci.tf", 16),
         ("IMDS-OCI-001", "oci.tf", 20),
         ("IMDS-OCI-001", "oci.tf", 31),
@@ -342,7 +312,8 @@ fn sarif_rule_ids_per_cloud() {
             .collect::<Vec<_>>()
     };
     assert!(level("IMDS-OCI-001").iter().all(|l| *l == "error"));
-    assert_eq!(level("IMDS-GCP-002"), ["warning"]);
+    assert_eq!(level("IMDS-OCI-002"), ["warning"; 3]);
+    assert!(level("IMDS-GCP-001").is_empty() && level("IMDS-GCP-002").is_empty(), "Google: nothing to report");
     // Passes are not results.
     assert!(!results.iter().any(|r| r["message"]["text"].as_str().is_some_and(|t| t.contains(".hardened:"))));
 }
@@ -351,7 +322,7 @@ fn sarif_rule_ids_per_cloud() {
 fn sarif_for_plans_and_mixed_with_aws() {
     let (results, _) = sarif_results(&plan());
     let got = ids(&results);
-    assert_eq!(got.iter().filter(|(id, ..)| id == "IMDS-GCP-001").count(), 6, "{got:?}");
+    assert_eq!(got.iter().filter(|(id, ..)| id.starts_with("IMDS-GCP")).count(), 0, "{got:?}");
     assert!(got.contains(&("IMDS-OCI-002".into(), "plan.json".into(), 176)), "{got:?}");
     assert!(got.contains(&("IMDS-ALI-001".into(), "plan.json".into(), 39)), "{got:?}");
     assert!(got.contains(&("IMDS-ALI-001".into(), "plan.json".into(), 497)), "{got:?}");
@@ -386,9 +357,9 @@ fn hcl_json_syntax_blocks() {
     std::fs::write(dir.path().join("main.tf.json"), json).unwrap_or_else(|e| panic!("{e}"));
     let path = dir.path().to_string_lossy().to_string();
     let (code, got, _) = records(&path);
-    assert_eq!(code, 3);
+    assert_eq!(code, 0);
     assert_eq!(got.get("oci_core_instance.a").map(|v| (v.0.as_str(), v.2)), Some(("pass", 5)));
-    assert_eq!(got.get("google_container_node_pool.p").map(|v| (v.0.as_str(), v.2)), Some(("fail", 10)));
+    assert_eq!(got.get("google_container_node_pool.p").map(|v| (v.0.as_str(), v.2)), Some(("pass", 10)));
 }
 
 #[test]
@@ -433,9 +404,10 @@ resource "google_container_node_pool" "dyn_unknown" {
     assert_eq!(v("oci_core_instance.dyn"), ("pass".into(), 9));
     assert_eq!(v("alicloud_instance.many[\"a\"]"), ("pass".into(), 16));
     assert_eq!(v("alicloud_instance.many[\"b\"]"), ("fail".into(), 16));
-    assert_eq!(v("google_compute_instance.not_a_map").0, "unknown");
-    assert!(reason(&doc, "google_compute_instance.not_a_map").contains("not a map"));
-    assert_eq!(v("google_container_node_pool.dyn_unknown").0, "unknown");
+    // Not even a value that cannot be read makes a Google VM unsafe (the endpoints are gone).
+    assert_eq!(v("google_compute_instance.not_a_map").0, "pass");
+    assert!(reason(&doc, "google_compute_instance.not_a_map").contains("has no effect"));
+    assert_eq!(v("google_container_node_pool.dyn_unknown").0, "pass");
     assert_eq!(got.len(), 5, "{got:#?}");
 }
 
@@ -443,7 +415,7 @@ resource "google_container_node_pool" "dyn_unknown" {
 fn standard_input_is_checked_the_same() {
     use std::io::Write as _;
     use std::process::{Command, Stdio};
-    let tf = "resource \"google_container_node_pool\" \"p\" {\n  node_config {\n    metadata = {\n      disable-legacy-endpoints = \"false\"\n    }\n  }\n}\n";
+    let tf = "resource \"oci_core_instance\" \"p\" {\n  instance_options {\n    are_legacy_imds_endpoints_disabled = false\n  }\n}\n";
     let mut child = Command::new(env!("CARGO_BIN_EXE_imdswatch"))
         .args(["iac", "-"])
         .stdin(Stdio::piped())
@@ -456,5 +428,5 @@ fn standard_input_is_checked_the_same() {
     let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(3), "{text}");
-    assert!(text.contains("<stdin>:4: google_container_node_pool.p: FAIL"), "{text}");
+    assert!(text.contains("<stdin>:3: oci_core_instance.p: FAIL"), "{text}");
 }

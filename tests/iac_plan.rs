@@ -56,9 +56,13 @@ fn plan_new_types_ami_control_and_case_hint() {
             ("aws_launch_template.from_v2_ami", "pass", "plan.json", 18),
             ("aws_spot_fleet_request.spec", "fail", "plan.json", 22),
             ("aws_ec2_fleet.fleet", "pass", "plan.json", 26),
-            ("aws_batch_compute_environment.default_ami", "fail", "plan.json", 30),
+            // The plan creates it: new environments get ECS_AL2023 (January 2026 on).
+            ("aws_batch_compute_environment.default_ami", "pass", "plan.json", 30),
             ("aws_imagebuilder_infrastructure_configuration.optional", "fail", "plan.json", 40),
             ("aws_spot_instance_request.required", "pass", "plan.json", 44),
+            // Not created by this plan: it may predate the new default.
+            ("aws_batch_compute_environment.existing", "unknown", "plan.json", 46),
+            ("aws_batch_compute_environment.al2_pinned", "fail", "plan.json", 50),
         ],
     );
     assert_eq!(provenance(&doc, "aws_instance.from_v2_ami"), (some("aws_ami.v2"), None));

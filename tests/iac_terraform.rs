@@ -64,52 +64,55 @@ fn terraform_values() {
 
 #[test]
 fn local_modules_with_inputs_per_call() {
-    expect(
+    let doc = expect(
         &format!("{FIX}/tf_modules"),
-        1,
+        3,
         &[
             ("module.app.aws_instance.web", "pass", "modules/web/main.tf", 9),
             ("module.legacy.aws_instance.web", "fail", "modules/web/main.tf", 9),
             ("module.fleet[0].aws_instance.web", "pass", "modules/web/main.tf", 9),
             ("module.fleet[1].aws_instance.web", "fail", "modules/web/main.tf", 9),
             ("module.loop.aws_launch_template.inner", "pass", "modules/loop/main.tf", 7),
-            // A registry module is not followed: unknown, never a silent pass.
-            ("module.remote", "unknown", "tf_modules/main.tf", 23),
-            // The self-calling module is a configuration error, reported and not followed.
-            ("ERROR tests/fixtures/iac/tf_modules/modules/loop/main.tf", "parse_error", "modules/loop/main.tf", 1),
+            // A module that sources its own directory is that directory (issue 23): its
+            // resources are checked once, and the call adds nothing.
         ],
     );
+    // A registry module that is not installed is a note about coverage, not a record.
+    assert_eq!(unresolved(&doc), [("module.remote".to_string(), "tf_modules/main.tf".to_string(), 23)]);
 }
 
 #[test]
-fn remote_modules_are_unknown_and_fail_only_with_strict() {
+fn remote_modules_are_coverage_notes_and_fail_only_with_strict() {
     let path = format!("{FIX}/tf_remote");
-    let doc = expect(
-        &path,
-        0,
-        &[
-            ("module.registry", "unknown", "tf_remote/main.tf", 1),
-            ("module.wrapper.module.inner", "unknown", "tf_remote/wrapper/main.tf", 1),
-            ("module.wrapper.aws_instance.ok", "pass", "tf_remote/wrapper/main.tf", 7),
-        ],
+    let doc = expect(&path, 0, &[("module.wrapper.aws_instance.ok", "pass", "tf_remote/wrapper/main.tf", 7)]);
+    assert_eq!(
+        unresolved(&doc),
+        [
+            ("module.registry".to_string(), "tf_remote/main.tf".to_string(), 1),
+            ("module.wrapper.module.inner".to_string(), "tf_remote/wrapper/main.tf".to_string(), 1),
+        ]
     );
-    let rec = record(&doc, "module.registry");
-    assert_eq!(rec["type"], "module");
-    assert_eq!(rec["fix"]["kind"], "check_plan");
-    let reason = rec["reason"].as_str().unwrap_or_default();
-    assert!(
-        reason.contains("\"terraform-aws-modules/ec2-instance/aws\" is not local")
-            && reason.contains("resources were not checked")
-            && reason.contains("terraform show -json"),
-        "{reason}"
-    );
+    assert_eq!(doc["summary"]["unresolved"], 2);
+    let note = &doc["unresolved"][0];
+    assert_eq!(note["source"], "\"terraform-aws-modules/ec2-instance/aws\" (version \"5.0.0\")");
+    let reason = note["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("\"terraform-aws-modules/ec2-instance/aws\" is not local"), "{reason}");
+    // --strict: a tree whose modules were not all followed is not called clean.
     assert_eq!(run(&["--strict", &path]).0, 3);
     let (_, human) = run(&[&path]);
+    assert!(!human.contains("UNKNOWN"), "{human}");
+    assert!(human.contains("coverage: 2 module calls not followed"), "{human}");
+    assert!(human.contains("--show-unresolved lists them"), "{human}");
+    let (_, listed) = run(&["--show-unresolved", &path]);
     assert!(
-        human.contains("tf_remote/main.tf:1: module.registry: UNKNOWN — the module's source \"terraform-aws-modules"),
-        "{human}"
+        listed.contains(
+            "tf_remote/main.tf:1: module.registry: not followed — the module's source \"terraform-aws-modules"
+        ),
+        "{listed}"
     );
-    assert!(human.contains("terraform show -json tfplan > plan.json"), "{human}");
+    // -q: findings only; here there are none, so nothing at all.
+    let (code, quiet) = run(&["-q", &path]);
+    assert_eq!((code, quiet.as_str()), (0, ""));
 }
 
 #[test]
@@ -273,7 +276,8 @@ fn every_type_that_launches_instances() {
             ("aws_ec2_fleet.legacy", "fail", "main.tf", 41),
             ("aws_ec2_fleet.unknown", "unknown", "main.tf", 49),
             ("aws_batch_compute_environment.with_template", "pass", "main.tf", 57),
-            ("aws_batch_compute_environment.default_ami", "fail", "main.tf", 66),
+            // No image type: ECS_AL2023 only for environments created since January 2026.
+            ("aws_batch_compute_environment.default_ami", "unknown", "main.tf", 66),
             ("aws_batch_compute_environment.al2023", "pass", "main.tf", 72),
             // Fargate and unmanaged environments launch no instance: no record.
             ("aws_imagebuilder_infrastructure_configuration.optional", "fail", "main.tf", 93),
@@ -283,6 +287,7 @@ fn every_type_that_launches_instances() {
             ("aws_launch_configuration.lc", "pass", "main.tf", 112),
             ("aws_ami.v2", "pass", "main.tf", 118),
             ("aws_spot_fleet_request.specification_v2_ami", "pass", "main.tf", 123),
+            ("aws_batch_compute_environment.al2_pinned", "fail", "main.tf", 130),
         ],
     );
     assert_eq!(provenance(&doc, "aws_ec2_fleet.legacy"), (None, some("aws_launch_template.legacy")));
@@ -326,11 +331,11 @@ fn registry_modules_evaluated_as_terraform_does() {
         // The template is passed in by the calling module: followed back to its resource.
         ("module.asg_external.aws_autoscaling_group.this[0]".into(), "fail", ASG, 41),
         ("aws_launch_template.example".into(), "fail", "tf_module_patterns/main.tf", 40),
-        // Not in modules.json: still an unknown record, never a silent pass.
-        ("module.not_installed".into(), "unknown", "tf_module_patterns/main.tf", 44),
     ];
     let want: Vec<(&str, &str, &str, u64)> = want.iter().map(|(a, v, f, l)| (a.as_str(), *v, *f, *l)).collect();
     let doc = expect(&format!("{FIX}/tf_module_patterns"), 3, &want);
+    // Not in modules.json: a coverage note, never a silent pass.
+    assert_eq!(unresolved(&doc), [("module.not_installed".to_string(), "tf_module_patterns/main.tf".to_string(), 44)]);
     assert_eq!(provenance(&doc, &ng(EKS, "default")), (None, Some(lt(EKS, "default"))));
     assert_eq!(
         provenance(&doc, "module.asg_mixed.aws_autoscaling_group.this[0]"),

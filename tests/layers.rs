@@ -15,6 +15,7 @@ const ORDER: &[&str] = &[
     "verdict",
     "attribute",
     "sink",
+    "ui",
     "analyze",
     "live",
     "cli",

@@ -285,3 +285,96 @@ fn live_dashboard_shows_a_pending_token_request_then_the_verdict() {
     assert!(after.contains("EXIT=0"), "{after}");
     drop(topo);
 }
+
+/// The closing `verdict` record's clients whose user agent is `ua`: their verdicts.
+fn verdicts_of_agent(recs: &[Value], ua: &str) -> Vec<String> {
+    let Some(v) = recs.iter().rev().find(|r| r["type"] == "verdict") else { return Vec::new() };
+    let clients = v["clients"].as_array().map(Vec::as_slice).unwrap_or_default();
+    clients.iter().filter(|c| c["user_agent"] == ua).map(|c| c["verdict"].as_str().unwrap_or("?").to_owned()).collect()
+}
+
+/// Issue 22, the scenario as a new user tries it: from one shell, two `curl -A legacy-cron/1`
+/// runs that only use IMDSv1, then a `curl -A good-app/2` pair that takes a token and uses
+/// IMDSv2. Live, a client is executable + command line + user agent + container, so
+/// legacy-cron is one client that `breaks` and good-app's are `ready` — in the closing
+/// `verdict` record with `--stats-interval 1` and with `--stats-interval 0` (no stats, the
+/// record still written), and as their own rows on the dashboard.
+#[test]
+fn live_legacy_cron_breaks_and_good_app_is_ready_in_the_record_and_on_the_dashboard() {
+    let name = "live_legacy_cron_breaks_and_good_app_is_ready_in_the_record_and_on_the_dashboard";
+    let _serial = serial();
+    if let Some(why) = cannot_run("one") {
+        eprintln!("SKIPPED {name}: {why}");
+        return;
+    }
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("SKIPPED {name}: tmux is not installed");
+        return;
+    }
+    if Command::new("curl").arg("--version").output().is_err() {
+        eprintln!("SKIPPED {name}: curl is not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut topo = Topology::up("one");
+    topo.start_mock(&tmp.path().join("mock-counts.json"), &[]);
+    let (with_stats, without) = (tmp.path().join("stats1.ndjson"), tmp.path().join("stats0.ndjson"));
+    let mut mon1 = Monitor::start(&topo, &with_stats, &[]);
+    let mut mon0 = Monitor::start_args(&topo, &without, &["live", "--json", "--stats-interval", "0"]);
+    let script =
+        format!("ip netns exec {} {} live; echo EXIT=$?; sleep 60", topo.ns("host"), env!("CARGO_BIN_EXE_imdswatch"));
+    let s = tmux::Session(format!("imw-one-{}", std::process::id()));
+    let st = Command::new("tmux")
+        .args(["new-session", "-d", "-s", &s.0, "-x", "220", "-y", "30", "sh", "-c", &script])
+        .status()
+        .expect("tmux");
+    assert!(st.success());
+    tmux::wait_for(&s, "Waiting for IMDS requests");
+    let url = "http://169.254.169.254/latest/meta-data/instance-id";
+    let shell = format!(
+        "curl -sf -A legacy-cron/1 {url} >/dev/null && curl -sf -A legacy-cron/1 {url} >/dev/null && \
+         T=$(curl -sf -A good-app/2 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' \
+         http://169.254.169.254/latest/api/token) && \
+         curl -sf -A good-app/2 -H \"X-aws-ec2-metadata-token: $T\" {url} >/dev/null"
+    );
+    let out = sh(topo.exec("host").args(["sh", "-c", &shell]));
+    assert!(out.status.success(), "the shell's curls: {}", String::from_utf8_lossy(&out.stderr));
+    // The dashboard: legacy-cron's row says breaks, good-app's say ready.
+    let row = |needle: &str, verdict: &str| {
+        let t = Instant::now();
+        loop {
+            let screen = tmux::pane(&s);
+            let rows: Vec<&str> = screen.lines().filter(|l| l.contains(needle)).collect();
+            if !rows.is_empty() && rows.iter().all(|l| l.contains(verdict)) {
+                return rows.len();
+            }
+            assert!(t.elapsed() < Duration::from_secs(15), "no {needle} row saying {verdict}:\n{screen}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    // The two runs are one client when both command lines were read; a run that exited
+    // before /proc was read has none, which makes it a client of its own (also `breaks`).
+    assert!(row("legacy-cron/1", "breaks") >= 1);
+    assert!(row("good-app/2", "ready") >= 1);
+    let screen = tmux::pane(&s);
+    assert!(!screen.contains("falls_back"), "{screen}");
+    tmux::keys(&s, &["q"]);
+    let after = tmux::wait_for(&s, "EXIT=");
+    assert!(after.contains("EXIT=0"), "{after}");
+    let (recs1, code1) = mon1.stop();
+    let (recs0, code0) = mon0.stop();
+    topo.stop_mock();
+    assert_eq!((code1, code0), (0, 0));
+    for (recs, what) in [(&recs1, "--stats-interval 1"), (&recs0, "--stats-interval 0")] {
+        let legacy = verdicts_of_agent(recs, "legacy-cron/1");
+        assert!(!legacy.is_empty() && legacy.iter().all(|v| v == "breaks"), "{what}: {recs:#?}");
+        let good = verdicts_of_agent(recs, "good-app/2");
+        assert!(!good.is_empty() && good.iter().all(|v| v == "ready"), "{what}: {good:?}");
+        let v = recs.iter().rev().find(|r| r["type"] == "verdict").expect("verdict record");
+        assert_eq!(v["would_break"].as_u64(), Some(legacy.len() as u64), "{what}: {v}");
+        assert_eq!(v["clients_by_verdict"].get("falls_back"), None, "{what}: {v}");
+    }
+    assert!(recs1.iter().any(|r| r["type"] == "stats"));
+    assert!(!recs0.iter().any(|r| r["type"] == "stats"), "no stats with --stats-interval 0");
+    drop(topo);
+}

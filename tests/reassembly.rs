@@ -22,8 +22,8 @@ fn one_v1_request_with_its_answer() {
     let r = &recs[0];
     assert_eq!(r.imds.outcome, Outcome::Ok);
     assert_eq!(r.imds.user_agent.as_deref(), Some("curl/7.88.1"));
-    assert_eq!(r.network.client, "10.0.0.5:40000");
-    assert_eq!(r.network.server, "169.254.169.254:80");
+    assert_eq!(r.network.client.to_string(), "10.0.0.5:40000");
+    assert_eq!(r.network.server.to_string(), "169.254.169.254:80");
     assert!(!r.imds.credentials);
     assert_eq!(st.requests, 1);
     assert!(st.anomalies().is_empty(), "{:?}", st.anomalies());
@@ -74,7 +74,7 @@ fn overlapping_segments_keep_the_first_copy() {
     // A conflicting retransmission that overlaps the first 30 bytes and goes on.
     let mut evil = b"PUT /latest/api/token HTTP/1.1".to_vec();
     evil.extend_from_slice(&GET_V1[30..]);
-    let f = eth_tcp(c.client, c.server, isn, NONE, &evil);
+    let f = eth_tcp_ack(c.client, c.server, isn, c.sseq, NONE, &evil);
     c.frames.push(Frame {
         ts: imdswatch::time::Timestamp(c.now + 1),
         link: imdswatch::capture::LinkType::Ethernet,
@@ -204,7 +204,7 @@ fn natted_copy_on_another_flow_counts_once() {
     }
     let (recs, st) = run(&frames);
     assert_eq!(recs.len(), 1, "{:?}", summary(&recs));
-    assert_eq!(recs[0].network.client, "10.0.0.5:40000");
+    assert_eq!(recs[0].network.client.to_string(), "10.0.0.5:40000");
     assert_eq!(st.duplicates_suppressed, 1);
 }
 
@@ -288,8 +288,8 @@ fn ipv6_endpoint() {
     c.server(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
     let (recs, _) = run(&c.frames);
     assert_eq!(summary(&recs), ["token_request PUT /latest/api/token 200"]);
-    assert_eq!(recs[0].network.client, "[fd00:ec2::1]:41000");
-    assert_eq!(recs[0].network.server, "[fd00:ec2::254]:80");
+    assert_eq!(recs[0].network.client.to_string(), "[fd00:ec2::1]:41000");
+    assert_eq!(recs[0].network.server.to_string(), "[fd00:ec2::254]:80");
 }
 
 #[test]
@@ -325,7 +325,7 @@ fn other_ports_and_hosts_are_not_watched() {
 
 /// A server answer with TTL 1, as IMDS sends token answers (hop limit 1).
 fn ttl1_answer(c: &mut Conv, data: &[u8]) {
-    let ip = ip_tcp(c.server, c.client, c.sseq, NONE, data, 1);
+    let ip = ip_tcp_ack(c.server, c.client, c.sseq, c.cseq, NONE, data, 1);
     let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
     f.extend(ip);
     c.now += 100;
@@ -369,10 +369,13 @@ fn ttl1_answer_never_acknowledged_died_on_the_way() {
     let mut c = Conv::new(CLIENT, IMDS, 1000, 5000);
     c.handshake();
     c.client(PUT_TOKEN);
+    let before = c.sseq;
     ttl1_answer(&mut c, b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc");
     // The client gives up (its FIN acknowledges only the SYN) and asks with IMDSv1.
     c.wait(1_000_000);
+    let sent = std::mem::replace(&mut c.sseq, before);
     c.client_fin();
+    c.sseq = sent;
     let (recs, st) = run(&c.frames);
     assert_eq!(summary(&recs), ["token_request PUT /latest/api/token none"]);
     assert_eq!(recs[0].imds.outcome, Outcome::NoResponse);

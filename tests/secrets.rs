@@ -8,7 +8,7 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use imdswatch::event::{RequestCounts, StatsRecord};
-use imdswatch::sink::tui::{Action, App, UiEvent, UiMode, render};
+use imdswatch::ui::{Action, App, UiEvent, UiMode, render};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use support::pcapfile::*;
@@ -186,7 +186,7 @@ fn warnings_and_errors_carry_no_secret() {
     let at = bytes.windows(needle.len()).position(|w| w == needle).expect("marker in file");
     let cut = write(dir.path(), "cut.pcap", &bytes[..at + 5]);
     let (out, err, code) = run(&["--format", "json"], &cut);
-    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(code, Some(1), "{err}: incomplete");
     assert!(err.contains("middle of a record"), "{err}");
     assert_clean("cut: json", &out);
     assert_clean("cut: stderr", &err);

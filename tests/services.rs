@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use imdswatch::engine::EngineConfig;
 use imdswatch::event::{Outcome, Provider, RequestRecord, Service, Version};
 use imdswatch::time::Timestamp;
-use imdswatch::verdict::{Tracker, Verdict};
+use imdswatch::verdict::{Clients, Verdict};
 use support::cli::{Run, analyze, imdswatch};
 use support::pcapfile::{DLT_EN10MB, pcap};
 use support::*;
@@ -294,7 +294,7 @@ fn every_service_at_its_address_is_classified() {
             c.server,
             c.request.lines().next().unwrap_or("")
         );
-        assert_eq!(r.network.server, c.server);
+        assert_eq!(r.network.server.to_string(), c.server);
     }
     // The Alibaba token request keeps its TTL; the forwarded one says so.
     let ttl: Vec<Option<u32>> =
@@ -312,7 +312,7 @@ fn every_service_at_its_address_is_classified() {
 
 #[test]
 fn verdicts_per_client_count_each_services_legacy_form() {
-    let mut t = Tracker::default();
+    let mut t = Clients::<()>::default();
     for r in records() {
         t.add(&r);
     }
@@ -491,7 +491,7 @@ fn endpoint_with_a_service_names_a_loopback_credentials_endpoint() {
 /// the service filter, on a wide screen so that nothing is clipped away.
 #[test]
 fn the_dashboard_names_services_and_hides_the_secrets() {
-    use imdswatch::sink::tui::{Action, App, UiEvent, UiMode, render};
+    use imdswatch::ui::{Action, App, UiEvent, UiMode, render};
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
     let mut app = App::new(UiMode::Offline, "services.pcap");

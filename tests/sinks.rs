@@ -12,9 +12,9 @@ use imdswatch::engine::{Engine, EngineConfig, EngineEvent};
 use imdswatch::event::{RequestRecord, StatsRecord};
 use imdswatch::sink::json::{Destination, JsonSink, Tolerant};
 use imdswatch::sink::table::TableSink;
-use imdswatch::sink::tui::UiEvent;
-use imdswatch::sink::ui::UiSink;
 use imdswatch::sink::{Driver, RunStats, Sink};
+use imdswatch::ui::UiEvent;
+use imdswatch::ui::sink::UiSink;
 
 /// The requests of captures/curl-v1.pcap (two IMDSv1 GETs).
 fn records() -> Vec<RequestRecord> {
@@ -161,11 +161,12 @@ fn live_json_counts_failed_writes_and_gives_up_only_on_a_closed_pipe() {
 fn the_table_sink_prints_the_summary_at_finish() {
     let recs = records();
     let mut out = Vec::new();
-    let mut table = TableSink::new(&mut out);
+    // The table reads the driver's per-client aggregate (handed over with the verdicts).
+    let mut driver = imdswatch::sink::Driver::new(TableSink::new(&mut out));
     for r in &recs {
-        table.record(r).expect("table");
+        driver.record(r);
     }
-    table.finish(&StatsRecord::default()).expect("table");
+    driver.finish(&imdswatch::sink::RunStats::default()).expect("table");
     let text = String::from_utf8(out).expect("utf-8");
     assert!(
         text.contains("curl/7.88.1") && text.contains("1 client would break: 10.213.1.1 curl/7.88.1 (breaks)."),

@@ -82,10 +82,13 @@ fn run_case(tag: &str, args: &[&str], ready: &str, keys: &[&str], shows: &str, e
     }
     let took = t.elapsed();
     let t = Instant::now();
-    while !rc_file.exists() && t.elapsed() < Duration::from_secs(5) {
+    // Until the status is written, not only the file created: `echo $? > rc` opens (creates)
+    // it before writing, and a read in between saw "" (a flaky failure).
+    let mut rc = String::new();
+    while rc.trim().is_empty() && t.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(20));
+        rc = std::fs::read_to_string(&rc_file).unwrap_or_default();
     }
-    let rc = std::fs::read_to_string(&rc_file).unwrap_or_default();
     assert_eq!(rc.trim(), "0", "{tag}: exit status (101 is a panic)");
     took
 }

@@ -3,7 +3,7 @@
 mod tui_fixtures;
 
 use imdswatch::event::{Outcome, RequestCounts};
-use imdswatch::sink::tui::{Action, App, UiMode, render};
+use imdswatch::ui::{Action, App, UiMode, render};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
@@ -86,7 +86,7 @@ fn busy() -> App {
         None,
     )));
     let mut remote = v1(53, "/latest/user-data", Some("python-requests/2.31.0"));
-    remote.network.client = "10.0.3.44:53122".into();
+    remote.network.client = "10.0.3.44:53122".parse().expect("address");
     remote.live = Some(imdswatch::event::LiveFields {
         attribution: Some(imdswatch::event::AttributionMiss::Remote),
         ..Default::default()
@@ -104,7 +104,7 @@ fn offline() -> App {
         v2(3, CREDS, Some(GO_V2)),
     ];
     for (i, r) in rs.iter_mut().enumerate() {
-        r.network.client = format!("10.0.1.{}:4000{i}", 10 + i / 2);
+        r.network.client = format!("10.0.1.{}:4000{i}", 10 + i / 2).parse().expect("address");
     }
     rs.into_iter().for_each(|r| app.on_event(ev(r)));
     app.set_ended();
@@ -230,7 +230,7 @@ fn a_pending_token_request_is_shown_until_settled() {
     let mut app = App::new(UiMode::Live, "live");
     let (exe, cmd) = ("/usr/bin/python3", "/usr/bin/python3 sdk.py boto3");
     let put = by(token(10, Outcome::NoResponse, None), 77, exe, cmd, None);
-    app.on_event(imdswatch::sink::tui::UiEvent::TokenPending(Box::new(put.clone())));
+    app.on_event(imdswatch::ui::UiEvent::TokenPending(Box::new(put.clone())));
     app.on_event(stats(11, RequestCounts::default()));
     let row_of = |s: &str| s.lines().find(|l| l.contains("python3 sdk")).unwrap_or_default().to_owned();
     assert!(row_of(&screen(&app, 160, 20)).contains("pending 1.0s"), "{}", screen(&app, 160, 20));
@@ -245,4 +245,82 @@ fn a_pending_token_request_is_shown_until_settled() {
     app.on_event(ev(done));
     let row = row_of(&screen(&app, 160, 20));
     assert!(row.contains("ready") && !row.contains("pend"), "{row}");
+}
+
+/// Issue 27, item 9: `live on lo` is not followed by `· lo` (the interface once).
+#[test]
+fn live_title_names_the_interface_once() {
+    let mut app = App::new(UiMode::Live, "live on ens5");
+    app.on_event(stats(3, RequestCounts::default()));
+    let top = screen(&app, 80, 24).lines().next().unwrap_or_default().to_string();
+    assert!(top.contains("live on ens5 · up 8s"), "{top}");
+    assert_eq!(top.matches("ens5").count(), 1, "{top}");
+    // A title that does not name it (analyze, or a bare `live`) still gets the sources.
+    let mut app = App::new(UiMode::Live, "live");
+    app.on_event(stats(3, RequestCounts::default()));
+    assert!(screen(&app, 80, 24).contains("live · ens5 · up 8s"));
+}
+
+/// Issue 27, item 1: an empty live dashboard says, after a few seconds, how to try imdswatch
+/// (before, it waited forever with "none seen yet"); not before, and not once a row is seen.
+#[test]
+fn empty_live_dashboard_says_how_to_try_it() {
+    let mut app = App::new(UiMode::Live, "live on any");
+    let early = screen(&app, 100, 24); // no stats record yet: up 0 s
+    assert!(early.contains("none seen yet") && !early.contains("scripts/try.sh"), "{early}");
+    app.on_event(stats(0, RequestCounts { v1: 0, ..RequestCounts::default() }));
+    let mut s = app.view().stats.clone().expect("stats");
+    s.uptime_seconds = 4;
+    app.on_event(imdswatch::ui::UiEvent::Stats(s)); // up 4 s: not yet
+    let early = screen(&app, 100, 24);
+    assert!(early.contains("none seen yet") && !early.contains("scripts/try.sh"), "{early}");
+    app.on_event(stats(2, RequestCounts::default())); // up 7 s
+    let later = screen(&app, 100, 24);
+    assert!(later.contains("none seen in 7 s"), "{later}");
+    assert!(later.contains("scripts/try.sh"), "{later}");
+    assert!(later.contains("imdswatch live -i lo --endpoint 127.0.0.1:1338"), "{later}");
+    app.on_event(ev(v1(3, CREDS, Some("curl/8.5.0"))));
+    assert!(!screen(&app, 100, 24).contains("scripts/try.sh"), "the hint goes once a request is seen");
+    let mut offline = App::new(UiMode::Offline, "capture.pcap");
+    offline.on_event(stats(10, RequestCounts::default()));
+    assert!(!screen(&offline, 100, 24).contains("scripts/try.sh"), "offline: no hint");
+}
+
+/// Issue 27, item 9: the `/` filter narrows "Latest requests" to the rows it shows.
+#[test]
+fn the_text_filter_narrows_the_latest_requests() {
+    let mut app = busy();
+    let all = screen(&app, 160, 48);
+    let events =
+        |s: &str| s.lines().skip_while(|l| !l.contains("Latest requests")).skip(1).collect::<Vec<_>>().join("\n");
+    assert!(events(&all).contains("metrics-exporter"), "{all}");
+    app.update(Action::StartFilter);
+    "curl".chars().for_each(|c| app.update(Action::FilterChar(c)));
+    app.update(Action::FilterAccept);
+    let narrowed = events(&screen(&app, 160, 48));
+    let lines: Vec<&str> = narrowed.lines().filter(|l| l.contains("GET") || l.contains("PUT")).collect();
+    assert_eq!(lines.len(), 1, "only curl's request:\n{narrowed}");
+    assert!(lines[0].contains("availability-zone") && lines[0].contains("curl"), "{narrowed}");
+}
+
+/// Issue 27, item 9: the V2 column counts IMDSv2 as the JSON verdict's `v2` does: another
+/// cloud's hardened-form probe answered 404 (OCI `/opc/v2`) is a probe, not v2.
+#[test]
+fn the_v2_column_does_not_count_other_clouds_probes() {
+    let mut app = App::new(UiMode::Offline, "capture.pcap");
+    for i in 0..2 {
+        let mut r =
+            request(i, imdswatch::event::Version::V2, "/opc/v2/instance/", Outcome::ClientError, Some("cloud-probe/1"));
+        r.imds.status = Some(404);
+        r.imds.provider = imdswatch::event::Provider::Oracle;
+        r.imds.service = imdswatch::event::Service::OciImds;
+        app.on_event(ev(r));
+    }
+    app.set_ended();
+    let s = screen(&app, 160, 24);
+    let row = s.lines().find(|l| l.contains("cloud-probe/1")).unwrap_or_default();
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    let i = cols.iter().position(|c| *c == "cloud-probe/1").expect("user agent cell");
+    assert_eq!(&cols[i + 1..i + 3], ["0", "0"], "V1 and V2 of a probe-only client:\n{s}");
+    assert!(row.contains("probe_only"), "{row}");
 }

@@ -6,7 +6,7 @@ mod tui_fixtures;
 use std::time::{Duration, Instant};
 
 use imdswatch::signals::Signals;
-use imdswatch::sink::tui::{UiMode, run};
+use imdswatch::ui::{UiMode, run};
 use tui_fixtures::*;
 
 #[test]

@@ -4,9 +4,10 @@ mod tui_fixtures;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use imdswatch::event::{Outcome, RequestCounts};
-use imdswatch::sink::tui::model::{MAX_EVENTS, MAX_ROWS, MAX_USER_AGENTS, RowKey};
-use imdswatch::sink::tui::{Action, App, Mode, SortKey, UiMode, keys};
+use imdswatch::ui::model::{ClientKey, MAX_CLIENTS, MAX_EVENTS};
+use imdswatch::ui::{Action, App, Mode, SortKey, UiMode, keys};
 use imdswatch::verdict::AdviceKind;
+use imdswatch::verdict::MAX_USER_AGENTS;
 use tui_fixtures::*;
 
 fn labels(app: &App) -> Vec<String> {
@@ -252,15 +253,18 @@ fn enforcement_advice_only_when_the_session_saw_no_v1() {
 fn offline_rows_are_client_ip_and_user_agent() {
     let mut app = App::new(UiMode::Offline, "capture.pcap");
     let mut a = v1(0, CREDS, Some(OLD_BOTO));
-    a.network.client = "10.0.0.5:50000".into();
+    a.network.client = "10.0.0.5:50000".parse().expect("address");
     let mut b = v1(1, CREDS, Some(OLD_BOTO));
-    b.network.client = "10.0.0.5:50001".into();
+    b.network.client = "10.0.0.5:50001".parse().expect("address");
     let mut c = v2(2, CREDS, Some(GO_V2));
-    c.network.client = "10.0.0.5:50002".into();
+    c.network.client = "10.0.0.5:50002".parse().expect("address");
     [a, b, c].into_iter().for_each(|r| app.on_event(ev(r)));
     let rows = app.visible_rows();
     assert_eq!(rows.len(), 2);
-    assert_eq!(rows[0].key, RowKey::Client { ip: "10.0.0.5".into(), user_agent: Some(OLD_BOTO.into()) });
+    assert_eq!(
+        rows[0].key,
+        ClientKey::Address { ip: "10.0.0.5".parse().expect("ip"), user_agent: Some(OLD_BOTO.into()) }
+    );
     assert_eq!(rows[0].counts.v1, 2);
 }
 
@@ -277,41 +281,54 @@ fn stats_are_merged_into_the_totals() {
 #[test]
 fn tables_are_bounded() {
     let mut app = App::new(UiMode::Offline, "t");
-    for i in 0..(MAX_ROWS as u64 + 10) {
+    for i in 0..(MAX_CLIENTS as u64 + 10) {
         let mut r = v2(i, "/", None);
-        r.network.client = format!("10.{}.{}.{}:1", i >> 16 & 255, i >> 8 & 255, i & 255);
+        r.network.client = format!("10.{}.{}.{}:1", i >> 16 & 255, i >> 8 & 255, i & 255).parse().expect("address");
         app.on_event(ev(r));
     }
     let m = app.view();
-    assert_eq!(m.rows.len(), MAX_ROWS);
-    assert_eq!(m.evicted_rows, 10);
+    // The clients past the bound are folded into one row, their requests counted.
+    assert_eq!(m.rows.len(), MAX_CLIENTS + 1);
+    assert_eq!(m.rows.requests_folded(), 10);
+    let other = m.rows.get(&ClientKey::Other).expect("(other clients)");
+    assert_eq!((other.label.as_str(), other.counts.v2), ("(other clients)", 10));
     assert_eq!(m.events.len(), MAX_EVENTS);
-    // The oldest rows went first.
-    assert!(!m.rows.values().any(|r| r.label == "10.0.0.0"));
+    // Nothing is evicted: the first client keeps its row.
+    assert!(m.rows.values().any(|r| r.label == "10.0.0.0"));
     assert_eq!(m.rate_series(500).len(), 120);
 
+    // A process with 20 user agents is 20 clients.
     let mut app = App::new(UiMode::Live, "t");
     for i in 0..20 {
         let ua = format!("agent-{i}");
         app.on_event(ev(by(v1(i, "/", Some(&ua)), 5, "/bin/x", "x", None)));
     }
-    let row = app.selected_row().expect("row");
-    assert_eq!(row.user_agents.len(), MAX_USER_AGENTS);
-    assert_eq!(row.user_agents_dropped, 20 - MAX_USER_AGENTS as u64);
+    assert_eq!(app.visible_rows().len(), 20);
+    assert!(app.visible_rows().iter().all(|r| r.summary.user_agents.len() == 1 && r.summary.user_agents_dropped == 0));
+    // The folded row keeps at most MAX_USER_AGENTS of its agents, counting the others.
+    let mut app = App::new(UiMode::Offline, "t");
+    for i in 0..(MAX_CLIENTS as u64 + 20) {
+        let mut r = v2(i, "/", Some(&format!("agent-{i}")));
+        r.network.client = "10.9.9.9:1".parse().expect("address");
+        app.on_event(ev(r));
+    }
+    let other = app.view().rows.get(&ClientKey::Other).expect("(other clients)");
+    assert_eq!(other.summary.user_agents.len(), MAX_USER_AGENTS);
+    assert_eq!(other.summary.user_agents_dropped, 20 - MAX_USER_AGENTS as u64);
 }
 
 #[test]
-fn v1_rows_survive_eviction() {
+fn v1_rows_are_never_evicted() {
     let mut app = App::new(UiMode::Offline, "t");
     let mut r = v1(0, CREDS, None);
-    r.network.client = "192.168.0.1:1".into();
+    r.network.client = "192.168.0.1:1".parse().expect("address");
     app.on_event(ev(r));
-    for i in 0..(MAX_ROWS as u64 + 5) {
+    for i in 0..(MAX_CLIENTS as u64 + 5) {
         let mut r = v2(1 + i, "/", None);
-        r.network.client = format!("10.{}.{}.{}:1", i >> 16 & 255, i >> 8 & 255, i & 255);
+        r.network.client = format!("10.{}.{}.{}:1", i >> 16 & 255, i >> 8 & 255, i & 255).parse().expect("address");
         app.on_event(ev(r));
     }
-    assert!(app.view().rows.values().any(|r| r.label == "192.168.0.1"));
+    assert!(app.view().rows.values().any(|r| r.label == "192.168.0.1" && r.counts.v1 == 1));
 }
 
 #[test]
@@ -323,7 +340,7 @@ fn hostile_strings_are_sanitized() {
     let row = app.selected_row().expect("row");
     assert!(!row.last_path.chars().any(char::is_control));
     assert!(!row.label.chars().any(char::is_control));
-    assert!(row.user_agents.iter().all(|(ua, _)| !ua.chars().any(char::is_control)));
+    assert!(row.summary.user_agents.iter().all(|(ua, _)| ua.contains('\r')), "kept as sent, escaped when shown");
     assert!(!row.cmdline.as_deref().unwrap_or("").chars().any(char::is_control));
     assert!(!app.title.chars().any(char::is_control));
     assert!(!app.view().events[0].method.chars().any(char::is_control));
@@ -358,7 +375,7 @@ fn service_filter_cycles_through_the_services_seen() {
     assert_eq!(keys::action_for(Mode::Normal, c), Some(Action::CycleService));
     assert_eq!(app.visible_rows().len(), 2);
     let uas = |app: &App| -> Vec<String> {
-        app.visible_rows().iter().flat_map(|r| r.user_agents.iter().map(|(u, _)| u.clone())).collect()
+        app.visible_rows().iter().flat_map(|r| r.summary.user_agents.iter().map(|(u, _)| u.clone())).collect()
     };
     app.update(Action::CycleService);
     assert_eq!((app.service, uas(&app)), (Some(Service::Ec2Imds), vec!["curl/8.5.0".to_string()]));
@@ -383,7 +400,7 @@ fn a_pending_token_request_shows_until_its_record_settles_it() {
     let mut app = App::new(UiMode::Live, "t");
     let (exe, cmd) = ("/usr/bin/python3", "/usr/bin/python3 sdk.py boto3");
     let pending = by(token(10, Outcome::NoResponse, Some(OLD_BOTO)), 10, exe, cmd, None);
-    app.on_event(imdswatch::sink::tui::UiEvent::TokenPending(Box::new(pending.clone())));
+    app.on_event(imdswatch::ui::UiEvent::TokenPending(Box::new(pending.clone())));
     let row = app.selected_row().expect("a row from the pending request alone");
     assert_eq!(row.label, "python3 sdk.py boto3");
     assert_eq!(row.pending_since, Some(at(10)));
@@ -391,7 +408,7 @@ fn a_pending_token_request_shows_until_its_record_settles_it() {
     assert_eq!(app.view().totals(), RequestCounts::default());
     // Another client's record at the same time settles nothing.
     let mut other = token(10, Outcome::Ok, None);
-    other.network.client = "10.0.0.9:1".into();
+    other.network.client = "10.0.0.9:1".parse().expect("address");
     app.on_event(ev(by(other, 11, "/usr/bin/curl", "curl", None)));
     app.on_event(stats(11, RequestCounts::default()));
     let row = app.visible_rows().into_iter().find(|r| r.label.starts_with("python3")).expect("row");
@@ -408,13 +425,13 @@ fn a_pending_token_request_shows_until_its_record_settles_it() {
 }
 
 /// The dashboard is never stuck in pending: a settlement that never arrives (a lost UI
-/// message) is forgotten after the age bound, and an evicted row takes its entries along.
+/// message) is forgotten after the age bound; a full table evicts nothing.
 #[test]
 fn a_pending_token_request_without_settlement_is_forgotten() {
-    use imdswatch::sink::tui::pending::MAX_AGE_US;
+    use imdswatch::ui::pending::MAX_AGE_US;
     let mut app = App::new(UiMode::Live, "t");
     let pending = by(token(10, Outcome::NoResponse, None), 10, "/usr/bin/python3", "python3 a.py", None);
-    app.on_event(imdswatch::sink::tui::UiEvent::TokenPending(Box::new(pending)));
+    app.on_event(imdswatch::ui::UiEvent::TokenPending(Box::new(pending)));
     app.on_event(stats(10 + MAX_AGE_US / 1_000_000 - 1, RequestCounts::default()));
     assert!(app.selected_row().is_some_and(|r| r.pending_since.is_some()));
     app.on_event(stats(10 + MAX_AGE_US / 1_000_000, RequestCounts::default()));
@@ -425,20 +442,22 @@ fn a_pending_token_request_without_settlement_is_forgotten() {
     let exe = "/usr/bin/python3";
     app.on_event(ev(by(v1(100, CREDS, None), 10, exe, "python3 a.py", None)));
     let later = by(token(101, Outcome::NoResponse, None), 10, exe, "python3 a.py", None);
-    app.on_event(imdswatch::sink::tui::UiEvent::TokenPending(Box::new(later)));
+    app.on_event(imdswatch::ui::UiEvent::TokenPending(Box::new(later)));
     assert!(app.selected_row().is_some_and(|r| r.pending_since == Some(at(101))));
     app.on_event(stats(101 + MAX_AGE_US / 1_000_000, RequestCounts::default()));
     assert!(app.selected_row().is_some_and(|r| r.pending_since.is_none() && r.counts.v1 == 1));
 
     let mut app = App::new(UiMode::Offline, "t");
     let mut first = token(0, Outcome::NoResponse, None);
-    first.network.client = "192.168.9.9:1".into();
-    app.on_event(imdswatch::sink::tui::UiEvent::TokenPending(Box::new(first)));
-    for i in 0..MAX_ROWS as u64 {
+    first.network.client = "192.168.9.9:1".parse().expect("address");
+    app.on_event(imdswatch::ui::UiEvent::TokenPending(Box::new(first)));
+    for i in 0..MAX_CLIENTS as u64 {
         let mut r = v2(1 + i, "/", None);
-        r.network.client = format!("10.{}.{}.{}:1", i >> 16 & 255, i >> 8 & 255, i & 255);
+        r.network.client = format!("10.{}.{}.{}:1", i >> 16 & 255, i >> 8 & 255, i & 255).parse().expect("address");
         app.on_event(ev(r));
     }
-    assert!(!app.view().rows.values().any(|r| r.label == "192.168.9.9"), "the oldest row was evicted");
-    assert!(app.view().pending.is_empty());
+    // Nothing is evicted: the pending row stays, the last client was folded.
+    assert!(app.view().rows.values().any(|r| r.label == "192.168.9.9" && r.pending_since == Some(at(0))));
+    assert_eq!(app.view().rows.requests_folded(), 1);
+    assert_eq!(app.view().pending.len(), 1);
 }

@@ -4,7 +4,7 @@
 mod tui_fixtures;
 
 use imdswatch::event::{Container, K8s, RequestRecord};
-use imdswatch::sink::tui::{Action, App, UiMode, render};
+use imdswatch::ui::{Action, App, UiMode, render};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tui_fixtures::*;

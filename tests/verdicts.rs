@@ -56,6 +56,7 @@ fn a_client_fin_settles_a_token_answer_it_never_acknowledged() {
     c.client(PUT_TOKEN);
     // The answer is captured with TTL 1 (hop limit): it only counts once acknowledged.
     let ans = c.frames.len();
+    let before = c.sseq;
     c.server(OK_10);
     let f = &mut c.frames[ans];
     f.data[14 + 8] = 1; // IPv4 TTL of the answer
@@ -65,7 +66,9 @@ fn a_client_fin_settles_a_token_answer_it_never_acknowledged() {
     let sum = ipv4_checksum(&f.data[14..34]);
     f.data[24..26].copy_from_slice(&sum.to_be_bytes());
     c.wait(1_000_000);
+    let sent = std::mem::replace(&mut c.sseq, before);
     c.client_fin(); // it never acknowledged the answer
+    c.sseq = sent;
     let fin = c.frames.len() - 1;
     let recs = run_timed(&c.frames);
     assert_eq!(recs.len(), 1);
@@ -320,10 +323,10 @@ fn events(frames: &[Frame], cfg: EngineConfig) -> Vec<(usize, char, String, u64,
     let mut out = Vec::new();
     let mut push = |i: usize, ev: EngineEvent| match ev {
         EngineEvent::TokenPending { record, .. } => {
-            out.push((i, 'P', record.network.client.clone(), record.timestamp.0, record.imds.status))
+            out.push((i, 'P', record.network.client.to_string(), record.timestamp.0, record.imds.status))
         }
         EngineEvent::Request { record, .. } => {
-            out.push((i, 'R', record.network.client.clone(), record.timestamp.0, record.imds.status))
+            out.push((i, 'R', record.network.client.to_string(), record.timestamp.0, record.imds.status))
         }
         EngineEvent::FlowOpened { .. } => {}
     };
@@ -370,12 +373,12 @@ fn a_token_request_is_announced_pending_then_settled_by_its_record() {
     assert_eq!(offline.len(), 3);
 }
 
-/// Issue 13: live, the Driver judges a request whose process was named with its process group
-/// (the dashboard's row): two programs behind one address and one user agent get their own
-/// verdicts; offline (address + user agent) they are one client that falls back.
+/// Issue 13 and 22: live, the Driver judges a request whose process was named with its
+/// process client (executable + command line + user agent + container): two programs behind
+/// one address and one user agent get their own verdicts; offline (address + user agent)
+/// they are one client that falls back.
 #[test]
-fn live_verdicts_are_per_process_group() {
-    use imdswatch::sink::tui::grouping::process_group;
+fn live_verdicts_are_per_process_client() {
     use imdswatch::sink::{Driver, RunStats};
     use tui_fixtures::{by, token, v1, v2};
     let (exe, ua) = ("/usr/bin/python3", Some("sdk-test/1.0"));
@@ -393,7 +396,7 @@ fn live_verdicts_are_per_process_group() {
             Ok(())
         }
     }
-    let mut live = Driver::new(Null).per_process(process_group);
+    let mut live = Driver::new(Null).live();
     let mut offline = Driver::new(Null);
     for r in &recs {
         live.record(r);
@@ -402,6 +405,8 @@ fn live_verdicts_are_per_process_group() {
     let by_verdict = |d: &Driver<Null>| d.host().clients_by_verdict.into_iter().collect::<Vec<_>>();
     assert_eq!(by_verdict(&live), [("breaks", 1), ("ready", 1)]);
     assert_eq!(by_verdict(&offline), [("falls_back", 1)]);
-    assert_eq!(process_group(&recs[2]).as_deref(), Some("/usr/bin/python3 sdk.py boto2"));
+    let rec = live.clients().record(imdswatch::time::Timestamp(4));
+    let processes: Vec<Option<&str>> = rec.clients.iter().map(|c| c.process.as_deref()).collect();
+    assert_eq!(processes, [Some("/usr/bin/python3 sdk.py boto2"), Some("/usr/bin/python3 sdk.py boto3")]);
     let _ = live.finish(&RunStats::default());
 }

@@ -165,10 +165,17 @@ fn workload_read_once_per_container_and_bounded() {
     assert_eq!(counters.snapshot().lookups, 7);
 }
 
+/// Where containerd-1.7's bundle says the container is (systemd driver).
+fn ctr_cgroup() -> String {
+    format!(
+        "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod0a1b2c3d_4e5f_6789_abcd_ef0123456789.slice/cri-containerd-{CTR}.scope"
+    )
+}
+
 #[test]
 fn workload_enrich_fills_the_record_and_never_copies_secrets() {
     let (mut w, _) = workloads("containerd-1.7");
-    let mut c = Container::new(CTR, "containerd");
+    let mut c = Container { cgroup: Some(ctr_cgroup()), ..Container::new(CTR, "containerd") };
     let pod = w.enrich(&mut c).expect("a pod");
     let json = serde_json::json!({"container": c, "k8s": pod}).to_string();
     assert!(json.contains("\"image\":\"123456789012.dkr.ecr.eu-west-1.amazonaws.com/billing/api:v1.42.0\""), "{json}");
@@ -198,4 +205,89 @@ fn workload_host_root_must_be_a_directory() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--host-root /nonexistent/imdswatch-host-root: not a directory"), "{err}");
+}
+
+/// Issue 23, class 7: a runtime file that is a FIFO never blocks the lookup (before: the
+/// attribution thread waited until someone wrote to it, 18 s seen), and a `config.json` or a
+/// folder symlinked outside the host root is not followed (before: its contents were used).
+#[test]
+fn workload_fifo_and_symlinks_under_the_host_root_are_refused() {
+    use std::os::unix::fs::symlink;
+    use std::time::{Duration, Instant};
+    let fixture = root("containerd-1.7");
+    let bundle = "run/containerd/io.containerd.runtime.v2.task/k8s.io";
+    let good = fixture.join(bundle).join(CTR).join("config.json");
+    let outside = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(&good, outside.path().join("config.json")).expect("copy");
+    for case in ["fifo", "file-link", "folder-link", "namespace-link"] {
+        let host = tempfile::tempdir().expect("tempdir");
+        let ns = host.path().join(bundle);
+        std::fs::create_dir_all(&ns).expect("mkdir");
+        match case {
+            "fifo" => {
+                std::fs::create_dir_all(ns.join(CTR)).expect("mkdir");
+                let ok = std::process::Command::new("mkfifo").arg(ns.join(CTR).join("config.json")).status();
+                assert!(ok.is_ok_and(|s| s.success()), "mkfifo");
+            }
+            "file-link" => {
+                std::fs::create_dir_all(ns.join(CTR)).expect("mkdir");
+                symlink(outside.path().join("config.json"), ns.join(CTR).join("config.json")).expect("symlink");
+            }
+            "folder-link" => symlink(outside.path(), ns.join(CTR)).expect("symlink"),
+            _ => {
+                // The namespace folder itself links to a tree outside the root.
+                let elsewhere = outside.path().join("ns");
+                std::fs::create_dir_all(elsewhere.join(CTR)).expect("mkdir");
+                std::fs::copy(&good, elsewhere.join(CTR).join("config.json")).expect("copy");
+                symlink(&elsewhere, ns.parent().expect("tasks").join("evil")).expect("symlink");
+            }
+        }
+        let counters = Arc::new(WorkloadCounters::default());
+        let mut w = Workloads::new(host.path(), NonZeroUsize::new(4).expect("non-zero"), Arc::clone(&counters));
+        let t = Instant::now();
+        let found = (*w.resolve(&Container::new(CTR, "containerd"))).clone();
+        assert!(t.elapsed() < Duration::from_secs(1), "{case}: took {:?}", t.elapsed());
+        assert_eq!(found, Workload::default(), "{case}: nothing taken from outside the root");
+        let errors = counters.snapshot().read_errors;
+        assert_eq!(errors, 1, "{case}: counted as unreadable");
+    }
+    // The same tree without links still names the container.
+    let (w, errors) = lookup("containerd-1.7", CTR, "containerd");
+    assert_eq!((w.name, errors), (s("app"), 0));
+}
+
+/// Issue 23, class 7: a process in a cgroup merely named like a real container's (before: it
+/// got that container's name, image and pod) is left unnamed and counted; the runtime's own
+/// state (the bundle's `cgroupsPath`, Docker's scope or folder) must agree.
+#[test]
+fn workload_a_cgroup_named_like_a_container_gets_nothing_of_it() {
+    let (mut w, counters) = workloads("containerd-1.7");
+    for path in [
+        format!("/user.slice/user-1000.slice/user@1000.service/app.slice/cri-containerd-{CTR}.scope"),
+        format!("/kubepods.slice/kubepods-besteffort.slice/cri-containerd-{CTR}.scope"),
+        format!("/kubepods/burstable/pod0a1b2c3d-4e5f-6789-abcd-ef0123456789/{CTR}"),
+    ] {
+        let mut c = Container { cgroup: Some(path.clone()), ..Container::new(CTR, "containerd") };
+        assert_eq!(w.enrich(&mut c), None, "{path}");
+        assert_eq!((c.name.as_deref(), c.image.as_deref()), (None, None), "{path}");
+    }
+    assert_eq!(counters.snapshot().unverified, 3);
+    // No cgroup path at all: nothing to agree with, nothing named.
+    let mut c = Container::new(CTR, "containerd");
+    assert_eq!(w.enrich(&mut c), None);
+    let mut c = Container { cgroup: Some(ctr_cgroup()), ..Container::new(CTR, "containerd") };
+    assert!(w.enrich(&mut c).is_some());
+    assert_eq!(c.name.as_deref(), Some("app"));
+    // Docker: the default scope and folder agree; a user's scope does not.
+    let id = "3f2b1a0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a";
+    let (mut w, _) = workloads("docker");
+    for (path, named) in [
+        (format!("/system.slice/docker-{id}.scope"), true),
+        (format!("/docker/{id}"), true),
+        (format!("/user.slice/user-1000.slice/user@1000.service/docker-{id}.scope"), false),
+    ] {
+        let mut c = Container { cgroup: Some(path.clone()), ..Container::new(id, "docker") };
+        w.enrich(&mut c);
+        assert_eq!(c.name.is_some(), named, "{path}");
+    }
 }

@@ -205,7 +205,7 @@ fn live_names_the_pod_of_a_containerd_container_and_a_docker_container() {
     let uid_ = POD_UID.replace('-', "_");
     let Some(k8s_cg) = Cgroup::create(
         &format!(
-            "imw-wl.slice/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{uid_}.slice/cri-containerd-{K8S_ID}.scope"
+            "imw-wl.slice/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod{uid_}.slice/cri-containerd-{K8S_ID}.scope"
         ),
         &format!("imw-wl/kubepods/besteffort/pod{POD_UID}/{K8S_ID}"),
     ) else {
@@ -215,12 +215,33 @@ fn live_names_the_pod_of_a_containerd_container_and_a_docker_container() {
     let docker_cg =
         Cgroup::create(&format!("imw-wl.slice/docker-{DOCKER_ID}.scope"), &format!("imw-wl/docker/{DOCKER_ID}"))
             .expect("a docker cgroup beside the first");
+    // Issue 23, class 7: a cgroup merely named like the Docker container's, elsewhere.
+    let fake_cg = Cgroup::create(
+        &format!("imw-wl.slice/imw-fake.slice/docker-{DOCKER_ID}.scope"),
+        &format!("imw-wl/fake/docker/{DOCKER_ID}"),
+    )
+    .expect("an impostor cgroup");
+    let v2 = k8s_cg.leaf().is_some_and(|p| p.to_string_lossy().contains(".slice"));
     // The node's files: containerd's bundles, Docker's config, and DMI.
     let tmp = tempfile::tempdir().expect("tempdir");
     let host = tmp.path().join("host");
     std::fs::create_dir(&host).expect("mkdir");
     copy_tree(&root().join("tests/fixtures/hostroot/containerd-1.7"), &host);
     copy_tree(&root().join("tests/fixtures/hostroot/docker"), &host);
+    // The runtimes' state says where the containers are: the test's cgroups, under imw-wl.
+    if !v2 {
+        let config = host.join(format!("run/containerd/io.containerd.runtime.v2.task/k8s.io/{K8S_ID}/config.json"));
+        let text = std::fs::read_to_string(&config).expect("config.json");
+        let systemd = format!("kubepods-burstable-pod{uid_}.slice:cri-containerd:{K8S_ID}");
+        let cgroupfs = format!("/imw-wl/kubepods/besteffort/pod{POD_UID}/{K8S_ID}");
+        std::fs::write(&config, text.replace(&systemd, &cgroupfs)).expect("write config.json");
+    }
+    let parent = if v2 { "imw-wl.slice" } else { "/imw-wl/docker" };
+    std::fs::write(
+        host.join(format!("var/lib/docker/containers/{DOCKER_ID}/hostconfig.json")),
+        format!("{{\"CgroupParent\":\"{parent}\",\"Binds\":null}}"),
+    )
+    .expect("hostconfig.json");
     let dmi = host.join("sys/devices/virtual/dmi/id");
     std::fs::create_dir_all(&dmi).expect("mkdir");
     std::fs::write(dmi.join("board_asset_tag"), format!("{INSTANCE}\n")).expect("asset tag");
@@ -229,6 +250,7 @@ fn live_names_the_pod_of_a_containerd_container_and_a_docker_container() {
     let mon = Monitor::start(&topo, &tmp.path().join("live.ndjson"), &host);
     let k8s_pid = client_in_cgroup(&topo, k8s_cg.leaf().expect("leaf"), "/latest/meta-data/instance-id");
     let docker_pid = client_in_cgroup(&topo, docker_cg.leaf().expect("leaf"), "/latest/meta-data/ami-id");
+    let fake_pid = client_in_cgroup(&topo, fake_cg.leaf().expect("leaf"), "/latest/meta-data/hostname");
     let recs = mon.stop();
 
     let r = request_of(&recs, k8s_pid);
@@ -248,12 +270,19 @@ fn live_names_the_pod_of_a_containerd_container_and_a_docker_container() {
     assert_eq!(d["container"]["image"], "acme/billing-worker:2.3.1", "{d}");
     assert!(d.get("k8s").is_none(), "no pod for a plain docker container: {d}");
 
+    // The impostor keeps its container id (its cgroup says it) but gets nothing of the real
+    // container's: no name, no image.
+    let f = request_of(&recs, fake_pid);
+    assert_eq!(f["container"]["id"], DOCKER_ID, "{f}");
+    assert!(f["container"].get("name").is_none() && f["container"].get("image").is_none(), "{f}");
+
     let all: String = recs.iter().map(Value::to_string).collect();
     assert!(!all.contains("fixture-secret"), "an environment value of a runtime file leaked");
     let stats = recs.iter().rev().find(|r| r["type"] == "stats").expect("a stats record");
     assert_eq!(stats["host_id"], INSTANCE, "{stats}");
     assert!(stats["workload"]["named"].as_u64().is_some_and(|n| n >= 2), "{stats}");
     assert_eq!(stats["workload"]["read_errors"], 0, "{stats}");
+    assert!(stats["workload"]["unverified"].as_u64().is_some_and(|n| n >= 1), "{stats}");
 }
 
 #[test]

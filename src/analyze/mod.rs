@@ -18,9 +18,9 @@ use crate::sink::findings::FindingFormat;
 use crate::sink::json::JsonSink;
 use crate::sink::ocsf::OcsfSink;
 use crate::sink::table::TableSink;
-use crate::sink::tui::{UiEvent, UiMode};
-use crate::sink::ui::{UI_QUEUE, UiSink};
 use crate::sink::{Driver, RunStats, Sink};
+use crate::ui::sink::{UI_QUEUE, UiSink};
+use crate::ui::{UiEvent, UiMode};
 use progress::Progress;
 
 /// Output of an analysis.
@@ -70,7 +70,7 @@ fn run_tui(cfg: &AnalyzeConfig) -> anyhow::Result<Exit> {
         let code = analyze_into(&worker_cfg, UiSink::offline(tx), false, &mut err);
         (code, err)
     })?;
-    crate::sink::tui::run(rx, UiMode::Offline, title, &signals)?;
+    crate::ui::run(rx, UiMode::Offline, title, &signals)?;
     let (code, err) = worker.join().map_err(|_| anyhow::anyhow!("the analysis thread failed"))?;
     io::stderr().write_all(&err)?;
     match code {
@@ -110,6 +110,7 @@ fn analyze_into<S: Sink>(cfg: &AnalyzeConfig, sink: S, progress: bool, err: &mut
     let mut per_file = (cfg.files.len() > 1).then(per_file::PerFile::default);
     let mut other_http = hint::OtherHttp::default();
     let mut files_read = 0usize;
+    let mut incomplete = false;
 
     let progress = Progress::new(&cfg.files, progress);
     for path in &cfg.files {
@@ -124,8 +125,15 @@ fn analyze_into<S: Sink>(cfg: &AnalyzeConfig, sink: S, progress: bool, err: &mut
                 }
             })
         });
-        if result.is_ok() {
-            files_read += 1;
+        match &result {
+            Ok(End::Truncated { .. }) => {
+                files_read += 1;
+                // What came after the cut may hold a served v1 request: never "safe".
+                driver.mark_incomplete();
+                incomplete = true;
+            }
+            Ok(End::Clean) => files_read += 1,
+            Err(_) => {}
         }
         if let Some(pf) = &mut per_file {
             engine.finish(&mut |ev| feed(&mut driver, Some(&mut *pf), ev));
@@ -158,6 +166,11 @@ fn analyze_into<S: Sink>(cfg: &AnalyzeConfig, sink: S, progress: bool, err: &mut
         ..RunStats::default()
     };
     let host = driver.host();
+    // Every input failed and nothing was read: the errors said everything; standard output
+    // stays empty (no "No IMDS requests found.", no statistics record).
+    if failed && files_read == 0 && driver.counts() == RequestCounts::default() {
+        return Ok(Exit::Error);
+    }
     let counts = driver.finish(&stats)?;
     if !cfg.quiet
         && counts == RequestCounts::default()
@@ -174,9 +187,12 @@ fn analyze_into<S: Sink>(cfg: &AnalyzeConfig, sink: S, progress: bool, err: &mut
 
     Ok(if failed {
         Exit::Error
-    } else if cfg.fail_on_v1 && !host.safe_to_enforce {
+    } else if cfg.fail_on_v1 && host.would_break > 0 {
         // Same rule as the table's closing line: a client whose verdict would break.
         Exit::V1Seen
+    } else if incomplete {
+        // A capture cut short is never a clean "nothing to report".
+        Exit::Error
     } else {
         Exit::Ok
     })
@@ -193,8 +209,9 @@ fn feed<S: Sink>(driver: &mut Driver<S>, per_file: Option<&mut per_file::PerFile
     }
 }
 
-/// Says how a file ended: a warning for a file cut mid-record (unless quiet), the error of a
-/// file that could not be read. True when it failed.
+/// Says how a file ended: a warning for a file cut mid-record (unless quiet; the verdict
+/// then says the capture is incomplete and the exit status is 1), the error of a file that
+/// could not be read. True when it failed.
 fn report_end(
     result: &Result<End, file::FileError>,
     path: &std::path::Path,

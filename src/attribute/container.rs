@@ -84,12 +84,72 @@ pub fn from_cgroup(text: &str) -> Option<Container> {
             continue;
         };
         match from_path(path) {
-            Some(Match::Id(c)) => return Some(c),
-            Some(Match::Pod(c)) => pod = pod.or(Some(c)),
+            Some(Match::Id(c)) => return Some(Container { cgroup: Some(path.to_owned()), ..c }),
+            Some(Match::Pod(c)) => pod = pod.or(Some(Container { cgroup: Some(path.to_owned()), ..c })),
             None => {}
         }
     }
     pod
+}
+
+/// What a runtime's state says a container's cgroup is. A process is given a container's
+/// name, image and pod only when its own cgroup agrees ([`CgroupClaim::agrees`]): anyone who
+/// can make a cgroup (a delegated subtree, a user's systemd manager) can name one
+/// `docker-<id>.scope`, but not put it where the runtime put the container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CgroupClaim {
+    /// An OCI bundle's `linux.cgroupsPath`: systemd's `SLICE:PREFIX:NAME` (the scope
+    /// `PREFIX-NAME.scope` directly in the slice `SLICE`, `system.slice` when empty) or a
+    /// cgroupfs path (the process's cgroup is that path or below it).
+    Oci(String),
+    /// Docker's `config.v2.json`: `docker-<id>.scope` in `system.slice` (or in the
+    /// `CgroupParent` slice), or `<CgroupParent, else /docker>/<id>` with cgroupfs.
+    Docker { id: String, parent: Option<String> },
+    /// Only the kubelet's log folders named it: the cgroup lies in the kubelet's `kubepods`
+    /// tree (its first component).
+    Kubepods,
+}
+
+impl CgroupClaim {
+    /// Whether a process in cgroup `path` (as `/proc/PID/cgroup` gives it; leading `..` of a
+    /// cgroup namespace ignored) is where this claim says the container is.
+    pub fn agrees(&self, path: &str) -> bool {
+        let comps: Vec<&str> = segs(path).skip_while(|c| *c == "..").collect();
+        match self {
+            CgroupClaim::Oci(p) => {
+                let parts: Vec<&str> = p.split(':').collect();
+                if let [slice, prefix, name] = parts[..]
+                    && !p.starts_with('/')
+                {
+                    let slice = if slice.is_empty() { "system.slice" } else { slice };
+                    return in_slice(&comps, slice, &format!("{prefix}-{name}.scope"));
+                }
+                let want: Vec<&str> = segs(p).collect();
+                !want.is_empty() && comps.starts_with(&want)
+            }
+            CgroupClaim::Docker { id, parent } => {
+                let parent = parent.as_deref().filter(|p| !p.is_empty());
+                let slice = parent.filter(|p| p.ends_with(".slice")).unwrap_or("system.slice");
+                if in_slice(&comps, slice, &format!("docker-{id}.scope")) {
+                    return true;
+                }
+                let mut want: Vec<&str> =
+                    segs(parent.filter(|p| !p.ends_with(".slice")).unwrap_or("/docker")).collect();
+                want.push(id);
+                comps.starts_with(&want)
+            }
+            CgroupClaim::Kubepods => comps.first().is_some_and(|c| c.starts_with("kubepods")),
+        }
+    }
+}
+
+fn segs(p: &str) -> impl Iterator<Item = &str> {
+    p.split('/').filter(|c| !c.is_empty() && *c != ".")
+}
+
+/// `scope` lies directly in `slice` somewhere along the path.
+fn in_slice(comps: &[&str], slice: &str, scope: &str) -> bool {
+    comps.windows(2).any(|w| w[0] == slice && w[1] == scope)
 }
 
 #[cfg(test)]
@@ -123,6 +183,47 @@ mod tests {
         for host in ["host_v2", "host_v1", "podman_conmon_v2", "crio_conmon_v2"] {
             assert_eq!(from_cgroup(&fixture(host)), None, "{host}");
         }
+    }
+
+    /// Issue 23, class 7: a cgroup merely named like a container's does not agree with the
+    /// runtime's state; the real places do.
+    #[test]
+    fn attribute_cgroup_claims_agree_only_where_the_runtime_put_the_container() {
+        let id = "3f2b8c1e9a7d6e5f4c3b2a1908f7e6d5c4b3a29180f7e6d5c4b3a2918f7e6d5c";
+        let docker = CgroupClaim::Docker { id: id.into(), parent: None };
+        for name in ["docker_v1", "docker_v2_systemd", "docker_v2_cgroupfs"] {
+            let c = from_cgroup(&fixture(name)).expect("container");
+            assert!(docker.agrees(c.cgroup.as_deref().expect("path")), "{name}");
+        }
+        let fake = format!("0::/user.slice/user-1000.slice/user@1000.service/app.slice/docker-{id}.scope");
+        let c = from_cgroup(&fake).expect("named like a container");
+        assert!(!docker.agrees(c.cgroup.as_deref().expect("path")), "a delegated cgroup named docker-<id>.scope");
+        assert!(!docker.agrees(&format!("/user.slice/docker/{id}")));
+        let parent = CgroupClaim::Docker { id: id.into(), parent: Some("ci.slice".into()) };
+        assert!(parent.agrees(&format!("/ci.slice/docker-{id}.scope")));
+        assert!(!parent.agrees(&format!("/system.slice/docker-{id}.scope")));
+        let ctr = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
+        let pod = "kubepods-burstable-pod0a1b2c3d_4e5f_6789_abcd_ef0123456789.slice";
+        let systemd = CgroupClaim::Oci(format!("{pod}:cri-containerd:{ctr}"));
+        let c = from_cgroup(&fixture("containerd_k8s_v2_systemd")).expect("container");
+        assert!(systemd.agrees(c.cgroup.as_deref().expect("path")));
+        assert!(systemd.agrees(&format!("/../../kubepods.slice/{pod}/cri-containerd-{ctr}.scope/init")));
+        assert!(!systemd.agrees(&format!("/user.slice/evil.slice/cri-containerd-{ctr}.scope")));
+        let cgroupfs = CgroupClaim::Oci(format!("/kubepods/burstable/pod0a1b2c3d-4e5f-6789-abcd-ef0123456789/{ctr}"));
+        let c = from_cgroup(&fixture("containerd_k8s_v1_cgroupfs")).expect("container");
+        assert!(cgroupfs.agrees(c.cgroup.as_deref().expect("path")));
+        assert!(
+            !cgroupfs.agrees(&format!("/user.slice/kubepods/burstable/pod0a1b2c3d-4e5f-6789-abcd-ef0123456789/{ctr}"))
+        );
+        assert!(!CgroupClaim::Oci(String::new()).agrees("/"));
+        let podman = CgroupClaim::Oci(
+            "user.slice:libpod:9e8d7c6b5a4938271605f4e3d2c1b0a99e8d7c6b5a4938271605f4e3d2c1b0a9".into(),
+        );
+        let c = from_cgroup(&fixture("podman_v2")).expect("container");
+        assert!(podman.agrees(c.cgroup.as_deref().expect("path")), "rootless podman");
+        let c = from_cgroup(&fixture("kube_pod_only_v2")).expect("pod");
+        assert!(CgroupClaim::Kubepods.agrees(c.cgroup.as_deref().expect("path")));
+        assert!(!CgroupClaim::Kubepods.agrees("/user.slice/kubepods-pod0a1b2c3d_4e5f_6789_abcd_ef0123456789.slice"));
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod kernel;
 mod podlogs;
 mod process;
 pub mod redact;
+pub mod rootfs;
 mod runtimes;
 mod sockets;
 mod users;
@@ -305,4 +306,32 @@ pub fn host() -> Option<String> {
             .filter(|s| !s.is_empty())
     })
     .clone()
+}
+
+/// Who owns a client's socket, as the live attribution stage asks it: the /proc path
+/// ([`Attributor`]), or a test's fake process table, so that the live pipeline runs in
+/// process without root.
+pub trait ProcessLookup: Send {
+    /// The owner of the socket `client` → `server` (see [`Attributor::lookup`]).
+    fn lookup(&mut self, client: SocketAddr, server: SocketAddr) -> Attribution;
+    /// An answer found elsewhere (the kernel path) with the container's workload names.
+    fn named(&mut self, a: Attribution) -> Attribution {
+        a
+    }
+    /// Counters for `IMDSWATCH_DEBUG_ATTRIBUTION`.
+    fn describe(&self) -> String {
+        String::new()
+    }
+}
+
+impl ProcessLookup for Attributor {
+    fn lookup(&mut self, client: SocketAddr, server: SocketAddr) -> Attribution {
+        Attributor::lookup(self, client, server)
+    }
+    fn named(&mut self, a: Attribution) -> Attribution {
+        Attributor::named(self, a)
+    }
+    fn describe(&self) -> String {
+        format!("{:?}", self.stats())
+    }
 }

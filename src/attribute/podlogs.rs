@@ -9,6 +9,8 @@
 
 use std::path::Path;
 
+use super::container::CgroupClaim;
+use super::rootfs::{list_dir, read_link};
 use super::workload::{Found, MAX_DIR_ENTRIES, Workload, clean};
 use crate::event::K8s;
 
@@ -31,13 +33,12 @@ fn container_log<'a>(name: &'a str, id: &str) -> Option<(&'a str, &'a str, &'a s
 /// The pod of container `id` (64 hex) from its `var/log/containers` symlink; the uid from
 /// where the symlink points.
 pub fn by_container(root: &Path, id: &str) -> Found {
-    let dir = root.join("var/log/containers");
-    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(None) };
-    for e in entries.take(MAX_DIR_ENTRIES).flatten() {
-        let name = e.file_name();
+    const DIR: &str = "var/log/containers";
+    let Ok(entries) = list_dir(root, Path::new(DIR), MAX_DIR_ENTRIES) else { return Ok(None) };
+    for name in entries {
         let Some(name) = name.to_str() else { continue };
         let Some((pod, ns, container)) = container_log(name, id) else { continue };
-        let uid = std::fs::read_link(e.path()).ok().and_then(|target| {
+        let uid = read_link(root, &Path::new(DIR).join(name)).ok().and_then(|target| {
             target.components().filter_map(|c| c.as_os_str().to_str()).find_map(|c| {
                 pod_dir(c).filter(|(n, p, _)| *n == ns && *p == pod).and_then(|(.., uid)| clean(Some(uid)))
             })
@@ -49,6 +50,7 @@ pub fn by_container(root: &Path, id: &str) -> Found {
                 pod_uid: uid,
                 container: clean(Some(container)),
             },
+            cgroup: Some(CgroupClaim::Kubepods),
             ..Workload::default()
         }));
     }
@@ -57,10 +59,8 @@ pub fn by_container(root: &Path, id: &str) -> Found {
 
 /// The pod of a pod-level cgroup (its uid, with dashes) from `var/log/pods`.
 pub fn by_pod_uid(root: &Path, uid: &str) -> Found {
-    let dir = root.join("var/log/pods");
-    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(None) };
-    for e in entries.take(MAX_DIR_ENTRIES).flatten() {
-        let name = e.file_name();
+    let Ok(entries) = list_dir(root, Path::new("var/log/pods"), MAX_DIR_ENTRIES) else { return Ok(None) };
+    for name in entries {
         let Some((ns, pod, u)) = name.to_str().and_then(pod_dir) else { continue };
         if u.eq_ignore_ascii_case(uid) {
             return Ok(Some(Workload {
@@ -70,6 +70,7 @@ pub fn by_pod_uid(root: &Path, uid: &str) -> Found {
                     pod_uid: clean(Some(u)),
                     container: None,
                 },
+                cgroup: Some(CgroupClaim::Kubepods),
                 ..Workload::default()
             }));
         }

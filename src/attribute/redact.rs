@@ -178,6 +178,32 @@ mod tests {
         assert_eq!(out, "python3 fetch.py [REDACTED]");
     }
 
+    /// Issue 23, class 7: every spelling of the secret key (before: all six kept).
+    #[test]
+    fn attribute_redact_every_secret_key_spelling() {
+        const KEY: &str = "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY";
+        for (args, want) in [
+            (vec!["env", &format!("AWS_SECRET_KEY={KEY}"), "app"], "env AWS_SECRET_KEY=[REDACTED] app".to_owned()),
+            (vec!["tool", &format!("--secret_key={KEY}")], "tool --secret_key=[REDACTED]".to_owned()),
+            (vec!["tool", "--secret-key", KEY, "-v"], "tool --secret-key [REDACTED] -v".to_owned()),
+            (vec!["tool", "--secret-key", "short"], "tool --secret-key [REDACTED]".to_owned()),
+            (
+                vec!["sh", "-c", &format!("echo {{\"SecretAccessKey\":\"{KEY}\"}}")],
+                "sh -c echo {\"SecretAccessKey\":\"[REDACTED]\"}".to_owned(),
+            ),
+            (vec!["run", &format!("SecretAccessKey={KEY}")], "run SecretAccessKey=[REDACTED]".to_owned()),
+            (vec!["run", &format!("secretAccessKey: {KEY}")], "run secretAccessKey: [REDACTED]".to_owned()),
+            (vec!["run", "secretAccessKey:", KEY], "run secretAccessKey: [REDACTED]".to_owned()),
+            (vec!["run", &format!("SECRETKEY={KEY}")], "run SECRETKEY=[REDACTED]".to_owned()),
+        ] {
+            let out = r(&args);
+            assert!(!out.contains(KEY) && !out.contains("short"), "{args:?}: {out}");
+            assert_eq!(out, want, "{args:?}");
+        }
+        // The key's own name in prose is kept; so is an unrelated `--key-file`.
+        assert_eq!(r(&["grep", "-r", "secret-key", "src/"]), "grep -r secret-key src/");
+    }
+
     #[test]
     fn attribute_redact_cap() {
         assert_eq!(cap("abc".into(), 10), "abc");

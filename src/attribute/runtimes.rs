@@ -16,6 +16,9 @@
 //! - Docker 24+: `var/lib/docker/containers/<id>/config.v2.json` (`Name` with a leading `/`,
 //!   `Config.Image`, and `Config.Labels` `io.kubernetes.*` when cri-dockerd started it).
 //!
+//! Every file and folder is opened inside the host root, no symbolic link followed, never
+//! blocking on a FIFO ([`super::rootfs`]).
+//!
 //! Only the fields named here are taken; environment, mounts and everything else in these
 //! files is never kept (it can hold secrets).
 
@@ -24,6 +27,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::container::CgroupClaim;
+use super::rootfs::list_dir;
 use super::workload::{Found, MAX_DIR_ENTRIES, MAX_FILE, MAX_LIST_FILE, Malformed, Workload, clean, read_bounded};
 use crate::event::K8s;
 
@@ -46,16 +51,32 @@ pub fn sources_for(runtime: &str) -> &'static [Source] {
 struct OciSpec {
     #[serde(default)]
     annotations: HashMap<String, String>,
+    #[serde(default)]
+    linux: Option<OciLinux>,
+}
+
+#[derive(Deserialize)]
+struct OciLinux {
+    #[serde(default, rename = "cgroupsPath")]
+    cgroups_path: Option<String>,
+}
+
+impl OciSpec {
+    /// The bundle's `linux.cgroupsPath`, when it says one.
+    fn claim(&self) -> Option<CgroupClaim> {
+        let p = self.linux.as_ref()?.cgroups_path.as_deref()?.trim();
+        (!p.is_empty()).then(|| CgroupClaim::Oci(p.to_owned()))
+    }
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, Malformed> {
     serde_json::from_slice(bytes).map_err(|_| Malformed)
 }
 
-fn annotations(path: &Path) -> Result<Option<HashMap<String, String>>, Malformed> {
-    match read_bounded(path, MAX_FILE)? {
+fn spec(root: &Path, rel: &str) -> Result<Option<OciSpec>, Malformed> {
+    match read_bounded(root, rel, MAX_FILE)? {
         None => Ok(None),
-        Some(bytes) => Ok(Some(parse::<OciSpec>(&bytes)?.annotations)),
+        Some(bytes) => Ok(Some(parse::<OciSpec>(&bytes)?)),
     }
 }
 
@@ -63,12 +84,11 @@ const CONTAINERD_TASKS: &str = "run/containerd/io.containerd.runtime.v2.task";
 
 /// containerd: the task bundle of `id` in whichever containerd namespace holds it.
 pub fn containerd(root: &Path, id: &str) -> Found {
-    let tasks = root.join(CONTAINERD_TASKS);
-    let Ok(namespaces) = std::fs::read_dir(&tasks) else { return Ok(None) };
-    for ns in namespaces.take(MAX_DIR_ENTRIES).flatten() {
-        let config = ns.path().join(id).join("config.json");
-        if let Some(a) = annotations(&config)? {
-            return Ok(Some(from_containerd(&a)));
+    let Ok(namespaces) = list_dir(root, Path::new(CONTAINERD_TASKS), MAX_DIR_ENTRIES) else { return Ok(None) };
+    for ns in namespaces {
+        let Some(ns) = ns.to_str() else { continue };
+        if let Some(s) = spec(root, &format!("{CONTAINERD_TASKS}/{ns}/{id}/config.json"))? {
+            return Ok(Some(Workload { cgroup: s.claim(), ..from_containerd(&s.annotations) }));
         }
     }
     Ok(None)
@@ -87,6 +107,7 @@ fn from_containerd(a: &HashMap<String, String>) -> Workload {
             pod_uid: get("io.kubernetes.cri.sandbox-uid"),
             container,
         },
+        cgroup: None,
     }
 }
 
@@ -97,9 +118,8 @@ const CRIO_USERDATA: [&str; 2] =
 /// [`storage_list`].
 pub fn crio(root: &Path, id: &str) -> Found {
     for dir in CRIO_USERDATA {
-        let path = root.join(dir).join(id).join("userdata/config.json");
-        let Some(a) = annotations(&path)? else { continue };
-        let get = |k: &str| clean(a.get(k).map(String::as_str));
+        let Some(s) = spec(root, &format!("{dir}/{id}/userdata/config.json"))? else { continue };
+        let get = |k: &str| clean(s.annotations.get(k).map(String::as_str));
         return Ok(Some(Workload {
             name: get("io.kubernetes.cri-o.ContainerName"),
             image: get("io.kubernetes.cri-o.ImageName"),
@@ -109,6 +129,7 @@ pub fn crio(root: &Path, id: &str) -> Found {
                 pod_uid: get("io.kubernetes.pod.uid"),
                 container: get("io.kubernetes.container.name"),
             },
+            cgroup: s.claim(),
         }));
     }
     Ok(None)
@@ -133,18 +154,27 @@ struct StorageMetadata {
 
 /// containers/storage's container list (Podman, and CRI-O's store): name and image.
 pub fn storage_list(root: &Path, id: &str) -> Found {
-    let path = root.join("var/lib/containers/storage/overlay-containers/containers.json");
-    let Some(bytes) = read_bounded(&path, MAX_LIST_FILE)? else { return Ok(None) };
+    let path = "var/lib/containers/storage/overlay-containers/containers.json";
+    let Some(bytes) = read_bounded(root, path, MAX_LIST_FILE)? else { return Ok(None) };
     let list: Vec<StorageEntry> = parse(&bytes)?;
     let Some(e) = list.into_iter().find(|e| e.id.eq_ignore_ascii_case(id)) else { return Ok(None) };
     let meta: StorageMetadata = match e.metadata.as_deref() {
         Some(m) if !m.is_empty() => parse(m.as_bytes())?,
         _ => StorageMetadata::default(),
     };
+    // The container's cgroup, from its own bundle (containers.json does not say it).
+    let mut cgroup = None;
+    for dir in CRIO_USERDATA {
+        if let Some(s) = spec(root, &format!("{dir}/{id}/userdata/config.json"))? {
+            cgroup = s.claim();
+            break;
+        }
+    }
     Ok(Some(Workload {
         name: clean(e.names.first().map(String::as_str)).or_else(|| clean(meta.name.as_deref())),
         image: clean(meta.image_name.as_deref()),
         k8s: K8s::default(),
+        cgroup,
     }))
 }
 
@@ -164,18 +194,31 @@ struct DockerInner {
     labels: Option<HashMap<String, String>>,
 }
 
+#[derive(Deserialize)]
+struct DockerHost {
+    #[serde(rename = "CgroupParent", default)]
+    cgroup_parent: Option<String>,
+}
+
 /// Docker: `config.v2.json` (name without its leading `/`, image as given to `docker run`,
 /// and the pod labels cri-dockerd sets).
 pub fn docker(root: &Path, id: &str) -> Found {
-    let path = root.join("var/lib/docker/containers").join(id).join("config.v2.json");
-    let Some(bytes) = read_bounded(&path, MAX_FILE)? else { return Ok(None) };
+    let path = format!("var/lib/docker/containers/{id}/config.v2.json");
+    let Some(bytes) = read_bounded(root, &path, MAX_FILE)? else { return Ok(None) };
     let c: DockerConfig = parse(&bytes)?;
     let (image, labels) = match c.config {
         Some(i) => (i.image, i.labels.unwrap_or_default()),
         None => (None, HashMap::new()),
     };
     let get = |k: &str| clean(labels.get(k).map(String::as_str));
+    // Its cgroup: the default places, or under the container's `CgroupParent`.
+    let host = format!("var/lib/docker/containers/{id}/hostconfig.json");
+    let parent = match read_bounded(root, &host, MAX_FILE)? {
+        Some(bytes) => parse::<DockerHost>(&bytes)?.cgroup_parent,
+        None => None,
+    };
     Ok(Some(Workload {
+        cgroup: Some(CgroupClaim::Docker { id: id.to_ascii_lowercase(), parent }),
         name: clean(c.name.as_deref().map(|n| n.trim_start_matches('/'))),
         image: clean(image.as_deref()),
         k8s: K8s {

@@ -6,6 +6,10 @@
 //! runtime socket, never the metadata service. Where each runtime keeps what, see
 //! [`super::runtimes`] and [`super::podlogs`].
 //!
+//! A container is named only when the runtime's state agrees with the process's cgroup (the
+//! bundle's `linux.cgroupsPath`, Docker's scope or cgroupfs folder, the kubelet's `kubepods`
+//! tree): see [`CgroupClaim`].
+//!
 //! Bounds: the cache holds at most `capacity` containers (LRU; evictions counted); a file is
 //! read up to [`MAX_FILE`] bytes (the shared container list up to [`MAX_LIST_FILE`]); a
 //! directory is listed up to [`MAX_DIR_ENTRIES`] entries. A file that exists but cannot be
@@ -19,6 +23,7 @@ use std::sync::{Arc, OnceLock};
 
 use lru::LruCache;
 
+use super::container::CgroupClaim;
 use super::{podlogs, runtimes};
 use crate::event::{Container, K8s, WorkloadCounts};
 
@@ -37,6 +42,9 @@ pub struct Workload {
     pub name: Option<String>,
     pub image: Option<String>,
     pub k8s: K8s,
+    /// Where the runtime's state says the container's cgroup is: a process is named only
+    /// when its own cgroup agrees (see [`Workloads::enrich`]).
+    pub cgroup: Option<CgroupClaim>,
 }
 
 impl Workload {
@@ -53,6 +61,9 @@ impl Workload {
         or(&mut self.k8s.pod, other.k8s.pod);
         or(&mut self.k8s.pod_uid, other.k8s.pod_uid);
         or(&mut self.k8s.container, other.k8s.container);
+        if self.cgroup.is_none() {
+            self.cgroup = other.cgroup;
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -80,6 +91,7 @@ pub struct WorkloadCounters {
     named: AtomicU64,
     read_errors: AtomicU64,
     evicted: AtomicU64,
+    unverified: AtomicU64,
 }
 
 impl WorkloadCounters {
@@ -89,6 +101,7 @@ impl WorkloadCounters {
             named: self.named.load(Relaxed),
             read_errors: self.read_errors.load(Relaxed),
             evicted: self.evicted.load(Relaxed),
+            unverified: self.unverified.load(Relaxed),
         }
     }
 }
@@ -106,10 +119,11 @@ pub fn clean(s: Option<&str>) -> Option<String> {
     Some(s[..end].to_string())
 }
 
-/// The bytes of `path`, `Ok(None)` when it does not exist, `Err` when it cannot be read or
-/// is larger than `limit`.
-pub fn read_bounded(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, Malformed> {
-    let f = match std::fs::File::open(path) {
+/// The bytes of `rel` under `root`, `Ok(None)` when it does not exist, `Err` when it cannot
+/// be read, is not a regular file, is reached through a symbolic link, or is larger than
+/// `limit` ([`super::rootfs`]: never blocks, never leaves the root).
+pub fn read_bounded(root: &Path, rel: &str, limit: u64) -> Result<Option<Vec<u8>>, Malformed> {
+    let f = match super::rootfs::open_file(root, Path::new(rel)) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(_) => return Err(Malformed),
@@ -140,9 +154,22 @@ impl Workloads {
         Workloads { root: root.to_path_buf(), cache: LruCache::new(capacity), counters }
     }
 
-    /// Adds name, image and pod to `c` (from the cache, or read once), and returns the pod.
+    /// Adds name, image and pod to `c` (from the cache, or read once), and returns the pod,
+    /// when the runtime's state agrees with the process's cgroup (`c.cgroup`): a cgroup merely
+    /// named like a container's gets nothing (counted in `unverified`).
     pub fn enrich(&mut self, c: &mut Container) -> Option<K8s> {
         let w = self.resolve(c);
+        if w.is_empty() {
+            return None;
+        }
+        let agrees = match (&w.cgroup, c.cgroup.as_deref()) {
+            (Some(claim), Some(path)) => claim.agrees(path),
+            _ => false,
+        };
+        if !agrees {
+            self.counters.unverified.fetch_add(1, Relaxed);
+            return None;
+        }
         c.name.clone_from(&w.name);
         c.image.clone_from(&w.image);
         (!w.k8s.is_empty()).then(|| w.k8s.clone())
@@ -201,7 +228,7 @@ pub const BOARD_ASSET_TAG: &str = "sys/devices/virtual/dmi/id/board_asset_tag";
 /// The EC2 instance id from `<root>/sys/devices/virtual/dmi/id/board_asset_tag`, when that
 /// file holds one (`i-` and 8 or 17 hex digits); `None` when missing or anything else.
 pub fn read_host_id(root: &Path) -> Option<String> {
-    let raw = read_bounded(&root.join(BOARD_ASSET_TAG), 64).ok()??;
+    let raw = read_bounded(root, BOARD_ASSET_TAG, 64).ok()??;
     let text = std::str::from_utf8(&raw).ok()?.trim();
     let hex = text.strip_prefix("i-")?;
     let ok = matches!(hex.len(), 8 | 17) && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));

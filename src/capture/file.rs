@@ -224,7 +224,7 @@ impl Reader<'_> {
                 self.ifaces.push(Interface {
                     link: LinkType::from_dlt(idb.linktype.0),
                     dlt: idb.linktype.0,
-                    resolution: idb.ts_resolution().unwrap_or(1_000_000).max(1),
+                    resolution: ts_resolution(idb.if_tsresol),
                     offset_secs: idb.ts_offset(),
                     snaplen: idb.snaplen,
                 });
@@ -272,12 +272,24 @@ impl Reader<'_> {
         let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
         let secs = (raw / iface.resolution).saturating_add_signed(iface.offset_secs);
         let frac = raw % iface.resolution;
-        let micros = u32::try_from(frac.saturating_mul(1_000_000) / iface.resolution).unwrap_or(0);
+        // In u128: a binary resolution up to 2^63 units a second times 10^6 needs 83 bits.
+        let micros = u32::try_from(u128::from(frac) * 1_000_000 / u128::from(iface.resolution)).unwrap_or(0);
         let data = epb.data.get(..epb.caplen as usize).unwrap_or(epb.data);
         self.stats.bytes += data.len() as u64;
         each(&Packet { ts: Timestamp::from_parts(secs, micros), link, data });
         Ok(())
     }
+}
+
+/// Timestamp units per second from an interface's `if_tsresol` (pcapng, section 4.2): the
+/// top bit clear, 10^-n s; set, 2^-n s (n = the low 7 bits). pcap-parser 0.17's
+/// `ts_resolution` refuses every binary value (it compares the whole byte with 63), which
+/// read a 2^-20 s capture as microseconds (issue 23, class 8). A value out of range (10^-20
+/// and finer, 2^-64 and finer) is read as the default, microseconds.
+fn ts_resolution(tsresol: u8) -> u64 {
+    let n = u32::from(tsresol & 0x7f);
+    let units = if tsresol & 0x80 == 0 { 10u64.checked_pow(n) } else { 1u64.checked_shl(n) };
+    units.unwrap_or(1_000_000).max(1)
 }
 
 /// The smallest pcapng block: type, length and the length repeated.

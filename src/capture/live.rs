@@ -94,7 +94,7 @@ impl Batch {
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
     #[error(
-        "cannot capture on '{iface}': permission denied. Live capture needs CAP_NET_RAW: run as root, or grant it with `setcap cap_net_raw,cap_sys_ptrace,cap_dac_read_search+ep $(command -v imdswatch)` (see README, \"Privileges\")"
+        "cannot capture on '{iface}': permission denied. Live capture needs CAP_NET_RAW: run as root, or grant it with `setcap cap_net_raw,cap_sys_ptrace,cap_dac_read_search+ep $(command -v imdswatch)` (see docs/fleets.md, \"Privileges\")"
     )]
     Permission { iface: String },
     #[error("cannot capture on '{iface}': {msg}")]

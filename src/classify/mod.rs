@@ -39,6 +39,26 @@ pub struct Classified {
     pub service: Service,
     /// httparse refused the head: read by a raw scan, best effort.
     pub parse_error: bool,
+    /// An AWS-shaped request that another cloud's header mark took elsewhere, sent to an
+    /// address that may be AWS's: what it is if the server answers it 2xx ([`answered`]).
+    pub aws_if_answered: Option<AwsForm>,
+}
+
+/// What a request is on EC2's IMDS, kept for when its answer decides (issue 23, class 1):
+/// a header costs nothing to add, so another cloud's mark on an AWS path does not make a
+/// served AWS request a probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AwsForm {
+    pub version: Version,
+    pub credentials: bool,
+    pub token_ttl_seconds: Option<u32>,
+}
+
+/// The classification a request keeps once its answer is known: an AWS-shaped request that a
+/// provider mark took elsewhere is AWS's when the server (at an address that may be AWS's)
+/// answered it 2xx; otherwise `None` (the request's own classification stands).
+pub fn answered(alt: Option<AwsForm>, status: Option<u16>) -> Option<AwsForm> {
+    alt.filter(|_| status.is_some_and(|s| (200..300).contains(&s)))
 }
 
 /// Classifies any request head sent to a server whose address gives `hint`; `None` for a
@@ -57,7 +77,7 @@ pub fn classify_raw(r: &RawRequest<'_>, hint: Option<Hint>) -> Classified {
     let method = String::from_utf8_lossy(r.method);
     let path = String::from_utf8_lossy(r.target);
     let ttl = r.ttl.and_then(|v| std::str::from_utf8(v).ok()).and_then(|v| v.trim().parse::<u32>().ok());
-    let mut c = decide(&method, &path, r.token_header, ttl, provider::Marks::default(), hint);
+    let mut c = decide(&method, &path, r.token_header, ttl, provider::Marks::default(), hint, r.token_header);
     c.user_agent = r.user_agent.map(|ua| clip(&String::from_utf8_lossy(ua)));
     c.forwarded = r.forwarded;
     c.parse_error = true;
@@ -76,6 +96,7 @@ fn decide(
     ttl: Option<u32>,
     marks: provider::Marks,
     hint: Option<Hint>,
+    aws_token: bool,
 ) -> Classified {
     let norm = path::normalize(target);
     let req = service::Req {
@@ -87,6 +108,19 @@ fn decide(
     };
     let (svc, provider) = service::service(hint, marks.provider(&norm), &req);
     let version = service::version(svc, &req);
+    let aws_if_answered =
+        (svc != Service::Ec2Imds && hint.is_none_or(|h| h.service == Service::Ec2Imds) && path::aws_shaped(&norm))
+            .then(|| {
+                let version = if method == "PUT" && is_token_path(&norm) {
+                    Version::TokenRequest
+                } else if aws_token {
+                    Version::V2
+                } else {
+                    Version::V1
+                };
+                let token_ttl_seconds = if version == Version::TokenRequest { ttl } else { None };
+                AwsForm { version, credentials: is_credentials_path(&norm), token_ttl_seconds }
+            });
     let path = match service::redact_ecs_id(svc, &norm, target) {
         Some(p) => clip(&p),
         None => clip(target),
@@ -102,6 +136,7 @@ fn decide(
         provider,
         service: svc,
         parse_error: false,
+        aws_if_answered,
     }
 }
 
@@ -115,6 +150,7 @@ pub fn classify_hinted(req: &httparse::Request<'_, '_>, hint: Option<Hint>) -> C
     let method = req.method.unwrap_or("");
     let path = req.path.unwrap_or("");
     let mut has_token = false;
+    let mut aws_token = false;
     let mut ttl = None;
     let mut user_agent = None;
     let mut forwarded = false;
@@ -122,7 +158,10 @@ pub fn classify_hinted(req: &httparse::Request<'_, '_>, hint: Option<Hint>) -> C
     for h in req.headers.iter() {
         let name = h.name;
         marks.header(name, h.value);
-        if name.eq_ignore_ascii_case(TOKEN_HEADER) || name.eq_ignore_ascii_case(ALIYUN_TOKEN_HEADER) {
+        if name.eq_ignore_ascii_case(TOKEN_HEADER) {
+            has_token = true;
+            aws_token = true;
+        } else if name.eq_ignore_ascii_case(ALIYUN_TOKEN_HEADER) {
             has_token = true;
         } else if name.eq_ignore_ascii_case(TTL_HEADER) || name.eq_ignore_ascii_case(ALIYUN_TTL_HEADER) {
             ttl = std::str::from_utf8(h.value).ok().and_then(|v| v.trim().parse::<u32>().ok());
@@ -132,7 +171,7 @@ pub fn classify_hinted(req: &httparse::Request<'_, '_>, hint: Option<Hint>) -> C
             forwarded = true;
         }
     }
-    let mut c = decide(method, path, has_token, ttl, marks, hint);
+    let mut c = decide(method, path, has_token, ttl, marks, hint, aws_token);
     c.user_agent = user_agent;
     c.forwarded = forwarded;
     c
@@ -272,6 +311,41 @@ mod tests {
         assert_eq!((c.provider, c.version), (Provider::Aws, Version::V1));
         let c = parse(b"PUT /latest/api/token HTTP/1.1\r\nX-aliyun-ecs-metadata-token-ttl-seconds: 5\r\n\r\n");
         assert_eq!((c.provider, c.version, c.token_ttl_seconds), (Provider::Alibaba, Version::TokenRequest, Some(5)));
+    }
+
+    /// Issue 23, class 1: an AWS-shaped request that a provider mark took elsewhere keeps its
+    /// AWS form for when the server answers it; other clouds' own paths, and addresses that
+    /// are not AWS's, do not.
+    #[test]
+    fn aws_form_is_kept_for_the_answer_to_decide() {
+        let c = parse(b"GET /latest/meta-data/iam/security-credentials/r HTTP/1.1\r\nMetadata: true\r\n\r\n");
+        assert_eq!((c.provider, c.version), (Provider::Azure, Version::Unversioned), "unanswered: a probe");
+        let aws = AwsForm { version: Version::V1, credentials: true, token_ttl_seconds: None };
+        assert_eq!(c.aws_if_answered, Some(aws));
+        assert_eq!(answered(c.aws_if_answered, Some(200)), Some(aws));
+        assert_eq!(answered(c.aws_if_answered, Some(404)), None);
+        assert_eq!(answered(c.aws_if_answered, None), None);
+        // The aliyun token header is no AWS token.
+        let c = parse(b"GET /2021-07-15/meta-data/ HTTP/1.1\r\nX-aliyun-ecs-metadata-token: x\r\n\r\n");
+        assert_eq!(c.aws_if_answered.map(|a| a.version), Some(Version::V1));
+        let c = parse(b"GET /latest/user-data HTTP/1.1\r\nX-aws-ec2-metadata-token: t\r\nMetadata: true\r\n\r\n");
+        assert_eq!(c.aws_if_answered.map(|a| a.version), Some(Version::V2));
+        // Not AWS-shaped, or already AWS: nothing kept.
+        for raw in [
+            &b"GET /metadata/instance HTTP/1.1\r\nMetadata: true\r\n\r\n"[..],
+            b"GET /computeMetadata/v1/ HTTP/1.1\r\nMetadata-Flavor: Google\r\n\r\n",
+            b"GET /latestx/meta-data/ HTTP/1.1\r\nMetadata: true\r\n\r\n",
+            b"GET /latest/meta-data/ HTTP/1.1\r\n\r\n",
+        ] {
+            assert_eq!(parse(raw).aws_if_answered, None, "{}", String::from_utf8_lossy(raw));
+        }
+        // At Alibaba's address the same request is Alibaba's, answered or not.
+        let mut h = [httparse::EMPTY_HEADER; 16];
+        let mut r = httparse::Request::new(&mut h);
+        let raw = b"GET /latest/meta-data/ HTTP/1.1\r\nMetadata: true\r\n\r\n";
+        assert!(matches!(r.parse(raw), Ok(httparse::Status::Complete(_))));
+        let hint = Some(Hint { service: Service::AlibabaImds, explicit: false });
+        assert_eq!(classify_hinted(&r, hint).aws_if_answered, None);
     }
 
     #[test]

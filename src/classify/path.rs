@@ -35,6 +35,17 @@ pub fn segments(norm: &str) -> impl Iterator<Item = &str> {
     norm.split('/').filter(|s| !s.is_empty())
 }
 
+/// EC2 IMDS's own path shape: a version segment (`latest` or a date such as `2021-07-15`),
+/// alone (the listing of that version) or followed by `meta-data`, `user-data`, `dynamic` or
+/// `api`. No other cloud's metadata service at 169.254.169.254 answers these with 2xx.
+pub fn aws_shaped(norm: &str) -> bool {
+    let mut s = segments(norm);
+    let version = s.next().unwrap_or("");
+    let dated = version.len() == 10
+        && version.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    (version == "latest" || dated) && matches!(s.next(), None | Some("meta-data" | "user-data" | "dynamic" | "api"))
+}
+
 /// `http://host[:port]/p` → `/p` (scheme case-insensitive); anything else as is.
 fn origin_form(target: &str) -> &str {
     let lower_starts = |p: &str| target.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p));
@@ -94,5 +105,23 @@ mod tests {
         assert_eq!(normalize("http://169.254.169.254"), "/");
         assert_eq!(normalize("/%zz/../.."), "/");
         assert_eq!(normalize("%"), "/%");
+    }
+
+    #[test]
+    fn aws_shaped_paths() {
+        use super::aws_shaped;
+        for p in ["/latest/", "/latest/meta-data/iam/", "/2021-07-15/user-data", "/latest/api/token", "/2009-04-04"] {
+            assert!(aws_shaped(p), "{p}");
+        }
+        for p in [
+            "/",
+            "/metadata/instance",
+            "/latest/other",
+            "/2021-7-15/meta-data/",
+            "/computeMetadata/v1/",
+            "/v2/credentials",
+        ] {
+            assert!(!aws_shaped(p), "{p}");
+        }
     }
 }

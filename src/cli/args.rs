@@ -20,7 +20,7 @@ Examples:
   imdswatch analyze --fail-on-v1 *.pcap   exit 3 if a client would break under IMDSv2 (CI gate)
   imdswatch iac ./terraform               Terraform/CloudFormation still allowing IMDSv1
 
-Exit status: 0 ok, 1 error (unreadable input, capture failure), 2 usage error,
+Exit status: 0 ok, 1 error (unreadable or cut-short input, capture failure), 2 usage error,
 3 a client would break with --fail-on-v1 (or IaC findings).";
 
 #[derive(Debug, Parser)]
@@ -271,7 +271,13 @@ pub struct IacArgs {
     #[arg(long)]
     pub show_pass: bool,
 
-    /// Human format: print the findings only, without the summary.
+    /// Human format: print the findings only, without the summary or the coverage note.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+
+    /// Human format: list the module calls that were not followed (remote sources that
+    /// `terraform init` has not installed; their resources were not checked). With --strict,
+    /// any such call fails the check.
+    #[arg(long)]
+    pub show_unresolved: bool,
 }

@@ -2,6 +2,7 @@
 //! the result to an exit status that means something.
 
 pub mod args;
+mod man;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -153,6 +154,7 @@ fn iac_config(a: &args::IacArgs) -> Result<imdswatch_iac::IacConfig, String> {
         strict: a.strict,
         show_pass: a.show_pass,
         quiet: a.quiet,
+        show_unresolved: a.show_unresolved,
     })
 }
 
@@ -183,8 +185,22 @@ fn live_run(a: &args::LiveArgs) -> Result<Run, String> {
 /// `imdswatch completions SHELL`: generated from the one clap definition.
 fn print_completions(shell: clap_complete::Shell) -> anyhow::Result<u8> {
     let mut cmd = <Cli as clap::CommandFactory>::command();
-    clap_complete::generate(shell, &mut cmd, "imdswatch", &mut std::io::stdout());
-    Ok(exit::OK)
+    // clap_complete panics on a write error: generate into memory, then write once.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "imdswatch", &mut script);
+    write_stdout(&script)
+}
+
+/// Writes a whole generated text to standard output; a reader that left (`| head -1`) ends
+/// the job quietly with status 0, as in `analyze`.
+fn write_stdout(bytes: &[u8]) -> anyhow::Result<u8> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => Ok(exit::OK),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(exit::OK),
+        Err(e) => Err(anyhow::anyhow!("writing output: {e}")),
+    }
 }
 
 /// `imdswatch man [SUBCOMMAND]`: a manual page, generated from the one clap definition.
@@ -206,8 +222,7 @@ fn print_man(sub: Option<&str>) -> anyhow::Result<u8> {
             c.clone().name(title).bin_name(title)
         }
     };
-    clap_mangen::Man::new(page).render(&mut std::io::stdout().lock())?;
-    Ok(exit::OK)
+    write_stdout(&man::render(page)?)
 }
 
 /// True when standard output is a terminal (dashboard and table defaults).

@@ -4,9 +4,13 @@
 //! The rule, for a capture taken on the client host:
 //! - an IPv4 header with a wrong header checksum is dropped (never offloaded on send);
 //! - a TCP segment with the right checksum is kept;
-//! - a TCP checksum field holding 0 or the pseudo-header sum alone is what checksum offload
-//!   leaves in a locally sent packet (the NIC fills it in after the capture point): the
-//!   segment is kept, and counted as unverified;
+//! - a TCP checksum field holding the pseudo-header sum alone is what checksum offload leaves
+//!   in a locally sent packet (the NIC fills it in after the capture point): the segment is
+//!   kept, and counted as unverified;
+//! - a TCP checksum field of 0 is wrong (issue 23, class 3): offload never leaves 0 (Linux
+//!   writes the pseudo-header sum, `tcp_v4_send_check`/`__tcp_v4_send_check`), and unlike
+//!   UDP, TCP has no "no checksum" value, so the receiving kernel drops it
+//!   (`tcp_checksum_complete` in `tcp_v4_rcv`); a decoy with a zeroed field is dropped;
 //! - anything else is dropped and counted (`tcp_bad_checksums`).
 //!
 //! An attacker who writes the pseudo-header sum into a decoy gets it kept as unverified;
@@ -18,7 +22,7 @@ use etherparse::{IpSlice, TcpSlice};
 
 /// What the checksums of a segment say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub enum Checksum {
     Valid,
     /// The field holds what checksum offload leaves on the sending host.
     Offloaded,
@@ -37,26 +41,26 @@ pub fn ip_header_ok(ip: &IpSlice<'_>) -> bool {
 }
 
 /// Checks the TCP checksum of a segment between `src` and `dst`.
-pub fn verify_tcp(src: IpAddr, dst: IpAddr, tcp: &TcpSlice<'_>) -> Verdict {
+pub fn verify_tcp(src: IpAddr, dst: IpAddr, tcp: &TcpSlice<'_>) -> Checksum {
     let len = tcp.slice().len();
     let (computed, pseudo) = match (src, dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
-            let Ok(c) = tcp.calc_checksum_ipv4(s.octets(), d.octets()) else { return Verdict::Bad };
+            let Ok(c) = tcp.calc_checksum_ipv4(s.octets(), d.octets()) else { return Checksum::Bad };
             (c, pseudo_sum(&[&s.octets(), &d.octets()], len))
         }
         (IpAddr::V6(s), IpAddr::V6(d)) => {
-            let Ok(c) = tcp.calc_checksum_ipv6(s.octets(), d.octets()) else { return Verdict::Bad };
+            let Ok(c) = tcp.calc_checksum_ipv6(s.octets(), d.octets()) else { return Checksum::Bad };
             (c, pseudo_sum(&[&s.octets(), &d.octets()], len))
         }
-        _ => return Verdict::Bad,
+        _ => return Checksum::Bad,
     };
     let field = tcp.checksum();
     if field == computed {
-        Verdict::Valid
-    } else if field == 0 || field == pseudo || field == !pseudo {
-        Verdict::Offloaded
+        Checksum::Valid
+    } else if field != 0 && (field == pseudo || field == !pseudo) {
+        Checksum::Offloaded
     } else {
-        Verdict::Bad
+        Checksum::Bad
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod checksum;
 pub mod frag;
 pub mod link;
+pub mod options;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -32,6 +33,8 @@ pub struct Segment<'a> {
     pub urgent: Option<u32>,
     /// The TCP checksum field held what checksum offload leaves (not verifiable).
     pub checksum_unverified: bool,
+    /// The TCP options Linux's acceptance checks read ([`options::TcpOpts`]).
+    pub opts: options::TcpOpts,
     pub payload: &'a [u8],
 }
 
@@ -104,7 +107,7 @@ pub fn transport<'a>(
         return Err(Skip::NotWatched);
     }
     let verdict = checksum::verify_tcp(src_ip, dst_ip, &tcp);
-    if verdict == checksum::Verdict::Bad {
+    if verdict == checksum::Checksum::Bad {
         return Err(Skip::BadChecksum);
     }
     // RFC 6093: the urgent pointer points past the urgent byte; Linux (tcp_stdurg off)
@@ -121,7 +124,8 @@ pub fn transport<'a>(
         rst: tcp.rst(),
         ttl,
         urgent,
-        checksum_unverified: verdict == checksum::Verdict::Offloaded,
+        checksum_unverified: verdict == checksum::Checksum::Offloaded,
+        opts: options::parse(tcp.options()),
         payload: tcp.payload(),
     })
 }

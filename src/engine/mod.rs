@@ -5,11 +5,15 @@
 //! Memory bounds (all configurable through [`EngineConfig`]):
 //! - connections: `max_flows` (default 16,384) of a few hundred bytes each;
 //! - out-of-order segments: 32 segments / 64 KiB per direction, `ooo_budget` in all;
-//! - unfinished HTTP heads: 16 KiB each, `head_budget` in all;
+//! - unfinished HTTP heads: 16 KiB each, `head_budget` in all, plus the first 2 KiB of each
+//!   connection's request head outside it (`conn::HEAD_RESERVE`, so `max_flows` × 2 KiB at
+//!   most); when the budget is short, the longest-idle half-read heads are dropped first
+//!   (counted, and reported from what was seen);
 //! - waiting requests: 32 per connection; dedup memory: 8,192 fingerprints.
 
 mod conn;
 mod dedup;
+mod doubt;
 mod stats;
 
 use conn::{Conn, Ctx};
@@ -30,6 +34,10 @@ const SWEEP_US: u64 = 1_000_000;
 /// Connections remembered as holding undelivered (TTL <= 1) token answers; the oldest is
 /// forgotten past this (it is then settled at its close or idle timeout, as before).
 const MAX_FRAGILE: usize = 1024;
+/// [`Engine::make_head_room`] frees room for this many segments like the one that asked.
+const HEAD_ROOM_BATCH: usize = 16;
+/// After a scan that found no head to drop, the next waits this long (packet time, µs).
+const HEAD_ROOM_RESCAN_US: u64 = 100_000;
 /// How long a closed connection's tombstone absorbs late copies of its packets.
 const TOMBSTONE_US: u64 = 2_000_000;
 
@@ -101,6 +109,8 @@ pub struct Engine {
     /// Connections holding answers captured at TTL <= 1 not yet acknowledged (at most
     /// [`MAX_FRAGILE`]): a new IMDSv1 request from the same client settles them at once.
     fragile: std::collections::VecDeque<FlowKey>,
+    /// When [`Engine::make_head_room`] last found nothing to drop.
+    head_room_scan: Timestamp,
 }
 
 impl Engine {
@@ -118,6 +128,7 @@ impl Engine {
             last_sweep: Timestamp(0),
             defrag: Defrag::default(),
             fragile: std::collections::VecDeque::new(),
+            head_room_scan: Timestamp(0),
         }
     }
 
@@ -202,6 +213,12 @@ impl Engine {
             self.shared.stats.flows_opened += 1;
             out(EngineEvent::FlowOpened { key, ts });
         }
+        if dir == Direction::ToServer
+            && self.shared.head_budget.available() < seg.payload.len()
+            && ts.micros_since(self.head_room_scan) >= HEAD_ROOM_RESCAN_US
+        {
+            self.make_head_room(key, seg.payload.len(), ts, out);
+        }
         let Some(c) = self.flows.get_mut(&key) else { return };
         let new_v1 = c.on_segment(seg, dir, &mut Ctx { key, ts, sh: &mut self.shared, out: &mut *out });
         if c.has_unconfirmed() && !self.fragile.contains(&key) {
@@ -212,6 +229,34 @@ impl Engine {
         }
         if new_v1 {
             self.settle_fragile(key, ts, out);
+        }
+    }
+
+    /// The head budget is short of `need` bytes for `key`'s request bytes (issue 23, class
+    /// 6): half-read request heads of other connections are dropped, the longest idle first,
+    /// until there is room for [`HEAD_ROOM_BATCH`] times as much (so that a flood does not
+    /// scan the table per segment). Each is counted and reported from what was seen.
+    fn make_head_room(&mut self, key: FlowKey, need: usize, ts: Timestamp, out: &mut dyn FnMut(EngineEvent)) {
+        let mut idle: Vec<(Timestamp, FlowKey)> = self
+            .flows
+            .iter()
+            .filter(|(k, c)| **k != key && c.head_charged() > 0)
+            .map(|(k, c)| (crate::flow::table::Activity::last_seen(c), *k))
+            .collect();
+        if idle.is_empty() {
+            // Nothing to drop: do not scan the table again for a while.
+            self.head_room_scan = ts;
+            return;
+        }
+        idle.sort_unstable();
+        let want = need.saturating_mul(HEAD_ROOM_BATCH);
+        for (_, k) in idle {
+            if self.shared.head_budget.available() >= want {
+                break;
+            }
+            if let Some(c) = self.flows.get_mut(&k) {
+                c.evict_head(&mut Ctx { key: k, ts, sh: &mut self.shared, out: &mut *out });
+            }
         }
     }
 
@@ -248,7 +293,8 @@ impl Engine {
                 c.close(Outcome::NoResponse, &mut Ctx { key: k, ts: now, sh: &mut self.shared, out: &mut *out });
             }
         }
-        self.shared.dedup.expire(now);
+        let held = self.shared.dedup.expire(now);
+        report_held(held, &mut self.shared, out);
         self.defrag.expire(now);
         self.shared.stats.frag = self.defrag.stats;
     }
@@ -259,5 +305,15 @@ impl Engine {
         for (k, mut c) in self.flows.drain() {
             c.close(Outcome::NoResponse, &mut Ctx { key: k, ts: now, sh: &mut self.shared, out: &mut *out });
         }
+        let held = self.shared.dedup.release_all();
+        report_held(held, &mut self.shared, out);
+    }
+}
+
+/// Reports records the dedup table held back (engine/dedup.rs) and now lets go.
+fn report_held(held: Vec<dedup::Held>, sh: &mut Shared, out: &mut dyn FnMut(EngineEvent)) {
+    for (key, record) in held {
+        sh.stats.requests += 1;
+        out(EngineEvent::Request { key, record });
     }
 }

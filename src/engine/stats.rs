@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::decode::Skip;
 use crate::decode::frag::FragStats;
+use crate::flow::accept::AcceptStats;
 use crate::flow::reassembly::ReasmStats;
 use crate::http::HttpStats;
 
@@ -29,6 +30,8 @@ pub struct EngineStats {
     pub rst_ignored: u64,
     /// Requests whose bytes the capture showed in two different versions (`imds.conflict`).
     pub conflicts: u64,
+    /// Segments Linux's acceptance checks discard (flow/accept.rs), by reason.
+    pub accept: AcceptStats,
     pub reasm: ReasmStats,
     pub http: HttpStats,
     pub flows_opened: u64,
@@ -43,7 +46,8 @@ pub struct EngineStats {
     pub unsolicited_responses: u64,
     /// Answers captured with TTL <= 1 that the client never acknowledged (hop limit).
     pub answers_not_delivered: u64,
-    /// Requests still waiting when the client closed its side: settled `no_response` at once.
+    /// Token and IMDSv2 requests still waiting when the client closed its side: settled
+    /// `no_response` at once (IMDSv1 requests wait on: issue 23, class 2).
     pub abandoned: u64,
 }
 
@@ -64,15 +68,24 @@ impl EngineStats {
     pub fn anomalies(&self) -> BTreeMap<&'static str, u64> {
         let r = &self.reasm;
         let h = &self.http;
+        let a = &self.accept;
         [
             ("ip_fragments", self.fragments),
             ("ip_fragments_dropped", self.frag.dropped),
             ("ip_fragments_expired", self.frag.expired),
+            ("ip_fragments_duplicate", self.frag.duplicates),
             ("truncated_frames", self.truncated),
             ("malformed_frames", self.malformed),
             ("tcp_bad_checksums", self.bad_checksum),
             ("tcp_rst_out_of_window", self.rst_ignored),
             ("tcp_conflicting_copies", self.conflicts),
+            ("tcp_rejected_md5_option", a.md5),
+            ("tcp_rejected_paws", a.paws),
+            ("tcp_rejected_no_ack", a.no_ack),
+            ("tcp_rejected_ack_unsent", a.ack_unsent),
+            ("tcp_ack_unsent_replayed", a.replayed),
+            ("tcp_rejected_ack_too_old", a.ack_too_old),
+            ("tcp_syn_data_ignored", a.syn_data),
             ("duplicates_suppressed", self.duplicates_suppressed),
             ("tcp_gaps", r.gaps),
             ("tcp_forced_skips", r.forced_skips),
@@ -82,6 +95,7 @@ impl EngineStats {
             ("http_desync_segments", h.desync_chunks),
             ("http_unfinished_messages", h.unfinished),
             ("http_credential_bodies_over_cap", h.credential_bodies_over_cap),
+            ("http_heads_evicted", h.heads_evicted),
             ("flows_evicted", self.flows_evicted),
             ("pipeline_overflow", self.pipeline_overflow),
             ("unsolicited_responses", self.unsolicited_responses),

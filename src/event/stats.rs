@@ -68,6 +68,10 @@ pub struct WorkloadCounts {
     pub read_errors: u64,
     /// Cache entries evicted (least recently used) because the cache was full.
     pub evicted: u64,
+    /// Lookups left unnamed because the runtime's state did not agree with the process's
+    /// cgroup (a cgroup merely named like a container's). Written only when not 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unverified: u64,
 }
 
 /// Counters of attribution and output in a live `stats` record (boxed: the record travels in
@@ -105,6 +109,22 @@ pub struct HostVerdict {
     /// not empty.
     #[serde(skip_serializing_if = "super::ServiceSet::is_empty_ref")]
     pub breaking_services: super::ServiceSet,
+    /// The input was incomplete (a capture file cut mid-record): what was not read may hold
+    /// a served IMDSv1 request, so the host is never called safe (`safe_to_enforce` false).
+    /// Written only when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub incomplete: bool,
+    /// Requests of clients first seen past the bound on clients (10,000), judged together
+    /// as `(other clients)` (the name is kept from when it lived in the `verdict` record).
+    pub clients_folded: u64,
+}
+
+impl HostVerdict {
+    /// Marks the verdict as made on incomplete input: never safe.
+    pub fn mark_incomplete(&mut self) {
+        self.incomplete = true;
+        self.safe_to_enforce = false;
+    }
 }
 
 /// Requests seen, by kind.

@@ -1,6 +1,7 @@
 //! Connections: the key that names one, the reassembler of each direction, and the bounded
 //! table that holds them.
 
+pub mod accept;
 pub mod reassembly;
 pub mod table;
 
@@ -18,8 +19,8 @@ pub struct FlowKey {
 /// Which way a segment travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
-    ToServer,
-    ToClient,
+    ToServer = 0,
+    ToClient = 1,
 }
 
 impl FlowKey {

@@ -7,8 +7,9 @@
 //! Rules:
 //! - bytes already delivered are never delivered again (retransmissions, duplicates captured
 //!   twice, overlaps: the first copy wins, as in Linux, whose socket already holds it); a
-//!   re-sent copy whose bytes differ from the delivered ones (within the last
-//!   [`MAX_RECENT`] bytes, on streams that keep them) raises [`Stream::take_conflict`];
+//!   re-sent copy whose bytes differ from the delivered ones over the whole overlap, or
+//!   reach before the last [`MAX_RECENT`] bytes kept (streams that keep them), raises
+//!   [`Stream::take_conflict`];
 //! - two waiting segments with the same start: the longer is kept (Linux's choice);
 //! - the urgent byte (URG) is taken out of the stream, as Linux does without SO_OOBINLINE;
 //! - a segment ahead of the next expected byte waits in a small ordered buffer (bounded per
@@ -23,8 +24,9 @@ pub const MAX_OOO_SEGMENTS: usize = 32;
 /// Out-of-order bytes kept per stream.
 pub const MAX_OOO_BYTES: usize = 64 * 1024;
 
-/// Delivered bytes kept by a stream that checks re-sent copies against them.
-pub const MAX_RECENT: usize = 1024;
+/// Delivered bytes kept by a stream that checks re-sent copies against them (a request
+/// direction holds at most `MAX_RECENT * 5 / 4` of them).
+pub const MAX_RECENT: usize = 4096;
 
 /// Bytes buffered by all streams of a flow table together. Reserving fails past the limit.
 #[derive(Debug, Clone)]
@@ -52,6 +54,11 @@ impl Budget {
 
     pub fn used(&self) -> usize {
         self.used
+    }
+
+    /// Bytes still free.
+    pub fn available(&self) -> usize {
+        self.limit.saturating_sub(self.used)
     }
 }
 
@@ -93,7 +100,7 @@ pub struct Stream {
     pub midstream: bool,
     /// Sequence number of the urgent byte still to come (the latest URG wins, as in Linux).
     urgent: Option<u32>,
-    /// The last delivered bytes (at most 2 × `recent_cap`), to compare re-sent copies with.
+    /// The last delivered bytes (at most 5/4 × `recent_cap`), to compare re-sent copies with.
     recent: Vec<u8>,
     /// 0: no comparison (the default); else [`MAX_RECENT`].
     recent_cap: usize,
@@ -121,14 +128,23 @@ impl Stream {
         }
     }
 
-    /// Compares a re-sent copy with the delivered bytes it overlaps (those still kept).
+    /// Compares a re-sent copy with the delivered bytes it overlaps, the whole overlap
+    /// (issue 23, class 3: a 3 KiB decoy escaped a comparison of the last 1,024 bytes). Bytes
+    /// of the overlap older than the kept ones cannot be compared: that is reported as a
+    /// conflict too, never taken for agreement.
     fn check_overlap(&mut self, rel: i64, payload: &[u8]) {
         if self.recent_cap == 0 || rel >= 0 {
             return;
         }
         let back = usize::try_from(-rel).unwrap_or(usize::MAX); // bytes before next_off
         let n = back.min(payload.len());
-        let Some(start) = self.recent.len().checked_sub(back) else { return };
+        let kept = self.recent.len();
+        if back > kept {
+            // The copy reaches before the kept bytes (payloads are never empty here).
+            self.conflict = true;
+            return;
+        }
+        let start = kept - back;
         if self.recent[start..start + n] != payload[..n] {
             self.conflict = true;
         }
@@ -278,7 +294,7 @@ impl Stream {
                 self.recent.clear();
             }
             self.recent.extend_from_slice(data);
-            if self.recent.len() > 2 * self.recent_cap {
+            if self.recent.len() > self.recent_cap + self.recent_cap / 4 {
                 let cut = self.recent.len() - self.recent_cap;
                 self.recent.drain(..cut);
             }

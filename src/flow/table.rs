@@ -47,6 +47,10 @@ impl<V: Activity> FlowTable<V> {
         self.map.get_mut(k)
     }
 
+    pub fn iter(&self) -> impl Iterator<Item = (&FlowKey, &V)> {
+        self.map.iter()
+    }
+
     pub fn remove(&mut self, k: &FlowKey) -> Option<V> {
         self.map.remove(k)
     }

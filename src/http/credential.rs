@@ -119,6 +119,26 @@ impl BodyTap {
     }
 }
 
+/// The stream's credential body capture (issue 28), driven by the engine's connection.
+impl super::HttpStream {
+    /// Issue 28: the body of the next response head (when framed by Content-Length, at most
+    /// [`MAX_BODY`]) is kept for [`HttpStream::take_body`] instead of skipped.
+    /// Cancels a body still held.
+    pub fn arm_capture(&mut self) {
+        self.tap.arm();
+    }
+
+    /// The body read since [`HttpStream::arm_capture`], once complete (zeroed on drop).
+    pub fn take_body(&mut self) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+        self.tap.take()
+    }
+
+    /// A body is being read (its head came, its last byte has not).
+    pub fn capturing(&self) -> bool {
+        self.tap.reading()
+    }
+}
+
 /// The fields read; everything else (the secret key, the token) is skipped by serde without
 /// being copied.
 #[derive(Deserialize)]

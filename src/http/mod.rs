@@ -60,6 +60,10 @@ pub struct HttpStats {
     pub unfinished: u64,
     /// Credential answers longer than [`credential::MAX_BODY`]: their identity is not read.
     pub credential_bodies_over_cap: u64,
+    /// Half-read request heads dropped, oldest idle first, to make room in the head budget
+    /// for another connection's head (issue 23, class 6; each reported from a raw scan when
+    /// it starts like a request).
+    pub heads_evicted: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +88,9 @@ pub struct HttpStream {
     /// Issue 28: the body of a credential answer, when one was asked for
     /// ([`HttpStream::arm_capture`]); otherwise bodies are skipped.
     tap: credential::BodyTap,
+    /// Head bytes held for this stream in the table's head budget whatever others do
+    /// ([`HttpStream::reserve`]); only bytes past it are charged as the head grows.
+    reserved: usize,
 }
 
 impl HttpStream {
@@ -93,8 +100,48 @@ impl HttpStream {
             state: State::Head,
             buf: Vec::new(),
             after_newline: false,
+            reserved: 0,
             tap: credential::BodyTap::default(),
         }
+    }
+
+    /// A stream whose first `reserved` head bytes are its own, outside the table's head
+    /// budget (issue 23, class 6: 599 connections holding 14 KB of unfinished head each
+    /// filled the shared budget, and a served request whose head then arrived split was
+    /// never reported). What that costs is bounded by the flow table: `max_flows × reserved`.
+    pub fn with_reserve(role: Role, reserved: usize) -> HttpStream {
+        HttpStream { reserved, ..HttpStream::new(role) }
+    }
+
+    /// Bytes of the head budget this stream's half-read head holds beyond its reservation.
+    fn charged(&self, len: usize) -> usize {
+        len.saturating_sub(self.reserved)
+    }
+
+    /// Bytes of the head budget its half-read head holds (beyond its own reserved bytes).
+    pub fn charged_bytes(&self) -> usize {
+        self.charged(self.buf.len())
+    }
+
+    /// Drops a half-read request head to give its budget back (the engine evicts the oldest
+    /// idle ones when another connection's head needs room): what it held is reported from a raw
+    /// scan when it has a request line, and the stream resynchronises on the next message.
+    pub fn evict_head(
+        &mut self,
+        budget: &mut Budget,
+        stats: &mut HttpStats,
+        on_head: &mut dyn FnMut(Head<'_>) -> NoBody,
+    ) {
+        if self.buf.is_empty() {
+            return;
+        }
+        stats.heads_evicted += 1;
+        let line = memchr::memchr(b'\n', &self.buf).is_some();
+        if self.role == Role::Request && self.state == State::Head && (line || self.looks_like_start(&self.buf)) {
+            report_raw(&self.buf, stats, on_head);
+        }
+        self.reset_head(budget);
+        self.state = State::Desync;
     }
 
     /// Bytes held for an unfinished head.
@@ -110,23 +157,6 @@ impl HttpStream {
     /// Whether a message is half-read (a head or a body).
     pub fn mid_message(&self) -> bool {
         !self.buf.is_empty() || matches!(self.state, State::Body(_) | State::Chunked(_))
-    }
-
-    /// Issue 28: the body of the next response head (when framed by Content-Length, at most
-    /// [`credential::MAX_BODY`]) is kept for [`HttpStream::take_body`] instead of skipped.
-    /// Cancels a body still held.
-    pub fn arm_capture(&mut self) {
-        self.tap.arm();
-    }
-
-    /// The body read since [`HttpStream::arm_capture`], once complete (zeroed on drop).
-    pub fn take_body(&mut self) -> Option<zeroize::Zeroizing<Vec<u8>>> {
-        self.tap.take()
-    }
-
-    /// A body is being read (its head came, its last byte has not).
-    pub fn capturing(&self) -> bool {
-        self.tap.reading()
     }
 
     /// Feeds reassembled bytes; `on_head` is called for every complete head.
@@ -240,11 +270,13 @@ impl HttpStream {
         stats: &mut HttpStats,
         on_head: &mut dyn FnMut(Head<'_>) -> NoBody,
     ) -> bool {
-        if self.buf.len() + data.len() > MAX_HEAD || !budget.try_reserve(data.len()) {
+        let len = self.buf.len() + data.len();
+        let more = self.charged(len) - self.charged(self.buf.len());
+        if len > MAX_HEAD || !budget.try_reserve(more) {
             let buf = std::mem::take(&mut self.buf);
             let prefix = if buf.is_empty() { &data[..data.len().min(MAX_HEAD)] } else { &buf[..] };
             self.oversize(prefix, budget, stats, on_head);
-            budget.release(buf.len());
+            budget.release(self.charged(buf.len()));
             return false;
         }
         self.buf.extend_from_slice(data);
@@ -261,7 +293,9 @@ impl HttpStream {
         on_head: &mut dyn FnMut(Head<'_>) -> NoBody,
     ) {
         stats.oversize_heads += 1;
-        if self.role == Role::Request && memchr::memchr(b'\n', prefix).is_some() {
+        // Issue 23, class 6: a head dropped for the budget before its first line ended is
+        // still reported from what was seen, when it starts like a request.
+        if self.role == Role::Request && (memchr::memchr(b'\n', prefix).is_some() || self.looks_like_start(prefix)) {
             report_raw(prefix, stats, on_head);
         }
         self.reset_head(budget);
@@ -269,10 +303,12 @@ impl HttpStream {
     }
 
     /// End of the connection: a request head that never finished but has its request line
-    /// (an HTTP/0.9 request, a head cut short) is reported from a raw scan. The bytes stay
+    /// (an HTTP/0.9 request, a head cut short) or starts like a request is reported from a
+    /// raw scan. The bytes stay
     /// held (the head still counts as unfinished) until [`HttpStream::reset_head`].
     pub fn finish(&mut self, stats: &mut HttpStats, on_head: &mut dyn FnMut(Head<'_>) -> NoBody) {
-        if self.role == Role::Request && self.state == State::Head && memchr::memchr(b'\n', &self.buf).is_some() {
+        let line = memchr::memchr(b'\n', &self.buf).is_some();
+        if self.role == Role::Request && self.state == State::Head && (line || self.looks_like_start(&self.buf)) {
             report_raw(&self.buf, stats, on_head);
         }
     }
@@ -317,7 +353,7 @@ impl HttpStream {
 
     /// Drops a half-read head, giving its bytes back to the budget.
     pub fn reset_head(&mut self, budget: &mut Budget) {
-        budget.release(self.buf.len());
+        budget.release(self.charged(self.buf.len()));
         self.buf.clear();
         self.after_newline = false;
         self.tap.abort();

@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
-use crate::sink::OutMsg;
+use crate::event::OutMsg;
 
 use super::counters::Counters;
 use crate::attribute::kernel::{KernelShared, KernelSource};
-use crate::attribute::{AttributeConfig, Attributor};
+use crate::attribute::{AttributeConfig, ProcessLookup};
 use crate::event::{Attribution, AttributionMiss, LiveFields, RequestRecord};
 use crate::flow::FlowKey;
 use crate::time::Timestamp;
@@ -90,7 +90,7 @@ pub enum AttrMsg {
 }
 
 pub struct Stage {
-    attributor: Option<Attributor>,
+    attributor: Option<Box<dyn ProcessLookup>>,
     kernel: Option<Arc<KernelShared>>,
     host: Option<String>,
     results: HashMap<FlowKey, Attribution>,
@@ -101,9 +101,10 @@ pub struct Stage {
 }
 
 impl Stage {
-    /// `attributor` is `None` with `--no-attribution`; `kernel` is the kernel path's answers.
+    /// `attributor` is `None` with `--no-attribution` (the /proc path, or a fake process
+    /// table in tests); `kernel` is the kernel path's answers.
     pub fn new(
-        attributor: Option<Attributor>,
+        attributor: Option<Box<dyn ProcessLookup>>,
         kernel: Option<Arc<KernelShared>>,
         host: Option<String>,
         counters: Arc<Counters>,
@@ -179,7 +180,7 @@ impl Stage {
         if self.debug
             && let Some(a) = &self.attributor
         {
-            eprintln!("imdswatch: attribution: {:?}", a.stats());
+            eprintln!("imdswatch: attribution: {}", a.describe());
         }
         if self.debug
             && let Some(k) = &self.kernel

@@ -33,6 +33,7 @@ use crate::attribute::kernel::KernelSource;
 use crate::attribute::{AttributeConfig, Attributor};
 use crate::capture::live::{Batch, LiveCapture};
 use crate::engine::{Engine, EngineConfig, EngineEvent};
+use crate::event::OutMsg;
 use crate::event::{LiveHealth, NodeStats, RequestCounts};
 use crate::exit::Exit;
 use crate::signals::Signals;
@@ -44,10 +45,10 @@ use crate::sink::logfile::LogFile;
 use crate::sink::metrics::{Metrics, MetricsSink};
 use crate::sink::metrics_http;
 use crate::sink::ocsf::OcsfSink;
-use crate::sink::tui::{UiEvent, UiMode};
-use crate::sink::ui::{UI_QUEUE, UiSink};
-use crate::sink::{Driver, OutMsg, RunStats, Sink};
+use crate::sink::{Driver, RunStats, Sink};
 use crate::time::Timestamp;
+use crate::ui::sink::{UI_QUEUE, UiSink};
+use crate::ui::{UiEvent, UiMode};
 use attribution::{AttrMsg, AttributionPath, Stage};
 use counters::Counters;
 
@@ -107,10 +108,10 @@ pub fn snapshot(c: &Counters, counts: &RequestCounts, sources: &[String], starte
     }
 }
 
-/// Runs headless (NDJSON) live monitoring until a signal or `--duration`.
 /// Live findings are checked for changes this often when `--stats-interval 0`.
 const FINDINGS_EVERY: Duration = Duration::from_secs(60);
 
+/// Runs headless (NDJSON) live monitoring until a signal or `--duration`.
 pub fn run_json(cfg: &LiveConfig) -> anyhow::Result<Exit> {
     let captures = open_all(cfg)?;
     let dest = match &cfg.output {
@@ -207,7 +208,7 @@ impl Running {
         let services = self.services;
         let stop = self.signals.stop.clone();
         thread::Builder::new().name(name.into()).spawn(move || {
-            Driver::new(sink).with_services(services).per_process(crate::sink::tui::grouping::process_group).run(
+            Driver::new(sink).with_services(services).live().run(
                 &rx,
                 &mut |counts| snapshot(&counters, counts, &sources, started),
                 &mut |_| stop.store(true, Relaxed),
@@ -228,7 +229,7 @@ pub fn run_dashboard(cfg: &LiveConfig) -> anyhow::Result<Exit> {
         None => r.spawn_output("ui-feed", ui_sink)?,
     };
     let title = format!("live on {}", r.sources.join(", "));
-    let ui = crate::sink::tui::run(ui_rx, UiMode::Live, title, &r.signals);
+    let ui = crate::ui::run(ui_rx, UiMode::Live, title, &r.signals);
     r.signals.stop.store(true, Relaxed);
     r.pipeline.join();
     let counts = feeder.join().unwrap_or_default();
@@ -312,7 +313,7 @@ impl Pipeline {
                     ..AttributeConfig::default()
                 });
                 a.warm_up();
-                a
+                Box::new(a) as Box<dyn crate::attribute::ProcessLookup>
             }),
             shared,
             crate::attribute::host(),

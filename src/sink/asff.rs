@@ -6,7 +6,7 @@
 //! `UpdatedAt` whenever the client's verdict or IMDSv1 count changes (Security Hub updates,
 //! not duplicates, a finding with a known Id).
 //!
-//! Bounded: the clients of [`super::findings::Clients`]. No secret: records carry none;
+//! Bounded: the clients of the findings' aggregate ([`super::findings::Findings`]). No secret: records carry none;
 //! the credential identity shown is the role and the AccessKeyId.
 
 use std::io::{self, Write};
@@ -15,10 +15,11 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use super::Sink;
-use super::findings::{Clients, Extra, LineOut, advice_text, stable_id, truncate, who};
+use super::findings::{Breaking, Findings, LineOut, advice_text, stable_id, truncate, who};
+use crate::event::HostVerdict;
 use crate::event::{RequestRecord, StatsRecord};
 use crate::time::Timestamp;
-use crate::verdict::tracker::{ClientVerdict, VerdictRecord};
+use crate::verdict::Clients;
 
 pub const SCHEMA_VERSION: &str = "2018-10-08";
 pub const GENERATOR_ID: &str = "imdswatch/imdsv1-caller";
@@ -61,43 +62,34 @@ pub enum AsffOut<W: Write, L: LineOut> {
 
 pub struct AsffSink<W: Write, L: LineOut> {
     target: AsffTarget,
-    clients: Clients,
+    clients: Findings,
     out: AsffOut<W, L>,
-    findings: Vec<Value>,
-    newest: Timestamp,
+    /// `analyze`: the findings of the array.
+    array: Vec<Value>,
     stats_every: Option<Duration>,
 }
 
 impl<W: Write, L: LineOut> AsffSink<W, L> {
     /// `analyze`: every breaking client's finding, in one array, at the end.
     pub fn array(target: AsffTarget, w: W) -> AsffSink<W, L> {
-        AsffSink {
-            target,
-            clients: Clients::new(false),
-            out: AsffOut::Array(w),
-            findings: Vec::new(),
-            newest: Timestamp(0),
-            stats_every: None,
-        }
+        AsffSink { target, clients: Findings::new(false), out: AsffOut::Array(w), array: Vec::new(), stats_every: None }
     }
 
     /// `live`: findings as lines, checked for changes every `every`.
     pub fn lines(target: AsffTarget, out: L, every: Option<Duration>) -> AsffSink<W, L> {
         AsffSink {
             target,
-            clients: Clients::new(true),
+            clients: Findings::new(true),
             out: AsffOut::Lines(out),
-            findings: Vec::new(),
-            newest: Timestamp(0),
+            array: Vec::new(),
             stats_every: every,
         }
     }
 
-    fn emit(&mut self, v: &VerdictRecord) -> io::Result<()> {
-        let changed = self.clients.changed(v);
-        let found: Vec<Value> = changed.into_iter().map(|c| finding(&self.target, c, self.clients.extra(c))).collect();
+    fn emit(&mut self, host: Option<&HostVerdict>) -> io::Result<()> {
+        let found: Vec<Value> = self.clients.changed(host).iter().map(|b| finding(&self.target, b)).collect();
         match &mut self.out {
-            AsffOut::Array(_) => self.findings.extend(found),
+            AsffOut::Array(_) => self.array.extend(found),
             AsffOut::Lines(l) => {
                 for f in &found {
                     l.line(f)?;
@@ -114,21 +106,21 @@ impl<W: Write, L: LineOut> Sink for AsffSink<W, L> {
     }
 
     fn record(&mut self, r: &RequestRecord) -> io::Result<()> {
-        self.newest = self.newest.max(r.timestamp);
         self.clients.add(r);
         Ok(())
     }
 
     /// Live: findings of clients whose verdict changed since the last ones.
     fn stats(&mut self, _s: &StatsRecord) -> io::Result<()> {
-        match self.clients.running(self.newest) {
-            Some(v) => self.emit(&v),
-            None => Ok(()),
+        match self.out {
+            AsffOut::Lines(_) => self.emit(None),
+            AsffOut::Array(_) => Ok(()),
         }
     }
 
-    fn verdict(&mut self, v: &VerdictRecord) -> io::Result<()> {
-        self.emit(v)
+    /// The closing findings (the driver's aggregate says whether the input was complete).
+    fn verdict(&mut self, clients: &Clients) -> io::Result<()> {
+        self.emit(Some(&clients.host()))
     }
 
     fn tick(&mut self) {
@@ -140,7 +132,7 @@ impl<W: Write, L: LineOut> Sink for AsffSink<W, L> {
     fn finish(&mut self, _s: &StatsRecord) -> io::Result<()> {
         match &mut self.out {
             AsffOut::Array(w) => {
-                super::ndjson::to_writer(&mut *w, &self.findings).map_err(io::Error::other)?;
+                super::ndjson::to_writer(&mut *w, &self.array).map_err(io::Error::other)?;
                 w.write_all(b"\n")?;
                 w.flush()
             }
@@ -156,14 +148,13 @@ fn put(m: &mut Map<String, Value>, k: &str, v: impl Into<String>) {
 }
 
 /// One ASFF finding for a client that would break.
-pub fn finding(t: &AsffTarget, c: &ClientVerdict, e: Option<&Extra>) -> Value {
-    let none = Extra::default();
-    let e = e.unwrap_or(&none);
-    let host = e.host_label(&c.client).to_owned();
-    let key = super::findings::Key::of_verdict(c).text();
-    let id = format!("imdswatch/{}/{}", stable_id(&[&host]), stable_id(&[&host, &key]));
-    let (created, updated) = if e.first.0 > 0 { (e.first, e.last) } else { (Timestamp::now(), Timestamp::now()) };
-    let high = e.credentials_v1 > 0;
+pub fn finding(t: &AsffTarget, b: &Breaking<'_>) -> Value {
+    let (c, e) = (&b.verdict, b.extra());
+    let host = b.host().to_owned();
+    let id = format!("imdswatch/{}/{}", stable_id(&[&host]), stable_id(&[&host, &b.key_text()]));
+    let (first, last) = (b.stats.first_seen, b.stats.last_seen);
+    let (created, updated) = if first.0 > 0 { (first, last) } else { (Timestamp::now(), Timestamp::now()) };
+    let high = b.credentials_v1() > 0;
     let mut title = format!("IMDSv1 caller would break under IMDSv2 enforcement: {}", who(c));
     truncate(&mut title, 256);
     let mut desc = format!(
@@ -220,12 +211,14 @@ pub fn finding(t: &AsffTarget, c: &ClientVerdict, e: Option<&Extra>) -> Value {
     put(&mut fields, "verdict", c.verdict.as_str());
     put(&mut fields, "client", c.client.clone());
     put(&mut fields, "imdsv1_served", c.v1_served.to_string());
-    put(&mut fields, "server", e.server.clone());
+    if let Some(server) = e.server {
+        put(&mut fields, "server", server.to_string());
+    }
     if let Some(ua) = &c.user_agent {
         put(&mut fields, "user_agent", ua.clone());
     }
     if let Some(p) = &c.process {
-        put(&mut fields, "process_group", p.clone());
+        put(&mut fields, "process", p.clone());
     }
     if let Some(p) = &e.process {
         put(&mut fields, "process.cmdline", p.cmdline.clone());

@@ -8,33 +8,11 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::{RunStats, Sink};
-use crate::event::{HostVerdict, RequestCounts, RequestRecord, ServiceSet, StatsRecord};
-use crate::time::Timestamp;
-use crate::verdict::Tracker;
+use crate::event::{HostVerdict, OutMsg, RequestCounts, RequestRecord, ServiceSet, StatsRecord};
+use crate::verdict::Clients;
 
 /// Longest wait for a record before the sink's housekeeping and stats run (live mode).
 pub const POLL: Duration = Duration::from_millis(200);
-
-/// What the live pipeline hands the output thread.
-#[derive(Debug)]
-pub enum OutMsg {
-    /// A finished request (attributed).
-    Record(Box<RequestRecord>),
-    /// A token request still waiting for its answer (attributed, no status): shown by the
-    /// dashboard until the [`OutMsg::Record`] with the same client and timestamp settles it;
-    /// not counted, not judged, not written as NDJSON.
-    TokenPending(Box<RequestRecord>),
-}
-
-impl From<Box<RequestRecord>> for OutMsg {
-    fn from(r: Box<RequestRecord>) -> OutMsg {
-        OutMsg::Record(r)
-    }
-}
-
-/// Live: names the process group of a request (`None`: no named process). See
-/// [`Driver::per_process`].
-pub type GroupOf = fn(&RequestRecord) -> Option<String>;
 
 /// Feeds one sink and counts what it was fed. After the sink's first error it is fed no
 /// more (requests are still counted); the error is kept for the caller.
@@ -44,15 +22,11 @@ pub struct Driver<S: Sink> {
     error: Option<io::Error>,
     /// The error was already handed out by [`Driver::take_error`].
     failed: bool,
-    /// Per-client verdicts (bounded: see `verdict::Tracker`), for stats records and the
-    /// closing `verdict` record.
-    verdicts: Tracker,
-    /// Time of the newest request (the verdict record's timestamp).
-    newest: Timestamp,
+    /// The per-client aggregate (bounded: see `verdict::Clients`): the host verdict of
+    /// every stats record, the closing `verdict` record and the table read it.
+    clients: Clients,
     /// `--service`: records of other services are counted (`filtered_out`), never fed.
     services: Option<ServiceSet>,
-    /// Live: verdicts per process group rather than per address + user agent.
-    group: Option<GroupOf>,
 }
 
 impl<S: Sink> Driver<S> {
@@ -62,10 +36,8 @@ impl<S: Sink> Driver<S> {
             counts: RequestCounts::default(),
             error: None,
             failed: false,
-            verdicts: Tracker::default(),
-            newest: Timestamp(0),
+            clients: Clients::new(false),
             services: None,
-            group: None,
         }
     }
 
@@ -76,11 +48,16 @@ impl<S: Sink> Driver<S> {
         self
     }
 
-    /// Live: judges a request whose process was named with its process group (`group`, the
-    /// dashboard's row key), not with its address + user agent; others as offline.
-    pub fn per_process(mut self, group: GroupOf) -> Driver<S> {
-        self.group = Some(group);
+    /// Live: a request whose process was named belongs to that process's client
+    /// (executable + command line + user agent + container: `verdict::ClientKey`).
+    pub fn live(mut self) -> Driver<S> {
+        self.clients = Clients::new(true);
         self
+    }
+
+    /// The per-client aggregate so far.
+    pub fn clients(&self) -> &Clients {
+        &self.clients
     }
 
     /// Requests seen so far.
@@ -95,11 +72,7 @@ impl<S: Sink> Driver<S> {
             return;
         }
         self.counts.add(r);
-        match self.group.and_then(|g| g(r)) {
-            Some(g) => self.verdicts.add_process(g, r),
-            None => self.verdicts.add(r),
-        }
-        self.newest = self.newest.max(r.timestamp);
+        self.clients.add(r);
         if !self.failed() {
             let res = self.sink.record(r);
             self.keep(res);
@@ -117,15 +90,21 @@ impl<S: Sink> Driver<S> {
         }
     }
 
-    /// The host-level verdict over the clients seen so far.
+    /// The host-level verdict over the clients seen so far (never safe on incomplete input).
     pub fn host(&self) -> HostVerdict {
-        self.verdicts.host()
+        self.clients.host()
+    }
+
+    /// Says that the input was incomplete (a capture cut mid-record): what was not read may
+    /// hold a served IMDSv1 request, so the verdict and the closing line never say "safe".
+    pub fn mark_incomplete(&mut self) {
+        self.clients.mark_incomplete();
     }
 
     /// A stats record with the host-level verdict so far.
     fn stats_record(&self, stats: &RunStats) -> StatsRecord {
         let mut rec = stats.record();
-        rec.verdict = Some(Box::new(self.verdicts.host()));
+        rec.verdict = Some(Box::new(self.clients.host()));
         rec
     }
 
@@ -150,10 +129,9 @@ impl<S: Sink> Driver<S> {
     /// Ends the run: the sink gets the final counters (unless it already failed). Returns the
     /// request counts, or the sink's error.
     pub fn finish(mut self, stats: &RunStats) -> io::Result<RequestCounts> {
-        // The closing `verdict` record, after every request; none when there was no request
-        // (nothing to judge).
-        if !self.failed() && self.newest.0 > 0 {
-            let res = self.sink.verdict(&self.verdicts.record(self.newest));
+        // The closing verdicts, after every request, whatever the stats pace.
+        if !self.failed() {
+            let res = self.sink.verdict(&self.clients);
             self.keep(res);
         }
         if !self.failed() {

@@ -67,8 +67,8 @@ impl Sink for Fan {
         })
     }
 
-    fn verdict(&mut self, v: &crate::verdict::VerdictRecord) -> io::Result<()> {
-        self.each(|m| m.sink.verdict(v))
+    fn verdict(&mut self, c: &crate::verdict::Clients) -> io::Result<()> {
+        self.each(|m| m.sink.verdict(c))
     }
 
     fn tick(&mut self) {

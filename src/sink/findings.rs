@@ -1,75 +1,59 @@
 //! What the finding outputs (`asff`, `ocsf`: issue 28) know of a client beyond its verdict:
 //! where it ran (host, instance id, capture file), which process, container and pod, and
-//! which credentials it was handed. Gathered from the request records, keyed like the
-//! verdicts (`verdict::Tracker`): live by process group, else client IP + user agent, and
-//! joined to each [`ClientVerdict`] of the `verdict` record.
+//! which credentials it was handed. Kept as the [`Detail`] of a [`Clients`] aggregate (the
+//! one per-client model every face reads, as the dashboard keeps its rows), so a finding
+//! groups, bounds and judges its client exactly as the `verdict` record does.
 //!
-//! Bounded: at most [`crate::verdict::tracker::MAX_CLIENTS`] clients (more are counted in
-//! `dropped`), [`MAX_IDENTITIES`] credential identities each.
+//! Bounded: the aggregate's [`crate::verdict::MAX_CLIENTS`] (later clients folded into
+//! `(other clients)`), [`MAX_IDENTITIES`] credential identities each.
 
 use std::collections::HashMap;
 use std::io;
 
-use crate::event::{Container, CredentialIdentity, K8s, Process, RequestRecord};
+use crate::event::{Container, CredentialIdentity, HostVerdict, K8s, Process, RequestRecord};
 use crate::time::Timestamp;
-use crate::verdict::Verdict;
-use crate::verdict::tracker::{ClientVerdict, MAX_CLIENTS, Tracker, VerdictRecord, client_key};
+use crate::verdict::{ClientKey, ClientStats, ClientVerdict, Clients, Detail, MAX_CLIENTS, Verdict};
 
 /// Distinct credential identities kept per client.
 pub const MAX_IDENTITIES: usize = 4;
 
-/// A client as the verdicts key it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Key {
-    /// Live: the process group (`sink/tui/grouping.rs`).
-    Process(String),
-    /// Client IP and user agent (`-` when none).
-    Client(String, String),
-}
-
-impl Key {
-    pub fn of_verdict(c: &ClientVerdict) -> Key {
-        match &c.process {
-            Some(p) => Key::Process(p.clone()),
-            None => Key::Client(c.client.clone(), c.user_agent.clone().unwrap_or_else(|| "-".into())),
+/// A stable text of a client's key (for finding ids: the same client gets the same id).
+pub fn key_text(k: &ClientKey) -> String {
+    let o = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".into());
+    match k {
+        ClientKey::Process { exe, cmdline, container, user_agent } => {
+            format!("process {exe}\0{cmdline}\0{}\0{}", o(container), o(user_agent))
         }
-    }
-
-    /// A stable text of the key (for finding ids).
-    pub fn text(&self) -> String {
-        match self {
-            Key::Process(p) => format!("process {p}"),
-            Key::Client(ip, ua) => format!("client {ip} {ua}"),
-        }
+        ClientKey::Unattributed { reason, ip, user_agent } => format!("unattributed {reason} {ip} {}", o(user_agent)),
+        ClientKey::Address { ip, user_agent } => format!("client {ip} {}", o(user_agent)),
+        ClientKey::Other => "other clients".into(),
     }
 }
 
-/// What the records said about one client.
+/// What the records said about one client, beyond the verdict inputs.
 #[derive(Debug, Clone, Default)]
 pub struct Extra {
-    pub first: Timestamp,
-    pub last: Timestamp,
     pub host: Option<String>,
     pub host_id: Option<String>,
     pub process: Option<Process>,
     pub container: Option<Container>,
     pub k8s: Option<K8s>,
-    /// The metadata server it spoke to (`ip:port`), last seen.
-    pub server: String,
+    /// The metadata server it spoke to, last seen.
+    pub server: Option<std::net::SocketAddr>,
     /// `analyze` of several files: the file of its last request.
     pub capture: Option<String>,
-    /// IMDSv1 credential fetches that were answered.
-    pub credentials_v1: u64,
     pub identities: Vec<CredentialIdentity>,
 }
 
-impl Extra {
-    fn add(&mut self, r: &RequestRecord) {
-        if self.first.0 == 0 || r.timestamp < self.first {
-            self.first = r.timestamp;
+impl Detail for Extra {
+    fn new(_: &ClientKey, _: &RequestRecord) -> Extra {
+        Extra::default()
+    }
+
+    fn add(&mut self, r: &RequestRecord, newer: bool) {
+        if newer || self.server.is_none() {
+            self.server = Some(r.network.server);
         }
-        self.last = self.last.max(r.timestamp);
-        self.server.clone_from(&r.network.server);
         if let Some(l) = &r.live {
             self.host = l.host.clone().or(self.host.take());
             self.host_id = l.host_id.clone().or(self.host_id.take());
@@ -80,9 +64,6 @@ impl Extra {
         if let Some(c) = &r.capture {
             self.capture = Some(c.file.to_string());
         }
-        if r.imds.credentials && r.imds.breaks_when_enforced == Some(true) {
-            self.credentials_v1 += 1;
-        }
         if let Some(id) = &r.credentials
             && self.identities.len() < MAX_IDENTITIES
             && !self.identities.iter().any(|i| i.access_key_id == id.access_key_id)
@@ -90,82 +71,78 @@ impl Extra {
             self.identities.push((**id).clone());
         }
     }
+}
 
+impl Extra {
     /// `host_id`, else the host name, else the capture file, else `fallback`.
     pub fn host_label<'a>(&'a self, fallback: &'a str) -> &'a str {
         self.host_id.as_deref().or(self.host.as_deref()).or(self.capture.as_deref()).unwrap_or(fallback)
     }
 }
 
-/// The clients seen, with their extras; live also their running verdicts.
-#[derive(Debug, Default)]
-pub struct Clients {
-    live: bool,
-    extras: HashMap<Key, Extra>,
-    /// Live: verdicts so far (the driver hands over only the closing ones).
-    tracker: Option<Tracker>,
-    /// Clients past the bound (their extras are not kept).
-    pub dropped: u64,
-    /// Live: what each client's last finding said (verdict, IMDSv1 count): a finding is
-    /// written again only when this changes.
-    written: HashMap<Key, (Verdict, u64)>,
+/// One client that would break: how the `verdict` record shows it, and its aggregate entry.
+pub struct Breaking<'a> {
+    pub verdict: ClientVerdict,
+    pub stats: &'a ClientStats<Extra>,
 }
 
-impl Clients {
-    pub fn new(live: bool) -> Clients {
-        Clients { live, tracker: live.then(Tracker::default), ..Clients::default() }
+impl Breaking<'_> {
+    pub fn extra(&self) -> &Extra {
+        &self.stats.detail
     }
 
-    pub fn key_of(&self, r: &RequestRecord) -> Key {
-        if self.live
-            && let Some(g) = super::tui::grouping::process_group(r)
-        {
-            return Key::Process(g);
-        }
-        let (ip, ua) = client_key(r);
-        Key::Client(ip, ua)
+    /// IMDSv1 credential fetches that were served.
+    pub fn credentials_v1(&self) -> u64 {
+        self.stats.summary.credentials_v1
+    }
+
+    /// The host the finding is about (instance id, host name, capture file, or the client).
+    pub fn host(&self) -> &str {
+        self.extra().host_label(&self.verdict.client)
+    }
+
+    /// Stable text of the client (with [`Breaking::host`], the finding's identity).
+    pub fn key_text(&self) -> String {
+        key_text(&self.stats.key)
+    }
+}
+
+/// The clients seen (the per-client aggregate with the findings' detail), and live what each
+/// client's last finding said.
+#[derive(Debug, Default)]
+pub struct Findings {
+    pub clients: Clients<Extra>,
+    /// What each client's last finding said (verdict, IMDSv1 count): a finding is written
+    /// again only when this changes. Bounded like the aggregate.
+    written: HashMap<ClientKey, (Verdict, u64)>,
+}
+
+impl Findings {
+    pub fn new(live: bool) -> Findings {
+        Findings { clients: Clients::new(live), written: HashMap::new() }
     }
 
     pub fn add(&mut self, r: &RequestRecord) {
-        let key = self.key_of(r);
-        if let Some(t) = &mut self.tracker {
-            match &key {
-                Key::Process(g) => t.add_process(g.clone(), r),
-                Key::Client(..) => t.add(r),
-            }
-        }
-        let room = self.extras.len() < MAX_CLIENTS;
-        match self.extras.entry(key) {
-            std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().add(r),
-            std::collections::hash_map::Entry::Vacant(e) if room => e.insert(Extra::default()).add(r),
-            std::collections::hash_map::Entry::Vacant(_) => self.dropped += 1,
-        }
+        self.clients.add(r);
     }
 
-    pub fn extra(&self, c: &ClientVerdict) -> Option<&Extra> {
-        self.extras.get(&Key::of_verdict(c))
-    }
-
-    /// Live: the verdicts so far, at `ts`.
-    pub fn running(&self, ts: Timestamp) -> Option<VerdictRecord> {
-        self.tracker.as_ref().map(|t| t.record(ts))
-    }
-
-    /// The clients of `v` that would break and whose finding is new or changed (offline:
-    /// all of them, once).
-    pub fn changed<'a>(&mut self, v: &'a VerdictRecord) -> Vec<&'a ClientVerdict> {
-        let mut out = Vec::new();
-        for c in v.clients.iter().filter(|c| c.verdict.would_break()) {
-            let now = (c.verdict, c.v1_served);
-            let key = Key::of_verdict(c);
-            if self.written.get(&key) == Some(&now) {
+    /// The clients that would break and whose finding is new or changed (offline: all of
+    /// them, once), in the `verdict` record's order. `host`: the driver's host verdict when it
+    /// handed one (it knows when the input was incomplete).
+    pub fn changed(&mut self, host: Option<&HostVerdict>) -> Vec<Breaking<'_>> {
+        let safe = host.map_or_else(|| self.clients.host().safe_to_enforce, |h| h.safe_to_enforce);
+        let mut out: Vec<Breaking<'_>> = Vec::new();
+        for c in self.clients.values().filter(|c| c.verdict().would_break()) {
+            let now = (c.verdict(), c.summary.v1_served);
+            if self.written.get(&c.key) == Some(&now) {
                 continue;
             }
-            if self.written.len() < MAX_CLIENTS || self.written.contains_key(&key) {
-                self.written.insert(key, now);
+            if self.written.len() < MAX_CLIENTS + 1 || self.written.contains_key(&c.key) {
+                self.written.insert(c.key.clone(), now);
             }
-            out.push(c);
+            out.push(Breaking { verdict: c.client_verdict(safe), stats: c });
         }
+        out.sort_by(|a, b| a.verdict.order(&b.verdict));
         out
     }
 }

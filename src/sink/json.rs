@@ -200,13 +200,13 @@ impl<W: Destination> Sink for JsonSink<W> {
     }
 
     /// The closing `verdict` record (README "NDJSON schema"): `analyze` per client address +
-    /// user agent; live, at shutdown beside the final `stats` record (so not with
-    /// `--stats-interval 0`), per process group.
-    fn verdict(&mut self, v: &crate::verdict::VerdictRecord) -> io::Result<()> {
-        if self.tolerant.is_some() && self.stats_interval().is_none() {
+    /// user agent; live, at shutdown (also with `--stats-interval 0`), per process client.
+    /// None when no request was judged.
+    fn verdict(&mut self, clients: &crate::verdict::Clients) -> io::Result<()> {
+        if clients.is_empty() {
             return Ok(());
         }
-        let res = self.out.write(v);
+        let res = self.out.write(&clients.record(clients.newest()));
         self.check(res)
     }
 

@@ -4,18 +4,25 @@
 //! otherwise swallow every line that follows.
 //!
 //! The monitor runs as root and its lines carry text a client chose, so every open and
-//! reopen goes through [`open_log_file`]: the last path component is never followed if it is
-//! a symbolic link (`O_NOFOLLOW`), the descriptor is not inherited (`O_CLOEXEC`), a new file
+//! reopen goes through [`open_log_file`]: a symbolic link among the folders is followed only
+//! when only root (or the monitor's user) could have made it: owned by one of them, in a
+//! folder that no group and no other user can write (`/var/run` → `/run` is followed,
+//! `dir/link/imds.ndjson` with `dir` writable by others is refused); the last path component
+//! is never followed if it is a symbolic link (`O_NOFOLLOW`), the descriptor is not inherited (`O_CLOEXEC`), a new file
 //! is created with mode 0600, and the opened file must be a regular file owned by the
 //! monitor's effective user with a single link (a hard link planted to another file is
 //! refused). A character device (`/dev/null`, `/dev/full`) is also accepted: only root can
 //! make one, and appending to it changes no file. A refused reopen keeps the monitor running:
 //! the caller reports it once and counts it.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Component, Path, PathBuf};
+
+use rustix::fs::{Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
 
 /// Mode of a log file the monitor creates: read and written by its owner only.
 pub const LOG_MODE: u32 = 0o600;
@@ -23,18 +30,68 @@ pub const LOG_MODE: u32 = 0o600;
 /// Opens `path` for appending under the rules above. A refusal is an error of kind
 /// `PermissionDenied` whose message says why ("is a symbolic link", ...).
 pub fn open_log_file(path: &Path) -> io::Result<File> {
-    let f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(LOG_MODE)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)
-        .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => refused("is a symbolic link"),
-            _ => e,
-        })?;
-    check_opened(&f.metadata()?, rustix::process::geteuid().as_raw())?;
+    let euid = rustix::process::geteuid().as_raw();
+    let (Some(name), Some(parent)) = (path.file_name(), path.parent()) else {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a file path"));
+    };
+    let dir = open_folder(parent, euid)?;
+    let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let f = match rustix::fs::openat(&dir, name, flags, Mode::from_raw_mode(LOG_MODE)) {
+        Ok(fd) => File::from(fd),
+        Err(Errno::LOOP) => return Err(refused("is a symbolic link")),
+        Err(e) => return Err(e.into()),
+    };
+    check_opened(&f.metadata()?, euid)?;
     Ok(f)
+}
+
+/// A folder is trusted when only root or the monitor's user can change what is in it: owned
+/// by one of them, writable by no group and no other user.
+fn trusted(m: &std::fs::Metadata, euid: u32) -> bool {
+    (m.uid() == 0 || m.uid() == euid) && m.mode() & 0o022 == 0
+}
+
+/// Opens the folder of a log file, following a symbolic link among its components only when
+/// the link is owned by root or the monitor's user and lies in a trusted folder (as
+/// `/var/run` → `/run`): a link that someone else could have planted (`-o dir/link/file`
+/// with `dir` writable by others) is refused. The folder found is then opened with
+/// `openat2(RESOLVE_NO_SYMLINKS)` on its resolved path, so a link swapped in after the check
+/// is refused too (kernels without `openat2`: plain `O_DIRECTORY` open of the resolved path).
+fn open_folder(parent: &Path, euid: u32) -> io::Result<OwnedFd> {
+    let start = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
+    let abs = if start.is_absolute() { start.to_path_buf() } else { std::env::current_dir()?.join(start) };
+    let mut real = PathBuf::from("/");
+    for c in abs.components() {
+        let name = match c {
+            Component::Normal(n) => n,
+            Component::ParentDir => {
+                real.pop();
+                continue;
+            }
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => continue,
+        };
+        let cand = real.join(name);
+        let m = std::fs::symlink_metadata(&cand)?;
+        if m.file_type().is_symlink() {
+            let holder = std::fs::metadata(&real)?;
+            if !(trusted(&holder, euid) && (m.uid() == 0 || m.uid() == euid)) {
+                return Err(refused(&format!(
+                    "folder {} is a symbolic link in a folder others can write",
+                    crate::text::safe_path(&cand)
+                )));
+            }
+            real = std::fs::canonicalize(&cand)?;
+        } else {
+            real = cand;
+        }
+    }
+    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    match rustix::fs::openat2(rustix::fs::CWD, &real, flags, Mode::empty(), ResolveFlags::NO_SYMLINKS) {
+        Ok(fd) => Ok(fd),
+        Err(Errno::NOSYS) => Ok(rustix::fs::open(&real, flags, Mode::empty())?),
+        Err(Errno::LOOP) => Err(refused(&format!("a folder of {} changed into a symbolic link", real.display()))),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The fstat check on an opened log file.
@@ -215,6 +272,53 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&target).expect("read"), "precious\n");
         let e = open_log_file(dir.path()).expect_err("a directory");
         assert!(!is_refusal(&e) || e.to_string().contains("regular"), "{e}");
+    }
+
+    /// Issue 23, class 7: `-o dir/link/imds.ndjson` followed a symlinked folder (only a final
+    /// symlink was refused). A folder link is followed only where no one else could have
+    /// planted it.
+    #[test]
+    fn symlinked_folders_are_followed_only_from_trusted_folders() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        let elsewhere = d.join("elsewhere");
+        std::fs::create_dir(&elsewhere).expect("mkdir");
+        // A folder everyone can write, holding a link to `elsewhere`.
+        let shared = d.join("shared");
+        std::fs::create_dir(&shared).expect("mkdir");
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        std::os::unix::fs::symlink(&elsewhere, shared.join("link")).expect("symlink");
+        let e = open_log_file(&shared.join("link/imds.ndjson")).expect_err("followed a planted folder link");
+        assert!(is_refusal(&e) && e.to_string().contains("symbolic link"), "{e}");
+        let e = open_log_file(&shared.join("link/../link/imds.ndjson")).expect_err("again, spelt otherwise");
+        assert!(is_refusal(&e), "{e}");
+        assert!(!elsewhere.join("imds.ndjson").exists(), "nothing created through the link");
+        // A folder owned by another user (as root only: chown).
+        let euid = rustix::process::geteuid().as_raw();
+        if euid == 0 {
+            let theirs = d.join("theirs");
+            std::fs::create_dir(&theirs).expect("mkdir");
+            std::os::unix::fs::symlink(&elsewhere, theirs.join("link")).expect("symlink");
+            std::os::unix::fs::chown(&theirs, Some(65534), None).expect("chown");
+            let e = open_log_file(&theirs.join("link/imds.ndjson")).expect_err("another user's folder");
+            assert!(is_refusal(&e), "{e}");
+            // A link owned by another user in a trusted folder.
+            std::os::unix::fs::symlink(&elsewhere, d.join("their-link")).expect("symlink");
+            std::os::unix::fs::lchown(d.join("their-link"), Some(65534), None).expect("lchown");
+            let e = open_log_file(&d.join("their-link/imds.ndjson")).expect_err("another user's link");
+            assert!(is_refusal(&e), "{e}");
+        }
+        // A link only the monitor's user could make (a trusted folder, its own link): followed.
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        std::os::unix::fs::symlink(&elsewhere, d.join("mine")).expect("symlink");
+        let mut f = open_log_file(&d.join("mine/imds.ndjson")).expect("a trusted link");
+        writeln!(f, "x").expect("write");
+        assert_eq!(std::fs::read_to_string(elsewhere.join("imds.ndjson")).expect("read"), "x\n");
+        // A missing folder stays a plain error, not a refusal.
+        let e = open_log_file(&d.join("missing/imds.ndjson")).expect_err("missing");
+        assert!(!is_refusal(&e) && e.kind() == io::ErrorKind::NotFound, "{e}");
+        // A relative path works as before.
+        assert!(open_folder(Path::new(""), euid).is_ok());
     }
 
     #[test]

@@ -25,7 +25,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
-use crate::event::{AttributionMiss, RequestRecord, StatsRecord, Version};
+use crate::event::{AttributionMiss, HostVerdict, RequestRecord, StatsRecord, Version};
+use crate::verdict::Verdict;
 
 /// Most label sets of `imdswatch_client_requests_total` (plus the overflow series).
 pub const MAX_CLIENT_SERIES: usize = 1000;
@@ -57,6 +58,11 @@ struct ClientLabels {
     k8s_namespace: String,
     k8s_container: String,
     version: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VerdictLabels {
+    verdict: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -101,7 +107,10 @@ pub struct Metrics {
     client_sets: Mutex<HashSet<ClientLabels>>,
     client_overflow: Counter,
     breaking: Counter,
+    /// From the host verdict of the per-client aggregate (`stats.verdict`).
     ready: Gauge,
+    clients_by_verdict: Family<VerdictLabels, Gauge>,
+    clients_folded: Gauge,
     last_v1: Gauge<f64, AtomicU64>,
     attribution_misses: Family<ReasonLabels, Counter>,
     health: Health,
@@ -176,6 +185,8 @@ impl Metrics {
             client_overflow: Counter::default(),
             breaking: Counter::default(),
             ready: Gauge::default(),
+            clients_by_verdict: Family::default(),
+            clients_folded: Gauge::default(),
             last_v1: Gauge::default(),
             attribution_misses: Family::default(),
             health: Health::default(),
@@ -212,8 +223,18 @@ impl Metrics {
         );
         r.register(
             "imdswatch_enforcement_ready",
-            "1 while no request that IMDSv2 enforcement would break has been seen since the monitor started, else 0",
+            "1 while no client would break once IMDSv2 is enforced (the host verdict of stats.verdict), else 0",
             self.ready.clone(),
+        );
+        r.register(
+            "imdswatch_clients",
+            "Clients (process + command line + user agent + container, or address + user agent) by verdict, as in the verdict record",
+            self.clients_by_verdict.clone(),
+        );
+        r.register(
+            "imdswatch_clients_folded",
+            "Requests of clients first seen past the bound on clients, judged together as (other clients)",
+            self.clients_folded.clone(),
         );
         r.register(
             "imdswatch_last_v1_timestamp_seconds",
@@ -295,7 +316,6 @@ impl Metrics {
             .inc();
         if breaks {
             self.breaking.inc();
-            self.ready.set(0);
         }
         if r.imds.version == Version::V1 {
             let t = r.timestamp.0 as f64 / 1e6;
@@ -336,8 +356,11 @@ impl Metrics {
         self.clients.get_or_create(&labels).inc();
     }
 
-    /// The monitor's counters (totals since start).
+    /// The monitor's counters (totals since start), and the host verdict they carry.
     pub fn on_stats(&self, s: &StatsRecord) {
+        if let Some(v) = &s.verdict {
+            self.on_verdict(v);
+        }
         let Ok(mut seen) = self.seen.lock() else { return };
         let h = &self.health;
         let p = &seen.stats;
@@ -360,6 +383,18 @@ impl Metrics {
             }
         }
         seen.stats = s.clone();
+    }
+
+    /// The host verdict over every client (the per-client aggregate's).
+    pub fn on_verdict(&self, v: &HostVerdict) {
+        self.ready.set(i64::from(v.safe_to_enforce));
+        for verdict in Verdict::ALL {
+            let n = v.clients_by_verdict.get(verdict.as_str()).copied().unwrap_or(0);
+            self.clients_by_verdict
+                .get_or_create(&VerdictLabels { verdict: verdict.as_str() })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        self.clients_folded.set(i64::try_from(v.clients_folded).unwrap_or(i64::MAX));
     }
 
     /// NDJSON lines that could not be written (total since start).
@@ -418,6 +453,11 @@ impl super::Sink for MetricsSink {
     fn stats(&mut self, s: &StatsRecord) -> std::io::Result<()> {
         self.m.on_stats(s);
         self.m.on_output_errors(s.live_health.output_errors);
+        Ok(())
+    }
+
+    fn verdict(&mut self, clients: &crate::verdict::Clients) -> std::io::Result<()> {
+        self.m.on_verdict(&clients.host());
         Ok(())
     }
 

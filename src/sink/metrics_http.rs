@@ -1,33 +1,44 @@
 //! The HTTP face of [`super::metrics`]: `GET /metrics` and `GET /healthz`, nothing else.
 //!
-//! Bounded so that a slow or hostile scraper cannot stall the monitor:
-//! - one accept thread hands connections to [`WORKERS`] worker threads through a queue of
-//!   [`QUEUE`]; when every worker is busy and the queue is full, a new connection is closed
-//!   at once (counted in `imdswatch_metrics_refused_total`);
-//! - a request head is read within [`READ_TIMEOUT`] (per read, and about that in all) and at
-//!   most [`MAX_HEAD`] bytes; the answer is written within [`WRITE_TIMEOUT`] per write and
-//!   about that in all (checked per 16 KiB); one request per connection;
+//! Bounded so that a slow or hostile client cannot stall the monitor or its scrapes:
+//! - one thread accepts connections and reads their request heads, all at once, without
+//!   blocking (`poll`): at most [`MAX_CONNS`] heads are being read; past that the oldest is
+//!   closed to make room (counted in `imdswatch_metrics_refused_total`), so a flood of idle
+//!   connections cannot keep a scrape out;
+//! - a head must arrive whole within [`HEAD_DEADLINE`] of the connection's accept, whatever
+//!   pace its bytes come at (a client trickling a byte every 1.9 s is closed at 2 s, and
+//!   never holds a worker), and in at most [`MAX_HEAD`] bytes;
+//! - a complete head goes to one of [`WORKERS`] worker threads through a queue of
+//!   [`QUEUE`] (full: closed, counted); the answer is written within [`WRITE_TIMEOUT`] per
+//!   write and about that in all (checked per 16 KiB); one request per connection;
 //! - the body is an already encoded snapshot: no lock of the pipeline is held while writing.
 //!
 //! Parsing is `httparse`'s; the server never reads a request body.
 
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, bounded};
+use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
 
 use super::metrics::Metrics;
 
-/// Connections served at once.
+/// Connections answered at once.
 pub const WORKERS: usize = 2;
-/// Accepted connections waiting for a worker.
+/// Complete requests waiting for a worker.
 pub const QUEUE: usize = 8;
+/// Connections whose request head is being read at once (the oldest is closed past this).
+pub const MAX_CONNS: usize = 64;
 /// Largest request head read.
 pub const MAX_HEAD: usize = 8 * 1024;
-pub const READ_TIMEOUT: Duration = Duration::from_secs(2);
+/// Time from accept to a complete request head, in all.
+pub const HEAD_DEADLINE: Duration = Duration::from_secs(2);
+/// Kept for callers of the old name: the head deadline.
+pub const READ_TIMEOUT: Duration = HEAD_DEADLINE;
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Binds ADDR:PORT (before privileges are dropped, so a port below 1024 works).
@@ -35,40 +46,158 @@ pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     TcpListener::bind(addr)
 }
 
+/// A request head read whole (`Some(method, path)`) or refused (`None`: malformed or too
+/// large), with its connection, for a worker to answer.
+type Job = (TcpStream, Option<(String, String)>);
+
 /// Serves `metrics` on `listener` from background threads for the life of the process.
 pub fn serve(listener: TcpListener, metrics: Arc<Metrics>) -> io::Result<SocketAddr> {
     let addr = listener.local_addr()?;
-    let (tx, rx) = bounded::<TcpStream>(QUEUE);
+    listener.set_nonblocking(true)?;
+    let (tx, rx) = bounded::<Job>(QUEUE);
     for i in 0..WORKERS {
         let (rx, m) = (rx.clone(), metrics.clone());
         thread::Builder::new().name(format!("metrics-{i}")).spawn(move || worker(&rx, &m))?;
     }
-    thread::Builder::new().name("metrics-accept".into()).spawn(move || {
-        for conn in listener.incoming() {
-            match conn {
-                Ok(s) => {
-                    if tx.try_send(s).is_err() {
-                        metrics.connection_refused();
-                    }
-                }
-                // E.g. EMFILE: do not spin.
-                Err(_) => thread::sleep(Duration::from_millis(100)),
-            }
-        }
-    })?;
+    thread::Builder::new()
+        .name("metrics-accept".into())
+        .spawn(move || Heads::default().run(&listener, &tx, &metrics))?;
     Ok(addr)
 }
 
-fn worker(rx: &Receiver<TcpStream>, metrics: &Metrics) {
-    for mut s in rx {
-        let _ = handle(&mut s, metrics);
+/// A connection whose head is being read.
+struct Reading {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    deadline: Instant,
+}
+
+/// What became of a connection after a read.
+enum Step {
+    More,
+    Done(Option<(String, String)>),
+    Drop,
+}
+
+#[derive(Default)]
+struct Heads {
+    conns: VecDeque<Reading>,
+}
+
+impl Heads {
+    fn run(mut self, listener: &TcpListener, tx: &Sender<Job>, metrics: &Metrics) {
+        loop {
+            let now = Instant::now();
+            // Expired heads are closed unanswered.
+            self.conns.retain(|c| c.deadline > now);
+            let wait = self.conns.iter().map(|c| c.deadline - now).min().unwrap_or(Duration::from_secs(1));
+            let timeout = Timespec { tv_sec: wait.as_secs() as _, tv_nsec: i64::from(wait.subsec_nanos()) as _ };
+            let (accept, ready) = {
+                let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(self.conns.len() + 1);
+                fds.push(PollFd::new(listener, PollFlags::IN));
+                fds.extend(self.conns.iter().map(|c| PollFd::new(&c.stream, PollFlags::IN)));
+                if poll(&mut fds, Some(&timeout)).is_err() {
+                    thread::sleep(Duration::from_millis(10));
+                    continue;
+                }
+                let ready: Vec<bool> = fds[1..].iter().map(|f| !f.revents().is_empty()).collect();
+                (!fds[0].revents().is_empty(), ready)
+            };
+            // Read what came, back to front so that removals keep the indices valid.
+            for i in (0..ready.len()).rev() {
+                if !ready[i] {
+                    continue;
+                }
+                match read_some(&mut self.conns[i]) {
+                    Step::More => {}
+                    Step::Drop => drop(self.conns.remove(i)),
+                    Step::Done(head) => {
+                        let Some(c) = self.conns.remove(i) else { continue };
+                        hand_over(c.stream, head, tx, metrics);
+                    }
+                }
+            }
+            if accept {
+                self.accept_all(listener, metrics);
+            }
+        }
+    }
+
+    fn accept_all(&mut self, listener: &TcpListener, metrics: &Metrics) {
+        loop {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    if stream.set_nonblocking(true).is_err() {
+                        continue;
+                    }
+                    if self.conns.len() >= MAX_CONNS {
+                        // The oldest has had the longest to send its head: it makes room.
+                        self.conns.pop_front();
+                        metrics.connection_refused();
+                    }
+                    let deadline = Instant::now() + HEAD_DEADLINE;
+                    self.conns.push_back(Reading { stream, buf: Vec::new(), deadline });
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // E.g. EMFILE: do not spin.
+                Err(_) => {
+                    thread::sleep(Duration::from_millis(100));
+                    return;
+                }
+            }
+        }
     }
 }
 
-fn handle(s: &mut TcpStream, metrics: &Metrics) -> io::Result<()> {
-    s.set_read_timeout(Some(READ_TIMEOUT))?;
+/// Reads what a connection has sent so far (never blocks).
+fn read_some(c: &mut Reading) -> Step {
+    let mut chunk = [0u8; 2048];
+    loop {
+        let room = MAX_HEAD - c.buf.len();
+        if room == 0 {
+            return Step::Done(None);
+        }
+        let want = room.min(chunk.len());
+        let n = match c.stream.read(&mut chunk[..want]) {
+            Ok(0) => return Step::Drop,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::More,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return Step::Drop,
+        };
+        c.buf.extend_from_slice(&chunk[..n]);
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut req = httparse::Request::new(&mut headers);
+        match req.parse(&c.buf) {
+            Ok(httparse::Status::Complete(_)) => {
+                let method = req.method.unwrap_or("").to_owned();
+                let path = req.path.unwrap_or("").to_owned();
+                return Step::Done(Some((method, path)));
+            }
+            Ok(httparse::Status::Partial) => {}
+            Err(_) => return Step::Done(None),
+        }
+    }
+}
+
+fn hand_over(stream: TcpStream, head: Option<(String, String)>, tx: &Sender<Job>, metrics: &Metrics) {
+    match tx.try_send((stream, head)) {
+        Ok(()) => {}
+        Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => metrics.connection_refused(),
+    }
+}
+
+fn worker(rx: &Receiver<Job>, metrics: &Metrics) {
+    for (mut s, head) in rx {
+        let _ = handle(&mut s, head, metrics);
+    }
+}
+
+fn handle(s: &mut TcpStream, head: Option<(String, String)>, metrics: &Metrics) -> io::Result<()> {
+    s.set_nonblocking(false)?;
     s.set_write_timeout(Some(WRITE_TIMEOUT))?;
-    let Some((method, path)) = read_head(s)? else {
+    let Some((method, path)) = head else {
         return respond(s, "400 Bad Request", "text/plain", b"bad request\n", false);
     };
     let head_only = method == "HEAD";
@@ -82,37 +211,6 @@ fn handle(s: &mut TcpStream, metrics: &Metrics) -> io::Result<()> {
         }
         "/healthz" => respond(s, "200 OK", "text/plain", b"ok\n", head_only),
         _ => respond(s, "404 Not Found", "text/plain", b"not found: try /metrics or /healthz\n", head_only),
-    }
-}
-
-/// Reads one request head within the deadline; its method and path, or None if malformed,
-/// too large or too slow.
-fn read_head(s: &mut TcpStream) -> io::Result<Option<(String, String)>> {
-    let deadline = Instant::now() + READ_TIMEOUT;
-    let mut buf = vec![0u8; MAX_HEAD];
-    let mut len = 0;
-    loop {
-        if len == buf.len() || Instant::now() >= deadline {
-            return Ok(None);
-        }
-        let n = match s.read(&mut buf[len..]) {
-            Ok(0) => return Ok(None),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        len += n;
-        let mut headers = [httparse::EMPTY_HEADER; 32];
-        let mut req = httparse::Request::new(&mut headers);
-        match req.parse(&buf[..len]) {
-            Ok(httparse::Status::Complete(_)) => {
-                let method = req.method.unwrap_or("").to_owned();
-                let path = req.path.unwrap_or("").to_owned();
-                return Ok(Some((method, path)));
-            }
-            Ok(httparse::Status::Partial) => {}
-            Err(_) => return Ok(None),
-        }
     }
 }
 

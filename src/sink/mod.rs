@@ -1,4 +1,5 @@
-//! Where records go: NDJSON lines, the summary table, the dashboard.
+//! Where records go: NDJSON lines, the summary table, the metrics (the dashboard, a sibling,
+//! is the `ui` module, whose `UiSink` implements [`Sink`]).
 //!
 //! Every output is a [`Sink`], fed by the one [`Driver`] that both
 //! `analyze` (files, on the caller's thread) and `live` (the output thread, from the
@@ -21,17 +22,15 @@ pub mod metrics_http;
 pub mod ndjson;
 pub mod ocsf;
 pub mod stats;
-pub mod summary;
 pub mod table;
-pub mod tui;
-pub mod ui;
 
 use std::io;
 use std::time::Duration;
 
 use crate::event::{RequestRecord, StatsRecord};
+use crate::verdict::Clients;
 
-pub use driver::{Driver, OutMsg};
+pub use driver::Driver;
 pub use stats::RunStats;
 
 /// An output of imdswatch.
@@ -47,7 +46,7 @@ pub use stats::RunStats;
 ///
 /// Rules every sink keeps:
 /// - never block the pipeline for long: a sink that can fall behind keeps a bound and
-///   counts what it drops (see [`ui::UiSink`]);
+///   counts what it drops (see `ui::sink::UiSink`);
 /// - an `Err` from `record`, `stats` or `finish` means the output is gone for good (its
 ///   reader left: `BrokenPipe`, or a fatal write error in `analyze`). The driver stops
 ///   feeding the sink and ends the run; passing failures (a full disk in live mode) are the
@@ -74,9 +73,9 @@ pub trait Sink {
         Ok(())
     }
 
-    /// The closing per-client verdicts, once, after the last record and before `finish`
-    /// (only when there was a request). Most sinks show verdicts from their own records.
-    fn verdict(&mut self, _v: &crate::verdict::VerdictRecord) -> io::Result<()> {
+    /// The closing per-client verdicts, once, after the last record and before `finish`,
+    /// whatever the stats pace (the aggregate may be empty: nothing was judged).
+    fn verdict(&mut self, _clients: &Clients) -> io::Result<()> {
         Ok(())
     }
 
@@ -100,8 +99,8 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
     fn stats(&mut self, s: &StatsRecord) -> io::Result<()> {
         (**self).stats(s)
     }
-    fn verdict(&mut self, v: &crate::verdict::VerdictRecord) -> io::Result<()> {
-        (**self).verdict(v)
+    fn verdict(&mut self, c: &Clients) -> io::Result<()> {
+        (**self).verdict(c)
     }
     fn tick(&mut self) {
         (**self).tick()

@@ -4,7 +4,7 @@
 //! end; live again, `activity_id` 2 Update with the same `finding_info.uid`, whenever its
 //! verdict or IMDSv1 count changes).
 //!
-//! Bounded: the clients of [`super::findings::Clients`]; requests are written as they come.
+//! Bounded: the clients of the findings' aggregate ([`super::findings::Findings`]); requests are written as they come.
 
 use std::io;
 use std::net::SocketAddr;
@@ -13,10 +13,10 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use super::Sink;
-use super::findings::{Clients, Extra, Key, LineOut, advice_text, millis, stable_id, who};
-use crate::event::{Outcome, RequestRecord, StatsRecord, Version};
+use super::findings::{Breaking, Findings, LineOut, advice_text, millis, stable_id, who};
+use crate::event::{HostVerdict, Outcome, RequestRecord, StatsRecord, Version};
 use crate::time::Timestamp;
-use crate::verdict::tracker::{ClientVerdict, VerdictRecord};
+use crate::verdict::Clients;
 
 /// The OCSF schema version the events follow.
 pub const OCSF_VERSION: &str = "1.5.0";
@@ -26,8 +26,8 @@ const DETECTION_FINDING: u32 = 2004;
 
 pub struct OcsfSink<L: LineOut> {
     out: L,
-    clients: Clients,
-    newest: Timestamp,
+    clients: Findings,
+    live: bool,
     stats_every: Option<Duration>,
     /// Finding uids already written (their next event is an Update).
     created: std::collections::HashSet<String>,
@@ -36,22 +36,15 @@ pub struct OcsfSink<L: LineOut> {
 impl<L: LineOut> OcsfSink<L> {
     /// `live`: findings are checked for changes every `every` (with the stats records).
     pub fn new(out: L, live: bool, every: Option<Duration>) -> OcsfSink<L> {
-        OcsfSink {
-            out,
-            clients: Clients::new(live),
-            newest: Timestamp(0),
-            stats_every: every,
-            created: Default::default(),
-        }
+        OcsfSink { out, clients: Findings::new(live), live, stats_every: every, created: Default::default() }
     }
 
-    fn emit(&mut self, v: &VerdictRecord) -> io::Result<()> {
-        let changed = self.clients.changed(v);
-        for c in changed {
-            let e = self.clients.extra(c);
-            let uid = finding_uid(c, e);
+    fn emit(&mut self, host: Option<&HostVerdict>) -> io::Result<()> {
+        let now = self.clients.clients.newest();
+        for b in self.clients.changed(host) {
+            let uid = finding_uid(&b);
             let update = !self.created.insert(uid.clone());
-            let f = detection_finding(c, e, &uid, update, self.newest);
+            let f = detection_finding(&b, &uid, update, now);
             self.out.line(&f)?;
         }
         Ok(())
@@ -64,20 +57,17 @@ impl<L: LineOut> Sink for OcsfSink<L> {
     }
 
     fn record(&mut self, r: &RequestRecord) -> io::Result<()> {
-        self.newest = self.newest.max(r.timestamp);
         self.clients.add(r);
         self.out.line(&http_activity(r))
     }
 
     fn stats(&mut self, _s: &StatsRecord) -> io::Result<()> {
-        match self.clients.running(self.newest) {
-            Some(v) => self.emit(&v),
-            None => Ok(()),
-        }
+        if self.live { self.emit(None) } else { Ok(()) }
     }
 
-    fn verdict(&mut self, v: &VerdictRecord) -> io::Result<()> {
-        self.emit(v)
+    /// The closing findings (the driver's aggregate says whether the input was complete).
+    fn verdict(&mut self, clients: &Clients) -> io::Result<()> {
+        self.emit(Some(&clients.host()))
     }
 
     fn tick(&mut self) {
@@ -100,11 +90,8 @@ fn metadata(uid: Option<String>) -> Value {
     m
 }
 
-fn endpoint(addr: &str) -> Value {
-    match addr.parse::<SocketAddr>() {
-        Ok(a) => json!({ "ip": a.ip().to_string(), "port": a.port() }),
-        Err(_) => json!({ "name": addr }),
-    }
+fn endpoint(a: SocketAddr) -> Value {
+    json!({ "ip": a.ip().to_string(), "port": a.port() })
 }
 
 /// HTTP Activity's activity_id for a method (OCSF 1.5.0: 1..8; others 99).
@@ -158,14 +145,8 @@ pub fn http_activity(r: &RequestRecord) -> Value {
         Outcome::NoResponse | Outcome::Unmatched | Outcome::ServerClosed => (0, "Unknown"),
         _ => (2, "Failure"),
     };
-    let mut url = json!({ "path": i.path });
-    match r.network.server.parse::<SocketAddr>() {
-        Ok(a) => {
-            url["hostname"] = a.ip().to_string().into();
-            url["port"] = a.port().into();
-        }
-        Err(_) => url["hostname"] = r.network.server.clone().into(),
-    }
+    let server = r.network.server;
+    let url = json!({ "path": i.path, "hostname": server.ip().to_string(), "port": server.port() });
     let mut req = json!({ "http_method": i.method, "url": url, "version": "1.1" });
     if let Some(ua) = &i.user_agent {
         req["user_agent"] = ua.clone().into();
@@ -184,8 +165,8 @@ pub fn http_activity(r: &RequestRecord) -> Value {
         "status": status,
         "time": millis(r.timestamp),
         "metadata": metadata(None),
-        "src_endpoint": endpoint(&r.network.client),
-        "dst_endpoint": endpoint(&r.network.server),
+        "src_endpoint": endpoint(r.network.client),
+        "dst_endpoint": endpoint(server),
         "http_request": req,
     });
     if let Some(code) = i.status {
@@ -232,18 +213,17 @@ fn caption(method: &str) -> String {
     s
 }
 
-fn finding_uid(c: &ClientVerdict, e: Option<&Extra>) -> String {
-    let host = e.map_or(c.client.as_str(), |e| e.host_label(&c.client)).to_owned();
-    format!("imdswatch-{}", stable_id(&[&host, &Key::of_verdict(c).text()]))
+fn finding_uid(b: &Breaking<'_>) -> String {
+    format!("imdswatch-{}", stable_id(&[b.host(), &b.key_text()]))
 }
 
 /// One Detection Finding for a client that would break (`update`: it was written before).
-pub fn detection_finding(c: &ClientVerdict, e: Option<&Extra>, uid: &str, update: bool, now: Timestamp) -> Value {
-    let none = Extra::default();
-    let e = e.unwrap_or(&none);
+pub fn detection_finding(b: &Breaking<'_>, uid: &str, update: bool, now: Timestamp) -> Value {
+    let (c, e) = (&b.verdict, b.extra());
     let a = if update { 2 } else { 1 };
-    let high = e.credentials_v1 > 0;
-    let (first, last) = if e.first.0 > 0 { (e.first, e.last) } else { (now, now) };
+    let high = b.credentials_v1() > 0;
+    let (first, last) = (b.stats.first_seen, b.stats.last_seen);
+    let (first, last) = if first.0 > 0 { (first, last) } else { (now, now) };
     let mut resources = Vec::new();
     if let Some(i) = &e.host_id {
         resources.push(json!({ "type": "AWS::EC2::Instance", "uid": i }));
@@ -255,7 +235,10 @@ pub fn detection_finding(c: &ClientVerdict, e: Option<&Extra>, uid: &str, update
         }
         resources.push(r);
     }
-    let mut evidence = json!({ "src_endpoint": { "ip": c.client }, "dst_endpoint": endpoint(&e.server) });
+    let mut evidence = json!({ "src_endpoint": { "ip": c.client } });
+    if let Some(s) = e.server {
+        evidence["dst_endpoint"] = endpoint(s);
+    }
     if let Some(p) = &e.process {
         evidence["process"] = json!({ "pid": p.pid, "name": p.file.name, "cmd_line": p.cmdline });
     }
@@ -286,7 +269,7 @@ pub fn detection_finding(c: &ClientVerdict, e: Option<&Extra>, uid: &str, update
         "remediation": { "desc": advice_text(c, 2048) },
         "evidences": [evidence],
         "device": device(e.host.as_deref(), e.host_id.as_deref(), e.capture.as_deref().unwrap_or(&c.client)),
-        "unmapped": { "imdswatch": { "verdict": c.verdict.as_str(), "client": c.client, "process_group": c.process,
+        "unmapped": { "imdswatch": { "verdict": c.verdict.as_str(), "client": c.client, "process": c.process,
             "user_agent": c.user_agent, "imdsv1_served": c.v1_served, "credential_identities": e.identities } },
     });
     if !resources.is_empty() {

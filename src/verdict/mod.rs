@@ -1,13 +1,17 @@
-//! The verdict you can enforce on: per client (offline: address + user agent; live: process
-//! group), what `http_tokens = required` would do to it, and what to change. Computed once
-//! here from the request records; the table, NDJSON and the dashboard only show it.
+//! The verdict you can enforce on: per client ([`ClientKey`]: offline address + user agent;
+//! live executable + command line + user agent + container), what `http_tokens = required`
+//! would do to it, and what to change. Computed once here from the request records, in the
+//! one per-client aggregate [`Clients`]; the table, NDJSON, the metrics and the dashboard
+//! only show it.
 //!
 //! Layer: after `engine` (it reads finished [`RequestRecord`]s), before `attribute`/`sink`.
-//! Bounded: a [`ClientSummary`] is a fixed set of counters plus at most
-//! [`MAX_USER_AGENTS`] user agents.
+//! Bounded: [`MAX_CLIENTS`] clients (one overflow entry past it); a [`ClientSummary`] is a
+//! fixed set of counters plus at most [`MAX_USER_AGENTS`] user agents.
 
 pub mod advice;
-pub mod tracker;
+pub mod client;
+pub mod clients;
+pub mod record;
 
 use serde::Serialize;
 
@@ -15,7 +19,9 @@ use crate::event::{Outcome, RequestRecord, Service, ServiceSet, Version};
 use crate::time::Timestamp;
 
 pub use advice::{Advice, AdviceKind, advise};
-pub use tracker::{Tracker, VerdictRecord};
+pub use client::ClientKey;
+pub use clients::{ClientStats, Clients, Detail, MAX_CLIENTS};
+pub use record::{ClientVerdict, VerdictRecord};
 
 /// Most distinct user agents kept per client (more are counted in `user_agents_dropped`).
 pub const MAX_USER_AGENTS: usize = 8;
@@ -40,6 +46,16 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// Every verdict, in the order above.
+    pub const ALL: [Verdict; 6] = [
+        Verdict::Ready,
+        Verdict::Breaks,
+        Verdict::HopLimit,
+        Verdict::ProxyRefused,
+        Verdict::FallsBack,
+        Verdict::ProbeOnly,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Ready => "ready",

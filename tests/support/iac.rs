@@ -71,3 +71,22 @@ pub fn provenance(doc: &Value, resource: &str) -> (Option<String>, Option<String
 pub fn some(s: &str) -> Option<String> {
     Some(s.to_string())
 }
+
+/// (module, file suffix from `tests/fixtures/iac/`, line) of each module call not followed.
+pub fn unresolved(doc: &Value) -> Vec<(String, String, u64)> {
+    doc["unresolved"]
+        .as_array()
+        .map(|u| {
+            u.iter()
+                .map(|u| {
+                    let file = u["file"].as_str().unwrap_or_default();
+                    (
+                        u["module"].as_str().unwrap_or_default().to_string(),
+                        file.strip_prefix("tests/fixtures/iac/").unwrap_or(file).to_string(),
+                        u["line"].as_u64().unwrap_or(0),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -134,11 +134,16 @@ impl Monitor {
     }
 
     pub fn start(t: &Topology, out: &Path, extra: &[&str]) -> Monitor {
+        let args: Vec<&str> = ["live", "--json", "--stats-interval", "1"].iter().chain(extra).copied().collect();
+        Monitor::start_args(t, out, &args)
+    }
+
+    /// `imdswatch ARGS` (a `live --json` invocation) writing to `out`, once it captures.
+    pub fn start_args(t: &Topology, out: &Path, args: &[&str]) -> Monitor {
         let mut child = t
             .exec("host")
             .arg(env!("CARGO_BIN_EXE_imdswatch"))
-            .args(["live", "--json", "--stats-interval", "1"])
-            .args(extra)
+            .args(args)
             .stdout(std::fs::File::create(out).expect("output file"))
             .stderr(Stdio::piped())
             .spawn()

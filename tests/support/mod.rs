@@ -32,14 +32,19 @@ pub struct Frame {
     pub data: Vec<u8>,
 }
 
-/// An IP packet carrying one TCP segment (no link header).
+/// An IP packet carrying one TCP segment (no link header), acknowledging 1.
 pub fn ip_tcp(src: SocketAddr, dst: SocketAddr, seq: u32, f: Flags, payload: &[u8], ttl: u8) -> Vec<u8> {
+    ip_tcp_ack(src, dst, seq, 1, f, payload, ttl)
+}
+
+/// An IP packet carrying one TCP segment that acknowledges `ack` (ACK flag always set).
+pub fn ip_tcp_ack(src: SocketAddr, dst: SocketAddr, seq: u32, ack: u32, f: Flags, payload: &[u8], ttl: u8) -> Vec<u8> {
     let b = match (src.ip(), dst.ip()) {
         (IpAddr::V4(s), IpAddr::V4(d)) => PacketBuilder::ipv4(s.octets(), d.octets(), ttl),
         (IpAddr::V6(s), IpAddr::V6(d)) => PacketBuilder::ipv6(s.octets(), d.octets(), ttl),
         _ => panic!("mixed address families"),
     };
-    let mut t = b.tcp(src.port(), dst.port(), seq, 64240).ack(1);
+    let mut t = b.tcp(src.port(), dst.port(), seq, 64240).ack(ack);
     if f.syn {
         t = t.syn();
     }
@@ -56,9 +61,14 @@ pub fn ip_tcp(src: SocketAddr, dst: SocketAddr, seq: u32, f: Flags, payload: &[u
 
 /// The same segment in an Ethernet frame.
 pub fn eth_tcp(src: SocketAddr, dst: SocketAddr, seq: u32, f: Flags, payload: &[u8]) -> Vec<u8> {
+    eth_tcp_ack(src, dst, seq, 1, f, payload)
+}
+
+/// An Ethernet frame whose segment acknowledges `ack`.
+pub fn eth_tcp_ack(src: SocketAddr, dst: SocketAddr, seq: u32, ack: u32, f: Flags, payload: &[u8]) -> Vec<u8> {
     let mut v = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2];
     v.extend_from_slice(if src.is_ipv4() { &[0x08, 0x00] } else { &[0x86, 0xdd] });
-    v.extend(ip_tcp(src, dst, seq, f, payload, 64));
+    v.extend(ip_tcp_ack(src, dst, seq, ack, f, payload, 64));
     v
 }
 
@@ -86,11 +96,12 @@ impl Conv {
 
     fn push(&mut self, to_server: bool, seq: u32, f: Flags, payload: &[u8]) {
         self.now += 100;
-        let (s, d) = if to_server { (self.client, self.server) } else { (self.server, self.client) };
+        let (s, d, ack) =
+            if to_server { (self.client, self.server, self.sseq) } else { (self.server, self.client, self.cseq) };
         self.frames.push(Frame {
             ts: Timestamp(self.now),
             link: LinkType::Ethernet,
-            data: eth_tcp(s, d, seq, f, payload),
+            data: eth_tcp_ack(s, d, seq, ack, f, payload),
         });
     }
 

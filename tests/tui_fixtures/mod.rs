@@ -5,8 +5,8 @@ use imdswatch::event::{
     Ancestor, Container, Imds, LiveFields, Network, Outcome, Process, ProcessFile, RequestCounts, RequestRecord,
     StatsRecord, Version,
 };
-use imdswatch::sink::tui::UiEvent;
 use imdswatch::time::Timestamp;
+use imdswatch::ui::UiEvent;
 
 /// 2023-11-14T22:13:20Z plus `secs`.
 pub fn at(secs: u64) -> Timestamp {
@@ -42,7 +42,11 @@ pub fn request(secs: u64, version: Version, path: &str, outcome: Outcome, ua: Op
             parse_error: false,
             conflict: false,
         },
-        network: Network { client: "172.17.0.2:41234".into(), server: "169.254.169.254:80".into(), client_ttl: 63 },
+        network: Network {
+            client: "172.17.0.2:41234".parse().expect("address"),
+            server: "169.254.169.254:80".parse().expect("address"),
+            client_ttl: 63,
+        },
         credentials: None,
         live: None,
         capture: None,

@@ -1,7 +1,8 @@
-//! Finds the files to check: walks directories (skipping `.terraform/`, `.git/` and symlinked
-//! directories) and sorts files into Terraform module directories and single documents.
+//! Finds the files to check: walks directories (skipping `.terraform/` and `.git/`; symlinked
+//! directories are followed, each real directory once, so a link back up the tree ends there)
+//! and sorts files into Terraform module directories and single documents.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
@@ -43,9 +44,10 @@ fn is_document(name: &str) -> bool {
 
 pub fn discover(paths: &[PathBuf]) -> Inputs {
     let mut inputs = Inputs::default();
+    let mut seen = HashSet::new();
     for p in paths {
         match std::fs::metadata(p) {
-            Ok(m) if m.is_dir() => walk(p, 0, &mut inputs),
+            Ok(m) if m.is_dir() => walk(p, 0, &mut seen, &mut inputs),
             Ok(_) => add_file(p, true, &mut inputs),
             Err(source) => inputs.errors.push(DiscoverError::Io { path: super::verdict::display_path(p), source }),
         }
@@ -63,9 +65,21 @@ fn add_file(p: &Path, explicit: bool, inputs: &mut Inputs) {
     }
 }
 
-fn walk(dir: &Path, depth: usize, inputs: &mut Inputs) {
+/// Walks `dir` unless its real path was walked already (`seen`: loops through symlinks end).
+fn walk(dir: &Path, depth: usize, seen: &mut HashSet<PathBuf>, inputs: &mut Inputs) {
     if depth > MAX_WALK_DEPTH {
         return;
+    }
+    match std::fs::canonicalize(dir) {
+        Ok(real) => {
+            if !seen.insert(real) {
+                return;
+            }
+        }
+        Err(source) => {
+            inputs.errors.push(DiscoverError::Io { path: super::verdict::display_path(dir), source });
+            return;
+        }
     }
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
@@ -77,9 +91,9 @@ fn walk(dir: &Path, depth: usize, inputs: &mut Inputs) {
     let mut paths: Vec<(PathBuf, bool)> = entries
         .filter_map(Result::ok)
         .filter_map(|e| {
-            // file_type() does not follow symlinks: symlinked directories are skipped (no cycles).
+            // file_type() does not follow symlinks; a symlink counts as what it points to.
             let ft = e.file_type().ok()?;
-            let is_dir = ft.is_dir();
+            let is_dir = ft.is_dir() || (ft.is_symlink() && e.path().is_dir());
             let is_file = ft.is_file() || (ft.is_symlink() && e.path().is_file());
             (is_dir || is_file).then(|| (e.path(), is_dir))
         })
@@ -89,7 +103,7 @@ fn walk(dir: &Path, depth: usize, inputs: &mut Inputs) {
         let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         if is_dir {
             if !SKIP_DIRS.contains(&name.as_str()) {
-                walk(&p, depth + 1, inputs);
+                walk(&p, depth + 1, seen, inputs);
             }
         } else {
             add_file(&p, false, inputs);

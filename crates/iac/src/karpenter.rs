@@ -37,6 +37,7 @@ pub fn check(file: &Path, classes: &[&Node]) -> Vec<Record> {
                 compensated_by: None,
                 inherited_from: None,
                 fix: o.fix,
+                json_source: false,
             })
         })
         .collect()

@@ -9,19 +9,20 @@
 //! (Alibaba `http_tokens`, OCI legacy endpoints, Google `disable-legacy-endpoints`) are judged
 //! the same way in Terraform and plans (`clouds`).
 
+pub mod aws_types;
 pub mod cloudformation;
 pub mod clouds;
 pub mod discover;
+pub mod fact;
+pub mod input;
 pub mod karpenter;
 pub mod plan;
-pub mod plan_clouds;
 pub mod report;
 pub mod rules;
 pub mod terraform;
 pub mod tree;
 pub mod verdict;
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use verdict::{Record, Verdict};
@@ -49,6 +50,8 @@ pub struct IacConfig {
     pub show_pass: bool,
     /// Human format: findings only, no summary.
     pub quiet: bool,
+    /// Human format: list the module calls that were not followed.
+    pub show_unresolved: bool,
 }
 
 /// How a check ended; the binary turns it into its exit status (0, 3, 1).
@@ -72,8 +75,8 @@ pub fn run(cfg: &IacConfig) -> anyhow::Result<CheckStatus> {
         return Ok(CheckStatus::Failed);
     }
     let stdin = if cfg.paths.iter().any(|p| p.as_os_str() == "-") {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).map_err(|e| anyhow::anyhow!("reading standard input: {e}"))?;
+        let text = input::read_to_cap(std::io::stdin().lock(), input::MAX_DOCUMENT_BYTES)
+            .map_err(|e| anyhow::anyhow!("reading standard input: {e}"))?;
         Some(text)
     } else {
         None
@@ -88,32 +91,58 @@ pub fn run(cfg: &IacConfig) -> anyhow::Result<CheckStatus> {
         );
         return Ok(CheckStatus::Failed);
     }
-    let records = checked.records;
+    let (records, unresolved) = (checked.records, checked.unresolved);
     let text = match cfg.format {
-        Format::Human => report::human::render(&records, cfg.show_pass, cfg.strict, cfg.quiet),
-        Format::Json => report::json::render(&records)?,
-        Format::Sarif => report::sarif::render(&records)?,
+        Format::Human => {
+            let show = report::human::Show {
+                pass: cfg.show_pass,
+                strict: cfg.strict,
+                quiet: cfg.quiet,
+                unresolved: cfg.show_unresolved,
+            };
+            report::human::render(&records, &unresolved, show)
+        }
+        Format::Json => report::json::render(&records, &unresolved)?,
+        Format::Sarif => report::sarif::render(&records, &unresolved)?,
     };
-    print!("{text}");
-    Ok(status(&records, cfg.strict))
+    // `imdswatch iac . | head -1`: a reader that leaves ends the job, quietly, as in `analyze`.
+    match write_stdout(text.as_bytes()) {
+        Ok(()) => Ok(status(&records, !cfg.strict || unresolved.is_empty(), cfg.strict)),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(CheckStatus::Clean),
+        Err(e) => Err(anyhow::anyhow!("writing output: {e}")),
+    }
 }
 
-/// `Failed` when a file could not be checked, else `Findings` when something fails (or is
-/// unknown with `--strict`), else `Clean`.
-pub fn status(records: &[Record], strict: bool) -> CheckStatus {
+/// Writes the whole report to standard output (errors, a closed pipe included, are returned,
+/// never panicked on as `print!` does).
+fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()
+}
+
+/// `Failed` when a file could not be checked, else `Findings` when something fails (or, with
+/// `--strict`, is unknown or sits in a module that was not followed: `complete` is false),
+/// else `Clean`.
+pub fn status(records: &[Record], complete: bool, strict: bool) -> CheckStatus {
     if records.iter().any(|r| r.verdict == Verdict::ParseError) {
         CheckStatus::Failed
-    } else if records.iter().any(|r| r.verdict == Verdict::Fail || (strict && r.verdict == Verdict::Unknown)) {
+    } else if !complete
+        || records.iter().any(|r| r.verdict == Verdict::Fail || (strict && r.verdict == Verdict::Unknown))
+    {
         CheckStatus::Findings
     } else {
         CheckStatus::Clean
     }
 }
 
-/// The records, and how many IaC files (Terraform directories count their files) were read.
+/// The records, the module calls not followed, and how many IaC files (Terraform directories
+/// count their files) were read.
 #[derive(Debug, Default)]
 pub struct Checked {
     pub records: Vec<Record>,
+    pub unresolved: Vec<verdict::Unresolved>,
     pub iac_files: usize,
 }
 
@@ -132,11 +161,13 @@ pub fn check_inputs(paths: &[PathBuf], stdin: Option<&str>) -> Checked {
             discover::DiscoverError::Io { path, source } => Record::parse_error(Path::new(path), 1, source.to_string()),
         })
         .collect();
-    let mut out = Checked { records, iac_files: 0 };
+    let mut out = Checked { records, ..Checked::default() };
     out.iac_files += inputs.tf_dirs.len();
-    out.records.extend(terraform::check_dirs(&inputs.tf_dirs));
+    let tf = terraform::check_dirs(&inputs.tf_dirs);
+    out.records.extend(tf.records);
+    out.unresolved.extend(tf.unresolved);
     for doc in &inputs.documents {
-        let text = match std::fs::read_to_string(doc) {
+        let text = match input::read_capped(doc, input::MAX_DOCUMENT_BYTES) {
             Ok(t) => t,
             Err(e) => {
                 out.records.push(Record::parse_error(doc, 1, e.to_string()));
@@ -154,7 +185,11 @@ pub fn check_inputs(paths: &[PathBuf], stdin: Option<&str>) -> Checked {
         match check_document(name, text, false) {
             Some(records) => out.records.extend(records),
             // Not a YAML/JSON document of a known kind: one Terraform file.
-            None => out.records.extend(terraform::check_text(name, text)),
+            None => {
+                let tf = terraform::check_text(name, text);
+                out.records.extend(tf.records);
+                out.unresolved.extend(tf.unresolved);
+            }
         }
     }
     verdict::sort_records(&mut out.records);
@@ -172,7 +207,11 @@ fn check_document(file: &Path, text: &str, explicit: bool) -> Option<Vec<Record>
                 return Some(plan::check(file, first));
             }
             if cloudformation::is_template(first) {
-                return Some(cloudformation::check(file, first));
+                let mut records = cloudformation::check(file, first);
+                // A JSON template gets its fixes in JSON.
+                let json = text.trim_start().starts_with('{');
+                records.iter_mut().for_each(|r| r.json_source = json);
+                return Some(records);
             }
             let classes: Vec<&tree::Node> = docs.iter().filter(|d| karpenter::is_node_class(d)).collect();
             (!classes.is_empty()).then(|| karpenter::check(file, &classes))

@@ -3,201 +3,8 @@
 //! launches, the image it boots, or an account default — and [`judge`] decides every verdict,
 //! with inheritance and compensating controls, in one place.
 
-use crate::verdict::{Fix, Record, Verdict};
-
-/// The syntax a fact was read from: it names the fields in reasons.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Syntax {
-    Terraform,
-    CloudFormation,
-    Karpenter,
-}
-
-struct Names {
-    block: &'static str,
-    tokens: &'static str,
-    endpoint: &'static str,
-}
-
-impl Syntax {
-    fn names_for(self, block: Option<&'static str>) -> Names {
-        let mut n = self.names();
-        if let Some(b) = block {
-            n.block = b;
-        }
-        n
-    }
-
-    fn names(self) -> Names {
-        match self {
-            Syntax::Terraform => Names { block: "metadata_options", tokens: "http_tokens", endpoint: "http_endpoint" },
-            Syntax::CloudFormation => {
-                Names { block: "MetadataOptions", tokens: "HttpTokens", endpoint: "HttpEndpoint" }
-            }
-            Syntax::Karpenter => Names { block: "metadataOptions", tokens: "httpTokens", endpoint: "httpEndpoint" },
-        }
-    }
-
-    /// `http_tokens = "optional"` / `HttpTokens: optional`; `via` names a non-literal expression.
-    fn assign(self, field: &str, via: Option<&str>, value: &str) -> String {
-        match self {
-            Syntax::Terraform => {
-                let via = via.map(|v| format!("{v} → ")).unwrap_or_default();
-                format!("{field} = {via}{value:?}")
-            }
-            _ => format!("{field}: {value}"),
-        }
-    }
-
-    fn quoted(self, value: &str) -> String {
-        if self == Syntax::Terraform { format!("{value:?}") } else { value.to_string() }
-    }
-}
-
-/// A value read from the configuration.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Val {
-    /// Not written.
-    Absent,
-    /// Written as null (Terraform: leaves it unset).
-    Null,
-    Str(String),
-    /// A known value that is not a string (shown as written).
-    Other(String),
-    /// Cannot be known before deploy: the expression (when worth showing) and why.
-    Unknown {
-        expr: Option<String>,
-        why: String,
-    },
-}
-
-/// A metadata options block as written.
-#[derive(Debug, Clone)]
-pub struct Options {
-    pub endpoint: Val,
-    pub tokens: Val,
-    /// The expression `http_tokens` was computed from, when it is not a literal.
-    pub via: Option<String>,
-    /// The line of the tokens attribute when written, else the resource's.
-    pub line: usize,
-    pub empty: bool,
-}
-
-/// What a resource's own metadata options say.
-#[derive(Debug, Clone)]
-pub enum Own {
-    /// No block (or a dynamic block that creates none).
-    NoBlock,
-    Block(Options),
-    /// The block itself cannot be known: the whole reason.
-    Unknown {
-        why: String,
-        line: usize,
-    },
-    /// The resource cannot carry metadata options at all: why (e.g. a fleet's launch specification).
-    Unsupported(String),
-}
-
-/// What one template reference resolves to.
-#[derive(Debug, Clone)]
-pub enum Target {
-    /// Facts (indices into the same slice); several when the template is expanded.
-    Found(Vec<usize>),
-    Unresolved(String),
-    /// Instances specified inline (a fleet's launch specification): own options, image.
-    Inline {
-        what: String,
-        own: Own,
-        image: Vec<usize>,
-        line: usize,
-    },
-}
-
-/// What a resource that only launches through templates does without one.
-#[derive(Debug, Clone)]
-pub enum Without {
-    Unknown(String),
-    /// EKS creates its own launch template, with IMDSv1 allowed.
-    EksDefault,
-    /// The service launches instances itself: judged like own options (compensations apply).
-    Default {
-        own: Own,
-        image: Vec<usize>,
-    },
-    /// The service's default is known to require IMDSv2: why.
-    Pass(String),
-}
-
-#[derive(Debug, Clone)]
-pub enum FactKind {
-    /// Launches instances with its own metadata options; when it has none and names templates,
-    /// it inherits their verdict. `image` lists image facts it may boot (AMI control).
-    Launcher { own: Own, image: Vec<usize>, templates: Vec<Target> },
-    /// Launches only through templates (ASG, node groups, fleets).
-    Dependent { templates: Vec<Target>, without: Without },
-    /// An account-wide default (`aws_ec2_instance_metadata_defaults`): the tokens value and its line.
-    AccountDefault { tokens: Val, line: usize },
-    /// An image; `v2` when `imds_support = "v2.0"`.
-    Image { v2: bool },
-    /// Launches no instance (an unmanaged or Fargate Batch environment): no record.
-    Skip,
-    /// Another cloud's legacy-metadata switch: see [`crate::clouds::Switch`].
-    Switch(crate::clouds::Switch),
-}
-
-/// One resource as the rule sees it.
-#[derive(Debug, Clone)]
-pub struct Fact {
-    pub address: String,
-    pub file: String,
-    pub line: usize,
-    pub syntax: Syntax,
-    /// The name of the metadata options block when it is not the syntax's usual one
-    /// (Image Builder: `instance_metadata_options`).
-    pub block: Option<&'static str>,
-    /// The service default of `http_tokens` when unset is "required" (Karpenter), not "optional".
-    pub default_required: bool,
-    /// The fix to print when the resource's own options fail.
-    pub fix: Fix,
-    pub kind: FactKind,
-}
-
-/// The rule's conclusion for one resource.
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    pub verdict: Verdict,
-    pub reason: String,
-    pub line: usize,
-    pub compensated_by: Option<String>,
-    pub inherited_from: Option<String>,
-    pub fix: Option<Fix>,
-}
-
-impl Outcome {
-    /// The report record of this outcome, for `resource` of type `rtype` in `file`.
-    pub fn into_record(self, file: String, resource: String, rtype: String) -> Record {
-        Record {
-            file,
-            line: self.line,
-            resource,
-            rtype,
-            verdict: self.verdict,
-            reason: self.reason,
-            compensated_by: self.compensated_by,
-            inherited_from: self.inherited_from,
-            fix: self.fix,
-        }
-    }
-
-    pub(crate) fn new(verdict: Verdict, reason: impl Into<String>, line: usize, fail_fix: &Fix) -> Outcome {
-        let fix = match verdict {
-            Verdict::Fail => Some(fail_fix.clone()),
-            Verdict::Unknown => Some(Fix::MakeKnown),
-            _ => None,
-        };
-        Outcome { verdict, reason: reason.into(), line, compensated_by: None, inherited_from: None, fix }
-    }
-}
+pub use crate::fact::{Fact, FactKind, Options, Outcome, Own, Syntax, Target, Val, Without};
+use crate::verdict::{Fix, Verdict};
 
 /// Template chains longer than this are reported as unknown (cycles cannot loop).
 const MAX_CHAIN: usize = 8;
@@ -249,6 +56,11 @@ impl Judge<'_> {
             FactKind::Dependent { templates, without } => Some(if templates.is_empty() {
                 match without {
                     Without::Unknown(why) => Outcome::new(Verdict::Unknown, why.clone(), f.line, &f.fix),
+                    Without::UnknownFix(why, fix) => {
+                        let mut o = Outcome::new(Verdict::Unknown, why.clone(), f.line, &f.fix);
+                        o.fix = Some(fix.clone());
+                        o
+                    }
                     Without::EksDefault => {
                         // Not compensated by an account default: explicit launch-template options win.
                         Outcome::new(Verdict::Fail, "no launch_template: EKS launches the nodes from a launch template it creates, which sets its own metadata options with IMDSv1 allowed (an account default does not override them)", f.line, &Fix::EksLaunchTemplate)
@@ -470,21 +282,59 @@ fn account_default(tokens: &Val, line: usize) -> Outcome {
 }
 
 /// What a Batch compute environment without a launch template launches: its image types
-/// (`Ec2Configuration[].ImageType`, `ec2_configuration.image_type`); none means Batch's default.
-pub fn batch_default(image_types: Vec<Val>) -> Without {
+/// (`Ec2Configuration[].ImageType`, `ec2_configuration.image_type`; `Absent` for an entry
+/// that names none), and whether the input shows the environment being created now (a plan
+/// whose actions create it).
+///
+/// AWS Batch gives new ECS compute environments `ECS_AL2023` (and EKS ones `EKS_AL2023`) by
+/// default since January 2026; environments created before keep their Amazon Linux 2 image
+/// (Batch API reference, `Ec2Configuration`:
+/// <https://docs.aws.amazon.com/batch/latest/APIReference/API_Ec2Configuration.html>;
+/// CloudFormation `Ec2ConfigurationObject`:
+/// <https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-batch-computeenvironment-ec2configurationobject.html>).
+/// Amazon Linux 2023 AMIs require IMDSv2 (`imds_support = v2.0`). A configuration alone does
+/// not say when the environment is created, so with no image type it is `unknown` (never
+/// called safe); a plan that creates it passes.
+pub fn batch_default(image_types: Vec<Val>, new_env: bool, syntax: Syntax) -> Without {
     let al2023 = |v: &Val| matches!(v, Val::Str(s) if s.to_ascii_uppercase().contains("AL2023"));
     if let Some(Val::Unknown { why, .. }) = image_types.iter().find(|v| matches!(v, Val::Unknown { .. })) {
         return Without::Unknown(format!("no launch template, and the image type cannot be known: {why}"));
     }
-    if !image_types.is_empty() && image_types.iter().all(al2023) {
+    let unset = |v: &Val| matches!(v, Val::Absent | Val::Null);
+    if let Some(old) = image_types.iter().find(|v| !unset(v) && !al2023(v)) {
+        let shown = match old {
+            Val::Str(s) | Val::Other(s) => s.clone(),
+            _ => String::new(),
+        };
+        return Without::Default {
+            own: Own::Unsupported(format!(
+                "no launch template: image type {shown} boots Amazon Linux 2, which allows IMDSv1 (AWS Batch API reference, Ec2Configuration)"
+            )),
+            image: vec![],
+        };
+    }
+    if !image_types.is_empty() && !image_types.iter().any(unset) {
         return Without::Pass(
-            "no launch template; the Amazon Linux 2023 image type requires IMDSv2 by default (AWS Batch user guide, IMDS configuration)".into(),
+            "no launch template; the Amazon Linux 2023 image type requires IMDSv2 by default (AWS Batch API reference, Ec2Configuration)".into(),
         );
     }
-    Without::Default {
-        own: Own::Unsupported(
-            "no launch template: Batch launches its default Amazon Linux 2 ECS AMI, which allows IMDSv1 unless the image type is Amazon Linux 2023 (AWS Batch user guide, IMDS configuration)".into(),
-        ),
-        image: vec![],
+    if new_env {
+        return Without::Pass(
+            "no launch template and no image type: the plan creates this environment, and AWS Batch gives new compute environments ECS_AL2023/EKS_AL2023 (IMDSv2 required) by default since January 2026 (AWS Batch API reference, Ec2Configuration)".into(),
+        );
     }
+    let fix = match syntax {
+        Syntax::CloudFormation => Fix::Set {
+            inside: Some("Properties.ComputeResources".into()),
+            text: "Ec2Configuration:\n  - ImageType: ECS_AL2023".into(),
+        },
+        _ => Fix::Set {
+            inside: Some("compute_resources".into()),
+            text: "ec2_configuration {\n  image_type = \"ECS_AL2023\"\n}".into(),
+        },
+    };
+    Without::UnknownFix(
+        "no launch template and no image type: AWS Batch gives compute environments created since January 2026 ECS_AL2023 (IMDSv2 required), but one created before keeps its Amazon Linux 2 image (IMDSv1 allowed), and a configuration does not say when the environment was created (a plan that creates it does)".into(),
+        fix,
+    )
 }

@@ -95,7 +95,64 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, TreeError> {
     Ok(docs)
 }
 
+/// Indentation repairs tried on one document before giving up.
+const MAX_REPAIRS: usize = 64;
+
+/// Parses the documents; YAML that saphyr refuses for an indentation PyYAML and CloudFormation
+/// accept is repaired and parsed again (only after a first failure):
+/// - a flow collection's closing `]` / `}` at (or left of) its key's column;
+/// - a quoted scalar's continuation line at its key's column (`'a\nb'` folds the same
+///   whatever the continuation's indentation).
+///
+/// The repair indents the offending line one column past the line before it, so every line
+/// number stays. Where this differs from PyYAML: other indentation errors are still refused.
 fn parse_docs(text: &str, max: usize) -> Result<Vec<Node>, TreeError> {
+    let first = match parse_strict(text, max) {
+        Ok(docs) => return Ok(docs),
+        Err(e) => e,
+    };
+    let mut fixed = text.to_string();
+    let mut err = TreeError { line: first.line, message: first.message.clone() };
+    for _ in 0..MAX_REPAIRS {
+        let Some(next) = reindent(&fixed, &err) else { break };
+        fixed = next;
+        match parse_strict(&fixed, max) {
+            Ok(docs) => return Ok(docs),
+            Err(e) => err = e,
+        }
+    }
+    Err(first)
+}
+
+/// The text with one line indented past the line before it, when the error is one of the
+/// indentation cases PyYAML accepts: a closing bracket on the error's line, or the first
+/// continuation line (not indented past it) of a quoted scalar starting on the error's line.
+fn reindent(text: &str, err: &TreeError) -> Option<String> {
+    if !err.message.contains("indentation") {
+        return None;
+    }
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let mut lines: Vec<&str> = text.split('\n').collect();
+    let at = err.line.checked_sub(1)?;
+    let i = if err.message.contains("quoted scalar") {
+        let start = indent(lines.get(at)?);
+        (at + 1..lines.len()).find(|&j| !lines[j].trim().is_empty() && indent(lines[j]) <= start)?
+    } else if lines.get(at)?.trim_start().starts_with([']', '}']) {
+        at
+    } else {
+        return None;
+    };
+    let prev = lines[..i].iter().rev().find(|l| !l.trim().is_empty())?;
+    let want = indent(prev) + 1;
+    if indent(lines[i]) >= want {
+        return None;
+    }
+    let padded = format!("{}{}", " ".repeat(want), lines[i].trim_start());
+    lines[i] = &padded;
+    Some(lines.join("\n"))
+}
+
+fn parse_strict(text: &str, max: usize) -> Result<Vec<Node>, TreeError> {
     let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
     let mut root: Option<Node> = None;

@@ -93,6 +93,9 @@ pub struct Record {
     pub inherited_from: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<Fix>,
+    /// Read from a JSON document (a CloudFormation JSON template): fixes are written in JSON.
+    #[serde(skip)]
+    pub json_source: bool,
 }
 
 impl Record {
@@ -107,8 +110,23 @@ impl Record {
             compensated_by: None,
             inherited_from: None,
             fix: None,
+            json_source: false,
         }
     }
+}
+
+/// A module call whose code is not on disk (a registry, git or other remote source that
+/// `terraform init` has not installed here): its resources were not checked. A note about
+/// coverage, not a finding; listed once per call site.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Unresolved {
+    pub file: String,
+    pub line: usize,
+    /// `module.NAME`, with the calling module's prefix (the first instance seen).
+    pub module: String,
+    /// The `source` (and `version`) as written.
+    pub source: String,
+    pub reason: String,
 }
 
 /// Paths as given on the command line, with `/` separators and no leading `./`.

@@ -12,18 +12,18 @@ pub struct Field {
 
 /// The fields of a tracepoint, by name (`common_*` included).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Format {
+pub struct TracepointFormat {
     pub fields: HashMap<String, Field>,
 }
 
 /// Most fields a format may declare (tracepoints have a few dozen at most).
 const MAX_FIELDS: usize = 256;
 
-impl Format {
+impl TracepointFormat {
     /// Parses lines like `\tfield:__u16 sport;\toffset:24;\tsize:2;\tsigned:0;`. The name is
     /// the last word before `;` in the declaration, without an array suffix (`saddr[4]`).
     /// Lines that are not fields are ignored; a field with no offset or size is an error.
-    pub fn parse(text: &str) -> Result<Format, String> {
+    pub fn parse(text: &str) -> Result<TracepointFormat, String> {
         let mut fields = HashMap::new();
         for line in text.lines() {
             let line = line.trim();
@@ -51,7 +51,7 @@ impl Format {
             }
             fields.insert(name.to_string(), Field { offset, size });
         }
-        Ok(Format { fields })
+        Ok(TracepointFormat { fields })
     }
 
     /// The field `name`, checked to be `size` bytes long.
@@ -81,7 +81,7 @@ pub struct SetStateLayout {
 }
 
 impl SetStateLayout {
-    pub fn from_format(f: &Format) -> Result<SetStateLayout, String> {
+    pub fn from_format(f: &TracepointFormat) -> Result<SetStateLayout, String> {
         Ok(SetStateLayout {
             skaddr: f.field("skaddr", 8)?,
             oldstate: f.field("oldstate", 4)?,
@@ -128,7 +128,7 @@ pub struct ExecLayout {
 }
 
 impl ExecLayout {
-    pub fn from_format(f: &Format) -> Result<ExecLayout, String> {
+    pub fn from_format(f: &TracepointFormat) -> Result<ExecLayout, String> {
         Ok(ExecLayout { filename: f.field("filename", 4)?, pid: f.field("pid", 4)? })
     }
 }
@@ -143,7 +143,7 @@ pub struct ForkLayout {
 }
 
 impl ForkLayout {
-    pub fn from_format(f: &Format) -> Result<ForkLayout, String> {
+    pub fn from_format(f: &TracepointFormat) -> Result<ForkLayout, String> {
         Ok(ForkLayout {
             parent_pid: f.field("parent_pid", 4)?,
             child_pid: f.field("child_pid", 4)?,
@@ -182,7 +182,7 @@ mod tests {
 
     #[test]
     fn kernel_format_parses_inet_sock_set_state() {
-        let f = Format::parse(SET_STATE_6_18).expect("parses");
+        let f = TracepointFormat::parse(SET_STATE_6_18).expect("parses");
         assert_eq!(f.fields.len(), 15);
         assert_eq!(f.fields["common_pid"], Field { offset: 4, size: 4 });
         let l = SetStateLayout::from_format(&f).expect("layout");
@@ -200,36 +200,38 @@ mod tests {
             "offset:16;\tsize:4;\tsigned:1;\n\tfield:int newstate",
             "offset:200;\tsize:4;\tsigned:1;\n\tfield:int newstate",
         );
-        let l = SetStateLayout::from_format(&Format::parse(&moved).expect("parses")).expect("layout");
+        let l = SetStateLayout::from_format(&TracepointFormat::parse(&moved).expect("parses")).expect("layout");
         assert_eq!(l.oldstate.offset, 200);
         assert_eq!(l.min_len(), 204);
     }
 
     #[test]
     fn kernel_format_refuses_what_it_cannot_read() {
-        let f = Format::parse(
+        let f = TracepointFormat::parse(
             &SET_STATE_6_18
                 .replace("field:__u16 sport;\toffset:24;\tsize:2;", "field:__u32 sport;\toffset:24;\tsize:4;"),
         )
         .expect("parses");
         assert!(SetStateLayout::from_format(&f).expect_err("4-byte sport").contains("sport"));
-        let f = Format::parse(&SET_STATE_6_18.replace("saddr_v6", "src6")).expect("parses");
+        let f = TracepointFormat::parse(&SET_STATE_6_18.replace("saddr_v6", "src6")).expect("parses");
         assert_eq!(SetStateLayout::from_format(&f).expect_err("no saddr_v6"), "no field saddr_v6");
-        assert!(Format::parse("\tfield:int x;\toffset:zz;\tsize:4;").is_err());
-        assert_eq!(Format::parse("name: x\nID: 3\n").expect("no fields").fields.len(), 0);
+        assert!(TracepointFormat::parse("\tfield:int x;\toffset:zz;\tsize:4;").is_err());
+        assert_eq!(TracepointFormat::parse("name: x\nID: 3\n").expect("no fields").fields.len(), 0);
     }
 
     #[test]
     fn kernel_format_parses_sched_process_exec_and_fork() {
-        let f = Format::parse(include_str!("../../../tests/fixtures/tracefs/sched_process_exec.format")).expect("exec");
+        let f = TracepointFormat::parse(include_str!("../../../tests/fixtures/tracefs/sched_process_exec.format"))
+            .expect("exec");
         let l = ExecLayout::from_format(&f).expect("exec layout");
         assert_eq!((l.filename, l.pid), (Field { offset: 8, size: 4 }, Field { offset: 12, size: 4 }));
-        let f = Format::parse(include_str!("../../../tests/fixtures/tracefs/sched_process_fork.format")).expect("fork");
+        let f = TracepointFormat::parse(include_str!("../../../tests/fixtures/tracefs/sched_process_fork.format"))
+            .expect("fork");
         let l = ForkLayout::from_format(&f).expect("fork layout");
         assert_eq!(l.parent_pid, Field { offset: 12, size: 4 });
         assert_eq!(l.child_comm, Field { offset: 16, size: 4 });
         assert_eq!(l.child_pid, Field { offset: 20, size: 4 });
-        let f = Format::parse(
+        let f = TracepointFormat::parse(
             &include_str!("../../../tests/fixtures/tracefs/sched_process_fork.format").replace("child_pid", "cpid"),
         )
         .expect("parses");

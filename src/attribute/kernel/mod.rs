@@ -33,7 +33,7 @@ use rustix::event::{PollFd, PollFlags, poll};
 use super::process::{ProcReader, ReadError};
 use super::{AttributeConfig, found, nz};
 use crate::event::{Attribution, AttributionMiss, AttributionSource};
-pub use format::{ExecLayout, ForkLayout, Format, SetStateLayout, filter};
+pub use format::{ExecLayout, ForkLayout, SetStateLayout, TracepointFormat, filter};
 use format::{TCP_ESTABLISHED, TCP_SYN_SENT};
 use perf::Ring;
 use shadow::{ProcEvent, SHADOW, Shadow};

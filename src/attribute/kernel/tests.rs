@@ -3,7 +3,7 @@ use super::*;
 const FORMAT: &str = include_str!("../../../tests/fixtures/tracefs/inet_sock_set_state.format");
 
 fn layout() -> SetStateLayout {
-    SetStateLayout::from_format(&Format::parse(FORMAT).expect("format")).expect("layout")
+    SetStateLayout::from_format(&TracepointFormat::parse(FORMAT).expect("format")).expect("layout")
 }
 
 /// A PERF_RECORD_SAMPLE body (TID, TIME, RAW) around a raw tracepoint record.
@@ -195,11 +195,11 @@ fn fork_raw(parent: i32, child: i32, comm: &str) -> Vec<u8> {
 }
 
 fn exec_layout() -> ExecLayout {
-    ExecLayout::from_format(&Format::parse(EXEC_FORMAT).expect("format")).expect("layout")
+    ExecLayout::from_format(&TracepointFormat::parse(EXEC_FORMAT).expect("format")).expect("layout")
 }
 
 fn fork_layout() -> ForkLayout {
-    ForkLayout::from_format(&Format::parse(FORK_FORMAT).expect("format")).expect("layout")
+    ForkLayout::from_format(&TracepointFormat::parse(FORK_FORMAT).expect("format")).expect("layout")
 }
 
 #[test]

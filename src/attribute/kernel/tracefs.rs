@@ -4,7 +4,7 @@ use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use super::format::Format;
+use super::format::TracepointFormat;
 use super::perf;
 
 /// Where tracefs is usually found, newest convention first.
@@ -27,10 +27,10 @@ pub fn find_or_mount() -> Result<PathBuf, String> {
 }
 
 /// The id and format of tracepoint `group/name`.
-pub fn tracepoint(root: &Path, group: &str, name: &str) -> Result<(u64, Format), String> {
+pub fn tracepoint(root: &Path, group: &str, name: &str) -> Result<(u64, TracepointFormat), String> {
     let dir = root.join("events").join(group).join(name);
     let read = |f: &str| std::fs::read_to_string(dir.join(f)).map_err(|e| format!("{}/{f}: {e}", dir.display()));
     let id = read("id")?.trim().parse::<u64>().map_err(|e| format!("{group}:{name} id: {e}"))?;
-    let format = Format::parse(&read("format")?)?;
+    let format = TracepointFormat::parse(&read("format")?)?;
     Ok((id, format))
 }

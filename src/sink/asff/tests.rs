@@ -38,7 +38,11 @@ fn v1(secs: u64, pid: u32) -> RequestRecord {
             parse_error: false,
             conflict: false,
         },
-        network: Network { client: "10.0.0.2:40000".into(), server: "169.254.169.254:80".into(), client_ttl: 64 },
+        network: Network {
+            client: "10.0.0.2:40000".parse().expect("address"),
+            server: "169.254.169.254:80".parse().expect("address"),
+            client_ttl: 64,
+        },
         credentials: None,
         live: Some(LiveFields {
             process: Some(Process {

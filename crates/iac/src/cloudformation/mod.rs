@@ -22,19 +22,6 @@ pub fn is_template(root: &Node) -> bool {
         })
 }
 
-/// Resource types judged.
-const TYPES: &[&str] = &[
-    "AWS::EC2::Instance",
-    "AWS::EC2::LaunchTemplate",
-    "AWS::AutoScaling::LaunchConfiguration",
-    "AWS::ImageBuilder::InfrastructureConfiguration",
-    "AWS::AutoScaling::AutoScalingGroup",
-    "AWS::EC2::SpotFleet",
-    "AWS::EC2::EC2Fleet",
-    "AWS::EKS::Nodegroup",
-    "AWS::Batch::ComputeEnvironment",
-];
-
 const LT: &str = "AWS::EC2::LaunchTemplate";
 const LC: &str = "AWS::AutoScaling::LaunchConfiguration";
 
@@ -57,11 +44,12 @@ pub fn check(file: &Path, root: &Node) -> Vec<Record> {
         .iter()
         .filter_map(|(k, res)| {
             let id = k.as_str()?;
-            let rtype = res.get("Type").and_then(Node::as_str).filter(|t| TYPES.contains(t))?;
-            if let Some(cond) = res.get("Condition").and_then(Node::as_str) {
-                if cfn.condition(cond, 0) == Some(false) {
-                    return None;
-                }
+            let rtype =
+                res.get("Type").and_then(Node::as_str).filter(|t| crate::aws_types::cloudformation(t).is_some())?;
+            if let Some(cond) = res.get("Condition").and_then(Node::as_str)
+                && cfn.condition(cond, 0) == Some(false)
+            {
+                return None;
             }
             launches_ec2(rtype, res).then_some(Item { id, line: k.line, rtype, res })
         })
@@ -188,6 +176,8 @@ fn fact(cfn: &Cfn<'_>, it: &Item<'_>, items: &[Item<'_>], file: &str) -> Fact {
                             Some(_) => Val::Unknown { expr: None, why: "ImageType cannot be known".into() },
                         })
                         .collect(),
+                    false,
+                    rules::Syntax::CloudFormation,
                 ),
             }
         }
@@ -198,7 +188,7 @@ fn fact(cfn: &Cfn<'_>, it: &Item<'_>, items: &[Item<'_>], file: &str) -> Fact {
         file: file.to_string(),
         line: it.line,
         syntax: Syntax::CloudFormation,
-        block: (it.rtype == "AWS::ImageBuilder::InfrastructureConfiguration").then_some("InstanceMetadataOptions"),
+        block: crate::aws_types::cloudformation(it.rtype).and_then(|t| t.block).map(|(_, cfn)| cfn),
         default_required: false,
         fix: if dependent { Fix::UseLaunchTemplate } else { Fix::CloudFormation { path: fix_path.to_string() } },
         kind,

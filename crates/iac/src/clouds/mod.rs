@@ -30,27 +30,22 @@
 //!   is false"; an instance launched with `instance_configuration_id` takes the fields it does not
 //!   set from it, and `oci_core_instance_pool` launches only from it
 //!   (<https://registry.terraform.io/providers/oracle/oci/latest/docs/resources/core_instance_configuration>).
-//! - google `google_compute_instance` / `google_compute_instance_template`: the `metadata` map;
-//!   Compute Engine's predefined key `disable-legacy-endpoints` ("Legacy endpoints are
-//!   deprecated, always set disable-legacy-endpoints=TRUE";
-//!   <https://cloud.google.com/compute/docs/metadata/predefined-metadata-keys>); without it
-//!   the legacy endpoints follow the project metadata, which a configuration may not manage.
-//!   `google_compute_instance_from_template`: "all arguments from google_compute_instance are
-//!   supported as a way to override the properties in the template"
-//!   (<https://registry.terraform.io/providers/hashicorp/google/latest/docs/resources/compute_instance_from_template>).
-//!   Project metadata (`google_compute_project_metadata`, `google_compute_project_metadata_item`)
-//!   applies to every VM of the project; a VM's own key wins ("if you set the same key for both
-//!   your project and instance metadata, Compute Engine will use the instance metadata").
-//! - google `google_container_node_pool` / `google_container_cluster`: `node_config { metadata }`;
-//!   "From GKE 1.12 onwards, disable-legacy-endpoints is set to true by the API"
-//!   (<https://registry.terraform.io/providers/hashicorp/google/latest/docs/resources/container_cluster#metadata>,
-//!   <https://cloud.google.com/kubernetes-engine/docs/how-to/protecting-cluster-metadata>).
+//! - google: Compute Engine shut the legacy `/0.1/` and `/computeMetadata/v1beta1/` endpoints down
+//!   on 2020-09-30 ("Compute Engine v0.1 and v1beta1 metadata server endpoints", deprecated
+//!   2019-09-30, shutdown 2020-09-30: <https://cloud.google.com/compute/docs/deprecations>);
+//!   `/computeMetadata/v1/` answers only requests with `Metadata-Flavor: Google`. The
+//!   `disable-legacy-endpoints` key (instance `metadata`, GKE `node_config.metadata`, project
+//!   metadata) has nothing left to switch: every Google VM, template and node pool passes
+//!   ([`Rule::retired`]), and project metadata gets no record.
+//! - Alibaba and OCI defaults re-checked in December 2026 (ECS API `HttpTokens` "Default value:
+//!   optional"; OCI `areLegacyImdsEndpointsDisabled` "Default is false"): unchanged.
 
-mod table;
+pub mod table;
 
 pub use table::{RULES, Role, Rule, Want, rule};
 
-use crate::rules::{Fact, FactKind, Outcome, Target, Val};
+pub use crate::fact::{Check, Switch};
+use crate::fact::{Fact, FactKind, Outcome, Val};
 use crate::verdict::{Fix, Verdict};
 
 /// Whose metadata service a resource type runs (from its Terraform type prefix).
@@ -75,51 +70,6 @@ impl Cloud {
         } else {
             Cloud::Aws
         }
-    }
-}
-
-/// A resource of another cloud as the rule sees it.
-#[derive(Debug, Clone)]
-pub struct Switch {
-    pub rule: &'static Rule,
-    /// The places the setting is (or is not) written.
-    pub checks: Vec<Check>,
-    /// Launch templates named (Alibaba): their verdict when no check writes anything.
-    pub templates: Vec<Target>,
-    /// The project (and provider) a project-wide control applies to.
-    pub scope: String,
-}
-
-impl Switch {
-    /// Nothing written (not even the block or map the setting goes in, which would replace the
-    /// template's) and templates named: the templates decide.
-    pub fn inherits(&self) -> bool {
-        !self.templates.is_empty() && self.checks.iter().all(|c| c.is_unset() && !c.container)
-    }
-}
-
-/// One place a resource writes (or does not write) the setting.
-#[derive(Debug, Clone)]
-pub struct Check {
-    /// Where it lives when it is not where the rule says, e.g. `node_pool[1]` (a cluster's
-    /// inline node pools); prefixed to reasons and fixes.
-    pub inside: Option<String>,
-    pub value: Val,
-    /// The expression the value was computed from, when it is not a literal.
-    pub via: Option<String>,
-    /// The setting's line when written, else the container's or the resource's.
-    pub line: usize,
-    /// Alibaba `http_endpoint` (`Absent` elsewhere).
-    pub endpoint: Val,
-    /// The container the setting goes in (block or map) is written: the fix is one line.
-    pub container: bool,
-}
-
-impl Check {
-    /// The setting is not written (and the metadata service is not turned off): a launch
-    /// template or project control may decide.
-    pub fn is_unset(&self) -> bool {
-        matches!(self.value, Val::Absent | Val::Null) && self.endpoint != Val::Str("disabled".into())
     }
 }
 
@@ -151,20 +101,33 @@ pub fn judge_switch(f: &Fact, s: &Switch, projects: &[(String, String)]) -> Opti
     if (rule.role == Role::ProjectControl && unset) || checks.is_empty() {
         return None;
     }
-    let mut o = judge(f, rule, checks);
-    if rule.role == Role::Compensable && unset && o.verdict == Verdict::Fail {
-        if let Some((_, by)) = projects.iter().find(|(scope, _)| *scope == s.scope) {
-            o = Outcome::new(
-                Verdict::Pass,
-                format!(
-                    "{} is not set, but {by} sets disable-legacy-endpoints = \"true\" for the project (compensating control)",
-                    rule.setting
-                ),
-                o.line,
-                &f.fix,
-            );
-            o.compensated_by = Some(by.clone());
+    if let Some(why) = rule.retired {
+        if rule.role == Role::ProjectControl {
+            return None;
         }
+        let line = checks.iter().find(|c| !c.is_unset()).or(checks.first()).map_or(f.line, |c| c.line);
+        let written = match checks.iter().find(|c| !c.is_unset()) {
+            Some(c) => format!("{} = {} has no effect: ", rule.setting, shown(&c.value, c.via.as_deref())),
+            None => format!("{} is not set, and need not be: ", rule.setting),
+        };
+        return Some(Outcome::new(Verdict::Pass, format!("{written}{why}"), line, &f.fix));
+    }
+    let mut o = judge(f, rule, checks);
+    if rule.role == Role::Compensable
+        && unset
+        && o.verdict == Verdict::Fail
+        && let Some((_, by)) = projects.iter().find(|(scope, _)| *scope == s.scope)
+    {
+        o = Outcome::new(
+            Verdict::Pass,
+            format!(
+                "{} is not set, but {by} sets disable-legacy-endpoints = \"true\" for the project (compensating control)",
+                rule.setting
+            ),
+            o.line,
+            &f.fix,
+        );
+        o.compensated_by = Some(by.clone());
     }
     Some(o)
 }
@@ -304,28 +267,40 @@ mod tests {
         assert_eq!(verdict("alicloud_instance", Val::Absent), Verdict::Fail);
         assert_eq!(verdict("oci_core_instance", Val::Other("true".into())), Verdict::Pass);
         assert_eq!(verdict("oci_core_instance", Val::Other("false".into())), Verdict::Fail);
+        // Google's legacy endpoints were shut down on 2020-09-30: nothing written can open them.
         assert_eq!(verdict("google_compute_instance", s("TRUE")), Verdict::Pass);
-        assert_eq!(verdict("google_compute_instance", Val::Absent), Verdict::Fail);
+        assert_eq!(verdict("google_compute_instance", Val::Absent), Verdict::Pass);
         assert_eq!(verdict("google_container_node_pool", Val::Absent), Verdict::Pass);
-        assert_eq!(verdict("google_container_node_pool", s("false")), Verdict::Fail);
+        assert_eq!(verdict("google_container_node_pool", s("false")), Verdict::Pass);
         let unknown = Val::Unknown { expr: Some("var.x".into()), why: "no value".into() };
-        assert_eq!(verdict("google_container_cluster", unknown), Verdict::Unknown);
+        assert_eq!(verdict("google_container_cluster", unknown.clone()), Verdict::Pass);
+        assert_eq!(verdict("oci_core_instance", unknown), Verdict::Unknown);
+    }
+
+    #[test]
+    fn google_reasons_say_the_endpoints_are_gone() {
+        let f = fact("google_compute_instance", vec![check(Val::Str("false".into()))]);
+        let o = crate::rules::judge(std::slice::from_ref(&f))[0].clone().unwrap_or_else(|| panic!("outcome"));
+        assert_eq!((o.verdict, o.fix), (Verdict::Pass, None));
+        assert!(o.reason.contains("has no effect") && o.reason.contains("2020-09-30"), "{}", o.reason);
+        let p = fact("google_compute_project_metadata", vec![check(Val::Str("true".into()))]);
+        assert!(crate::rules::judge(std::slice::from_ref(&p))[0].is_none(), "project metadata gets no record");
     }
 
     #[test]
     fn worst_check_wins_and_names_where() {
-        let mut pool = check(Val::Str("false".into()));
-        pool.inside = Some("node_pool[1]".into());
-        pool.container = true;
-        let f = fact("google_container_cluster", vec![check(Val::Absent), pool]);
+        let mut tpl = check(Val::Str("optional".into()));
+        tpl.inside = Some("instance_details.launch_details".into());
+        tpl.container = true;
+        let f = fact("oci_core_instance_configuration", vec![check(Val::Other("true".into())), tpl]);
         let o = crate::rules::judge(std::slice::from_ref(&f))[0].clone().unwrap_or_else(|| panic!("outcome"));
         assert_eq!(o.verdict, Verdict::Fail);
-        assert!(o.reason.starts_with("node_pool[1]: "), "{}", o.reason);
+        assert!(o.reason.starts_with("instance_details.launch_details: "), "{}", o.reason);
         assert_eq!(
             o.fix,
             Some(Fix::Set {
-                inside: Some("node_pool[1].node_config.metadata".into()),
-                text: "disable-legacy-endpoints = \"true\"".into()
+                inside: Some("instance_details.launch_details.instance_options".into()),
+                text: "are_legacy_imds_endpoints_disabled = true".into()
             })
         );
     }

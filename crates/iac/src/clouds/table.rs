@@ -43,6 +43,9 @@ pub struct Rule {
     pub fix_block: &'static str,
     /// The single line to add inside an existing container (block or map).
     pub fix_line: &'static str,
+    /// The legacy path no longer exists anywhere (the vendor shut it down): why. Every resource
+    /// of the type passes whatever the setting says; project controls get no record.
+    pub retired: Option<&'static str>,
 }
 
 const ALI_LEGACY: &str = "normal mode (plain GETs to 100.100.100.200 without a token)";
@@ -58,6 +61,9 @@ const GCP_HARDENED: &str =
 const GCP_PROJECT: &str = "compensating control: project metadata, for every VM of the project that does not set disable-legacy-endpoints itself";
 const GCP_PROJECT_LEGACY: &str =
     "the legacy endpoints on every VM of the project that does not set disable-legacy-endpoints itself";
+/// Google's Compute Engine deprecations page lists "Compute Engine v0.1 and v1beta1 metadata
+/// server endpoints": deprecated 2019-09-30, shut down 2020-09-30.
+const GCP_RETIRED: &str = "Google shut the legacy /0.1/ and /computeMetadata/v1beta1/ metadata endpoints down on 2020-09-30 (Compute Engine deprecations, https://cloud.google.com/compute/docs/deprecations), so disable-legacy-endpoints has nothing left to turn off; /computeMetadata/v1/ answers only requests carrying Metadata-Flavor: Google";
 const GKE_UNSET: &str = "GKE 1.12 and later set disable-legacy-endpoints = \"true\" on node VMs by default (google provider docs, node_config.metadata; GKE: Protecting cluster metadata)";
 const GCE_UNSET: &str = "without it the legacy endpoints are on unless the project metadata sets disable-legacy-endpoints (Compute Engine predefined metadata keys)";
 
@@ -72,6 +78,7 @@ const ALI: Rule = Rule {
     unset: Err(ALI_UNSET),
     fix_block: "http_tokens = \"required\"",
     fix_line: "http_tokens = \"required\"",
+    retired: None,
 };
 
 const OCI: Rule = Rule {
@@ -84,6 +91,7 @@ const OCI: Rule = Rule {
     unset: Err(OCI_UNSET),
     fix_block: "instance_options {\n  are_legacy_imds_endpoints_disabled = true\n}",
     fix_line: "are_legacy_imds_endpoints_disabled = true",
+    retired: None,
 };
 
 const GCE: Rule = Rule {
@@ -96,6 +104,7 @@ const GCE: Rule = Rule {
     unset: Err(GCE_UNSET),
     fix_block: "metadata = {\n  disable-legacy-endpoints = \"true\"\n}",
     fix_line: "disable-legacy-endpoints = \"true\"",
+    retired: Some(GCP_RETIRED),
 };
 
 const GKE: Rule = Rule {
@@ -108,6 +117,7 @@ const GKE: Rule = Rule {
     unset: Ok(GKE_UNSET),
     fix_block: "node_config {\n  metadata = {\n    disable-legacy-endpoints = \"true\"\n  }\n}",
     fix_line: "disable-legacy-endpoints = \"true\"",
+    retired: Some(GCP_RETIRED),
 };
 
 const GCP_PROJECT_RULE: Rule = Rule {
@@ -120,6 +130,7 @@ const GCP_PROJECT_RULE: Rule = Rule {
     unset: Ok("no record"),
     fix_block: "metadata = {\n  disable-legacy-endpoints = \"true\"\n}",
     fix_line: "disable-legacy-endpoints = \"true\"",
+    retired: Some(GCP_RETIRED),
 };
 
 /// One rule per judged resource type (mirrored by the README's table).

@@ -1,5 +1,6 @@
 //! Output formats: human (default), JSON, SARIF 2.1.0.
 
+pub mod fix;
 pub mod human;
 pub mod json;
 pub mod sarif;
@@ -15,6 +16,8 @@ pub struct Summary {
     pub unknown: usize,
     pub parse_error: usize,
     pub files: usize,
+    /// Module calls not followed (remote sources not installed).
+    pub unresolved: usize,
 }
 
 impl Summary {

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::clouds::Cloud;
-use crate::verdict::{Record, Verdict};
+use crate::verdict::{Record, Unresolved, Verdict};
 
 const RULES: &[(&str, &str, &str, &str)] = &[
     (
@@ -50,13 +50,13 @@ const RULES: &[(&str, &str, &str, &str)] = &[
         "IMDS-GCP-001",
         "gcp-legacy-metadata-allowed",
         "Google Cloud legacy metadata endpoints (/0.1/, /computeMetadata/v1beta1/) are enabled",
-        "Set metadata disable-legacy-endpoints = \"true\" (GKE: in node_config.metadata, or leave it unset for the GKE 1.12+ default).",
+        "Never raised since Google shut the legacy endpoints down on 2020-09-30 (Compute Engine deprecations); kept so that existing alerts keep their rule.",
     ),
     (
         "IMDS-GCP-002",
         "gcp-metadata-unknown",
         "Whether Google Cloud legacy metadata endpoints are enabled cannot be known statically",
-        "Make the value known before deploy, or set disable-legacy-endpoints = \"true\" literally.",
+        "Never raised since Google shut the legacy endpoints down on 2020-09-30 (Compute Engine deprecations).",
     ),
 ];
 
@@ -75,7 +75,7 @@ fn rule_id(r: &Record) -> &'static str {
     }
 }
 
-pub fn render(records: &[Record]) -> Result<String, serde_json::Error> {
+pub fn render(records: &[Record], unresolved: &[Unresolved]) -> Result<String, serde_json::Error> {
     let rules: Vec<Value> = RULES
         .iter()
         .map(|(id, name, short, help)| {
@@ -93,7 +93,13 @@ pub fn render(records: &[Record]) -> Result<String, serde_json::Error> {
             };
             let index = RULES.iter().position(|(id, ..)| *id == rule).unwrap_or_default();
             let text = if r.resource.is_empty() { r.reason.clone() } else { format!("{}: {}", r.resource, r.reason) };
-            Some(json!({
+            let fix = r.fix.as_ref().map(|f| super::fix::parts(r, f));
+            let text = match &fix {
+                Some((what, add)) if add.is_empty() => format!("{text}\nFix: {what}"),
+                Some((what, add)) => format!("{text}\nFix: {what}\n{add}"),
+                None => text,
+            };
+            let mut result = json!({
                 "ruleId": rule,
                 "ruleIndex": index,
                 "level": level,
@@ -103,7 +109,26 @@ pub fn render(records: &[Record]) -> Result<String, serde_json::Error> {
                     "region": {"startLine": r.line.max(1)}
                 }}],
                 "partialFingerprints": {"imdswatch/v1": format!("{}:{}:{}", r.file, r.resource, rule)}
-            }))
+            });
+            // The exact text to add, where code-scanning UIs look for it (not an
+            // `artifactChanges` fix: the insertion point is a block, not a known line).
+            if let (Some((what, add)), Some(obj)) = (fix, result.as_object_mut()) {
+                obj.insert("properties".into(), json!({"fix": {"what": what, "text": add}}));
+            }
+            Some(result)
+        })
+        .collect();
+    let notes: Vec<Value> = unresolved
+        .iter()
+        .map(|u| {
+            json!({
+                "level": "note",
+                "message": {"text": format!("{}: not followed, its resources were not checked: {}", u.module, u.reason)},
+                "locations": [{"physicalLocation": {
+                    "artifactLocation": {"uri": u.file},
+                    "region": {"startLine": u.line.max(1)}
+                }}]
+            })
         })
         .collect();
     let doc = json!({
@@ -115,7 +140,8 @@ pub fn render(records: &[Record]) -> Result<String, serde_json::Error> {
                 "version": env!("CARGO_PKG_VERSION"),
                 "rules": rules
             }},
-            "results": results
+            "results": results,
+            "invocations": [{"executionSuccessful": true, "toolExecutionNotifications": notes}]
         }]
     });
     let mut s = serde_json::to_string_pretty(&doc)?;

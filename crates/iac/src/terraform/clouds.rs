@@ -6,9 +6,9 @@
 use hcl_edit::expr::{Expression, ObjectKey};
 
 use super::eval::{Env, Value, expr_text};
-use super::facts::{blocks_at, targets, val};
 use super::modules::Instance;
 use super::parse::{TAttr, TBody};
+use super::reading::{blocks_at, targets, val};
 use crate::clouds::{Check, Rule, Switch};
 use crate::rules::{Fact, FactKind, Syntax, Val};
 use crate::verdict::{Fix, display_path};
@@ -227,6 +227,10 @@ fn metadata(body: &TBody, env: &Env<'_>, line: usize, inside: Option<String>) ->
     };
     let value = match env.eval(&a.expr) {
         Value::Map(m) => m.get(GCP_KEY).map_or(Val::Absent, |v| val(v, named)),
+        Value::Partial { known, why } => match known.get(GCP_KEY) {
+            Some(v) => val(v, named),
+            None => Val::Unknown { expr: Some(expr_text(&a.expr)), why },
+        },
         Value::Null => return absent(a.line),
         Value::Unknown(w) => Val::Unknown { expr: Some(expr_text(&a.expr)), why: w },
         _ => Val::Unknown { expr: Some(expr_text(&a.expr)), why: "metadata is not a map".into() },

@@ -6,68 +6,16 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
 
-use hcl_edit::expr::{BinaryOperator, Expression, ObjectKey, TraversalOperator, UnaryOperator};
+use hcl_edit::expr::{BinaryOperator, Expression, ForExpr, ObjectKey, TraversalOperator, UnaryOperator};
 use hcl_edit::template::{Element, Template};
 
-/// A Terraform value, or a value that cannot be known before apply.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Null,
-    Bool(bool),
-    Number(f64),
-    String(String),
-    List(Vec<Value>),
-    Map(BTreeMap<String, Value>),
-    /// Why it cannot be known (names the expression).
-    Unknown(String),
-}
-
-impl Value {
-    pub fn unknown(expr: &Expression) -> Value {
-        Value::Unknown(expr_text(expr))
-    }
-    pub fn is_unknown(&self) -> bool {
-        matches!(self, Value::Unknown(_))
-    }
-    /// String form for interpolation and comparison; `None` for collections and unknowns.
-    pub fn as_text(&self) -> Option<String> {
-        match self {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(fmt_number(*n)),
-            Value::Bool(b) => Some(b.to_string()),
-            _ => None,
-        }
-    }
-    fn truthy(&self) -> Option<bool> {
-        match self {
-            Value::Bool(b) => Some(*b),
-            Value::String(s) if s == "true" => Some(true),
-            Value::String(s) if s == "false" => Some(false),
-            _ => None,
-        }
-    }
-    fn number(&self) -> Option<f64> {
-        match self {
-            Value::Number(n) => Some(*n),
-            Value::String(s) => s.parse().ok(),
-            _ => None,
-        }
-    }
-}
-
-fn fmt_number(n: f64) -> String {
-    if n.fract() == 0.0 && n.abs() < 1e15 { format!("{}", n as i64) } else { n.to_string() }
-}
-
-/// The source text of an expression, trimmed, for messages.
-pub fn expr_text(expr: &Expression) -> String {
-    let s = expr.to_string();
-    let s = s.trim();
-    if s.chars().count() > 80 { format!("{}…", s.chars().take(80).collect::<String>()) } else { s.to_string() }
-}
+pub use super::value::{Value, expr_text};
 
 /// Deepest chain of locals referring to locals that is followed.
 const MAX_LOCAL_DEPTH: usize = 32;
+
+/// Most items a `for` expression iterates over (a larger collection is unknown).
+const MAX_FOR_ITEMS: usize = 10_000;
 
 /// Where a module input came from: the expression in the calling module block, evaluated
 /// there (so a template passed in by reference can be followed to the caller's resource).
@@ -88,13 +36,39 @@ pub struct ModuleScope {
     pub locals: BTreeMap<String, Expression>,
     /// The calling module's expression for each input given.
     pub callers: BTreeMap<String, Caller>,
+    /// Module calls of this module whose outputs can be read (`module.NAME.OUTPUT`): those
+    /// without `count` / `for_each` whose code is on disk (local, or installed by `terraform
+    /// init`).
+    pub modules: RefCell<BTreeMap<String, std::rc::Rc<ModuleOutputs>>>,
     cache: RefCell<BTreeMap<String, Value>>,
     active: RefCell<HashSet<String>>,
+}
+
+/// A called module's outputs, evaluated in its own scope when read.
+#[derive(Debug)]
+pub struct ModuleOutputs {
+    pub scope: std::rc::Rc<ModuleScope>,
+    pub outputs: BTreeMap<String, Expression>,
 }
 
 impl ModuleScope {
     pub fn new(vars: BTreeMap<String, Value>, locals: BTreeMap<String, Expression>) -> Self {
         ModuleScope { vars, locals, ..Default::default() }
+    }
+
+    /// `module.NAME.OUTPUT`: the output's value expression, evaluated in the called module.
+    fn output(&self, name: &str, output: &str, depth: usize) -> Value {
+        let called = self.modules.borrow().get(name).cloned();
+        let Some(m) = called else {
+            return Value::Unknown(format!("`module.{name}.{output}` is only known after apply"));
+        };
+        let Some(expr) = m.outputs.get(output) else {
+            return Value::Unknown(format!("module.{name} has no output {output:?}"));
+        };
+        if depth > MAX_LOCAL_DEPTH {
+            return Value::Unknown(format!("module.{name}.{output}: references nested too deeply"));
+        }
+        Env::module(&m.scope).eval_depth(expr, depth + 1)
     }
 
     fn local(&self, name: &str, depth: usize) -> Value {
@@ -127,11 +101,13 @@ pub struct Env<'a> {
     pub each: Option<(Value, Value)>,
     /// Iterator variable of a `dynamic` block: name, key, value.
     pub iterator: Option<(String, Value, Value)>,
+    /// Variables of the enclosing `for` expressions, innermost last.
+    pub bound: Vec<(String, Value)>,
 }
 
 impl<'a> Env<'a> {
     pub fn module(module: &'a ModuleScope) -> Env<'a> {
-        Env { module, count_index: None, each: None, iterator: None }
+        Env { module, count_index: None, each: None, iterator: None, bound: Vec::new() }
     }
 
     pub fn eval(&self, expr: &Expression) -> Value {
@@ -162,7 +138,10 @@ impl<'a> Env<'a> {
             Expression::StringTemplate(t) => self.template(t, expr, depth),
             Expression::HeredocTemplate(h) => self.template(&h.template, expr, depth),
             Expression::Parenthesis(p) => self.eval_depth(p.inner(), depth),
-            Expression::Variable(v) => Value::Unknown(format!("{} is not a known value", v.as_str())),
+            Expression::Variable(v) => match self.bound(v.as_str()) {
+                Some(b) => b.clone(),
+                None => Value::Unknown(format!("{} is not a known value", v.as_str())),
+            },
             Expression::Conditional(c) => {
                 let cond = self.eval_depth(&c.cond_expr, depth);
                 match cond.truthy() {
@@ -208,8 +187,61 @@ impl<'a> Env<'a> {
                     args.iter().find(|a| a.is_unknown()).cloned().unwrap_or_else(|| Value::unknown(expr))
                 })
             }
-            Expression::ForExpr(_) => Value::unknown(expr),
+            Expression::ForExpr(f) => self.for_expr(f, expr, depth),
         }
+    }
+
+    fn bound(&self, name: &str) -> Option<&Value> {
+        self.bound.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// `[for k, v in coll : x if c]` and `{for k, v in coll : key => x... if c}`, as Terraform
+    /// evaluates them (a list's keys are its indexes; a map is iterated in key order).
+    fn for_expr(&self, f: &ForExpr, whole: &Expression, depth: usize) -> Value {
+        let items: Vec<(Value, Value)> = match self.eval_depth(&f.intro.collection_expr, depth) {
+            Value::List(l) => l.into_iter().enumerate().map(|(i, v)| (Value::Number(i as f64), v)).collect(),
+            Value::Map(m) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
+            Value::Unknown(w) | Value::Partial { why: w, .. } => return Value::Unknown(w),
+            _ => return Value::unknown(whole),
+        };
+        if items.len() > MAX_FOR_ITEMS {
+            return Value::Unknown(format!("`{}` iterates over more than {MAX_FOR_ITEMS} items", expr_text(whole)));
+        }
+        let key_var = f.intro.key_var.as_ref().map(|k| k.as_str().to_string());
+        let value_var = f.intro.value_var.as_str().to_string();
+        let (mut list, mut map) = (Vec::new(), BTreeMap::new());
+        for (k, v) in items {
+            let mut env = self.clone();
+            if let Some(kv) = &key_var {
+                env.bound.push((kv.clone(), k));
+            }
+            env.bound.push((value_var.clone(), v));
+            if let Some(c) = &f.cond {
+                match env.eval_depth(&c.expr, depth).truthy() {
+                    Some(true) => {}
+                    Some(false) => continue,
+                    None => {
+                        return Value::Unknown(format!("the condition of `{}` cannot be known", expr_text(whole)));
+                    }
+                }
+            }
+            let value = env.eval_depth(&f.value_expr, depth);
+            let Some(key_expr) = &f.key_expr else {
+                list.push(value);
+                continue;
+            };
+            let key = env.eval_depth(key_expr, depth);
+            let Some(key) = key.as_text() else { return unknown_from(&key, whole) };
+            if f.grouping {
+                if let Value::List(l) = map.entry(key).or_insert_with(|| Value::List(Vec::new())) {
+                    l.push(value);
+                }
+            } else if map.insert(key, value).is_some() {
+                // Terraform: "Duplicate object key" without `...`.
+                return Value::Unknown(format!("`{}` produces a key twice (Terraform refuses it)", expr_text(whole)));
+            }
+        }
+        if f.key_expr.is_some() { Value::Map(map) } else { Value::List(list) }
     }
 
     fn template(&self, t: &Template, whole: &Expression, depth: usize) -> Value {
@@ -244,7 +276,8 @@ impl<'a> Env<'a> {
         depth: usize,
     ) -> Value {
         let mut ops = ops.iter().map(|o| o.value());
-        let mut value = match root {
+        let value = match root {
+            Expression::Variable(v) if self.bound(v.as_str()).is_some() => self.eval_depth(root, depth),
             Expression::Variable(v) => {
                 let name = v.as_str();
                 let first = match ops.next() {
@@ -259,6 +292,10 @@ impl<'a> Env<'a> {
                         .cloned()
                         .unwrap_or_else(|| Value::Unknown(format!("var.{n} is not declared"))),
                     ("local", n) => self.module.local(n, depth),
+                    ("module", n) => match ops.next() {
+                        Some(TraversalOperator::GetAttr(o)) => self.module.output(n, o.as_str(), depth),
+                        _ => return Value::Unknown(format!("`{}` is only known after apply", expr_text(whole))),
+                    },
                     ("count", "index") => self.count_index.clone().unwrap_or_else(|| Value::unknown(whole)),
                     ("each", "key") => self.each.as_ref().map_or_else(|| Value::unknown(whole), |e| e.0.clone()),
                     ("each", "value") => self.each.as_ref().map_or_else(|| Value::unknown(whole), |e| e.1.clone()),
@@ -275,15 +312,30 @@ impl<'a> Env<'a> {
             }
             other => self.eval_depth(other, depth),
         };
-        for op in ops {
+        let rest: Vec<&TraversalOperator> = ops.collect();
+        self.apply(value, &rest, whole, depth)
+    }
+
+    /// Applies traversal operators to a value; a splat (`[*]`, `.*`) applies the rest to each
+    /// element of a list (a single non-null value counts as a list of one, as in Terraform).
+    fn apply(&self, mut value: Value, ops: &[&TraversalOperator], whole: &Expression, depth: usize) -> Value {
+        for (i, op) in ops.iter().enumerate() {
             if value.is_unknown() {
                 return value;
             }
             value = match op {
                 TraversalOperator::GetAttr(a) => index(&value, &Value::String(a.as_str().to_string())),
                 TraversalOperator::Index(e) => index(&value, &self.eval_depth(e, depth)),
-                TraversalOperator::LegacyIndex(i) => index(&value, &Value::Number(*i.value() as f64)),
-                _ => None,
+                TraversalOperator::LegacyIndex(n) => index(&value, &Value::Number(*n.value() as f64)),
+                TraversalOperator::FullSplat(_) | TraversalOperator::AttrSplat(_) => {
+                    let items = match value {
+                        Value::List(l) => l,
+                        Value::Null => Vec::new(),
+                        other => vec![other],
+                    };
+                    let rest = &ops[i + 1..];
+                    return Value::List(items.into_iter().map(|v| self.apply(v, rest, whole, depth)).collect());
+                }
             }
             .unwrap_or_else(|| Value::unknown(whole));
         }
@@ -298,6 +350,9 @@ fn unknown_from(v: &Value, expr: &Expression) -> Value {
 fn index(v: &Value, key: &Value) -> Option<Value> {
     match (v, key) {
         (_, Value::Unknown(_)) => Some(key.clone()),
+        (Value::Partial { known, why }, k) => {
+            Some(known.get(&k.as_text()?).cloned().unwrap_or_else(|| Value::Unknown(why.clone())))
+        }
         (Value::Map(m), k) => m.get(&k.as_text()?).cloned(),
         (Value::List(l), k) => {
             let i = k.number()?;

@@ -44,7 +44,8 @@ fn unknowns_name_the_expression() {
     }
     assert!(env.eval(&expr("var.missing")).is_unknown());
     assert!(env.eval(&expr("upper(var.missing)")).is_unknown());
-    assert!(env.eval(&expr("[for x in [1] : x]")).is_unknown());
+    assert!(env.eval(&expr("[for x in var.missing : x]")).is_unknown());
+    assert!(env.eval(&expr("[for x in [1, 2] : x if var.missing]")).is_unknown());
     // An unknown condition with equal branches is still known.
     assert_eq!(env.eval(&expr("var.missing ? \"required\" : \"required\"")), s("required"));
     assert!(env.eval(&expr("var.missing ? \"required\" : \"optional\"")).is_unknown());
@@ -80,4 +81,42 @@ fn count_each_and_iterator() {
     assert_eq!(env.eval(&expr("count.index == 1 ? \"a\" : \"b\"")), s("a"));
     assert_eq!(env.eval(&expr("\"${each.key}-${each.value}\"")), s("k-v"));
     assert_eq!(env.eval(&expr("mo.value.t")), s("required"));
+}
+
+#[test]
+fn for_expressions_over_known_collections() {
+    let sc = scope(&[], &[("pools", "[{ name = \"a\", t = \"required\" }, { name = \"b\", t = \"optional\" }]")]);
+    let env = Env::module(&sc);
+    let l = |items: &[&str]| Value::List(items.iter().map(|i| s(i)).collect());
+    assert_eq!(env.eval(&expr("[for np in local.pools : np[\"name\"]]")), l(&["a", "b"]));
+    assert_eq!(
+        env.eval(&expr("[for i, np in local.pools : \"${i}-${np.name}\" if np.t != \"optional\"]")),
+        l(&["0-a"])
+    );
+    assert_eq!(
+        env.eval(&expr("zipmap([for np in local.pools : np.name], [for np in local.pools : np.t])[\"b\"]")),
+        s("optional")
+    );
+    assert_eq!(env.eval(&expr("{ for np in local.pools : np.name => np.t }[\"a\"]")), s("required"));
+    // Grouping mode collects values per key; a duplicate key without `...` is refused.
+    assert_eq!(
+        env.eval(&expr("{ for k in [\"x\", \"x\"] : k => 1... }[\"x\"]")),
+        Value::List(vec![Value::Number(1.0); 2])
+    );
+    assert!(env.eval(&expr("{ for k in [\"x\", \"x\"] : k => 1 }")).is_unknown());
+    // Empty by default: an empty map, so `for_each` over it creates nothing.
+    assert_eq!(env.eval(&expr("{ for np in [] : np.name => np }")), Value::Map(Default::default()));
+    assert_eq!(env.eval(&expr("local.pools[*].name")), l(&["a", "b"]));
+}
+
+#[test]
+fn merge_is_known_per_key() {
+    let sc = scope(&[], &[]);
+    let env = Env::module(&sc);
+    let m = "merge(var.missing ? { a = 1 } : {}, { \"disable-legacy-endpoints\" = \"true\" })";
+    assert_eq!(env.eval(&expr(&format!("{m}[\"disable-legacy-endpoints\"]"))), s("true"));
+    assert_eq!(env.eval(&expr(&format!("lookup({m}, \"disable-legacy-endpoints\", \"x\")"))), s("true"));
+    assert!(env.eval(&expr(&format!("{m}[\"a\"]"))).is_unknown(), "a key only the unknown argument may set");
+    // A later unknown argument may override anything before it.
+    assert!(env.eval(&expr("merge({ a = 1 }, var.missing)[\"a\"]")).is_unknown());
 }

@@ -7,48 +7,64 @@ pub mod eval;
 mod eval_tests;
 pub mod facts;
 pub mod funcs;
+pub mod lenient;
+pub mod loader;
 pub mod modules;
 pub mod parse;
+pub mod reading;
 pub mod refs;
 pub mod types;
+pub mod value;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use crate::verdict::{Fix, Record, Verdict, display_path};
+use crate::verdict::{Record, Unresolved, display_path};
 
-/// Checks the given module directories; returns one record per resource instance, one
-/// `unknown` record per module call that is not followed (non-local source), plus
-/// parse-error records.
-pub fn check_dirs(dirs: &BTreeSet<PathBuf>) -> Vec<Record> {
-    check_with(modules::Loader::default(), dirs)
+/// What checking Terraform directories found: records (resources and parse errors) and the
+/// module calls whose code was not on disk.
+#[derive(Debug, Default)]
+pub struct Checked {
+    pub records: Vec<Record>,
+    pub unresolved: Vec<Unresolved>,
+}
+
+/// Checks the given module directories; returns one record per resource instance and
+/// parse-error records, and one note per module call that is not followed (a remote source
+/// not installed).
+pub fn check_dirs(dirs: &BTreeSet<PathBuf>) -> Checked {
+    check_with(loader::Loader::default(), dirs)
 }
 
 /// Checks one Terraform file given as text (standard input) as a module of its own (its
 /// local module calls have no directory to be found in and are reported).
-pub fn check_text(name: &Path, text: &str) -> Vec<Record> {
-    let mut loader = modules::Loader::default();
+pub fn check_text(name: &Path, text: &str) -> Checked {
+    let mut loader = loader::Loader::default();
     match parse::parse_hcl(name, text) {
         Ok(body) => loader.preload(name, body),
-        Err(e) => return vec![Record::parse_error(e.file(), e.line(), e.message())],
+        Err(e) => {
+            return Checked {
+                records: vec![Record::parse_error(e.file(), e.line(), e.message())],
+                ..Checked::default()
+            };
+        }
     }
     check_with(loader, &BTreeSet::from([name.to_path_buf()]))
 }
 
-fn check_with(mut loader: modules::Loader, dirs: &BTreeSet<PathBuf>) -> Vec<Record> {
-    let dirs: BTreeSet<PathBuf> = dirs.iter().map(|d| modules::normalize(d)).collect();
+fn check_with(mut loader: loader::Loader, dirs: &BTreeSet<PathBuf>) -> Checked {
+    let dirs: BTreeSet<PathBuf> = dirs.iter().map(|d| loader::normalize(d)).collect();
     let mut children = BTreeSet::new();
     for d in &dirs {
         let body = loader.load(d);
-        children.extend(modules::local_children(&body, d));
+        children.extend(loader::local_children(&body, d));
     }
     let mut records = Vec::new();
     for root in dirs.iter().filter(|d| !children.contains(*d)) {
         let vars: BTreeMap<_, _> = loader.tfvars(root);
-        loader.read_manifest(root);
         let mut instances = Vec::new();
-        let mut stack = vec![root.clone()];
-        modules::expand(&mut loader, root, &vars, BTreeMap::new(), "", &mut stack, &mut instances);
+        let mut chain = vec![(root.clone(), String::new())];
+        modules::expand(&mut loader, root, &vars, BTreeMap::new(), "", &mut chain, &mut instances);
         let outcomes = crate::rules::judge(&facts::facts(&instances));
         for (inst, o) in instances.iter().zip(outcomes) {
             let Some(mut o) = o else { continue };
@@ -58,19 +74,21 @@ fn check_with(mut loader: modules::Loader, dirs: &BTreeSet<PathBuf>) -> Vec<Reco
             records.push(o.into_record(display_path(&inst.block.file), inst.address.clone(), inst.rtype.clone()));
         }
     }
+    // One note per call site, however many instances or roots reach it.
+    let mut unresolved: Vec<Unresolved> = Vec::new();
+    let mut sites = BTreeSet::new();
     for u in loader.unfollowed.drain(..) {
-        records.push(Record {
-            file: display_path(&u.file),
-            line: u.line,
-            resource: u.address,
-            rtype: "module".to_string(),
-            verdict: Verdict::Unknown,
-            reason: u.reason,
-            compensated_by: None,
-            inherited_from: None,
-            fix: Some(Fix::CheckPlan),
-        });
+        if sites.insert((u.file.clone(), u.line)) {
+            unresolved.push(Unresolved {
+                file: display_path(&u.file),
+                line: u.line,
+                module: u.address,
+                source: u.source,
+                reason: u.reason,
+            });
+        }
     }
+    unresolved.sort();
     // Directories only reachable as children of unchecked parents were still loaded above.
     for e in loader.errors.drain(..) {
         records.push(Record::parse_error(e.file(), e.line(), e.message()));
@@ -78,7 +96,7 @@ fn check_with(mut loader: modules::Loader, dirs: &BTreeSet<PathBuf>) -> Vec<Reco
     for p in loader.problems.drain(..) {
         records.push(Record::parse_error(&p.file, p.line, p.message));
     }
-    dedup(records)
+    Checked { records: dedup(records), unresolved }
 }
 
 /// A module called twice with identical addresses cannot happen, but the same parse error is

@@ -2,30 +2,13 @@
 //! (defaults, `terraform.tfvars`, `*.auto.tfvars`), locals, `count` / `for_each`, and local
 //! module calls with the inputs of each call (bounded depth, cycles detected).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Component, Path, PathBuf};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use super::eval::{Caller, Env, ModuleScope, Value, expr_text};
-use super::parse::{self, ParseError, TBlock, TBody};
-use crate::discover::is_tf_file;
-use crate::tree;
-
-/// Resource types the rules look at.
-pub const TYPES: &[&str] = &[
-    "aws_instance",
-    "aws_launch_template",
-    "aws_launch_configuration",
-    "aws_autoscaling_group",
-    "aws_eks_node_group",
-    "aws_ec2_instance_metadata_defaults",
-    "aws_ami",
-    "aws_spot_instance_request",
-    "aws_spot_fleet_request",
-    "aws_ec2_fleet",
-    "aws_batch_compute_environment",
-    "aws_imagebuilder_infrastructure_configuration",
-];
+use super::eval::{Caller, Env, ModuleOutputs, ModuleScope, Value, expr_text};
+use super::loader::{Loader, Problem, Source, Unfollowed, normalize, source};
+use super::parse::{TBlock, TBody};
 
 const MAX_MODULE_DEPTH: usize = 16;
 
@@ -50,225 +33,29 @@ pub struct Instance {
 
 impl Instance {
     pub fn env(&self) -> Env<'_> {
-        Env { module: &self.scope, count_index: self.count_index.clone(), each: self.each.clone(), iterator: None }
-    }
-}
-
-/// A problem in the configuration that is not a parse error of a file.
-#[derive(Debug, Clone)]
-pub struct Problem {
-    pub file: PathBuf,
-    pub line: usize,
-    pub message: String,
-}
-
-/// A module call that is not followed (registry, git or other non-local source): its
-/// resources are not checked, and it is reported as `unknown`.
-#[derive(Debug, Clone)]
-pub struct Unfollowed {
-    pub file: PathBuf,
-    pub line: usize,
-    /// `module.NAME`, with the calling module's prefix.
-    pub address: String,
-    pub reason: String,
-}
-
-#[derive(Debug, Default)]
-pub struct Loader {
-    dirs: HashMap<PathBuf, Rc<TBody>>,
-    /// The current root's `.terraform/modules/modules.json`: module key (`eks.node_group`) →
-    /// directory `terraform init` installed it in.
-    manifest: BTreeMap<String, PathBuf>,
-    pub errors: Vec<ParseError>,
-    pub problems: Vec<Problem>,
-    pub unfollowed: Vec<Unfollowed>,
-}
-
-impl Loader {
-    /// Reads `ROOT/.terraform/modules/modules.json` (written by `terraform init`), so that
-    /// registry and git module calls of this root are followed into the installed code.
-    pub fn read_manifest(&mut self, root: &Path) {
-        self.manifest.clear();
-        let Ok(text) = std::fs::read_to_string(root.join(".terraform/modules/modules.json")) else {
-            return;
-        };
-        let Ok(doc) = tree::parse(&text) else { return };
-        for m in doc.get("Modules").and_then(tree::Node::as_seq).unwrap_or_default() {
-            let (Some(key), Some(dir)) =
-                (m.get("Key").and_then(tree::Node::as_str), m.get("Dir").and_then(tree::Node::as_str))
-            else {
-                continue;
-            };
-            if !key.is_empty() && !Path::new(dir).is_absolute() {
-                self.manifest.insert(key.to_string(), normalize(&root.join(dir)));
-            }
+        Env {
+            module: &self.scope,
+            count_index: self.count_index.clone(),
+            each: self.each.clone(),
+            iterator: None,
+            bound: Vec::new(),
         }
     }
-
-    /// The installed directory of the module call `name` made from the module at `prefix`.
-    fn installed(&self, prefix: &str, name: &str) -> Option<PathBuf> {
-        let mut depth = 0usize;
-        let plain: String = prefix
-            .chars()
-            .filter(|c| {
-                match c {
-                    '[' => depth += 1,
-                    ']' => depth = depth.saturating_sub(1),
-                    _ => {}
-                }
-                depth == 0 && *c != ']'
-            })
-            .collect();
-        let mut key: Vec<&str> = plain.split('.').filter(|p| !p.is_empty() && *p != "module").collect();
-        key.push(name);
-        self.manifest.get(&key.join(".")).filter(|d| d.is_dir()).cloned()
-    }
-
-    /// Uses `body` as the module at `dir` (a file read from standard input).
-    pub fn preload(&mut self, dir: &Path, body: TBody) {
-        self.dirs.insert(dir.to_path_buf(), Rc::new(body));
-    }
-
-    /// All `.tf` / `.tf.json` files of a directory, merged (parse errors are collected).
-    pub fn load(&mut self, dir: &Path) -> Rc<TBody> {
-        if let Some(b) = self.dirs.get(dir) {
-            return b.clone();
-        }
-        let mut merged = TBody::default();
-        let mut files: Vec<PathBuf> =
-            std::fs::read_dir(dir).map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect()).unwrap_or_default();
-        files.sort();
-        for f in files {
-            let name = f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-            if !is_tf_file(&name) || !f.is_file() {
-                continue;
-            }
-            let parsed = parse::read(&f).and_then(|text| {
-                if name.ends_with(".tf.json") { parse::parse_tf_json(&f, &text) } else { parse::parse_hcl(&f, &text) }
-            });
-            match parsed {
-                Ok(b) => {
-                    merged.attrs.extend(b.attrs);
-                    merged.blocks.extend(b.blocks);
-                }
-                Err(e) => self.errors.push(e),
-            }
-        }
-        let rc = Rc::new(merged);
-        self.dirs.insert(dir.to_path_buf(), rc.clone());
-        rc
-    }
-
-    /// Values from `terraform.tfvars(.json)` then `*.auto.tfvars(.json)` in name order.
-    pub fn tfvars(&mut self, dir: &Path) -> BTreeMap<String, Value> {
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .map(|rd| rd.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().to_string()).collect())
-            .unwrap_or_default();
-        names.retain(|n| n.ends_with(".auto.tfvars") || n.ends_with(".auto.tfvars.json"));
-        names.sort();
-        let mut ordered = vec!["terraform.tfvars".to_string(), "terraform.tfvars.json".to_string()];
-        ordered.extend(names);
-        let empty = ModuleScope::default();
-        let mut out = BTreeMap::new();
-        for n in ordered {
-            let f = dir.join(&n);
-            if !f.is_file() {
-                continue;
-            }
-            let text = match parse::read(&f) {
-                Ok(t) => t,
-                Err(e) => {
-                    self.errors.push(e);
-                    continue;
-                }
-            };
-            if n.ends_with(".json") {
-                match tree::parse(&text) {
-                    Ok(root) => {
-                        for (k, v) in root.as_map().unwrap_or_default() {
-                            let key = k.as_str().unwrap_or_default().to_string();
-                            out.insert(key, Env::module(&empty).eval(&parse::json_expr(v)));
-                        }
-                    }
-                    Err(e) => self.errors.push(ParseError::Syntax { file: f, line: e.line, message: e.message }),
-                }
-            } else {
-                match parse::parse_hcl(&f, &text) {
-                    Ok(b) => {
-                        for a in b.attrs {
-                            out.insert(a.name, Env::module(&empty).eval(&a.expr));
-                        }
-                    }
-                    Err(e) => self.errors.push(e),
-                }
-            }
-        }
-        out
-    }
 }
 
-/// Where a module call's code comes from.
-enum Source {
-    /// `./x` or `../x`, resolved against the calling directory.
-    Local(PathBuf),
-    /// Anything else (registry, git, S3, HTTP, absolute path): why it is not followed.
-    NotLocal(String),
-}
+/// The call path of a module instance: (directory, address prefix there), root first.
+pub type Chain = Vec<(PathBuf, String)>;
 
-/// Local module sources (`./x`, `../x`) called from a directory, resolved against it.
-pub fn local_children(body: &TBody, dir: &Path) -> Vec<PathBuf> {
-    body.blocks("module")
-        .filter_map(|m| match source(&m.body, dir) {
-            Source::Local(p) => Some(p),
-            Source::NotLocal(_) => None,
-        })
-        .collect()
-}
-
-fn source(body: &TBody, dir: &Path) -> Source {
-    let src = match body.attr("source").map(|a| &a.expr) {
-        Some(hcl_edit::expr::Expression::String(s)) => s.value().clone(),
-        Some(e) => {
-            return Source::NotLocal(format!("the module's source `{}` is not a string literal", expr_text(e)));
-        }
-        None => return Source::NotLocal("the module call has no source".to_string()),
-    };
-    if src.starts_with("./") || src.starts_with("../") {
-        Source::Local(normalize(&dir.join(src)))
-    } else {
-        Source::NotLocal(format!("the module's source {src:?} is not local (registry, git or another remote source)"))
-    }
-}
-
-/// Lexical normalisation (no filesystem access): removes `.` and resolves `..`.
-pub fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
-                }
-            }
-            other => out.push(other),
-        }
-    }
-    if out.as_os_str().is_empty() { PathBuf::from(".") } else { out }
-}
-
-// Over 80 lines on purpose: variables, locals, resources, then module calls, in one pass over
-// a module as Terraform reads it.
-/// Expands one module instance (and, recursively, its local module calls).
-pub fn expand(
+/// A module's variables (inputs, defaults, tfvars, type conversion) and locals, with the
+/// outputs of the modules it calls registered for `module.NAME.OUTPUT`.
+fn scope_for(
     loader: &mut Loader,
     dir: &Path,
     inputs: &BTreeMap<String, Value>,
     callers: BTreeMap<String, Caller>,
     prefix: &str,
-    stack: &mut Vec<PathBuf>,
-    out: &mut Vec<Instance>,
-) {
+    chain: &mut Chain,
+) -> Rc<ModuleScope> {
     let body = loader.load(dir);
     let empty = ModuleScope::default();
     let mut vars = BTreeMap::new();
@@ -303,12 +90,86 @@ pub fn expand(
     let mut scope = ModuleScope::new(vars, locals);
     scope.callers = callers;
     let scope = Rc::new(scope);
+    // Outputs of single-instance module calls, in the order they are written (a call may
+    // read an earlier one's outputs, as cloudposse's `module.this` does).
+    for m in body.blocks("module") {
+        let Some(name) = m.labels.first() else { continue };
+        if m.body.attr("count").is_some() || m.body.attr("for_each").is_some() {
+            continue;
+        }
+        let Some(child) = child_dir(loader, m, dir, chain, prefix) else { continue };
+        if chain.len() >= MAX_MODULE_DEPTH || chain.iter().any(|(d, _)| *d == child) || !child.is_dir() {
+            continue;
+        }
+        let child_prefix = format!("{prefix}module.{name}.");
+        let (args, callers) = call_inputs(m, &scope, prefix, &Env::module(&scope));
+        chain.push((child.clone(), child_prefix.clone()));
+        let child_scope = scope_for(loader, &child, &args, callers, &child_prefix, chain);
+        chain.pop();
+        let child_body = loader.load(&child);
+        let outputs = child_body
+            .blocks("output")
+            .filter_map(|o| Some((o.labels.first()?.clone(), o.body.attr("value")?.expr.clone())))
+            .collect();
+        scope.modules.borrow_mut().insert(name.clone(), Rc::new(ModuleOutputs { scope: child_scope, outputs }));
+    }
+    scope
+}
 
+/// The directory a module call's code is in: a local path, or where `terraform init`
+/// installed it; `None` for a call not followed.
+fn child_dir(loader: &mut Loader, m: &TBlock, dir: &Path, chain: &Chain, prefix: &str) -> Option<PathBuf> {
+    let name = m.labels.first()?;
+    match source(&m.body, dir) {
+        Source::Local(child) => Some(child),
+        Source::NotLocal(_) => loader.installed(chain, prefix, name),
+    }
+}
+
+/// A module call's inputs evaluated in the caller, and the expressions they came from.
+fn call_inputs(
+    m: &TBlock,
+    scope: &Rc<ModuleScope>,
+    prefix: &str,
+    env: &Env<'_>,
+) -> (BTreeMap<String, Value>, BTreeMap<String, Caller>) {
+    let inputs = m.body.attrs.iter().filter(|a| {
+        !matches!(a.name.as_str(), "source" | "version" | "count" | "for_each" | "providers" | "depends_on")
+    });
+    let args = inputs.clone().map(|a| (a.name.clone(), env.eval(&a.expr))).collect();
+    let callers = inputs
+        .map(|a| {
+            let c = Caller {
+                expr: a.expr.clone(),
+                scope: scope.clone(),
+                module: prefix.to_string(),
+                count_index: env.count_index.clone(),
+                each: env.each.clone(),
+            };
+            (a.name.clone(), c)
+        })
+        .collect();
+    (args, callers)
+}
+
+/// Expands one module instance (and, recursively, the module calls whose code is on disk):
+/// resources of the judged types become instances, other module calls are noted.
+pub fn expand(
+    loader: &mut Loader,
+    dir: &Path,
+    inputs: &BTreeMap<String, Value>,
+    callers: BTreeMap<String, Caller>,
+    prefix: &str,
+    chain: &mut Chain,
+    out: &mut Vec<Instance>,
+) {
+    let body = loader.load(dir);
+    let scope = scope_for(loader, dir, inputs, callers, prefix, chain);
     for r in body.blocks("resource") {
         let [rtype, name] = r.labels.as_slice() else {
             continue;
         };
-        if !TYPES.contains(&rtype.as_str()) && crate::clouds::rule(rtype).is_none() {
+        if !crate::aws_types::judged_in_terraform(rtype) {
             continue;
         }
         for (key, count_index, each, unknown) in expansion(&r.body, &Env::module(&scope)) {
@@ -326,82 +187,60 @@ pub fn expand(
             });
         }
     }
-
+    let me = normalize(dir);
     for m in body.blocks("module") {
         let Some(name) = m.labels.first() else {
             continue;
         };
-        let child = match source(&m.body, dir) {
-            Source::Local(child) => child,
-            Source::NotLocal(_) if loader.installed(prefix, name).is_some() => {
-                loader.installed(prefix, name).unwrap_or_default()
+        let instances = expansion(&m.body, &Env::module(&scope));
+        let Some(child) = child_dir(loader, m, dir, chain, prefix) else {
+            // A call with `count = 0` (or an empty `for_each`) creates nothing.
+            if let (false, Source::NotLocal(why)) = (instances.is_empty(), source(&m.body, dir)) {
+                loader.unfollowed.push(Unfollowed {
+                    file: (*m.file).clone(),
+                    line: m.line,
+                    address: format!("{prefix}module.{name}"),
+                    source: source_text(&m.body),
+                    reason: why,
+                });
             }
-            Source::NotLocal(why) => {
-                // A call with `count = 0` (or an empty `for_each`) creates nothing.
-                if !expansion(&m.body, &Env::module(&scope)).is_empty() {
-                    loader.unfollowed.push(Unfollowed {
-                        file: (*m.file).clone(),
-                        line: m.line,
-                        address: format!("{prefix}module.{name}"),
-                        reason: format!(
-                            "{why}, so its resources were not checked; \
-                             checking the `terraform show -json` plan covers them \
-                             (or run `terraform init`: installed modules are followed)"
-                        ),
-                    });
-                }
-                continue;
-            }
+            continue;
         };
-        if stack.len() >= MAX_MODULE_DEPTH {
-            loader.problems.push(Problem {
-                file: (*m.file).clone(),
-                line: m.line,
-                message: format!(
-                    "module.{name}: modules nested deeper than {MAX_MODULE_DEPTH} levels are not followed"
-                ),
-            });
+        // `module "me" { source = "./" }`: the directory itself, whose resources are above.
+        if child == me {
             continue;
         }
-        if stack.contains(&child) {
-            loader.problems.push(Problem {
-                file: (*m.file).clone(),
-                line: m.line,
-                message: format!("module.{name}: module cycle through {}", child.display()),
-            });
+        let problem = if chain.len() >= MAX_MODULE_DEPTH {
+            Some(format!("module.{name}: modules nested deeper than {MAX_MODULE_DEPTH} levels are not followed"))
+        } else if chain.iter().any(|(d, _)| *d == child) {
+            Some(format!("module.{name}: module cycle through {}", child.display()))
+        } else if !child.is_dir() {
+            Some(format!("module.{name}: source directory {} not found", child.display()))
+        } else {
+            None
+        };
+        if let Some(message) = problem {
+            loader.problems.push(Problem { file: (*m.file).clone(), line: m.line, message });
             continue;
         }
-        if !child.is_dir() {
-            loader.problems.push(Problem {
-                file: (*m.file).clone(),
-                line: m.line,
-                message: format!("module.{name}: source directory {} not found", child.display()),
-            });
-            continue;
-        }
-        for (key, count_index, each, unknown) in expansion(&m.body, &Env::module(&scope)) {
-            let inputs = m.body.attrs.iter().filter(|a| {
-                !matches!(a.name.as_str(), "source" | "version" | "count" | "for_each" | "providers" | "depends_on")
-            });
-            let env = Env { module: &scope, count_index: count_index.clone(), each: each.clone(), iterator: None };
-            let args: BTreeMap<String, Value> = inputs.clone().map(|a| (a.name.clone(), env.eval(&a.expr))).collect();
-            let callers = inputs
-                .map(|a| {
-                    let c = Caller {
-                        expr: a.expr.clone(),
-                        scope: scope.clone(),
-                        module: prefix.to_string(),
-                        count_index: count_index.clone(),
-                        each: each.clone(),
-                    };
-                    (a.name.clone(), c)
-                })
-                .collect();
+        for (key, count_index, each, unknown) in instances {
+            let env = Env { module: &scope, count_index, each, iterator: None, bound: Vec::new() };
+            let (args, callers) = call_inputs(m, &scope, prefix, &env);
             let child_prefix = format!("{prefix}module.{name}{}.", key_suffix(key.as_ref(), unknown.is_some()));
-            stack.push(child.clone());
-            expand(loader, &child, &args, callers, &child_prefix, stack, out);
-            stack.pop();
+            chain.push((child.clone(), child_prefix.clone()));
+            expand(loader, &child, &args, callers, &child_prefix, chain, out);
+            chain.pop();
         }
+    }
+}
+
+/// A module call's `source` (and `version`) as written, for the list of unresolved modules.
+fn source_text(body: &TBody) -> String {
+    let text = |n: &str| body.attr(n).map(|a| expr_text(&a.expr));
+    match (text("source"), text("version")) {
+        (Some(s), Some(v)) => format!("{s} (version {v})"),
+        (Some(s), None) => s,
+        (None, _) => String::new(),
     }
 }
 

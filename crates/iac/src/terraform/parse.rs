@@ -94,20 +94,41 @@ impl Lines {
     }
 }
 
+/// A Terraform file's text (at most [`crate::input::MAX_TERRAFORM_BYTES`]).
 pub fn read(file: &Path) -> Result<String, ParseError> {
-    std::fs::read_to_string(file).map_err(|source| ParseError::Io { file: file.to_path_buf(), source })
+    crate::input::read_capped(file, crate::input::MAX_TERRAFORM_BYTES)
+        .map_err(|source| ParseError::Io { file: file.to_path_buf(), source })
 }
 
 /// Parses one HCL file (`.tf` or `.tfvars`).
+/// A file hcl-edit refuses is repaired where Terraform is more lenient (see
+/// [`super::lenient`]) and parsed again; the first error is reported when that fails too.
 pub fn parse_hcl(file: &Path, text: &str) -> Result<TBody, ParseError> {
-    let body: Body = hcl_edit::parser::parse_body(text).map_err(|e| ParseError::Syntax {
-        file: file.to_path_buf(),
-        line: e.location().line(),
-        message: e.message().to_string(),
-    })?;
+    let body: Body = match hcl_edit::parser::parse_body(text) {
+        Ok(b) => b,
+        Err(first) => lenient_body(text).ok_or_else(|| ParseError::Syntax {
+            file: file.to_path_buf(),
+            line: first.location().line(),
+            message: first.message().to_string(),
+        })?,
+    };
     let lines = Lines::new(text);
     let file = Arc::new(file.to_path_buf());
     Ok(convert(&body, &lines, &file))
+}
+
+fn lenient_body(text: &str) -> Option<Body> {
+    let mut text = super::lenient::join_continuations(text).unwrap_or_else(|| text.to_string());
+    for n in 0..=super::lenient::MAX_REPAIRS {
+        match hcl_edit::parser::parse_body(&text) {
+            Ok(b) => return Some(b),
+            Err(e) if n < super::lenient::MAX_REPAIRS && e.message().contains("redefined object key") => {
+                text = super::lenient::rename_earlier_key(&text, e.location().offset(), n)?;
+            }
+            Err(_) => return None,
+        }
+    }
+    None
 }
 
 fn convert(body: &Body, lines: &Lines, file: &Arc<PathBuf>) -> TBody {
@@ -262,10 +283,10 @@ pub fn json_expr(v: &Node) -> Expression {
                     return Expression::from(n);
                 }
             }
-            if text.contains("${") || text.contains("%{") {
-                if let Ok(t) = text.parse::<hcl_edit::template::Template>() {
-                    return Expression::from(hcl_edit::template::StringTemplate::from(t));
-                }
+            if (text.contains("${") || text.contains("%{"))
+                && let Ok(t) = text.parse::<hcl_edit::template::Template>()
+            {
+                return Expression::from(hcl_edit::template::StringTemplate::from(t));
             }
             Expression::from(text.clone())
         }

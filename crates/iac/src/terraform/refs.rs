@@ -65,6 +65,7 @@ fn follow(
                         count_index: c.count_index.clone(),
                         each: c.each.clone(),
                         iterator: None,
+                        bound: Vec::new(),
                     };
                     follow(&c.expr, rtype, &c.module, &env, all, depth + 1)
                 }
@@ -92,6 +93,20 @@ fn follow(
                 }
             }
             Err(first_err.unwrap_or_else(|| format!("`{}` names no {rtype}", expr_text(expr))))
+        }
+        // `one(aws_launch_template.x[*].id)`, `element(aws_launch_template.x.*.id, 0)`: the
+        // list holds the template's (computed) id, and the reference names the template.
+        Expression::FuncCall(f)
+            if f.name.namespace.is_empty()
+                && matches!(
+                    f.name.name.as_str(),
+                    "one" | "element" | "tolist" | "toset" | "concat" | "compact" | "flatten"
+                ) =>
+        {
+            match f.args.iter().next() {
+                Some(a) => follow(a, rtype, module, env, all, depth + 1),
+                None => by_name(expr, rtype, module, env, all),
+            }
         }
         Expression::StringTemplate(t) => match t.iter().collect::<Vec<_>>().as_slice() {
             [hcl_edit::template::Element::Interpolation(i)] => follow(&i.expr, rtype, module, env, all, depth + 1),

@@ -1,0 +1,249 @@
+//! The vocabulary every front end and the rule share: a [`Fact`] per resource (its own
+//! metadata options, the templates it launches, the image it boots, an account default, or
+//! another cloud's [`Switch`]) and the [`Outcome`] the rule gives it. Data only; `rules` and
+//! `clouds` judge.
+
+use crate::clouds::table::Rule;
+use crate::verdict::{Fix, Record, Verdict};
+
+/// The syntax a fact was read from: it names the fields in reasons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Syntax {
+    Terraform,
+    CloudFormation,
+    Karpenter,
+}
+
+pub(crate) struct Names {
+    pub(crate) block: &'static str,
+    pub(crate) tokens: &'static str,
+    pub(crate) endpoint: &'static str,
+}
+
+impl Syntax {
+    pub(crate) fn names_for(self, block: Option<&'static str>) -> Names {
+        let mut n = self.names();
+        if let Some(b) = block {
+            n.block = b;
+        }
+        n
+    }
+
+    pub(crate) fn names(self) -> Names {
+        match self {
+            Syntax::Terraform => Names { block: "metadata_options", tokens: "http_tokens", endpoint: "http_endpoint" },
+            Syntax::CloudFormation => {
+                Names { block: "MetadataOptions", tokens: "HttpTokens", endpoint: "HttpEndpoint" }
+            }
+            Syntax::Karpenter => Names { block: "metadataOptions", tokens: "httpTokens", endpoint: "httpEndpoint" },
+        }
+    }
+
+    /// `http_tokens = "optional"` / `HttpTokens: optional`; `via` names a non-literal expression.
+    pub(crate) fn assign(self, field: &str, via: Option<&str>, value: &str) -> String {
+        match self {
+            Syntax::Terraform => {
+                let via = via.map(|v| format!("{v} → ")).unwrap_or_default();
+                format!("{field} = {via}{value:?}")
+            }
+            _ => format!("{field}: {value}"),
+        }
+    }
+
+    pub(crate) fn quoted(self, value: &str) -> String {
+        if self == Syntax::Terraform { format!("{value:?}") } else { value.to_string() }
+    }
+}
+
+/// A value read from the configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val {
+    /// Not written.
+    Absent,
+    /// Written as null (Terraform: leaves it unset).
+    Null,
+    Str(String),
+    /// A known value that is not a string (shown as written).
+    Other(String),
+    /// Cannot be known before deploy: the expression (when worth showing) and why.
+    Unknown {
+        expr: Option<String>,
+        why: String,
+    },
+}
+
+/// A metadata options block as written.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub endpoint: Val,
+    pub tokens: Val,
+    /// The expression `http_tokens` was computed from, when it is not a literal.
+    pub via: Option<String>,
+    /// The line of the tokens attribute when written, else the resource's.
+    pub line: usize,
+    pub empty: bool,
+}
+
+/// What a resource's own metadata options say.
+#[derive(Debug, Clone)]
+pub enum Own {
+    /// No block (or a dynamic block that creates none).
+    NoBlock,
+    Block(Options),
+    /// The block itself cannot be known: the whole reason.
+    Unknown {
+        why: String,
+        line: usize,
+    },
+    /// The resource cannot carry metadata options at all: why (e.g. a fleet's launch specification).
+    Unsupported(String),
+}
+
+/// What one template reference resolves to.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// Facts (indices into the same slice); several when the template is expanded.
+    Found(Vec<usize>),
+    Unresolved(String),
+    /// Instances specified inline (a fleet's launch specification): own options, image.
+    Inline {
+        what: String,
+        own: Own,
+        image: Vec<usize>,
+        line: usize,
+    },
+}
+
+/// What a resource that only launches through templates does without one.
+#[derive(Debug, Clone)]
+pub enum Without {
+    Unknown(String),
+    /// Unknown, with a fix that makes it known (rather than the generic one).
+    UnknownFix(String, Fix),
+    /// EKS creates its own launch template, with IMDSv1 allowed.
+    EksDefault,
+    /// The service launches instances itself: judged like own options (compensations apply).
+    Default {
+        own: Own,
+        image: Vec<usize>,
+    },
+    /// The service's default is known to require IMDSv2: why.
+    Pass(String),
+}
+
+#[derive(Debug, Clone)]
+pub enum FactKind {
+    /// Launches instances with its own metadata options; when it has none and names templates,
+    /// it inherits their verdict. `image` lists image facts it may boot (AMI control).
+    Launcher { own: Own, image: Vec<usize>, templates: Vec<Target> },
+    /// Launches only through templates (ASG, node groups, fleets).
+    Dependent { templates: Vec<Target>, without: Without },
+    /// An account-wide default (`aws_ec2_instance_metadata_defaults`): the tokens value and its line.
+    AccountDefault { tokens: Val, line: usize },
+    /// An image; `v2` when `imds_support = "v2.0"`.
+    Image { v2: bool },
+    /// Launches no instance (an unmanaged or Fargate Batch environment): no record.
+    Skip,
+    /// Another cloud's legacy-metadata switch: see [`Switch`].
+    Switch(Switch),
+}
+
+/// One resource as the rule sees it.
+#[derive(Debug, Clone)]
+pub struct Fact {
+    pub address: String,
+    pub file: String,
+    pub line: usize,
+    pub syntax: Syntax,
+    /// The name of the metadata options block when it is not the syntax's usual one
+    /// (Image Builder: `instance_metadata_options`).
+    pub block: Option<&'static str>,
+    /// The service default of `http_tokens` when unset is "required" (Karpenter), not "optional".
+    pub default_required: bool,
+    /// The fix to print when the resource's own options fail.
+    pub fix: Fix,
+    pub kind: FactKind,
+}
+
+/// The rule's conclusion for one resource.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub verdict: Verdict,
+    pub reason: String,
+    pub line: usize,
+    pub compensated_by: Option<String>,
+    pub inherited_from: Option<String>,
+    pub fix: Option<Fix>,
+}
+
+impl Outcome {
+    /// The report record of this outcome, for `resource` of type `rtype` in `file`.
+    pub fn into_record(self, file: String, resource: String, rtype: String) -> Record {
+        Record {
+            file,
+            line: self.line,
+            resource,
+            rtype,
+            verdict: self.verdict,
+            reason: self.reason,
+            compensated_by: self.compensated_by,
+            inherited_from: self.inherited_from,
+            fix: self.fix,
+            json_source: false,
+        }
+    }
+
+    pub(crate) fn new(verdict: Verdict, reason: impl Into<String>, line: usize, fail_fix: &Fix) -> Outcome {
+        let fix = match verdict {
+            Verdict::Fail => Some(fail_fix.clone()),
+            Verdict::Unknown => Some(Fix::MakeKnown),
+            _ => None,
+        };
+        Outcome { verdict, reason: reason.into(), line, compensated_by: None, inherited_from: None, fix }
+    }
+}
+
+/// A resource of another cloud as the rule sees it.
+#[derive(Debug, Clone)]
+pub struct Switch {
+    pub rule: &'static Rule,
+    /// The places the setting is (or is not) written.
+    pub checks: Vec<Check>,
+    /// Launch templates named (Alibaba): their verdict when no check writes anything.
+    pub templates: Vec<Target>,
+    /// The project (and provider) a project-wide control applies to.
+    pub scope: String,
+}
+
+impl Switch {
+    /// Nothing written (not even the block or map the setting goes in, which would replace the
+    /// template's) and templates named: the templates decide.
+    pub fn inherits(&self) -> bool {
+        !self.templates.is_empty() && self.checks.iter().all(|c| c.is_unset() && !c.container)
+    }
+}
+
+/// One place a resource writes (or does not write) the setting.
+#[derive(Debug, Clone)]
+pub struct Check {
+    /// Where it lives when it is not where the rule says, e.g. `node_pool[1]` (a cluster's
+    /// inline node pools); prefixed to reasons and fixes.
+    pub inside: Option<String>,
+    pub value: Val,
+    /// The expression the value was computed from, when it is not a literal.
+    pub via: Option<String>,
+    /// The setting's line when written, else the container's or the resource's.
+    pub line: usize,
+    /// Alibaba `http_endpoint` (`Absent` elsewhere).
+    pub endpoint: Val,
+    /// The container the setting goes in (block or map) is written: the fix is one line.
+    pub container: bool,
+}
+
+impl Check {
+    /// The setting is not written (and the metadata service is not turned off): a launch
+    /// template or project control may decide.
+    pub fn is_unset(&self) -> bool {
+        matches!(self.value, Val::Absent | Val::Null) && self.endpoint != Val::Str("disabled".into())
+    }
+}

@@ -1,0 +1,60 @@
+//! Issue 23, class 2, end to end: a client that sends its IMDSv1 request, half-closes
+//! (`shutdown(SHUT_WR)`) and reads the answer. The truth is the mock IMDS's own count of the
+//! requests it read and answered, in the namespace topology (captures/netns.sh: the metadata
+//! address belongs to the mock there, never to the real service). Needs root and `ip netns`;
+//! skips with a printed reason otherwise.
+
+#[path = "support/host.rs"]
+mod host;
+#[path = "support/live.rs"]
+mod live;
+
+use std::process::Command;
+
+use live::{Monitor, Topology, cannot_run, requests, run_client, serial, summary_of};
+
+const CLIENT: &str = r#"
+import socket, sys
+s = socket.create_connection(("169.254.169.254", 80), timeout=5)
+s.sendall(b"GET /latest/meta-data/instance-id HTTP/1.1\r\nHost: 169.254.169.254\r\nUser-Agent: half-close/1.0\r\n\r\n")
+s.shutdown(socket.SHUT_WR)
+data = b""
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    data += b
+print(data.split(b"\r\n")[0].decode())
+sys.exit(0 if data.startswith(b"HTTP/1.1 200") else 1)
+"#;
+
+#[test]
+fn live_an_answer_read_after_a_half_close_is_a_served_v1() {
+    let name = "live_an_answer_read_after_a_half_close_is_a_served_v1";
+    let _serial = serial();
+    if let Some(why) = cannot_run("hcl") {
+        eprintln!("SKIPPED {name}: {why}");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let counts = tmp.path().join("mock-counts.json");
+    let mut topo = Topology::up("hcl");
+    topo.start_mock(&counts, &[]);
+    let mut mon = Monitor::start(&topo, &tmp.path().join("live.ndjson"), &[]);
+    let mut c: Command = topo.exec("ctr");
+    c.args(["python3", "-c", CLIENT]);
+    let (_, out) = run_client(c);
+    assert!(out.status.success(), "client: {}", String::from_utf8_lossy(&out.stderr));
+    let (recs, code) = mon.stop();
+    topo.stop_mock();
+    assert_eq!(code, 0);
+    // The server read one IMDSv1 request and answered it 200.
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&counts).expect("mock counts")).expect("counts JSON");
+    assert_eq!(truth["v1"], 1, "{truth}");
+    assert_eq!(truth["by_status"]["200"], 1, "{truth}");
+    let got: Vec<String> = requests(&recs).iter().map(|r| summary_of(r)).collect();
+    assert_eq!(got, ["v1 /latest/meta-data/instance-id 200"]);
+    let stats = recs.iter().rev().find(|r| r["type"] == "stats").expect("a stats record");
+    assert_eq!(stats["verdict"]["safe_to_enforce"], false, "{stats}");
+}
