@@ -408,7 +408,9 @@ impl LiveFields {
 mod service;
 pub use service::{Service, ServiceSet, service_names};
 mod stats;
-pub use stats::{HostVerdict, LiveHealth, NodeStats, RequestCounts, StatsRecord, WorkloadCounts};
+pub use stats::{
+    HostVerdict, LinkLocalInterface, LinkLocalStats, LiveHealth, NodeStats, RequestCounts, StatsRecord, WorkloadCounts,
+};
 
 /// What the live pipeline's attribution stage hands the outputs (`sink::Driver::run`).
 #[derive(Debug)]

@@ -163,6 +163,7 @@ fn analyze_into<S: Sink>(cfg: &AnalyzeConfig, sink: S, progress: bool, err: &mut
             ("records longer than the snapshot length", read_stats.over_snaplen),
             ("packets on undecodable interfaces", read_stats.unsupported_link),
         ],
+        link_local: st.link_local.report(&|i| offline_iface_name(i, &cfg.files)).map(Box::new),
         ..RunStats::default()
     };
     let host = driver.host();
@@ -238,4 +239,15 @@ fn report_end(
             Ok(true)
         }
     }
+}
+
+/// An interface of a capture file: `-i any` captures (Linux cooked v2) name its index (the
+/// host that took them knows its name); the others are the capture's own interface, named
+/// after the file(s).
+fn offline_iface_name(ifindex: u32, files: &[std::path::PathBuf]) -> String {
+    if ifindex != 0 {
+        return format!("ifindex {ifindex}");
+    }
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    names.join(",")
 }

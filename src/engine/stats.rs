@@ -49,6 +49,8 @@ pub struct EngineStats {
     /// Token and IMDSv2 requests still waiting when the client closed its side: settled
     /// `no_response` at once (IMDSv1 requests wait on: issue 23, class 2).
     pub abandoned: u64,
+    /// Packets per second to EC2's link-local services, per interface (the 1,024 limit).
+    pub link_local: super::rate::LinkLocalRate,
 }
 
 impl EngineStats {

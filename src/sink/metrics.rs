@@ -114,6 +114,7 @@ pub struct Metrics {
     last_v1: Gauge<f64, AtomicU64>,
     attribution_misses: Family<ReasonLabels, Counter>,
     health: Health,
+    link_local: super::metrics_link::LinkLocalMetrics,
     refused: Counter,
     seen: Mutex<Seen>,
     snapshot: Mutex<Option<(Instant, Arc<String>)>>,
@@ -147,7 +148,7 @@ fn miss_label(m: AttributionMiss) -> &'static str {
 }
 
 /// A label value from outside: control characters replaced, length bounded.
-fn clean(s: &str) -> String {
+pub(super) fn clean(s: &str) -> String {
     let mut out: String = s.chars().take(MAX_LABEL_LEN).map(|c| if c.is_control() { '?' } else { c }).collect();
     if s.chars().count() > MAX_LABEL_LEN {
         out.push('~');
@@ -190,6 +191,7 @@ impl Metrics {
             last_v1: Gauge::default(),
             attribution_misses: Family::default(),
             health: Health::default(),
+            link_local: Default::default(),
             refused: Counter::default(),
             seen: Mutex::new(Seen::default()),
             snapshot: Mutex::new(None),
@@ -247,6 +249,7 @@ impl Metrics {
             self.attribution_misses.clone(),
         );
         self.register_health();
+        self.link_local.register(&mut self.registry);
     }
 
     fn register_health(&mut self) {
@@ -382,6 +385,7 @@ impl Metrics {
                 h.anomalies.get_or_create(&KindLabels { kind }).inc_by(n.saturating_sub(before));
             }
         }
+        self.link_local.on_stats(s.link_local.as_deref(), p.link_local.as_deref());
         seen.stats = s.clone();
     }
 

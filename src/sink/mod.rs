@@ -19,6 +19,7 @@ pub mod json;
 pub mod logfile;
 pub mod metrics;
 pub mod metrics_http;
+pub mod metrics_link;
 pub mod ndjson;
 pub mod ocsf;
 pub mod stats;
