@@ -141,3 +141,59 @@ fn only_packets_to_ec2_link_local_services_count() {
     assert!(!o.summary_line().contains("link-local"), "{}", o.summary_line());
     assert_eq!(o.json().len(), 1100);
 }
+
+fn link_stats(peak: u32, near: u64, exceeded: Option<u64>) -> imdswatch::event::StatsRecord {
+    use imdswatch::event::{LinkLocalInterface, LinkLocalStats, StatsRecord};
+    StatsRecord {
+        sources: vec!["any".into()],
+        link_local: Some(Box::new(LinkLocalStats {
+            limit_pps: 1024,
+            warn_pps: 922,
+            interfaces: vec![LinkLocalInterface {
+                interface: "ens5".into(),
+                peak_pps: peak,
+                peak_at: imdswatch::time::Timestamp(1_700_000_000_000_000),
+                near_limit_seconds: near,
+                allowance_exceeded: exceeded,
+            }],
+            untracked_packets: 0,
+        })),
+        ..StatsRecord::default()
+    }
+}
+
+#[test]
+fn the_metrics_carry_the_peak_the_seconds_near_the_limit_and_the_ena_counter() {
+    let m = imdswatch::sink::metrics::Metrics::new();
+    m.on_stats(&link_stats(300, 0, Some(0)));
+    let text = m.exposition();
+    assert!(text.contains("imdswatch_link_local_peak_pps{interface=\"ens5\"} 300"), "{text}");
+    assert!(text.contains("imdswatch_link_local_warning 0"), "{text}");
+    std::thread::sleep(imdswatch::sink::metrics::SNAPSHOT_TTL);
+    m.on_stats(&link_stats(1001, 2, Some(17)));
+    let text = m.exposition();
+    assert!(text.contains("imdswatch_link_local_peak_pps{interface=\"ens5\"} 1001"), "{text}");
+    assert!(text.contains("imdswatch_link_local_near_limit_seconds_total{interface=\"ens5\"} 2"), "{text}");
+    assert!(text.contains("imdswatch_link_local_allowance_exceeded_total{interface=\"ens5\"} 17"), "{text}");
+    assert!(text.contains("imdswatch_link_local_warning 1"), "{text}");
+}
+
+#[test]
+fn the_dashboard_shows_the_warning_with_the_interface() {
+    use imdswatch::ui::{App, UiEvent, UiMode, render};
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    let screen = |s| {
+        let mut app = App::new(UiMode::Live, "live on any");
+        app.on_event(UiEvent::Stats(s));
+        let mut t = Terminal::new(TestBackend::new(140, 20)).expect("terminal");
+        t.draw(|f| render(&app, f)).expect("draw");
+        t.backend().to_string()
+    };
+    let hot = screen(link_stats(1001, 1, None));
+    assert!(hot.contains("LINK-LOCAL LIMIT ens5 1,001 pkt/s"), "{hot}");
+    let over = screen(link_stats(700, 0, Some(40)));
+    assert!(over.contains("LINK-LOCAL LIMIT ens5 700 pkt/s, 40 over"), "the ENA counter alone warns: {over}");
+    let calm = screen(link_stats(500, 0, Some(0)));
+    assert!(!calm.contains("LINK-LOCAL"), "{calm}");
+}
