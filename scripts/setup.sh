@@ -77,6 +77,14 @@ if ! "$venv/bin/python" captures/clients/have_requirements.py "$reqs" 2>/dev/nul
     "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$reqs"
 fi
 
+# Issue 28: the OCSF validator of tests/findings.rs (py-ocsf-models), pinned, into the same
+# virtualenv (botocore's own securityhub model validates the ASFF output).
+reqs=captures/clients/requirements-findings.txt
+if ! "$venv/bin/python" captures/clients/have_requirements.py "$reqs" 2>/dev/null; then
+    echo "setup: installing the findings validators into $venv" >&2
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$reqs"
+fi
+
 # Debian's cloud-init unit files, to check that dist/imdswatch.service starts before them
 # without an ordering cycle (tests/boot_order.rs). Downloaded and unpacked, never installed.
 units=target/debs/cloud-init

@@ -90,6 +90,35 @@ pub enum Format {
     Json,
     /// A summary per client address and user agent, then a verdict.
     Table,
+    /// AWS Security Finding Format: a JSON array of findings (one per client that would
+    /// break) for `aws securityhub batch-import-findings`; needs --aws-region, --aws-account.
+    Asff,
+    /// OCSF 1.5.0 events, one per line: HTTP Activity per request, Detection Finding per
+    /// client that would break.
+    Ocsf,
+}
+
+/// Output format of `live` (NDJSON lines in each case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LiveFormat {
+    /// imdswatch's records (request, stats, verdict).
+    Json,
+    /// One ASFF finding per client that would break, written again (same Id, later
+    /// UpdatedAt) when its verdict changes; needs --aws-region and --aws-account.
+    Asff,
+    /// OCSF 1.5.0: HTTP Activity per request, Detection Finding per breaking client.
+    Ocsf,
+}
+
+/// Where `--format asff` findings are imported (Security Hub's account and region).
+#[derive(Debug, Args)]
+pub struct AwsArgs {
+    /// Region of the Security Hub that imports --format asff findings (e.g. eu-west-1).
+    #[arg(long, value_name = "REGION")]
+    pub aws_region: Option<String>,
+    /// Account id (12 digits) that imports --format asff findings.
+    #[arg(long, value_name = "ACCOUNT")]
+    pub aws_account: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -141,6 +170,9 @@ pub struct AnalyzeArgs {
     pub quiet: bool,
 
     #[command(flatten)]
+    pub aws: AwsArgs,
+
+    #[command(flatten)]
     pub engine: EngineArgs,
 }
 
@@ -183,6 +215,13 @@ pub struct LiveArgs {
     /// Bind the node's IP or 127.0.0.1, e.g. --metrics 127.0.0.1:9797.
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics: Option<std::net::SocketAddr>,
+
+    /// NDJSON flavour: imdswatch's records, ASFF findings or OCSF events (implies --json).
+    #[arg(long = "format", value_enum, value_name = "FORMAT")]
+    pub format: Option<LiveFormat>,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
 
     #[command(flatten)]
     pub engine: EngineArgs,

@@ -117,6 +117,7 @@ pub struct Metrics {
     last_v1: Gauge<f64, AtomicU64>,
     attribution_misses: Family<ReasonLabels, Counter>,
     health: Health,
+    link_local: super::metrics_link::LinkLocalMetrics,
     refused: Counter,
     seen: Mutex<Seen>,
     snapshot: Mutex<Option<(Instant, Arc<String>)>>,
@@ -157,7 +158,7 @@ fn product(r: &RequestRecord) -> &'static str {
 }
 
 /// A label value from outside: control characters replaced, length bounded.
-fn clean(s: &str) -> String {
+pub(super) fn clean(s: &str) -> String {
     let mut out: String = s.chars().take(MAX_LABEL_LEN).map(|c| if c.is_control() { '?' } else { c }).collect();
     if s.chars().count() > MAX_LABEL_LEN {
         out.push('~');
@@ -200,6 +201,7 @@ impl Metrics {
             last_v1: Gauge::default(),
             attribution_misses: Family::default(),
             health: Health::default(),
+            link_local: Default::default(),
             refused: Counter::default(),
             seen: Mutex::new(Seen::default()),
             snapshot: Mutex::new(None),
@@ -257,6 +259,7 @@ impl Metrics {
             self.attribution_misses.clone(),
         );
         self.register_health();
+        self.link_local.register(&mut self.registry);
     }
 
     fn register_health(&mut self) {
@@ -395,6 +398,7 @@ impl Metrics {
                 h.anomalies.get_or_create(&KindLabels { kind }).inc_by(n.saturating_sub(before));
             }
         }
+        self.link_local.on_stats(s.link_local.as_deref(), p.link_local.as_deref());
         seen.stats = s.clone();
     }
 

@@ -27,6 +27,7 @@ fn rec(t: u64, version: Version, status: Option<u16>, outcome: Outcome, ua: Opti
             server: "169.254.169.254:80".parse().expect("address"),
             client_ttl: 64,
         },
+        credentials: None,
         live: None,
         capture: None,
     }

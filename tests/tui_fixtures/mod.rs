@@ -47,6 +47,7 @@ pub fn request(secs: u64, version: Version, path: &str, outcome: Outcome, ua: Op
             server: "169.254.169.254:80".parse().expect("address"),
             client_ttl: 63,
         },
+        credentials: None,
         live: None,
         capture: None,
     }
