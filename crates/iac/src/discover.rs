@@ -24,11 +24,15 @@ pub struct Inputs {
     pub tf_dirs: BTreeSet<PathBuf>,
     /// Standalone `.json`, `.yaml`, `.yml`, `.template` files: CloudFormation or plan JSON.
     pub documents: BTreeSet<PathBuf>,
+    /// Source files that may be AWS CDK apps (`.ts`, `.py`), outside dependency directories.
+    pub sources: BTreeSet<PathBuf>,
     /// Paths that could not be read.
     pub errors: Vec<DiscoverError>,
 }
 
 const SKIP_DIRS: &[&str] = &[".terraform", ".git"];
+/// Directories of installed dependencies: their `.ts`/`.py` files are not the app's CDK source.
+const DEPENDENCY_DIRS: &[&str] = &["node_modules", ".venv", "venv", "site-packages", "cdk.out", "__pycache__"];
 /// Guard against absurd trees; real repositories are far shallower.
 const MAX_WALK_DEPTH: usize = 64;
 
@@ -60,7 +64,11 @@ fn add_file(p: &Path, explicit: bool, inputs: &mut Inputs) {
     if is_tf_file(&name) {
         let dir = p.parent().map(Path::to_path_buf).unwrap_or_default();
         inputs.tf_dirs.insert(if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir });
-    } else if is_document(&name) || explicit {
+    } else if crate::tools::cdk::is_source(&name) {
+        if !p.components().any(|c| DEPENDENCY_DIRS.iter().any(|d| c.as_os_str() == *d)) {
+            inputs.sources.insert(p.to_path_buf());
+        }
+    } else if is_document(&name) || crate::tools::packer::is_hcl(&name) || explicit {
         inputs.documents.insert(p.to_path_buf());
     }
 }

@@ -12,6 +12,8 @@ pub enum Syntax {
     Terraform,
     CloudFormation,
     Karpenter,
+    /// One of the other IaC tools (`tools`): eksctl, Cluster API, Packer, Ansible, ….
+    Tool(crate::tools::Tool),
 }
 
 pub(crate) struct Names {
@@ -36,6 +38,7 @@ impl Syntax {
                 Names { block: "MetadataOptions", tokens: "HttpTokens", endpoint: "HttpEndpoint" }
             }
             Syntax::Karpenter => Names { block: "metadataOptions", tokens: "httpTokens", endpoint: "httpEndpoint" },
+            Syntax::Tool(t) => t.names(),
         }
     }
 
@@ -46,12 +49,32 @@ impl Syntax {
                 let via = via.map(|v| format!("{v} → ")).unwrap_or_default();
                 format!("{field} = {via}{value:?}")
             }
-            _ => format!("{field}: {value}"),
+            Syntax::Tool(t) if t.hcl() => {
+                let via = via.map(|v| format!("{v} → ")).unwrap_or_default();
+                format!("{via}{field} = {value:?}")
+            }
+            _ => {
+                let via = via.map(|v| format!("{v} → ")).unwrap_or_default();
+                format!("{via}{field}: {value}")
+            }
         }
     }
 
     pub(crate) fn quoted(self, value: &str) -> String {
-        if self == Syntax::Terraform { format!("{value:?}") } else { value.to_string() }
+        match self {
+            Syntax::Terraform => format!("{value:?}"),
+            Syntax::Tool(t) if t.hcl() => format!("{value:?}"),
+            _ => value.to_string(),
+        }
+    }
+
+    /// Who applies the default when the setting is not written (Karpenter, eksctl, …).
+    pub(crate) fn who(self) -> &'static str {
+        match self {
+            Syntax::Karpenter => "Karpenter",
+            Syntax::Tool(t) => t.name(),
+            _ => "the service",
+        }
     }
 }
 

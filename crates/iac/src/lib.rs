@@ -20,6 +20,7 @@ pub mod plan;
 pub mod report;
 pub mod rules;
 pub mod terraform;
+pub mod tools;
 pub mod tree;
 pub mod verdict;
 
@@ -174,7 +175,20 @@ pub fn check_inputs(paths: &[PathBuf], stdin: Option<&str>) -> Checked {
                 continue;
             }
         };
+        let name = doc.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        if tools::packer::is_hcl(&name) {
+            out.iac_files += 1;
+            out.records.extend(tools::packer::check_hcl(doc, &verdict::display_path(doc), &text));
+            continue;
+        }
         if let Some(records) = check_document(doc, &text, paths.iter().any(|p| p == doc)) {
+            out.iac_files += 1;
+            out.records.extend(records);
+        }
+    }
+    for src in &inputs.sources {
+        let Ok(text) = input::read_capped(src, tools::cdk::MAX_SOURCE_BYTES) else { continue };
+        if let Some(records) = tools::cdk::check(&verdict::display_path(src), &text) {
             out.iac_files += 1;
             out.records.extend(records);
         }
@@ -213,8 +227,21 @@ fn check_document(file: &Path, text: &str, explicit: bool) -> Option<Vec<Record>
                 records.iter_mut().for_each(|r| r.json_source = json);
                 return Some(records);
             }
+            let display = verdict::display_path(file);
+            if tools::packer::is_json_template(first) {
+                return Some(tools::packer::check_json(&display, first));
+            }
+            if tools::pulumi::is_program(first) {
+                return Some(tools::pulumi::check(&display, first));
+            }
             let classes: Vec<&tree::Node> = docs.iter().filter(|d| karpenter::is_node_class(d)).collect();
-            (!classes.is_empty()).then(|| karpenter::check(file, &classes))
+            let karpenter = (!classes.is_empty()).then(|| karpenter::check(file, &classes));
+            let manifests = tools::check_manifests(&display, &docs);
+            let ansible = tools::ansible::check(&display, &docs);
+            match (karpenter, manifests, ansible) {
+                (None, None, None) => None,
+                (k, m, a) => Some(k.into_iter().chain(m).chain(a).flatten().collect()),
+            }
         }
         Err(e) => {
             let looks_relevant = ["AWSTemplateFormatVersion", "AWS::", "resource_changes", "EC2NodeClass"]

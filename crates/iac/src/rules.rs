@@ -92,7 +92,7 @@ impl Judge<'_> {
             Own::Unsupported(why) => (why.clone(), resource_line),
         };
         if f.default_required {
-            let who = if f.syntax == Syntax::Karpenter { "Karpenter" } else { "the service" };
+            let who = f.syntax.who();
             return Outcome::new(
                 Verdict::Pass,
                 format!("{why}: {who} defaults {} to {} (IMDSv2 only)", n.tokens, f.syntax.quoted("required")),

@@ -1,0 +1,57 @@
+//! Cluster API Provider AWS (`infrastructure.cluster.x-k8s.io`): `AWSMachine`
+//! (`spec.instanceMetadataOptions`), `AWSMachineTemplate` (`spec.template.spec.…`),
+//! `AWSMachinePool` and `AWSManagedMachinePool` (`spec.awsLaunchTemplate.instanceMetadataOptions`).
+//!
+//! - `httpTokens` has `+kubebuilder:default=optional` (`api/v1beta2/types.go`,
+//!   `InstanceMetadataOptions`), and CAPA's "Instance Metadata Service" page says "CAPA defaults
+//!   to use IMDSv2 as optional property when creating instances"; without the block CAPA sends
+//!   no metadata options (`pkg/cloud/services/ec2/instances.go`), so EC2's default applies:
+//!   `optional` either way (an AMI or account default may compensate, as everywhere).
+//! - An `AWSManagedMachinePool` without `awsLaunchTemplate` is an EKS managed node group on
+//!   the template EKS creates (IMDSv1 allowed), as `aws_eks_node_group` without one.
+//! - The field is `instanceMetadataOptions`; `metadataOptions` (shown for
+//!   `awsLaunchTemplate` on that same CAPA page) is not in the schema, so the API server drops
+//!   it: said so, and judged as not set.
+//! - `v1beta1` manifests are read the same way (current CAPA no longer serves v1beta1).
+
+use super::{Item, Tool, launcher, object_name, options, path, set, template_expr};
+use crate::fact::{FactKind, Own, Without};
+use crate::tree::Node;
+
+pub(crate) fn read(file: &str, doc: &Node, api: &str, kind: &str, items: &mut Vec<Item>) -> bool {
+    if !api.starts_with("infrastructure.cluster.x-k8s.io/") {
+        return false;
+    }
+    let parent: &[&str] = match kind {
+        "AWSMachine" => &["spec"],
+        "AWSMachineTemplate" => &["spec", "template", "spec"],
+        "AWSMachinePool" | "AWSManagedMachinePool" => &["spec", "awsLaunchTemplate"],
+        _ => return false,
+    };
+    let address = format!("{kind}/{}", object_name(doc));
+    let rtype = format!("{api}/{kind}");
+    let inside = parent.join(".");
+    let fix = set(&inside, "instanceMetadataOptions:\n  httpTokens: required");
+    let holder = path(doc, parent).filter(|n| !n.is_null());
+    let mut fact = launcher(Tool::Capa, address, file, doc.line, Own::NoBlock, fix);
+    match holder {
+        None if kind == "AWSManagedMachinePool" => {
+            fact.kind = FactKind::Dependent { templates: vec![], without: Without::EksDefault };
+        }
+        None => {}
+        Some(h) => {
+            let own = match (h.get_entry("instanceMetadataOptions"), h.get_entry("metadataOptions")) {
+                (None, Some((k, _))) => Own::Unsupported(format!(
+                    "{inside}.metadataOptions (line {}) is not a CAPA field, the API server drops it: the field is instanceMetadataOptions, so none is set",
+                    k.line
+                )),
+                (block, _) => options(block, "httpTokens", "httpEndpoint", &template_expr),
+            };
+            if let FactKind::Launcher { own: o, .. } = &mut fact.kind {
+                *o = own;
+            }
+        }
+    }
+    items.push(Item::new(fact, rtype));
+    true
+}

@@ -1,0 +1,265 @@
+//! `imdswatch iac` on the IaC tools beyond Terraform and CloudFormation (issue 26): eksctl,
+//! Cluster API AWS, Crossplane, ACK, Packer, Ansible, Pulumi YAML and AWS CDK. Each fixture in
+//! tests/fixtures/iac/<tool>/ has a pass, a fail, a default and an unknown; every verdict and
+//! line is asserted, and the reasons name the tool's own default and field.
+
+#[path = "support/iac.rs"]
+mod iac_support;
+
+use iac_support::*;
+use serde_json::Value;
+
+fn reason(doc: &Value, resource: &str) -> String {
+    record(doc, resource)["reason"].as_str().unwrap_or_default().to_string()
+}
+
+#[test]
+fn eksctl_node_groups() {
+    let doc = expect(
+        &format!("{FIX}/eksctl"),
+        3,
+        &[
+            // Not written: eksctl's default disableIMDSv1: true (since 0.143.0).
+            ("ClusterConfig/demo/nodeGroups/ng-default", "pass", "cluster.yaml", 7),
+            ("ClusterConfig/demo/nodeGroups/ng-legacy", "fail", "cluster.yaml", 11),
+            // disablePodIMDS: true forces required whatever disableIMDSv1 says.
+            ("ClusterConfig/demo/nodeGroups/ng-pod", "pass", "cluster.yaml", 14),
+            ("ClusterConfig/demo/managedNodeGroups/mng-required", "pass", "cluster.yaml", 17),
+            // A user-supplied launch template decides, and it is not in the file.
+            ("ClusterConfig/demo/managedNodeGroups/mng-custom-lt", "unknown", "cluster.yaml", 18),
+        ],
+    );
+    assert!(
+        reason(&doc, "ClusterConfig/demo/nodeGroups/ng-default").contains("eksctl defaults HttpTokens to required")
+    );
+    assert!(
+        reason(&doc, "ClusterConfig/demo/nodeGroups/ng-legacy").contains("disableIMDSv1: false → HttpTokens: optional")
+    );
+    let lt = record(&doc, "ClusterConfig/demo/managedNodeGroups/mng-custom-lt");
+    assert!(lt["reason"].as_str().is_some_and(|r| r.contains("eksctl writes no metadata options")), "{lt}");
+    assert_eq!(lt["fix"]["kind"], "set", "{lt}");
+    let legacy = record(&doc, "ClusterConfig/demo/nodeGroups/ng-legacy");
+    assert_eq!(legacy["fix"]["text"], "disableIMDSv1: true");
+    assert_eq!(legacy["type"], "eksctl.io/v1alpha5/ClusterConfig.nodeGroups");
+}
+
+#[test]
+fn cluster_api_aws_machines_and_pools() {
+    let doc = expect(
+        &format!("{FIX}/capa"),
+        3,
+        &[
+            ("AWSMachineTemplate/md-required", "pass", "machines.yaml", 11),
+            // No instanceMetadataOptions: EC2's (and CAPA's) default, optional.
+            ("AWSMachineTemplate/md-default", "fail", "machines.yaml", 13),
+            ("AWSMachine/bastion-optional", "fail", "machines.yaml", 28),
+            ("AWSMachineTemplate/md-variable", "unknown", "machines.yaml", 38),
+            // EKS managed node group without awsLaunchTemplate: EKS's own template.
+            ("AWSManagedMachinePool/pool-eks-default", "fail", "pools.yaml", 1),
+            // awsLaunchTemplate.metadataOptions is not a CAPA field: dropped.
+            ("AWSManagedMachinePool/pool-misnamed", "fail", "pools.yaml", 9),
+            ("AWSMachinePool/pool-required", "pass", "pools.yaml", 28),
+        ],
+    );
+    assert!(reason(&doc, "AWSManagedMachinePool/pool-misnamed").contains("is not a CAPA field"));
+    assert!(reason(&doc, "AWSMachineTemplate/md-variable").contains("${IMDS_HTTP_TOKENS}"));
+    let fix = &record(&doc, "AWSMachineTemplate/md-default")["fix"];
+    assert_eq!(fix["inside"], "spec.template.spec", "{fix}");
+    assert_eq!(fix["text"], "instanceMetadataOptions:\n  httpTokens: required");
+    let (code, out) = run(&[&format!("{FIX}/capa/pools.yaml")]);
+    assert_eq!(code, 3);
+    assert!(out.contains("awsLaunchTemplate:\n") || out.contains("awsLaunchTemplate:"), "the EKS fix is CAPA's: {out}");
+}
+
+#[test]
+fn crossplane_upbound_contrib_and_compositions() {
+    let doc = expect(
+        &format!("{FIX}/crossplane"),
+        3,
+        &[
+            ("Composition/xinstances.example.org/instance", "pass", "composition.yaml", 26),
+            // A patch writes the tokens at composition time.
+            ("Composition/xinstances.example.org/patched", "unknown", "composition.yaml", 37),
+            ("LaunchTemplate/contrib-lt", "fail", "composition.yaml", 49),
+            // v1beta1: a list of one.
+            ("Instance/web-v1beta1", "pass", "upbound.yaml", 12),
+            // v1beta2: an object.
+            ("Instance/web-v1beta2-optional", "fail", "upbound.yaml", 22),
+            // Namespaced group, nothing set: EC2's default.
+            ("LaunchTemplate/lt-namespaced", "fail", "upbound.yaml", 24),
+            ("Instance/from-template", "fail", "upbound.yaml", 34),
+        ],
+    );
+    let (_, inherited) = provenance(&doc, "Instance/from-template");
+    assert_eq!(inherited, some("LaunchTemplate/lt-namespaced"));
+    assert_eq!(record(&doc, "LaunchTemplate/lt-namespaced")["type"], "ec2.aws.m.upbound.io/v1beta1/LaunchTemplate");
+}
+
+#[test]
+fn ack_instances_and_launch_templates() {
+    let doc = expect(
+        &format!("{FIX}/ack"),
+        3,
+        &[
+            ("Instance/ack-required", "pass", "ec2.yaml", 9),
+            ("Instance/ack-default", "fail", "ec2.yaml", 11),
+            ("LaunchTemplate/ack-lt", "fail", "ec2.yaml", 27),
+            ("Instance/ack-helm", "unknown", "ec2.yaml", 35),
+            ("Instance/ack-from-lt", "fail", "ec2.yaml", 37),
+        ],
+    );
+    assert_eq!(provenance(&doc, "Instance/ack-from-lt").1, some("LaunchTemplate/ack-lt"));
+    assert_eq!(record(&doc, "LaunchTemplate/ack-lt")["fix"]["inside"], "spec.data");
+}
+
+#[test]
+fn packer_hcl_and_legacy_json() {
+    let doc = expect(
+        &format!("{FIX}/packer"),
+        3,
+        &[
+            // var.tokens has the default "required".
+            ("source.amazon-ebs.hardened", "pass", "build.pkr.hcl", 15),
+            // imds_support = "v2.0": an AMI control of its own.
+            ("source.amazon-ebs.hardened:ami", "pass", "build.pkr.hcl", 17),
+            ("source.amazon-ebs.default", "fail", "build.pkr.hcl", 20),
+            // http_endpoint = "disabled": Packer sends no metadata options at all.
+            ("source.amazon-ebssurrogate.endpoint_off", "fail", "build.pkr.hcl", 25),
+            ("source.amazon-instance.from_var", "unknown", "build.pkr.hcl", 35),
+            // {{user `tokens`}} defaults to "optional".
+            ("builders[0].legacy-optional", "fail", "legacy.json", 10),
+            ("builders[1].legacy-required", "pass", "legacy.json", 17),
+            ("builders[1].legacy-required:ami", "pass", "legacy.json", 19),
+            ("builders[2].legacy-env", "unknown", "legacy.json", 25),
+        ],
+    );
+    assert!(reason(&doc, "source.amazon-ebssurrogate.endpoint_off").contains("Packer then sends no metadata options"));
+    assert!(reason(&doc, "source.amazon-instance.from_var").contains("var.imds_tokens has no default"));
+    assert!(reason(&doc, "source.amazon-ebs.default").contains("http_tokens defaults to \"optional\""));
+    assert_eq!(
+        record(&doc, "source.amazon-ebs.default")["fix"]["text"],
+        "metadata_options {\n  http_tokens = \"required\"\n}"
+    );
+    assert_eq!(record(&doc, "builders[0].legacy-optional")["type"], "packer/amazon-ebs");
+}
+
+#[test]
+fn ansible_tasks() {
+    let doc = expect(
+        &format!("{FIX}/ansible"),
+        3,
+        &[
+            ("hardened instance", "pass", "site.yml", 11),
+            ("default instance", "fail", "site.yml", 12),
+            ("templated tokens", "unknown", "site.yml", 20),
+            // "stop old ones" (instance_ids, state: stopped) and "dry run" (check_mode) launch nothing.
+            ("template optional", "fail", "site.yml", 34),
+            ("from template", "fail", "site.yml", 35),
+        ],
+    );
+    assert!(reason(&doc, "templated tokens").contains("Jinja"));
+    assert_eq!(provenance(&doc, "from template").1, some("template optional"));
+    assert_eq!(record(&doc, "template optional")["type"], "ansible/community.aws.ec2_launch_template");
+    assert_eq!(record(&doc, "templated tokens")["type"], "ansible/amazon.aws.ec2_instance");
+    assert_eq!(doc["summary"]["files"], 1, "the inventory is not a playbook: {doc}");
+}
+
+#[test]
+fn pulumi_yaml_programs() {
+    let doc = expect(
+        &format!("{FIX}/pulumi"),
+        3,
+        &[
+            // ${tokens}: the config default "required".
+            ("hardened", "pass", "Pulumi.yaml", 18),
+            ("legacy", "fail", "Pulumi.yaml", 19),
+            // ${optionalTokens}: a literal variable.
+            ("template", "fail", "Pulumi.yaml", 27),
+            ("fromTemplate", "fail", "Pulumi.yaml", 28),
+            // ${stackTokens}: config without a default, set per stack.
+            ("perStack", "unknown", "Pulumi.yaml", 37),
+        ],
+    );
+    assert!(reason(&doc, "perStack").contains("set per stack"));
+    assert_eq!(provenance(&doc, "fromTemplate").1, some("template"));
+    assert_eq!(record(&doc, "template")["type"], "pulumi/aws:ec2/launchTemplate:LaunchTemplate");
+}
+
+#[test]
+fn cdk_synth_output_and_source() {
+    let doc = expect(
+        &format!("{FIX}/cdk"),
+        3,
+        &[
+            // cdk.out: plain CloudFormation, authoritative (nested templates in assemblies too).
+            ("HardenedInstanceLaunchTemplate1A2B3C4D", "pass", "cdk.out/ImdsStack.template.json", 8),
+            ("Hardened5E6F7A8B", "pass", "cdk.out/ImdsStack.template.json", 13),
+            ("Plain9C0D1E2F", "fail", "cdk.out/ImdsStack.template.json", 28),
+            ("NestedTemplate0A1B2C3D", "fail", "assembly-Prod/ProdImdsStackNested.nested.template.json", 8),
+            // Source, best effort: requireImdsv2: true passes, anything else is unknown.
+            ("Hardened", "pass", "lib/stack.ts", 9),
+            ("Plain", "unknown", "lib/stack.ts", 15),
+            ("PyTemplate", "unknown", "app/stack.py", 8),
+        ],
+    );
+    assert!(reason(&doc, "Plain").contains("only the synthesized template (cdk.out) is authoritative"));
+    assert_eq!(record(&doc, "Plain")["type"], "cdk/ec2.Instance");
+    // node_modules and a .py file without a CDK import are not read.
+    let files: Vec<&str> =
+        doc["records"].as_array().map(|r| r.iter().filter_map(|r| r["file"].as_str()).collect()).unwrap_or_default();
+    assert!(files.iter().all(|f| !f.contains("node_modules") && !f.contains("helper.py")), "{files:?}");
+}
+
+#[test]
+fn sarif_rule_ids_per_tool() {
+    let (code, out) = run(&["--format", "sarif", FIX]);
+    assert_eq!(code, 1, "the broken fixtures make it 1");
+    let doc: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}"));
+    let rules: Vec<String> = doc["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .map(|r| r.iter().filter_map(|r| r["id"].as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    let results = doc["runs"][0]["results"].as_array().cloned().unwrap_or_default();
+    let rule_at = |file: &str, line: u64| -> Option<String> {
+        results.iter().find_map(|r| {
+            let loc = &r["locations"][0]["physicalLocation"];
+            let ok = loc["artifactLocation"]["uri"].as_str().is_some_and(|u| u.ends_with(file))
+                && loc["region"]["startLine"] == line;
+            ok.then(|| {
+                let id = r["ruleId"].as_str().unwrap_or_default().to_string();
+                let index = r["ruleIndex"].as_u64().unwrap_or(u64::MAX) as usize;
+                assert_eq!(rules.get(index), Some(&id), "ruleIndex points at the rule: {r}");
+                id
+            })
+        })
+    };
+    for (file, line, id) in [
+        ("eksctl/cluster.yaml", 11, "IMDS-EKSCTL-001"),
+        ("eksctl/cluster.yaml", 18, "IMDS-EKSCTL-002"),
+        ("capa/machines.yaml", 13, "IMDS-CAPA-001"),
+        ("capa/machines.yaml", 38, "IMDS-CAPA-002"),
+        ("crossplane/upbound.yaml", 22, "IMDS-XP-001"),
+        ("crossplane/composition.yaml", 37, "IMDS-XP-002"),
+        ("ack/ec2.yaml", 11, "IMDS-ACK-001"),
+        ("ack/ec2.yaml", 35, "IMDS-ACK-002"),
+        ("packer/build.pkr.hcl", 20, "IMDS-PACKER-001"),
+        ("packer/build.pkr.hcl", 35, "IMDS-PACKER-002"),
+        ("ansible/site.yml", 12, "IMDS-ANSIBLE-001"),
+        ("ansible/site.yml", 20, "IMDS-ANSIBLE-002"),
+        ("pulumi/Pulumi.yaml", 19, "IMDS-PULUMI-001"),
+        ("pulumi/Pulumi.yaml", 37, "IMDS-PULUMI-002"),
+        ("cdk/app/lib/stack.ts", 15, "IMDS-CDK-002"),
+        // Synthesized CDK output is CloudFormation: AWS's own rule.
+        ("cdk/app/cdk.out/ImdsStack.template.json", 28, "IMDS001"),
+    ] {
+        assert_eq!(rule_at(file, line).as_deref(), Some(id), "{file}:{line}");
+    }
+}
+
+#[test]
+fn a_file_that_only_mentions_a_tool_is_not_checked() {
+    let (code, _) = run(&[&format!("{FIX}/eksctl/not-eksctl.yaml")]);
+    assert_eq!(code, 1, "nothing to check");
+    let (code, _) = run(&[&format!("{FIX}/ansible/inventory.yml")]);
+    assert_eq!(code, 1, "nothing to check");
+}
