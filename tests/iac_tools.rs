@@ -59,8 +59,11 @@ fn cluster_api_aws_machines_and_pools() {
             // awsLaunchTemplate.metadataOptions is not a CAPA field: dropped.
             ("AWSManagedMachinePool/pool-misnamed", "fail", "pools.yaml", 9),
             ("AWSMachinePool/pool-required", "pass", "pools.yaml", 28),
+            // A ClusterClass patch of the same file writes the tokens: only the topology knows.
+            ("AWSMachineTemplate/quick-start-worker", "unknown", "clusterclass.yaml", 17),
         ],
     );
+    assert!(reason(&doc, "AWSManagedMachinePool/pool-eks-default").starts_with("no awsLaunchTemplate:"));
     assert!(reason(&doc, "AWSManagedMachinePool/pool-misnamed").contains("is not a CAPA field"));
     assert!(reason(&doc, "AWSMachineTemplate/md-variable").contains("${IMDS_HTTP_TOKENS}"));
     let fix = &record(&doc, "AWSMachineTemplate/md-default")["fix"];
@@ -199,6 +202,8 @@ fn cdk_synth_output_and_source() {
             // Source, best effort: requireImdsv2: true passes, anything else is unknown.
             ("Hardened", "pass", "lib/stack.ts", 9),
             ("Plain", "unknown", "lib/stack.ts", 15),
+            // The newer httpTokens prop.
+            ("Tokens", "pass", "lib/stack.ts", 20),
             ("PyTemplate", "unknown", "app/stack.py", 8),
         ],
     );

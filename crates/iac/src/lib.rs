@@ -87,7 +87,7 @@ pub fn run(cfg: &IacConfig) -> anyhow::Result<CheckStatus> {
     if checked.iac_files == 0 && checked.records.is_empty() {
         let what: Vec<String> = cfg.paths.iter().map(|p| verdict::display_path(p)).collect();
         eprintln!(
-            "imdswatch iac: nothing to check in {}: no Terraform (.tf, .tf.json), plan JSON, CloudFormation or Karpenter EC2NodeClass file found",
+            "imdswatch iac: nothing to check in {}: no Terraform (.tf, .tf.json), plan JSON, CloudFormation, Kubernetes (Karpenter, eksctl, Cluster API, Crossplane, ACK), Packer, Ansible, Pulumi or CDK file found",
             what.join(", ")
         );
         return Ok(CheckStatus::Failed);

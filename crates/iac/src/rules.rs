@@ -63,7 +63,8 @@ impl Judge<'_> {
                     }
                     Without::EksDefault => {
                         // Not compensated by an account default: explicit launch-template options win.
-                        Outcome::new(Verdict::Fail, "no launch_template: EKS launches the nodes from a launch template it creates, which sets its own metadata options with IMDSv1 allowed (an account default does not override them)", f.line, &Fix::EksLaunchTemplate)
+                        let field = if f.syntax == Syntax::Tool(crate::tools::Tool::Capa) { "awsLaunchTemplate" } else { "launch_template" };
+                        Outcome::new(Verdict::Fail, format!("no {field}: EKS launches the nodes from a launch template it creates, which sets its own metadata options with IMDSv1 allowed (an account default does not override them)"), f.line, &Fix::EksLaunchTemplate)
                     }
                     Without::Default { own, image } => self.own(f, own, image, f.line),
                     Without::Pass(why) => Outcome::new(Verdict::Pass, why.clone(), f.line, &f.fix),

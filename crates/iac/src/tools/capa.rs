@@ -18,7 +18,33 @@ use super::{Item, Tool, launcher, object_name, options, path, set, template_expr
 use crate::fact::{FactKind, Own, Without};
 use crate::tree::Node;
 
-pub(crate) fn read(file: &str, doc: &Node, api: &str, kind: &str, items: &mut Vec<Item>) -> bool {
+/// A ClusterClass (`cluster.x-k8s.io`) of the same file whose `spec.patches[].definitions[]
+/// .jsonPatches[].path` writes the metadata options: (path, line). Templates of that file are
+/// then unknown, as only the rendered topology knows the value.
+pub(crate) fn class_patch(docs: &[Node]) -> Option<(String, usize)> {
+    docs.iter()
+        .filter(|d| {
+            d.get("kind").and_then(Node::as_str) == Some("ClusterClass")
+                && d.get("apiVersion").and_then(Node::as_str).is_some_and(|a| a.starts_with("cluster.x-k8s.io/"))
+        })
+        .flat_map(|d| path(d, &["spec", "patches"]).and_then(Node::as_seq).unwrap_or_default())
+        .flat_map(|p| p.get("definitions").and_then(Node::as_seq).unwrap_or_default())
+        .flat_map(|d| d.get("jsonPatches").and_then(Node::as_seq).unwrap_or_default())
+        .find_map(|j| {
+            let (k, v) = j.get_entry("path")?;
+            let v = v.as_str()?;
+            (v.contains("instanceMetadataOptions") || v.contains("awsLaunchTemplate")).then(|| (v.to_string(), k.line))
+        })
+}
+
+pub(crate) fn read(
+    file: &str,
+    doc: &Node,
+    api: &str,
+    kind: &str,
+    patched: Option<&(String, usize)>,
+    items: &mut Vec<Item>,
+) -> bool {
     if !api.starts_with("infrastructure.cluster.x-k8s.io/") {
         return false;
     }
@@ -46,6 +72,13 @@ pub(crate) fn read(file: &str, doc: &Node, api: &str, kind: &str, items: &mut Ve
                     k.line
                 )),
                 (block, _) => options(block, "httpTokens", "httpEndpoint", &template_expr),
+            };
+            let own = match patched {
+                Some((p, line)) if kind == "AWSMachineTemplate" => Own::Unknown {
+                    why: format!("a ClusterClass patch writes {p} when the topology is rendered"),
+                    line: *line,
+                },
+                _ => own,
             };
             if let FactKind::Launcher { own: o, .. } = &mut fact.kind {
                 *o = own;

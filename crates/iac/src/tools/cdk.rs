@@ -97,16 +97,20 @@ fn construct_id(args: &str) -> Option<String> {
     Some(rest[1..=end].to_string())
 }
 
+/// The word after `key:` / `key=` in the props (`true`, `HttpTokens.REQUIRED` → `REQUIRED`).
+fn prop(args: &str, key: &str) -> Option<String> {
+    let p = args.find(key)?;
+    let rest = args[p + key.len()..].trim_start_matches([' ', ':', '=', '\t']);
+    let word: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '.' || *c == '_').collect();
+    Some(word.rsplit('.').next().unwrap_or_default().to_string())
+}
+
 fn own(args: &str, aspect_here: bool, aspect: &str, python: bool, line: usize) -> Own {
-    let key = if python { "require_imdsv2" } else { "requireImdsv2" };
-    let value = args.find(key).map(|p| {
-        args[p + key.len()..]
-            .trim_start_matches([' ', ':', '=', '\t'])
-            .split(|c: char| !c.is_alphanumeric())
-            .next()
-            .unwrap_or_default()
-            .to_string()
-    });
+    let (key, tokens, endpoint) = if python {
+        ("require_imdsv2", "http_tokens", "http_endpoint")
+    } else {
+        ("requireImdsv2", "httpTokens", "httpEndpoint")
+    };
     let required = |via: String| {
         Own::Block(Options {
             endpoint: Val::Absent,
@@ -116,16 +120,31 @@ fn own(args: &str, aspect_here: bool, aspect: &str, python: bool, line: usize) -
             empty: false,
         })
     };
-    match value.as_deref() {
-        Some("true" | "True") => required(format!("{key}: true")),
+    let value = prop(args, key);
+    match (value.as_deref(), prop(args, tokens).as_deref(), prop(args, endpoint).as_deref()) {
+        (Some("true" | "True"), ..) => required(format!("{key}: true")),
+        (_, Some("REQUIRED"), _) => required(format!("{tokens}: HttpTokens.REQUIRED")),
+        (.., Some("false" | "False")) => Own::Block(Options {
+            endpoint: Val::Str("disabled".into()),
+            tokens: Val::Absent,
+            via: None,
+            line,
+            empty: false,
+        }),
         _ if aspect_here => required(format!("{aspect} added in this file (best effort: check cdk.out)")),
-        Some(v) => Own::Unknown {
+        (Some(v), ..) => Own::Unknown {
             why: format!(
                 "{key} is {v} in source; an Aspect or a value elsewhere may change it, and only the synthesized template (cdk.out) is authoritative"
             ),
             line,
         },
-        None => Own::Unknown {
+        (None, Some(t), _) => Own::Unknown {
+            why: format!(
+                "{tokens} is {t} in source; an Aspect elsewhere may change it, and only the synthesized template (cdk.out) is authoritative"
+            ),
+            line,
+        },
+        _ => Own::Unknown {
             why: format!(
                 "{key} is not set here: the construct leaves metadata options unset (EC2 default optional) unless an Aspect ({aspect}) elsewhere sets them; only the synthesized template (cdk.out) is authoritative"
             ),

@@ -329,6 +329,7 @@ pub(crate) fn entry<'a>(n: &'a Node, keys: &[&str]) -> Option<(&'a Node, &'a Nod
 pub fn check_manifests(file: &str, docs: &[Node]) -> Option<Vec<Record>> {
     let mut items = Vec::new();
     let mut any = false;
+    let class_patch = capa::class_patch(docs);
     for doc in docs {
         let (Some(api), Some(kind)) =
             (doc.get("apiVersion").and_then(Node::as_str), doc.get("kind").and_then(Node::as_str))
@@ -336,7 +337,7 @@ pub fn check_manifests(file: &str, docs: &[Node]) -> Option<Vec<Record>> {
             continue;
         };
         let seen = eksctl::read(file, doc, api, kind, &mut items)
-            || capa::read(file, doc, api, kind, &mut items)
+            || capa::read(file, doc, api, kind, class_patch.as_ref(), &mut items)
             || crossplane::read(file, doc, api, kind, &mut items)
             || ack::read(file, doc, api, kind, &mut items);
         any |= seen;
