@@ -138,6 +138,7 @@ fn packer_hcl_and_legacy_json() {
     );
     assert!(reason(&doc, "source.amazon-ebssurrogate.endpoint_off").contains("Packer then sends no metadata options"));
     assert!(reason(&doc, "source.amazon-instance.from_var").contains("var.imds_tokens has no default"));
+    assert!(reason(&doc, "source.amazon-ebs.hardened").starts_with("http_tokens = var.tokens → \"required\""));
     assert!(reason(&doc, "source.amazon-ebs.default").contains("http_tokens defaults to \"optional\""));
     assert_eq!(
         record(&doc, "source.amazon-ebs.default")["fix"]["text"],
@@ -149,7 +150,7 @@ fn packer_hcl_and_legacy_json() {
 #[test]
 fn ansible_tasks() {
     let doc = expect(
-        &format!("{FIX}/ansible"),
+        &format!("{FIX}/ansible/site.yml"),
         3,
         &[
             ("hardened instance", "pass", "site.yml", 11),
@@ -161,10 +162,31 @@ fn ansible_tasks() {
         ],
     );
     assert!(reason(&doc, "templated tokens").contains("Jinja"));
+    // The directory: the inventory is not a playbook.
+    assert_eq!(records(&format!("{FIX}/ansible")).2["summary"]["files"], 2);
+}
+
+#[test]
+fn ansible_play_variables() {
+    let doc = expect(
+        &format!("{FIX}/ansible/vars.yml"),
+        3,
+        &[
+            ("from a play variable", "pass", "vars.yml", 11),
+            ("legacy from a play variable", "fail", "vars.yml", 16),
+            // A filter is not evaluated.
+            ("filtered variable", "unknown", "vars.yml", 21),
+        ],
+    );
+    assert!(reason(&doc, "legacy from a play variable").starts_with("{{ imds_legacy }} → http_tokens: optional"));
+}
+
+#[test]
+fn ansible_tasks_resolve_templates_by_name() {
+    let doc = records(&format!("{FIX}/ansible/site.yml")).2;
     assert_eq!(provenance(&doc, "from template").1, some("template optional"));
     assert_eq!(record(&doc, "template optional")["type"], "ansible/community.aws.ec2_launch_template");
     assert_eq!(record(&doc, "templated tokens")["type"], "ansible/amazon.aws.ec2_instance");
-    assert_eq!(doc["summary"]["files"], 1, "the inventory is not a playbook: {doc}");
 }
 
 #[test]

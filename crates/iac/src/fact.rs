@@ -51,7 +51,7 @@ impl Syntax {
             }
             Syntax::Tool(t) if t.hcl() => {
                 let via = via.map(|v| format!("{v} → ")).unwrap_or_default();
-                format!("{via}{field} = {value:?}")
+                format!("{field} = {via}{value:?}")
             }
             _ => {
                 let via = via.map(|v| format!("{v} → ")).unwrap_or_default();

@@ -12,8 +12,12 @@
 //!   existing `instance_ids`.
 //! - An `ec2_instance` task without `metadata_options` that names `launch_template` (`name` or
 //!   `id`) inherits the verdict of the `ec2_launch_template` task of that name in the same file.
-//! - `{{ … }}` values are Jinja, resolved at run time from inventory, vars files or extra vars:
-//!   unknown, with that reason.
+//! - `{{ name }}` of a literal in a `vars:` mapping of the same file (play, block or task) is that
+//!   literal (extra vars may still override it, as tfvars do a Terraform default); any other
+//!   `{{ … }}` is Jinja resolved at run time from inventory, vars files or extra vars: unknown,
+//!   with that reason.
+
+use std::collections::HashMap;
 
 use super::{Item, Tool, launcher, options, set};
 use crate::fact::{Own, Val};
@@ -26,11 +30,47 @@ const TEMPLATE: &[&str] =
 /// States in which `ec2_instance` launches nothing.
 const NO_LAUNCH: &[&str] = &["absent", "terminated", "stopped", "restarted", "rebooted"];
 
-fn jinja(text: &str) -> Option<Val> {
-    (text.contains("{{") || text.contains("{%")).then(|| Val::Unknown {
+/// `{{ name }}` of a literal in a `vars:` mapping of the same file (plays, blocks, tasks; a name
+/// given two different values is not resolved); any other Jinja is unknown.
+fn jinja(text: &str, vars: &HashMap<String, Option<String>>) -> Option<Val> {
+    if !(text.contains("{{") || text.contains("{%")) {
+        return None;
+    }
+    let name = text.trim().strip_prefix("{{").and_then(|s| s.strip_suffix("}}")).map(str::trim);
+    if let Some(Some(v)) = name.and_then(|n| vars.get(n)) {
+        return Some(Val::Str(v.clone()));
+    }
+    Some(Val::Unknown {
         expr: Some(text.to_string()),
         why: "a Jinja expression Ansible resolves at run time (inventory, vars files, extra vars)".into(),
     })
+}
+
+/// Literal `vars:` of the file, by name (`None` when two places disagree or it is templated).
+fn play_vars(n: &Node, out: &mut HashMap<String, Option<String>>, depth: usize) {
+    if depth > crate::tree::MAX_DEPTH {
+        return;
+    }
+    match &n.kind {
+        Kind::Seq(items) => items.iter().for_each(|i| play_vars(i, out, depth + 1)),
+        Kind::Map(entries) => {
+            for (k, v) in entries {
+                if k.as_str() == Some("vars") {
+                    for (name, value) in v.as_map().unwrap_or_default() {
+                        let Some(name) = name.as_str() else { continue };
+                        let literal = value.as_str().filter(|s| !s.contains("{{")).map(str::to_string);
+                        let e = out.entry(name.to_string()).or_insert_with(|| literal.clone());
+                        if *e != literal {
+                            *e = None;
+                        }
+                    }
+                } else {
+                    play_vars(v, out, depth + 1);
+                }
+            }
+        }
+        Kind::Scalar { .. } => {}
+    }
 }
 
 /// The judged tasks of a playbook, task file or role; `None` when the document is not a list
@@ -43,10 +83,12 @@ pub fn check(file: &str, docs: &[Node]) -> Option<Vec<Record>> {
     if tasks.is_empty() {
         return None;
     }
+    let mut vars = HashMap::new();
+    docs.iter().for_each(|d| play_vars(d, &mut vars, 0));
     let mut items = Vec::new();
     let mut seen: Vec<String> = Vec::new();
     for (task, module, args) in tasks {
-        if let Some(item) = item(file, task, module, args, &mut seen) {
+        if let Some(item) = item(file, task, module, args, &vars, &mut seen) {
             items.push(item);
         }
     }
@@ -78,7 +120,14 @@ fn truthy(n: Option<&Node>) -> bool {
     n.and_then(Node::as_str).is_some_and(|s| matches!(s.to_ascii_lowercase().as_str(), "true" | "yes" | "on"))
 }
 
-fn item(file: &str, task: &Node, module: &str, args: &Node, seen: &mut Vec<String>) -> Option<Item> {
+fn item(
+    file: &str,
+    task: &Node,
+    module: &str,
+    args: &Node,
+    vars: &HashMap<String, Option<String>>,
+    seen: &mut Vec<String>,
+) -> Option<Item> {
     let is_instance = INSTANCE.contains(&module);
     if truthy(task.get("check_mode")) {
         return None;
@@ -95,7 +144,7 @@ fn item(file: &str, task: &Node, module: &str, args: &Node, seen: &mut Vec<Strin
         name = format!("{name} #{}", n + 1);
     }
     let own = if args.as_map().is_some() {
-        options(args.get_entry("metadata_options"), "http_tokens", "http_endpoint", &jinja)
+        options(args.get_entry("metadata_options"), "http_tokens", "http_endpoint", &|t| jinja(t, vars))
     } else {
         Own::Unknown { why: "the module arguments are not a mapping (free-form or a variable)".into(), line: args.line }
     };

@@ -295,10 +295,16 @@ pub(crate) fn options(block: Option<(&Node, &Node)>, tokens: &str, endpoint: &st
     let Some(entries) = m.as_map() else {
         return Own::Unknown { why: format!("{} is not a mapping", key_text(key)), line: key.line };
     };
+    let value = val(m.get(tokens), resolve);
+    // A resolved variable: the reason shows what was written.
+    let via = match (&value, m.get(tokens).and_then(Node::as_str)) {
+        (Val::Str(v), Some(raw)) if raw != v => Some(raw.to_string()),
+        _ => None,
+    };
     Own::Block(Options {
         endpoint: val(m.get(endpoint), resolve),
-        tokens: val(m.get(tokens), resolve),
-        via: None,
+        tokens: value,
+        via,
         line: m.get_entry(tokens).map_or(key.line, |(k, _)| k.line),
         empty: entries.is_empty(),
     })

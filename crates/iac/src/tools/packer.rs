@@ -55,16 +55,12 @@ pub fn check_hcl(file: &Path, display: &str, text: &str) -> Vec<Record> {
         let mo = b.body.block("metadata_options");
         let mo_get = |k: &str| mo.and_then(|m| m.body.attr(k)).map(|a| (hcl_val(&a.expr, &vars), a.line));
         let block = mo.map(|m| (m.line, m.body.is_empty()));
-        push(
-            &mut items,
-            display,
-            kind,
-            address,
-            b.line,
-            Opts { block, tokens: mo_get("http_tokens"), endpoint: mo_get("http_endpoint") },
-            get("imds_support"),
-            set("", HCL_BLOCK),
-        );
+        let via = mo
+            .and_then(|m| m.body.attr("http_tokens"))
+            .filter(|a| !matches!(a.expr, Expression::String(_)))
+            .map(|a| a.expr.to_string().trim().to_string());
+        let opts = Opts { block, tokens: mo_get("http_tokens"), endpoint: mo_get("http_endpoint"), via };
+        push(&mut items, display, kind, address, b.line, opts, get("imds_support"), set("", HCL_BLOCK));
     }
     super::records(items)
 }
@@ -96,6 +92,11 @@ pub fn check_json(display: &str, doc: &Node) -> Vec<Record> {
             block,
             tokens: mo.and_then(|(_, m)| get(m, "http_tokens")),
             endpoint: mo.and_then(|(_, m)| get(m, "http_endpoint")),
+            via: mo
+                .and_then(|(_, m)| m.get("http_tokens"))
+                .and_then(Node::as_str)
+                .filter(|t| t.contains("{{"))
+                .map(str::to_string),
         };
         let fix = set("", "\"metadata_options\": {\n  \"http_tokens\": \"required\"\n}");
         push(&mut items, display, kind, address, b.line, opts, get(b, "imds_support"), fix);
@@ -108,6 +109,8 @@ struct Opts {
     block: Option<(usize, bool)>,
     tokens: Option<(Val, usize)>,
     endpoint: Option<(Val, usize)>,
+    /// The tokens expression when it is not a literal (`var.tokens`, `{{user `x`}}`).
+    via: Option<String>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -131,7 +134,7 @@ fn push(
             (Some((bl, empty)), _) => Own::Block(Options {
                 endpoint: o.endpoint.as_ref().map_or(Val::Absent, |(v, _)| v.clone()),
                 tokens: o.tokens.as_ref().map_or(Val::Absent, |(v, _)| v.clone()),
-                via: None,
+                via: o.via.clone(),
                 line: o.tokens.as_ref().map_or(*bl, |(_, l)| *l),
                 empty: *empty,
             }),
