@@ -290,3 +290,35 @@ fn a_file_that_only_mentions_a_tool_is_not_checked() {
     let (code, _) = run(&[&format!("{FIX}/ansible/inventory.yml")]);
     assert_eq!(code, 1, "nothing to check");
 }
+
+#[test]
+fn odd_shapes_are_unknown_or_skipped_never_a_crash() {
+    let doc = expect(
+        &format!("{FIX}/tools_odd"),
+        3,
+        &[
+            ("inst", "unknown", "Pulumi.yaml", 11),
+            // A conditional on a variable without default.
+            ("source.amazon-ebs.cond", "unknown", "odd.pkr.hcl", 6),
+            ("builders[1].amazon-ebs", "fail", "odd.pkr.json", 4),
+            // metadata_options: null is no block.
+            ("builders[2].amazon-ebs", "fail", "odd.pkr.json", 5),
+            ("builders[3].amazon-ebs", "unknown", "odd.pkr.json", 6),
+            // Free-form (string) and empty module arguments.
+            ("launch \u{1b}[2J", "unknown", "playbook.yml", 5),
+            ("no args", "unknown", "playbook.yml", 7),
+            ("amazon.aws.ec2_launch_template task", "unknown", "playbook.yml", 10),
+            // nodeGroups that is not a list and a list item that is not a mapping: no node group.
+            ("ClusterConfig/odd/managedNodeGroups/ng-bad-bool", "unknown", "shapes.yaml", 9),
+            ("AWSMachineTemplate/spec-scalar", "fail", "shapes.yaml", 11),
+            ("Instance/two-blocks", "unknown", "shapes.yaml", 23),
+            ("Instance/options-scalar", "unknown", "shapes.yaml", 32),
+            ("Instance/(unnamed)", "fail", "shapes.yaml", 38),
+        ],
+    );
+    assert!(reason(&doc, "source.amazon-ebs.cond").contains("an expression Packer evaluates"));
+    // Text from the files reaches the terminal with control characters escaped.
+    let (_, human) = run(&[&format!("{FIX}/tools_odd/playbook.yml")]);
+    assert!(human.contains("launch \\u{1b}[2J: UNKNOWN"), "{human}");
+    assert!(!human.contains('\u{1b}'), "raw escape in: {human:?}");
+}

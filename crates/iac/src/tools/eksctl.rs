@@ -21,7 +21,7 @@ pub(crate) fn read(file: &str, doc: &Node, api: &str, kind: &str, items: &mut Ve
     let cluster = super::object_name(doc);
     for list in ["nodeGroups", "managedNodeGroups"] {
         let Some(groups) = doc.get(list).and_then(Node::as_seq) else { continue };
-        for (i, ng) in groups.iter().enumerate() {
+        for (i, ng) in groups.iter().enumerate().filter(|(_, ng)| ng.as_map().is_some()) {
             let name = ng.get("name").and_then(Node::as_str).map_or_else(|| format!("[{i}]"), str::to_string);
             let address = format!("ClusterConfig/{cluster}/{list}/{name}");
             let rtype = format!("{api}/ClusterConfig.{list}");

@@ -220,12 +220,16 @@ fn hcl_val_depth(e: &Expression, vars: &HashMap<String, Expression>, depth: usiz
                     other => other,
                 },
                 Some(_) => Val::Unknown { expr: Some(text), why: "variables refer to each other too deeply".into() },
-                None if name.starts_with("var.") => Val::Unknown {
-                    expr: Some(text.clone()),
-                    why: format!(
-                        "{name} has no default here: it is set with -var or a .pkrvars.hcl file when building"
-                    ),
-                },
+                None if name.starts_with("var.")
+                    && name[4..].chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') =>
+                {
+                    Val::Unknown {
+                        expr: Some(text.clone()),
+                        why: format!(
+                            "{name} has no default here: it is set with -var or a .pkrvars.hcl file when building"
+                        ),
+                    }
+                }
                 None => Val::Unknown { expr: Some(text), why: "an expression Packer evaluates when building".into() },
             }
         }
