@@ -322,3 +322,40 @@ fn odd_shapes_are_unknown_or_skipped_never_a_crash() {
     assert!(human.contains("launch \\u{1b}[2J: UNKNOWN"), "{human}");
     assert!(!human.contains('\u{1b}'), "raw escape in: {human:?}");
 }
+
+#[test]
+fn packer_imds_support_is_an_ami_control_for_terraform_that_boots_it_by_name() {
+    let doc = expect(
+        &format!("{FIX}/packer_ami"),
+        3,
+        &[
+            ("source.amazon-ebs.app:ami", "pass", "packer/app.pkr.hcl", 8),
+            ("source.amazon-ebs.app", "pass", "packer/app.pkr.hcl", 10),
+            ("source.amazon-ebs.legacy", "pass", "packer/app.pkr.hcl", 18),
+            // data.aws_ami.app's name filter is the Packer ami_name, built with imds_support v2.0.
+            ("aws_instance.app", "pass", "terraform/main.tf", 19),
+            // legacy-* is built without imds_support.
+            ("aws_instance.legacy", "fail", "terraform/main.tf", 24),
+            // An explicit "optional" is never compensated.
+            ("aws_instance.explicit_optional", "fail", "terraform/main.tf", 33),
+        ],
+    );
+    let (compensated, _) = provenance(&doc, "aws_instance.app");
+    assert!(
+        compensated
+            .as_deref()
+            .is_some_and(|c| c.starts_with("source.amazon-ebs.app (") && c.contains("data.aws_ami.app")),
+        "{compensated:?}"
+    );
+    // Without the Packer template in the checked paths, the same instance fails.
+    let alone = expect(
+        &format!("{FIX}/packer_ami/terraform"),
+        3,
+        &[
+            ("aws_instance.app", "fail", "terraform/main.tf", 19),
+            ("aws_instance.legacy", "fail", "terraform/main.tf", 24),
+            ("aws_instance.explicit_optional", "fail", "terraform/main.tf", 33),
+        ],
+    );
+    assert_eq!(provenance(&alone, "aws_instance.app").0, None);
+}

@@ -78,6 +78,45 @@ impl Syntax {
     }
 }
 
+/// An image built by a Packer template in the checked tree, for the resources that boot it by
+/// name (a Terraform `data "aws_ami"` name filter).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuiltImage {
+    /// `ami_name` with its template parts (`{{timestamp}}`, `${local.x}`) as `*`.
+    pub pattern: String,
+    /// `source.amazon-ebs.NAME` or `builders[i].NAME`.
+    pub address: String,
+    pub file: String,
+    pub line: usize,
+    /// `imds_support = "v2.0"`.
+    pub v2: bool,
+}
+
+/// A name pattern with template parts (`{{ … }}`, `${ … }`) and AWS filter wildcards as `*`
+/// (runs of them as one).
+pub fn name_pattern(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while !rest.is_empty() {
+        let open = ["{{", "${"].iter().filter_map(|o| rest.find(o).map(|i| (i, *o))).min();
+        let Some((i, o)) = open else {
+            out.push_str(rest);
+            break;
+        };
+        out.push_str(&rest[..i]);
+        out.push('*');
+        let close = if o == "{{" { "}}" } else { "}" };
+        rest = rest[i..].find(close).map_or("", |j| &rest[i + j + close.len()..]);
+    }
+    let mut norm = String::new();
+    for c in out.chars().map(|c| if c == '?' { '*' } else { c }) {
+        if !(c == '*' && norm.ends_with('*')) {
+            norm.push(c);
+        }
+    }
+    norm
+}
+
 /// A value read from the configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Val {
@@ -268,5 +307,20 @@ impl Check {
     /// template or project control may decide.
     pub fn is_unset(&self) -> bool {
         matches!(self.value, Val::Absent | Val::Null) && self.endpoint != Val::Str("disabled".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::name_pattern;
+
+    #[test]
+    fn name_patterns_read_template_parts_and_wildcards_as_one_star() {
+        assert_eq!(name_pattern("app-server-{{timestamp}}"), "app-server-*");
+        assert_eq!(name_pattern("app-server-${local.ts}"), "app-server-*");
+        assert_eq!(name_pattern("app-server-*"), "app-server-*");
+        assert_eq!(name_pattern("app-?-{{isotime `2006`}}-*"), "app-*-*");
+        assert_eq!(name_pattern("x-${unclosed"), "x-*");
+        assert_eq!(name_pattern("plain"), "plain");
     }
 }

@@ -164,9 +164,9 @@ pub fn check_inputs(paths: &[PathBuf], stdin: Option<&str>) -> Checked {
         .collect();
     let mut out = Checked { records, ..Checked::default() };
     out.iac_files += inputs.tf_dirs.len();
-    let tf = terraform::check_dirs(&inputs.tf_dirs);
-    out.records.extend(tf.records);
-    out.unresolved.extend(tf.unresolved);
+    // Documents first: the images Packer builds are AMI controls for the Terraform resources
+    // that boot them by name.
+    let mut images = Vec::new();
     for doc in &inputs.documents {
         let text = match input::read_capped(doc, input::MAX_DOCUMENT_BYTES) {
             Ok(t) => t,
@@ -178,14 +178,19 @@ pub fn check_inputs(paths: &[PathBuf], stdin: Option<&str>) -> Checked {
         let name = doc.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         if tools::packer::is_hcl(&name) {
             out.iac_files += 1;
-            out.records.extend(tools::packer::check_hcl(doc, &verdict::display_path(doc), &text));
+            let (records, built) = tools::packer::check_hcl(doc, &verdict::display_path(doc), &text);
+            out.records.extend(records);
+            images.extend(built);
             continue;
         }
-        if let Some(records) = check_document(doc, &text, paths.iter().any(|p| p == doc)) {
+        if let Some(records) = check_document(doc, &text, paths.iter().any(|p| p == doc), &mut images) {
             out.iac_files += 1;
             out.records.extend(records);
         }
     }
+    let tf = terraform::check_dirs_with_images(&inputs.tf_dirs, &images);
+    out.records.extend(tf.records);
+    out.unresolved.extend(tf.unresolved);
     for src in &inputs.sources {
         let Ok(text) = input::read_capped(src, tools::cdk::MAX_SOURCE_BYTES) else { continue };
         if let Some(records) = tools::cdk::check(&verdict::display_path(src), &text) {
@@ -196,7 +201,7 @@ pub fn check_inputs(paths: &[PathBuf], stdin: Option<&str>) -> Checked {
     if let Some(text) = stdin.filter(|t| !t.trim().is_empty()) {
         let name = Path::new(STDIN_NAME);
         out.iac_files += 1;
-        match check_document(name, text, false) {
+        match check_document(name, text, false, &mut Vec::new()) {
             Some(records) => out.records.extend(records),
             // Not a YAML/JSON document of a known kind: one Terraform file.
             None => {
@@ -213,7 +218,7 @@ pub fn check_inputs(paths: &[PathBuf], stdin: Option<&str>) -> Checked {
 /// A YAML/JSON file: CloudFormation, a plan, Kubernetes manifests (Karpenter node classes are
 /// judged, other kinds ignored), or something else (`None`). Parse errors are reported for
 /// files named on the command line and for files that look like templates.
-fn check_document(file: &Path, text: &str, explicit: bool) -> Option<Vec<Record>> {
+fn check_document(file: &Path, text: &str, explicit: bool, images: &mut Vec<fact::BuiltImage>) -> Option<Vec<Record>> {
     match tree::parse_documents(text) {
         Ok(docs) => {
             let first = docs.first()?;
@@ -229,7 +234,9 @@ fn check_document(file: &Path, text: &str, explicit: bool) -> Option<Vec<Record>
             }
             let display = verdict::display_path(file);
             if tools::packer::is_json_template(first) {
-                return Some(tools::packer::check_json(&display, first));
+                let (records, built) = tools::packer::check_json(&display, first);
+                images.extend(built);
+                return Some(records);
             }
             if tools::pulumi::is_program(first) {
                 return Some(tools::pulumi::check(&display, first));

@@ -22,7 +22,7 @@ use std::path::Path;
 use hcl_edit::expr::Expression;
 
 use super::{Item, Tool, launcher, set};
-use crate::fact::{Fact, FactKind, Options, Own, Syntax, Val};
+use crate::fact::{BuiltImage, Fact, FactKind, Options, Own, Syntax, Val, name_pattern};
 use crate::terraform::parse::{self, TBody};
 use crate::tree::Node;
 use crate::verdict::{Fix, Record};
@@ -41,16 +41,33 @@ pub fn is_hcl(name: &str) -> bool {
 const HCL_BLOCK: &str = "metadata_options {\n  http_tokens = \"required\"\n}";
 
 /// A `.pkr.hcl` file: its amazon sources (a `.pkrvars.hcl` file has none).
-pub fn check_hcl(file: &Path, display: &str, text: &str) -> Vec<Record> {
+/// A `.pkr.hcl` file: records, and the images its amazon sources build (for the resources that
+/// boot them by name).
+pub fn check_hcl(file: &Path, display: &str, text: &str) -> (Vec<Record>, Vec<BuiltImage>) {
     let body = match parse::parse_hcl(file, text) {
         Ok(b) => b,
-        Err(e) => return vec![Record::parse_error(file, e.line(), e.message())],
+        Err(e) => return (vec![Record::parse_error(file, e.line(), e.message())], vec![]),
     };
+    let mut images = Vec::new();
     let vars = variables(file, &body);
     let mut items = Vec::new();
     for b in body.blocks("source") {
         let (Some(kind), Some(name)) = (b.labels.first(), b.labels.get(1)) else { continue };
         let address = format!("source.{kind}.{name}");
+        if let Some(a) = b.body.attr("ami_name") {
+            let text = match &a.expr {
+                Expression::String(s) => s.value().clone(),
+                e => e.to_string().trim().trim_matches('"').to_string(),
+            };
+            let v2 = matches!(b.body.attr("imds_support").map(|i| hcl_val(&i.expr, &vars)), Some(Val::Str(v)) if v == "v2.0");
+            images.push(BuiltImage {
+                pattern: name_pattern(&text),
+                address: address.clone(),
+                file: display.to_string(),
+                line: b.line,
+                v2,
+            });
+        }
         let get = |k: &str| b.body.attr(k).map(|a| (hcl_val(&a.expr, &vars), a.line));
         let mo = b.body.block("metadata_options");
         let mo_get = |k: &str| mo.and_then(|m| m.body.attr(k)).map(|a| (hcl_val(&a.expr, &vars), a.line));
@@ -62,7 +79,7 @@ pub fn check_hcl(file: &Path, display: &str, text: &str) -> Vec<Record> {
         let opts = Opts { block, tokens: mo_get("http_tokens"), endpoint: mo_get("http_endpoint"), via };
         push(&mut items, display, kind, address, b.line, opts, get("imds_support"), set("", HCL_BLOCK));
     }
-    super::records(items)
+    (super::records(items), images)
 }
 
 /// A legacy JSON template: `builders` with an amazon builder.
@@ -72,7 +89,9 @@ pub fn is_json_template(doc: &Node) -> bool {
     })
 }
 
-pub fn check_json(display: &str, doc: &Node) -> Vec<Record> {
+/// A legacy JSON template: records, and the images its amazon builders build.
+pub fn check_json(display: &str, doc: &Node) -> (Vec<Record>, Vec<BuiltImage>) {
+    let mut images = Vec::new();
     let vars: HashMap<String, String> = doc
         .get("variables")
         .and_then(Node::as_map)
@@ -85,6 +104,16 @@ pub fn check_json(display: &str, doc: &Node) -> Vec<Record> {
         let Some(kind) = b.get("type").and_then(Node::as_str) else { continue };
         let name = b.get("name").and_then(Node::as_str).unwrap_or(kind);
         let address = format!("builders[{i}].{name}");
+        if let Some(n) = b.get("ami_name").and_then(Node::as_str) {
+            let v2 = b.get("imds_support").is_some_and(|v| json_val(v, &vars) == Val::Str("v2.0".into()));
+            images.push(BuiltImage {
+                pattern: name_pattern(n),
+                address: address.clone(),
+                file: display.to_string(),
+                line: b.line,
+                v2,
+            });
+        }
         let get = |n: &Node, k: &str| n.get_entry(k).map(|(key, v)| (json_val(v, &vars), key.line));
         let mo = b.get_entry("metadata_options").filter(|(_, v)| !v.is_null());
         let block = mo.map(|(k, v)| (k.line, v.as_map().is_some_and(<[_]>::is_empty)));
@@ -101,7 +130,7 @@ pub fn check_json(display: &str, doc: &Node) -> Vec<Record> {
         let fix = set("", "\"metadata_options\": {\n  \"http_tokens\": \"required\"\n}");
         push(&mut items, display, kind, address, b.line, opts, get(b, "imds_support"), fix);
     }
-    super::records(items)
+    (super::records(items), images)
 }
 
 /// The metadata options block of a source: (its line, empty), and its settings with lines.
