@@ -319,7 +319,7 @@ mod tests {
         assert_eq!(name_pattern("app-server-{{timestamp}}"), "app-server-*");
         assert_eq!(name_pattern("app-server-${local.ts}"), "app-server-*");
         assert_eq!(name_pattern("app-server-*"), "app-server-*");
-        assert_eq!(name_pattern("app-?-{{isotime `2006`}}-*"), "app-*-*");
+        assert_eq!(name_pattern("app-?-{{isotime `2006`}}-*"), "app-*-*-*");
         assert_eq!(name_pattern("x-${unclosed"), "x-*");
         assert_eq!(name_pattern("plain"), "plain");
     }
