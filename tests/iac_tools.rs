@@ -359,3 +359,34 @@ fn packer_imds_support_is_an_ami_control_for_terraform_that_boots_it_by_name() {
     );
     assert_eq!(provenance(&alone, "aws_instance.app").0, None);
 }
+
+#[test]
+fn packer_hcl_and_an_ansible_playbook_on_standard_input() {
+    let stdin = |text: &str| {
+        use std::io::Write as _;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_imdswatch"))
+            .args(["iac", "-f", "json", "-"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn: {e}"));
+        if let Some(mut i) = child.stdin.take() {
+            i.write_all(text.as_bytes()).unwrap_or_else(|e| panic!("write: {e}"));
+        }
+        let out = child.wait_with_output().unwrap_or_else(|e| panic!("wait: {e}"));
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+        (out.status.code(), doc)
+    };
+    let (code, doc) =
+        stdin("source \"amazon-ebs\" \"x\" {\n  metadata_options {\n    http_tokens = \"required\"\n  }\n}\n");
+    assert_eq!(code, Some(0), "{doc}");
+    let r = record(&doc, "source.amazon-ebs.x");
+    assert_eq!(
+        (r["verdict"].as_str(), r["line"].as_u64(), r["file"].as_str()),
+        (Some("pass"), Some(3), Some("<stdin>"))
+    );
+    let (code, doc) = stdin("- hosts: all\n  tasks:\n    - amazon.aws.ec2_instance:\n        image_id: ami-1\n");
+    assert_eq!(code, Some(3), "{doc}");
+    assert_eq!(record(&doc, "amazon.aws.ec2_instance task")["verdict"], "fail");
+}

@@ -1,4 +1,7 @@
-//! `imdswatch iac` (the `imdswatch-iac` crate): find Terraform, CloudFormation and Karpenter resources that still allow IMDSv1.
+//! `imdswatch iac` (the `imdswatch-iac` crate): find Terraform, CloudFormation, Kubernetes
+//! (Karpenter, eksctl, Cluster API AWS, Crossplane, ACK), Packer, Ansible, Pulumi YAML and AWS
+//! CDK resources that still allow IMDSv1 (the tools beyond Terraform and CloudFormation:
+//! `tools`).
 //!
 //! Terraform (`.tf`, `.tf.json`, plan JSON), CloudFormation (YAML/JSON) and Kubernetes YAML
 //! (Karpenter `EC2NodeClass`) are read with source positions; each front end extracts facts
@@ -203,6 +206,10 @@ pub fn check_inputs(paths: &[PathBuf], stdin: Option<&str>) -> Checked {
         out.iac_files += 1;
         match check_document(name, text, false, &mut Vec::new()) {
             Some(records) => out.records.extend(records),
+            // HCL with an amazon `source` block: a Packer template.
+            None if text.contains("source \"amazon-") => {
+                out.records.extend(tools::packer::check_hcl(name, STDIN_NAME, text).0);
+            }
             // Not a YAML/JSON document of a known kind: one Terraform file.
             None => {
                 let tf = terraform::check_text(name, text);
@@ -215,8 +222,9 @@ pub fn check_inputs(paths: &[PathBuf], stdin: Option<&str>) -> Checked {
     out
 }
 
-/// A YAML/JSON file: CloudFormation, a plan, Kubernetes manifests (Karpenter node classes are
-/// judged, other kinds ignored), or something else (`None`). Parse errors are reported for
+/// A YAML/JSON file: CloudFormation, a plan, a legacy Packer template, a Pulumi YAML program,
+/// Kubernetes manifests (Karpenter, eksctl, Cluster API, Crossplane, ACK; other kinds ignored),
+/// an Ansible playbook, or something else (`None`). Parse errors are reported for
 /// files named on the command line and for files that look like templates.
 fn check_document(file: &Path, text: &str, explicit: bool, images: &mut Vec<fact::BuiltImage>) -> Option<Vec<Record>> {
     match tree::parse_documents(text) {

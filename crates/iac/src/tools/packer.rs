@@ -195,7 +195,9 @@ fn variables(file: &Path, own: &TBody) -> HashMap<String, Expression> {
     let mut bodies = vec![own.clone()];
     let mut auto = Vec::new();
     let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    if let Ok(entries) = std::fs::read_dir(dir) {
+    // Standard input has no directory of its own.
+    let entries = if file.as_os_str() == crate::STDIN_NAME { None } else { std::fs::read_dir(dir).ok() };
+    if let Some(entries) = entries {
         let mut paths: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
         paths.sort();
         for p in paths.into_iter().take(MAX_SIBLINGS) {
