@@ -61,6 +61,9 @@ fn cluster_api_aws_machines_and_pools() {
             ("AWSMachinePool/pool-required", "pass", "pools.yaml", 28),
             // A ClusterClass patch of the same file writes the tokens: only the topology knows.
             ("AWSMachineTemplate/quick-start-worker", "unknown", "clusterclass.yaml", 17),
+            // CAPA launches the bastion without metadata options; no bastion, no record.
+            ("AWSCluster/with-bastion/bastion", "fail", "bastion.yaml", 7),
+            ("AWSManagedControlPlane/eks-bastion/bastion", "unknown", "bastion.yaml", 25),
         ],
     );
     assert!(reason(&doc, "AWSManagedMachinePool/pool-eks-default").starts_with("no awsLaunchTemplate:"));

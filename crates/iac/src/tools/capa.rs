@@ -45,6 +45,14 @@ pub(crate) fn read(
     patched: Option<&(String, usize)>,
     items: &mut Vec<Item>,
 ) -> bool {
+    let bastion_kind = matches!(
+        (api.split('/').next().unwrap_or_default(), kind),
+        ("infrastructure.cluster.x-k8s.io", "AWSCluster") | ("controlplane.cluster.x-k8s.io", "AWSManagedControlPlane")
+    );
+    if bastion_kind {
+        bastion(file, doc, api, kind, items);
+        return true;
+    }
     if !api.starts_with("infrastructure.cluster.x-k8s.io/") {
         return false;
     }
@@ -87,4 +95,29 @@ pub(crate) fn read(
     }
     items.push(Item::new(fact, rtype));
     true
+}
+
+/// `AWSCluster` / `AWSManagedControlPlane` with `spec.bastion.enabled: true`: CAPA launches the
+/// bastion from `getDefaultBastion` (`pkg/cloud/services/ec2/bastion.go`) with no metadata
+/// options (its `Bastion` spec has no such field), so EC2's default applies unless an AMI or
+/// account default compensates. No bastion: no record.
+fn bastion(file: &str, doc: &Node, api: &str, kind: &str, items: &mut Vec<Item>) {
+    let Some((key, b)) = path(doc, &["spec"]).and_then(|s| s.get_entry("bastion")) else { return };
+    let enabled = b.get("enabled").and_then(Node::as_str);
+    let own = match enabled {
+        Some("true") => Own::Unsupported(
+            "spec.bastion.enabled: CAPA launches the bastion with no metadata options (bastion.go getDefaultBastion; the bastion spec has no field for them)".into(),
+        ),
+        Some(v) if v.contains("${") || v.contains("{{") => Own::Unknown {
+            why: format!("spec.bastion.enabled `{v}` cannot be known: a variable substituted when the manifest is rendered"),
+            line: b.get_entry("enabled").map_or(key.line, |(k, _)| k.line),
+        },
+        _ => return,
+    };
+    let fix = set(
+        "spec.bastion (CAPA has no metadata options for it: boot an AMI registered with imds_support v2.0, or make IMDSv2 the account default with `aws ec2 modify-instance-metadata-defaults --http-tokens required`)",
+        "ami: <an AMI with imds_support v2.0>",
+    );
+    let fact = launcher(Tool::Capa, format!("{kind}/{}/bastion", object_name(doc)), file, key.line, own, fix);
+    items.push(Item::new(fact, format!("{api}/{kind}")));
 }
