@@ -13,12 +13,15 @@
 
 use super::{Item, Tool, launcher, set};
 use crate::fact::{Options, Own, Val};
-use crate::verdict::Record;
+use crate::verdict::{Fix, Record};
 
 /// Source files larger than this are not read (generated bundles, not CDK apps).
 pub const MAX_SOURCE_BYTES: u64 = 4 << 20;
 /// Characters of a constructor call read for its props.
 const MAX_CALL: usize = 20_000;
+/// Constructor calls read per file (each reads at most `MAX_CALL` characters); more are one
+/// `unknown` record that says how many were not read.
+const MAX_CONSTRUCTS: usize = 2_000;
 
 pub fn is_source(name: &str) -> bool {
     (name.ends_with(".ts") && !name.ends_with(".d.ts")) || name.ends_with(".py")
@@ -36,6 +39,7 @@ pub fn check(file: &str, text: &str) -> Option<Vec<Record>> {
         return None;
     }
     let mut items = Vec::new();
+    let mut skipped = 0usize;
     for (construct, aspect) in
         [("Instance", "InstanceRequireImdsv2Aspect"), ("LaunchTemplate", "LaunchTemplateRequireImdsv2Aspect")]
     {
@@ -43,6 +47,10 @@ pub fn check(file: &str, text: &str) -> Option<Vec<Record>> {
         let mut from = 0;
         while let Some(pos) = text[from..].find(&needle).map(|p| p + from) {
             from = pos + needle.len();
+            if items.len() >= MAX_CONSTRUCTS {
+                skipped += 1;
+                continue;
+            }
             let before = text[..pos].chars().next_back();
             if !matches!(before, Some('.' | ' ' | '\t' | '(' | '=')) {
                 continue;
@@ -66,6 +74,12 @@ pub fn check(file: &str, text: &str) -> Option<Vec<Record>> {
             let fact = launcher(Tool::Cdk, id, file, line, own, fix);
             items.push(Item::new(fact, format!("cdk/ec2.{construct}")));
         }
+    }
+    if skipped > 0 {
+        let why =
+            format!("{skipped} more Instance( / LaunchTemplate( calls past the first {MAX_CONSTRUCTS} were not read");
+        let fact = launcher(Tool::Cdk, "(not read)".into(), file, 1, Own::Unknown { why, line: 1 }, Fix::MakeKnown);
+        items.push(Item::new(fact, "cdk/ec2.Instance".into()));
     }
     (!items.is_empty()).then(|| super::records(items))
 }
