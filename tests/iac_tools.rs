@@ -393,3 +393,21 @@ fn packer_hcl_and_an_ansible_playbook_on_standard_input() {
     assert_eq!(code, Some(3), "{doc}");
     assert_eq!(record(&doc, "amazon.aws.ec2_instance task")["verdict"], "fail");
 }
+
+#[test]
+fn an_unrendered_helm_template_of_a_judged_kind_is_unknown_not_ignored() {
+    let doc = expect(
+        &format!("{FIX}/unrendered"),
+        0,
+        &[
+            // Not YAML until Helm renders it: its resources cannot be read, so never "safe".
+            ("(unrendered template)", "unknown", "machinetemplate.yaml", 4),
+        ],
+    );
+    let r = record(&doc, "(unrendered template)");
+    assert_eq!(r["type"], "infrastructure.cluster.x-k8s.io/AWSMachine");
+    assert!(r["reason"].as_str().is_some_and(|s| s.contains("helm template")), "{r}");
+    // Unknown fails with --strict.
+    let (code, _) = run(&["--strict", &format!("{FIX}/unrendered")]);
+    assert_eq!(code, 3);
+}

@@ -262,7 +262,11 @@ fn check_document(file: &Path, text: &str, explicit: bool, images: &mut Vec<fact
             let looks_relevant = ["AWSTemplateFormatVersion", "AWS::", "resource_changes", "EC2NodeClass"]
                 .iter()
                 .any(|k| text.contains(k));
-            (explicit || looks_relevant).then(|| vec![Record::parse_error(file, e.line, e.message)])
+            if explicit || looks_relevant {
+                return Some(vec![Record::parse_error(file, e.line, e.message)]);
+            }
+            // A Helm chart or Jinja template of a judged kind: unknown until rendered.
+            tools::unrendered(&verdict::display_path(file), text, e.line, &e.message).map(|r| vec![r])
         }
     }
 }

@@ -155,6 +155,10 @@ pub fn fix_parts(tool: Tool, resource: &str, fix: &Fix) -> Option<(String, Strin
             };
             Some((format!("in {address} (the template it launches), inside {inside}, set"), text.to_string()))
         }
+        Fix::MakeKnown if resource == "(unrendered template)" => Some((
+            "render the template and check what it renders:".to_string(),
+            "helm template RELEASE CHART | imdswatch iac -".to_string(),
+        )),
         Fix::MakeKnown if tool == Tool::Cdk => Some((
             "run `cdk synth` and check cdk.out (authoritative), or set in the construct's props".to_string(),
             "requireImdsv2: true  (Python: require_imdsv2=True)".to_string(),
@@ -349,4 +353,36 @@ pub fn check_manifests(file: &str, docs: &[Node]) -> Option<Vec<Record>> {
         any |= seen;
     }
     any.then(|| records(items))
+}
+
+/// Markers of a judged kind in a file that is not YAML as it stands (a Helm chart's template,
+/// a Jinja-templated playbook): (text that must all be present, record type).
+const UNRENDERED: &[(&[&str], &str)] = &[
+    (&["eksctl.io/", "ClusterConfig"], "eksctl.io/ClusterConfig"),
+    (&["infrastructure.cluster.x-k8s.io/", "kind: AWSMachine"], "infrastructure.cluster.x-k8s.io/AWSMachine"),
+    (
+        &["infrastructure.cluster.x-k8s.io/", "kind: AWSManagedMachinePool"],
+        "infrastructure.cluster.x-k8s.io/AWSManagedMachinePool",
+    ),
+    (&["ec2.aws.upbound.io/"], "ec2.aws.upbound.io/Instance"),
+    (&["ec2.aws.m.upbound.io/"], "ec2.aws.m.upbound.io/Instance"),
+    (&["ec2.aws.crossplane.io/"], "ec2.aws.crossplane.io/Instance"),
+    (&["ec2.services.k8s.aws/"], "ec2.services.k8s.aws/Instance"),
+    (&["ec2_instance:"], "ansible/amazon.aws.ec2_instance"),
+    (&["ec2_launch_template:"], "ansible/amazon.aws.ec2_launch_template"),
+];
+
+/// A file that is not YAML as it stands but holds a kind a tool front end judges (a Helm
+/// template of an `AWSMachineTemplate`, a playbook with Jinja blocks): one `unknown` record, as
+/// its resources cannot be read until it is rendered; `None` for other unparsable files
+/// (still ignored quietly, as before).
+pub fn unrendered(file: &str, text: &str, line: usize, message: &str) -> Option<Record> {
+    let (_, rtype) = UNRENDERED.iter().find(|(needles, _)| needles.iter().all(|n| text.contains(n)))?;
+    let why = format!(
+        "not YAML as it stands (line {line}: {message}): a template (Helm, Jinja) whose {} resources can only be checked once rendered, e.g. `helm template … | imdswatch iac -`",
+        Tool::of(rtype).map_or("", Tool::name)
+    );
+    let tool = Tool::of(rtype)?;
+    let fact = launcher(tool, "(unrendered template)".into(), file, line, Own::Unknown { why, line }, Fix::MakeKnown);
+    records(vec![Item::new(fact, rtype.to_string())]).into_iter().next()
 }
