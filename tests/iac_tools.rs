@@ -68,6 +68,11 @@ fn cluster_api_aws_machines_and_pools() {
     );
     assert!(reason(&doc, "AWSManagedMachinePool/pool-eks-default").starts_with("no awsLaunchTemplate:"));
     assert!(reason(&doc, "AWSManagedMachinePool/pool-misnamed").contains("is not a CAPA field"));
+    // The default's source is in the reason.
+    assert!(
+        reason(&doc, "AWSMachineTemplate/md-default")
+            .ends_with("(CAPA api/v1beta2/types.go: +kubebuilder:default=optional)")
+    );
     assert!(reason(&doc, "AWSMachineTemplate/md-variable").contains("${IMDS_HTTP_TOKENS}"));
     let fix = &record(&doc, "AWSMachineTemplate/md-default")["fix"];
     assert_eq!(fix["inside"], "spec.template.spec", "{fix}");

@@ -96,7 +96,12 @@ impl Judge<'_> {
             let who = f.syntax.who();
             return Outcome::new(
                 Verdict::Pass,
-                format!("{why}: {who} defaults {} to {} (IMDSv2 only)", n.tokens, f.syntax.quoted("required")),
+                format!(
+                    "{why}: {who} defaults {} to {} (IMDSv2 only){}",
+                    n.tokens,
+                    f.syntax.quoted("required"),
+                    default_source(f.syntax)
+                ),
                 line,
                 &f.fix,
             );
@@ -124,7 +129,12 @@ impl Judge<'_> {
         }
         Outcome::new(
             Verdict::Fail,
-            format!("{why}: {} defaults to {}, IMDSv1 allowed", n.tokens, f.syntax.quoted("optional")),
+            format!(
+                "{why}: {} defaults to {}, IMDSv1 allowed{}",
+                n.tokens,
+                f.syntax.quoted("optional"),
+                default_source(f.syntax)
+            ),
             line,
             &f.fix,
         )
@@ -169,6 +179,15 @@ impl Judge<'_> {
             }
         }
         worst.unwrap_or_else(|| Outcome::new(Verdict::Unknown, "no launch template found", f.line, &f.fix))
+    }
+}
+
+/// Where a tool's default is documented, for its reasons (` (source)`; empty for Terraform,
+/// CloudFormation and Karpenter, whose reasons stay as they were).
+fn default_source(s: Syntax) -> String {
+    match s {
+        Syntax::Tool(t) => format!(" ({})", t.source()),
+        _ => String::new(),
     }
 }
 
