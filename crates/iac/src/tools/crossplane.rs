@@ -3,7 +3,8 @@
 //!   `Instance` and `LaunchTemplate`: `spec.forProvider.metadataOptions`, a list of one in
 //!   `v1beta1` (`examples/ec2/cluster/v1beta1/launchtemplate.yaml`: `metadataOptions: -
 //!   httpTokens: required`), an object in `v1beta2` and in the namespaced `ec2.aws.m.upbound.io`
-//!   group; the fields are Terraform's (`http_tokens` → `httpTokens`), unset: EC2's default,
+//!   group (`examples/ec2/cluster/v1beta2/launchtemplate.yaml`,
+//!   `examples/ec2/namespaced/v1beta1/launchtemplate.yaml`); the fields are Terraform's (`http_tokens` → `httpTokens`), unset: EC2's default,
 //!   `optional`. An `Instance` without options that names a `LaunchTemplate`
 //!   (`spec.forProvider.launchTemplate`: `name`, `id`, `nameRef`/`idRef`) inherits its verdict.
 //! - crossplane-contrib `provider-aws` (`ec2.aws.crossplane.io/v1alpha1`): `Instance`
