@@ -416,3 +416,20 @@ fn an_unrendered_helm_template_of_a_judged_kind_is_unknown_not_ignored() {
     let (code, _) = run(&["--strict", &format!("{FIX}/unrendered")]);
     assert_eq!(code, 3);
 }
+
+#[test]
+fn pulumi_instance_metadata_defaults_is_the_account_default() {
+    let doc = expect(
+        &format!("{FIX}/pulumi_defaults"),
+        3,
+        &[
+            ("enforce", "pass", "Pulumi.yaml", 7),
+            // No metadataOptions: compensated by the program's account default.
+            ("web", "pass", "Pulumi.yaml", 9),
+            // An explicit optional is never compensated.
+            ("pinned", "fail", "Pulumi.yaml", 18),
+        ],
+    );
+    assert_eq!(provenance(&doc, "web").0, some("enforce"));
+    assert_eq!(record(&doc, "enforce")["type"], "pulumi/aws:ec2:InstanceMetadataDefaults");
+}

@@ -167,6 +167,9 @@ pub fn fix_parts(tool: Tool, resource: &str, fix: &Fix) -> Option<(String, Strin
             format!("make the value known before deploy (a default, or a literal {})", tool.literal()),
             String::new(),
         )),
+        Fix::TerraformDefaults if tool == Tool::Pulumi => {
+            Some((format!("in {resource}, inside properties, set"), "httpTokens: required".to_string()))
+        }
         Fix::EksLaunchTemplate if tool == Tool::Capa => Some((
             format!("in {resource}, inside spec, set (CAPA then creates the launch template)"),
             "awsLaunchTemplate:\n  instanceMetadataOptions:\n    httpTokens: required".to_string(),

@@ -6,16 +6,25 @@
 //! unset is EC2's default, `optional`. An instance without options whose
 //! `properties.launchTemplate` names `${lt.id}` / `${lt.name}` inherits that template's verdict.
 //!
+//! `aws:ec2:InstanceMetadataDefaults` (`properties.httpTokens`) is the region's account default,
+//! a compensating control for the program's resources that leave `httpTokens` unset, as
+//! Terraform's `aws_ec2_instance_metadata_defaults`.
+//!
 //! Interpolations: `${v}` of a literal in `variables:` is that literal; `${c}` of a `config:`
 //! entry is its `default` (a stack may set another value, as a Terraform variable's default);
 //! anything else (`${res.prop}`, `fn::…`, a config value with no default) is unknown.
 
 use super::{Item, Tool, launcher, options, path, set};
-use crate::fact::Val;
+use crate::fact::{FactKind, Own, Val};
 use crate::tree::{Kind, Node};
+use crate::verdict::Fix;
 
 const INSTANCE: &[&str] = &["aws:ec2:Instance", "aws:ec2/instance:Instance"];
 const TEMPLATE: &[&str] = &["aws:ec2:LaunchTemplate", "aws:ec2/launchTemplate:LaunchTemplate"];
+/// The account's regional default (`aws.ec2.InstanceMetadataDefaults`, as Terraform's
+/// `aws_ec2_instance_metadata_defaults`).
+const DEFAULTS: &[&str] =
+    &["aws:ec2:InstanceMetadataDefaults", "aws:ec2/instanceMetadataDefaults:InstanceMetadataDefaults"];
 
 /// A Pulumi YAML program: `resources` is a mapping of mappings with a `type`, and the file has
 /// `name` or `runtime` (a project) or is only resources (`Main.yaml`).
@@ -31,6 +40,19 @@ pub fn check(file: &str, doc: &Node) -> Vec<crate::verdict::Record> {
     for (key, r) in doc.get("resources").and_then(Node::as_map).unwrap_or_default() {
         let (Some(name), Some(ty)) = (key.as_str(), r.get("type").and_then(Node::as_str)) else { continue };
         let is_instance = INSTANCE.contains(&ty);
+        if DEFAULTS.contains(&ty) {
+            // The region's account default: a compensating control for this program's resources.
+            let tokens = r.get("properties").and_then(|p| p.get_entry("httpTokens"));
+            let kind = FactKind::AccountDefault {
+                tokens: super::val(tokens.map(|(_, v)| v), &resolve),
+                line: tokens.map_or(key.line, |(k, _)| k.line),
+            };
+            let mut fact =
+                launcher(Tool::Pulumi, name.to_string(), file, key.line, Own::NoBlock, Fix::TerraformDefaults);
+            fact.kind = kind;
+            items.push(Item::new(fact, format!("pulumi/{ty}")));
+            continue;
+        }
         if !is_instance && !TEMPLATE.contains(&ty) {
             continue;
         }
