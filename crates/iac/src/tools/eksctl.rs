@@ -8,7 +8,8 @@
 //! - `makeMetadataOptions` (`pkg/cfn/builder/nodegroup.go`) writes `HttpTokens: required` when
 //!   `disableIMDSv1` or `disablePodIMDS` is true, else `optional`;
 //! - a managed node group with `launchTemplate` (an existing template) gets no metadata
-//!   options from eksctl: that template decides, and it is not in the ClusterConfig (unknown).
+//!   options from eksctl (`pkg/cfn/builder/managed_nodegroup.go` passes the template by id as
+//!   it is): that template decides, and it is not in the ClusterConfig (unknown).
 
 use super::{Item, Tool, launcher, set, template_expr, val};
 use crate::fact::{FactKind, Options, Own, Val, Without};
