@@ -51,21 +51,22 @@ pub fn discover(paths: &[PathBuf]) -> Inputs {
     let mut seen = HashSet::new();
     for p in paths {
         match std::fs::metadata(p) {
-            Ok(m) if m.is_dir() => walk(p, 0, &mut seen, &mut inputs),
-            Ok(_) => add_file(p, true, &mut inputs),
+            Ok(m) if m.is_dir() => walk(p, 0, false, &mut seen, &mut inputs),
+            Ok(_) => add_file(p, true, false, &mut inputs),
             Err(source) => inputs.errors.push(DiscoverError::Io { path: super::verdict::display_path(p), source }),
         }
     }
     inputs
 }
 
-fn add_file(p: &Path, explicit: bool, inputs: &mut Inputs) {
+/// `in_deps`: the file is under a dependency directory of the walk (not of the path given).
+fn add_file(p: &Path, explicit: bool, in_deps: bool, inputs: &mut Inputs) {
     let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     if is_tf_file(&name) {
         let dir = p.parent().map(Path::to_path_buf).unwrap_or_default();
         inputs.tf_dirs.insert(if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir });
     } else if crate::tools::cdk::is_source(&name) {
-        if !p.components().any(|c| DEPENDENCY_DIRS.iter().any(|d| c.as_os_str() == *d)) {
+        if !in_deps {
             inputs.sources.insert(p.to_path_buf());
         }
     } else if is_document(&name) || crate::tools::packer::is_hcl(&name) || explicit {
@@ -74,7 +75,7 @@ fn add_file(p: &Path, explicit: bool, inputs: &mut Inputs) {
 }
 
 /// Walks `dir` unless its real path was walked already (`seen`: loops through symlinks end).
-fn walk(dir: &Path, depth: usize, seen: &mut HashSet<PathBuf>, inputs: &mut Inputs) {
+fn walk(dir: &Path, depth: usize, in_deps: bool, seen: &mut HashSet<PathBuf>, inputs: &mut Inputs) {
     if depth > MAX_WALK_DEPTH {
         return;
     }
@@ -111,10 +112,11 @@ fn walk(dir: &Path, depth: usize, seen: &mut HashSet<PathBuf>, inputs: &mut Inpu
         let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         if is_dir {
             if !SKIP_DIRS.contains(&name.as_str()) {
-                walk(&p, depth + 1, seen, inputs);
+                let deps = in_deps || DEPENDENCY_DIRS.contains(&name.as_str());
+                walk(&p, depth + 1, deps, seen, inputs);
             }
         } else {
-            add_file(&p, false, inputs);
+            add_file(&p, false, in_deps, inputs);
         }
     }
 }
