@@ -64,6 +64,7 @@ fn cluster_api_aws_machines_and_pools() {
             // CAPA launches the bastion without metadata options; no bastion, no record.
             ("AWSCluster/with-bastion/bastion", "fail", "bastion.yaml", 7),
             ("AWSManagedControlPlane/eks-bastion/bastion", "unknown", "bastion.yaml", 25),
+            ("AWSClusterTemplate/class-bastion/bastion", "fail", "bastion.yaml", 34),
         ],
     );
     assert!(reason(&doc, "AWSManagedMachinePool/pool-eks-default").starts_with("no awsLaunchTemplate:"));
@@ -71,7 +72,7 @@ fn cluster_api_aws_machines_and_pools() {
     // The default's source is in the reason.
     assert!(
         reason(&doc, "AWSMachineTemplate/md-default")
-            .ends_with("(CAPA api/v1beta2/types.go: +kubebuilder:default=optional)")
+            .ends_with("(CAPA api/v1beta2/types.go: +kubebuilder:default=optional; no block sent: EC2's default)")
     );
     assert!(reason(&doc, "AWSMachineTemplate/md-variable").contains("${IMDS_HTTP_TOKENS}"));
     let fix = &record(&doc, "AWSMachineTemplate/md-default")["fix"];

@@ -47,7 +47,8 @@ pub(crate) fn read(
 ) -> bool {
     let bastion_kind = matches!(
         (api.split('/').next().unwrap_or_default(), kind),
-        ("infrastructure.cluster.x-k8s.io", "AWSCluster") | ("controlplane.cluster.x-k8s.io", "AWSManagedControlPlane")
+        ("infrastructure.cluster.x-k8s.io", "AWSCluster" | "AWSClusterTemplate")
+            | ("controlplane.cluster.x-k8s.io", "AWSManagedControlPlane")
     );
     if bastion_kind {
         bastion(file, doc, api, kind, items);
@@ -97,12 +98,14 @@ pub(crate) fn read(
     true
 }
 
-/// `AWSCluster` / `AWSManagedControlPlane` with `spec.bastion.enabled: true`: CAPA launches the
+/// `AWSCluster` / `AWSManagedControlPlane` with `spec.bastion.enabled: true` (an
+/// `AWSClusterTemplate`: `spec.template.spec.bastion`): CAPA launches the
 /// bastion from `getDefaultBastion` (`pkg/cloud/services/ec2/bastion.go`) with no metadata
 /// options (its `Bastion` spec has no such field), so EC2's default applies unless an AMI or
 /// account default compensates. No bastion: no record.
 fn bastion(file: &str, doc: &Node, api: &str, kind: &str, items: &mut Vec<Item>) {
-    let Some((key, b)) = path(doc, &["spec"]).and_then(|s| s.get_entry("bastion")) else { return };
+    let spec: &[&str] = if kind == "AWSClusterTemplate" { &["spec", "template", "spec"] } else { &["spec"] };
+    let Some((key, b)) = path(doc, spec).and_then(|s| s.get_entry("bastion")) else { return };
     let enabled = b.get("enabled").and_then(Node::as_str);
     let own = match enabled {
         Some("true") => Own::Unsupported(

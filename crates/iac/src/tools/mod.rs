@@ -129,7 +129,7 @@ impl Tool {
     pub fn source(self) -> &'static str {
         match self {
             Tool::Eksctl => "eksctl pkg/apis/eksctl.io/v1alpha5/defaults.go, since 0.143.0",
-            Tool::Capa => "CAPA api/v1beta2/types.go: +kubebuilder:default=optional",
+            Tool::Capa => "CAPA api/v1beta2/types.go: +kubebuilder:default=optional; no block sent: EC2's default",
             Tool::Crossplane => "the EC2 API default",
             Tool::Ack => "the EC2 API default",
             Tool::Packer => "packer-plugin-amazon builder/common/run_config.go",
