@@ -4,12 +4,10 @@
 //! EC2's ENA driver counts `linklocal_allowance_exceeded`: packets to the link-local services
 //! (IMDS, DNS, NTP) queued or dropped because the interface went over 1,024 packets per second
 //! (<https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/monitoring-network-performance-ena.html>).
-//! It is a driver statistic (`ethtool -S`), read with the ETHTOOL_GSTATS ioctl through the
-//! `below-ethtool` crate.
+//! It is a driver statistic (`ethtool -S`), read with the ETHTOOL_GSTATS ioctl
+//! ([`super::ethtool`]).
 
 use std::path::Path;
-
-use below_ethtool::EthtoolReadable;
 
 /// The ENA statistic counting packets over the link-local allowance.
 pub const ENA_LINK_LOCAL_STAT: &str = "linklocal_allowance_exceeded";
@@ -35,11 +33,11 @@ fn ena_in(dir: &Path, max: usize) -> Vec<String> {
 
 /// A driver statistic of `iface` by name (`ethtool -S`), if the driver has it.
 pub fn driver_stat(iface: &str, stat: &str) -> Option<u64> {
-    stat_of::<below_ethtool::Ethtool>(iface, stat)
+    stat_in(super::ethtool::driver_stats(iface)?, stat)
 }
 
-fn stat_of<T: EthtoolReadable>(iface: &str, stat: &str) -> Option<u64> {
-    T::new(iface).ok()?.stats().ok()?.into_iter().find(|(name, _)| name == stat).map(|(_, v)| v)
+fn stat_in(stats: Vec<(String, u64)>, stat: &str) -> Option<u64> {
+    stats.into_iter().find(|(name, _)| name == stat).map(|(_, v)| v)
 }
 
 /// The name of the interface with index `ifindex`, if this host has one.
@@ -66,21 +64,12 @@ fn name_in(dir: &Path, ifindex: u32) -> Option<String> {
 mod tests {
     use super::*;
 
-    /// A driver that reports the ENA statistic, as `ethtool -S` would show it.
-    struct FakeEna;
-    impl EthtoolReadable for FakeEna {
-        fn new(_: &str) -> below_ethtool::Result<Self> {
-            Ok(FakeEna)
-        }
-        fn stats(&self) -> below_ethtool::Result<Vec<(String, u64)>> {
-            Ok(vec![("bw_in_allowance_exceeded".into(), 0), (ENA_LINK_LOCAL_STAT.into(), 41)])
-        }
-    }
-
     #[test]
     fn the_ena_statistic_is_found_by_name() {
-        assert_eq!(stat_of::<FakeEna>("eth0", ENA_LINK_LOCAL_STAT), Some(41));
-        assert_eq!(stat_of::<FakeEna>("eth0", "no_such_stat"), None);
+        // As `ethtool -S` shows an ENA interface.
+        let ena = || vec![("bw_in_allowance_exceeded".to_owned(), 0), (ENA_LINK_LOCAL_STAT.to_owned(), 41)];
+        assert_eq!(stat_in(ena(), ENA_LINK_LOCAL_STAT), Some(41));
+        assert_eq!(stat_in(ena(), "no_such_stat"), None);
     }
 
     #[test]

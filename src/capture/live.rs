@@ -140,13 +140,14 @@ impl LiveCapture {
             .setnonblock()
             .map_err(open_err)?;
         let mut cap = cap;
-        cap.filter(&endpoints.bpf_filter(), true)
-            .map_err(|e| CaptureError::Filter { iface: iface.to_owned(), msg: e.to_string() })?;
         if iface == "any" {
             // Linux cooked v2 names each frame's interface (the link-local limit is per
-            // interface: engine/rate.rs); libpcap before 1.10 has only v1, kept then.
+            // interface: engine/rate.rs); libpcap before 1.10 has only v1, kept then. Before
+            // the filter, which is compiled for the link type in force.
             let _ = cap.set_datalink(pcap::Linktype(DLT_LINUX_SLL2));
         }
+        cap.filter(&endpoints.bpf_filter(), true)
+            .map_err(|e| CaptureError::Filter { iface: iface.to_owned(), msg: e.to_string() })?;
         let dlt = cap.get_datalink().0;
         let link = LinkType::from_dlt(dlt).ok_or(CaptureError::LinkType { iface: iface.to_owned(), dlt })?;
         let ifindex = super::iface::index_of(iface).unwrap_or(0);

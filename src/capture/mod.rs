@@ -1,6 +1,7 @@
 //! Packet sources: capture files (`file`) and, in live mode, libpcap (`live`).
 //! Both hand the engine the same thing: a timestamp, the link type, and the frame's bytes.
 
+pub mod ethtool;
 pub mod file;
 pub mod iface;
 pub mod live;

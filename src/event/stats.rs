@@ -41,7 +41,8 @@ pub struct StatsRecord {
     #[serde(flatten)]
     pub live_health: Box<LiveHealth>,
     /// Packets per second sent to EC2's link-local services, per interface, against their
-    /// limit (1,024 per second per interface); absent when none were seen.
+    /// limit (1,024 per second per interface; engine/rate.rs); absent when none were seen and
+    /// no ENA interface was read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link_local: Option<Box<LinkLocalStats>>,
     /// Live: the host-level verdict so far, over clients (IP + user agent); see README
@@ -189,21 +190,21 @@ impl RequestCounts {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct LinkLocalStats {
     pub limit_pps: u32,
-    /// A second with at least this many packets is "near the limit" (90%).
+    /// A one-second window with at least this many packets is "near the limit" (within 10%).
     pub warn_pps: u32,
     pub interfaces: Vec<LinkLocalInterface>,
     /// Packets of interfaces beyond the tracked number (16).
     pub untracked_packets: u64,
 }
 
-/// One interface's busiest second.
+/// One interface's busiest one-second window.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct LinkLocalInterface {
     pub interface: String,
     pub peak_pps: u32,
-    /// Start of the busiest second.
+    /// When the busiest window ended.
     pub peak_at: Timestamp,
-    /// Seconds with at least `warn_pps` packets.
+    /// Clock seconds in which a window held at least `warn_pps` packets.
     pub near_limit_seconds: u64,
     /// ENA driver only (live): the increase of its `linklocal_allowance_exceeded` counter
     /// since imdswatch started (packets the limit queued or dropped).

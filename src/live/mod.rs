@@ -18,6 +18,7 @@
 
 pub mod attribution;
 pub mod counters;
+pub mod linklocal;
 pub mod privileges;
 
 use std::io::{self, LineWriter};
@@ -78,7 +79,7 @@ pub struct LiveConfig {
 /// A snapshot of the pipeline's counters, with the requests the output has seen.
 pub fn snapshot(c: &Counters, counts: &RequestCounts, sources: &[String], started: Instant) -> RunStats {
     let (engine, flows) = c.engine();
-    let link_local = link_local(&engine.link_local, sources, c.ena_baseline.get().map_or(&[], Vec::as_slice));
+    let link_local = linklocal::stats(&engine.link_local, sources, c.ena_baseline.get().map_or(&[], Vec::as_slice));
     RunStats {
         sources: sources.to_vec(),
         files_read: 0,
@@ -108,44 +109,6 @@ pub fn snapshot(c: &Counters, counts: &RequestCounts, sources: &[String], starte
             shadow_evicted: c.kernel.get().map(|k| Counters::get(&k.counters.shadow_evicted)).unwrap_or(0),
         }),
     }
-}
-
-/// The link-local limit per interface, named from /sys/class/net (0 is the interface given
-/// with `-i`; frames of `-i any` name theirs), with the ENA driver's counter's increase since
-/// start where there is one.
-fn link_local(
-    rate: &crate::engine::rate::LinkLocalRate,
-    sources: &[String],
-    ena: &[(String, u64)],
-) -> Option<Box<crate::event::LinkLocalStats>> {
-    use crate::capture::iface;
-    use crate::engine::rate::{LINK_LOCAL_PPS_LIMIT, LINK_LOCAL_WARN_PPS};
-    use crate::event::{LinkLocalInterface, LinkLocalStats};
-    let name = |ifindex: u32| {
-        if ifindex == 0 {
-            return sources.join(",");
-        }
-        iface::name_of(ifindex).unwrap_or_else(|| format!("ifindex {ifindex}"))
-    };
-    let mut st = rate.report(&name);
-    for (ifc, base) in ena {
-        let Some(now) = iface::driver_stat(ifc, iface::ENA_LINK_LOCAL_STAT) else { continue };
-        let st = st.get_or_insert_with(|| LinkLocalStats {
-            limit_pps: LINK_LOCAL_PPS_LIMIT,
-            warn_pps: LINK_LOCAL_WARN_PPS,
-            ..LinkLocalStats::default()
-        });
-        let increase = Some(now.saturating_sub(*base));
-        match st.interfaces.iter_mut().find(|i| &i.interface == ifc) {
-            Some(i) => i.allowance_exceeded = increase,
-            None => st.interfaces.push(LinkLocalInterface {
-                interface: ifc.clone(),
-                allowance_exceeded: increase,
-                ..LinkLocalInterface::default()
-            }),
-        }
-    }
-    st.map(Box::new)
 }
 
 /// Live findings are checked for changes this often when `--stats-interval 0`.
@@ -210,13 +173,7 @@ impl Running {
         privileges::boost_priority();
         let counters = Arc::new(Counters::default());
         // The ENA driver's link-local counter, read now so that stats report its increase.
-        let ena = crate::capture::iface::ena_interfaces(16)
-            .into_iter()
-            .filter_map(|i| {
-                crate::capture::iface::driver_stat(&i, crate::capture::iface::ENA_LINK_LOCAL_STAT).map(|v| (i, v))
-            })
-            .collect();
-        let _ = counters.ena_baseline.set(ena);
+        let _ = counters.ena_baseline.set(linklocal::ena_baseline());
         // Opened while perf_event_open is still allowed; the rings outlive the privileges.
         let (kernel, path_line) = if cfg.attribution {
             let ports: Vec<u16> = cfg.engine.endpoints.iter().map(|a| a.port()).collect();
