@@ -6,7 +6,7 @@
 #
 #   scripts/clients-lab.sh            # everything
 #   scripts/clients-lab.sh py-old     # one part: py-old py-new boto2 node-old node-fixed
-#                                     # node-v3 debian go
+#                                     # node-v3 debian go cloud-init
 set -uo pipefail
 cd "$(dirname "$0")/.."
 LAB=captures/.clients
@@ -104,6 +104,36 @@ go_clients() {
     done_mark go "$stamp"
 }
 
+cloud_init() {
+    # cloud-init's EC2 datasource: Debian's package downloaded and unpacked into the lab, never
+    # installed (installed, it would run at boot and ask this machine's metadata address);
+    # its Python libraries are installed from Debian.
+    local libs=(python3-requests python3-yaml python3-jinja2 python3-jsonpatch python3-jsonschema
+        python3-configobj python3-netifaces python3-oauthlib) need=() p stamp
+    for p in "${libs[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+    done
+    local SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    if ((${#need[@]})); then
+        log "cloud-init: apt-get install ${need[*]}"
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" \
+            >"$LAB/cloud-init.log" 2>&1 || { $SUDO apt-get update -qq >/dev/null 2>&1 &&
+            DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" \
+                >"$LAB/cloud-init.log" 2>&1; }
+    fi
+    stamp=$(apt-cache policy cloud-init 2>/dev/null | awk '/Candidate:/ {print $2}')
+    is_done cloud-init "$stamp" && return 0
+    rm -rf "${LAB:?}/cloud-init" && mkdir -p "$LAB/cloud-init"
+    if (cd "$LAB/cloud-init" && apt-get download -qq cloud-init >>../cloud-init.log 2>&1) &&
+        dpkg-deb -x "$LAB"/cloud-init/cloud-init_*.deb "$LAB/cloud-init/root" &&
+        /usr/bin/python3 -c "import sys; sys.path.insert(0, '$LAB/cloud-init/root/usr/lib/python3/dist-packages'); import cloudinit.sources.DataSourceEc2" 2>>"$LAB/cloud-init.log"; then
+        done_mark cloud-init "$stamp"
+    else
+        skip_mark cloud-init "Debian's cloud-init could not be downloaded, unpacked or imported (see $LAB/cloud-init.log)"
+    fi
+}
+
 part() {
     case $1 in
     py-old)
@@ -126,6 +156,7 @@ part() {
     node-v3) npm_dir node-v3 "@aws-sdk/credential-provider-imds@$NODE_V3" ;;
     debian) debian ;;
     go) go_clients ;;
+    cloud-init) cloud_init ;;
     *) log "unknown part $1" && return 1 ;;
     esac
 }
@@ -139,5 +170,6 @@ else
     wait
     part debian
     part go
+    part cloud-init
 fi
 exit 0

@@ -335,3 +335,28 @@ fn go_sdk_v1_and_v2() {
         ],
     );
 }
+
+/// cloud-init's EC2 datasource (Debian 22.4.2, unpacked, not installed), crawling the
+/// metadata as at boot: on AWS (`aws`: DMI says so on EC2) and on a platform it cannot name
+/// (`other`).
+#[test]
+fn cloud_init_ec2_datasource() {
+    let ci = |m: &str| {
+        let dist = lab().join("cloud-init/root/usr/lib/python3/dist-packages").display().to_string();
+        vec!["/usr/bin/python3".to_owned(), script("real_cloud_init.py"), m.to_owned(), dist]
+    };
+    let c = |ns, tokens, m: &'static str, verdict, advice| {
+        let name = if m == "aws" { "cloud-init 22.4.2 (AWS)" } else { "cloud-init 22.4.2 (platform not named)" };
+        case(name, "cloud-init", ns, tokens, ci(m), &["cloud-init"], verdict, advice)
+    };
+    run(
+        "cloud_init_ec2_datasource",
+        vec![
+            c("host", "optional", "aws", "ready", "no_v1"),
+            c("ctr", "optional", "aws", "ready", "no_v1"),
+            c("host", "required", "aws", "ready", "no_v1"),
+            c("host", "token405", "aws", "ready", "no_v1"),
+            c("host", "optional", "other", "breaks", "sdk_upgrade"),
+        ],
+    );
+}
