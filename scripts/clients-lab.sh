@@ -58,9 +58,10 @@ npm_dir() { # NAME SPEC
 }
 
 debian() {
-    # Debian's packages: Ruby SDK v1 and v3, the EC2 metadata scripts, AWS CLI v2.
+    # Debian's packages: Ruby SDK v1 and v3, the EC2 metadata scripts, AWS CLI v2, PHP async-aws.
     local pkgs=(ruby ruby-aws-sdk ruby-aws-sdk-core amazon-ec2-utils cloud-guest-utils awscli
-        golang-go golang-github-aws-aws-sdk-go-dev golang-github-aws-aws-sdk-go-v2-dev) need=() p
+        golang-go golang-github-aws-aws-sdk-go-dev golang-github-aws-aws-sdk-go-v2-dev php-cli
+        php-async-aws-core) need=() p
     for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
     done

@@ -360,3 +360,25 @@ fn cloud_init_ec2_datasource() {
         ],
     );
 }
+
+/// A PHP client: Debian's async-aws/core (php-async-aws-core 1.18.1), its InstanceProvider.
+#[test]
+fn php_async_aws() {
+    let php = || vec!["php".to_owned(), script("real_php.php")];
+    let c = |ns, tokens, verdict, advice| {
+        case(
+            "async-aws/core 1.18.1 (Debian)",
+            "deb-php-async-aws-core",
+            ns,
+            tokens,
+            php(),
+            &["php-symfony-http"],
+            verdict,
+            advice,
+        )
+    };
+    run(
+        "php_async_aws",
+        vec![c("host", "optional", "breaks", "raw_http"), c("host", "required", "probe_only", "ignore")],
+    );
+}
