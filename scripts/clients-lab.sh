@@ -6,7 +6,7 @@
 #
 #   scripts/clients-lab.sh            # everything
 #   scripts/clients-lab.sh py-old     # one part: py-old py-new boto2 node-old node-fixed
-#                                     # node-v3 debian go cloud-init
+#                                     # node-v3 debian go cloud-init rust
 set -uo pipefail
 cd "$(dirname "$0")/.."
 LAB=captures/.clients
@@ -135,6 +135,21 @@ cloud_init() {
     fi
 }
 
+rust_client() {
+    # The AWS SDK for Rust (aws-config 1.x from crates.io, pinned by
+    # captures/clients/real/rust/Cargo.lock), built with this machine's cargo (minutes).
+    local stamp
+    stamp=$(sha256sum captures/clients/real/rust/Cargo.lock captures/clients/real/rust/src/main.rs | sha256sum | cut -c1-16)
+    is_done rust "$stamp" && return 0
+    command -v cargo >/dev/null || { skip_mark rust "cargo is not installed"; return 0; }
+    if (cd captures/clients/real/rust && CARGO_TARGET_DIR="$PWD/../../../.clients/rust-target" \
+        cargo build --locked -q) >"$LAB/rust.log" 2>&1; then
+        mkdir -p "$LAB/rust" && cp "$LAB/rust-target/debug/imds-rust" "$LAB/rust/imds-rust" && done_mark rust "$stamp"
+    else
+        skip_mark rust "cargo build of captures/clients/real/rust failed (see $LAB/rust.log)"
+    fi
+}
+
 part() {
     case $1 in
     py-old)
@@ -158,6 +173,7 @@ part() {
     debian) debian ;;
     go) go_clients ;;
     cloud-init) cloud_init ;;
+    rust) rust_client ;;
     *) log "unknown part $1" && return 1 ;;
     esac
 }
@@ -172,5 +188,6 @@ else
     part debian
     part go
     part cloud-init
+    part rust
 fi
 exit 0

@@ -382,3 +382,20 @@ fn php_async_aws() {
         vec![c("host", "optional", "breaks", "raw_http"), c("host", "required", "probe_only", "ignore")],
     );
 }
+
+/// The AWS SDK for Rust (aws-config 1.x from crates.io, captures/clients/real/rust).
+#[test]
+fn rust_aws_config() {
+    let bin = || vec![lab().join("rust/imds-rust").display().to_string()];
+    let c = |ns, tokens, verdict, advice| {
+        case("aws-config 1.x (Rust)", "rust", ns, tokens, bin(), &["aws-sdk-rust"], verdict, advice)
+    };
+    run(
+        "rust_aws_config",
+        vec![
+            c("host", "optional", "ready", "no_v1"),
+            c("ctr", "optional", "ready", "no_v1"),
+            c("host", "token405", "ready", "no_v1"),
+        ],
+    );
+}
