@@ -20,6 +20,7 @@ Behaviour (see /work/shared/imds-facts.md):
   GET/HEAD with X-aws-ec2-metadata-token: valid -> 200/404, invalid/expired -> 401.
   GET/HEAD without a token: served (200/404) with --tokens optional (default),
       401 with --tokens required.
+  Dated API versions (/2009-04-04/meta-data/...) serve what /latest/ does.
   Other methods, or GET of /latest/api/token -> 405.
   Every response: Server: EC2ws, Content-Length.
 
@@ -36,6 +37,7 @@ import argparse
 import http.server
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -318,7 +320,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if path.endswith("/api/token"):
             self._reply(version, 405, "Method Not Allowed", extra={"Allow": "PUT"})
             return
-        entry = STATIC.get(path)
+        # Dated API versions (/2009-04-04/meta-data/..., as cloud-init and ec2metadata ask)
+        # serve what /latest/ does.
+        dated = re.match(r"/\d{4}-\d{2}-\d{2}(/.*)?$", path)
+        entry = STATIC.get("/latest" + (dated.group(1) or "") if dated else path)
         if entry is None:
             self._reply(version, 404, "Not Found")
             return

@@ -84,6 +84,9 @@ def main() -> None:
         v2 = IMDSV2[r["imdsv2"]].format(fixed_in=r.get("fixed_in") or "?")
         if r["imdsv2"] == "never" and r.get("fixed_in"):
             v2 += f"; replacement from {r['fixed_in']}"
+        if r.get("fixed_in"):
+            # Every first version is AWS's published minimum (a unit test checks them).
+            v2 += f" ([AWS]({cat['aws_sdk_page']}))"
         fix = "<br>".join(cell(u) for u in r["upgrade"]) or "-"
         w(f"| `{r['id']}` | {cell(r['product'])} | {joiner.join(how)} | {v2} | {cell(r['on_failure'])} | {fix} | {source(r)} |")
     w("")

@@ -6,7 +6,7 @@
 #
 #   scripts/clients-lab.sh            # everything
 #   scripts/clients-lab.sh py-old     # one part: py-old py-new boto2 node-old node-fixed
-#                                     # node-v3 debian go
+#                                     # node-v3 debian go cloud-init rust
 set -uo pipefail
 cd "$(dirname "$0")/.."
 LAB=captures/.clients
@@ -58,9 +58,10 @@ npm_dir() { # NAME SPEC
 }
 
 debian() {
-    # Debian's packages: Ruby SDK v1 and v3, the EC2 metadata scripts, AWS CLI v2.
+    # Debian's packages: Ruby SDK v1 and v3, the EC2 metadata scripts, AWS CLI v2, PHP async-aws.
     local pkgs=(ruby ruby-aws-sdk ruby-aws-sdk-core amazon-ec2-utils cloud-guest-utils awscli
-        golang-go golang-github-aws-aws-sdk-go-dev golang-github-aws-aws-sdk-go-v2-dev) need=() p
+        golang-go golang-github-aws-aws-sdk-go-dev golang-github-aws-aws-sdk-go-v2-dev php-cli
+        php-async-aws-core) need=() p
     for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
     done
@@ -104,6 +105,51 @@ go_clients() {
     done_mark go "$stamp"
 }
 
+cloud_init() {
+    # cloud-init's EC2 datasource: Debian's package downloaded and unpacked into the lab, never
+    # installed (installed, it would run at boot and ask this machine's metadata address);
+    # its Python libraries are installed from Debian.
+    local libs=(python3-requests python3-yaml python3-jinja2 python3-jsonpatch python3-jsonschema
+        python3-configobj python3-netifaces python3-oauthlib) need=() p stamp
+    for p in "${libs[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+    done
+    local SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    if ((${#need[@]})); then
+        log "cloud-init: apt-get install ${need[*]}"
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" \
+            >"$LAB/cloud-init.log" 2>&1 || { $SUDO apt-get update -qq >/dev/null 2>&1 &&
+            DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" \
+                >"$LAB/cloud-init.log" 2>&1; }
+    fi
+    stamp=$(apt-cache policy cloud-init 2>/dev/null | awk '/Candidate:/ {print $2}')
+    is_done cloud-init "$stamp" && return 0
+    rm -rf "${LAB:?}/cloud-init" && mkdir -p "$LAB/cloud-init"
+    if (cd "$LAB/cloud-init" && apt-get download -qq cloud-init >>../cloud-init.log 2>&1) &&
+        dpkg-deb -x "$LAB"/cloud-init/cloud-init_*.deb "$LAB/cloud-init/root" &&
+        /usr/bin/python3 -c "import sys; sys.path.insert(0, '$LAB/cloud-init/root/usr/lib/python3/dist-packages'); import cloudinit.sources.DataSourceEc2" 2>>"$LAB/cloud-init.log"; then
+        done_mark cloud-init "$stamp"
+    else
+        skip_mark cloud-init "Debian's cloud-init could not be downloaded, unpacked or imported (see $LAB/cloud-init.log)"
+    fi
+}
+
+rust_client() {
+    # The AWS SDK for Rust (aws-config 1.x from crates.io, pinned by
+    # captures/clients/real/rust/Cargo.lock), built with this machine's cargo (minutes).
+    local stamp
+    stamp=$(sha256sum captures/clients/real/rust/Cargo.lock captures/clients/real/rust/src/main.rs | sha256sum | cut -c1-16)
+    is_done rust "$stamp" && return 0
+    command -v cargo >/dev/null || { skip_mark rust "cargo is not installed"; return 0; }
+    if (cd captures/clients/real/rust && CARGO_TARGET_DIR="$PWD/../../../.clients/rust-target" \
+        cargo build --locked -q) >"$LAB/rust.log" 2>&1; then
+        mkdir -p "$LAB/rust" && cp "$LAB/rust-target/debug/imds-rust" "$LAB/rust/imds-rust" && done_mark rust "$stamp"
+    else
+        skip_mark rust "cargo build of captures/clients/real/rust failed (see $LAB/rust.log)"
+    fi
+}
+
 part() {
     case $1 in
     py-old)
@@ -126,6 +172,8 @@ part() {
     node-v3) npm_dir node-v3 "@aws-sdk/credential-provider-imds@$NODE_V3" ;;
     debian) debian ;;
     go) go_clients ;;
+    cloud-init) cloud_init ;;
+    rust) rust_client ;;
     *) log "unknown part $1" && return 1 ;;
     esac
 }
@@ -139,5 +187,7 @@ else
     wait
     part debian
     part go
+    part cloud-init
+    part rust
 fi
 exit 0

@@ -335,3 +335,67 @@ fn go_sdk_v1_and_v2() {
         ],
     );
 }
+
+/// cloud-init's EC2 datasource (Debian 22.4.2, unpacked, not installed), crawling the
+/// metadata as at boot: on AWS (`aws`: DMI says so on EC2) and on a platform it cannot name
+/// (`other`).
+#[test]
+fn cloud_init_ec2_datasource() {
+    let ci = |m: &str| {
+        let dist = lab().join("cloud-init/root/usr/lib/python3/dist-packages").display().to_string();
+        vec!["/usr/bin/python3".to_owned(), script("real_cloud_init.py"), m.to_owned(), dist]
+    };
+    let c = |ns, tokens, m: &'static str, verdict, advice| {
+        let name = if m == "aws" { "cloud-init 22.4.2 (AWS)" } else { "cloud-init 22.4.2 (platform not named)" };
+        case(name, "cloud-init", ns, tokens, ci(m), &["cloud-init"], verdict, advice)
+    };
+    run(
+        "cloud_init_ec2_datasource",
+        vec![
+            c("host", "optional", "aws", "ready", "no_v1"),
+            c("ctr", "optional", "aws", "ready", "no_v1"),
+            c("host", "required", "aws", "ready", "no_v1"),
+            c("host", "token405", "aws", "ready", "no_v1"),
+            c("host", "optional", "other", "breaks", "sdk_upgrade"),
+        ],
+    );
+}
+
+/// A PHP client: Debian's async-aws/core (php-async-aws-core 1.18.1), its InstanceProvider.
+#[test]
+fn php_async_aws() {
+    let php = || vec!["php".to_owned(), script("real_php.php")];
+    let c = |ns, tokens, verdict, advice| {
+        case(
+            "async-aws/core 1.18.1 (Debian)",
+            "deb-php-async-aws-core",
+            ns,
+            tokens,
+            php(),
+            &["php-symfony-http"],
+            verdict,
+            advice,
+        )
+    };
+    run(
+        "php_async_aws",
+        vec![c("host", "optional", "breaks", "raw_http"), c("host", "required", "probe_only", "ignore")],
+    );
+}
+
+/// The AWS SDK for Rust (aws-config 1.x from crates.io, captures/clients/real/rust).
+#[test]
+fn rust_aws_config() {
+    let bin = || vec![lab().join("rust/imds-rust").display().to_string()];
+    let c = |ns, tokens, verdict, advice| {
+        case("aws-config 1.x (Rust)", "rust", ns, tokens, bin(), &["aws-sdk-rust"], verdict, advice)
+    };
+    run(
+        "rust_aws_config",
+        vec![
+            c("host", "optional", "ready", "no_v1"),
+            c("ctr", "optional", "ready", "no_v1"),
+            c("host", "token405", "ready", "no_v1"),
+        ],
+    );
+}

@@ -46,3 +46,40 @@ fn table_and_json_agree_on_v2_per_client() {
         }
     }
 }
+
+/// Issue 24: the table's advice line for each client that would break is the first advice
+/// of the `verdict` record (`advice_details`), the catalogue's: one advice in every face
+/// (the dashboard's detail calls the same `advise` on the same aggregate: tests/tui_state.rs).
+#[test]
+fn table_and_json_give_the_same_advice_per_client() {
+    let mut checked = 0;
+    for capture in ["captures/verdicts.pcap", "captures/container-hop-limit.pcap", "captures/curl-v1.pcap"] {
+        let table = run(&["analyze", "--format", "table", capture]);
+        let json = run(&["analyze", "--format", "json", capture]);
+        let verdict: Value = json
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|v| v["type"] == "verdict")
+            .unwrap_or_else(|| panic!("{capture}: no verdict record"));
+        // The table names the first five clients that would break (the record's order).
+        for c in verdict["clients"].as_array().expect("clients").iter().take(5) {
+            if !["hop_limit", "proxy_refused", "falls_back", "breaks"].contains(&c["verdict"].as_str().unwrap_or("")) {
+                continue;
+            }
+            let title = c["advice_details"][0]["title"].as_str().expect("advice");
+            assert_eq!(c["advice"][0].as_str(), Some(title), "{capture}: {c}");
+            let client = c["client"].as_str().expect("client");
+            assert!(
+                table.lines().any(|l| l.starts_with(&format!("  {client} ")) && l.ends_with(&format!(": {title}"))),
+                "{capture}: the table's advice for {client} is not {title:?}:\n{table}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 3, "only {checked} clients checked");
+    // The catalogue's name for a known SDK, in the record.
+    let json = run(&["analyze", "--format", "json", "captures/container-hop-limit.pcap"]);
+    let v: Value = serde_json::from_str(json.lines().last().expect("a verdict line")).expect("json");
+    let c = &v["clients"][0];
+    assert_eq!((c["product_id"].as_str(), c["fixed_in"].as_str()), (Some("botocore"), Some("1.13.25")), "{c}");
+}

@@ -212,6 +212,7 @@ pub fn language(id: Option<&Identified>, process: Option<&ProcessHint>) -> &'sta
             "java" => "java",
             "node" => "node",
             "ruby" => "ruby",
+            "php" => "php",
             _ => "shell",
         };
     }
@@ -224,6 +225,8 @@ pub fn language(id: Option<&Identified>, process: Option<&ProcessHint>) -> &'sta
         "java"
     } else if exe.starts_with("ruby") {
         "ruby"
+    } else if exe.starts_with("php") {
+        "php"
     } else {
         "shell"
     }

@@ -268,6 +268,10 @@ fn hand_written_callers_get_a_recipe_in_their_language() {
     assert!(a[0].lines.iter().any(|l| l.contains("X-aws-ec2-metadata-token")) && a[0].title.contains(" go "), "{a:?}");
     let (_, a) = advice_of(&[ua(1, V1, OK, "curl/8.5.0")]);
     assert!(a[0].lines.iter().any(|l| l.starts_with("TOKEN=$(curl")), "{a:?}");
+    // async-aws/core's user agent (measured): PHP's recipe, and the SDK for PHP named.
+    let (_, a) = advice_of(&[ua(1, V1, OK, "Symfony HttpClient/Native")]);
+    assert!(a[0].lines.iter().any(|l| l.contains("file_get_contents")), "{a:?}");
+    assert!(a[0].lines.iter().any(|l| l.contains("aws/aws-sdk-php:^3.147.7")), "{a:?}");
     // The same caller with tokens on other requests: find the path without, not a recipe.
     let (v, a) =
         advice_of(&[ua(1, V1, OK, "curl/8.5.0"), ua(2, TokenRequest, OK, "curl/8.5.0"), ua(3, V2, OK, "curl/8.5.0")]);

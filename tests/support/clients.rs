@@ -104,10 +104,18 @@ fn run_case(t: &Topology, c: &Case, tmp: &Path, n: usize) -> Observed {
     let (recs, _) = mon.stop();
     let mut reqs: Vec<&Value> = requests(&recs);
     reqs.sort_by(|a, b| a["timestamp"].as_str().cmp(&b["timestamp"].as_str()));
-    // The kernel release in a user agent is this machine's, not the client's: recorded as
-    // `Linux/<kernel>`.
+    // The kernel release and the Rust toolchain in a user agent are this machine's, not the
+    // client's: recorded as `Linux/<kernel>` and `lang/rust/<toolchain>`.
     let kernel = |ua: &str| -> String {
-        ua.split(' ').map(|w| if w.starts_with("Linux/") { "Linux/<kernel>" } else { w }).collect::<Vec<_>>().join(" ")
+        ua.split(' ')
+            .map(|w| match w {
+                w if w.starts_with("Linux/") => "Linux/<kernel>",
+                // aws-config names the toolchain that built it.
+                w if w.starts_with("lang/rust/") => "lang/rust/<toolchain>",
+                w => w,
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
     };
     let mut uas: Vec<String> =
         reqs.iter().map(|r| r["imds"]["user_agent"].as_str().map_or("(none)".to_owned(), kernel)).collect();
