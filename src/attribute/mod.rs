@@ -18,6 +18,7 @@ pub mod container;
 mod diag;
 mod fds;
 pub mod kernel;
+mod node_files;
 mod podlogs;
 mod process;
 pub mod redact;
