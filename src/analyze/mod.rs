@@ -62,7 +62,7 @@ fn run_tui(cfg: &AnalyzeConfig) -> anyhow::Result<Exit> {
     let worker_cfg = cfg.clone();
     let worker = std::thread::Builder::new().name("analyze".into()).spawn(move || {
         let mut err = Vec::new();
-        let code = analyze_into(&worker_cfg, UiSink::offline(tx), false, &mut err);
+        let code = analyze_to_dashboard(&worker_cfg, tx, &mut err);
         (code, err)
     })?;
     crate::ui::run(rx, UiMode::Offline, title, &signals)?;
@@ -73,6 +73,17 @@ fn run_tui(cfg: &AnalyzeConfig) -> anyhow::Result<Exit> {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Exit::Ok),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The analysis that `analyze --tui` shows: every record, then the closing stats (with the
+/// host verdict: a capture cut short says so) as [`UiEvent`]s on `tx`, waiting for the
+/// dashboard. Warnings go to `err`, printed once the dashboard is gone.
+pub fn analyze_to_dashboard(
+    cfg: &AnalyzeConfig,
+    tx: crossbeam_channel::Sender<UiEvent>,
+    err: &mut dyn Write,
+) -> io::Result<Exit> {
+    analyze_into(cfg, UiSink::offline(tx), false, err)
 }
 
 /// The analysis proper, on any writer (tests pass a Vec).
