@@ -122,9 +122,7 @@ fn live_pipeline_in_process_legacy_cron_breaks_good_app_is_ready() {
             .with(Box::new(JsonSink::tolerant(json.clone(), tolerant)))
             .with(Box::new(UiSink::offline(ui_tx)));
         let output = std::thread::spawn(move || {
-            Driver::new(fan)
-                .live()
-                .run(&out_rx, &mut |c| RunStats { requests: *c, ..RunStats::default() }, &mut |e| panic!("output: {e}"))
+            Driver::new(fan).live().run(&out_rx, &mut RunStats::default, &mut |e| panic!("output: {e}"))
         });
 
         // The engine, as live mode's engine thread dispatches its events.

@@ -70,8 +70,9 @@ pub struct LiveConfig {
     pub metrics: Option<std::net::SocketAddr>,
 }
 
-/// A snapshot of the pipeline's counters, with the requests the output has seen.
-pub fn snapshot(c: &Counters, counts: &RequestCounts, sources: &[String], started: Instant) -> RunStats {
+/// A snapshot of the pipeline's counters (the output's stages add their request counts and
+/// verdicts).
+pub fn snapshot(c: &Counters, sources: &[String], started: Instant) -> RunStats {
     let (engine, flows) = c.engine();
     RunStats {
         sources: sources.to_vec(),
@@ -80,7 +81,7 @@ pub fn snapshot(c: &Counters, counts: &RequestCounts, sources: &[String], starte
         now: Some(Timestamp::now()),
         engine,
         flows_active: flows,
-        requests: *counts,
+        requests: RequestCounts::default(),
         packets: Counters::get(&c.capture.packets),
         kernel_drops: Counters::get(&c.capture.kernel_drops),
         interface_drops: Counters::get(&c.capture.interface_drops),
@@ -190,7 +191,7 @@ impl Running {
         thread::Builder::new().name(name.into()).spawn(move || {
             Driver::new(sink).with_services(services).live().run(
                 &rx,
-                &mut |counts| snapshot(&counters, counts, &sources, started),
+                &mut || snapshot(&counters, &sources, started),
                 &mut |_| stop.store(true, Relaxed),
             )
         })
@@ -234,7 +235,8 @@ fn finish(counters: &Counters, counts: &RequestCounts, sources: &[String], start
     for e in &errors {
         eprintln!("imdswatch: {}", crate::text::sanitize_message(&e.to_string()));
     }
-    eprintln!("imdswatch: {}", snapshot(counters, counts, sources, started).live_line());
+    let last = RunStats { requests: *counts, ..snapshot(counters, sources, started) };
+    eprintln!("imdswatch: {}", last.live_line());
     if errors.is_empty() { Exit::Ok } else { Exit::Error }
 }
 

@@ -13,7 +13,9 @@
 
 pub mod driver;
 pub mod fan;
+pub mod filter;
 pub mod json;
+pub mod judged;
 pub mod logfile;
 pub mod metrics;
 pub mod metrics_http;
