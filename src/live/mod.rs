@@ -46,7 +46,7 @@ use crate::sink::{Driver, RunStats, Sink};
 use crate::time::Timestamp;
 use crate::ui::sink::{UI_QUEUE, UiSink};
 use crate::ui::{UiEvent, UiMode};
-use attribution::{AttrMsg, AttributionPath, Stage};
+use attribution::{AttrMsg, AttributionPath, Lookups, Stage};
 use counters::Counters;
 
 pub const CAPTURE_QUEUE: usize = 1024;
@@ -278,7 +278,7 @@ impl Pipeline {
         let engine =
             thread::Builder::new().name("engine".into()).spawn(move || engine_loop(engine_cfg, cap_rx, attr_tx, c2))?;
         // The instance id, from DMI under the host root (never from IMDS), once.
-        crate::attribute::init_host_id(&cfg.host_root);
+        let host_id = crate::attribute::init_host_id(&cfg.host_root);
         let shared = kernel.as_ref().map(KernelSource::shared);
         if let Some(k) = &shared {
             let _ = counters.kernel.set(k.clone());
@@ -287,20 +287,25 @@ impl Pipeline {
             Some(k) => Some(thread::Builder::new().name("kernel-events".into()).spawn(move || k.run(&stop))?),
             None => None,
         };
-        let stage = Stage::new(
-            cfg.attribution.then(|| {
-                let mut a = Attributor::with_config(AttributeConfig {
-                    host_root: cfg.host_root.clone(),
-                    workload_counters: Arc::clone(&counters.workload),
-                    ..AttributeConfig::default()
-                });
+        let attribute = AttributeConfig {
+            host_root: cfg.host_root.clone(),
+            workload_counters: Arc::clone(&counters.workload),
+            ..AttributeConfig::default()
+        };
+        let lookups = Lookups {
+            process: cfg.attribution.then(|| {
+                let mut a = Attributor::with_config(attribute.clone());
                 a.warm_up();
                 Box::new(a) as Box<dyn crate::attribute::ProcessLookup>
             }),
-            shared,
-            crate::attribute::host(),
-            counters,
-        );
+            kernel: shared.map(|k| k as Arc<dyn crate::attribute::ConnectEvents>),
+            workloads: cfg.attribution.then(|| {
+                Box::new(crate::attribute::workloads(&attribute)) as Box<dyn crate::attribute::WorkloadLookup>
+            }),
+            host: crate::attribute::host(),
+            host_id,
+        };
+        let stage = Stage::new(lookups, Arc::clone(&counters.attribution_misses));
         let attribution =
             thread::Builder::new().name("attribution".into()).spawn(move || stage.run(attr_rx, out_tx))?;
         Ok(Pipeline { captures: capture_threads, engine, attribution, kernel, output: out_rx })
