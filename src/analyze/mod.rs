@@ -40,8 +40,24 @@ pub struct AnalyzeConfig {
     pub engine: EngineConfig,
 }
 
+/// Why an analysis could not run to its end (a file that cannot be read is reported and
+/// gives [`Exit::Error`], not this).
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyzeError {
+    #[error("writing output: {0}")]
+    Output(io::Error),
+    #[error("installing signal handlers: {0}")]
+    Signals(io::Error),
+    #[error("the analysis thread failed")]
+    Thread,
+    #[error(transparent)]
+    Dashboard(#[from] crate::ui::UiError),
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
 /// Runs the analysis, writing to stdout; returns the exit status.
-pub fn run(cfg: &AnalyzeConfig) -> anyhow::Result<Exit> {
+pub fn run(cfg: &AnalyzeConfig) -> Result<Exit, AnalyzeError> {
     if cfg.output == Output::Tui {
         return run_tui(cfg);
     }
@@ -49,14 +65,14 @@ pub fn run(cfg: &AnalyzeConfig) -> anyhow::Result<Exit> {
         Ok(code) => Ok(code),
         // `imdswatch analyze big.pcap | head`: the reader left; that is not an error.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Exit::Ok),
-        Err(e) => Err(anyhow::anyhow!("writing output: {e}")),
+        Err(e) => Err(AnalyzeError::Output(e)),
     }
 }
 
 /// Browses the analysis in the dashboard: the files are read on a worker thread while the
 /// dashboard shows what has been found so far.
-fn run_tui(cfg: &AnalyzeConfig) -> anyhow::Result<Exit> {
-    let signals = Signals::register().map_err(|e| anyhow::anyhow!("installing signal handlers: {e}"))?;
+fn run_tui(cfg: &AnalyzeConfig) -> Result<Exit, AnalyzeError> {
+    let signals = Signals::register().map_err(AnalyzeError::Signals)?;
     let (tx, rx) = crossbeam_channel::bounded::<UiEvent>(UI_QUEUE);
     let title = "analyze".to_owned();
     let worker_cfg = cfg.clone();
@@ -66,7 +82,7 @@ fn run_tui(cfg: &AnalyzeConfig) -> anyhow::Result<Exit> {
         (code, err)
     })?;
     crate::ui::run(rx, UiMode::Offline, title, &signals)?;
-    let (code, err) = worker.join().map_err(|_| anyhow::anyhow!("the analysis thread failed"))?;
+    let (code, err) = worker.join().map_err(|_| AnalyzeError::Thread)?;
     io::stderr().write_all(&err)?;
     match code {
         Ok(c) => Ok(c),

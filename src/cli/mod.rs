@@ -43,9 +43,9 @@ pub fn main() -> ExitCode {
                 imdswatch_iac::CheckStatus::Failed => Exit::Error,
             })
         }),
-        Run::Analyze(cfg) => crate::analyze::run(&cfg).map(ExitCode::from),
-        Run::LiveJson(cfg) => crate::live::run_json(&cfg).map(ExitCode::from),
-        Run::LiveDashboard(cfg) => crate::live::run_dashboard(&cfg).map(ExitCode::from),
+        Run::Analyze(cfg) => crate::analyze::run(&cfg).map(ExitCode::from).map_err(anyhow::Error::from),
+        Run::LiveJson(cfg) => crate::live::run_json(&cfg).map(ExitCode::from).map_err(anyhow::Error::from),
+        Run::LiveDashboard(cfg) => crate::live::run_dashboard(&cfg).map(ExitCode::from).map_err(anyhow::Error::from),
         Run::Completions(shell) => print_completions(shell).map(ExitCode::from),
         Run::Man(sub) => print_man(sub.as_deref()).map(ExitCode::from),
     };

@@ -2,6 +2,7 @@
 //! first that works) and the opening of the kernel path. The stage that attaches processes
 //! to requests is [`Stage`] (`attribute::stage`), with its sources injected ([`Lookups`]).
 
+use super::error::LiveError;
 use crate::attribute::AttributeConfig;
 use crate::attribute::kernel::KernelSource;
 
@@ -21,7 +22,7 @@ pub enum AttributionPath {
 
 /// Opens the kernel path as `path` asks (before privileges are dropped). `Ok(None)` means
 /// the /proc path; the reason for it is returned for the start-up line.
-pub fn open_kernel(path: AttributionPath, ports: &[u16]) -> anyhow::Result<(Option<KernelSource>, String)> {
+pub fn open_kernel(path: AttributionPath, ports: &[u16]) -> Result<(Option<KernelSource>, String), LiveError> {
     if path == AttributionPath::Procfs {
         return Ok((None, "/proc and sock_diag (--attribution procfs)".into()));
     }
@@ -33,11 +34,7 @@ pub fn open_kernel(path: AttributionPath, ports: &[u16]) -> anyhow::Result<(Opti
             );
             Ok((Some(k), line))
         }
-        Err(e) if path == AttributionPath::Kernel => {
-            anyhow::bail!(
-                "--attribution kernel: the kernel path is unavailable: {e} (needs CAP_PERFMON or CAP_SYS_ADMIN, perf_event_paranoid, tracefs)"
-            )
-        }
+        Err(e) if path == AttributionPath::Kernel => Err(LiveError::Kernel(e)),
         Err(e) => Ok((None, format!("/proc and sock_diag (kernel connect events unavailable: {e})"))),
     }
 }

@@ -18,6 +18,7 @@
 
 pub mod attribution;
 pub mod counters;
+pub mod error;
 pub mod privileges;
 
 use std::io::{self, LineWriter};
@@ -48,6 +49,7 @@ use crate::ui::sink::{UI_QUEUE, UiSink};
 use crate::ui::{UiEvent, UiMode};
 use attribution::{AttrMsg, AttributionPath, Lookups, Stage};
 use counters::Counters;
+pub use error::LiveError;
 
 pub const CAPTURE_QUEUE: usize = 1024;
 pub const ATTR_QUEUE: usize = 8192;
@@ -105,12 +107,12 @@ pub fn snapshot(c: &Counters, sources: &[String], started: Instant) -> RunStats 
 }
 
 /// Runs headless (NDJSON) live monitoring until a signal or `--duration`.
-pub fn run_json(cfg: &LiveConfig) -> anyhow::Result<Exit> {
+pub fn run_json(cfg: &LiveConfig) -> Result<Exit, LiveError> {
     let captures = open_all(cfg)?;
     let dest = match &cfg.output {
         Some(p) => Dest::File(match LogFile::open(p) {
             Err(e) if crate::sink::logfile::is_refusal(&e) => LogFile::closed(p), // said and counted by the output
-            r => r.map_err(|e| anyhow::anyhow!("cannot open {}: {e}", crate::text::safe_path(p)))?,
+            r => r.map_err(|error| LiveError::Output { path: crate::text::safe_path(p).to_string(), error })?,
         }),
         None => Dest::Stdout(LineWriter::new(io::stdout())),
     };
@@ -147,7 +149,7 @@ struct Running {
 }
 
 impl Running {
-    fn start(cfg: &LiveConfig, captures: Vec<LiveCapture>) -> anyhow::Result<Running> {
+    fn start(cfg: &LiveConfig, captures: Vec<LiveCapture>) -> Result<Running, LiveError> {
         privileges::boost_priority();
         let counters = Arc::new(Counters::default());
         // Opened while perf_event_open is still allowed; the rings outlive the privileges.
@@ -160,7 +162,7 @@ impl Running {
             let _ = counters.attribution_path.set("off");
             (None, "off (--no-attribution)".to_string())
         };
-        privileges::drop_after_capture().map_err(|e| anyhow::anyhow!("cannot drop privileges: {e}"))?;
+        privileges::drop_after_capture().map_err(LiveError::Privileges)?;
         let signals = Signals::register()?;
         let sources: Vec<String> = captures.iter().map(|c| c.iface.clone()).collect();
         let pipeline = Pipeline::start(cfg, captures, kernel, counters.clone(), signals.stop.clone())?;
@@ -199,7 +201,7 @@ impl Running {
 }
 
 /// Runs the dashboard on this terminal over the live pipeline.
-pub fn run_dashboard(cfg: &LiveConfig) -> anyhow::Result<Exit> {
+pub fn run_dashboard(cfg: &LiveConfig) -> Result<Exit, LiveError> {
     let captures = open_all(cfg)?;
     let metrics = start_metrics(cfg)?;
     let r = Running::start(cfg, captures)?;
@@ -219,10 +221,9 @@ pub fn run_dashboard(cfg: &LiveConfig) -> anyhow::Result<Exit> {
 }
 
 /// Binds and serves `--metrics` (before privileges are dropped: a low port works).
-fn start_metrics(cfg: &LiveConfig) -> anyhow::Result<Option<Arc<Metrics>>> {
+fn start_metrics(cfg: &LiveConfig) -> Result<Option<Arc<Metrics>>, LiveError> {
     let Some(addr) = cfg.metrics else { return Ok(None) };
-    let listener =
-        metrics_http::bind(addr).map_err(|e| anyhow::anyhow!("cannot listen for --metrics on {addr}: {e}"))?;
+    let listener = metrics_http::bind(addr).map_err(|error| LiveError::Metrics { addr, error })?;
     let m = Arc::new(Metrics::new());
     let bound = metrics_http::serve(listener, m.clone())?;
     eprintln!("imdswatch: metrics on http://{bound}/metrics");
@@ -240,8 +241,8 @@ fn finish(counters: &Counters, counts: &RequestCounts, sources: &[String], start
     if errors.is_empty() { Exit::Ok } else { Exit::Error }
 }
 
-fn open_all(cfg: &LiveConfig) -> anyhow::Result<Vec<LiveCapture>> {
-    cfg.interfaces.iter().map(|i| LiveCapture::open(i, &cfg.engine.endpoints).map_err(anyhow::Error::from)).collect()
+fn open_all(cfg: &LiveConfig) -> Result<Vec<LiveCapture>, LiveError> {
+    cfg.interfaces.iter().map(|i| LiveCapture::open(i, &cfg.engine.endpoints).map_err(LiveError::from)).collect()
 }
 
 /// The running threads of capture, engine and attribution.
