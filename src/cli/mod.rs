@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use args::{Cli, Command, Format};
+use args::{AnalyzeFormat, Cli, Command};
 
 use crate::analyze::{AnalyzeConfig, Output};
 use crate::endpoint::Endpoints;
@@ -106,8 +106,8 @@ fn engine_config(a: &args::EngineArgs) -> Result<EngineConfig, String> {
 fn analyze_config(a: &args::AnalyzeArgs) -> Result<AnalyzeConfig, String> {
     let output = match a.format {
         _ if a.tui => Output::Tui,
-        Some(Format::Json) => Output::Json,
-        Some(Format::Table) => Output::Table,
+        Some(AnalyzeFormat::Json) => Output::Json,
+        Some(AnalyzeFormat::Table) => Output::Table,
         None if stdout_is_tty() => Output::Table,
         None => Output::Json,
     };
@@ -134,9 +134,9 @@ fn iac_config(a: &args::IacArgs) -> Result<imdswatch_iac::IacConfig, String> {
     Ok(imdswatch_iac::IacConfig {
         paths: a.paths.clone(),
         format: match a.format {
-            args::IacFormat::Human => imdswatch_iac::Format::Human,
-            args::IacFormat::Json => imdswatch_iac::Format::Json,
-            args::IacFormat::Sarif => imdswatch_iac::Format::Sarif,
+            args::IacFormat::Human => imdswatch_iac::ReportFormat::Human,
+            args::IacFormat::Json => imdswatch_iac::ReportFormat::Json,
+            args::IacFormat::Sarif => imdswatch_iac::ReportFormat::Sarif,
         },
         strict: a.strict,
         show_pass: a.show_pass,

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::clouds::Cloud;
-use crate::verdict::{Record, Unresolved, Verdict};
+use crate::verdict::{Record, ResourceVerdict, Unresolved};
 
 const RULES: &[(&str, &str, &str, &str)] = &[
     (
@@ -62,7 +62,7 @@ const RULES: &[(&str, &str, &str, &str)] = &[
 
 /// The rule id of a failing or unknown record: AWS's, or its cloud's.
 fn rule_id(r: &Record) -> &'static str {
-    let unknown = r.verdict == Verdict::Unknown;
+    let unknown = r.verdict == ResourceVerdict::Unknown;
     match (Cloud::of(&r.rtype), unknown) {
         (Cloud::Aws, false) => "IMDS001",
         (Cloud::Aws, true) => "IMDS002",
@@ -86,10 +86,10 @@ pub fn render(records: &[Record], unresolved: &[Unresolved]) -> Result<String, s
         .iter()
         .filter_map(|r| {
             let (rule, level) = match r.verdict {
-                Verdict::Fail => (rule_id(r), "error"),
-                Verdict::Unknown => (rule_id(r), "warning"),
-                Verdict::ParseError => ("IMDS000", "error"),
-                Verdict::Pass => return None,
+                ResourceVerdict::Fail => (rule_id(r), "error"),
+                ResourceVerdict::Unknown => (rule_id(r), "warning"),
+                ResourceVerdict::ParseError => ("IMDS000", "error"),
+                ResourceVerdict::Pass => return None,
             };
             let index = RULES.iter().position(|(id, ..)| *id == rule).unwrap_or_default();
             let text = if r.resource.is_empty() { r.reason.clone() } else { format!("{}: {}", r.resource, r.reason) };
