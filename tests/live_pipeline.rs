@@ -1,4 +1,5 @@
-//! Issue 22: the live pipeline in process, without root — fake frames → engine → the
+//! Issue 22: the live pipeline in process, without root — fake frames → live's own engine
+//! and attribution threads (`live::Stages`, as `imdswatch live` starts them) → the
 //! attribution stage (with a fake process table behind `attribute::ProcessLookup`, and in
 //! the second test a fake kernel path and fake container files too) → the output driver
 //! (live client keys) → NDJSON and the dashboard. The issue's scenario: two
@@ -16,10 +17,13 @@ use std::sync::{Arc, Mutex};
 use crossbeam_channel::bounded;
 use imdswatch::attribute::stage::{AttrMsg, Lookups, Stage};
 use imdswatch::attribute::{ConnectEvents, ProcessLookup, WorkloadLookup};
-use imdswatch::capture::Packet;
+use imdswatch::capture::live::Batch;
+use imdswatch::capture::{LinkType, Packet};
 use imdswatch::engine::{Engine, EngineConfig, EngineEvent};
 use imdswatch::event::OutMsg;
 use imdswatch::event::{Attribution, AttributionSource, Container, K8s, Process, ProcessFile};
+use imdswatch::live::Stages;
+use imdswatch::live::counters::Counters;
 use imdswatch::sink::fan::Fan;
 use imdswatch::sink::json::{Destination, JsonSink, Tolerant};
 use imdswatch::sink::{Driver, RunStats};
@@ -109,11 +113,13 @@ fn live_pipeline_in_process_legacy_cron_breaks_good_app_is_ready() {
             (40003, (103, PUT)),
             (40004, (104, GET)),
         ]));
-        let (attr_tx, attr_rx) = bounded::<AttrMsg>(64);
-        let (out_tx, out_rx) = bounded::<OutMsg>(64);
         let lookups = Lookups { process: Some(Box::new(procs)), host: Some("node-1".into()), ..Lookups::default() };
-        let stage = Stage::new(lookups, Arc::new(AtomicU64::new(0)));
-        let attribution = std::thread::spawn(move || stage.run(attr_rx, out_tx));
+        // The frames, as a capture thread hands them to live's engine thread.
+        let (frames_tx, frames_rx) = bounded::<Batch>(4);
+        let counters = Arc::new(Counters::default());
+        let stages =
+            Stages::start(&EngineConfig::default(), frames_rx, lookups, Arc::clone(&counters)).expect("stages");
+        let out_rx = stages.output.clone();
 
         let json = Shared::default();
         let (ui_tx, ui_rx) = crossbeam_channel::unbounded();
@@ -126,24 +132,17 @@ fn live_pipeline_in_process_legacy_cron_breaks_good_app_is_ready() {
             Driver::new(fan).live().run(&out_rx, &mut RunStats::default, &mut |e| panic!("output: {e}"))
         });
 
-        // The engine, as live mode's engine thread dispatches its events.
-        let mut engine = Engine::new(EngineConfig::default());
-        let mut dispatch = |ev: EngineEvent| {
-            let m = match ev {
-                EngineEvent::FlowOpened { key, ts } => AttrMsg::Lookup { key, ts },
-                EngineEvent::Request { key, record } => AttrMsg::Record { key, record },
-                EngineEvent::TokenPending { key, record } => AttrMsg::TokenPending { key, record },
-            };
-            attr_tx.send(m).expect("attribution stage");
-        };
+        let mut batch = Batch::new(LinkType::Ethernet);
         for f in frames() {
-            engine.packet(&Packet { ts: f.ts, link: f.link, data: &f.data }, &mut dispatch);
+            assert_eq!(f.link, LinkType::Ethernet);
+            batch.push(f.ts, &f.data);
         }
-        engine.finish(&mut dispatch);
-        drop(attr_tx);
-        attribution.join().expect("attribution");
+        frames_tx.send(batch).expect("engine");
+        drop(frames_tx);
+        stages.join();
         let counts = output.join().expect("output");
         assert_eq!((counts.v1, counts.v2, counts.token_request), (2, 1, 1));
+        assert_eq!(Counters::get(&counters.attribution_misses), 0, "every request named");
 
         let text = String::from_utf8(json.0.lock().expect("lock").clone()).expect("utf-8");
         assert!(!text.contains("AQAEAsecret"), "a token leaked: {text}");

@@ -64,11 +64,12 @@ pub struct Batch {
 }
 
 impl Batch {
-    fn new(link: LinkType) -> Batch {
+    /// An empty batch of frames of one link type (the capture thread's, or a test's).
+    pub fn new(link: LinkType) -> Batch {
         Batch { link, data: Vec::with_capacity(64 * 1024), index: Vec::with_capacity(BATCH_FRAMES) }
     }
 
-    fn push(&mut self, ts: Timestamp, frame: &[u8]) {
+    pub fn push(&mut self, ts: Timestamp, frame: &[u8]) {
         let start = self.data.len() as u32;
         self.data.extend_from_slice(frame);
         self.index.push((ts, start, frame.len() as u32));

@@ -186,7 +186,7 @@ impl Running {
         name: &str,
         sink: S,
     ) -> io::Result<thread::JoinHandle<RequestCounts>> {
-        let rx = self.pipeline.output.clone();
+        let rx = self.pipeline.stages.output.clone();
         let (counters, sources, started) = (self.counters.clone(), self.sources.clone(), self.started);
         let services = self.services;
         let stop = self.signals.stop.clone();
@@ -248,11 +248,45 @@ fn open_all(cfg: &LiveConfig) -> Result<Vec<LiveCapture>, LiveError> {
 /// The running threads of capture, engine and attribution.
 pub struct Pipeline {
     captures: Vec<thread::JoinHandle<()>>,
+    stages: Stages,
+    kernel: Option<thread::JoinHandle<()>>,
+}
+
+/// The engine and attribution threads over a stream of frame batches: the capture threads'
+/// in `live`, a test's fake frames otherwise (with fake attribution sources in `Lookups`).
+pub struct Stages {
     engine: thread::JoinHandle<()>,
     attribution: thread::JoinHandle<()>,
-    kernel: Option<thread::JoinHandle<()>>,
     /// Finished, attributed requests (and pending token requests).
     pub output: Receiver<OutMsg>,
+}
+
+impl Stages {
+    /// Starts the engine (announcing pending token requests, as live does) on `frames` and
+    /// the attribution stage over `lookups`; they end when every sender of `frames` is gone.
+    pub fn start(
+        engine: &EngineConfig,
+        frames: Receiver<Batch>,
+        lookups: Lookups,
+        counters: Arc<Counters>,
+    ) -> io::Result<Stages> {
+        let (attr_tx, attr_rx) = bounded::<AttrMsg>(ATTR_QUEUE);
+        let (out_tx, out_rx) = bounded::<OutMsg>(OUTPUT_QUEUE);
+        let engine_cfg = EngineConfig { announce_pending: true, ..engine.clone() };
+        let stage = Stage::new(lookups, Arc::clone(&counters.attribution_misses));
+        let engine = thread::Builder::new()
+            .name("engine".into())
+            .spawn(move || engine_loop(engine_cfg, frames, attr_tx, counters))?;
+        let attribution =
+            thread::Builder::new().name("attribution".into()).spawn(move || stage.run(attr_rx, out_tx))?;
+        Ok(Stages { engine, attribution, output: out_rx })
+    }
+
+    /// Waits for both threads (after the frames' senders are gone).
+    pub fn join(self) {
+        let _ = self.engine.join();
+        let _ = self.attribution.join();
+    }
 }
 
 impl Pipeline {
@@ -264,8 +298,6 @@ impl Pipeline {
         stop: Arc<AtomicBool>,
     ) -> io::Result<Pipeline> {
         let (cap_tx, cap_rx) = bounded::<Batch>(CAPTURE_QUEUE);
-        let (attr_tx, attr_rx) = bounded::<AttrMsg>(ATTR_QUEUE);
-        let (out_tx, out_rx) = bounded::<OutMsg>(OUTPUT_QUEUE);
         let mut capture_threads = Vec::new();
         for c in captures {
             let (tx, counters, stop) = (cap_tx.clone(), counters.capture.clone(), stop.clone());
@@ -274,10 +306,6 @@ impl Pipeline {
             );
         }
         drop(cap_tx);
-        let engine_cfg = EngineConfig { announce_pending: true, ..cfg.engine.clone() };
-        let c2 = counters.clone();
-        let engine =
-            thread::Builder::new().name("engine".into()).spawn(move || engine_loop(engine_cfg, cap_rx, attr_tx, c2))?;
         // The instance id, from DMI under the host root (never from IMDS), once.
         let host_id = crate::attribute::init_host_id(&cfg.host_root);
         let shared = kernel.as_ref().map(KernelSource::shared);
@@ -306,10 +334,8 @@ impl Pipeline {
             host: crate::attribute::host(),
             host_id,
         };
-        let stage = Stage::new(lookups, Arc::clone(&counters.attribution_misses));
-        let attribution =
-            thread::Builder::new().name("attribution".into()).spawn(move || stage.run(attr_rx, out_tx))?;
-        Ok(Pipeline { captures: capture_threads, engine, attribution, kernel, output: out_rx })
+        let stages = Stages::start(&cfg.engine, cap_rx, lookups, counters)?;
+        Ok(Pipeline { captures: capture_threads, stages, kernel })
     }
 
     fn captures_running(&self) -> bool {
@@ -321,8 +347,7 @@ impl Pipeline {
         for h in self.captures {
             let _ = h.join();
         }
-        let _ = self.engine.join();
-        let _ = self.attribution.join();
+        self.stages.join();
         if let Some(k) = self.kernel {
             let _ = k.join();
         }
