@@ -11,6 +11,8 @@ Behaviour (see /work/shared/imds-facts.md):
       TTL missing/invalid -> 400; X-Forwarded-For present -> 403;
       --token-delay-ms N delays the (200) answer by N ms.
       PUT to a versioned token path (/2021-03-23/api/token) -> 403.
+      --token-status 404|405 answers every token request so (a disabled or emulated
+      token endpoint: SDKs then fall back to IMDSv1).
       The response leaves with IP TTL / IPv6 hop limit = --hop-limit (default 1);
       the socket's previous value is restored when the next request on that
       connection arrives (so retransmissions of a lost token response also carry
@@ -130,6 +132,7 @@ class State:
         self.tokens_required = args.tokens == "required"
         self.hop_limit = args.hop_limit
         self.token_delay = max(0, args.token_delay_ms) / 1000.0
+        self.token_status = args.token_status
         self.verbose = args.verbose
         self.count_file = args.count_file
         self.lock = threading.Lock()
@@ -326,6 +329,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.headers.get("X-Forwarded-For") is not None:
             self._reply(version, 403, "Forbidden")
             return
+        if self.state.token_status != 200:
+            self._reply(version, self.state.token_status, "Not Found" if self.state.token_status == 404 else "Method Not Allowed")
+            return
         raw = (self.headers.get(TTL_HEADER) or "").strip()
         ttl = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else -1
         if not 1 <= ttl <= MAX_TTL:
@@ -420,6 +426,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="IP TTL / IPv6 hop limit of token responses (1..255, default 1)")
     ap.add_argument("--token-delay-ms", type=int, default=0,
                     help="wait this long before answering a token request (default 0)")
+    ap.add_argument("--token-status", type=int, choices=(200, 404, 405), default=200,
+                    help="status of every token answer (default 200; 404/405: the token endpoint refuses)")
     ap.add_argument("--count-file", help="write request counts (JSON) here on SIGTERM/SIGINT/SIGUSR1")
     ap.add_argument("--pid-file", help="write the pid here once every listener is bound")
     ap.add_argument("-v", "--verbose", action="store_true", help="log each request to stderr")

@@ -77,6 +77,14 @@ if ! "$venv/bin/python" captures/clients/have_requirements.py "$reqs" 2>/dev/nul
     "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$reqs"
 fi
 
+# Issue 28: the OCSF validator of tests/findings.rs (py-ocsf-models), pinned, into the same
+# virtualenv (botocore's own securityhub model validates the ASFF output).
+reqs=captures/clients/requirements-findings.txt
+if ! "$venv/bin/python" captures/clients/have_requirements.py "$reqs" 2>/dev/null; then
+    echo "setup: installing the findings validators into $venv" >&2
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$reqs"
+fi
+
 # Debian's cloud-init unit files, to check that dist/imdswatch.service starts before them
 # without an ordering cycle (tests/boot_order.rs). Downloaded and unpacked, never installed.
 units=target/debs/cloud-init
@@ -91,3 +99,8 @@ if [ ! -f "$units/lib/systemd/system/cloud-init-local.service" ]; then
         dpkg-deb -x target/debs/cloud-init_*.deb "$units" ||
         echo "setup: could not download cloud-init (tests/boot_order.rs will skip)" >&2
 fi
+
+# Issue 24: the real IMDS clients, old and new (PyPI, npm, Debian), into captures/.clients for
+# tests/clients_real.rs (about 1.5 minutes the first time; idempotent). A part that cannot be
+# installed leaves captures/.clients/PART.skip and its tests say SKIPPED.
+scripts/clients-lab.sh

@@ -320,12 +320,35 @@ pub struct RequestRecord {
     pub timestamp: Timestamp,
     pub imds: Imds,
     pub network: Network,
+    /// Whose credentials a credential fetch answered 200 handed out (issue 28): role and key
+    /// id, never the secret key or the session token. Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<Box<CredentialIdentity>>,
     /// Live mode only (absent offline): the process, or null with `attribution` saying why.
     #[serde(flatten)]
     pub live: Option<LiveFields>,
     /// `analyze` of several files: the file the request was read from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capture: Option<CaptureFile>,
+}
+
+/// The identity of credentials handed out by the EC2 IMDS, ECS or EKS Pod Identity: what a
+/// responder joins with CloudTrail (`userIdentity.accessKeyId`). Read from the answer's JSON
+/// (`http::credential`); `SecretAccessKey` and `Token` are never kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CredentialIdentity {
+    /// The role: the last segment of the EC2 credentials path, or of the answer's `RoleArn`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// `AccessKeyId` (`ASIA...`): public, and the key CloudTrail records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<String>,
+    /// `Expiration`, as the service wrote it (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiration: Option<String>,
+    /// `Type` (`AWS-HMAC` from the EC2 IMDS).
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
 }
 
 /// Where an offline record was read (`analyze` with several files).
@@ -385,7 +408,9 @@ impl LiveFields {
 mod service;
 pub use service::{Service, ServiceSet, service_names};
 mod stats;
-pub use stats::{HostVerdict, LiveHealth, NodeStats, RequestCounts, StatsRecord, WorkloadCounts};
+pub use stats::{
+    HostVerdict, LinkLocalInterface, LinkLocalStats, LiveHealth, NodeStats, RequestCounts, StatsRecord, WorkloadCounts,
+};
 
 /// What the live pipeline's attribution stage hands the outputs (`sink::Driver::run`).
 #[derive(Debug)]

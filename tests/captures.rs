@@ -79,13 +79,22 @@ fn no_secret_from_the_captures_reaches_any_output() {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng")))
         .collect();
-    for format in ["json", "table"] {
-        let out = analyze_files(&["--format", format], &files);
+    let asff = ["--format", "asff", "--aws-region", "eu-west-1", "--aws-account", "111122223333"];
+    for args in [&["--format", "json"][..], &["--format", "table"], &asff, &["--format", "ocsf"]] {
+        let format = args[1];
+        let out = analyze_files(args, &files);
         let all = format!("{}{}", out.stdout, out.stderr);
-        for marker in ["SECRET-TOKEN-", "SECRET-ACCESS-KEY-", "SECRET-SESSION-TOKEN-", "ASIAFAKEIMDSWATCH"] {
+        for marker in ["SECRET-TOKEN-", "SECRET-ACCESS-KEY-", "SECRET-SESSION-TOKEN-"] {
             assert!(!all.contains(marker), "{format} output leaks {marker}");
         }
-        let sign = if format == "json" { "169.254.169.254" } else { "would break: " };
+        // Issue 28: the AccessKeyId of credentials handed out is shown (not a secret), so that
+        // CloudTrail can be searched for it.
+        assert!(all.contains("ASIAFAKEIMDSWATCH"), "{format} shows the AccessKeyId");
+        let sign = match format {
+            "json" | "ocsf" => "169.254.169.254",
+            "table" => "would break: ",
+            _ => "\"SchemaVersion\":\"2018-10-08\"",
+        };
         assert!(all.contains(sign), "the {format} output is not empty: {all}");
     }
 }

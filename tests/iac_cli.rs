@@ -149,7 +149,7 @@ fn sarif_reports_unknowns_and_parse_errors() {
         .unwrap_or_default();
     // AWS's rules keep their ids and indices; the other clouds' follow (tests/iac_clouds.rs).
     assert_eq!(rules[..3], ["IMDS001", "IMDS002", "IMDS000"]);
-    assert_eq!(rules.len(), 9, "{rules:?}");
+    assert_eq!(rules.len(), 25, "{rules:?}");
     // Passes are not SARIF results.
     assert!(!out.contains("module.wrapper.aws_instance.ok"), "{out}");
 }

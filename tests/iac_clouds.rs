@@ -267,8 +267,9 @@ fn ids(results: &[Value]) -> Vec<(String, String, u64)> {
 #[test]
 fn sarif_rule_ids_per_cloud() {
     let (results, rules) = sarif_results(&tf());
+    // The IaC tools' rules (tests/iac_tools.rs) follow the clouds'.
     assert_eq!(
-        rules,
+        rules[..9],
         [
             "IMDS001",
             "IMDS002",

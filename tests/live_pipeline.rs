@@ -132,7 +132,7 @@ fn live_pipeline_in_process_legacy_cron_breaks_good_app_is_ready() {
             Driver::new(fan).live().run(&out_rx, &mut RunStats::default, &mut |e| panic!("output: {e}"))
         });
 
-        let mut batch = Batch::new(LinkType::Ethernet);
+        let mut batch = Batch::new(LinkType::Ethernet, 0);
         for f in frames() {
             assert_eq!(f.link, LinkType::Ethernet);
             batch.push(f.ts, &f.data);

@@ -58,7 +58,7 @@ fn requests_readiness_and_workloads_are_counted() {
     assert_eq!(
         sample(
             &text,
-            "imdswatch_client_requests_total{exe=\"legacy-agent\",container_image=\"\",k8s_namespace=\"\",k8s_container=\"\",version=\"v1\"} "
+            "imdswatch_client_requests_total{exe=\"legacy-agent\",container_image=\"\",k8s_namespace=\"\",k8s_container=\"\",version=\"v1\",product=\"unknown\"} "
         ),
         Some(1.0),
         "{text}"
@@ -91,7 +91,7 @@ fn client_label_sets_are_capped_with_an_overflow_series() {
     let series = text.lines().filter(|l| l.starts_with("imdswatch_client_requests_total{")).count();
     assert_eq!(series, MAX_CLIENT_SERIES + 1, "the cap plus one overflow series");
     let overflow = format!(
-        "imdswatch_client_requests_total{{exe=\"{OVERFLOW_EXE}\",container_image=\"\",k8s_namespace=\"\",k8s_container=\"\",version=\"v1\"}} "
+        "imdswatch_client_requests_total{{exe=\"{OVERFLOW_EXE}\",container_image=\"\",k8s_namespace=\"\",k8s_container=\"\",version=\"v1\",product=\"unknown\"}} "
     );
     assert_eq!(sample(&text, &overflow), Some(extra as f64));
     assert_eq!(sample(&text, "imdswatch_client_series_overflow_total "), Some(extra as f64));
@@ -99,7 +99,7 @@ fn client_label_sets_are_capped_with_an_overflow_series() {
     assert_eq!(
         sample(
             &text,
-            "imdswatch_client_requests_total{exe=\"job-0\",container_image=\"\",k8s_namespace=\"\",k8s_container=\"\",version=\"v1\"} "
+            "imdswatch_client_requests_total{exe=\"job-0\",container_image=\"\",k8s_namespace=\"\",k8s_container=\"\",version=\"v1\",product=\"unknown\"} "
         ),
         Some(2.0)
     );
@@ -236,5 +236,33 @@ mod server {
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0.0);
         assert!(refused >= 7.0, "connections beyond MAX_CONNS close the oldest, counted: {text}");
+    }
+}
+
+/// Issue 24: the `product` label names the client software from the catalogue (a fixed set
+/// of values), by user agent or, for a generic one, by the process.
+#[test]
+fn the_product_label_names_the_client_software() {
+    let m = Metrics::new();
+    m.on_record(&by(
+        v1(1, "/latest/meta-data/", Some("aws-sdk-nodejs/2.500.0 linux/v20.20.2")),
+        7,
+        "/usr/bin/node",
+        "node app.js",
+        None,
+    ));
+    m.on_record(&by(
+        v1(2, "/2009-04-04/meta-data/", Some("Python-urllib/3.11")),
+        8,
+        "/usr/bin/python3.11",
+        "/usr/bin/python3 /usr/bin/ec2metadata",
+        None,
+    ));
+    let text = fresh(&m);
+    let series: Vec<&str> = text.lines().filter(|l| l.starts_with("imdswatch_client_requests_total{")).collect();
+    assert!(series.iter().any(|l| l.contains("exe=\"node\"") && l.contains("product=\"aws-sdk-js-v2\"")), "{text}");
+    assert!(series.iter().any(|l| l.contains("product=\"cloud-guest-utils-ec2metadata\"")), "{text}");
+    for l in series {
+        assert!(!l.contains("2.500.0") && !l.contains("app.js"), "no version or argument in a label: {l}");
     }
 }

@@ -14,8 +14,17 @@ use ratatui::backend::TestBackend;
 use support::pcapfile::*;
 use support::*;
 
-/// Every secret value below contains one of these.
-const MARKERS: [&str; 4] = ["MARK-TOKEN", "ASIAMARK", "MARK-SECRET", "MARK-SESSION"];
+/// Every secret value below contains one of these. The AccessKeyId (`ASIAKEYID...`) is not a
+/// secret: issue 28 shows it (and the role) so that CloudTrail can be searched for the key.
+const MARKERS: [&str; 3] = ["MARK-TOKEN", "MARK-SECRET", "MARK-SESSION"];
+
+/// Every output format of `analyze` (issue 28 added asff and ocsf); asff needs its account.
+const FORMATS: [&[&str]; 4] = [
+    &["--format", "json"],
+    &["--format", "table"],
+    &["--format", "asff", "--aws-region", "eu-west-1", "--aws-account", "111122223333"],
+    &["--format", "ocsf"],
+];
 
 const TOKEN: &str = "MARK-TOKEN-AQAEAFxJ3o8bqG2nXkTmQ4wEqZ7VbR1cYsLpO9uAaDfGhJkL==";
 
@@ -30,7 +39,7 @@ fn token_answer() -> Vec<u8> {
 fn credentials_answer(n: u32) -> Vec<u8> {
     let body = format!(
         "{{\n  \"Code\" : \"Success\",\n  \"LastUpdated\" : \"2024-01-01T00:00:00Z\",\n  \"Type\" : \"AWS-HMAC\",\n  \
-         \"AccessKeyId\" : \"ASIAMARK{n:012}\",\n  \"SecretAccessKey\" : \"MARK-SECRET-wJalrXUtnFEMI/K7MDENG/bPxRfiCY{n}\",\n  \
+         \"AccessKeyId\" : \"ASIAKEYID{n:011}\",\n  \"SecretAccessKey\" : \"MARK-SECRET-wJalrXUtnFEMI/K7MDENG/bPxRfiCY{n}\",\n  \
          \"Token\" : \"MARK-SESSION-IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQD{n}\",\n  \
          \"Expiration\" : \"2024-01-01T06:00:00Z\"\n}}"
     );
@@ -142,11 +151,24 @@ fn json_table_and_stderr_carry_no_secret() {
         assert_clean("--format json", &out);
         assert_clean("stderr", &err);
 
-        let (out, err, code) = run(&["--format", "table"], file);
-        assert_eq!(code, Some(0), "{err}");
-        assert!(out.contains("10.0.0.6"), "{out}");
-        assert_clean("--format table", &out);
-        assert_clean("stderr", &err);
+        // Issue 28: the credential fetches answered whole name their role and key, never the secret.
+        let ids: Vec<&str> = out.lines().filter(|l| l.contains("\"credentials\":{")).collect();
+        assert_eq!(ids.len(), 2, "the v2 and the split v1 answers (not the chunked one):\n{out}");
+        for (line, (n, role)) in ids.iter().zip([("1", "app-role"), ("2", "role")]) {
+            let want = format!(
+                "\"credentials\":{{\"role\":\"{role}\",\"access_key_id\":\"ASIAKEYID0000000000{n}\",\"expiration\":\"2024-01-01T06:00:00Z\",\"type\":\"AWS-HMAC\"}}"
+            );
+            assert!(line.contains(&want), "{want}\n{line}");
+        }
+
+        for args in FORMATS {
+            let (out, err, code) = run(args, file);
+            assert_eq!(code, Some(0), "{args:?}: {err}");
+            assert!(out.contains("10.0.0.6"), "{args:?}: {out}");
+            assert!(args[1] == "json" || out.contains("ASIAKEYID00000000002"), "{args:?} shows the key id: {out}");
+            assert_clean(args[1], &out);
+            assert_clean("stderr", &err);
+        }
 
         let (out, err, _) = run(&["--format", "json", "--fail-on-v1"], file);
         assert_clean("--fail-on-v1 json", &out);
@@ -173,8 +195,8 @@ fn warnings_and_errors_carry_no_secret() {
     let mut corrupt = bytes[..at].to_vec();
     corrupt.extend(b"MARK-SECRET-MARK-SECRET-MARK-SECRET-");
     let corrupt = write(dir.path(), "corrupt.pcap", &corrupt);
-    for format in ["json", "table"] {
-        let (out, err, code) = run(&["--format", format], &corrupt);
+    for args in FORMATS {
+        let (out, err, code) = run(args, &corrupt);
         assert!(matches!(code, Some(0 | 1)), "{err}");
         assert!(!err.contains("panicked"), "{err}");
         assert_clean("corrupt: stdout", &out);
@@ -234,6 +256,8 @@ fn the_dashboard_shows_no_secret() {
         for s in &screens {
             assert_clean("dashboard", s);
         }
+        // Issue 28: a row's details name the credentials it was handed.
+        assert!(screens.iter().any(|s| s.contains("AccessKeyId ASIAKEYID0000000000")), "{}", screens.join("\n"));
     }
 }
 

@@ -56,7 +56,14 @@ fn the_services_capture_carries_every_secret() {
 
 #[test]
 fn json_table_and_stderr_of_the_services_capture_carry_no_secret() {
-    for args in [&["--format", "json"][..], &["--format", "table"], &["--format", "json", "--fail-on-v1"]] {
+    let asff = ["--format", "asff", "--aws-region", "eu-west-1", "--aws-account", "111122223333"];
+    for args in [
+        &["--format", "json"][..],
+        &["--format", "table"],
+        &["--format", "json", "--fail-on-v1"],
+        &asff,
+        &["--format", "ocsf"],
+    ] {
         let o = Command::new(env!("CARGO_BIN_EXE_imdswatch"))
             .arg("analyze")
             .args(args)
@@ -67,7 +74,7 @@ fn json_table_and_stderr_of_the_services_capture_carry_no_secret() {
         let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
         assert!(matches!(o.status.code(), Some(0 | 3)), "{args:?}: {err}");
         assert!(
-            out.contains("169.254.170") || out.contains("pod-burst/1"),
+            out.contains("169.254.170") || out.contains("pod-burst/1") || out.contains("\"SchemaVersion\""),
             "{args:?}: the output is not empty:\n{out}"
         );
         assert_no_secret(&format!("analyze {args:?}"), &out);

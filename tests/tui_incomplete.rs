@@ -38,6 +38,7 @@ fn dashboard(file: &Path) -> (App, Exit, String) {
         quiet: false,
         progress: false,
         engine: EngineConfig::default(),
+        findings: None,
     };
     let (tx, rx) = crossbeam_channel::unbounded();
     let mut err = Vec::new();

@@ -219,7 +219,7 @@ fn offline_detail_80x24() {
     app.update(Action::Down); // the old boto3 client
     app.update(Action::OpenDetail);
     let s = screen(&app, 80, 24);
-    assert!(s.contains("boto3 >= 1.20"), "{s}");
+    assert!(s.contains("IMDSv2 from 1.12.6"), "{s}");
     insta::assert_snapshot!(s);
 }
 

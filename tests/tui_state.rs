@@ -227,7 +227,7 @@ fn sdk_and_raw_http_advice() {
     let mut app = busy();
     let first = app.advice();
     assert_eq!(first[0].kind, AdviceKind::SdkUpgrade);
-    assert!(first[0].title.contains("boto3 >= 1.20"), "{first:?}");
+    assert!(first[0].title.contains("IMDSv2 from 1.12.6"), "{first:?}");
     app.update(Action::Down);
     let curl = app.advice();
     assert_eq!(curl[0].kind, AdviceKind::RawHttp);

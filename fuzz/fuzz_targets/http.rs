@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
                 NoBody(r.method == Some("HEAD"))
             }
             Head::Raw(r) => {
-                let c = classify_raw(r);
+                let c = classify_raw(r, None);
                 assert!(c.parse_error);
                 assert!(c.path.len() <= MAX_FIELD + '…'.len_utf8());
                 assert!(c.method.len() <= MAX_FIELD + '…'.len_utf8());

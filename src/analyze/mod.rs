@@ -13,7 +13,10 @@ use crate::engine::{Engine, EngineConfig, EngineEvent};
 use crate::event::RequestCounts;
 use crate::exit::Exit;
 use crate::signals::Signals;
+use crate::sink::asff::AsffSink;
+use crate::sink::findings::FindingFormat;
 use crate::sink::json::JsonSink;
+use crate::sink::ocsf::OcsfSink;
 use crate::sink::table::TableSink;
 use crate::sink::{Driver, RunStats, Sink};
 use crate::ui::sink::{UI_QUEUE, UiSink};
@@ -38,6 +41,8 @@ pub struct AnalyzeConfig {
     /// Show a progress bar on standard error (decided by the caller: a terminal, not quiet).
     pub progress: bool,
     pub engine: EngineConfig,
+    /// `--format asff|ocsf` (issue 28): findings or OCSF events instead of `output`.
+    pub findings: Option<crate::sink::findings::FindingFormat>,
 }
 
 /// Why an analysis could not run to its end (a file that cannot be read is reported and
@@ -105,6 +110,15 @@ pub fn analyze_to_dashboard(
 /// The analysis proper, on any writer (tests pass a Vec).
 pub fn analyze<W: Write>(cfg: &AnalyzeConfig, out: W, err: &mut dyn Write) -> io::Result<Exit> {
     let out = io::BufWriter::with_capacity(64 * 1024, out);
+    match &cfg.findings {
+        Some(FindingFormat::Asff(t)) => {
+            return analyze_into(cfg, AsffSink::<_, JsonSink<Vec<u8>>>::array(t.clone(), out), cfg.progress, err);
+        }
+        Some(FindingFormat::Ocsf) => {
+            return analyze_into(cfg, OcsfSink::new(JsonSink::strict(out), false, None), cfg.progress, err);
+        }
+        None => {}
+    }
     match cfg.output {
         Output::Json => analyze_into(cfg, JsonSink::strict(out), cfg.progress, err),
         Output::Table | Output::Tui => analyze_into(cfg, TableSink::new(out), cfg.progress, err),
@@ -176,6 +190,7 @@ fn analyze_into<S: Sink>(cfg: &AnalyzeConfig, sink: S, progress: bool, err: &mut
             ("records longer than the snapshot length", read_stats.over_snaplen),
             ("packets on undecodable interfaces", read_stats.unsupported_link),
         ],
+        link_local: st.link_local.report(&|i| offline_iface_name(i, &cfg.files)).map(Box::new),
         ..RunStats::default()
     };
     let host = driver.host();
@@ -251,4 +266,15 @@ fn report_end(
             Ok(true)
         }
     }
+}
+
+/// An interface of a capture file: `-i any` captures (Linux cooked v2) name its index (the
+/// host that took them knows its name); the others are the capture's own interface, named
+/// after the file(s).
+fn offline_iface_name(ifindex: u32, files: &[std::path::PathBuf]) -> String {
+    if ifindex != 0 {
+        return format!("ifindex {ifindex}");
+    }
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    names.join(",")
 }

@@ -17,6 +17,8 @@ use crate::time::Timestamp;
 pub const SNAPLEN: i32 = 8192;
 /// Kernel ring buffer per interface.
 pub const KERNEL_BUFFER: i32 = 8 << 20;
+/// libpcap's Linux cooked capture v2 (frames name their interface).
+const DLT_LINUX_SLL2: i32 = 276;
 /// Frames per batch handed to the engine.
 pub const BATCH_FRAMES: usize = 256;
 /// Under load a batch waits at most this long for more frames. When the engine is idle
@@ -59,14 +61,17 @@ impl CaptureCounters {
 #[derive(Debug)]
 pub struct Batch {
     pub link: LinkType,
+    /// The index of the interface captured (0 for `any`, whose frames name theirs).
+    pub ifindex: u32,
     data: Vec<u8>,
     index: Vec<(Timestamp, u32, u32)>,
 }
 
 impl Batch {
-    /// An empty batch of frames of one link type (the capture thread's, or a test's).
-    pub fn new(link: LinkType) -> Batch {
-        Batch { link, data: Vec::with_capacity(64 * 1024), index: Vec::with_capacity(BATCH_FRAMES) }
+    /// An empty batch of frames of one link type from interface `ifindex` (the capture
+    /// thread's, or a test's).
+    pub fn new(link: LinkType, ifindex: u32) -> Batch {
+        Batch { link, ifindex, data: Vec::with_capacity(64 * 1024), index: Vec::with_capacity(BATCH_FRAMES) }
     }
 
     pub fn push(&mut self, ts: Timestamp, frame: &[u8]) {
@@ -110,6 +115,8 @@ pub enum CaptureError {
 pub struct LiveCapture {
     pub iface: String,
     link: LinkType,
+    /// The interface's index (0 for `any`, or when /sys does not say).
+    ifindex: u32,
     cap: pcap::Capture<pcap::Active>,
 }
 
@@ -137,14 +144,20 @@ impl LiveCapture {
         let mut cap = cap;
         cap.filter(&endpoints.bpf_filter(), true)
             .map_err(|e| CaptureError::Filter { iface: iface.to_owned(), msg: e.to_string() })?;
+        if iface == "any" {
+            // Linux cooked v2 names each frame's interface (the link-local limit is per
+            // interface: engine/rate.rs); libpcap before 1.10 has only v1, kept then.
+            let _ = cap.set_datalink(pcap::Linktype(DLT_LINUX_SLL2));
+        }
         let dlt = cap.get_datalink().0;
         let link = LinkType::from_dlt(dlt).ok_or(CaptureError::LinkType { iface: iface.to_owned(), dlt })?;
-        Ok(LiveCapture { iface: iface.to_owned(), link, cap })
+        let ifindex = super::iface::index_of(iface).unwrap_or(0);
+        Ok(LiveCapture { iface: iface.to_owned(), link, ifindex, cap })
     }
 
     /// Captures until `stop` is set or the consumer goes away.
     pub fn run(mut self, tx: Sender<Batch>, counters: Arc<CaptureCounters>, stop: Arc<AtomicBool>) {
-        let mut batch = Batch::new(self.link);
+        let mut batch = Batch::new(self.link, self.ifindex);
         let mut batch_started = Instant::now();
         let mut last_stats = Instant::now();
         let (mut seen_drop, mut seen_ifdrop) = (0u32, 0u32);
@@ -164,7 +177,7 @@ impl LiveCapture {
                 Err(pcap::Error::TimeoutExpired) => {
                     // Nothing to read: hand on what we have, then sleep until a frame comes.
                     if !batch.is_empty() {
-                        let full = std::mem::replace(&mut batch, Batch::new(self.link));
+                        let full = std::mem::replace(&mut batch, Batch::new(self.link, self.ifindex));
                         if !send(&tx, full, &counters) {
                             break;
                         }
@@ -178,7 +191,7 @@ impl LiveCapture {
             }
             let due = batch.len() >= BATCH_FRAMES || tx.is_empty() || batch_started.elapsed() >= BATCH_WAIT;
             if !batch.is_empty() && due {
-                let full = std::mem::replace(&mut batch, Batch::new(self.link));
+                let full = std::mem::replace(&mut batch, Batch::new(self.link, self.ifindex));
                 if !send(&tx, full, &counters) {
                     break;
                 }

@@ -2,6 +2,7 @@
 //! Both hand the engine the same thing: a timestamp, the link type, and the frame's bytes.
 
 pub mod file;
+pub mod iface;
 pub mod live;
 
 use crate::time::Timestamp;

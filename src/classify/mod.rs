@@ -3,7 +3,7 @@
 //!
 //! Only the presence of the token header is looked at, never its value.
 
-pub mod client;
+pub mod catalogue;
 pub mod path;
 pub mod provider;
 pub mod service;

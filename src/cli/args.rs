@@ -42,8 +42,8 @@ pub enum Command {
     /// Watch this host's IMDS traffic live and attribute each request to its process.
     #[command(after_help = LIVE_HELP)]
     Live(LiveArgs),
-    /// Find Terraform and CloudFormation resources that still allow IMDSv1 (or another cloud's
-    /// legacy metadata endpoints).
+    /// Find IaC resources (Terraform, CloudFormation, Kubernetes, Packer, Ansible, Pulumi, CDK)
+    /// that still allow IMDSv1 (or another cloud's legacy metadata endpoints).
     #[command(after_help = IAC_HELP)]
     Iac(IacArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
@@ -90,6 +90,35 @@ pub enum AnalyzeFormat {
     Json,
     /// A summary per client address and user agent, then a verdict.
     Table,
+    /// AWS Security Finding Format: a JSON array of findings (one per client that would
+    /// break) for `aws securityhub batch-import-findings`; needs --aws-region, --aws-account.
+    Asff,
+    /// OCSF 1.5.0 events, one per line: HTTP Activity per request, Detection Finding per
+    /// client that would break.
+    Ocsf,
+}
+
+/// Output format of `live` (NDJSON lines in each case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LiveFormat {
+    /// imdswatch's records (request, stats, verdict).
+    Json,
+    /// One ASFF finding per client that would break, written again (same Id, later
+    /// UpdatedAt) when its verdict changes; needs --aws-region and --aws-account.
+    Asff,
+    /// OCSF 1.5.0: HTTP Activity per request, Detection Finding per breaking client.
+    Ocsf,
+}
+
+/// Where `--format asff` findings are imported (Security Hub's account and region).
+#[derive(Debug, Args)]
+pub struct AwsArgs {
+    /// Region of the Security Hub that imports --format asff findings (e.g. eu-west-1).
+    #[arg(long, value_name = "REGION")]
+    pub aws_region: Option<String>,
+    /// Account id (12 digits) that imports --format asff findings.
+    #[arg(long, value_name = "ACCOUNT")]
+    pub aws_account: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -141,6 +170,9 @@ pub struct AnalyzeArgs {
     pub quiet: bool,
 
     #[command(flatten)]
+    pub aws: AwsArgs,
+
+    #[command(flatten)]
     pub engine: EngineArgs,
 }
 
@@ -184,6 +216,13 @@ pub struct LiveArgs {
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics: Option<std::net::SocketAddr>,
 
+    /// NDJSON flavour: imdswatch's records, ASFF findings or OCSF events (implies --json).
+    #[arg(long = "format", value_enum, value_name = "FORMAT")]
+    pub format: Option<LiveFormat>,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -195,6 +234,22 @@ spot and EC2 fleets, Batch compute environments, Image Builder infrastructure co
 in Terraform and plans also the other clouds' legacy metadata switches: alicloud_instance and
 alicloud_ecs_launch_template (http_tokens), oci_core_instance (are_legacy_imds_endpoints_disabled),
 google_compute_instance(_template) and GKE node pools/clusters (disable-legacy-endpoints).
+
+Other IaC tools, each file recognised by its content (default when not set, and its source):
+  eksctl ClusterConfig nodeGroups/managedNodeGroups  disableIMDSv1: true (eksctl >= 0.143.0)
+  Cluster API AWS AWSMachine(Template), AWSMachinePool,
+    AWSManagedMachinePool instanceMetadataOptions    httpTokens: optional (CAPA API default)
+  Crossplane Upbound ec2 Instance/LaunchTemplate (v1beta1, v1beta2,
+    namespaced), provider-aws, Compositions          EC2 default: optional
+  ACK ec2-controller Instance, LaunchTemplate        EC2 default: optional
+  Packer amazon-ebs/ebssurrogate/ebsvolume/instance
+    (.pkr.hcl, legacy JSON) metadata_options         http_tokens = \"optional\" (plugin default)
+  Ansible amazon.aws.ec2_instance, ec2_launch_template  http_tokens: optional (module default)
+  Pulumi YAML aws:ec2:Instance, aws:ec2:LaunchTemplate  EC2 default: optional
+  AWS CDK: cdk.out templates as CloudFormation (authoritative); .ts/.py source best effort
+    (requireImdsv2: true passes, anything else is unknown)
+Unresolved variables (${VAR}, {{ }}, var.x without default, Pulumi config) are unknown.
+SARIF rule ids per tool: IMDS-EKSCTL, -CAPA, -XP, -ACK, -PACKER, -ANSIBLE, -PULUMI, -CDK (001/002).
 With `-` the document is read from standard input: YAML/JSON is recognised by its content
 (plan, CloudFormation, Kubernetes), anything else is read as one Terraform file.
 
@@ -215,7 +270,7 @@ pub enum IacFormat {
 #[derive(Debug, Args)]
 pub struct IacArgs {
     /// Files or directories to check (.tf, .tf.json, CloudFormation YAML/JSON, plan JSON,
-    /// Karpenter YAML); `-` reads standard input. Directories are walked recursively,
+    /// Kubernetes YAML, .pkr.hcl, playbooks, Pulumi.yaml, CDK .ts/.py); `-` reads standard input. Directories are walked recursively,
     /// skipping .terraform/ and .git/.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,

@@ -16,6 +16,8 @@ use crate::endpoint::Endpoints;
 use crate::engine::EngineConfig;
 use crate::exit::{self, Exit};
 use crate::live::LiveConfig;
+use crate::sink::asff::AsffTarget;
+use crate::sink::findings::FindingFormat;
 use std::time::Duration;
 
 pub fn main() -> ExitCode {
@@ -108,6 +110,7 @@ fn analyze_config(a: &args::AnalyzeArgs) -> Result<AnalyzeConfig, String> {
         _ if a.tui => Output::Tui,
         Some(AnalyzeFormat::Json) => Output::Json,
         Some(AnalyzeFormat::Table) => Output::Table,
+        Some(AnalyzeFormat::Asff | AnalyzeFormat::Ocsf) => Output::Json,
         None if stdout_is_tty() => Output::Table,
         None => Output::Json,
     };
@@ -124,7 +127,17 @@ fn analyze_config(a: &args::AnalyzeArgs) -> Result<AnalyzeConfig, String> {
         quiet: a.quiet,
         progress: !a.quiet && !a.tui && std::io::stderr().is_terminal(),
         engine: engine_config(&a.engine)?,
+        findings: match a.format {
+            Some(AnalyzeFormat::Asff) => Some(FindingFormat::Asff(asff_target(&a.aws)?)),
+            Some(AnalyzeFormat::Ocsf) => Some(FindingFormat::Ocsf),
+            _ => None,
+        },
     })
+}
+
+/// `--aws-region` and `--aws-account`, which `--format asff` needs.
+fn asff_target(a: &args::AwsArgs) -> Result<AsffTarget, String> {
+    AsffTarget::new(a.aws_region.as_deref(), a.aws_account.as_deref())
 }
 
 fn iac_config(a: &args::IacArgs) -> Result<imdswatch_iac::IacConfig, String> {
@@ -159,8 +172,14 @@ fn live_run(a: &args::LiveArgs) -> Result<Run, String> {
         host_root: a.host_root.clone(),
         attribution_path: a.attribution,
         metrics: a.metrics,
+        findings: match a.format {
+            Some(args::LiveFormat::Asff) => Some(FindingFormat::Asff(asff_target(&a.aws)?)),
+            Some(args::LiveFormat::Ocsf) => Some(FindingFormat::Ocsf),
+            _ => None,
+        },
     };
-    Ok(if a.json || a.output.is_some() || !stdout_is_tty() { Run::LiveJson(cfg) } else { Run::LiveDashboard(cfg) })
+    let json = a.json || a.output.is_some() || a.format.is_some() || !stdout_is_tty();
+    Ok(if json { Run::LiveJson(cfg) } else { Run::LiveDashboard(cfg) })
 }
 
 /// `imdswatch completions SHELL`: generated from the one clap definition.

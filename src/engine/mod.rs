@@ -14,6 +14,7 @@
 mod conn;
 mod dedup;
 mod doubt;
+pub mod rate;
 mod stats;
 
 use conn::{Conn, Ctx};
@@ -111,6 +112,11 @@ pub struct Engine {
     fragile: std::collections::VecDeque<FlowKey>,
     /// When [`Engine::make_head_room`] last found nothing to drop.
     head_room_scan: Timestamp,
+    /// The interface of the frame being fed: the one its link header names (`-i any`), else
+    /// [`Engine::set_interface`]'s (`rate::frame_ifindex`).
+    iface: u32,
+    /// The interface the capture being fed was opened on (0: unknown or a file).
+    capture_iface: u32,
 }
 
 impl Engine {
@@ -129,6 +135,8 @@ impl Engine {
             defrag: Defrag::default(),
             fragile: std::collections::VecDeque::new(),
             head_room_scan: Timestamp(0),
+            iface: 0,
+            capture_iface: 0,
         }
     }
 
@@ -141,10 +149,20 @@ impl Engine {
         self.flows.len()
     }
 
+    /// The interface (index) the next frames were captured on, for the link-local rate
+    /// (engine/rate.rs); frames whose link header names theirs (Linux cooked v2) keep it.
+    pub fn set_interface(&mut self, ifindex: u32) {
+        self.capture_iface = ifindex;
+    }
+
     /// Feeds one captured frame.
     pub fn packet(&mut self, pkt: &Packet<'_>, out: &mut dyn FnMut(EngineEvent)) {
         let sh = &mut self.shared;
         sh.stats.packets += 1;
+        self.iface = match rate::frame_ifindex(pkt.link, pkt.data) {
+            0 => self.capture_iface,
+            i => i,
+        };
         let seg = match decode(pkt.link, pkt.data, &self.cfg.endpoints) {
             Ok(s) => s,
             Err(Skip::Fragment) => {
@@ -178,6 +196,9 @@ impl Engine {
             return;
         };
         sh.stats.imds_packets += 1;
+        if dir == Direction::ToServer && rate::is_ec2_link_local(key.server.ip()) {
+            sh.stats.link_local.count(self.iface, ts);
+        }
         if ts.micros_since(self.last_sweep) >= SWEEP_US {
             self.tick(ts, out);
         }

@@ -49,6 +49,8 @@ pub struct EngineStats {
     /// Token and IMDSv2 requests still waiting when the client closed its side: settled
     /// `no_response` at once (IMDSv1 requests wait on: issue 23, class 2).
     pub abandoned: u64,
+    /// Packets per second to EC2's link-local services, per interface (the 1,024 limit).
+    pub link_local: super::rate::LinkLocalRate,
 }
 
 impl EngineStats {
@@ -94,6 +96,7 @@ impl EngineStats {
             ("http_parse_errors", h.parse_errors),
             ("http_desync_segments", h.desync_chunks),
             ("http_unfinished_messages", h.unfinished),
+            ("http_credential_bodies_over_cap", h.credential_bodies_over_cap),
             ("http_heads_evicted", h.heads_evicted),
             ("flows_evicted", self.flows_evicted),
             ("pipeline_overflow", self.pipeline_overflow),

@@ -40,6 +40,10 @@ pub struct StatsRecord {
     /// Health of attribution and output (live); flattened into the record.
     #[serde(flatten)]
     pub live_health: Box<LiveHealth>,
+    /// Packets per second sent to EC2's link-local services, per interface, against their
+    /// limit (1,024 per second per interface); absent when none were seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_local: Option<Box<LinkLocalStats>>,
     /// Live: the host-level verdict so far, over clients (IP + user agent); see README
     /// "Verdicts". Absent where not computed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -177,5 +181,58 @@ impl RequestCounts {
         if r.imds.outcome == Outcome::Rejected {
             self.rejected += 1;
         }
+    }
+}
+
+/// The link-local limit: EC2 drops packets to its link-local services (IMDS, DNS, NTP) above
+/// `limit_pps` per second per network interface; throttled IMDS calls look like timeouts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LinkLocalStats {
+    pub limit_pps: u32,
+    /// A second with at least this many packets is "near the limit" (90%).
+    pub warn_pps: u32,
+    pub interfaces: Vec<LinkLocalInterface>,
+    /// Packets of interfaces beyond the tracked number (16).
+    pub untracked_packets: u64,
+}
+
+/// One interface's busiest second.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LinkLocalInterface {
+    pub interface: String,
+    pub peak_pps: u32,
+    /// Start of the busiest second.
+    pub peak_at: Timestamp,
+    /// Seconds with at least `warn_pps` packets.
+    pub near_limit_seconds: u64,
+    /// ENA driver only (live): the increase of its `linklocal_allowance_exceeded` counter
+    /// since imdswatch started (packets the limit queued or dropped).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowance_exceeded: Option<u64>,
+}
+
+impl LinkLocalStats {
+    /// The warning to show, when an interface came within 10% of the limit or its driver
+    /// counted packets over it.
+    pub fn warning(&self) -> Option<String> {
+        let hot: Vec<String> = self
+            .interfaces
+            .iter()
+            .filter(|i| i.near_limit_seconds > 0 || i.allowance_exceeded.unwrap_or(0) > 0)
+            .map(|i| {
+                let mut s = format!("{} peaked at {} packets/s", crate::text::sanitize(&i.interface), i.peak_pps);
+                if let Some(n) = i.allowance_exceeded.filter(|n| *n > 0) {
+                    s.push_str(&format!(", {n} over the allowance (ENA)"));
+                }
+                s
+            })
+            .collect();
+        (!hot.is_empty()).then(|| {
+            format!(
+                "near EC2's link-local limit ({} packets/s per interface): {}; throttled IMDS calls time out and SDKs fall back",
+                self.limit_pps,
+                hot.join(", ")
+            )
+        })
     }
 }

@@ -6,6 +6,7 @@
 //! `Partial` from httparse only ever means "wait for more bytes".
 
 mod chunked;
+pub mod credential;
 mod raw;
 
 use chunked::Chunked;
@@ -57,6 +58,8 @@ pub struct HttpStats {
     /// Connections that ended in the middle of a message: a head never finished, or a body
     /// shorter than its Content-Length (a 4 GiB one, say) or its chunks announced.
     pub unfinished: u64,
+    /// Credential answers longer than [`credential::MAX_BODY`]: their identity is not read.
+    pub credential_bodies_over_cap: u64,
     /// Half-read request heads dropped, oldest idle first, to make room in the head budget
     /// for another connection's head (issue 23, class 6; each reported from a raw scan when
     /// it starts like a request).
@@ -82,6 +85,9 @@ pub struct HttpStream {
     buf: Vec<u8>,
     /// The last significant byte of the head so far was a line feed.
     after_newline: bool,
+    /// Issue 28: the body of a credential answer, when one was asked for
+    /// ([`HttpStream::arm_capture`]); otherwise bodies are skipped.
+    tap: credential::BodyTap,
     /// Head bytes held for this stream in the table's head budget whatever others do
     /// ([`HttpStream::reserve`]); only bytes past it are charged as the head grows.
     reserved: usize,
@@ -89,7 +95,14 @@ pub struct HttpStream {
 
 impl HttpStream {
     pub fn new(role: Role) -> HttpStream {
-        HttpStream { role, state: State::Head, buf: Vec::new(), after_newline: false, reserved: 0 }
+        HttpStream {
+            role,
+            state: State::Head,
+            buf: Vec::new(),
+            after_newline: false,
+            reserved: 0,
+            tap: credential::BodyTap::default(),
+        }
     }
 
     /// A stream whose first `reserved` head bytes are its own, outside the table's head
@@ -161,6 +174,7 @@ impl HttpStream {
     }
 
     fn gap(&mut self, n: u64, budget: &mut Budget, stats: &mut HttpStats) {
+        self.tap.abort(); // a hole in the body: nothing is read from it
         match self.state {
             State::Body(left) if left > n => self.state = State::Body(left - n),
             State::Body(left) if left == n => self.state = State::Head,
@@ -189,6 +203,7 @@ impl HttpStream {
             match self.state {
                 State::Body(left) => {
                     let k = left.min(data.len() as u64);
+                    self.tap.feed(&data[..k as usize]);
                     data = &data[k as usize..];
                     self.state = if k == left { State::Head } else { State::Body(left - k) };
                 }
@@ -232,14 +247,14 @@ impl HttpStream {
                             return;
                         }
                         let next = parse_head(self.role, &data[..end], stats, on_head);
-                        self.finish_head(next);
+                        self.finish_head(next, stats);
                     } else {
                         if !self.append(&data[..end], budget, stats, on_head) {
                             return;
                         }
                         let next = parse_head(self.role, &self.buf, stats, on_head);
                         self.reset_head(budget);
-                        self.finish_head(next);
+                        self.finish_head(next, stats);
                     }
                     data = &data[end..];
                 }
@@ -328,8 +343,12 @@ impl HttpStream {
         None
     }
 
-    fn finish_head(&mut self, next: Option<State>) {
+    fn finish_head(&mut self, next: Option<State>, stats: &mut HttpStats) {
         self.state = next.unwrap_or(State::Desync);
+        if self.role == Role::Response {
+            let len = if let State::Body(n) = self.state { Some(n) } else { None };
+            stats.credential_bodies_over_cap += u64::from(self.tap.on_head(len));
+        }
     }
 
     /// Drops a half-read head, giving its bytes back to the budget.
@@ -337,6 +356,7 @@ impl HttpStream {
         budget.release(self.charged(self.buf.len()));
         self.buf.clear();
         self.after_newline = false;
+        self.tap.abort();
         // Heads are rarely cut across segments: do not keep memory for the next one.
         if self.buf.capacity() > 0 {
             self.buf = Vec::new();

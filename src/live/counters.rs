@@ -29,6 +29,8 @@ pub struct Counters {
     /// The kernel path's counters, when it runs.
     pub kernel: OnceLock<Arc<KernelShared>>,
     engine: Mutex<(EngineStats, usize)>,
+    /// ENA interfaces and their `linklocal_allowance_exceeded` at start (at most 16).
+    pub ena_baseline: OnceLock<Vec<(String, u64)>>,
 }
 
 impl Counters {

@@ -38,11 +38,14 @@ use crate::event::OutMsg;
 use crate::event::{LiveHealth, NodeStats, RequestCounts};
 use crate::exit::Exit;
 use crate::signals::Signals;
+use crate::sink::asff::AsffSink;
 use crate::sink::fan::Fan;
+use crate::sink::findings::FindingFormat;
 use crate::sink::json::{Dest, JsonSink, Tolerant};
 use crate::sink::logfile::LogFile;
 use crate::sink::metrics::{Metrics, MetricsSink};
 use crate::sink::metrics_http;
+use crate::sink::ocsf::OcsfSink;
 use crate::sink::{Driver, RunStats, Sink};
 use crate::time::Timestamp;
 use crate::ui::sink::{UI_QUEUE, UiSink};
@@ -70,12 +73,15 @@ pub struct LiveConfig {
     pub attribution_path: AttributionPath,
     /// `--metrics ADDR:PORT`: serve Prometheus metrics there.
     pub metrics: Option<std::net::SocketAddr>,
+    /// `--format asff|ocsf`: findings or OCSF events instead of imdswatch's records.
+    pub findings: Option<crate::sink::findings::FindingFormat>,
 }
 
 /// A snapshot of the pipeline's counters (the output's stages add their request counts and
 /// verdicts).
 pub fn snapshot(c: &Counters, sources: &[String], started: Instant) -> RunStats {
     let (engine, flows) = c.engine();
+    let link_local = link_local(&engine.link_local, sources, c.ena_baseline.get().map_or(&[], Vec::as_slice));
     RunStats {
         sources: sources.to_vec(),
         files_read: 0,
@@ -91,6 +97,7 @@ pub fn snapshot(c: &Counters, sources: &[String], started: Instant) -> RunStats 
         attribution_misses: Counters::get(&c.attribution_misses),
         output_errors: Counters::get(&c.output_errors),
         reader_skips: Vec::new(),
+        link_local,
         node: Some(Box::new(NodeStats {
             host_id: crate::attribute::host_id(),
             workload: Some(c.workload.snapshot()).filter(|w| w.lookups > 0),
@@ -105,6 +112,47 @@ pub fn snapshot(c: &Counters, sources: &[String], started: Instant) -> RunStats 
         }),
     }
 }
+
+/// The link-local limit per interface, named from /sys/class/net (0 is the interface given
+/// with `-i`; frames of `-i any` name theirs), with the ENA driver's counter's increase since
+/// start where there is one.
+fn link_local(
+    rate: &crate::engine::rate::LinkLocalRate,
+    sources: &[String],
+    ena: &[(String, u64)],
+) -> Option<Box<crate::event::LinkLocalStats>> {
+    use crate::capture::iface;
+    use crate::engine::rate::{LINK_LOCAL_PPS_LIMIT, LINK_LOCAL_WARN_PPS};
+    use crate::event::{LinkLocalInterface, LinkLocalStats};
+    let name = |ifindex: u32| {
+        if ifindex == 0 {
+            return sources.join(",");
+        }
+        iface::name_of(ifindex).unwrap_or_else(|| format!("ifindex {ifindex}"))
+    };
+    let mut st = rate.report(&name);
+    for (ifc, base) in ena {
+        let Some(now) = iface::driver_stat(ifc, iface::ENA_LINK_LOCAL_STAT) else { continue };
+        let st = st.get_or_insert_with(|| LinkLocalStats {
+            limit_pps: LINK_LOCAL_PPS_LIMIT,
+            warn_pps: LINK_LOCAL_WARN_PPS,
+            ..LinkLocalStats::default()
+        });
+        let increase = Some(now.saturating_sub(*base));
+        match st.interfaces.iter_mut().find(|i| &i.interface == ifc) {
+            Some(i) => i.allowance_exceeded = increase,
+            None => st.interfaces.push(LinkLocalInterface {
+                interface: ifc.clone(),
+                allowance_exceeded: increase,
+                ..LinkLocalInterface::default()
+            }),
+        }
+    }
+    st.map(Box::new)
+}
+
+/// Live findings are checked for changes this often when `--stats-interval 0`.
+const FINDINGS_EVERY: Duration = Duration::from_secs(60);
 
 /// Runs headless (NDJSON) live monitoring until a signal or `--duration`.
 pub fn run_json(cfg: &LiveConfig) -> Result<Exit, LiveError> {
@@ -126,8 +174,20 @@ pub fn run_json(cfg: &LiveConfig) -> Result<Exit, LiveError> {
             stats_interval: cfg.stats_interval,
         },
     );
+    let sink: Box<dyn Sink + Send> = match &cfg.findings {
+        None => Box::new(sink),
+        // Issue 28: the same tolerant output, carrying findings/events instead of records.
+        Some(FindingFormat::Asff(t)) => Box::new(AsffSink::<io::Sink, _>::lines(
+            t.clone(),
+            sink,
+            Some(cfg.stats_interval.unwrap_or(FINDINGS_EVERY)),
+        )),
+        Some(FindingFormat::Ocsf) => {
+            Box::new(OcsfSink::new(sink, true, Some(cfg.stats_interval.unwrap_or(FINDINGS_EVERY))))
+        }
+    };
     let writer = match metrics {
-        Some(m) => r.spawn_output("output", Fan::new().with(Box::new(sink)).with(Box::new(MetricsSink::new(m))))?,
+        Some(m) => r.spawn_output("output", Fan::new().with(sink).with(Box::new(MetricsSink::new(m))))?,
         None => r.spawn_output("output", sink)?,
     };
     wait_for_stop(&r.signals.stop, cfg.duration, &r.pipeline);
@@ -152,6 +212,14 @@ impl Running {
     fn start(cfg: &LiveConfig, captures: Vec<LiveCapture>) -> Result<Running, LiveError> {
         privileges::boost_priority();
         let counters = Arc::new(Counters::default());
+        // The ENA driver's link-local counter, read now so that stats report its increase.
+        let ena = crate::capture::iface::ena_interfaces(16)
+            .into_iter()
+            .filter_map(|i| {
+                crate::capture::iface::driver_stat(&i, crate::capture::iface::ENA_LINK_LOCAL_STAT).map(|v| (i, v))
+            })
+            .collect();
+        let _ = counters.ena_baseline.set(ena);
         // Opened while perf_event_open is still allowed; the rings outlive the privileges.
         let (kernel, path_line) = if cfg.attribution {
             let ports: Vec<u16> = cfg.engine.endpoints.iter().map(|a| a.port()).collect();
@@ -387,6 +455,7 @@ fn engine_loop(cfg: EngineConfig, rx: Receiver<Batch>, tx: Sender<AttrMsg>, coun
     loop {
         match rx.recv_timeout(Duration::from_millis(250)) {
             Ok(batch) => {
+                engine.set_interface(batch.ifindex);
                 for p in batch.packets() {
                     engine.packet(&p, &mut dispatch);
                 }

@@ -160,6 +160,30 @@ impl<W: Destination> JsonSink<W> {
     }
 }
 
+impl<W: Destination> JsonSink<W> {
+    /// Any one value as a line, with this sink's error handling (the finding outputs).
+    pub fn write_line<T: serde::Serialize>(&mut self, v: &T) -> io::Result<()> {
+        let res = self.out.write(v);
+        self.check(res)
+    }
+
+    /// Flushes the output (the finding outputs, at the end).
+    pub fn flush_out(&mut self) -> io::Result<()> {
+        let res = self.out.flush();
+        match &self.tolerant {
+            None => res,
+            Some(_) => {
+                if let Err(e) = res
+                    && e.kind() != io::ErrorKind::BrokenPipe
+                {
+                    eprintln!("imdswatch: output not fully written at exit: {e}");
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 impl<W: Destination> Sink for JsonSink<W> {
     fn stats_interval(&self) -> Option<Duration> {
         self.tolerant.as_ref().and_then(|t| t.stats_interval)

@@ -8,7 +8,7 @@
 //!
 //! Cardinality is bounded: the request family has fixed label values; the per-workload
 //! family keeps at most [`MAX_CLIENT_SERIES`] label sets (executable basename, container
-//! image, Kubernetes namespace and container, version: never a pid, a command line, a port, a
+//! image, Kubernetes namespace and container, version, catalogue product: never a pid, a command line, a port, a
 //! pod uid or a path). Requests of further label sets go to one overflow series
 //! (`exe="_overflow"`) and are counted in `imdswatch_client_series_overflow_total`.
 //! Metric names are documented in README.md ("Prometheus metrics").
@@ -58,6 +58,9 @@ struct ClientLabels {
     k8s_namespace: String,
     k8s_container: String,
     version: &'static str,
+    /// The client software from the catalogue (`classify::catalogue` row id, or `unknown`):
+    /// a fixed set of values.
+    product: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -114,6 +117,7 @@ pub struct Metrics {
     last_v1: Gauge<f64, AtomicU64>,
     attribution_misses: Family<ReasonLabels, Counter>,
     health: Health,
+    link_local: super::metrics_link::LinkLocalMetrics,
     refused: Counter,
     seen: Mutex<Seen>,
     snapshot: Mutex<Option<(Instant, Arc<String>)>>,
@@ -146,8 +150,15 @@ fn miss_label(m: AttributionMiss) -> &'static str {
     }
 }
 
+/// The `product` label: the catalogue row naming the request's user agent and process.
+fn product(r: &RequestRecord) -> &'static str {
+    let process = r.live.as_ref().and_then(|l| l.process.as_ref()).map(crate::classify::catalogue::ProcessHint::of);
+    crate::classify::catalogue::identify(r.imds.user_agent.as_deref(), process.as_ref())
+        .map_or("unknown", |i| i.row.id.as_str())
+}
+
 /// A label value from outside: control characters replaced, length bounded.
-fn clean(s: &str) -> String {
+pub(super) fn clean(s: &str) -> String {
     let mut out: String = s.chars().take(MAX_LABEL_LEN).map(|c| if c.is_control() { '?' } else { c }).collect();
     if s.chars().count() > MAX_LABEL_LEN {
         out.push('~');
@@ -190,6 +201,7 @@ impl Metrics {
             last_v1: Gauge::default(),
             attribution_misses: Family::default(),
             health: Health::default(),
+            link_local: Default::default(),
             refused: Counter::default(),
             seen: Mutex::new(Seen::default()),
             snapshot: Mutex::new(None),
@@ -247,6 +259,7 @@ impl Metrics {
             self.attribution_misses.clone(),
         );
         self.register_health();
+        self.link_local.register(&mut self.registry);
     }
 
     fn register_health(&mut self) {
@@ -330,12 +343,14 @@ impl Metrics {
     }
 
     fn count_client(&self, r: &RequestRecord, version: &'static str) {
+        let product = product(r);
         let mut labels = ClientLabels {
             exe: exe_basename(r),
             container_image: live_label(r, |l| l.container.as_ref()?.image.as_deref()),
             k8s_namespace: live_label(r, |l| l.k8s.as_ref()?.namespace.as_deref()),
             k8s_container: live_label(r, |l| l.k8s.as_ref()?.container.as_deref()),
             version,
+            product,
         };
         let Ok(mut sets) = self.client_sets.lock() else { return };
         if !sets.contains(&labels) {
@@ -347,6 +362,7 @@ impl Metrics {
                     k8s_namespace: String::new(),
                     k8s_container: String::new(),
                     version,
+                    product,
                 };
             } else {
                 sets.insert(labels.clone());
@@ -382,6 +398,7 @@ impl Metrics {
                 h.anomalies.get_or_create(&KindLabels { kind }).inc_by(n.saturating_sub(before));
             }
         }
+        self.link_local.on_stats(s.link_local.as_deref(), p.link_local.as_deref());
         seen.stats = s.clone();
     }
 

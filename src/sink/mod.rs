@@ -11,15 +11,19 @@
 //! another output (NDJSON and metrics), combine them with [`fan::Fan`], which keeps each
 //! one's stats pace.
 
+pub mod asff;
 pub mod driver;
 pub mod fan;
 pub mod filter;
+pub mod findings;
 pub mod json;
 pub mod judged;
 pub mod logfile;
 pub mod metrics;
 pub mod metrics_http;
+pub mod metrics_link;
 pub mod ndjson;
+pub mod ocsf;
 pub mod stats;
 pub mod table;
 

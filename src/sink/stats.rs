@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::engine::EngineStats;
-use crate::event::{LiveHealth, NodeStats, RequestCounts, StatsRecord};
+use crate::event::{LinkLocalStats, LiveHealth, NodeStats, RequestCounts, StatsRecord};
 use crate::time::Timestamp;
 
 /// What a run has counted so far. Built by `analyze` from its engine and file reader, by
@@ -36,6 +36,9 @@ pub struct RunStats {
     pub node: Option<Box<NodeStats>>,
     /// Attribution and output health (live; zero offline).
     pub live_health: Box<LiveHealth>,
+    /// Packets per second to EC2's link-local services per interface, named (from
+    /// `engine.link_local`; live adds the ENA driver's counter).
+    pub link_local: Option<Box<LinkLocalStats>>,
 }
 
 impl RunStats {
@@ -57,6 +60,7 @@ impl RunStats {
             anomalies: self.engine.anomalies(),
             node: self.node.clone(),
             live_health: self.live_health.clone(),
+            link_local: self.link_local.clone(),
             verdict: None,
         }
     }
@@ -89,13 +93,22 @@ impl RunStats {
         if counts.filtered_out > 0 {
             line.push_str(&format!("; {} left out by --service", plural(counts.filtered_out, "request")));
         }
+        self.push_link_local_warning(&mut line);
         line
+    }
+
+    /// Appends the link-local limit warning, if any, to a closing line.
+    fn push_link_local_warning(&self, line: &mut String) {
+        if let Some(w) = self.link_local.as_ref().and_then(|l| l.warning()) {
+            line.push_str("; WARNING: ");
+            line.push_str(&w);
+        }
     }
 
     /// The closing line of `live` (without the `imdswatch: ` prefix).
     pub fn live_line(&self) -> String {
         let c = &self.requests;
-        format!(
+        let mut line = format!(
             "stopped after {} s: {} packets, {} requests (v1 {}, v2 {}, token {}, rejected {}, unanswered tokens {}{}); kernel drops {}, queue losses {}, attribution misses {}, output errors {}",
             self.elapsed.as_secs(),
             self.packets,
@@ -110,7 +123,9 @@ impl RunStats {
             self.queue_losses,
             self.attribution_misses,
             self.output_errors,
-        )
+        );
+        self.push_link_local_warning(&mut line);
+        line
     }
 }
 

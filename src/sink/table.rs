@@ -7,27 +7,71 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::Sink;
-use crate::event::{RequestRecord, Service, StatsRecord};
+use crate::event::{CredentialIdentity, RequestRecord, Service, StatsRecord, Version};
 use crate::text::{clip_right, pad, sanitize, width};
 use crate::verdict::{AdviceKind, ClientKey, ClientStats, ClientSummary, Clients, Verdict, advise};
 
 /// Widest user agent shown in the table.
 const UA_WIDTH: usize = 48;
 
+/// Distinct credential identities listed under the table (issue 28); more are counted.
+pub const MAX_CREDENTIALS: usize = 32;
+
 pub struct TableSink<W: Write> {
     /// The table, once the driver handed over the verdicts.
     text: Option<String>,
     out: W,
+    /// Client IP, IMDSv1 or not, and the identity it was handed (role and key, no secret).
+    credentials: Vec<(String, bool, CredentialIdentity)>,
+    credentials_dropped: u64,
 }
 
 impl<W: Write> TableSink<W> {
     pub fn new(out: W) -> TableSink<W> {
-        TableSink { text: None, out }
+        TableSink { text: None, out, credentials: Vec::new(), credentials_dropped: 0 }
+    }
+
+    fn add_credentials(&mut self, r: &RequestRecord) {
+        let Some(id) = &r.credentials else { return };
+        let ip = r.network.client.ip().to_string();
+        if self.credentials.iter().any(|(c, _, i)| *c == ip && i.access_key_id == id.access_key_id) {
+            return;
+        }
+        if self.credentials.len() < MAX_CREDENTIALS {
+            self.credentials.push((ip, r.imds.version == Version::V1, (**id).clone()));
+        } else {
+            self.credentials_dropped += 1;
+        }
+    }
+
+    /// The credentials handed out, one line each: what to search CloudTrail for.
+    fn credentials_text(&self) -> String {
+        let mut s = String::new();
+        if self.credentials.is_empty() {
+            return s;
+        }
+        s.push_str("\nCredentials handed out (search CloudTrail for the AccessKeyId: docs/findings.md):\n");
+        for (ip, v1, id) in &self.credentials {
+            let _ = writeln!(
+                s,
+                "  {:<16} role {:<24} AccessKeyId {}  expires {}{}",
+                sanitize(ip),
+                id.role.as_deref().unwrap_or("?"),
+                id.access_key_id.as_deref().unwrap_or("?"),
+                id.expiration.as_deref().unwrap_or("?"),
+                if *v1 { "  (over IMDSv1)" } else { "" }
+            );
+        }
+        if self.credentials_dropped > 0 {
+            let _ = writeln!(s, "  ... and {} more not listed", self.credentials_dropped);
+        }
+        s
     }
 }
 
 impl<W: Write> Sink for TableSink<W> {
-    fn record(&mut self, _: &RequestRecord) -> io::Result<()> {
+    fn record(&mut self, r: &RequestRecord) -> io::Result<()> {
+        self.add_credentials(r);
         Ok(())
     }
 
@@ -39,6 +83,7 @@ impl<W: Write> Sink for TableSink<W> {
     fn finish(&mut self, _: &StatsRecord) -> io::Result<()> {
         let text = self.text.take().unwrap_or_else(|| render(&Clients::<()>::default()));
         self.out.write_all(text.as_bytes())?;
+        self.out.write_all(self.credentials_text().as_bytes())?;
         self.out.flush()
     }
 }

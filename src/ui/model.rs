@@ -52,6 +52,8 @@ pub struct RowDetail {
     pub exe_path: Option<String>,
     pub ancestors: Vec<Ancestor>,
     pub last_path: String,
+    /// The last credentials handed to this row (issue 28: role and key id, no secret).
+    pub last_credentials: Option<crate::event::CredentialIdentity>,
     pub last_version: Version,
     /// The latest client address (`ip:port`).
     pub client: String,
@@ -90,6 +92,7 @@ impl Detail for RowDetail {
             exe_path: None,
             ancestors: Vec::new(),
             last_path: String::new(),
+            last_credentials: None,
             last_version: r.imds.version,
             client: r.network.client.to_string(),
             host: None,
@@ -102,6 +105,9 @@ impl Detail for RowDetail {
             self.last_path = sanitize(&r.imds.path);
             self.last_version = r.imds.version;
             self.client = r.network.client.to_string();
+        }
+        if let Some(id) = &r.credentials {
+            self.last_credentials = Some((**id).clone());
         }
         self.identify(r, newer);
     }

@@ -1,9 +1,8 @@
-//! Remediation advice for one client: the concrete change that moves it to IMDSv2 (SDK
-//! upgrade named from its user agent, raw-HTTP token recipe, hop limit, proxy), or the
-//! enforcement command once no client on the host would break.
+//! Remediation advice for one client: the concrete change that moves it to IMDSv2 (the
+//! client's own advice from the catalogue: `remedy`; hop limit, proxy), or the enforcement
+//! command once no client on the host would break.
 
 use super::{ClientSummary, Verdict, verdict};
-use crate::classify::client::{Client, identify};
 use crate::event::Service;
 
 /// One piece of advice: a heading and its lines (commands are lines of their own).
@@ -31,12 +30,22 @@ pub enum AdviceKind {
     Legacy,
 }
 
-const RAW_RECIPE: [&str; 4] = [
-    "TOKEN=$(curl -s -X PUT http://169.254.169.254/latest/api/token \\",
-    "  -H 'X-aws-ec2-metadata-token-ttl-seconds: 21600')",
-    "curl -s -H \"X-aws-ec2-metadata-token: $TOKEN\" \\",
-    "  http://169.254.169.254/latest/meta-data/...",
-];
+impl AdviceKind {
+    /// The `advice.kind` of the `verdict` record.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdviceKind::SdkUpgrade => "sdk_upgrade",
+            AdviceKind::RawHttp => "raw_http",
+            AdviceKind::HopLimit => "hop_limit",
+            AdviceKind::Fallback => "fallback",
+            AdviceKind::NoV1 => "no_v1",
+            AdviceKind::Enforce => "enforce",
+            AdviceKind::ProxyRefused => "proxy_refused",
+            AdviceKind::Ignore => "ignore",
+            AdviceKind::Legacy => "legacy",
+        }
+    }
+}
 
 /// The advice that fits a client, most specific first. `host_safe`: no client on the host
 /// would break (then the enforcement command is added).
@@ -81,34 +90,7 @@ fn client_advice(s: &ClientSummary, v: Verdict, out: &mut Vec<Advice>) {
         Verdict::ProxyRefused => out.push(proxy_refused()),
         _ => {}
     }
-    let mut clients: Vec<Client> = s.user_agents.iter().map(|(ua, _)| identify(ua)).collect();
-    if s.no_user_agent > 0 || clients.is_empty() {
-        clients.push(Client::Unknown(String::new()));
-    }
-    clients.dedup();
-    let mut raw_done = false;
-    let mut fallback_done = false;
-    for c in clients {
-        match sdk_advice(&c) {
-            Some(a) => {
-                if !out.contains(&a) {
-                    out.push(a);
-                }
-            }
-            None if matches!(c, Client::ModernSdk(_)) => {
-                if !fallback_done && !matches!(v, Verdict::HopLimit | Verdict::ProxyRefused) {
-                    out.push(fallback(&c));
-                }
-                fallback_done = true;
-            }
-            None => {
-                if !raw_done {
-                    out.push(raw_http(&c));
-                }
-                raw_done = true;
-            }
-        }
-    }
+    super::remedy::client_advice(s, v, out);
 }
 
 fn ignore(s: &ClientSummary) -> Advice {
@@ -141,50 +123,6 @@ fn proxy_refused() -> Advice {
     }
 }
 
-fn sdk_advice(c: &Client) -> Option<Advice> {
-    let (title, lines): (String, Vec<String>) = match c {
-        Client::OldBoto { ua_name, version } => (
-            format!("Upgrade {ua_name} {version}: boto3 >= 1.20 uses IMDSv2"),
-            vec![
-                "pip install --upgrade 'boto3>=1.20' 'botocore>=1.23'".into(),
-                "(AWS CLI: install v2, or awscli >= 1.22)".into(),
-            ],
-        ),
-        Client::Boto2 => (
-            "Replace boto 2 (IMDSv1 only) with boto3 >= 1.20".into(),
-            vec!["pip install 'boto3>=1.20' and port the boto calls to boto3".into()],
-        ),
-        Client::GoV1 => (
-            "Move to the AWS SDK for Go v2 (uses IMDSv2 by default)".into(),
-            vec!["go get github.com/aws/aws-sdk-go-v2/config".into()],
-        ),
-        Client::JavaV1 => (
-            "Move to the AWS SDK for Java v2 (uses IMDSv2 by default)".into(),
-            vec!["software.amazon.awssdk:* 2.x replaces com.amazonaws:aws-java-sdk-*".into()],
-        ),
-        Client::JsV2 => (
-            "Move to the AWS SDK for JavaScript v3 (uses IMDSv2 by default)".into(),
-            vec!["npm install @aws-sdk/credential-providers (replaces aws-sdk v2)".into()],
-        ),
-        Client::ModernSdk(_) | Client::RawHttp(_) | Client::Unknown(_) => return None,
-    };
-    Some(Advice { kind: AdviceKind::SdkUpgrade, title, lines })
-}
-
-fn raw_http(c: &Client) -> Advice {
-    let who = match c {
-        Client::RawHttp(n) | Client::Unknown(n) if !n.is_empty() => format!(" ({n})"),
-        _ => " (no SDK named in the User-Agent)".into(),
-    };
-    let mut lines = vec!["Request a session token first, then send it with every request:".into()];
-    lines.extend(RAW_RECIPE.iter().map(|s| (*s).to_string()));
-    if matches!(c, Client::Unknown(n) if n.is_empty()) {
-        lines.push("(The AWS SDK for JavaScript v3 sends no User-Agent: if it is that, see".into());
-        lines.push(" the hop limit; it falls back to v1 when its token request fails.)".into());
-    }
-    Advice { kind: AdviceKind::RawHttp, title: format!("Raw HTTP caller{who}: get a token"), lines }
-}
-
 fn hop_limit() -> Advice {
     Advice {
         kind: AdviceKind::HopLimit,
@@ -196,22 +134,6 @@ fn hop_limit() -> Advice {
             "  --http-put-response-hop-limit 2 --http-endpoint enabled".into(),
             "Terraform: metadata_options { http_put_response_hop_limit = 2 }".into(),
             "(or run the container with host networking)".into(),
-        ],
-    }
-}
-
-fn fallback(c: &Client) -> Advice {
-    let name = match c {
-        Client::ModernSdk(n) => *n,
-        _ => "the SDK",
-    };
-    Advice {
-        kind: AdviceKind::Fallback,
-        title: format!("{name} uses IMDSv2 by default: find why it fell back"),
-        lines: vec![
-            "It uses v1 only when its token request fails (403/404/405 or timeout).".into(),
-            "Check for a proxy adding X-Forwarded-For and the hop limit; set".into(),
-            "AWS_EC2_METADATA_V1_DISABLED=true to make the failure visible.".into(),
         ],
     }
 }

@@ -17,8 +17,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use hashbrown::HashTable;
 
 use super::client::{ClientKey, client_ip};
-use super::{ClientSummary, HostVerdict, Verdict, host_verdict_of, verdict};
-use crate::event::{Outcome, RequestCounts, RequestRecord};
+use super::{BareTokens, ClientSummary, HostVerdict, Verdict, host_verdict_of, verdict};
+use crate::event::{Outcome, RequestCounts, RequestRecord, Version};
 use crate::time::Timestamp;
 
 /// Most clients kept; further ones are folded into one (see the module's note).
@@ -244,10 +244,35 @@ impl<D: Detail> Clients<D> {
     /// table is full). Returns the entry.
     pub fn add(&mut self, r: &RequestRecord) -> &mut ClientStats<D> {
         self.newest = self.newest.max(r.timestamp);
+        let bare = self.bare_tokens(r);
         let c = self.entry(r, true);
         let newer = c.add(r);
+        if let Some(b) = bare.filter(|_| c.summary.token_requests() == 0) {
+            c.summary.bare_tokens = b;
+        }
         c.detail.add(r, newer);
         c
+    }
+
+    /// For an IMDSv1 request with a User-Agent: the token requests its process (offline: its
+    /// address) sent without one, which are another client's ([`ClientSummary::bare_tokens`]).
+    fn bare_tokens(&self, r: &RequestRecord) -> Option<BareTokens> {
+        if r.imds.version != Version::V1 || r.imds.user_agent.is_none() {
+            return None;
+        }
+        let bare = if self.live && r.live.is_some() {
+            let mut k = ClientKey::of(r, true);
+            match &mut k {
+                ClientKey::Process { user_agent, .. } | ClientKey::Unattributed { user_agent, .. } => {
+                    *user_agent = None
+                }
+                _ => return None,
+            }
+            self.get(&k)
+        } else {
+            self.get(&ClientKey::Address { ip: client_ip(r), user_agent: None })
+        };
+        bare.map(|c| BareTokens::of(&c.summary)).filter(BareTokens::any)
     }
 
     /// The entry of a request not yet finished (a token request waiting for its answer),

@@ -13,9 +13,11 @@ pub mod client;
 pub mod clients;
 pub mod judge;
 pub mod record;
+pub mod remedy;
 
 use serde::Serialize;
 
+use crate::classify::catalogue::ProcessHint;
 use crate::event::{Outcome, RequestRecord, Service, ServiceSet, Version};
 use crate::time::Timestamp;
 
@@ -113,6 +115,41 @@ pub struct ClientSummary {
     pub user_agents: Vec<(String, u64)>,
     pub user_agents_dropped: u64,
     pub no_user_agent: u64,
+    /// Live: the first process named for this client (executable and first arguments, for
+    /// the catalogue: a generic user agent is named by its process).
+    pub process: Option<ProcessHint>,
+    /// The token requests this client sent without a User-Agent, when it sent none with one
+    /// (the AWS SDK for JavaScript v2 from 2.722.0 does so, measured in
+    /// tests/clients_real.rs): the key keeps them in a client of their own, so they are
+    /// copied here from it ([`Clients::add`]), for the verdict and the advice.
+    pub bare_tokens: BareTokens,
+}
+
+/// Token requests of the same process (or address) sent without a User-Agent (see
+/// [`ClientSummary::bare_tokens`]): a copy of that client's, not counted twice anywhere.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BareTokens {
+    pub first_unanswered: Option<Timestamp>,
+    pub first_forbidden: Option<Timestamp>,
+    /// Refused otherwise (401, 404, 405, 5xx).
+    pub failed: u64,
+    pub ok: u64,
+}
+
+impl BareTokens {
+    /// Of the client that sent them.
+    pub fn of(s: &ClientSummary) -> BareTokens {
+        BareTokens {
+            first_unanswered: s.first_unanswered_token,
+            first_forbidden: s.first_forbidden_token,
+            failed: s.token_failed,
+            ok: s.token_ok,
+        }
+    }
+
+    pub fn any(&self) -> bool {
+        self.first_unanswered.is_some() || self.first_forbidden.is_some() || self.failed + self.ok > 0
+    }
 }
 
 fn earliest(a: Option<Timestamp>, t: Timestamp) -> Option<Timestamp> {
@@ -163,6 +200,11 @@ impl ClientSummary {
             },
         }
         self.add_user_agent(i.user_agent.as_deref());
+        if self.process.is_none()
+            && let Some(p) = r.live.as_ref().and_then(|l| l.process.as_ref())
+        {
+            self.process = Some(ProcessHint::of(p));
+        }
     }
 
     fn add_user_agent(&mut self, ua: Option<&str>) {
@@ -179,14 +221,23 @@ impl ClientSummary {
         }
     }
 
-    /// A token request went unanswered before an IMDSv1 request that was served.
-    pub fn hop_limit_suspect(&self) -> bool {
-        matches!((self.first_unanswered_token, self.last_v1_served), (Some(t), Some(v)) if t <= v)
+    /// Token requests sent under this client's own user agent.
+    pub fn token_requests(&self) -> u64 {
+        self.token_ok + self.token_unanswered + self.token_forbidden + self.token_failed
     }
 
-    /// A token request was refused with 403 before an IMDSv1 request that was served.
+    /// A token request (its own, else one sent without a User-Agent by the same process)
+    /// went unanswered before an IMDSv1 request that was served.
+    pub fn hop_limit_suspect(&self) -> bool {
+        let t = self.first_unanswered_token.or(self.bare_tokens.first_unanswered);
+        matches!((t, self.last_v1_served), (Some(t), Some(v)) if t <= v)
+    }
+
+    /// A token request (as above) was refused with 403 before an IMDSv1 request that was
+    /// served.
     pub fn proxy_suspect(&self) -> bool {
-        matches!((self.first_forbidden_token, self.last_v1_served), (Some(t), Some(v)) if t <= v)
+        let t = self.first_forbidden_token.or(self.bare_tokens.first_forbidden);
+        matches!((t, self.last_v1_served), (Some(t), Some(v)) if t <= v)
     }
 
     /// Any sign that this client speaks IMDSv2.

@@ -27,6 +27,7 @@ fn rec(t: u64, version: Version, status: Option<u16>, outcome: Outcome, ua: Opti
             server: "169.254.169.254:80".parse().expect("address"),
             client_ttl: 64,
         },
+        credentials: None,
         live: None,
         capture: None,
     }
@@ -195,4 +196,134 @@ fn probes_of_other_clouds_do_not_change_the_enforcement_command() {
     let e: Vec<String> = a.iter().filter(|a| a.kind == AdviceKind::Enforce).flat_map(|a| a.lines.clone()).collect();
     assert!(e.iter().any(|l| l.contains("aws ec2 modify-instance-metadata-options")), "{e:?}");
     assert!(!e.iter().any(|l| l.contains("gcloud") || l.contains("oci compute")), "{e:?}");
+}
+
+fn advice_of(recs: &[RequestRecord]) -> (Verdict, Vec<Advice>) {
+    let s = summary(recs);
+    (verdict(&s), advise(&s, false))
+}
+
+fn ua(t: u64, v: Version, (st, o): (Option<u16>, Outcome), ua: &str) -> RequestRecord {
+    rec(t, v, st, o, Some(ua))
+}
+
+/// Issue 24's two measured clients: `breaks`, with advice naming the SDK and its first
+/// version with IMDSv2 (the old code said "Raw HTTP caller" with a curl recipe).
+#[test]
+fn measured_clients_get_their_sdk_and_first_fixed_version() {
+    use Version::*;
+    let (v, a) = advice_of(&[ua(1, V1, OK, "aws-sdk-nodejs/2.500.0 linux/v20.20.2")]);
+    assert_eq!(v, Verdict::Breaks);
+    assert_eq!(a[0].kind, AdviceKind::SdkUpgrade);
+    assert!(a[0].title.contains("AWS SDK for JavaScript v2 2.500.0") && a[0].title.contains("2.722.0"), "{a:?}");
+    assert!(a[0].lines.iter().any(|l| l == "npm install aws-sdk@^2.722.0"), "{a:?}");
+    let (v, a) = advice_of(&[ua(1, V1, OK, "Ruby"), ua(2, V1, OK, "Ruby")]);
+    assert_eq!(v, Verdict::Breaks);
+    assert_eq!(a[0].kind, AdviceKind::SdkUpgrade);
+    assert!(a[0].title.contains("AWS SDK for Ruby v1"), "{a:?}");
+    assert!(a[0].lines[0].contains("gem install aws-sdk-core (>= 3.79.0)"), "{a:?}");
+    let mut t: Clients = Clients::new(false);
+    t.add(&ua(1, V1, OK, "aws-sdk-nodejs/2.500.0 linux/v20.20.2"));
+    let rec = t.record(Timestamp(2));
+    let c = &rec.clients[0];
+    assert_eq!(
+        (c.product, c.version.as_deref(), c.fixed_in),
+        (Some("AWS SDK for JavaScript v2"), Some("2.500.0"), Some("2.722.0"))
+    );
+    assert_eq!(c.advice_details[0].kind, "sdk_upgrade");
+    let j = serde_json::to_value(&rec).expect("json");
+    assert_eq!(j["clients"][0]["product_id"], "aws-sdk-js-v2");
+}
+
+/// An SDK at or past its first IMDSv2 version that used IMDSv1 gets the cause, never an
+/// upgrade (the old thresholds called botocore < 1.23 "old").
+#[test]
+fn a_modern_sdk_falling_back_gets_the_cause_not_an_upgrade() {
+    use Version::*;
+    let b = "Botocore/1.18.0 Python/3.8.10 Linux/5.10";
+    let refused = (Some(405), Outcome::ClientError);
+    let (v, a) = advice_of(&[ua(1, TokenRequest, refused, b), ua(2, V1, OK, b)]);
+    assert_eq!(v, Verdict::Breaks);
+    assert!(a.iter().all(|a| a.kind != AdviceKind::SdkUpgrade), "{a:?}");
+    assert_eq!(a[0].kind, AdviceKind::Fallback);
+    assert!(a[0].title.contains("1.18.0") && a[0].lines[0].contains("refused"), "{a:?}");
+    let (v, a) = advice_of(&[ua(1, TokenRequest, NONE, b), ua(2, V1, OK, b)]);
+    assert_eq!(v, Verdict::HopLimit);
+    assert_eq!(a.iter().map(|a| a.kind).collect::<Vec<_>>(), [AdviceKind::HopLimit]);
+    // The same SDK one version before its first IMDSv2 release: an upgrade.
+    let (_, a) = advice_of(&[ua(1, V1, OK, "Botocore/1.13.24 Python/3.11.7 Linux/6.1")]);
+    assert_eq!(a[0].kind, AdviceKind::SdkUpgrade);
+    assert_eq!(a[0].lines, ["pip install -U 'botocore>=1.13.25'"]);
+}
+
+/// A hand-written caller gets a token recipe in its language, from its user agent or its
+/// process.
+#[test]
+fn hand_written_callers_get_a_recipe_in_their_language() {
+    use Version::*;
+    let (_, a) = advice_of(&[ua(1, V1, OK, "Python-urllib/3.11")]);
+    assert_eq!(a[0].kind, AdviceKind::RawHttp);
+    assert!(a[0].lines.iter().any(|l| l.contains("urllib.request")), "{a:?}");
+    let (_, a) = advice_of(&[ua(1, V1, OK, "Go-http-client/1.1")]);
+    assert!(a[0].lines.iter().any(|l| l.contains("X-aws-ec2-metadata-token")) && a[0].title.contains(" go "), "{a:?}");
+    let (_, a) = advice_of(&[ua(1, V1, OK, "curl/8.5.0")]);
+    assert!(a[0].lines.iter().any(|l| l.starts_with("TOKEN=$(curl")), "{a:?}");
+    // The same caller with tokens on other requests: find the path without, not a recipe.
+    let (v, a) =
+        advice_of(&[ua(1, V1, OK, "curl/8.5.0"), ua(2, TokenRequest, OK, "curl/8.5.0"), ua(3, V2, OK, "curl/8.5.0")]);
+    assert_eq!((v, a[0].kind), (Verdict::FallsBack, AdviceKind::Fallback), "{a:?}");
+    let (_, a) = advice_of(&[ua(1, V1, OK, "curl/8.5.0")]);
+    assert!(a[0].lines.iter().any(|l| l.starts_with("TOKEN=$(curl")), "{a:?}");
+    let mut r = rec(1, V1, Some(200), Outcome::Ok, None);
+    let mut s = ClientSummary::default();
+    s.add(&r);
+    s.process = Some(crate::classify::catalogue::ProcessHint::new("/usr/bin/python3", "python3 /opt/app/poll.py"));
+    let a = advise(&s, false);
+    assert!(a[0].lines.iter().any(|l| l.contains("urllib.request")), "{a:?}");
+    r.imds.user_agent = Some("Python-urllib/3.11".into());
+    s.process =
+        Some(crate::classify::catalogue::ProcessHint::new("/usr/bin/python3", "/usr/bin/python3 /usr/bin/ec2metadata"));
+    s.add(&r);
+    assert_eq!(super::remedy::software(&s).map(|w| w.product_id), Some("cloud-guest-utils-ec2metadata"));
+}
+
+/// The AWS SDK for JavaScript v2 (2.722.0, measured) sends its token request without a
+/// User-Agent and its IMDSv1 fallback with one: two clients under the key, yet the fallback's
+/// verdict and advice read the token requests of the same address (live: process).
+#[test]
+fn token_requests_without_a_user_agent_count_for_the_same_clients_fallback() {
+    use Version::*;
+    let js = "aws-sdk-nodejs/2.722.0 linux/v20.20.2";
+    let verdict_of = |token: (Option<u16>, Outcome)| {
+        let mut c: Clients = Clients::new(false);
+        c.add(&rec(1, TokenRequest, token.0, token.1, None));
+        c.add(&ua(2, V1, OK, js));
+        let rec = c.record(Timestamp(3));
+        let x = rec.clients.iter().find(|x| x.user_agent.as_deref() == Some(js)).cloned().expect("the SDK's row");
+        (x.verdict, x.advice_details)
+    };
+    let (v, a) = verdict_of(NONE);
+    assert_eq!((v, a[0].kind), (Verdict::HopLimit, "hop_limit"), "{a:?}");
+    let (v, a) = verdict_of((Some(403), Outcome::ClientError));
+    assert_eq!((v, a[0].kind), (Verdict::ProxyRefused, "proxy_refused"), "{a:?}");
+    let (v, a) = verdict_of((Some(405), Outcome::ClientError));
+    assert_eq!((v, a[0].kind), (Verdict::Breaks, "fallback"), "{a:?}");
+    assert!(
+        a[0].lines[0].contains("no User-Agent") && a[0].lines[2].starts_with("1 token requests were refused"),
+        "{a:?}"
+    );
+    // A client with token requests of its own is judged on them alone; another address's
+    // bare token request is not its.
+    let mut c: Clients = Clients::new(false);
+    c.add(&rec(1, TokenRequest, None, Outcome::NoResponse, None));
+    c.add(&ua(2, TokenRequest, OK, js));
+    c.add(&ua(3, V1, OK, js));
+    let k = ClientKey::Address { ip: client::client_ip(&ua(3, V1, OK, js)), user_agent: Some(js.into()) };
+    assert_eq!(c.get(&k).map(|x| x.verdict()), Some(Verdict::FallsBack));
+    let mut c: Clients = Clients::new(false);
+    c.add(&rec(1, TokenRequest, None, Outcome::NoResponse, None));
+    let mut other = ua(2, V1, OK, js);
+    other.network.client = "10.9.9.9:4000".parse().expect("addr");
+    c.add(&other);
+    assert_eq!(c.values().find(|x| x.key.user_agent() == Some(js)).map(|x| x.verdict()), Some(Verdict::Breaks));
 }

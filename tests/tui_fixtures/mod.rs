@@ -47,6 +47,7 @@ pub fn request(secs: u64, version: Version, path: &str, outcome: Outcome, ua: Op
             server: "169.254.169.254:80".parse().expect("address"),
             client_ttl: 63,
         },
+        credentials: None,
         live: None,
         capture: None,
     }
@@ -92,7 +93,8 @@ pub fn ev(r: RequestRecord) -> UiEvent {
 }
 
 pub const CONTAINER: &str = "3f2a1b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708";
-pub const OLD_BOTO: &str = "Boto3/1.17.112 Python/3.8.10 Linux/5.10.0 Botocore/1.20.112";
+/// Older than AWS's published IMDSv2 minimum (boto3 1.12.6, botocore 1.13.25).
+pub const OLD_BOTO: &str = "Boto3/1.10.24 Python/3.8.10 Linux/5.10.0 Botocore/1.13.24";
 pub const GO_V2: &str = "aws-sdk-go-v2/1.24.0 os/linux lang/go#1.21.5 md/GOOS#linux ft/ec2-imds";
 
 pub fn stats(secs: u64, counts: RequestCounts) -> UiEvent {

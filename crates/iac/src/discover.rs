@@ -24,11 +24,15 @@ pub struct Inputs {
     pub tf_dirs: BTreeSet<PathBuf>,
     /// Standalone `.json`, `.yaml`, `.yml`, `.template` files: CloudFormation or plan JSON.
     pub documents: BTreeSet<PathBuf>,
+    /// Source files that may be AWS CDK apps (`.ts`, `.py`), outside dependency directories.
+    pub sources: BTreeSet<PathBuf>,
     /// Paths that could not be read.
     pub errors: Vec<DiscoverError>,
 }
 
 const SKIP_DIRS: &[&str] = &[".terraform", ".git"];
+/// Directories of installed dependencies: their `.ts`/`.py` files are not the app's CDK source.
+const DEPENDENCY_DIRS: &[&str] = &["node_modules", ".venv", "venv", "site-packages", "cdk.out", "__pycache__"];
 /// Guard against absurd trees; real repositories are far shallower.
 const MAX_WALK_DEPTH: usize = 64;
 
@@ -47,26 +51,31 @@ pub fn discover(paths: &[PathBuf]) -> Inputs {
     let mut seen = HashSet::new();
     for p in paths {
         match std::fs::metadata(p) {
-            Ok(m) if m.is_dir() => walk(p, 0, &mut seen, &mut inputs),
-            Ok(_) => add_file(p, true, &mut inputs),
+            Ok(m) if m.is_dir() => walk(p, 0, false, &mut seen, &mut inputs),
+            Ok(_) => add_file(p, true, false, &mut inputs),
             Err(source) => inputs.errors.push(DiscoverError::Io { path: super::verdict::display_path(p), source }),
         }
     }
     inputs
 }
 
-fn add_file(p: &Path, explicit: bool, inputs: &mut Inputs) {
+/// `in_deps`: the file is under a dependency directory of the walk (not of the path given).
+fn add_file(p: &Path, explicit: bool, in_deps: bool, inputs: &mut Inputs) {
     let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     if is_tf_file(&name) {
         let dir = p.parent().map(Path::to_path_buf).unwrap_or_default();
         inputs.tf_dirs.insert(if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir });
-    } else if is_document(&name) || explicit {
+    } else if crate::tools::cdk::is_source(&name) {
+        if !in_deps {
+            inputs.sources.insert(p.to_path_buf());
+        }
+    } else if is_document(&name) || crate::tools::packer::is_hcl(&name) || explicit {
         inputs.documents.insert(p.to_path_buf());
     }
 }
 
 /// Walks `dir` unless its real path was walked already (`seen`: loops through symlinks end).
-fn walk(dir: &Path, depth: usize, seen: &mut HashSet<PathBuf>, inputs: &mut Inputs) {
+fn walk(dir: &Path, depth: usize, in_deps: bool, seen: &mut HashSet<PathBuf>, inputs: &mut Inputs) {
     if depth > MAX_WALK_DEPTH {
         return;
     }
@@ -103,10 +112,11 @@ fn walk(dir: &Path, depth: usize, seen: &mut HashSet<PathBuf>, inputs: &mut Inpu
         let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         if is_dir {
             if !SKIP_DIRS.contains(&name.as_str()) {
-                walk(&p, depth + 1, seen, inputs);
+                let deps = in_deps || DEPENDENCY_DIRS.contains(&name.as_str());
+                walk(&p, depth + 1, deps, seen, inputs);
             }
         } else {
-            add_file(&p, false, inputs);
+            add_file(&p, false, in_deps, inputs);
         }
     }
 }

@@ -12,6 +12,8 @@ pub enum Syntax {
     Terraform,
     CloudFormation,
     Karpenter,
+    /// One of the other IaC tools (`tools`): eksctl, Cluster API, Packer, Ansible, ….
+    Tool(crate::tools::Tool),
 }
 
 pub(crate) struct Names {
@@ -36,6 +38,7 @@ impl Syntax {
                 Names { block: "MetadataOptions", tokens: "HttpTokens", endpoint: "HttpEndpoint" }
             }
             Syntax::Karpenter => Names { block: "metadataOptions", tokens: "httpTokens", endpoint: "httpEndpoint" },
+            Syntax::Tool(t) => t.names(),
         }
     }
 
@@ -46,13 +49,72 @@ impl Syntax {
                 let via = via.map(|v| format!("{v} → ")).unwrap_or_default();
                 format!("{field} = {via}{value:?}")
             }
-            _ => format!("{field}: {value}"),
+            Syntax::Tool(t) if t.hcl() => {
+                let via = via.map(|v| format!("{v} → ")).unwrap_or_default();
+                format!("{field} = {via}{value:?}")
+            }
+            _ => {
+                let via = via.map(|v| format!("{v} → ")).unwrap_or_default();
+                format!("{via}{field}: {value}")
+            }
         }
     }
 
     pub(crate) fn quoted(self, value: &str) -> String {
-        if self == Syntax::Terraform { format!("{value:?}") } else { value.to_string() }
+        match self {
+            Syntax::Terraform => format!("{value:?}"),
+            Syntax::Tool(t) if t.hcl() => format!("{value:?}"),
+            _ => value.to_string(),
+        }
     }
+
+    /// Who applies the default when the setting is not written (Karpenter, eksctl, …).
+    pub(crate) fn who(self) -> &'static str {
+        match self {
+            Syntax::Karpenter => "Karpenter",
+            Syntax::Tool(t) => t.name(),
+            _ => "the service",
+        }
+    }
+}
+
+/// An image built by a Packer template in the checked tree, for the resources that boot it by
+/// name (a Terraform `data "aws_ami"` name filter).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuiltImage {
+    /// `ami_name` with its template parts (`{{timestamp}}`, `${local.x}`) as `*`.
+    pub pattern: String,
+    /// `source.amazon-ebs.NAME` or `builders[i].NAME`.
+    pub address: String,
+    pub file: String,
+    pub line: usize,
+    /// `imds_support = "v2.0"`.
+    pub v2: bool,
+}
+
+/// A name pattern with template parts (`{{ … }}`, `${ … }`) and AWS filter wildcards as `*`
+/// (runs of them as one).
+pub fn name_pattern(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while !rest.is_empty() {
+        let open = ["{{", "${"].iter().filter_map(|o| rest.find(o).map(|i| (i, *o))).min();
+        let Some((i, o)) = open else {
+            out.push_str(rest);
+            break;
+        };
+        out.push_str(&rest[..i]);
+        out.push('*');
+        let close = if o == "{{" { "}}" } else { "}" };
+        rest = rest[i..].find(close).map_or("", |j| &rest[i + j + close.len()..]);
+    }
+    let mut norm = String::new();
+    for c in out.chars().map(|c| if c == '?' { '*' } else { c }) {
+        if !(c == '*' && norm.ends_with('*')) {
+            norm.push(c);
+        }
+    }
+    norm
 }
 
 /// A value read from the configuration.
@@ -245,5 +307,20 @@ impl Check {
     /// template or project control may decide.
     pub fn is_unset(&self) -> bool {
         matches!(self.value, Val::Absent | Val::Null) && self.endpoint != Val::Str("disabled".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::name_pattern;
+
+    #[test]
+    fn name_patterns_read_template_parts_and_wildcards_as_one_star() {
+        assert_eq!(name_pattern("app-server-{{timestamp}}"), "app-server-*");
+        assert_eq!(name_pattern("app-server-${local.ts}"), "app-server-*");
+        assert_eq!(name_pattern("app-server-*"), "app-server-*");
+        assert_eq!(name_pattern("app-?-{{isotime `2006`}}-*"), "app-*-*-*");
+        assert_eq!(name_pattern("x-${unclosed"), "x-*");
+        assert_eq!(name_pattern("plain"), "plain");
     }
 }

@@ -1,4 +1,7 @@
-//! `imdswatch iac` (the `imdswatch-iac` crate): find Terraform, CloudFormation and Karpenter resources that still allow IMDSv1.
+//! `imdswatch iac` (the `imdswatch-iac` crate): find Terraform, CloudFormation, Kubernetes
+//! (Karpenter, eksctl, Cluster API AWS, Crossplane, ACK), Packer, Ansible, Pulumi YAML and AWS
+//! CDK resources that still allow IMDSv1 (the tools beyond Terraform and CloudFormation:
+//! `tools`).
 //!
 //! Terraform (`.tf`, `.tf.json`, plan JSON), CloudFormation (YAML/JSON) and Kubernetes YAML
 //! (Karpenter `EC2NodeClass`) are read with source positions; each front end extracts facts
@@ -20,6 +23,7 @@ pub mod plan;
 pub mod report;
 pub mod rules;
 pub mod terraform;
+pub mod tools;
 pub mod tree;
 pub mod verdict;
 
@@ -86,7 +90,7 @@ pub fn run(cfg: &IacConfig) -> anyhow::Result<CheckStatus> {
     if checked.iac_files == 0 && checked.records.is_empty() {
         let what: Vec<String> = cfg.paths.iter().map(|p| verdict::display_path(p)).collect();
         eprintln!(
-            "imdswatch iac: nothing to check in {}: no Terraform (.tf, .tf.json), plan JSON, CloudFormation or Karpenter EC2NodeClass file found",
+            "imdswatch iac: nothing to check in {}: no Terraform (.tf, .tf.json), plan JSON, CloudFormation, Kubernetes (Karpenter, eksctl, Cluster API, Crossplane, ACK), Packer, Ansible, Pulumi or CDK file found",
             what.join(", ")
         );
         return Ok(CheckStatus::Failed);
@@ -165,9 +169,9 @@ pub fn check_inputs(paths: &[PathBuf], stdin: Option<&str>) -> Checked {
         .collect();
     let mut out = Checked { records, ..Checked::default() };
     out.iac_files += inputs.tf_dirs.len();
-    let tf = terraform::check_dirs(&inputs.tf_dirs);
-    out.records.extend(tf.records);
-    out.unresolved.extend(tf.unresolved);
+    // Documents first: the images Packer builds are AMI controls for the Terraform resources
+    // that boot them by name.
+    let mut images = Vec::new();
     for doc in &inputs.documents {
         let text = match input::read_capped(doc, input::MAX_DOCUMENT_BYTES) {
             Ok(t) => t,
@@ -176,7 +180,25 @@ pub fn check_inputs(paths: &[PathBuf], stdin: Option<&str>) -> Checked {
                 continue;
             }
         };
-        if let Some(records) = check_document(doc, &text, paths.iter().any(|p| p == doc)) {
+        let name = doc.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        if tools::packer::is_hcl(&name) {
+            out.iac_files += 1;
+            let (records, built) = tools::packer::check_hcl(doc, &verdict::display_path(doc), &text);
+            out.records.extend(records);
+            images.extend(built);
+            continue;
+        }
+        if let Some(records) = check_document(doc, &text, paths.iter().any(|p| p == doc), &mut images) {
+            out.iac_files += 1;
+            out.records.extend(records);
+        }
+    }
+    let tf = terraform::check_dirs_with_images(&inputs.tf_dirs, &images);
+    out.records.extend(tf.records);
+    out.unresolved.extend(tf.unresolved);
+    for src in &inputs.sources {
+        let Ok(text) = input::read_capped(src, tools::cdk::MAX_SOURCE_BYTES) else { continue };
+        if let Some(records) = tools::cdk::check(&verdict::display_path(src), &text) {
             out.iac_files += 1;
             out.records.extend(records);
         }
@@ -184,8 +206,12 @@ pub fn check_inputs(paths: &[PathBuf], stdin: Option<&str>) -> Checked {
     if let Some(text) = stdin.filter(|t| !t.trim().is_empty()) {
         let name = Path::new(STDIN_NAME);
         out.iac_files += 1;
-        match check_document(name, text, false) {
+        match check_document(name, text, false, &mut Vec::new()) {
             Some(records) => out.records.extend(records),
+            // HCL with an amazon `source` block: a Packer template.
+            None if text.contains("source \"amazon-") => {
+                out.records.extend(tools::packer::check_hcl(name, STDIN_NAME, text).0);
+            }
             // Not a YAML/JSON document of a known kind: one Terraform file.
             None => {
                 let tf = terraform::check_text(name, text);
@@ -198,10 +224,11 @@ pub fn check_inputs(paths: &[PathBuf], stdin: Option<&str>) -> Checked {
     out
 }
 
-/// A YAML/JSON file: CloudFormation, a plan, Kubernetes manifests (Karpenter node classes are
-/// judged, other kinds ignored), or something else (`None`). Parse errors are reported for
+/// A YAML/JSON file: CloudFormation, a plan, a legacy Packer template, a Pulumi YAML program,
+/// Kubernetes manifests (Karpenter, eksctl, Cluster API, Crossplane, ACK; other kinds ignored),
+/// an Ansible playbook, or something else (`None`). Parse errors are reported for
 /// files named on the command line and for files that look like templates.
-fn check_document(file: &Path, text: &str, explicit: bool) -> Option<Vec<Record>> {
+fn check_document(file: &Path, text: &str, explicit: bool, images: &mut Vec<fact::BuiltImage>) -> Option<Vec<Record>> {
     match tree::parse_documents(text) {
         Ok(docs) => {
             let first = docs.first()?;
@@ -215,14 +242,33 @@ fn check_document(file: &Path, text: &str, explicit: bool) -> Option<Vec<Record>
                 records.iter_mut().for_each(|r| r.json_source = json);
                 return Some(records);
             }
+            let display = verdict::display_path(file);
+            if tools::packer::is_json_template(first) {
+                let (records, built) = tools::packer::check_json(&display, first);
+                images.extend(built);
+                return Some(records);
+            }
+            if tools::pulumi::is_program(first) {
+                return Some(tools::pulumi::check(&display, first));
+            }
             let classes: Vec<&tree::Node> = docs.iter().filter(|d| karpenter::is_node_class(d)).collect();
-            (!classes.is_empty()).then(|| karpenter::check(file, &classes))
+            let karpenter = (!classes.is_empty()).then(|| karpenter::check(file, &classes));
+            let manifests = tools::check_manifests(&display, &docs);
+            let ansible = tools::ansible::check(&display, &docs);
+            match (karpenter, manifests, ansible) {
+                (None, None, None) => None,
+                (k, m, a) => Some(k.into_iter().chain(m).chain(a).flatten().collect()),
+            }
         }
         Err(e) => {
             let looks_relevant = ["AWSTemplateFormatVersion", "AWS::", "resource_changes", "EC2NodeClass"]
                 .iter()
                 .any(|k| text.contains(k));
-            (explicit || looks_relevant).then(|| vec![Record::parse_error(file, e.line, e.message)])
+            if explicit || looks_relevant {
+                return Some(vec![Record::parse_error(file, e.line, e.message)]);
+            }
+            // A Helm chart or Jinja template of a judged kind: unknown until rendered.
+            tools::unrendered(&verdict::display_path(file), text, e.line, &e.message).map(|r| vec![r])
         }
     }
 }

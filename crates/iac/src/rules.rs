@@ -68,7 +68,8 @@ impl Judge<'_> {
                     }
                     Without::EksDefault => {
                         // Not compensated by an account default: explicit launch-template options win.
-                        RuleOutcome::new(ResourceVerdict::Fail, "no launch_template: EKS launches the nodes from a launch template it creates, which sets its own metadata options with IMDSv1 allowed (an account default does not override them)", f.line, &Fix::EksLaunchTemplate)
+                        let field = if f.syntax == Syntax::Tool(crate::tools::Tool::Capa) { "awsLaunchTemplate" } else { "launch_template" };
+                        RuleOutcome::new(ResourceVerdict::Fail, format!("no {field}: EKS launches the nodes from a launch template it creates, which sets its own metadata options with IMDSv1 allowed (an account default does not override them)"), f.line, &Fix::EksLaunchTemplate)
                     }
                     Without::Default { own, image } => self.own(f, own, image, f.line),
                     Without::Pass(why) => RuleOutcome::new(ResourceVerdict::Pass, why.clone(), f.line, &f.fix),
@@ -99,10 +100,15 @@ impl Judge<'_> {
             Own::Unsupported(why) => (why.clone(), resource_line),
         };
         if f.default_required {
-            let who = if f.syntax == Syntax::Karpenter { "Karpenter" } else { "the service" };
+            let who = f.syntax.who();
             return RuleOutcome::new(
                 ResourceVerdict::Pass,
-                format!("{why}: {who} defaults {} to {} (IMDSv2 only)", n.tokens, f.syntax.quoted("required")),
+                format!(
+                    "{why}: {who} defaults {} to {} (IMDSv2 only){}",
+                    n.tokens,
+                    f.syntax.quoted("required"),
+                    default_source(f.syntax)
+                ),
                 line,
                 &f.fix,
             );
@@ -130,7 +136,12 @@ impl Judge<'_> {
         }
         RuleOutcome::new(
             ResourceVerdict::Fail,
-            format!("{why}: {} defaults to {}, IMDSv1 allowed", n.tokens, f.syntax.quoted("optional")),
+            format!(
+                "{why}: {} defaults to {}, IMDSv1 allowed{}",
+                n.tokens,
+                f.syntax.quoted("optional"),
+                default_source(f.syntax)
+            ),
             line,
             &f.fix,
         )
@@ -181,6 +192,15 @@ impl Judge<'_> {
             }
         }
         worst.unwrap_or_else(|| RuleOutcome::new(ResourceVerdict::Unknown, "no launch template found", f.line, &f.fix))
+    }
+}
+
+/// Where a tool's default is documented, for its reasons (` (source)`; empty for Terraform,
+/// CloudFormation and Karpenter, whose reasons stay as they were).
+fn default_source(s: Syntax) -> String {
+    match s {
+        Syntax::Tool(t) => format!(" ({})", t.source()),
+        _ => String::new(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! One IMDS connection: both directions reassembled, HTTP framed, requests classified and
 //! matched to their answers in order.
 
+mod body;
 mod held;
 
 use std::collections::VecDeque;
@@ -69,6 +70,9 @@ pub struct Conn {
     orphans: usize,
     /// Answers seen with TTL <= 1, waiting for the client's ACK of this sequence number.
     unconfirmed: VecDeque<(Pending, u16, u32)>,
+    /// Issue 28: a credential fetch answered 2xx whose body (the credential's identity) is
+    /// still being read; reported when it is complete, or without identity when it cannot be.
+    awaiting_body: Option<(Pending, u16)>,
     /// IP TTL / hop limit of the client's last packet.
     client_ttl: u8,
     /// The server has answered at least once on this connection.
@@ -99,6 +103,7 @@ impl Conn {
             pending: VecDeque::new(),
             orphans: 0,
             unconfirmed: VecDeque::new(),
+            awaiting_body: None,
             client_ttl: 0,
             answers_seen: false,
             last_seen: ts,
@@ -151,7 +156,7 @@ impl Conn {
                 answered
             }
             Direction::ToClient => {
-                let answered = self.read_answers(seg, cx.sh);
+                let answered = self.read_answers(seg, cx.ts, cx.sh);
                 self.answers_seen |= !answered.is_empty() || !self.unconfirmed.is_empty();
                 // A FIN that answers the client's own FIN is an ordinary close: what still
                 // waits stays waiting (settled `no_response` at the close).
@@ -306,10 +311,18 @@ impl Conn {
 
     /// Reads the server's bytes: answers are matched to waiting requests in order; those
     /// captured at TTL <= 1 wait for the client's ACK.
-    fn read_answers(&mut self, seg: &Segment<'_>, sh: &mut Shared) -> Vec<(Pending, Option<u16>, Outcome)> {
+    fn read_answers(
+        &mut self,
+        seg: &Segment<'_>,
+        seg_ts: Timestamp,
+        sh: &mut Shared,
+    ) -> Vec<(Pending, Option<u16>, Outcome)> {
         let mut answered: Vec<(Pending, Option<u16>, Outcome)> = Vec::new();
         let mut fragile: Vec<(Pending, u16)> = Vec::new();
-        let Conn { s2c, resp, pending, orphans, .. } = self;
+        self.arm_body(); // issue 28: a credential answer's body is read for its identity
+        // Where in `answered` the request whose body was being read went (a next answer came).
+        let mut body_slot: Option<usize> = None;
+        let Conn { s2c, resp, pending, orphans, awaiting_body, .. } = self;
         let mut unsolicited = 0;
         let mut tunnel = false;
         s2c.push(seg.seq, seg.syn, seg.payload, &mut sh.ooo_budget, &mut sh.stats.reasm, &mut |chunk| {
@@ -318,6 +331,10 @@ impl Conn {
                 let Head::Response(code) = head else {
                     return NoBody(false);
                 };
+                if let Some((p, c)) = awaiting_body.take() {
+                    body_slot = Some(answered.len()); // its body is complete, or was not read
+                    answered.push((p, Some(c), Outcome::from_status(c)));
+                }
                 if code < 200 && code != 101 {
                     return NoBody(false); // interim (100 Continue): the answer is still to come
                 }
@@ -334,6 +351,10 @@ impl Conn {
                         p.record.imds.answer_ttl = Some(seg.ttl);
                         if seg.ttl <= FRAGILE_TTL {
                             fragile.push((p, code));
+                        } else if p.record.imds.credentials && (200..300).contains(&code) {
+                            // Timed at its head: the body may come segments later.
+                            p.record.imds.response_ms = Some(seg_ts.micros_since(p.sent) as f64 / 1000.0);
+                            *awaiting_body = Some((p, code));
                         } else {
                             answered.push((p, Some(code), Outcome::from_status(code)));
                         }
@@ -350,6 +371,7 @@ impl Conn {
                 answered.extend(pending.drain(..).map(|p| (p, None, Outcome::Unmatched)));
             }
         });
+        self.settle_body(&mut answered, body_slot);
         sh.stats.unsolicited_responses += unsolicited;
         if tunnel {
             self.req.switch_protocols(&mut sh.head_budget);
@@ -394,6 +416,10 @@ impl Conn {
         let ttl = self.client_ttl;
         for c in requests {
             self.push_request(c, None, ttl, cx);
+        }
+        // A credential answer whose body never ended.
+        if let Some((p, c)) = self.awaiting_body.take() {
+            emit(p, Some(c), Outcome::from_status(c), cx);
         }
         // Answers that died on the way (never acknowledged) and requests never answered.
         while let Some((p, _, _)) = self.unconfirmed.pop_front() {
@@ -452,6 +478,7 @@ impl Conn {
                 conflict: false,
             },
             network: Network { client: key.client, server: key.server, client_ttl: ttl },
+            credentials: None,
             live: None,
             capture: None,
         };
@@ -490,7 +517,7 @@ fn emit(p: Pending, status: Option<u16>, outcome: Outcome, cx: &mut Ctx<'_>) {
     record.imds.status = status;
     record.imds.outcome = outcome;
     record.imds.breaks_when_enforced = crate::event::breaks_when_enforced(record.imds.version, outcome);
-    if status.is_some() {
+    if status.is_some() && record.imds.response_ms.is_none() {
         record.imds.response_ms = Some(cx.ts.micros_since(p.sent) as f64 / 1000.0);
     }
     let record = Box::new(record);

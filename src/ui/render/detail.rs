@@ -102,6 +102,15 @@ fn facts(app: &App, r: &RowStats) -> Vec<Line<'static>> {
     }
     lines.push(field("Seen", seen));
     lines.push(field("Last path", r.last_path.clone()));
+    if let Some(id) = &r.last_credentials {
+        let text = format!(
+            "role {}  AccessKeyId {}  expires {}",
+            id.role.as_deref().unwrap_or("?"),
+            id.access_key_id.as_deref().unwrap_or("?"),
+            id.expiration.as_deref().unwrap_or("?")
+        );
+        lines.push(field("Credentials", sanitize(&text)));
+    }
     if let Some(cmd) = &r.cmdline {
         lines.push(field("Command", cmd.clone()));
     }

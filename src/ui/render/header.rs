@@ -119,7 +119,9 @@ fn counter_lines(app: &App) -> Vec<Line<'static>> {
             if m.rows.requests_folded() > 0 {
                 v.push(pair("folded", m.rows.requests_folded(), Some(Color::Yellow)));
             }
-            spaced(v)
+            let mut line = spaced(v);
+            line.spans.extend(link_local_warning(s));
+            line
         }
         None if m.rows.requests_folded() > 0 => {
             spaced(vec![pair("folded", m.rows.requests_folded(), Some(Color::Yellow))])
@@ -137,4 +139,20 @@ fn spaced(pairs: Vec<[Span<'static>; 2]>) -> Line<'static> {
         spans.extend(p);
     }
     Line::from(spans)
+}
+
+/// The link-local limit warning (engine/rate.rs): the busiest interface that came within 10%
+/// of EC2's 1,024 packets/s, or whose ENA driver counted packets over it.
+fn link_local_warning(s: &crate::event::StatsRecord) -> Vec<Span<'static>> {
+    let Some(l) = s.link_local.as_deref().filter(|l| l.warning().is_some()) else { return Vec::new() };
+    let hot = l.interfaces.iter().filter(|i| i.near_limit_seconds > 0 || i.allowance_exceeded.unwrap_or(0) > 0);
+    let Some(i) = hot.max_by_key(|i| i.peak_pps) else { return Vec::new() };
+    let mut text =
+        format!(" LINK-LOCAL LIMIT {} {} pkt/s", text::sanitize(&i.interface), thousands(u64::from(i.peak_pps)));
+    if let Some(n) = i.allowance_exceeded.filter(|n| *n > 0) {
+        text.push_str(&format!(", {} over", thousands(n)));
+    }
+    text.push(' ');
+    let alarm = Style::new().fg(Color::White).bg(Color::Red).add_modifier(Modifier::BOLD);
+    vec![Span::raw("  "), Span::styled(text, alarm)]
 }

@@ -15,6 +15,9 @@ pub fn parts(r: &Record, fix: &Fix) -> (String, String) {
         "MetadataOptions:\n  HttpTokens: required"
     };
     let res = &r.resource;
+    if let Some(parts) = crate::tools::Tool::of(&r.rtype).and_then(|t| crate::tools::fix_parts(t, res, fix)) {
+        return parts;
+    }
     let cloud = Cloud::of(&r.rtype);
     let cfn = r.rtype.starts_with("AWS::");
     let (what, text): (String, &str) = match fix {

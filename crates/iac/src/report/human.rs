@@ -31,16 +31,17 @@ pub fn render(records: &[Record], unresolved: &[Unresolved], show: Show) -> Stri
             ResourceVerdict::Unknown => "UNKNOWN",
             ResourceVerdict::ParseError => "ERROR",
         };
+        let (file, reason) = (clean(&r.file), clean(&r.reason));
         if r.verdict == ResourceVerdict::ParseError {
-            let _ = writeln!(out, "{}:{}: {label} — {}", r.file, r.line, r.reason);
+            let _ = writeln!(out, "{file}:{}: {label} — {reason}", r.line);
             continue;
         }
-        let _ = writeln!(out, "{}:{}: {}: {label} — {}", r.file, r.line, r.resource, r.reason);
+        let _ = writeln!(out, "{file}:{}: {}: {label} — {reason}", r.line, clean(&r.resource));
         if let Some(fix) = &r.fix {
             let (what, text) = super::fix::parts(r, fix);
-            let _ = writeln!(out, "    fix: {what}");
+            let _ = writeln!(out, "    fix: {}", clean(&what));
             for l in text.lines() {
-                let _ = writeln!(out, "      {l}");
+                let _ = writeln!(out, "      {}", clean(l));
             }
         }
     }
@@ -86,6 +87,16 @@ pub fn render(records: &[Record], unresolved: &[Unresolved], show: Show) -> Stri
         );
     }
     out
+}
+
+/// Text read from the checked files (a task name, a manifest's name, an expression) as it may
+/// reach a terminal: control characters (escape sequences, newlines) are shown escaped.
+fn clean(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        s.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
 }
 
 fn plural(n: usize) -> &'static str {

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::clouds::Cloud;
+use crate::tools::Tool;
 use crate::verdict::{Record, ResourceVerdict, Unresolved};
 
 const RULES: &[(&str, &str, &str, &str)] = &[
@@ -60,10 +61,50 @@ const RULES: &[(&str, &str, &str, &str)] = &[
     ),
 ];
 
-/// The rule id of a failing or unknown record: AWS's, or its cloud's.
-fn rule_id(r: &Record) -> &'static str {
+/// The rules of the other IaC tools (`iac::tools`): `IMDS-<TOOL>-001` IMDSv1 allowed,
+/// `-002` unknown, in `Tool::ALL` order after the clouds'.
+static TOOL_RULES: std::sync::LazyLock<Vec<(String, String, String, String)>> = std::sync::LazyLock::new(|| {
+    Tool::ALL
+        .iter()
+        .flat_map(|t| {
+            let id = t.sarif();
+            let slug = id.to_ascii_lowercase();
+            [
+                (
+                    format!("IMDS-{id}-001"),
+                    format!("{slug}-imdsv1-allowed"),
+                    format!("{}: IMDSv1 is allowed", t.name()),
+                    format!(
+                        "Require IMDSv2 in the {} configuration ({}); the default comes from {}.",
+                        t.name(),
+                        t.literal(),
+                        t.source()
+                    ),
+                ),
+                (
+                    format!("IMDS-{id}-002"),
+                    format!("{slug}-imds-unknown"),
+                    format!("{}: whether IMDSv1 is allowed cannot be known statically", t.name()),
+                    format!("Make the value known before deploy, or write {} literally.", t.literal()),
+                ),
+            ]
+        })
+        .collect()
+});
+
+/// Every rule: (id, name, short description, help).
+fn all_rules() -> Vec<(String, String, String, String)> {
+    let fixed = RULES.iter().map(|(a, b, c, d)| (a.to_string(), b.to_string(), c.to_string(), d.to_string()));
+    fixed.chain(TOOL_RULES.iter().cloned()).collect()
+}
+
+/// The rule id of a failing or unknown record: AWS's, or its cloud's, or its tool's.
+fn rule_id(r: &Record) -> String {
     let unknown = r.verdict == ResourceVerdict::Unknown;
-    match (Cloud::of(&r.rtype), unknown) {
+    if let Some(t) = Tool::of(&r.rtype) {
+        return format!("IMDS-{}-00{}", t.sarif(), if unknown { 2 } else { 1 });
+    }
+    let id = match (Cloud::of(&r.rtype), unknown) {
         (Cloud::Aws, false) => "IMDS001",
         (Cloud::Aws, true) => "IMDS002",
         (Cloud::Alibaba, false) => "IMDS-ALI-001",
@@ -72,11 +113,13 @@ fn rule_id(r: &Record) -> &'static str {
         (Cloud::Oci, true) => "IMDS-OCI-002",
         (Cloud::Gcp, false) => "IMDS-GCP-001",
         (Cloud::Gcp, true) => "IMDS-GCP-002",
-    }
+    };
+    id.to_string()
 }
 
 pub fn render(records: &[Record], unresolved: &[Unresolved]) -> Result<String, serde_json::Error> {
-    let rules: Vec<Value> = RULES
+    let all = all_rules();
+    let rules: Vec<Value> = all
         .iter()
         .map(|(id, name, short, help)| {
             json!({"id": id, "name": name, "shortDescription": {"text": short}, "help": {"text": help}})
@@ -88,10 +131,10 @@ pub fn render(records: &[Record], unresolved: &[Unresolved]) -> Result<String, s
             let (rule, level) = match r.verdict {
                 ResourceVerdict::Fail => (rule_id(r), "error"),
                 ResourceVerdict::Unknown => (rule_id(r), "warning"),
-                ResourceVerdict::ParseError => ("IMDS000", "error"),
+                ResourceVerdict::ParseError => ("IMDS000".to_string(), "error"),
                 ResourceVerdict::Pass => return None,
             };
-            let index = RULES.iter().position(|(id, ..)| *id == rule).unwrap_or_default();
+            let index = all.iter().position(|(id, ..)| *id == rule).unwrap_or_default();
             let text = if r.resource.is_empty() { r.reason.clone() } else { format!("{}: {}", r.resource, r.reason) };
             let fix = r.fix.as_ref().map(|f| super::fix::parts(r, f));
             let text = match &fix {

@@ -1,6 +1,7 @@
 //! Terraform configurations: module directories are expanded from each root (a directory
 //! that no other checked directory calls as a local module) and every instance is checked.
 
+pub mod built_images;
 pub mod clouds;
 pub mod eval;
 #[cfg(test)]
@@ -33,7 +34,13 @@ pub struct Checked {
 /// parse-error records, and one note per module call that is not followed (a remote source
 /// not installed).
 pub fn check_dirs(dirs: &BTreeSet<PathBuf>) -> Checked {
-    check_with(loader::Loader::default(), dirs)
+    check_with(loader::Loader::default(), dirs, &[])
+}
+
+/// As [`check_dirs`], with the images Packer templates of the checked tree build: a resource
+/// that boots one by name (`data "aws_ami"`) gets its `imds_support` as an AMI control.
+pub fn check_dirs_with_images(dirs: &BTreeSet<PathBuf>, images: &[crate::fact::BuiltImage]) -> Checked {
+    check_with(loader::Loader::default(), dirs, images)
 }
 
 /// Checks one Terraform file given as text (standard input) as a module of its own (its
@@ -49,10 +56,10 @@ pub fn check_text(name: &Path, text: &str) -> Checked {
             };
         }
     }
-    check_with(loader, &BTreeSet::from([name.to_path_buf()]))
+    check_with(loader, &BTreeSet::from([name.to_path_buf()]), &[])
 }
 
-fn check_with(mut loader: loader::Loader, dirs: &BTreeSet<PathBuf>) -> Checked {
+fn check_with(mut loader: loader::Loader, dirs: &BTreeSet<PathBuf>, images: &[crate::fact::BuiltImage]) -> Checked {
     let dirs: BTreeSet<PathBuf> = dirs.iter().map(|d| loader::normalize(d)).collect();
     let mut children = BTreeSet::new();
     for d in &dirs {
@@ -65,7 +72,12 @@ fn check_with(mut loader: loader::Loader, dirs: &BTreeSet<PathBuf>) -> Checked {
         let mut instances = Vec::new();
         let mut chain = vec![(root.clone(), String::new())];
         modules::expand(&mut loader, root, &vars, BTreeMap::new(), "", &mut chain, &mut instances);
-        let outcomes = crate::rules::judge(&facts::facts(&instances));
+        let mut facts = facts::facts(&instances);
+        if !images.is_empty() {
+            built_images::link(&mut loader, &instances, &mut facts, images);
+        }
+        // Facts past the instances (linked images) get no record of their own.
+        let outcomes = crate::rules::judge(&facts);
         for (inst, o) in instances.iter().zip(outcomes) {
             let Some(mut o) = o else { continue };
             if let Some(why) = &inst.expansion_unknown {
