@@ -1,6 +1,8 @@
-//! Issue 22: the live pipeline in process, without root — fake frames → engine → the
-//! attribution stage (with a fake process table behind `attribute::ProcessLookup`) → the
-//! output driver (live client keys) → NDJSON and the dashboard. The issue's scenario: two
+//! Issue 22: the live pipeline in process, without root — fake frames → live's own engine
+//! and attribution threads (`live::Stages`, as `imdswatch live` starts them) → the
+//! attribution stage (with a fake process table behind `attribute::ProcessLookup`, and in
+//! the second test a fake kernel path and fake container files too) → the output driver
+//! (live client keys) → NDJSON and the dashboard. The issue's scenario: two
 //! `curl -A legacy-cron/1` runs (IMDSv1 only) and a `curl -A good-app/2` token + IMDSv2 pair
 //! from one address: legacy-cron breaks, good-app is ready, never one `falls_back` client.
 
@@ -13,12 +15,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::bounded;
-use imdswatch::attribute::ProcessLookup;
-use imdswatch::capture::Packet;
+use imdswatch::attribute::stage::{AttrMsg, Lookups, Stage};
+use imdswatch::attribute::{ConnectEvents, ProcessLookup, WorkloadLookup};
+use imdswatch::capture::live::Batch;
+use imdswatch::capture::{LinkType, Packet};
 use imdswatch::engine::{Engine, EngineConfig, EngineEvent};
 use imdswatch::event::OutMsg;
-use imdswatch::event::{Attribution, AttributionSource, Process, ProcessFile};
-use imdswatch::live::attribution::{AttrMsg, Stage};
+use imdswatch::event::{Attribution, AttributionSource, Container, K8s, Process, ProcessFile};
+use imdswatch::live::Stages;
 use imdswatch::live::counters::Counters;
 use imdswatch::sink::fan::Fan;
 use imdswatch::sink::json::{Destination, JsonSink, Tolerant};
@@ -109,10 +113,13 @@ fn live_pipeline_in_process_legacy_cron_breaks_good_app_is_ready() {
             (40003, (103, PUT)),
             (40004, (104, GET)),
         ]));
-        let (attr_tx, attr_rx) = bounded::<AttrMsg>(64);
-        let (out_tx, out_rx) = bounded::<OutMsg>(64);
-        let stage = Stage::new(Some(Box::new(procs)), None, Some("node-1".into()), Arc::new(Counters::default()));
-        let attribution = std::thread::spawn(move || stage.run(attr_rx, out_tx));
+        let lookups = Lookups { process: Some(Box::new(procs)), host: Some("node-1".into()), ..Lookups::default() };
+        // The frames, as a capture thread hands them to live's engine thread.
+        let (frames_tx, frames_rx) = bounded::<Batch>(4);
+        let counters = Arc::new(Counters::default());
+        let stages =
+            Stages::start(&EngineConfig::default(), frames_rx, lookups, Arc::clone(&counters)).expect("stages");
+        let out_rx = stages.output.clone();
 
         let json = Shared::default();
         let (ui_tx, ui_rx) = crossbeam_channel::unbounded();
@@ -122,29 +129,20 @@ fn live_pipeline_in_process_legacy_cron_breaks_good_app_is_ready() {
             .with(Box::new(JsonSink::tolerant(json.clone(), tolerant)))
             .with(Box::new(UiSink::offline(ui_tx)));
         let output = std::thread::spawn(move || {
-            Driver::new(fan)
-                .live()
-                .run(&out_rx, &mut |c| RunStats { requests: *c, ..RunStats::default() }, &mut |e| panic!("output: {e}"))
+            Driver::new(fan).live().run(&out_rx, &mut RunStats::default, &mut |e| panic!("output: {e}"))
         });
 
-        // The engine, as live mode's engine thread dispatches its events.
-        let mut engine = Engine::new(EngineConfig::default());
-        let mut dispatch = |ev: EngineEvent| {
-            let m = match ev {
-                EngineEvent::FlowOpened { key, ts } => AttrMsg::Lookup { key, ts },
-                EngineEvent::Request { key, record } => AttrMsg::Record { key, record },
-                EngineEvent::TokenPending { key, record } => AttrMsg::TokenPending { key, record },
-            };
-            attr_tx.send(m).expect("attribution stage");
-        };
+        let mut batch = Batch::new(LinkType::Ethernet, 0);
         for f in frames() {
-            engine.packet(&Packet { ts: f.ts, link: f.link, data: &f.data }, &mut dispatch);
+            assert_eq!(f.link, LinkType::Ethernet);
+            batch.push(f.ts, &f.data);
         }
-        engine.finish(&mut dispatch);
-        drop(attr_tx);
-        attribution.join().expect("attribution");
+        frames_tx.send(batch).expect("engine");
+        drop(frames_tx);
+        stages.join();
         let counts = output.join().expect("output");
         assert_eq!((counts.v1, counts.v2, counts.token_request), (2, 1, 1));
+        assert_eq!(Counters::get(&counters.attribution_misses), 0, "every request named");
 
         let text = String::from_utf8(json.0.lock().expect("lock").clone()).expect("utf-8");
         assert!(!text.contains("AQAEAsecret"), "a token leaked: {text}");
@@ -174,5 +172,113 @@ fn live_pipeline_in_process_legacy_cron_breaks_good_app_is_ready() {
             [(Some("legacy-cron/1"), "breaks"), (Some("good-app/2"), "ready"), (Some("good-app/2"), "ready")]
         );
         assert_eq!(rows[0].pids.iter().copied().collect::<Vec<_>>(), [101, 102]);
+    }
+}
+
+/// The kernel path's fake: the connect event of each listed client port.
+struct FakeKernel(HashMap<u16, Attribution>);
+
+impl ConnectEvents for FakeKernel {
+    fn get(&self, client: SocketAddr, _server: SocketAddr) -> Option<Attribution> {
+        self.0.get(&client.port()).cloned()
+    }
+}
+
+/// The node's container files' fake: container id → name, image and pod.
+struct FakeWorkloads(HashMap<&'static str, (&'static str, &'static str)>);
+
+impl WorkloadLookup for FakeWorkloads {
+    fn enrich(&mut self, c: &mut Container) -> Option<K8s> {
+        let &(name, pod) = self.0.get(c.id.as_str())?;
+        c.name = Some(name.into());
+        c.image = Some("registry.example/app:1".into());
+        Some(K8s { namespace: Some("billing".into()), pod: Some(pod.into()), ..K8s::default() })
+    }
+}
+
+fn process(pid: u32, exe: &str, cmdline: &str) -> Process {
+    Process {
+        pid,
+        file: ProcessFile { name: exe.rsplit('/').next().unwrap_or(exe).into(), path: Some(exe.into()) },
+        cmdline: cmdline.into(),
+        uid: 0,
+        user: Some("root".into()),
+        ancestors: Vec::new(),
+    }
+}
+
+/// Every source of the attribution stage injected: the kernel path names the first client
+/// (in a container the node's files name), /proc the second, nobody the third. The stage
+/// keeps its order (kernel, then /proc, then a miss, counted), names containers through the
+/// workload lookup whichever path found the process, and stamps host and instance id.
+#[test]
+fn live_pipeline_in_process_with_fake_kernel_procfs_and_workloads() {
+    const CTR: &str = "4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c";
+    let in_ctr = |a: Attribution| Attribution { container: Some(Container::new(CTR, "containerd")), ..a };
+    let kernel = FakeKernel(HashMap::from([(
+        40001,
+        in_ctr(Attribution {
+            process: Some(process(201, "/usr/bin/python3", "python3 /app/sync.py")),
+            source: Some(AttributionSource::Kernel),
+            ..Attribution::default()
+        }),
+    )]));
+    // /proc knows 40001 too (as another program): the kernel's answer comes first.
+    let procs = FakeProcs(HashMap::from([(40001, (999, "not this one")), (40002, (202, LEGACY))]));
+    let workloads = FakeWorkloads(HashMap::from([(CTR, ("sync", "sync-7d4b9c8f6d-x2x9q"))]));
+    let misses = Arc::new(AtomicU64::new(0));
+    let lookups = Lookups {
+        process: Some(Box::new(procs)),
+        kernel: Some(Arc::new(kernel)),
+        workloads: Some(Box::new(workloads)),
+        host: Some("node-1".into()),
+        host_id: Some("i-0123456789abcdef0".into()),
+    };
+    let stage = Stage::new(lookups, Arc::clone(&misses));
+    let (attr_tx, attr_rx) = bounded::<AttrMsg>(64);
+    let (out_tx, out_rx) = bounded::<OutMsg>(64);
+    let attribution = std::thread::spawn(move || stage.run(attr_rx, out_tx));
+
+    let get = "GET /latest/meta-data/instance-id HTTP/1.1\r\nHost: 169.254.169.254\r\nUser-Agent: x/1\r\n\r\n";
+    let frames = [curl(40001, get, OK_10, 0), curl(40002, get, OK_10, 1_000), curl(40003, get, OK_10, 2_000)].concat();
+    let mut engine = Engine::new(EngineConfig::default());
+    let mut dispatch = |ev: EngineEvent| {
+        let m = match ev {
+            EngineEvent::FlowOpened { key, ts } => AttrMsg::Lookup { key, ts },
+            EngineEvent::Request { key, record } => AttrMsg::Record { key, record },
+            EngineEvent::TokenPending { key, record } => AttrMsg::TokenPending { key, record },
+        };
+        attr_tx.send(m).expect("attribution stage");
+    };
+    for f in frames {
+        engine.packet(&Packet { ts: f.ts, link: f.link, data: &f.data }, &mut dispatch);
+    }
+    engine.finish(&mut dispatch);
+    drop(attr_tx);
+    attribution.join().expect("attribution");
+
+    let mut by_port = HashMap::new();
+    for m in out_rx.try_iter() {
+        if let OutMsg::Record(r) = m {
+            by_port.insert(r.network.client.port(), r);
+        }
+    }
+    assert_eq!(by_port.len(), 3);
+    let live = |port: u16| by_port[&port].live.clone().expect("live fields");
+    let k = live(40001);
+    assert_eq!(k.attribution_source, Some(AttributionSource::Kernel));
+    assert_eq!(k.process.as_ref().map(|p| p.pid), Some(201));
+    let c = k.container.expect("container");
+    assert_eq!((c.name.as_deref(), c.image.as_deref()), (Some("sync"), Some("registry.example/app:1")));
+    assert_eq!(k.k8s.and_then(|p| p.pod).as_deref(), Some("sync-7d4b9c8f6d-x2x9q"));
+    let p = live(40002);
+    assert_eq!((p.attribution_source, p.process.map(|p| p.pid)), (Some(AttributionSource::Procfs), Some(202)));
+    assert!(p.container.is_none() && p.k8s.is_none());
+    let none = live(40003);
+    assert!(none.process.is_none() && none.attribution_source.is_none());
+    assert_eq!(misses.load(std::sync::atomic::Ordering::Relaxed), 1, "one request without a process");
+    for port in [40001, 40002, 40003] {
+        let l = live(port);
+        assert_eq!((l.host.as_deref(), l.host_id.as_deref()), (Some("node-1"), Some("i-0123456789abcdef0")));
     }
 }

@@ -107,9 +107,9 @@ fn run_feeds_every_record_then_finishes_with_the_final_counts() {
     let mut snapshots = 0;
     let counts = Driver::new(Shared(probe.clone())).run(
         &rx,
-        &mut |c| {
+        &mut || {
             snapshots += 1;
-            RunStats { requests: *c, ..RunStats::default() }
+            RunStats::default()
         },
         &mut |e| panic!("no error expected: {e}"),
     );
@@ -119,6 +119,35 @@ fn run_feeds_every_record_then_finishes_with_the_final_counts() {
     assert!(calls.iter().any(|c| c.starts_with("stats ")), "a stats snapshot was due: {calls:?}");
     assert_eq!(calls.last().map(String::as_str), Some("finish 2"), "{calls:?}");
     assert!(snapshots >= 2);
+}
+
+/// Issue 22: the service filter is a decorator in front of the verdict stage: records of other
+/// services reach neither the output nor the verdicts, and are counted on every stats record.
+#[test]
+fn service_filter_decorates_the_output_and_the_verdicts() {
+    use imdswatch::event::{Service, ServiceSet};
+    use imdswatch::sink::filter::ServiceFilter;
+    let recs = records();
+    let mut ecs = ServiceSet::default();
+    ecs.insert(Service::EcsTaskCredentials);
+
+    let mut f = ServiceFilter::new(Probe::default(), Some(ecs));
+    for r in &recs {
+        f.record(r).expect("record");
+    }
+    f.finish(&StatsRecord::default()).expect("finish");
+    assert_eq!(f.filtered(), 2);
+    assert_eq!(f.inner().calls, ["finish 0"], "the output saw no record");
+
+    let probe = Arc::new(std::sync::Mutex::new(Probe::default()));
+    let mut d = Driver::new(Shared(probe.clone())).with_services(Some(ecs));
+    for r in &recs {
+        d.record(r);
+    }
+    assert!(d.clients().is_empty(), "no verdict of a filtered record");
+    assert_eq!((d.counts().v1, d.counts().filtered_out), (0, 2));
+    assert_eq!(d.finish(&RunStats::default()).expect("finish").filtered_out, 2);
+    assert_eq!(probe.lock().expect("lock").calls, ["finish 0"]);
 }
 
 /// A writer that fails every write with `kind`.

@@ -45,8 +45,24 @@ pub struct AnalyzeConfig {
     pub findings: Option<crate::sink::findings::FindingFormat>,
 }
 
+/// Why an analysis could not run to its end (a file that cannot be read is reported and
+/// gives [`Exit::Error`], not this).
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyzeError {
+    #[error("writing output: {0}")]
+    Output(io::Error),
+    #[error("installing signal handlers: {0}")]
+    Signals(io::Error),
+    #[error("the analysis thread failed")]
+    Thread,
+    #[error(transparent)]
+    Dashboard(#[from] crate::ui::UiError),
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
 /// Runs the analysis, writing to stdout; returns the exit status.
-pub fn run(cfg: &AnalyzeConfig) -> anyhow::Result<Exit> {
+pub fn run(cfg: &AnalyzeConfig) -> Result<Exit, AnalyzeError> {
     if cfg.output == Output::Tui {
         return run_tui(cfg);
     }
@@ -54,30 +70,41 @@ pub fn run(cfg: &AnalyzeConfig) -> anyhow::Result<Exit> {
         Ok(code) => Ok(code),
         // `imdswatch analyze big.pcap | head`: the reader left; that is not an error.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Exit::Ok),
-        Err(e) => Err(anyhow::anyhow!("writing output: {e}")),
+        Err(e) => Err(AnalyzeError::Output(e)),
     }
 }
 
 /// Browses the analysis in the dashboard: the files are read on a worker thread while the
 /// dashboard shows what has been found so far.
-fn run_tui(cfg: &AnalyzeConfig) -> anyhow::Result<Exit> {
-    let signals = Signals::register().map_err(|e| anyhow::anyhow!("installing signal handlers: {e}"))?;
+fn run_tui(cfg: &AnalyzeConfig) -> Result<Exit, AnalyzeError> {
+    let signals = Signals::register().map_err(AnalyzeError::Signals)?;
     let (tx, rx) = crossbeam_channel::bounded::<UiEvent>(UI_QUEUE);
     let title = "analyze".to_owned();
     let worker_cfg = cfg.clone();
     let worker = std::thread::Builder::new().name("analyze".into()).spawn(move || {
         let mut err = Vec::new();
-        let code = analyze_into(&worker_cfg, UiSink::offline(tx), false, &mut err);
+        let code = analyze_to_dashboard(&worker_cfg, tx, &mut err);
         (code, err)
     })?;
     crate::ui::run(rx, UiMode::Offline, title, &signals)?;
-    let (code, err) = worker.join().map_err(|_| anyhow::anyhow!("the analysis thread failed"))?;
+    let (code, err) = worker.join().map_err(|_| AnalyzeError::Thread)?;
     io::stderr().write_all(&err)?;
     match code {
         Ok(c) => Ok(c),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Exit::Ok),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The analysis that `analyze --tui` shows: every record, then the closing stats (with the
+/// host verdict: a capture cut short says so) as [`UiEvent`]s on `tx`, waiting for the
+/// dashboard. Warnings go to `err`, printed once the dashboard is gone.
+pub fn analyze_to_dashboard(
+    cfg: &AnalyzeConfig,
+    tx: crossbeam_channel::Sender<UiEvent>,
+    err: &mut dyn Write,
+) -> io::Result<Exit> {
+    analyze_into(cfg, UiSink::offline(tx), false, err)
 }
 
 /// The analysis proper, on any writer (tests pass a Vec).

@@ -13,17 +13,25 @@
 //!    process has exited meanwhile.
 //!
 //! Nothing here panics on odd /proc content; a process vanishing mid-read is "exited".
+//!
+//! The live attribution stage ([`stage::Stage`]) asks three sources, each behind a trait of
+//! [`lookup`]: the kernel path ([`kernel`], [`ConnectEvents`]), this /proc path
+//! ([`Attributor`], [`ProcessLookup`]), and the container names of the node's files
+//! ([`workload`], [`WorkloadLookup`]).
 
 pub mod container;
 mod diag;
 mod fds;
 pub mod kernel;
+pub mod lookup;
+mod node_files;
 mod podlogs;
 mod process;
 pub mod redact;
 pub mod rootfs;
 mod runtimes;
 mod sockets;
+pub mod stage;
 mod users;
 pub mod workload;
 
@@ -37,6 +45,7 @@ use lru::LruCache;
 
 use crate::event::{Attribution, AttributionMiss, AttributionSource};
 use fds::{FdIndex, Scan};
+pub use lookup::{ConnectEvents, ProcessLookup, WorkloadLookup};
 use process::{Details, ProcReader, ReadError};
 use sockets::{ConnKey, Tables, conn_key};
 use workload::Workloads;
@@ -144,7 +153,6 @@ pub struct Attributor {
     fds: FdIndex,
     procs: ProcReader,
     conns: LruCache<ConnKey, (Instant, Arc<Details>)>,
-    workloads: Workloads,
     stats: AttributeStats,
 }
 
@@ -179,11 +187,6 @@ impl Attributor {
             fds: FdIndex::new(root, nz(config.inode_cache)),
             procs: ProcReader::new(root, &config.passwd, nz(config.process_cache), nz(config.ancestor_cache)),
             conns: LruCache::new(nz(config.conn_cache)),
-            workloads: Workloads::new(
-                &config.host_root,
-                nz(config.workload_cache),
-                Arc::clone(&config.workload_counters),
-            ),
             stats: AttributeStats::default(),
             config,
         }
@@ -205,7 +208,7 @@ impl Attributor {
         let miss = match self.resolve(client, server) {
             Ok(d) => {
                 self.stats.found += 1;
-                let a = self.named(found(&d));
+                let a = found(&d);
                 if matches!(self.conns.push(key, (Instant::now(), d)), Some((old, _)) if old != key) {
                     self.stats.conn_evictions += 1;
                 }
@@ -218,8 +221,7 @@ impl Attributor {
         {
             self.stats.conn_hits += 1;
             self.stats.found += 1;
-            let a = found(d);
-            return self.named(a);
+            return found(d);
         }
         match miss {
             AttributionMiss::NoSocket => self.stats.miss_no_socket += 1,
@@ -227,15 +229,6 @@ impl Attributor {
             _ => self.stats.miss_exited += 1,
         }
         Attribution { miss: Some(miss), ..Attribution::default() }
-    }
-
-    /// With the container's name, image and pod, from the node's files (read once per
-    /// container). Also applied to the kernel path's answers.
-    pub fn named(&mut self, mut a: Attribution) -> Attribution {
-        if let Some(c) = a.container.as_mut() {
-            a.k8s = self.workloads.enrich(c);
-        }
-        a
     }
 
     fn resolve(&mut self, client: SocketAddr, server: SocketAddr) -> Result<Arc<Details>, AttributionMiss> {
@@ -296,6 +289,12 @@ impl Attributor {
     }
 }
 
+/// The container-name lookup `config` asks for: the node's files under `host_root`, at most
+/// `workload_cache` containers, counted in `workload_counters`.
+pub fn workloads(config: &AttributeConfig) -> Workloads {
+    Workloads::new(&config.host_root, nz(config.workload_cache), Arc::clone(&config.workload_counters))
+}
+
 /// This machine's host name (`/proc/sys/kernel/hostname`), read once.
 pub fn host() -> Option<String> {
     static HOST: OnceLock<Option<String>> = OnceLock::new();
@@ -308,28 +307,9 @@ pub fn host() -> Option<String> {
     .clone()
 }
 
-/// Who owns a client's socket, as the live attribution stage asks it: the /proc path
-/// ([`Attributor`]), or a test's fake process table, so that the live pipeline runs in
-/// process without root.
-pub trait ProcessLookup: Send {
-    /// The owner of the socket `client` → `server` (see [`Attributor::lookup`]).
-    fn lookup(&mut self, client: SocketAddr, server: SocketAddr) -> Attribution;
-    /// An answer found elsewhere (the kernel path) with the container's workload names.
-    fn named(&mut self, a: Attribution) -> Attribution {
-        a
-    }
-    /// Counters for `IMDSWATCH_DEBUG_ATTRIBUTION`.
-    fn describe(&self) -> String {
-        String::new()
-    }
-}
-
 impl ProcessLookup for Attributor {
     fn lookup(&mut self, client: SocketAddr, server: SocketAddr) -> Attribution {
         Attributor::lookup(self, client, server)
-    }
-    fn named(&mut self, a: Attribution) -> Attribution {
-        Attributor::named(self, a)
     }
     fn describe(&self) -> String {
         format!("{:?}", self.stats())

@@ -10,8 +10,8 @@
 use std::path::Path;
 
 use super::container::CgroupClaim;
+use super::node_files::{Found, MAX_DIR_ENTRIES, Workload, clean};
 use super::rootfs::{list_dir, read_link};
-use super::workload::{Found, MAX_DIR_ENTRIES, Workload, clean};
 use crate::event::K8s;
 
 /// `<namespace>_<pod>_<uid>` → (namespace, pod, uid).

@@ -28,8 +28,8 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::container::CgroupClaim;
+use super::node_files::{Found, MAX_DIR_ENTRIES, MAX_FILE, MAX_LIST_FILE, Malformed, Workload, clean, read_bounded};
 use super::rootfs::list_dir;
-use super::workload::{Found, MAX_DIR_ENTRIES, MAX_FILE, MAX_LIST_FILE, Malformed, Workload, clean, read_bounded};
 use crate::event::K8s;
 
 /// A source: host root and 64-hex container id → what it says.

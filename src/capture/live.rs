@@ -68,11 +68,13 @@ pub struct Batch {
 }
 
 impl Batch {
-    fn new(link: LinkType, ifindex: u32) -> Batch {
+    /// An empty batch of frames of one link type from interface `ifindex` (the capture
+    /// thread's, or a test's).
+    pub fn new(link: LinkType, ifindex: u32) -> Batch {
         Batch { link, ifindex, data: Vec::with_capacity(64 * 1024), index: Vec::with_capacity(BATCH_FRAMES) }
     }
 
-    fn push(&mut self, ts: Timestamp, frame: &[u8]) {
+    pub fn push(&mut self, ts: Timestamp, frame: &[u8]) {
         let start = self.data.len() as u32;
         self.data.extend_from_slice(frame);
         self.index.push((ts, start, frame.len() as u32));

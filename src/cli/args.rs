@@ -85,7 +85,7 @@ Examples:
 
 /// Output format of `analyze`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub enum AnalyzeFormat {
     /// One JSON object per request per line (NDJSON).
     Json,
     /// A summary per client address and user agent, then a verdict.
@@ -153,7 +153,7 @@ pub struct AnalyzeArgs {
 
     /// Output format [default: table on a terminal, json otherwise].
     #[arg(long, short = 'f', value_enum)]
-    pub format: Option<Format>,
+    pub format: Option<AnalyzeFormat>,
 
     /// Exit with status 3 when a client would break under enforcement (verdict breaks,
     /// hop_limit, proxy_refused or falls_back: IMDSv1 answered 2xx; other clouds' probes and

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use args::{Cli, Command, Format};
+use args::{AnalyzeFormat, Cli, Command};
 
 use crate::analyze::{AnalyzeConfig, Output};
 use crate::endpoint::Endpoints;
@@ -45,9 +45,9 @@ pub fn main() -> ExitCode {
                 imdswatch_iac::CheckStatus::Failed => Exit::Error,
             })
         }),
-        Run::Analyze(cfg) => crate::analyze::run(&cfg).map(ExitCode::from),
-        Run::LiveJson(cfg) => crate::live::run_json(&cfg).map(ExitCode::from),
-        Run::LiveDashboard(cfg) => crate::live::run_dashboard(&cfg).map(ExitCode::from),
+        Run::Analyze(cfg) => crate::analyze::run(&cfg).map(ExitCode::from).map_err(anyhow::Error::from),
+        Run::LiveJson(cfg) => crate::live::run_json(&cfg).map(ExitCode::from).map_err(anyhow::Error::from),
+        Run::LiveDashboard(cfg) => crate::live::run_dashboard(&cfg).map(ExitCode::from).map_err(anyhow::Error::from),
         Run::Completions(shell) => print_completions(shell).map(ExitCode::from),
         Run::Man(sub) => print_man(sub.as_deref()).map(ExitCode::from),
     };
@@ -108,9 +108,9 @@ fn engine_config(a: &args::EngineArgs) -> Result<EngineConfig, String> {
 fn analyze_config(a: &args::AnalyzeArgs) -> Result<AnalyzeConfig, String> {
     let output = match a.format {
         _ if a.tui => Output::Tui,
-        Some(Format::Json) => Output::Json,
-        Some(Format::Table) => Output::Table,
-        Some(Format::Asff | Format::Ocsf) => Output::Json,
+        Some(AnalyzeFormat::Json) => Output::Json,
+        Some(AnalyzeFormat::Table) => Output::Table,
+        Some(AnalyzeFormat::Asff | AnalyzeFormat::Ocsf) => Output::Json,
         None if stdout_is_tty() => Output::Table,
         None => Output::Json,
     };
@@ -128,8 +128,8 @@ fn analyze_config(a: &args::AnalyzeArgs) -> Result<AnalyzeConfig, String> {
         progress: !a.quiet && !a.tui && std::io::stderr().is_terminal(),
         engine: engine_config(&a.engine)?,
         findings: match a.format {
-            Some(Format::Asff) => Some(FindingFormat::Asff(asff_target(&a.aws)?)),
-            Some(Format::Ocsf) => Some(FindingFormat::Ocsf),
+            Some(AnalyzeFormat::Asff) => Some(FindingFormat::Asff(asff_target(&a.aws)?)),
+            Some(AnalyzeFormat::Ocsf) => Some(FindingFormat::Ocsf),
             _ => None,
         },
     })
@@ -147,9 +147,9 @@ fn iac_config(a: &args::IacArgs) -> Result<imdswatch_iac::IacConfig, String> {
     Ok(imdswatch_iac::IacConfig {
         paths: a.paths.clone(),
         format: match a.format {
-            args::IacFormat::Human => imdswatch_iac::Format::Human,
-            args::IacFormat::Json => imdswatch_iac::Format::Json,
-            args::IacFormat::Sarif => imdswatch_iac::Format::Sarif,
+            args::IacFormat::Human => imdswatch_iac::ReportFormat::Human,
+            args::IacFormat::Json => imdswatch_iac::ReportFormat::Json,
+            args::IacFormat::Sarif => imdswatch_iac::ReportFormat::Sarif,
         },
         strict: a.strict,
         show_pass: a.show_pass,

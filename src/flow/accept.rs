@@ -41,7 +41,7 @@ pub enum Reject {
 
 /// What to do with a segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub enum Acceptance {
     Accept,
     /// A SYN whose data Linux does not queue: the SYN counts, its payload does not.
     SynOnly,
@@ -64,15 +64,15 @@ pub struct AcceptStats {
 }
 
 impl AcceptStats {
-    fn count(&mut self, v: Verdict) {
+    fn count(&mut self, v: Acceptance) {
         match v {
-            Verdict::Accept => {}
-            Verdict::SynOnly => self.syn_data += 1,
-            Verdict::Drop(Reject::Md5) => self.md5 += 1,
-            Verdict::Drop(Reject::Paws) => self.paws += 1,
-            Verdict::Drop(Reject::NoAck) => self.no_ack += 1,
-            Verdict::Drop(Reject::AckUnsent) => self.ack_unsent += 1,
-            Verdict::Drop(Reject::AckTooOld) => self.ack_too_old += 1,
+            Acceptance::Accept => {}
+            Acceptance::SynOnly => self.syn_data += 1,
+            Acceptance::Drop(Reject::Md5) => self.md5 += 1,
+            Acceptance::Drop(Reject::Paws) => self.paws += 1,
+            Acceptance::Drop(Reject::NoAck) => self.no_ack += 1,
+            Acceptance::Drop(Reject::AckUnsent) => self.ack_unsent += 1,
+            Acceptance::Drop(Reject::AckTooOld) => self.ack_too_old += 1,
         }
     }
 }
@@ -114,11 +114,11 @@ fn after(a: u32, b: u32) -> bool {
 impl Tcp {
     /// Judges a segment from the client (`to_server`) or the server, and learns from it
     /// when it is accepted.
-    pub fn check(&mut self, seg: &Segment<'_>, to_server: bool, stats: &mut AcceptStats) -> Verdict {
+    pub fn check(&mut self, seg: &Segment<'_>, to_server: bool, stats: &mut AcceptStats) -> Acceptance {
         let v = self.judge(seg, to_server);
         stats.count(v);
-        if !matches!(v, Verdict::Drop(_)) {
-            self.learn(seg, to_server, v == Verdict::SynOnly);
+        if !matches!(v, Acceptance::Drop(_)) {
+            self.learn(seg, to_server, v == Acceptance::SynOnly);
         }
         v
     }
@@ -140,18 +140,18 @@ impl Tcp {
         false
     }
 
-    fn judge(&self, seg: &Segment<'_>, to_server: bool) -> Verdict {
+    fn judge(&self, seg: &Segment<'_>, to_server: bool) -> Acceptance {
         let (me, peer) = if to_server { (&self.client, &self.server) } else { (&self.server, &self.client) };
         if seg.opts.md5 {
-            return Verdict::Drop(Reject::Md5);
+            return Acceptance::Drop(Reject::Md5);
         }
         if seg.syn {
             // Data in a SYN reaches the server's socket only with a Fast Open cookie.
             let data = !seg.payload.is_empty() && to_server && !seg.opts.fastopen_cookie;
-            return if data { Verdict::SynOnly } else { Verdict::Accept };
+            return if data { Acceptance::SynOnly } else { Acceptance::Accept };
         }
         if seg.rst {
-            return Verdict::Accept; // RST rules: `Conn::rst_closes` (RFC 5961, as Linux)
+            return Acceptance::Accept; // RST rules: `Conn::rst_closes` (RFC 5961, as Linux)
         }
         let timestamps = me.syn_ts && peer.syn_ts;
         if timestamps
@@ -159,20 +159,20 @@ impl Tcp {
             && let (Some(recent), Some(tsval)) = (me.ts_recent, seg.opts.tsval)
             && (recent.wrapping_sub(tsval) as i32) > 1
         {
-            return Verdict::Drop(Reject::Paws);
+            return Acceptance::Drop(Reject::Paws);
         }
-        let Some(ack) = seg.ack else { return Verdict::Drop(Reject::NoAck) };
+        let Some(ack) = seg.ack else { return Acceptance::Drop(Reject::NoAck) };
         // The ACK covers what the peer sent: known once the peer's SYN was seen.
         if peer.isn.is_some() && me.isn.is_some() {
             if after(ack, peer.snd_nxt) {
-                return Verdict::Drop(Reject::AckUnsent);
+                return Acceptance::Drop(Reject::AckUnsent);
             }
             let floor = peer.snd_una.wrapping_sub(peer.bytes_acked());
             if after(floor, ack) {
-                return Verdict::Drop(Reject::AckTooOld);
+                return Acceptance::Drop(Reject::AckTooOld);
             }
         }
-        Verdict::Accept
+        Acceptance::Accept
     }
 
     fn learn(&mut self, seg: &Segment<'_>, to_server: bool, syn_only: bool) {

@@ -17,7 +17,7 @@ pub struct Counters {
     /// queue's losses as `queue_losses`).
     pub queue_losses: Arc<AtomicU64>,
     /// Requests whose process could not be named.
-    pub attribution_misses: AtomicU64,
+    pub attribution_misses: Arc<AtomicU64>,
     /// Lookups skipped because the attribution queue was full.
     pub attribution_overload: AtomicU64,
     /// Lines that could not be written (disk full, file gone): counted, reported.

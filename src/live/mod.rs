@@ -18,6 +18,7 @@
 
 pub mod attribution;
 pub mod counters;
+pub mod error;
 pub mod linklocal;
 pub mod privileges;
 
@@ -50,8 +51,9 @@ use crate::sink::{Driver, RunStats, Sink};
 use crate::time::Timestamp;
 use crate::ui::sink::{UI_QUEUE, UiSink};
 use crate::ui::{UiEvent, UiMode};
-use attribution::{AttrMsg, AttributionPath, Stage};
+use attribution::{AttrMsg, AttributionPath, Lookups, Stage};
 use counters::Counters;
+pub use error::LiveError;
 
 pub const CAPTURE_QUEUE: usize = 1024;
 pub const ATTR_QUEUE: usize = 8192;
@@ -76,8 +78,9 @@ pub struct LiveConfig {
     pub findings: Option<crate::sink::findings::FindingFormat>,
 }
 
-/// A snapshot of the pipeline's counters, with the requests the output has seen.
-pub fn snapshot(c: &Counters, counts: &RequestCounts, sources: &[String], started: Instant) -> RunStats {
+/// A snapshot of the pipeline's counters (the output's stages add their request counts and
+/// verdicts).
+pub fn snapshot(c: &Counters, sources: &[String], started: Instant) -> RunStats {
     let (engine, flows) = c.engine();
     let link_local = linklocal::stats(&engine.link_local, sources, c.ena_baseline.get().map_or(&[], Vec::as_slice));
     RunStats {
@@ -87,7 +90,7 @@ pub fn snapshot(c: &Counters, counts: &RequestCounts, sources: &[String], starte
         now: Some(Timestamp::now()),
         engine,
         flows_active: flows,
-        requests: *counts,
+        requests: RequestCounts::default(),
         packets: Counters::get(&c.capture.packets),
         kernel_drops: Counters::get(&c.capture.kernel_drops),
         interface_drops: Counters::get(&c.capture.interface_drops),
@@ -115,12 +118,12 @@ pub fn snapshot(c: &Counters, counts: &RequestCounts, sources: &[String], starte
 const FINDINGS_EVERY: Duration = Duration::from_secs(60);
 
 /// Runs headless (NDJSON) live monitoring until a signal or `--duration`.
-pub fn run_json(cfg: &LiveConfig) -> anyhow::Result<Exit> {
+pub fn run_json(cfg: &LiveConfig) -> Result<Exit, LiveError> {
     let captures = open_all(cfg)?;
     let dest = match &cfg.output {
         Some(p) => Dest::File(match LogFile::open(p) {
             Err(e) if crate::sink::logfile::is_refusal(&e) => LogFile::closed(p), // said and counted by the output
-            r => r.map_err(|e| anyhow::anyhow!("cannot open {}: {e}", crate::text::safe_path(p)))?,
+            r => r.map_err(|error| LiveError::Output { path: crate::text::safe_path(p).to_string(), error })?,
         }),
         None => Dest::Stdout(LineWriter::new(io::stdout())),
     };
@@ -169,7 +172,7 @@ struct Running {
 }
 
 impl Running {
-    fn start(cfg: &LiveConfig, captures: Vec<LiveCapture>) -> anyhow::Result<Running> {
+    fn start(cfg: &LiveConfig, captures: Vec<LiveCapture>) -> Result<Running, LiveError> {
         privileges::boost_priority();
         let counters = Arc::new(Counters::default());
         // The ENA driver's link-local counter, read now so that stats report its increase.
@@ -184,7 +187,7 @@ impl Running {
             let _ = counters.attribution_path.set("off");
             (None, "off (--no-attribution)".to_string())
         };
-        privileges::drop_after_capture().map_err(|e| anyhow::anyhow!("cannot drop privileges: {e}"))?;
+        privileges::drop_after_capture().map_err(LiveError::Privileges)?;
         let signals = Signals::register()?;
         let sources: Vec<String> = captures.iter().map(|c| c.iface.clone()).collect();
         let pipeline = Pipeline::start(cfg, captures, kernel, counters.clone(), signals.stop.clone())?;
@@ -208,14 +211,14 @@ impl Running {
         name: &str,
         sink: S,
     ) -> io::Result<thread::JoinHandle<RequestCounts>> {
-        let rx = self.pipeline.output.clone();
+        let rx = self.pipeline.stages.output.clone();
         let (counters, sources, started) = (self.counters.clone(), self.sources.clone(), self.started);
         let services = self.services;
         let stop = self.signals.stop.clone();
         thread::Builder::new().name(name.into()).spawn(move || {
             Driver::new(sink).with_services(services).live().run(
                 &rx,
-                &mut |counts| snapshot(&counters, counts, &sources, started),
+                &mut || snapshot(&counters, &sources, started),
                 &mut |_| stop.store(true, Relaxed),
             )
         })
@@ -223,7 +226,7 @@ impl Running {
 }
 
 /// Runs the dashboard on this terminal over the live pipeline.
-pub fn run_dashboard(cfg: &LiveConfig) -> anyhow::Result<Exit> {
+pub fn run_dashboard(cfg: &LiveConfig) -> Result<Exit, LiveError> {
     let captures = open_all(cfg)?;
     let metrics = start_metrics(cfg)?;
     let r = Running::start(cfg, captures)?;
@@ -243,10 +246,9 @@ pub fn run_dashboard(cfg: &LiveConfig) -> anyhow::Result<Exit> {
 }
 
 /// Binds and serves `--metrics` (before privileges are dropped: a low port works).
-fn start_metrics(cfg: &LiveConfig) -> anyhow::Result<Option<Arc<Metrics>>> {
+fn start_metrics(cfg: &LiveConfig) -> Result<Option<Arc<Metrics>>, LiveError> {
     let Some(addr) = cfg.metrics else { return Ok(None) };
-    let listener =
-        metrics_http::bind(addr).map_err(|e| anyhow::anyhow!("cannot listen for --metrics on {addr}: {e}"))?;
+    let listener = metrics_http::bind(addr).map_err(|error| LiveError::Metrics { addr, error })?;
     let m = Arc::new(Metrics::new());
     let bound = metrics_http::serve(listener, m.clone())?;
     eprintln!("imdswatch: metrics on http://{bound}/metrics");
@@ -259,22 +261,57 @@ fn finish(counters: &Counters, counts: &RequestCounts, sources: &[String], start
     for e in &errors {
         eprintln!("imdswatch: {}", crate::text::sanitize_message(&e.to_string()));
     }
-    eprintln!("imdswatch: {}", snapshot(counters, counts, sources, started).live_line());
+    let last = RunStats { requests: *counts, ..snapshot(counters, sources, started) };
+    eprintln!("imdswatch: {}", last.live_line());
     if errors.is_empty() { Exit::Ok } else { Exit::Error }
 }
 
-fn open_all(cfg: &LiveConfig) -> anyhow::Result<Vec<LiveCapture>> {
-    cfg.interfaces.iter().map(|i| LiveCapture::open(i, &cfg.engine.endpoints).map_err(anyhow::Error::from)).collect()
+fn open_all(cfg: &LiveConfig) -> Result<Vec<LiveCapture>, LiveError> {
+    cfg.interfaces.iter().map(|i| LiveCapture::open(i, &cfg.engine.endpoints).map_err(LiveError::from)).collect()
 }
 
 /// The running threads of capture, engine and attribution.
 pub struct Pipeline {
     captures: Vec<thread::JoinHandle<()>>,
+    stages: Stages,
+    kernel: Option<thread::JoinHandle<()>>,
+}
+
+/// The engine and attribution threads over a stream of frame batches: the capture threads'
+/// in `live`, a test's fake frames otherwise (with fake attribution sources in `Lookups`).
+pub struct Stages {
     engine: thread::JoinHandle<()>,
     attribution: thread::JoinHandle<()>,
-    kernel: Option<thread::JoinHandle<()>>,
     /// Finished, attributed requests (and pending token requests).
     pub output: Receiver<OutMsg>,
+}
+
+impl Stages {
+    /// Starts the engine (announcing pending token requests, as live does) on `frames` and
+    /// the attribution stage over `lookups`; they end when every sender of `frames` is gone.
+    pub fn start(
+        engine: &EngineConfig,
+        frames: Receiver<Batch>,
+        lookups: Lookups,
+        counters: Arc<Counters>,
+    ) -> io::Result<Stages> {
+        let (attr_tx, attr_rx) = bounded::<AttrMsg>(ATTR_QUEUE);
+        let (out_tx, out_rx) = bounded::<OutMsg>(OUTPUT_QUEUE);
+        let engine_cfg = EngineConfig { announce_pending: true, ..engine.clone() };
+        let stage = Stage::new(lookups, Arc::clone(&counters.attribution_misses));
+        let engine = thread::Builder::new()
+            .name("engine".into())
+            .spawn(move || engine_loop(engine_cfg, frames, attr_tx, counters))?;
+        let attribution =
+            thread::Builder::new().name("attribution".into()).spawn(move || stage.run(attr_rx, out_tx))?;
+        Ok(Stages { engine, attribution, output: out_rx })
+    }
+
+    /// Waits for both threads (after the frames' senders are gone).
+    pub fn join(self) {
+        let _ = self.engine.join();
+        let _ = self.attribution.join();
+    }
 }
 
 impl Pipeline {
@@ -286,8 +323,6 @@ impl Pipeline {
         stop: Arc<AtomicBool>,
     ) -> io::Result<Pipeline> {
         let (cap_tx, cap_rx) = bounded::<Batch>(CAPTURE_QUEUE);
-        let (attr_tx, attr_rx) = bounded::<AttrMsg>(ATTR_QUEUE);
-        let (out_tx, out_rx) = bounded::<OutMsg>(OUTPUT_QUEUE);
         let mut capture_threads = Vec::new();
         for c in captures {
             let (tx, counters, stop) = (cap_tx.clone(), counters.capture.clone(), stop.clone());
@@ -296,12 +331,8 @@ impl Pipeline {
             );
         }
         drop(cap_tx);
-        let engine_cfg = EngineConfig { announce_pending: true, ..cfg.engine.clone() };
-        let c2 = counters.clone();
-        let engine =
-            thread::Builder::new().name("engine".into()).spawn(move || engine_loop(engine_cfg, cap_rx, attr_tx, c2))?;
         // The instance id, from DMI under the host root (never from IMDS), once.
-        crate::attribute::init_host_id(&cfg.host_root);
+        let host_id = crate::attribute::init_host_id(&cfg.host_root);
         let shared = kernel.as_ref().map(KernelSource::shared);
         if let Some(k) = &shared {
             let _ = counters.kernel.set(k.clone());
@@ -310,23 +341,26 @@ impl Pipeline {
             Some(k) => Some(thread::Builder::new().name("kernel-events".into()).spawn(move || k.run(&stop))?),
             None => None,
         };
-        let stage = Stage::new(
-            cfg.attribution.then(|| {
-                let mut a = Attributor::with_config(AttributeConfig {
-                    host_root: cfg.host_root.clone(),
-                    workload_counters: Arc::clone(&counters.workload),
-                    ..AttributeConfig::default()
-                });
+        let attribute = AttributeConfig {
+            host_root: cfg.host_root.clone(),
+            workload_counters: Arc::clone(&counters.workload),
+            ..AttributeConfig::default()
+        };
+        let lookups = Lookups {
+            process: cfg.attribution.then(|| {
+                let mut a = Attributor::with_config(attribute.clone());
                 a.warm_up();
                 Box::new(a) as Box<dyn crate::attribute::ProcessLookup>
             }),
-            shared,
-            crate::attribute::host(),
-            counters,
-        );
-        let attribution =
-            thread::Builder::new().name("attribution".into()).spawn(move || stage.run(attr_rx, out_tx))?;
-        Ok(Pipeline { captures: capture_threads, engine, attribution, kernel, output: out_rx })
+            kernel: shared.map(|k| k as Arc<dyn crate::attribute::ConnectEvents>),
+            workloads: cfg.attribution.then(|| {
+                Box::new(crate::attribute::workloads(&attribute)) as Box<dyn crate::attribute::WorkloadLookup>
+            }),
+            host: crate::attribute::host(),
+            host_id,
+        };
+        let stages = Stages::start(&cfg.engine, cap_rx, lookups, counters)?;
+        Ok(Pipeline { captures: capture_threads, stages, kernel })
     }
 
     fn captures_running(&self) -> bool {
@@ -338,8 +372,7 @@ impl Pipeline {
         for h in self.captures {
             let _ = h.join();
         }
-        let _ = self.engine.join();
-        let _ = self.attribution.join();
+        self.stages.join();
         if let Some(k) = self.kernel {
             let _ = k.join();
         }

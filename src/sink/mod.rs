@@ -14,8 +14,10 @@
 pub mod asff;
 pub mod driver;
 pub mod fan;
+pub mod filter;
 pub mod findings;
 pub mod json;
+pub mod judged;
 pub mod logfile;
 pub mod metrics;
 pub mod metrics_http;

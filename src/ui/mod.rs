@@ -25,7 +25,6 @@ use std::io::{self, Stdout};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 use crossterm::event::Event;
 use crossterm::execute;
@@ -66,10 +65,23 @@ pub const FRAME: Duration = Duration::from_millis(100);
 /// Most channel messages applied between two looks at the keyboard.
 pub const MAX_BATCH: usize = 20_000;
 
+/// Why the dashboard stopped before the user quit.
+#[derive(Debug, thiserror::Error)]
+pub enum UiError {
+    #[error("setting up the terminal: {0}")]
+    Setup(io::Error),
+    #[error("the terminal input reader stopped")]
+    InputStopped,
+    #[error("cannot read the terminal: {0}")]
+    Input(String),
+    #[error(transparent)]
+    Draw(#[from] io::Error),
+}
+
 /// Runs the dashboard until the user quits or `signals` asks to stop (the caller installed
 /// the handlers, once for the whole process).
-pub fn run(rx: Receiver<UiEvent>, mode: UiMode, title: String, signals: &Signals) -> anyhow::Result<()> {
-    let result = TerminalGuard::enter().context("setting up the terminal").and_then(|mut guard| {
+pub fn run(rx: Receiver<UiEvent>, mode: UiMode, title: String, signals: &Signals) -> Result<(), UiError> {
+    let result = TerminalGuard::enter().map_err(UiError::Setup).and_then(|mut guard| {
         let mut app = App::new(mode, title);
         event_loop(&mut guard.terminal, &mut app, &rx, signals)
     });
@@ -85,7 +97,7 @@ fn event_loop(
     app: &mut App,
     rx: &Receiver<UiEvent>,
     signals: &Signals,
-) -> anyhow::Result<()> {
+) -> Result<(), UiError> {
     let mut last_draw: Option<Instant> = None;
     let input = input::events();
     while !app.should_quit() && !signals.quit_requested() {
@@ -103,7 +115,7 @@ fn event_loop(
         let mut next = match input.recv_timeout(wait.max(Duration::from_millis(10))) {
             Ok(i) => Some(i),
             Err(RecvTimeoutError::Timeout) => None,
-            Err(RecvTimeoutError::Disconnected) => anyhow::bail!("the terminal input reader stopped"),
+            Err(RecvTimeoutError::Disconnected) => return Err(UiError::InputStopped),
         };
         while let Some(i) = next {
             match i {
@@ -117,7 +129,7 @@ fn event_loop(
                     app.request_redraw();
                 }
                 Input::Event(_) => {}
-                Input::Failed(e) => anyhow::bail!("cannot read the terminal: {e}"),
+                Input::Failed(e) => return Err(UiError::Input(e)),
             }
             next = input.try_recv().ok();
         }

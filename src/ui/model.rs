@@ -234,6 +234,10 @@ impl Model {
 
     pub fn on_stats(&mut self, s: StatsRecord) {
         self.newest = self.newest.max(s.timestamp);
+        // A capture cut short (the driver's aggregate says so): never "safe" here either.
+        if s.verdict.as_ref().is_some_and(|v| v.incomplete) {
+            self.rows.mark_incomplete();
+        }
         self.stats = Some(s);
         for k in self.pending.expire(self.newest) {
             self.refresh_pending(&k);

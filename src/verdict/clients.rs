@@ -218,12 +218,12 @@ impl<D> Clients<D> {
         self.table.find_entry(h, |c| p.matches(&c.key)).ok().map(|e| e.remove().0)
     }
 
-    /// The host-level verdict over every client.
     /// Says the input was incomplete: what was not read may hold a served IMDSv1 request.
     pub fn mark_incomplete(&mut self) {
         self.incomplete = true;
     }
 
+    /// The host-level verdict over every client.
     pub fn host(&self) -> HostVerdict {
         let mut h = host_verdict_of(self.values().map(|c| &c.summary));
         h.clients_folded = self.requests_folded;

@@ -11,6 +11,7 @@
 pub mod advice;
 pub mod client;
 pub mod clients;
+pub mod judge;
 pub mod record;
 pub mod remedy;
 
@@ -23,6 +24,7 @@ use crate::time::Timestamp;
 pub use advice::{Advice, AdviceKind, advise};
 pub use client::ClientKey;
 pub use clients::{ClientStats, Clients, Detail, MAX_CLIENTS};
+pub use judge::Judge;
 pub use record::{ClientVerdict, VerdictRecord};
 
 /// Most distinct user agents kept per client (more are counted in `user_agents_dropped`).

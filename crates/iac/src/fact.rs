@@ -1,10 +1,10 @@
 //! The vocabulary every front end and the rule share: a [`Fact`] per resource (its own
 //! metadata options, the templates it launches, the image it boots, an account default, or
-//! another cloud's [`Switch`]) and the [`Outcome`] the rule gives it. Data only; `rules` and
+//! another cloud's [`Switch`]) and the [`RuleOutcome`] the rule gives it. Data only; `rules` and
 //! `clouds` judge.
 
 use crate::clouds::table::Rule;
-use crate::verdict::{Fix, Record, Verdict};
+use crate::verdict::{Fix, Record, ResourceVerdict};
 
 /// The syntax a fact was read from: it names the fields in reasons.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,8 +229,8 @@ pub struct Fact {
 
 /// The rule's conclusion for one resource.
 #[derive(Debug, Clone)]
-pub struct Outcome {
-    pub verdict: Verdict,
+pub struct RuleOutcome {
+    pub verdict: ResourceVerdict,
     pub reason: String,
     pub line: usize,
     pub compensated_by: Option<String>,
@@ -238,7 +238,7 @@ pub struct Outcome {
     pub fix: Option<Fix>,
 }
 
-impl Outcome {
+impl RuleOutcome {
     /// The report record of this outcome, for `resource` of type `rtype` in `file`.
     pub fn into_record(self, file: String, resource: String, rtype: String) -> Record {
         Record {
@@ -255,13 +255,13 @@ impl Outcome {
         }
     }
 
-    pub(crate) fn new(verdict: Verdict, reason: impl Into<String>, line: usize, fail_fix: &Fix) -> Outcome {
+    pub(crate) fn new(verdict: ResourceVerdict, reason: impl Into<String>, line: usize, fail_fix: &Fix) -> RuleOutcome {
         let fix = match verdict {
-            Verdict::Fail => Some(fail_fix.clone()),
-            Verdict::Unknown => Some(Fix::MakeKnown),
+            ResourceVerdict::Fail => Some(fail_fix.clone()),
+            ResourceVerdict::Unknown => Some(Fix::MakeKnown),
             _ => None,
         };
-        Outcome { verdict, reason: reason.into(), line, compensated_by: None, inherited_from: None, fix }
+        RuleOutcome { verdict, reason: reason.into(), line, compensated_by: None, inherited_from: None, fix }
     }
 }
 

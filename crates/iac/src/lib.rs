@@ -29,11 +29,11 @@ pub mod verdict;
 
 use std::path::{Path, PathBuf};
 
-use verdict::{Record, Verdict};
+use verdict::{Record, ResourceVerdict};
 
 /// Output format (validated from the command line by `cli`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub enum ReportFormat {
     /// One line per finding with the fix, then a summary.
     Human,
     /// Every checked resource as a JSON record (schema `imdswatch.iac/v1`).
@@ -47,7 +47,7 @@ pub enum Format {
 pub struct IacConfig {
     /// Files or directories; `-` is standard input.
     pub paths: Vec<PathBuf>,
-    pub format: Format,
+    pub format: ReportFormat,
     /// `unknown` verdicts fail the check.
     pub strict: bool,
     /// Human format: list passes too.
@@ -97,7 +97,7 @@ pub fn run(cfg: &IacConfig) -> anyhow::Result<CheckStatus> {
     }
     let (records, unresolved) = (checked.records, checked.unresolved);
     let text = match cfg.format {
-        Format::Human => {
+        ReportFormat::Human => {
             let show = report::human::Show {
                 pass: cfg.show_pass,
                 strict: cfg.strict,
@@ -106,8 +106,8 @@ pub fn run(cfg: &IacConfig) -> anyhow::Result<CheckStatus> {
             };
             report::human::render(&records, &unresolved, show)
         }
-        Format::Json => report::json::render(&records, &unresolved)?,
-        Format::Sarif => report::sarif::render(&records, &unresolved)?,
+        ReportFormat::Json => report::json::render(&records, &unresolved)?,
+        ReportFormat::Sarif => report::sarif::render(&records, &unresolved)?,
     };
     // `imdswatch iac . | head -1`: a reader that leaves ends the job, quietly, as in `analyze`.
     match write_stdout(text.as_bytes()) {
@@ -130,10 +130,12 @@ fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
 /// `--strict`, is unknown or sits in a module that was not followed: `complete` is false),
 /// else `Clean`.
 pub fn status(records: &[Record], complete: bool, strict: bool) -> CheckStatus {
-    if records.iter().any(|r| r.verdict == Verdict::ParseError) {
+    if records.iter().any(|r| r.verdict == ResourceVerdict::ParseError) {
         CheckStatus::Failed
     } else if !complete
-        || records.iter().any(|r| r.verdict == Verdict::Fail || (strict && r.verdict == Verdict::Unknown))
+        || records
+            .iter()
+            .any(|r| r.verdict == ResourceVerdict::Fail || (strict && r.verdict == ResourceVerdict::Unknown))
     {
         CheckStatus::Findings
     } else {

@@ -3,15 +3,15 @@
 //! launches, the image it boots, or an account default — and [`judge`] decides every verdict,
 //! with inheritance and compensating controls, in one place.
 
-pub use crate::fact::{Fact, FactKind, Options, Outcome, Own, Syntax, Target, Val, Without};
-use crate::verdict::{Fix, Verdict};
+pub use crate::fact::{Fact, FactKind, Options, Own, RuleOutcome, Syntax, Target, Val, Without};
+use crate::verdict::{Fix, ResourceVerdict};
 
 /// Template chains longer than this are reported as unknown (cycles cannot loop).
 const MAX_CHAIN: usize = 8;
 
 /// Verdicts for all facts of one configuration (one Terraform root, one plan, one template),
 /// in the same order; `None` for facts that get no record (an image without a control).
-pub fn judge(facts: &[Fact]) -> Vec<Option<Outcome>> {
+pub fn judge(facts: &[Fact]) -> Vec<Option<RuleOutcome>> {
     let defaults = facts
         .iter()
         .find(|f| matches!(&f.kind, FactKind::AccountDefault { tokens: Val::Str(s), .. } if s == "required"))
@@ -26,22 +26,27 @@ struct Judge<'a> {
     defaults: Option<String>,
     /// Google project metadata that turns the legacy endpoints off: (scope, address).
     projects: Vec<(String, String)>,
-    memo: Vec<Option<Option<Outcome>>>,
+    memo: Vec<Option<Option<RuleOutcome>>>,
 }
 
 impl Judge<'_> {
-    fn outcome(&mut self, i: usize, depth: usize) -> Option<Outcome> {
+    fn outcome(&mut self, i: usize, depth: usize) -> Option<RuleOutcome> {
         if let Some(o) = &self.memo[i] {
             return o.clone();
         }
         let f = &self.facts[i];
         if depth > MAX_CHAIN {
-            return Some(Outcome::new(Verdict::Unknown, "launch template references form a cycle", f.line, &f.fix));
+            return Some(RuleOutcome::new(
+                ResourceVerdict::Unknown,
+                "launch template references form a cycle",
+                f.line,
+                &f.fix,
+            ));
         }
         let o = match &f.kind {
             FactKind::Skip => None,
             FactKind::Image { v2 } => v2.then(|| {
-                Outcome::new(Verdict::Pass, "compensating control: imds_support = \"v2.0\", so instances launched from this AMI without their own metadata options require IMDSv2", f.line, &f.fix)
+                RuleOutcome::new(ResourceVerdict::Pass, "compensating control: imds_support = \"v2.0\", so instances launched from this AMI without their own metadata options require IMDSv2", f.line, &f.fix)
             }),
             FactKind::AccountDefault { tokens, line } => Some(account_default(tokens, *line)),
             FactKind::Switch(s) if s.inherits() => Some(self.inherit(f, &s.templates, depth)),
@@ -55,19 +60,19 @@ impl Judge<'_> {
             }
             FactKind::Dependent { templates, without } => Some(if templates.is_empty() {
                 match without {
-                    Without::Unknown(why) => Outcome::new(Verdict::Unknown, why.clone(), f.line, &f.fix),
+                    Without::Unknown(why) => RuleOutcome::new(ResourceVerdict::Unknown, why.clone(), f.line, &f.fix),
                     Without::UnknownFix(why, fix) => {
-                        let mut o = Outcome::new(Verdict::Unknown, why.clone(), f.line, &f.fix);
+                        let mut o = RuleOutcome::new(ResourceVerdict::Unknown, why.clone(), f.line, &f.fix);
                         o.fix = Some(fix.clone());
                         o
                     }
                     Without::EksDefault => {
                         // Not compensated by an account default: explicit launch-template options win.
                         let field = if f.syntax == Syntax::Tool(crate::tools::Tool::Capa) { "awsLaunchTemplate" } else { "launch_template" };
-                        Outcome::new(Verdict::Fail, format!("no {field}: EKS launches the nodes from a launch template it creates, which sets its own metadata options with IMDSv1 allowed (an account default does not override them)"), f.line, &Fix::EksLaunchTemplate)
+                        RuleOutcome::new(ResourceVerdict::Fail, format!("no {field}: EKS launches the nodes from a launch template it creates, which sets its own metadata options with IMDSv1 allowed (an account default does not override them)"), f.line, &Fix::EksLaunchTemplate)
                     }
                     Without::Default { own, image } => self.own(f, own, image, f.line),
-                    Without::Pass(why) => Outcome::new(Verdict::Pass, why.clone(), f.line, &f.fix),
+                    Without::Pass(why) => RuleOutcome::new(ResourceVerdict::Pass, why.clone(), f.line, &f.fix),
                 }
             } else {
                 self.inherit(f, templates, depth)
@@ -80,22 +85,24 @@ impl Judge<'_> {
     }
 
     /// Own verdict, else the image's `imds_support`, else the account default, else the service default.
-    fn own(&self, f: &Fact, own: &Own, image: &[usize], resource_line: usize) -> Outcome {
+    fn own(&self, f: &Fact, own: &Own, image: &[usize], resource_line: usize) -> RuleOutcome {
         let n = f.syntax.names_for(f.block);
         let (why, line) = match own {
             Own::Block(o) => match options(f, o) {
                 Ok(outcome) => return outcome,
                 Err(unset) => unset,
             },
-            Own::Unknown { why, line } => return Outcome::new(Verdict::Unknown, why.clone(), *line, &f.fix),
+            Own::Unknown { why, line } => {
+                return RuleOutcome::new(ResourceVerdict::Unknown, why.clone(), *line, &f.fix);
+            }
             Own::NoBlock if f.syntax == Syntax::Terraform => (format!("no {} block", n.block), resource_line),
             Own::NoBlock => (format!("no {}", n.block), resource_line),
             Own::Unsupported(why) => (why.clone(), resource_line),
         };
         if f.default_required {
             let who = f.syntax.who();
-            return Outcome::new(
-                Verdict::Pass,
+            return RuleOutcome::new(
+                ResourceVerdict::Pass,
                 format!(
                     "{why}: {who} defaults {} to {} (IMDSv2 only){}",
                     n.tokens,
@@ -108,8 +115,8 @@ impl Judge<'_> {
         }
         if let Some(a) = image.iter().map(|&i| &self.facts[i]).find(|a| matches!(a.kind, FactKind::Image { v2: true }))
         {
-            let mut o = Outcome::new(
-                Verdict::Pass,
+            let mut o = RuleOutcome::new(
+                ResourceVerdict::Pass,
                 format!("{why}, but the AMI {} has imds_support = \"v2.0\" (compensating control)", a.address),
                 line,
                 &f.fix,
@@ -118,8 +125,8 @@ impl Judge<'_> {
             return o;
         }
         if let Some(d) = &self.defaults {
-            let mut o = Outcome::new(
-                Verdict::Pass,
+            let mut o = RuleOutcome::new(
+                ResourceVerdict::Pass,
                 format!("{why}, but {d} sets the account default http_tokens = \"required\" (compensating control)"),
                 line,
                 &f.fix,
@@ -127,8 +134,8 @@ impl Judge<'_> {
             o.compensated_by = Some(d.clone());
             return o;
         }
-        Outcome::new(
-            Verdict::Fail,
+        RuleOutcome::new(
+            ResourceVerdict::Fail,
             format!(
                 "{why}: {} defaults to {}, IMDSv1 allowed{}",
                 n.tokens,
@@ -141,22 +148,22 @@ impl Judge<'_> {
     }
 
     /// The worst verdict among the templates (or inline specifications) a resource launches.
-    fn inherit(&mut self, f: &Fact, targets: &[Target], depth: usize) -> Outcome {
-        let mut worst: Option<Outcome> = None;
+    fn inherit(&mut self, f: &Fact, targets: &[Target], depth: usize) -> RuleOutcome {
+        let mut worst: Option<RuleOutcome> = None;
         for t in targets {
             let o = match t {
-                Target::Unresolved(why) => Outcome::new(Verdict::Unknown, why.clone(), f.line, &f.fix),
+                Target::Unresolved(why) => RuleOutcome::new(ResourceVerdict::Unknown, why.clone(), f.line, &f.fix),
                 Target::Inline { what, own, image, line } => {
                     let mut o = self.own(f, own, image, *line);
                     o.reason = format!("{what}: {}", o.reason);
                     o
                 }
                 Target::Found(idx) => {
-                    let mut best: Option<Outcome> = None;
+                    let mut best: Option<RuleOutcome> = None;
                     for &i in idx {
                         let Some(t) = self.outcome(i, depth + 1) else { continue };
                         let target = &self.facts[i];
-                        let mut o = Outcome::new(
+                        let mut o = RuleOutcome::new(
                             t.verdict,
                             format!("launches {} ({}:{}): {}", target.address, target.file, t.line, t.reason),
                             f.line,
@@ -164,13 +171,19 @@ impl Judge<'_> {
                         );
                         o.inherited_from = Some(target.address.clone());
                         o.compensated_by = t.compensated_by.clone();
-                        o.fix = (t.verdict != Verdict::Pass).then(|| Fix::Template { address: target.address.clone() });
+                        o.fix = (t.verdict != ResourceVerdict::Pass)
+                            .then(|| Fix::Template { address: target.address.clone() });
                         if best.as_ref().is_none_or(|b| o.verdict.rank() > b.verdict.rank()) {
                             best = Some(o);
                         }
                     }
                     best.unwrap_or_else(|| {
-                        Outcome::new(Verdict::Unknown, "the referenced template has no verdict", f.line, &f.fix)
+                        RuleOutcome::new(
+                            ResourceVerdict::Unknown,
+                            "the referenced template has no verdict",
+                            f.line,
+                            &f.fix,
+                        )
                     })
                 }
             };
@@ -178,7 +191,7 @@ impl Judge<'_> {
                 worst = Some(o);
             }
         }
-        worst.unwrap_or_else(|| Outcome::new(Verdict::Unknown, "no launch template found", f.line, &f.fix))
+        worst.unwrap_or_else(|| RuleOutcome::new(ResourceVerdict::Unknown, "no launch template found", f.line, &f.fix))
     }
 }
 
@@ -192,14 +205,14 @@ fn default_source(s: Syntax) -> String {
 }
 
 /// A written options block: the outcome, or `Err((why, line))` when it leaves tokens unset.
-fn options(f: &Fact, o: &Options) -> Result<Outcome, (String, usize)> {
+fn options(f: &Fact, o: &Options) -> Result<RuleOutcome, (String, usize)> {
     let s = f.syntax;
     let n = s.names();
     let line = o.line;
-    let new = |v: Verdict, why: String| Ok(Outcome::new(v, why, line, &f.fix));
+    let new = |v: ResourceVerdict, why: String| Ok(RuleOutcome::new(v, why, line, &f.fix));
     if o.endpoint == Val::Str("disabled".into()) {
         return new(
-            Verdict::Pass,
+            ResourceVerdict::Pass,
             format!("the metadata service is disabled ({})", s.assign(n.endpoint, None, "disabled")),
         );
     }
@@ -210,14 +223,15 @@ fn options(f: &Fact, o: &Options) -> Result<Outcome, (String, usize)> {
     let via = o.via.as_deref();
     match &o.tokens {
         Val::Absent => match endpoint_unknown {
-            Some(w) => {
-                new(Verdict::Unknown, format!("{} is not set and {} cannot be known: {w}", n.tokens, n.endpoint))
-            }
+            Some(w) => new(
+                ResourceVerdict::Unknown,
+                format!("{} is not set and {} cannot be known: {w}", n.tokens, n.endpoint),
+            ),
             None if o.empty => Err((format!("{} is empty", n.block), line)),
             None => Err((format!("{} does not set {}", n.block, n.tokens), line)),
         },
         Val::Str(v) if v == "required" => {
-            new(Verdict::Pass, format!("{} (IMDSv2 only)", s.assign(n.tokens, via, "required")))
+            new(ResourceVerdict::Pass, format!("{} (IMDSv2 only)", s.assign(n.tokens, via, "required")))
         }
         Val::Null => Err((
             match s {
@@ -230,10 +244,10 @@ fn options(f: &Fact, o: &Options) -> Result<Outcome, (String, usize)> {
         )),
         Val::Unknown { expr, why } => {
             let expr = expr.as_ref().map(|e| format!("`{e}` ")).unwrap_or_default();
-            new(Verdict::Unknown, format!("{} {expr}cannot be known: {why}", n.tokens))
+            new(ResourceVerdict::Unknown, format!("{} {expr}cannot be known: {why}", n.tokens))
         }
         _ if endpoint_unknown.is_some() => new(
-            Verdict::Unknown,
+            ResourceVerdict::Unknown,
             format!(
                 "{} is not {} and {} cannot be known: {}",
                 n.tokens,
@@ -243,7 +257,7 @@ fn options(f: &Fact, o: &Options) -> Result<Outcome, (String, usize)> {
             ),
         ),
         Val::Str(v) if v.eq_ignore_ascii_case("required") => new(
-            Verdict::Fail,
+            ResourceVerdict::Fail,
             match s {
                 Syntax::Terraform => format!(
                     "{}: the API is case-sensitive, only \"required\" enforces IMDSv2",
@@ -253,7 +267,7 @@ fn options(f: &Fact, o: &Options) -> Result<Outcome, (String, usize)> {
             },
         ),
         Val::Str(v) => new(
-            Verdict::Fail,
+            ResourceVerdict::Fail,
             format!("{} allows IMDSv1 (must be {})", s.assign(n.tokens, via, v), s.quoted("required")),
         ),
         Val::Other(v) => {
@@ -263,37 +277,40 @@ fn options(f: &Fact, o: &Options) -> Result<Outcome, (String, usize)> {
                 }
                 _ => format!("{}: {v}", n.tokens),
             };
-            new(Verdict::Fail, format!("{shown} allows IMDSv1 (must be {})", s.quoted("required")))
+            new(ResourceVerdict::Fail, format!("{shown} allows IMDSv1 (must be {})", s.quoted("required")))
         }
     }
 }
 
-fn account_default(tokens: &Val, line: usize) -> Outcome {
+fn account_default(tokens: &Val, line: usize) -> RuleOutcome {
     let fix = Fix::TerraformDefaults;
     match tokens {
-        Val::Absent | Val::Null => Outcome::new(
-            Verdict::Fail,
+        Val::Absent | Val::Null => RuleOutcome::new(
+            ResourceVerdict::Fail,
             "account default sets no http_tokens (\"no-preference\"): new instances may allow IMDSv1",
             line,
             &fix,
         ),
-        Val::Str(s) if s == "required" => Outcome::new(
-            Verdict::Pass,
+        Val::Str(s) if s == "required" => RuleOutcome::new(
+            ResourceVerdict::Pass,
             "compensating control: account default http_tokens = \"required\" for launches that leave http_tokens unset",
             line,
             &fix,
         ),
-        Val::Unknown { why, .. } => {
-            Outcome::new(Verdict::Unknown, format!("account default http_tokens cannot be known: {why}"), line, &fix)
-        }
-        Val::Str(v) => Outcome::new(
-            Verdict::Fail,
+        Val::Unknown { why, .. } => RuleOutcome::new(
+            ResourceVerdict::Unknown,
+            format!("account default http_tokens cannot be known: {why}"),
+            line,
+            &fix,
+        ),
+        Val::Str(v) => RuleOutcome::new(
+            ResourceVerdict::Fail,
             format!("account default http_tokens = {v:?} allows IMDSv1 (must be \"required\")"),
             line,
             &fix,
         ),
-        Val::Other(v) => Outcome::new(
-            Verdict::Fail,
+        Val::Other(v) => RuleOutcome::new(
+            ResourceVerdict::Fail,
             format!("account default http_tokens = {v} allows IMDSv1 (must be \"required\")"),
             line,
             &fix,

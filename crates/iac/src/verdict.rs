@@ -8,7 +8,7 @@ use serde::Serialize;
 /// What the check concluded for one resource (or file, for parse errors).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Verdict {
+pub enum ResourceVerdict {
     /// IMDSv2 is enforced (or IMDS is off).
     Pass,
     /// IMDSv1 is still allowed.
@@ -19,23 +19,23 @@ pub enum Verdict {
     ParseError,
 }
 
-impl Verdict {
+impl ResourceVerdict {
     pub fn as_str(self) -> &'static str {
         match self {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "fail",
-            Verdict::Unknown => "unknown",
-            Verdict::ParseError => "parse_error",
+            ResourceVerdict::Pass => "pass",
+            ResourceVerdict::Fail => "fail",
+            ResourceVerdict::Unknown => "unknown",
+            ResourceVerdict::ParseError => "parse_error",
         }
     }
 
     /// Severity for combining several verdicts: the worst one wins.
     pub fn rank(self) -> u8 {
         match self {
-            Verdict::Pass => 0,
-            Verdict::Unknown => 1,
-            Verdict::Fail => 2,
-            Verdict::ParseError => 3,
+            ResourceVerdict::Pass => 0,
+            ResourceVerdict::Unknown => 1,
+            ResourceVerdict::Fail => 2,
+            ResourceVerdict::ParseError => 3,
         }
     }
 }
@@ -83,7 +83,7 @@ pub struct Record {
     /// Resource type, e.g. `aws_instance` or `AWS::EC2::Instance` (empty for parse errors).
     #[serde(rename = "type")]
     pub rtype: String,
-    pub verdict: Verdict,
+    pub verdict: ResourceVerdict,
     pub reason: String,
     /// A compensating control that decided the verdict (account defaults, AMI), if any.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -105,7 +105,7 @@ impl Record {
             line,
             resource: String::new(),
             rtype: String::new(),
-            verdict: Verdict::ParseError,
+            verdict: ResourceVerdict::ParseError,
             reason: reason.into(),
             compensated_by: None,
             inherited_from: None,
@@ -146,6 +146,6 @@ pub fn sort_records(records: &mut [Record]) {
     });
 }
 
-fn cmp_verdict(a: Verdict, b: Verdict) -> Ordering {
+fn cmp_verdict(a: ResourceVerdict, b: ResourceVerdict) -> Ordering {
     a.rank().cmp(&b.rank())
 }

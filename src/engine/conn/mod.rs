@@ -13,7 +13,7 @@ use crate::classify::{AwsForm, Classified, classify_head};
 use crate::decode::Segment;
 use crate::endpoint::Hint;
 use crate::event::{Imds, Network, Outcome, RequestRecord, Version};
-use crate::flow::accept::{Reject, Tcp, Verdict};
+use crate::flow::accept::{Acceptance, Reject, Tcp};
 use crate::flow::reassembly::{Budget, Chunk, ReasmStats, Stream};
 use crate::flow::table::Activity;
 use crate::flow::{Direction, FlowKey};
@@ -118,13 +118,13 @@ impl Conn {
         // Issue 23, class 3: a segment the receiving kernel discards never enters the stream.
         let stripped;
         let seg = match self.tcp.check(seg, dir == Direction::ToServer, &mut cx.sh.stats.accept) {
-            Verdict::Accept => seg,
-            Verdict::SynOnly => {
+            Acceptance::Accept => seg,
+            Acceptance::SynOnly => {
                 stripped = Segment { payload: &[], urgent: None, ..*seg };
                 &stripped
             }
-            Verdict::Drop(Reject::AckUnsent) => return self.hold(seg, dir, cx),
-            Verdict::Drop(_) => return false,
+            Acceptance::Drop(Reject::AckUnsent) => return self.hold(seg, dir, cx),
+            Acceptance::Drop(_) => return false,
         };
         let new_v1 = self.process(seg, dir, cx);
         new_v1 | self.resolve(seg, dir, cx)

@@ -57,6 +57,10 @@ fn title_line(app: &App, width: u16) -> Line<'static> {
     if app.paused() {
         badges.push(Span::styled(format!(" PAUSED +{} ", app.pending), bold.fg(Color::Black).bg(Color::Yellow)));
     }
+    if m.rows.host().incomplete {
+        // What was not read may hold a served IMDSv1 request: no "safe" advice is given.
+        badges.push(Span::styled(" capture incomplete: not safe ", bold.fg(Color::White).bg(Color::Red)));
+    }
     if app.ended {
         let what = match app.ui_mode {
             UiMode::Live => " capture ended ",

@@ -45,8 +45,8 @@ pub mod table;
 pub use table::{RULES, Role, Rule, Want, rule};
 
 pub use crate::fact::{Check, Switch};
-use crate::fact::{Fact, FactKind, Outcome, Val};
-use crate::verdict::{Fix, Verdict};
+use crate::fact::{Fact, FactKind, RuleOutcome, Val};
+use crate::verdict::{Fix, ResourceVerdict};
 
 /// Whose metadata service a resource type runs (from its Terraform type prefix).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +81,7 @@ pub fn project_controls(facts: &[Fact]) -> Vec<(String, String)> {
             FactKind::Switch(s)
                 if s.rule.role == Role::ProjectControl
                     && !s.checks.is_empty()
-                    && s.checks.iter().all(|c| !c.is_unset() && one(s.rule, c).verdict == Verdict::Pass) =>
+                    && s.checks.iter().all(|c| !c.is_unset() && one(s.rule, c).verdict == ResourceVerdict::Pass) =>
             {
                 Some((s.scope.clone(), f.address.clone()))
             }
@@ -93,7 +93,7 @@ pub fn project_controls(facts: &[Fact]) -> Vec<(String, String)> {
 /// The verdict of a switch fact that does not inherit from a template: `None` for a project
 /// control that does not write the key; a compensable resource that leaves it unset passes
 /// when a control of the same scope (project and provider) turns the legacy endpoints off.
-pub fn judge_switch(f: &Fact, s: &Switch, projects: &[(String, String)]) -> Option<Outcome> {
+pub fn judge_switch(f: &Fact, s: &Switch, projects: &[(String, String)]) -> Option<RuleOutcome> {
     let (rule, checks) = (s.rule, s.checks.as_slice());
     let unset = checks.iter().all(Check::is_unset);
     // A project control without the key, or a group that names no template (its scaling
@@ -110,16 +110,16 @@ pub fn judge_switch(f: &Fact, s: &Switch, projects: &[(String, String)]) -> Opti
             Some(c) => format!("{} = {} has no effect: ", rule.setting, shown(&c.value, c.via.as_deref())),
             None => format!("{} is not set, and need not be: ", rule.setting),
         };
-        return Some(Outcome::new(Verdict::Pass, format!("{written}{why}"), line, &f.fix));
+        return Some(RuleOutcome::new(ResourceVerdict::Pass, format!("{written}{why}"), line, &f.fix));
     }
     let mut o = judge(f, rule, checks);
     if rule.role == Role::Compensable
         && unset
-        && o.verdict == Verdict::Fail
+        && o.verdict == ResourceVerdict::Fail
         && let Some((_, by)) = projects.iter().find(|(scope, _)| *scope == s.scope)
     {
-        o = Outcome::new(
-            Verdict::Pass,
+        o = RuleOutcome::new(
+            ResourceVerdict::Pass,
             format!(
                 "{} is not set, but {by} sets disable-legacy-endpoints = \"true\" for the project (compensating control)",
                 rule.setting
@@ -133,15 +133,15 @@ pub fn judge_switch(f: &Fact, s: &Switch, projects: &[(String, String)]) -> Opti
 }
 
 /// The worst verdict over a resource's checks.
-pub fn judge(f: &Fact, rule: &Rule, checks: &[Check]) -> Outcome {
-    let mut worst: Option<Outcome> = None;
+pub fn judge(f: &Fact, rule: &Rule, checks: &[Check]) -> RuleOutcome {
+    let mut worst: Option<RuleOutcome> = None;
     for c in checks {
         let o = one(rule, c);
         if worst.as_ref().is_none_or(|w| o.verdict.rank() > w.verdict.rank()) {
             worst = Some(o);
         }
     }
-    worst.unwrap_or_else(|| Outcome::new(Verdict::Unknown, "nothing to check", f.line, &f.fix))
+    worst.unwrap_or_else(|| RuleOutcome::new(ResourceVerdict::Unknown, "nothing to check", f.line, &f.fix))
 }
 
 fn fix(rule: &Rule, c: &Check) -> Fix {
@@ -177,13 +177,13 @@ fn shown(v: &Val, via: Option<&str>) -> String {
     }
 }
 
-fn one(rule: &Rule, c: &Check) -> Outcome {
+fn one(rule: &Rule, c: &Check) -> RuleOutcome {
     let fail_fix = fix(rule, c);
     let at = c.inside.as_ref().map(|i| format!("{i}: ")).unwrap_or_default();
-    let new = |v: Verdict, why: String| Outcome::new(v, format!("{at}{why}"), c.line, &fail_fix);
+    let new = |v: ResourceVerdict, why: String| RuleOutcome::new(v, format!("{at}{why}"), c.line, &fail_fix);
     let setting = rule.setting;
     if c.endpoint == Val::Str("disabled".into()) {
-        return new(Verdict::Pass, "the metadata service is disabled (http_endpoint = \"disabled\")".into());
+        return new(ResourceVerdict::Pass, "the metadata service is disabled (http_endpoint = \"disabled\")".into());
     }
     let endpoint_unknown = match &c.endpoint {
         Val::Unknown { why, .. } => Some(why.clone()),
@@ -197,13 +197,13 @@ fn one(rule: &Rule, c: &Check) -> Outcome {
         _ => false,
     };
     match &c.value {
-        _ if passes => new(Verdict::Pass, format!("{setting} = {} ({})", shown(&c.value, via), rule.hardened)),
+        _ if passes => new(ResourceVerdict::Pass, format!("{setting} = {} ({})", shown(&c.value, via), rule.hardened)),
         Val::Unknown { expr, why } => {
             let expr = expr.as_ref().map(|e| format!("`{e}` ")).unwrap_or_default();
-            new(Verdict::Unknown, format!("{setting} {expr}cannot be known: {why}"))
+            new(ResourceVerdict::Unknown, format!("{setting} {expr}cannot be known: {why}"))
         }
         _ if endpoint_unknown.is_some() => new(
-            Verdict::Unknown,
+            ResourceVerdict::Unknown,
             format!(
                 "{setting} does not harden it and http_endpoint cannot be known: {}",
                 endpoint_unknown.unwrap_or_default()
@@ -216,8 +216,8 @@ fn one(rule: &Rule, c: &Check) -> Outcome {
                 format!("{setting} is not set")
             };
             match rule.unset {
-                Ok(why) => new(Verdict::Pass, format!("{unset}: {why}")),
-                Err(why) => new(Verdict::Fail, format!("{unset}: {why}")),
+                Ok(why) => new(ResourceVerdict::Pass, format!("{unset}: {why}")),
+                Err(why) => new(ResourceVerdict::Fail, format!("{unset}: {why}")),
             }
         }
         v => {
@@ -226,7 +226,7 @@ fn one(rule: &Rule, c: &Check) -> Outcome {
                 Want::True => "true",
                 Want::TrueAnyCase => "\"true\"",
             };
-            new(Verdict::Fail, format!("{setting} = {} allows {} (must be {must})", shown(v, via), rule.legacy))
+            new(ResourceVerdict::Fail, format!("{setting} = {} allows {} (must be {must})", shown(v, via), rule.legacy))
         }
     }
 }
@@ -254,34 +254,34 @@ mod tests {
         Check { inside: None, value, via: None, line: 3, endpoint: Val::Absent, container: false }
     }
 
-    fn verdict(rtype: &str, value: Val) -> Verdict {
+    fn verdict(rtype: &str, value: Val) -> ResourceVerdict {
         let f = fact(rtype, vec![check(value)]);
-        crate::rules::judge(std::slice::from_ref(&f))[0].as_ref().map_or(Verdict::ParseError, |o| o.verdict)
+        crate::rules::judge(std::slice::from_ref(&f))[0].as_ref().map_or(ResourceVerdict::ParseError, |o| o.verdict)
     }
 
     #[test]
     fn values_per_cloud() {
         let s = |v: &str| Val::Str(v.into());
-        assert_eq!(verdict("alicloud_instance", s("required")), Verdict::Pass);
-        assert_eq!(verdict("alicloud_instance", s("Required")), Verdict::Fail);
-        assert_eq!(verdict("alicloud_instance", Val::Absent), Verdict::Fail);
-        assert_eq!(verdict("oci_core_instance", Val::Other("true".into())), Verdict::Pass);
-        assert_eq!(verdict("oci_core_instance", Val::Other("false".into())), Verdict::Fail);
+        assert_eq!(verdict("alicloud_instance", s("required")), ResourceVerdict::Pass);
+        assert_eq!(verdict("alicloud_instance", s("Required")), ResourceVerdict::Fail);
+        assert_eq!(verdict("alicloud_instance", Val::Absent), ResourceVerdict::Fail);
+        assert_eq!(verdict("oci_core_instance", Val::Other("true".into())), ResourceVerdict::Pass);
+        assert_eq!(verdict("oci_core_instance", Val::Other("false".into())), ResourceVerdict::Fail);
         // Google's legacy endpoints were shut down on 2020-09-30: nothing written can open them.
-        assert_eq!(verdict("google_compute_instance", s("TRUE")), Verdict::Pass);
-        assert_eq!(verdict("google_compute_instance", Val::Absent), Verdict::Pass);
-        assert_eq!(verdict("google_container_node_pool", Val::Absent), Verdict::Pass);
-        assert_eq!(verdict("google_container_node_pool", s("false")), Verdict::Pass);
+        assert_eq!(verdict("google_compute_instance", s("TRUE")), ResourceVerdict::Pass);
+        assert_eq!(verdict("google_compute_instance", Val::Absent), ResourceVerdict::Pass);
+        assert_eq!(verdict("google_container_node_pool", Val::Absent), ResourceVerdict::Pass);
+        assert_eq!(verdict("google_container_node_pool", s("false")), ResourceVerdict::Pass);
         let unknown = Val::Unknown { expr: Some("var.x".into()), why: "no value".into() };
-        assert_eq!(verdict("google_container_cluster", unknown.clone()), Verdict::Pass);
-        assert_eq!(verdict("oci_core_instance", unknown), Verdict::Unknown);
+        assert_eq!(verdict("google_container_cluster", unknown.clone()), ResourceVerdict::Pass);
+        assert_eq!(verdict("oci_core_instance", unknown), ResourceVerdict::Unknown);
     }
 
     #[test]
     fn google_reasons_say_the_endpoints_are_gone() {
         let f = fact("google_compute_instance", vec![check(Val::Str("false".into()))]);
         let o = crate::rules::judge(std::slice::from_ref(&f))[0].clone().unwrap_or_else(|| panic!("outcome"));
-        assert_eq!((o.verdict, o.fix), (Verdict::Pass, None));
+        assert_eq!((o.verdict, o.fix), (ResourceVerdict::Pass, None));
         assert!(o.reason.contains("has no effect") && o.reason.contains("2020-09-30"), "{}", o.reason);
         let p = fact("google_compute_project_metadata", vec![check(Val::Str("true".into()))]);
         assert!(crate::rules::judge(std::slice::from_ref(&p))[0].is_none(), "project metadata gets no record");
@@ -294,7 +294,7 @@ mod tests {
         tpl.container = true;
         let f = fact("oci_core_instance_configuration", vec![check(Val::Other("true".into())), tpl]);
         let o = crate::rules::judge(std::slice::from_ref(&f))[0].clone().unwrap_or_else(|| panic!("outcome"));
-        assert_eq!(o.verdict, Verdict::Fail);
+        assert_eq!(o.verdict, ResourceVerdict::Fail);
         assert!(o.reason.starts_with("instance_details.launch_details: "), "{}", o.reason);
         assert_eq!(
             o.fix,

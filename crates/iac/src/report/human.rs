@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::Summary;
-use crate::verdict::{Record, Unresolved, Verdict};
+use crate::verdict::{Record, ResourceVerdict, Unresolved};
 
 /// What the human report shows besides findings.
 #[derive(Debug, Clone, Copy, Default)]
@@ -22,17 +22,17 @@ pub fn render(records: &[Record], unresolved: &[Unresolved], show: Show) -> Stri
     let (show_pass, strict, quiet) = (show.pass, show.strict, show.quiet);
     let mut out = String::new();
     for r in records {
-        if r.verdict == Verdict::Pass && !show_pass {
+        if r.verdict == ResourceVerdict::Pass && !show_pass {
             continue;
         }
         let label = match r.verdict {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "FAIL",
-            Verdict::Unknown => "UNKNOWN",
-            Verdict::ParseError => "ERROR",
+            ResourceVerdict::Pass => "pass",
+            ResourceVerdict::Fail => "FAIL",
+            ResourceVerdict::Unknown => "UNKNOWN",
+            ResourceVerdict::ParseError => "ERROR",
         };
         let (file, reason) = (clean(&r.file), clean(&r.reason));
-        if r.verdict == Verdict::ParseError {
+        if r.verdict == ResourceVerdict::ParseError {
             let _ = writeln!(out, "{file}:{}: {label} — {reason}", r.line);
             continue;
         }

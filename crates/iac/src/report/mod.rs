@@ -5,7 +5,7 @@ pub mod human;
 pub mod json;
 pub mod sarif;
 
-use crate::verdict::{Record, Verdict};
+use crate::verdict::{Record, ResourceVerdict};
 
 /// Counts for the summary line and the JSON summary.
 #[derive(Debug, Default, Clone, Copy, serde::Serialize)]
@@ -27,10 +27,10 @@ impl Summary {
         for r in records {
             files.insert(r.file.as_str());
             match r.verdict {
-                Verdict::Pass => s.pass += 1,
-                Verdict::Fail => s.fail += 1,
-                Verdict::Unknown => s.unknown += 1,
-                Verdict::ParseError => s.parse_error += 1,
+                ResourceVerdict::Pass => s.pass += 1,
+                ResourceVerdict::Fail => s.fail += 1,
+                ResourceVerdict::Unknown => s.unknown += 1,
+                ResourceVerdict::ParseError => s.parse_error += 1,
             }
         }
         s.checked = s.pass + s.fail + s.unknown;

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use crate::clouds::Cloud;
 use crate::tools::Tool;
-use crate::verdict::{Record, Unresolved, Verdict};
+use crate::verdict::{Record, ResourceVerdict, Unresolved};
 
 const RULES: &[(&str, &str, &str, &str)] = &[
     (
@@ -100,7 +100,7 @@ fn all_rules() -> Vec<(String, String, String, String)> {
 
 /// The rule id of a failing or unknown record: AWS's, or its cloud's, or its tool's.
 fn rule_id(r: &Record) -> String {
-    let unknown = r.verdict == Verdict::Unknown;
+    let unknown = r.verdict == ResourceVerdict::Unknown;
     if let Some(t) = Tool::of(&r.rtype) {
         return format!("IMDS-{}-00{}", t.sarif(), if unknown { 2 } else { 1 });
     }
@@ -129,10 +129,10 @@ pub fn render(records: &[Record], unresolved: &[Unresolved]) -> Result<String, s
         .iter()
         .filter_map(|r| {
             let (rule, level) = match r.verdict {
-                Verdict::Fail => (rule_id(r), "error"),
-                Verdict::Unknown => (rule_id(r), "warning"),
-                Verdict::ParseError => ("IMDS000".to_string(), "error"),
-                Verdict::Pass => return None,
+                ResourceVerdict::Fail => (rule_id(r), "error"),
+                ResourceVerdict::Unknown => (rule_id(r), "warning"),
+                ResourceVerdict::ParseError => ("IMDS000".to_string(), "error"),
+                ResourceVerdict::Pass => return None,
             };
             let index = all.iter().position(|(id, ..)| *id == rule).unwrap_or_default();
             let text = if r.resource.is_empty() { r.reason.clone() } else { format!("{}: {}", r.resource, r.reason) };
