@@ -4,6 +4,8 @@
 # them. Each step prints when it starts and how long the previous one took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# A clean build gains nothing from incremental state, which doubles target/ on disk.
+export CARGO_INCREMENTAL=0
 t0=$(date +%s)
 t_step=$t0
 step() {
