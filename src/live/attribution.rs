@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
+use crate::bell::Bell;
 use crate::event::OutMsg;
 
 use super::counters::Counters;
@@ -98,6 +99,9 @@ pub struct Stage {
     retries: VecDeque<(Instant, FlowKey, usize)>,
     counters: Arc<Counters>,
     debug: bool,
+    /// This stage's bell (rung by the engine) and the output's (see `bell`); without them,
+    /// crossbeam's own wait.
+    bells: Option<(Bell, Bell)>,
 }
 
 impl Stage {
@@ -118,7 +122,14 @@ impl Stage {
             retries: VecDeque::new(),
             counters,
             debug: std::env::var_os("IMDSWATCH_DEBUG_ATTRIBUTION").is_some(),
+            bells: None,
         }
+    }
+
+    /// Waits on `input` (rung by the engine) and rings `output` after each message sent.
+    pub fn with_bells(mut self, input: Bell, output: Bell) -> Stage {
+        self.bells = Some((input, output));
+        self
     }
 
     /// Runs until the engine goes away. Lookups of new connections come first: a short-lived
@@ -144,7 +155,11 @@ impl Stage {
                 AttrMsg::TokenPending { key, record } => records.push_back((key, record, true)),
             };
             if open {
-                match rx.recv_timeout(wait) {
+                let got = match &self.bells {
+                    Some((bell, _)) => bell.recv(&rx, wait),
+                    None => rx.recv_timeout(wait),
+                };
+                match got {
                     Ok(m) => take(m),
                     Err(RecvTimeoutError::Timeout) => {}
                     Err(RecvTimeoutError::Disconnected) => open = false,
@@ -175,6 +190,9 @@ impl Stage {
                 if tx.send(msg).is_err() {
                     break 'run;
                 }
+                if let Some((_, out)) = &self.bells {
+                    out.ring();
+                }
             }
         }
         if self.debug
@@ -186,6 +204,10 @@ impl Stage {
             && let Some(k) = &self.kernel
         {
             eprintln!("imdswatch: kernel events: {:?}", k.counters);
+        }
+        drop(tx);
+        if let Some((_, out)) = &self.bells {
+            out.ring(); // the output sees the end at once
         }
     }
 

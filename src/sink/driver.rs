@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::{RunStats, Sink};
+use crate::bell::Bell;
 use crate::event::{HostVerdict, OutMsg, RequestCounts, RequestRecord, ServiceSet, StatsRecord};
 use crate::verdict::Clients;
 
@@ -27,6 +28,9 @@ pub struct Driver<S: Sink> {
     clients: Clients,
     /// `--service`: records of other services are counted (`filtered_out`), never fed.
     services: Option<ServiceSet>,
+    /// [`Driver::run`] parks on this bell (rung by the sender) instead of crossbeam's
+    /// yielding wait (see `bell`).
+    bell: Option<Bell>,
 }
 
 impl<S: Sink> Driver<S> {
@@ -38,7 +42,14 @@ impl<S: Sink> Driver<S> {
             failed: false,
             clients: Clients::new(false),
             services: None,
+            bell: None,
         }
+    }
+
+    /// [`Driver::run`] waits on `bell`, which the channel's sender rings after each message.
+    pub fn with_bell(mut self, bell: Bell) -> Driver<S> {
+        self.bell = Some(bell);
+        self
     }
 
     /// Keeps only records of `services` (`None`: all); the others are counted in
@@ -157,7 +168,11 @@ impl<S: Sink> Driver<S> {
         let every = self.sink.stats_interval();
         let mut last_stats = Instant::now();
         loop {
-            match rx.recv_timeout(POLL) {
+            let got = match &self.bell {
+                Some(b) => b.recv(rx, POLL),
+                None => rx.recv_timeout(POLL),
+            };
+            match got {
                 Ok(m) => match m.into() {
                     OutMsg::Record(r) => self.record(&r),
                     OutMsg::TokenPending(r) => self.pending(&r),
