@@ -13,6 +13,7 @@
 
 pub mod analyze;
 pub mod attribute;
+pub mod bell;
 pub mod capture;
 pub mod classify;
 pub mod cli;

@@ -21,7 +21,7 @@ const ORDER: &[&str] = &[
     "cli",
 ];
 /// Usable from anywhere.
-const LEAVES: &[&str] = &["time", "endpoint", "event", "exit", "signals", "notify", "secret", "text"];
+const LEAVES: &[&str] = &["time", "endpoint", "event", "exit", "signals", "notify", "secret", "text", "bell"];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for e in std::fs::read_dir(dir).expect("read src").flatten() {

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use crossbeam_channel::bounded;
 use imdswatch::attribute::stage::{AttrMsg, Lookups, Stage};
 use imdswatch::attribute::{ConnectEvents, ProcessLookup, WorkloadLookup};
+use imdswatch::bell::Bell;
 use imdswatch::capture::live::Batch;
 use imdswatch::capture::{LinkType, Packet};
 use imdswatch::engine::{Engine, EngineConfig, EngineEvent};
@@ -117,8 +118,9 @@ fn live_pipeline_in_process_legacy_cron_breaks_good_app_is_ready() {
         // The frames, as a capture thread hands them to live's engine thread.
         let (frames_tx, frames_rx) = bounded::<Batch>(4);
         let counters = Arc::new(Counters::default());
-        let stages =
-            Stages::start(&EngineConfig::default(), frames_rx, lookups, Arc::clone(&counters)).expect("stages");
+        let bell = Bell::default();
+        let stages = Stages::start(&EngineConfig::default(), frames_rx, bell.clone(), lookups, Arc::clone(&counters))
+            .expect("stages");
         let out_rx = stages.output.clone();
 
         let json = Shared::default();
@@ -138,7 +140,9 @@ fn live_pipeline_in_process_legacy_cron_breaks_good_app_is_ready() {
             batch.push(f.ts, &f.data);
         }
         frames_tx.send(batch).expect("engine");
+        bell.ring();
         drop(frames_tx);
+        bell.ring();
         stages.join();
         let counts = output.join().expect("output");
         assert_eq!((counts.v1, counts.v2, counts.token_request), (2, 1, 1));

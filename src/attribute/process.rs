@@ -112,9 +112,23 @@ impl ProcReader {
         self.proc_root.join(pid.to_string())
     }
 
+    /// `stat`'s comm, ppid and start time: one open and read into a stack buffer. Every
+    /// lookup reads it for the process and for each ancestor (the caches are keyed by start
+    /// time), so it is parsed here rather than through procfs's whole `Stat` (issue 29).
     fn brief(&self, pid: u32) -> Result<Brief, ReadError> {
-        let stat = procfs::process::Process::new_with_root(self.dir(pid))?.stat()?;
-        Ok(Brief { comm: stat.comm, ppid: u32::try_from(stat.ppid).unwrap_or(0), starttime: stat.starttime })
+        let mut buf = [0u8; 2048];
+        let n = read_small(&self.dir(pid).join("stat"), &mut buf)?;
+        parse_stat(&buf[..n]).ok_or(ReadError::Gone)
+    }
+
+    /// The effective uid from `status` (`Uid:` real, effective, saved, fs). Not the owner of
+    /// `/proc/PID`, which is root for a process that is not dumpable.
+    fn euid(&self, pid: u32) -> Result<u32, ReadError> {
+        let mut buf = [0u8; 4096];
+        let n = read_small(&self.dir(pid).join("status"), &mut buf)?;
+        let text = String::from_utf8_lossy(&buf[..n]);
+        let line = text.lines().find_map(|l| l.strip_prefix("Uid:")).ok_or(ReadError::Gone)?;
+        line.split_ascii_whitespace().nth(1).and_then(|u| u.parse().ok()).ok_or(ReadError::Gone)
     }
 
     fn exe(&self, pid: u32) -> Option<String> {
@@ -142,8 +156,7 @@ impl ProcReader {
             return Ok(Arc::clone(d));
         }
         self.stats.misses += 1;
-        let proc = procfs::process::Process::new_with_root(self.dir(pid))?;
-        let uid = proc.status()?.euid;
+        let uid = self.euid(pid)?;
         let path = self.exe(pid);
         let cmdline = self.cmdline(pid);
         let container =
@@ -197,9 +210,57 @@ impl ProcReader {
     }
 }
 
+/// Reads the start of a small /proc file into `buf` (as much as fits).
+fn read_small(path: &Path, buf: &mut [u8]) -> Result<usize, ReadError> {
+    let io = |e: std::io::Error| {
+        if e.kind() == ErrorKind::PermissionDenied { ReadError::Permission } else { ReadError::Gone }
+    };
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(io(e)),
+        }
+    }
+    Ok(n)
+}
+
+/// `pid (comm) state ppid ... starttime(22) ...`: comm may hold spaces and parentheses, so it
+/// runs from the first `(` to the last `)`.
+fn parse_stat(b: &[u8]) -> Option<Brief> {
+    let open = b.iter().position(|&c| c == b'(')?;
+    let close = b.iter().rposition(|&c| c == b')')?;
+    let comm = String::from_utf8_lossy(b.get(open + 1..close)?).into_owned();
+    let rest = std::str::from_utf8(b.get(close + 1..)?).ok()?;
+    let mut fields = rest.split_ascii_whitespace(); // from field 3, the state
+    let ppid = fields.nth(1)?.parse::<i64>().ok()?;
+    let starttime = fields.nth(17)?.parse::<u64>().ok()?; // field 22
+    Some(Brief { comm, ppid: u32::try_from(ppid).unwrap_or(0), starttime })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attribute_stat_parse_matches_procfs() {
+        let me = std::process::id();
+        let s = procfs::process::Process::myself().and_then(|p| p.stat()).expect("procfs");
+        let r = ProcReader::new(Path::new("/proc"), Path::new("/etc/passwd"), NonZeroUsize::MIN, NonZeroUsize::MIN);
+        let b = r.brief(me).expect("brief");
+        assert_eq!((b.comm, i64::from(b.ppid), b.starttime), (s.comm, i64::from(s.ppid), s.starttime));
+        let status = procfs::process::Process::myself().and_then(|p| p.status()).expect("status");
+        assert_eq!(r.euid(me), Ok(status.euid));
+        // A comm with spaces and parentheses, and a line cut short.
+        let b = parse_stat(b"42 (a) b (c)) S 7 42 42 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 99 1 2").expect("parse");
+        assert_eq!((b.comm.as_str(), b.ppid, b.starttime), ("a) b (c)", 7, 99));
+        assert!(parse_stat(b"42 (a) S 7 42").is_none());
+        assert!(parse_stat(b"").is_none());
+        assert_eq!(r.brief(u32::MAX - 3).err(), Some(ReadError::Gone));
+    }
 
     #[test]
     fn attribute_file_name_prefers_exe() {

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::lookup::{ConnectEvents, ProcessLookup, WorkloadLookup};
+use crate::bell::Bell;
 use crate::event::{Attribution, AttributionMiss, LiveFields, OutMsg, RequestRecord};
 use crate::flow::FlowKey;
 use crate::time::Timestamp;
@@ -81,6 +82,9 @@ pub struct Stage {
     /// Requests whose process could not be named.
     misses: Arc<AtomicU64>,
     debug: bool,
+    /// This stage's bell (rung by the engine) and the output's (see `bell`); without them,
+    /// crossbeam's own wait.
+    bells: Option<(Bell, Bell)>,
 }
 
 impl Stage {
@@ -98,7 +102,14 @@ impl Stage {
             retries: VecDeque::new(),
             misses,
             debug: std::env::var_os("IMDSWATCH_DEBUG_ATTRIBUTION").is_some(),
+            bells: None,
         }
+    }
+
+    /// Waits on `input` (rung by the engine) and rings `output` after each message sent.
+    pub fn with_bells(mut self, input: Bell, output: Bell) -> Stage {
+        self.bells = Some((input, output));
+        self
     }
 
     /// Runs until the engine goes away. Lookups of new connections come first: a short-lived
@@ -124,7 +135,11 @@ impl Stage {
                 AttrMsg::TokenPending { key, record } => records.push_back((key, record, true)),
             };
             if open {
-                match rx.recv_timeout(wait) {
+                let got = match &self.bells {
+                    Some((bell, _)) => bell.recv(&rx, wait),
+                    None => rx.recv_timeout(wait),
+                };
+                match got {
                     Ok(m) => take(m),
                     Err(RecvTimeoutError::Timeout) => {}
                     Err(RecvTimeoutError::Disconnected) => open = false,
@@ -156,6 +171,9 @@ impl Stage {
                 if tx.send(msg).is_err() {
                     break 'run;
                 }
+                if let Some((_, out)) = &self.bells {
+                    out.ring();
+                }
             }
         }
         if self.debug
@@ -167,6 +185,10 @@ impl Stage {
             && let Some(k) = &self.kernel
         {
             eprintln!("imdswatch: kernel events: {}", k.describe());
+        }
+        drop(tx);
+        if let Some((_, out)) = &self.bells {
+            out.ring(); // the output sees the end at once
         }
     }
 

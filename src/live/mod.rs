@@ -33,6 +33,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 
 use crate::attribute::kernel::KernelSource;
 use crate::attribute::{AttributeConfig, Attributor};
+use crate::bell::Bell;
 use crate::capture::live::{Batch, LiveCapture};
 use crate::engine::{Engine, EngineConfig, EngineEvent};
 use crate::event::OutMsg;
@@ -212,11 +213,12 @@ impl Running {
         sink: S,
     ) -> io::Result<thread::JoinHandle<RequestCounts>> {
         let rx = self.pipeline.stages.output.clone();
+        let bell = self.pipeline.stages.output_bell.clone();
         let (counters, sources, started) = (self.counters.clone(), self.sources.clone(), self.started);
         let services = self.services;
         let stop = self.signals.stop.clone();
         thread::Builder::new().name(name.into()).spawn(move || {
-            Driver::new(sink).with_services(services).live().run(
+            Driver::new(sink).with_services(services).live().with_bell(bell).run(
                 &rx,
                 &mut || snapshot(&counters, &sources, started),
                 &mut |_| stop.store(true, Relaxed),
@@ -284,27 +286,35 @@ pub struct Stages {
     attribution: thread::JoinHandle<()>,
     /// Finished, attributed requests (and pending token requests).
     pub output: Receiver<OutMsg>,
+    /// Rung by the attribution stage after each message on `output`.
+    pub output_bell: Bell,
 }
 
 impl Stages {
     /// Starts the engine (announcing pending token requests, as live does) on `frames` and
     /// the attribution stage over `lookups`; they end when every sender of `frames` is gone.
+    /// `frames_bell` is the engine's bell: every sender of `frames` rings it after a send
+    /// and when it is done (see `bell`).
     pub fn start(
         engine: &EngineConfig,
         frames: Receiver<Batch>,
+        frames_bell: Bell,
         lookups: Lookups,
         counters: Arc<Counters>,
     ) -> io::Result<Stages> {
         let (attr_tx, attr_rx) = bounded::<AttrMsg>(ATTR_QUEUE);
         let (out_tx, out_rx) = bounded::<OutMsg>(OUTPUT_QUEUE);
+        let (attr_bell, output_bell) = (Bell::default(), Bell::default());
         let engine_cfg = EngineConfig { announce_pending: true, ..engine.clone() };
-        let stage = Stage::new(lookups, Arc::clone(&counters.attribution_misses));
+        let stage = Stage::new(lookups, Arc::clone(&counters.attribution_misses))
+            .with_bells(attr_bell.clone(), output_bell.clone());
+        let bells = (frames_bell, attr_bell);
         let engine = thread::Builder::new()
             .name("engine".into())
-            .spawn(move || engine_loop(engine_cfg, frames, attr_tx, counters))?;
+            .spawn(move || engine_loop(engine_cfg, frames, attr_tx, counters, &bells))?;
         let attribution =
             thread::Builder::new().name("attribution".into()).spawn(move || stage.run(attr_rx, out_tx))?;
-        Ok(Stages { engine, attribution, output: out_rx })
+        Ok(Stages { engine, attribution, output: out_rx, output_bell })
     }
 
     /// Waits for both threads (after the frames' senders are gone).
@@ -324,10 +334,15 @@ impl Pipeline {
     ) -> io::Result<Pipeline> {
         let (cap_tx, cap_rx) = bounded::<Batch>(CAPTURE_QUEUE);
         let mut capture_threads = Vec::new();
+        // Each stage parks on its own bell; its senders ring it (see `bell`).
+        let engine_bell = Bell::default();
         for c in captures {
             let (tx, counters, stop) = (cap_tx.clone(), counters.capture.clone(), stop.clone());
+            let bell = engine_bell.clone();
             capture_threads.push(
-                thread::Builder::new().name(format!("capture-{}", c.iface)).spawn(move || c.run(tx, counters, stop))?,
+                thread::Builder::new()
+                    .name(format!("capture-{}", c.iface))
+                    .spawn(move || c.run(tx, counters, stop, &bell))?,
             );
         }
         drop(cap_tx);
@@ -359,7 +374,7 @@ impl Pipeline {
             host: crate::attribute::host(),
             host_id,
         };
-        let stages = Stages::start(&cfg.engine, cap_rx, lookups, counters)?;
+        let stages = Stages::start(&cfg.engine, cap_rx, engine_bell, lookups, counters)?;
         Ok(Pipeline { captures: capture_threads, stages, kernel })
     }
 
@@ -382,35 +397,49 @@ impl Pipeline {
 /// Blocks until a signal, the duration, or the end of every capture.
 pub fn wait_for_stop(stop: &AtomicBool, duration: Option<Duration>, p: &Pipeline) {
     let started = Instant::now();
+    // 5 looks a second (it was 20: idle wake-ups are what an idle monitor costs).
+    let look = Duration::from_millis(200);
     while !stop.load(Relaxed) && p.captures_running() {
-        if duration.is_some_and(|d| started.elapsed() >= d) {
+        let left = duration.map_or(look, |d| d.saturating_sub(started.elapsed()));
+        if left.is_zero() {
             break;
         }
-        thread::sleep(Duration::from_millis(50));
+        thread::sleep(left.min(look));
     }
     stop.store(true, Relaxed);
 }
 
-fn engine_loop(cfg: EngineConfig, rx: Receiver<Batch>, tx: Sender<AttrMsg>, counters: Arc<Counters>) {
+/// `bells`: the engine's own (rung by the capture threads), the attribution stage's.
+fn engine_loop(
+    cfg: EngineConfig,
+    rx: Receiver<Batch>,
+    tx: Sender<AttrMsg>,
+    counters: Arc<Counters>,
+    bells: &(Bell, Bell),
+) {
+    let (bell, attr_bell) = bells;
     let mut engine = Engine::new(cfg);
     let mut last_tick = Instant::now();
-    let mut dispatch = |ev: EngineEvent| match ev {
-        EngineEvent::FlowOpened { key, ts } => {
-            if tx.try_send(AttrMsg::Lookup { key, ts }).is_err() {
-                counters.attribution_overload.fetch_add(1, Relaxed);
+    let mut dispatch = |ev: EngineEvent| {
+        match ev {
+            EngineEvent::FlowOpened { key, ts } => {
+                if tx.try_send(AttrMsg::Lookup { key, ts }).is_err() {
+                    counters.attribution_overload.fetch_add(1, Relaxed);
+                }
+            }
+            EngineEvent::Request { key, record } => {
+                let _ = tx.send(AttrMsg::Record { key, record });
+            }
+            EngineEvent::TokenPending { key, record } => {
+                if tx.try_send(AttrMsg::TokenPending { key, record }).is_err() {
+                    counters.attribution_overload.fetch_add(1, Relaxed);
+                }
             }
         }
-        EngineEvent::Request { key, record } => {
-            let _ = tx.send(AttrMsg::Record { key, record });
-        }
-        EngineEvent::TokenPending { key, record } => {
-            if tx.try_send(AttrMsg::TokenPending { key, record }).is_err() {
-                counters.attribution_overload.fetch_add(1, Relaxed);
-            }
-        }
+        attr_bell.ring();
     };
     loop {
-        match rx.recv_timeout(Duration::from_millis(250)) {
+        match bell.recv(&rx, Duration::from_millis(250)) {
             Ok(batch) => {
                 engine.set_interface(batch.ifindex);
                 for p in batch.packets() {
@@ -428,4 +457,6 @@ fn engine_loop(cfg: EngineConfig, rx: Receiver<Batch>, tx: Sender<AttrMsg>, coun
     }
     engine.finish(&mut dispatch);
     counters.publish_engine(engine.stats(), engine.flows());
+    drop(tx);
+    attr_bell.ring();
 }

@@ -10,6 +10,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use super::filter::ServiceFilter;
 use super::judged::Judged;
 use super::{RunStats, Sink};
+use crate::bell::Bell;
 use crate::event::{HostVerdict, OutMsg, RequestCounts, RequestRecord, ServiceSet};
 use crate::verdict::{Clients, Judge};
 
@@ -26,11 +27,20 @@ pub struct Driver<S: Sink> {
     error: Option<io::Error>,
     /// An error was met (kept in `error` until handed out by [`Driver::take_error`]).
     failed: bool,
+    /// [`Driver::run`] parks on this bell (rung by the sender) instead of crossbeam's
+    /// yielding wait (see `bell`).
+    bell: Option<Bell>,
 }
 
 impl<S: Sink> Driver<S> {
     pub fn new(sink: S) -> Driver<S> {
-        Driver { chain: ServiceFilter::new(Judged::new(sink, false), None), error: None, failed: false }
+        Driver { chain: ServiceFilter::new(Judged::new(sink, false), None), error: None, failed: false, bell: None }
+    }
+
+    /// [`Driver::run`] waits on `bell`, which the channel's sender rings after each message.
+    pub fn with_bell(mut self, bell: Bell) -> Driver<S> {
+        self.bell = Some(bell);
+        self
     }
 
     /// Keeps only records of `services` (`None`: all); the others are counted in
@@ -127,7 +137,11 @@ impl<S: Sink> Driver<S> {
         let every = self.chain.stats_interval();
         let mut last_stats = Instant::now();
         loop {
-            match rx.recv_timeout(POLL) {
+            let got = match &self.bell {
+                Some(b) => b.recv(rx, POLL),
+                None => rx.recv_timeout(POLL),
+            };
+            match got {
                 Ok(m) => match m.into() {
                     OutMsg::Record(r) => self.record(&r),
                     OutMsg::TokenPending(r) => self.pending(&r),

@@ -23,12 +23,13 @@ mod tracefs;
 
 use std::ffi::CString;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lru::LruCache;
-use rustix::event::{PollFd, PollFlags, poll};
+use rustix::event::{EventfdFlags, PollFd, PollFlags, eventfd, poll};
 
 use super::process::{ProcReader, ReadError};
 use super::{AttributeConfig, found, nz};
@@ -48,14 +49,21 @@ const RECENT_PIDS: usize = 1_024;
 /// Data pages per CPU of each of the exec and fork rings (64 KiB: ~900 samples), small enough
 /// that the three rings of a CPU stay within the default `perf_event_mlock_kb` (516 KiB).
 const SCHED_RING_PAGES: usize = 16;
-/// Samples after which an exec/fork ring wakes the thread anyway (before it can fill).
+/// Samples after which an exec/fork ring wakes the thread anyway (before it can fill: at
+/// most a quarter of its ~900). Exec and fork samples need no wake-up of their own: a
+/// connect sample wakes the thread at once, and each pass drains every ring in time order,
+/// so a client's exec is applied (its /proc read) before its connect.
 const SCHED_WAKEUP: u32 = 256;
 /// Sockets between SYN_SENT and their next state, remembered at most (LRU).
 const PENDING: usize = 8_192;
 /// 4-tuple → process answers kept for the attribution stage (LRU).
 const ANSWERS: usize = 16_384;
-/// Longest wait in poll(): the loop also marks a pass this often when idle.
-const POLL_MS: u16 = 10;
+/// Longest sleep in poll() with nothing to read: the thread otherwise sleeps on the rings'
+/// wake-up watermarks (a connect sample, 256 exec/fork samples) and on the attribution
+/// stage's catch-up requests. It was a 10 ms poll: 100 wake-ups a second, 0.5-0.8% of a core
+/// on an idle host (benches/live_cpu.sh); at 250 ms, 4 a second. The stop flag is checked
+/// this often.
+const POLL_MS: u16 = 250;
 /// What a pid-only answer lacks (the process exited before /proc could be read).
 const ALL_DETAILS: [&str; 5] = ["exe", "cmdline", "user", "ancestors", "container"];
 
@@ -86,8 +94,13 @@ pub struct KernelCounters {
 #[derive(Debug)]
 pub struct KernelShared {
     answers: Mutex<LruCache<(SocketAddr, SocketAddr), Attribution>>,
-    /// Completed passes over the rings.
-    passes: AtomicU64,
+    /// Catch-up requests made ([`KernelShared::wait_for_pass`]), and the last one a finished
+    /// pass had seen when it started.
+    asked: AtomicU64,
+    served: AtomicU64,
+    /// Wakes the kernel thread's poll() for a catch-up request (an eventfd; without one,
+    /// a request waits for the next [`POLL_MS`] pass, at most its `max`).
+    kick: Option<OwnedFd>,
     pub counters: KernelCounters,
 }
 
@@ -98,12 +111,16 @@ impl KernelShared {
         self.answers.lock().ok()?.get(&key).cloned()
     }
 
-    /// Waits until the kernel thread has finished two more passes over the rings (so that
-    /// whatever was in them when this was called has been read), at most `max`.
+    /// Wakes the kernel thread and waits until it has finished a pass started after this
+    /// call (so that whatever the rings held when this was called has been read), at most
+    /// `max`.
     pub fn wait_for_pass(&self, max: Duration) {
-        let start = self.passes.load(Relaxed);
+        let want = self.asked.fetch_add(1, SeqCst) + 1;
+        if let Some(k) = &self.kick {
+            let _ = rustix::io::write(k, &1u64.to_ne_bytes());
+        }
         let until = Instant::now() + max;
-        while self.passes.load(Relaxed) < start + 2 && Instant::now() < until {
+        while self.served.load(SeqCst) < want && Instant::now() < until {
             std::thread::sleep(Duration::from_micros(500));
         }
     }
@@ -292,7 +309,9 @@ impl KernelSource {
             ),
             shared: Arc::new(KernelShared {
                 answers: Mutex::new(LruCache::new(nz(ANSWERS))),
-                passes: AtomicU64::new(0),
+                asked: AtomicU64::new(0),
+                served: AtomicU64::new(0),
+                kick: eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK).ok(),
                 counters: KernelCounters::default(),
             }),
             recent: LruCache::new(nz(RECENT_PIDS)),
@@ -304,15 +323,25 @@ impl KernelSource {
         Arc::clone(&self.shared)
     }
 
-    /// Reads the rings until `stop`, waking on each sample.
+    /// Reads the rings until `stop`, waking on a connect sample, a full exec/fork watermark,
+    /// a catch-up request, or [`POLL_MS`].
     pub fn run(mut self, stop: &AtomicBool) {
+        let shared = Arc::clone(&self.shared);
         while !stop.load(Relaxed) {
             let mut fds: Vec<PollFd<'_>> =
                 self.rings.iter().map(|(_, r)| PollFd::from_borrowed_fd(r.fd(), PollFlags::IN)).collect();
+            if let Some(k) = &shared.kick {
+                fds.push(PollFd::from_borrowed_fd(k.as_fd(), PollFlags::IN));
+            }
             let timeout = rustix::event::Timespec { tv_sec: 0, tv_nsec: i64::from(POLL_MS) * 1_000_000 };
             let _ = poll(&mut fds, Some(&timeout));
             drop(fds);
+            if let Some(k) = &shared.kick {
+                let _ = rustix::io::read(k, &mut [0u8; 8]);
+            }
+            let asked = shared.asked.load(SeqCst);
             self.pass();
+            shared.served.fetch_max(asked, SeqCst);
         }
     }
 
@@ -348,7 +377,6 @@ impl KernelSource {
         let c = &self.shared.counters;
         c.shadow_hits.store(self.shadow.stats.hits, Relaxed);
         c.shadow_evicted.store(self.shadow.stats.evicted, Relaxed);
-        self.shared.passes.fetch_add(1, Relaxed);
     }
 
     fn proc_event(&mut self, time: u64, ev: ProcEvent) {

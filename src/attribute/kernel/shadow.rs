@@ -131,6 +131,22 @@ impl Shadow {
         }
     }
 
+    /// What an exec may change, read from /proc: the image, the effective uid (set-uid
+    /// files), the command line, the cgroup.
+    fn read_exec(procs: &ProcReader, pid: u32) -> Entry {
+        let dir = procs.dir(pid);
+        let exe = std::fs::read_link(dir.join("exe")).ok().map(|p| p.to_string_lossy().into_owned());
+        let uid = std::fs::metadata(&dir).ok().map(|m| m.uid());
+        let cgroup = std::fs::read_to_string(dir.join("cgroup")).ok();
+        Entry {
+            exe,
+            uid,
+            cmdline: uid.map(|_| procs.cmdline(pid)),
+            container: cgroup.map(|c| container::from_cgroup(&c)),
+            ..Entry::default()
+        }
+    }
+
     /// Applies one event at perf time `time`, reading /proc while the process is there.
     pub fn apply(&mut self, ev: ProcEvent, time: u64, procs: &ProcReader) {
         match ev {
@@ -147,8 +163,15 @@ impl Shadow {
                 self.put(child, Entry { start: time, comm, ppid: Some(parent), ..p });
             }
             ProcEvent::Exec { pid, filename } => {
-                let mut e = Shadow::read(procs, pid, time);
                 let before = self.table.pop(&pid);
+                let mut e = match &before {
+                    // Known from its fork (or an earlier exec): an exec keeps the parent and sets
+                    // comm to the file's base name, so /proc/PID/stat is not read (a host with
+                    // exec churn pays this for every exec). The cgroup is: a runtime moves a
+                    // container's first process between its fork and its exec.
+                    Some(b) if b.ppid.is_some() => Entry { start: time, ppid: b.ppid, ..Shadow::read_exec(procs, pid) },
+                    _ => Shadow::read(procs, pid, time),
+                };
                 e.ppid = e.ppid.or(before.as_ref().and_then(|b| b.ppid));
                 e.uid = e.uid.or(before.as_ref().and_then(|b| b.uid));
                 e.container = e.container.or(before.and_then(|b| b.container));
