@@ -216,6 +216,34 @@ impl<W: super::json::Destination> LineOut for super::json::JsonSink<W> {
 /// The finding outputs: `--format asff` (with its Security Hub) or `--format ocsf`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FindingFormat {
-    Asff(super::asff::AsffTarget),
+    Asff(AsffTarget),
     Ocsf,
+}
+
+/// The account and region findings are imported into.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AsffTarget {
+    pub region: String,
+    pub account: String,
+}
+
+impl AsffTarget {
+    /// Checks `--aws-region` and `--aws-account`; `Err` says what is missing or wrong.
+    pub fn new(region: Option<&str>, account: Option<&str>) -> Result<AsffTarget, String> {
+        let (Some(region), Some(account)) = (region, account) else {
+            return Err("--format asff needs --aws-region and --aws-account (the Security Hub it imports into)".into());
+        };
+        if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("--aws-account {}: an AWS account id is 12 digits", crate::text::sanitize(account)));
+        }
+        let ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+        if region.is_empty() || region.len() > 32 || !region.chars().all(ok) {
+            return Err(format!("--aws-region {}: not a region name (e.g. eu-west-1)", crate::text::sanitize(region)));
+        }
+        Ok(AsffTarget { region: region.into(), account: account.into() })
+    }
+
+    pub fn product_arn(&self) -> String {
+        format!("arn:aws:securityhub:{}:{}:product/{}/default", self.region, self.account, self.account)
+    }
 }

@@ -28,12 +28,12 @@ use prometheus_client::registry::Registry;
 use crate::event::{AttributionMiss, HostVerdict, RequestRecord, StatsRecord, Version};
 use crate::verdict::Verdict;
 
+use super::metrics_label::clean;
+
 /// Most label sets of `imdswatch_client_requests_total` (plus the overflow series).
 pub const MAX_CLIENT_SERIES: usize = 1000;
 /// Most label sets of `imdswatch_anomalies_total` (kinds are a fixed set in the engine).
 const MAX_ANOMALY_KINDS: usize = 64;
-/// Longest label value taken from the wire or /proc (longer ones are cut, marked with `~`).
-const MAX_LABEL_LEN: usize = 64;
 /// How long an encoded exposition is served before it is encoded again.
 pub const SNAPSHOT_TTL: Duration = Duration::from_millis(500);
 /// `exe` of the series that collects the requests of label sets beyond the cap.
@@ -155,15 +155,6 @@ fn product(r: &RequestRecord) -> &'static str {
     let process = r.live.as_ref().and_then(|l| l.process.as_ref()).map(crate::classify::catalogue::ProcessHint::of);
     crate::classify::catalogue::identify(r.imds.user_agent.as_deref(), process.as_ref())
         .map_or("unknown", |i| i.row.id.as_str())
-}
-
-/// A label value from outside: control characters replaced, length bounded.
-pub(super) fn clean(s: &str) -> String {
-    let mut out: String = s.chars().take(MAX_LABEL_LEN).map(|c| if c.is_control() { '?' } else { c }).collect();
-    if s.chars().count() > MAX_LABEL_LEN {
-        out.push('~');
-    }
-    out
 }
 
 /// A workload label from the live fields (container image, pod namespace, container name:

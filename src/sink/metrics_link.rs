@@ -57,7 +57,7 @@ impl LinkLocalMetrics {
         let Some(now) = now else { return };
         let prev = |name: &str| before.and_then(|b| b.interfaces.iter().find(|i| i.interface == name));
         for i in &now.interfaces {
-            let labels = IfaceLabels { interface: super::metrics::clean(&i.interface) };
+            let labels = IfaceLabels { interface: super::metrics_label::clean(&i.interface) };
             let p = prev(&i.interface);
             self.peak.get_or_create(&labels).set(i64::from(i.peak_pps));
             let near_before = p.map_or(0, |p| p.near_limit_seconds);

@@ -21,6 +21,7 @@ pub mod judged;
 pub mod logfile;
 pub mod metrics;
 pub mod metrics_http;
+pub mod metrics_label;
 pub mod metrics_link;
 pub mod ndjson;
 pub mod ocsf;

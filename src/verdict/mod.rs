@@ -9,6 +9,7 @@
 //! fixed set of counters plus at most [`MAX_USER_AGENTS`] user agents.
 
 pub mod advice;
+pub mod advice_kind;
 pub mod client;
 pub mod clients;
 pub mod judge;

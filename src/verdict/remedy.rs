@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use super::advice::{Advice, AdviceKind};
+use super::advice_kind::{Advice, AdviceKind};
 use super::{ClientSummary, Verdict};
 use crate::classify::catalogue::{self, Identified, Imdsv2, Standing};
 

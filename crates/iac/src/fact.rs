@@ -4,6 +4,7 @@
 //! `clouds` judge.
 
 use crate::clouds::table::Rule;
+use crate::tool::Tool;
 use crate::verdict::{Fix, Record, ResourceVerdict};
 
 /// The syntax a fact was read from: it names the fields in reasons.
@@ -13,7 +14,7 @@ pub enum Syntax {
     CloudFormation,
     Karpenter,
     /// One of the other IaC tools (`tools`): eksctl, Cluster API, Packer, Ansible, ….
-    Tool(crate::tools::Tool),
+    Tool(Tool),
 }
 
 pub(crate) struct Names {
@@ -38,7 +39,19 @@ impl Syntax {
                 Names { block: "MetadataOptions", tokens: "HttpTokens", endpoint: "HttpEndpoint" }
             }
             Syntax::Karpenter => Names { block: "metadataOptions", tokens: "httpTokens", endpoint: "httpEndpoint" },
-            Syntax::Tool(t) => t.names(),
+            Syntax::Tool(t) => match t {
+                Tool::Packer | Tool::Ansible => {
+                    Names { block: "metadata_options", tokens: "http_tokens", endpoint: "http_endpoint" }
+                }
+                Tool::Capa => {
+                    Names { block: "instanceMetadataOptions", tokens: "httpTokens", endpoint: "httpEndpoint" }
+                }
+                Tool::Eksctl => Names { block: "disableIMDSv1", tokens: "HttpTokens", endpoint: "HttpEndpoint" },
+                Tool::Cdk => Names { block: "requireImdsv2", tokens: "HttpTokens", endpoint: "HttpEndpoint" },
+                Tool::Crossplane | Tool::Ack | Tool::Pulumi => {
+                    Names { block: "metadataOptions", tokens: "httpTokens", endpoint: "httpEndpoint" }
+                }
+            },
         }
     }
 

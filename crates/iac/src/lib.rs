@@ -23,6 +23,7 @@ pub mod plan;
 pub mod report;
 pub mod rules;
 pub mod terraform;
+pub mod tool;
 pub mod tools;
 pub mod tree;
 pub mod verdict;

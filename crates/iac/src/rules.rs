@@ -68,7 +68,7 @@ impl Judge<'_> {
                     }
                     Without::EksDefault => {
                         // Not compensated by an account default: explicit launch-template options win.
-                        let field = if f.syntax == Syntax::Tool(crate::tools::Tool::Capa) { "awsLaunchTemplate" } else { "launch_template" };
+                        let field = if f.syntax == Syntax::Tool(crate::tool::Tool::Capa) { "awsLaunchTemplate" } else { "launch_template" };
                         RuleOutcome::new(ResourceVerdict::Fail, format!("no {field}: EKS launches the nodes from a launch template it creates, which sets its own metadata options with IMDSv1 allowed (an account default does not override them)"), f.line, &Fix::EksLaunchTemplate)
                     }
                     Without::Default { own, image } => self.own(f, own, image, f.line),

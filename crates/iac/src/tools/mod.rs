@@ -30,115 +30,12 @@ pub mod eksctl;
 pub mod packer;
 pub mod pulumi;
 
-use crate::fact::{Fact, FactKind, Names, Options, Own, Syntax, Target, Val};
+pub use crate::tool::Tool;
+
+use crate::fact::{Fact, FactKind, Options, Own, Syntax, Target, Val};
 use crate::rules;
 use crate::tree::{Kind, Node};
 use crate::verdict::{Fix, Record};
-
-/// A tool whose files are judged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tool {
-    Eksctl,
-    Capa,
-    Crossplane,
-    Ack,
-    Packer,
-    Ansible,
-    Cdk,
-    Pulumi,
-}
-
-impl Tool {
-    pub const ALL: [Tool; 8] =
-        [Tool::Eksctl, Tool::Capa, Tool::Crossplane, Tool::Ack, Tool::Packer, Tool::Ansible, Tool::Cdk, Tool::Pulumi];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Tool::Eksctl => "eksctl",
-            Tool::Capa => "Cluster API AWS",
-            Tool::Crossplane => "Crossplane",
-            Tool::Ack => "ACK",
-            Tool::Packer => "Packer",
-            Tool::Ansible => "Ansible",
-            Tool::Cdk => "AWS CDK",
-            Tool::Pulumi => "Pulumi",
-        }
-    }
-
-    /// The middle of its SARIF rule ids (`IMDS-EKSCTL-001`).
-    pub fn sarif(self) -> &'static str {
-        match self {
-            Tool::Eksctl => "EKSCTL",
-            Tool::Capa => "CAPA",
-            Tool::Crossplane => "XP",
-            Tool::Ack => "ACK",
-            Tool::Packer => "PACKER",
-            Tool::Ansible => "ANSIBLE",
-            Tool::Cdk => "CDK",
-            Tool::Pulumi => "PULUMI",
-        }
-    }
-
-    /// The tool of a record's type (`eksctl.io/v1alpha5/…`, `packer/amazon-ebs`, …).
-    pub fn of(rtype: &str) -> Option<Tool> {
-        let group = rtype.split('/').next().unwrap_or_default();
-        Some(match group {
-            "eksctl.io" => Tool::Eksctl,
-            g if g.ends_with("cluster.x-k8s.io") => Tool::Capa,
-            g if g.ends_with("upbound.io") || g.ends_with("aws.crossplane.io") => Tool::Crossplane,
-            g if g.ends_with("services.k8s.aws") => Tool::Ack,
-            "packer" => Tool::Packer,
-            "ansible" => Tool::Ansible,
-            "cdk" => Tool::Cdk,
-            "pulumi" => Tool::Pulumi,
-            _ => return None,
-        })
-    }
-
-    /// Packer writes HCL (values quoted in reasons).
-    pub fn hcl(self) -> bool {
-        self == Tool::Packer
-    }
-
-    pub(crate) fn names(self) -> Names {
-        match self {
-            Tool::Packer | Tool::Ansible => {
-                Names { block: "metadata_options", tokens: "http_tokens", endpoint: "http_endpoint" }
-            }
-            Tool::Capa => Names { block: "instanceMetadataOptions", tokens: "httpTokens", endpoint: "httpEndpoint" },
-            Tool::Eksctl => Names { block: "disableIMDSv1", tokens: "HttpTokens", endpoint: "HttpEndpoint" },
-            Tool::Cdk => Names { block: "requireImdsv2", tokens: "HttpTokens", endpoint: "HttpEndpoint" },
-            Tool::Crossplane | Tool::Ack | Tool::Pulumi => {
-                Names { block: "metadataOptions", tokens: "httpTokens", endpoint: "httpEndpoint" }
-            }
-        }
-    }
-
-    /// The literal that makes an unknown value known, in the tool's syntax.
-    pub fn literal(self) -> &'static str {
-        match self {
-            Tool::Packer => "http_tokens = \"required\"",
-            Tool::Ansible => "http_tokens: required",
-            Tool::Eksctl => "disableIMDSv1: true",
-            Tool::Cdk => "requireImdsv2: true",
-            _ => "httpTokens: required",
-        }
-    }
-
-    /// Where the tool's default is documented (for reasons and docs).
-    pub fn source(self) -> &'static str {
-        match self {
-            Tool::Eksctl => "eksctl pkg/apis/eksctl.io/v1alpha5/defaults.go, since 0.143.0",
-            Tool::Capa => "CAPA api/v1beta2/types.go: +kubebuilder:default=optional; no block sent: EC2's default",
-            Tool::Crossplane => "the EC2 API default",
-            Tool::Ack => "the EC2 API default",
-            Tool::Packer => "packer-plugin-amazon builder/common/run_config.go",
-            Tool::Ansible => "amazon.aws module documentation: default optional",
-            Tool::Cdk => "aws-cdk-lib aws-ec2 requireImdsv2 (default false)",
-            Tool::Pulumi => "the EC2 API default",
-        }
-    }
-}
 
 /// The fix of a tool's record for the kinds the rule gives generically (the template it
 /// launches, making a value known, an EKS node group without a template).
