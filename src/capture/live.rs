@@ -22,10 +22,15 @@ pub const KERNEL_BUFFER: i32 = 8 << 20;
 const DLT_LINUX_SLL2: i32 = 276;
 /// Frames per batch handed to the engine.
 pub const BATCH_FRAMES: usize = 256;
-/// Under load a batch waits at most this long for more frames. When the engine is idle
-/// (its queue is empty) every frame is handed on at once, so a SYN reaches the attribution
-/// thread within microseconds: short-lived clients such as `curl` live only milliseconds.
+/// Under load a batch waits at most this long for more frames. Otherwise a batch is handed
+/// on as soon as the ring has nothing more to read: with [`Wake::EachFrame`] that is each
+/// frame, so a SYN reaches the attribution thread within microseconds (short-lived clients
+/// such as `curl` live only milliseconds).
 const BATCH_WAIT: Duration = Duration::from_millis(1);
+/// How long the kernel holds frames before it hands them over together ([`Wake::Coalesce`]):
+/// a request, its answer and their ACKs then cost one wake-up of this thread and of the
+/// engine instead of one per frame (benches/live_cpu.sh).
+pub const COALESCE: Duration = Duration::from_millis(5);
 /// How often an idle capture thread wakes to check for shutdown. libpcap's own read timeout
 /// is not honoured in immediate mode on an idle interface, so the handle is non-blocking and
 /// the thread polls its descriptor with this timeout.
@@ -112,6 +117,17 @@ pub enum CaptureError {
     Filter { iface: String, msg: String },
 }
 
+/// When the kernel hands frames to the capture thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// Each frame at once (libpcap's immediate mode): the /proc attribution path looks a
+    /// connection up on its SYN, while a short-lived client still lives.
+    EachFrame,
+    /// Frames wait up to [`COALESCE`] in the kernel's ring and arrive together (TPACKET_V3
+    /// blocks retired on a timeout): for when the kernel path names clients.
+    Coalesce,
+}
+
 /// An opened, filtered capture handle.
 pub struct LiveCapture {
     pub iface: String,
@@ -122,8 +138,9 @@ pub struct LiveCapture {
 }
 
 impl LiveCapture {
-    /// Opens `iface` with the IMDS filter. Fails early and clearly without privileges.
-    pub fn open(iface: &str, endpoints: &Endpoints) -> Result<LiveCapture, CaptureError> {
+    /// Opens `iface` with the IMDS filter, waking as `wake` says. Fails early and clearly
+    /// without privileges.
+    pub fn open(iface: &str, endpoints: &Endpoints, wake: Wake) -> Result<LiveCapture, CaptureError> {
         let open_err = |e: pcap::Error| {
             let msg = e.to_string();
             let lower = msg.to_lowercase();
@@ -133,9 +150,11 @@ impl LiveCapture {
                 CaptureError::Open { iface: iface.to_owned(), msg }
             }
         };
+        let timeout_ms = i32::try_from(COALESCE.as_millis()).unwrap_or(5);
         let cap = pcap::Capture::from_device(iface)
             .map_err(open_err)?
-            .immediate_mode(true)
+            .immediate_mode(wake == Wake::EachFrame)
+            .timeout(timeout_ms)
             .snaplen(SNAPLEN)
             .buffer_size(KERNEL_BUFFER)
             .open()
@@ -157,9 +176,8 @@ impl LiveCapture {
         Ok(LiveCapture { iface: iface.to_owned(), link, ifindex, cap })
     }
 
-    /// Captures until `stop` is set or the consumer goes away. `bell` (the engine's) is rung
-    /// after each batch handed on, and when the thread ends.
-    pub fn run(mut self, tx: Sender<Batch>, counters: Arc<CaptureCounters>, stop: Arc<AtomicBool>, bell: &Bell) {
+    /// Captures until `stop` is set or `frames` is gone, handing each batch to `frames`.
+    pub fn run(mut self, frames: &mut dyn Frames, counters: Arc<CaptureCounters>, stop: Arc<AtomicBool>) {
         let mut batch = Batch::new(self.link, self.ifindex);
         let mut batch_started = Instant::now();
         let mut last_stats = Instant::now();
@@ -181,21 +199,24 @@ impl LiveCapture {
                     // Nothing to read: hand on what we have, then sleep until a frame comes.
                     if !batch.is_empty() {
                         let full = std::mem::replace(&mut batch, Batch::new(self.link, self.ifindex));
-                        if !send(&tx, full, &counters, bell) {
+                        if !frames.batch(full) {
                             break;
                         }
                     }
                     wait_readable(&self.cap, IDLE_WAKE);
+                    frames.woke();
                 }
                 Err(e) => {
                     counters.capture_error(&self.iface, &e.to_string());
                     break;
                 }
             }
-            let due = batch.len() >= BATCH_FRAMES || tx.is_empty() || batch_started.elapsed() >= BATCH_WAIT;
+            // What the ring holds is read to its end first (then `TimeoutExpired` hands the
+            // batch on): frames that arrived together reach the engine in one batch.
+            let due = batch.len() >= BATCH_FRAMES || batch_started.elapsed() >= BATCH_WAIT;
             if !batch.is_empty() && due {
                 let full = std::mem::replace(&mut batch, Batch::new(self.link, self.ifindex));
-                if !send(&tx, full, &counters, bell) {
+                if !frames.batch(full) {
                     break;
                 }
             }
@@ -209,10 +230,47 @@ impl LiveCapture {
             }
         }
         if !batch.is_empty() {
-            send(&tx, batch, &counters, bell);
+            frames.batch(batch);
         }
-        drop(tx);
-        bell.ring();
+        frames.end();
+    }
+}
+
+/// Where a capture thread hands its batches: a queue to the engine's thread ([`Queue`]), or
+/// the engine itself, run on the capture thread.
+pub trait Frames {
+    /// Takes a batch; false when the consumer is gone (the capture then ends).
+    fn batch(&mut self, batch: Batch) -> bool;
+    /// The thread woke from its wait (at least every `IDLE_WAKE`): time for housekeeping.
+    fn woke(&mut self) {}
+    /// The capture ended: no batch follows.
+    fn end(&mut self) {}
+}
+
+/// A bounded queue to another thread that never blocks the capture: a full queue loses the
+/// batch, counted in `queue_losses`. `bell` (the receiver's) is rung after each batch handed
+/// on, and at the end.
+pub struct Queue {
+    tx: Option<Sender<Batch>>,
+    counters: Arc<CaptureCounters>,
+    bell: Bell,
+}
+
+impl Queue {
+    pub fn new(tx: Sender<Batch>, counters: Arc<CaptureCounters>, bell: Bell) -> Queue {
+        Queue { tx: Some(tx), counters, bell }
+    }
+}
+
+impl Frames for Queue {
+    fn batch(&mut self, batch: Batch) -> bool {
+        let Some(tx) = &self.tx else { return false };
+        send(tx, batch, &self.counters, &self.bell)
+    }
+
+    fn end(&mut self) {
+        self.tx = None;
+        self.bell.ring();
     }
 }
 

@@ -18,6 +18,7 @@
 
 pub mod attribution;
 pub mod counters;
+pub mod engine_run;
 pub mod error;
 pub mod linklocal;
 pub mod privileges;
@@ -29,13 +30,13 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
+use crossbeam_channel::{Receiver, bounded};
 
 use crate::attribute::kernel::KernelSource;
 use crate::attribute::{AttributeConfig, Attributor};
 use crate::bell::Bell;
-use crate::capture::live::{Batch, LiveCapture};
-use crate::engine::{Engine, EngineConfig, EngineEvent};
+use crate::capture::live::{Batch, Frames, LiveCapture, Queue, Wake};
+use crate::engine::EngineConfig;
 use crate::event::OutMsg;
 use crate::event::{LiveHealth, NodeStats, RequestCounts};
 use crate::exit::Exit;
@@ -54,6 +55,7 @@ use crate::ui::sink::{UI_QUEUE, UiSink};
 use crate::ui::{UiEvent, UiMode};
 use attribution::{AttrMsg, AttributionPath, Lookups, Stage};
 use counters::Counters;
+use engine_run::EngineRun;
 pub use error::LiveError;
 
 pub const CAPTURE_QUEUE: usize = 1024;
@@ -120,7 +122,7 @@ const FINDINGS_EVERY: Duration = Duration::from_secs(60);
 
 /// Runs headless (NDJSON) live monitoring until a signal or `--duration`.
 pub fn run_json(cfg: &LiveConfig) -> Result<Exit, LiveError> {
-    let captures = open_all(cfg)?;
+    let opened = open_all(cfg)?;
     let dest = match &cfg.output {
         Some(p) => Dest::File(match LogFile::open(p) {
             Err(e) if crate::sink::logfile::is_refusal(&e) => LogFile::closed(p), // said and counted by the output
@@ -129,7 +131,7 @@ pub fn run_json(cfg: &LiveConfig) -> Result<Exit, LiveError> {
         None => Dest::Stdout(LineWriter::new(io::stdout())),
     };
     let metrics = start_metrics(cfg)?;
-    let r = Running::start(cfg, captures)?;
+    let r = Running::start(cfg, opened)?;
     let sink = JsonSink::tolerant(
         dest,
         Tolerant {
@@ -173,21 +175,13 @@ struct Running {
 }
 
 impl Running {
-    fn start(cfg: &LiveConfig, captures: Vec<LiveCapture>) -> Result<Running, LiveError> {
+    fn start(cfg: &LiveConfig, opened: Opened) -> Result<Running, LiveError> {
         privileges::boost_priority();
         let counters = Arc::new(Counters::default());
         // The ENA driver's link-local counter, read now so that stats report its increase.
         let _ = counters.ena_baseline.set(linklocal::ena_baseline());
-        // Opened while perf_event_open is still allowed; the rings outlive the privileges.
-        let (kernel, path_line) = if cfg.attribution {
-            let ports: Vec<u16> = cfg.engine.endpoints.iter().map(|a| a.port()).collect();
-            let (k, line) = attribution::open_kernel(cfg.attribution_path, &ports)?;
-            let _ = counters.attribution_path.set(if k.is_some() { "kernel" } else { "procfs" });
-            (k, line)
-        } else {
-            let _ = counters.attribution_path.set("off");
-            (None, "off (--no-attribution)".to_string())
-        };
+        let Opened { captures, kernel, path_line, path_name } = opened;
+        let _ = counters.attribution_path.set(path_name);
         privileges::drop_after_capture().map_err(LiveError::Privileges)?;
         let signals = Signals::register()?;
         let sources: Vec<String> = captures.iter().map(|c| c.iface.clone()).collect();
@@ -229,9 +223,9 @@ impl Running {
 
 /// Runs the dashboard on this terminal over the live pipeline.
 pub fn run_dashboard(cfg: &LiveConfig) -> Result<Exit, LiveError> {
-    let captures = open_all(cfg)?;
+    let opened = open_all(cfg)?;
     let metrics = start_metrics(cfg)?;
-    let r = Running::start(cfg, captures)?;
+    let r = Running::start(cfg, opened)?;
     let (ui_tx, ui_rx) = bounded::<UiEvent>(UI_QUEUE);
     let ui_sink = UiSink::live(ui_tx, r.counters.queue_losses.clone());
     let feeder = match metrics {
@@ -268,8 +262,36 @@ fn finish(counters: &Counters, counts: &RequestCounts, sources: &[String], start
     if errors.is_empty() { Exit::Ok } else { Exit::Error }
 }
 
-fn open_all(cfg: &LiveConfig) -> Result<Vec<LiveCapture>, LiveError> {
-    cfg.interfaces.iter().map(|i| LiveCapture::open(i, &cfg.engine.endpoints).map_err(LiveError::from)).collect()
+/// What `live` reads, opened while privileges allow: the kernel path first (its presence
+/// decides how the captures wake), then one capture per interface.
+struct Opened {
+    captures: Vec<LiveCapture>,
+    kernel: Option<KernelSource>,
+    /// The start-up line's account of the attribution path, and its name in stats.
+    path_line: String,
+    path_name: &'static str,
+}
+
+fn open_all(cfg: &LiveConfig) -> Result<Opened, LiveError> {
+    // Opened while perf_event_open is still allowed; the rings outlive the privileges.
+    let (kernel, path_line, path_name) = if cfg.attribution {
+        let ports: Vec<u16> = cfg.engine.endpoints.iter().map(|a| a.port()).collect();
+        let (k, line) = attribution::open_kernel(cfg.attribution_path, &ports)?;
+        let name = if k.is_some() { "kernel" } else { "procfs" };
+        (k, line, name)
+    } else {
+        (None, "off (--no-attribution)".to_string(), "off")
+    };
+    // The /proc path must look a connection up while its client lives (a curl lives ~2 ms
+    // after its SYN): every frame at once. The kernel path names the client in connect(),
+    // so frames may wait a few milliseconds and arrive together (fewer wake-ups per request).
+    let wake = if kernel.is_some() { Wake::Coalesce } else { Wake::EachFrame };
+    let captures = cfg
+        .interfaces
+        .iter()
+        .map(|i| LiveCapture::open(i, &cfg.engine.endpoints, wake).map_err(LiveError::from))
+        .collect::<Result<_, _>>()?;
+    Ok(Opened { captures, kernel, path_line, path_name })
 }
 
 /// The running threads of capture, engine and attribution.
@@ -281,8 +303,9 @@ pub struct Pipeline {
 
 /// The engine and attribution threads over a stream of frame batches: the capture threads'
 /// in `live`, a test's fake frames otherwise (with fake attribution sources in `Lookups`).
+/// With one capture, the engine runs on the capture thread instead ([`Stages::inline`]).
 pub struct Stages {
-    engine: thread::JoinHandle<()>,
+    engine: Option<thread::JoinHandle<()>>,
     attribution: thread::JoinHandle<()>,
     /// Finished, attributed requests (and pending token requests).
     pub output: Receiver<OutMsg>,
@@ -291,10 +314,9 @@ pub struct Stages {
 }
 
 impl Stages {
-    /// Starts the engine (announcing pending token requests, as live does) on `frames` and
-    /// the attribution stage over `lookups`; they end when every sender of `frames` is gone.
-    /// `frames_bell` is the engine's bell: every sender of `frames` rings it after a send
-    /// and when it is done (see `bell`).
+    /// Starts the engine on `frames` and the attribution stage over `lookups`; they end
+    /// when every sender of `frames` is gone. `frames_bell` is the engine's bell: every
+    /// sender of `frames` rings it after a send and when it is done (see `bell`).
     pub fn start(
         engine: &EngineConfig,
         frames: Receiver<Batch>,
@@ -302,24 +324,31 @@ impl Stages {
         lookups: Lookups,
         counters: Arc<Counters>,
     ) -> io::Result<Stages> {
+        let (run, mut stages) = Stages::inline(engine, lookups, counters)?;
+        stages.engine =
+            Some(thread::Builder::new().name("engine".into()).spawn(move || run.run_queue(&frames, &frames_bell))?);
+        Ok(stages)
+    }
+
+    /// Starts the attribution stage over `lookups`, and returns the engine that feeds it,
+    /// for the caller's thread to run (as [`Frames`](crate::capture::live::Frames)).
+    pub fn inline(engine: &EngineConfig, lookups: Lookups, counters: Arc<Counters>) -> io::Result<(EngineRun, Stages)> {
         let (attr_tx, attr_rx) = bounded::<AttrMsg>(ATTR_QUEUE);
         let (out_tx, out_rx) = bounded::<OutMsg>(OUTPUT_QUEUE);
         let (attr_bell, output_bell) = (Bell::default(), Bell::default());
-        let engine_cfg = EngineConfig { announce_pending: true, ..engine.clone() };
         let stage = Stage::new(lookups, Arc::clone(&counters.attribution_misses))
             .with_bells(attr_bell.clone(), output_bell.clone());
-        let bells = (frames_bell, attr_bell);
-        let engine = thread::Builder::new()
-            .name("engine".into())
-            .spawn(move || engine_loop(engine_cfg, frames, attr_tx, counters, &bells))?;
         let attribution =
             thread::Builder::new().name("attribution".into()).spawn(move || stage.run(attr_rx, out_tx))?;
-        Ok(Stages { engine, attribution, output: out_rx, output_bell })
+        let run = EngineRun::new(engine, attr_tx, counters, attr_bell);
+        Ok((run, Stages { engine: None, attribution, output: out_rx, output_bell }))
     }
 
-    /// Waits for both threads (after the frames' senders are gone).
+    /// Waits for the threads (after the frames' senders are gone).
     pub fn join(self) {
-        let _ = self.engine.join();
+        if let Some(e) = self.engine {
+            let _ = e.join();
+        }
         let _ = self.attribution.join();
     }
 }
@@ -332,20 +361,6 @@ impl Pipeline {
         counters: Arc<Counters>,
         stop: Arc<AtomicBool>,
     ) -> io::Result<Pipeline> {
-        let (cap_tx, cap_rx) = bounded::<Batch>(CAPTURE_QUEUE);
-        let mut capture_threads = Vec::new();
-        // Each stage parks on its own bell; its senders ring it (see `bell`).
-        let engine_bell = Bell::default();
-        for c in captures {
-            let (tx, counters, stop) = (cap_tx.clone(), counters.capture.clone(), stop.clone());
-            let bell = engine_bell.clone();
-            capture_threads.push(
-                thread::Builder::new()
-                    .name(format!("capture-{}", c.iface))
-                    .spawn(move || c.run(tx, counters, stop, &bell))?,
-            );
-        }
-        drop(cap_tx);
         // The instance id, from DMI under the host root (never from IMDS), once.
         let host_id = crate::attribute::init_host_id(&cfg.host_root);
         let shared = kernel.as_ref().map(KernelSource::shared);
@@ -353,7 +368,10 @@ impl Pipeline {
             let _ = counters.kernel.set(k.clone());
         }
         let kernel = match kernel {
-            Some(k) => Some(thread::Builder::new().name("kernel-events".into()).spawn(move || k.run(&stop))?),
+            Some(k) => {
+                let stop = stop.clone();
+                Some(thread::Builder::new().name("kernel-events".into()).spawn(move || k.run(&stop))?)
+            }
             None => None,
         };
         let attribute = AttributeConfig {
@@ -374,7 +392,30 @@ impl Pipeline {
             host: crate::attribute::host(),
             host_id,
         };
-        let stages = Stages::start(&cfg.engine, cap_rx, engine_bell, lookups, counters)?;
+        let mut capture_threads = Vec::new();
+        let mut spawn = |c: LiveCapture, mut frames: Box<dyn Frames + Send>| -> io::Result<()> {
+            let (counters, stop) = (counters.capture.clone(), stop.clone());
+            let name = format!("capture-{}", c.iface);
+            capture_threads.push(thread::Builder::new().name(name).spawn(move || c.run(&mut *frames, counters, stop))?);
+            Ok(())
+        };
+        let stages = match <[LiveCapture; 1]>::try_from(captures) {
+            // One capture: the engine on its thread (one hand-off fewer per request).
+            Ok([c]) => {
+                let (run, stages) = Stages::inline(&cfg.engine, lookups, Arc::clone(&counters))?;
+                spawn(c, Box::new(run))?;
+                stages
+            }
+            Err(captures) => {
+                let (cap_tx, cap_rx) = bounded::<Batch>(CAPTURE_QUEUE);
+                let engine_bell = Bell::default();
+                for c in captures {
+                    spawn(c, Box::new(Queue::new(cap_tx.clone(), counters.capture.clone(), engine_bell.clone())))?;
+                }
+                drop(cap_tx);
+                Stages::start(&cfg.engine, cap_rx, engine_bell, lookups, Arc::clone(&counters))?
+            }
+        };
         Ok(Pipeline { captures: capture_threads, stages, kernel })
     }
 
@@ -407,56 +448,4 @@ pub fn wait_for_stop(stop: &AtomicBool, duration: Option<Duration>, p: &Pipeline
         thread::sleep(left.min(look));
     }
     stop.store(true, Relaxed);
-}
-
-/// `bells`: the engine's own (rung by the capture threads), the attribution stage's.
-fn engine_loop(
-    cfg: EngineConfig,
-    rx: Receiver<Batch>,
-    tx: Sender<AttrMsg>,
-    counters: Arc<Counters>,
-    bells: &(Bell, Bell),
-) {
-    let (bell, attr_bell) = bells;
-    let mut engine = Engine::new(cfg);
-    let mut last_tick = Instant::now();
-    let mut dispatch = |ev: EngineEvent| {
-        match ev {
-            EngineEvent::FlowOpened { key, ts } => {
-                if tx.try_send(AttrMsg::Lookup { key, ts }).is_err() {
-                    counters.attribution_overload.fetch_add(1, Relaxed);
-                }
-            }
-            EngineEvent::Request { key, record } => {
-                let _ = tx.send(AttrMsg::Record { key, record });
-            }
-            EngineEvent::TokenPending { key, record } => {
-                if tx.try_send(AttrMsg::TokenPending { key, record }).is_err() {
-                    counters.attribution_overload.fetch_add(1, Relaxed);
-                }
-            }
-        }
-        attr_bell.ring();
-    };
-    loop {
-        match bell.recv(&rx, Duration::from_millis(250)) {
-            Ok(batch) => {
-                engine.set_interface(batch.ifindex);
-                for p in batch.packets() {
-                    engine.packet(&p, &mut dispatch);
-                }
-            }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
-        }
-        if last_tick.elapsed() >= Duration::from_secs(1) {
-            last_tick = Instant::now();
-            engine.tick(Timestamp::now(), &mut dispatch);
-            counters.publish_engine(engine.stats(), engine.flows());
-        }
-    }
-    engine.finish(&mut dispatch);
-    counters.publish_engine(engine.stats(), engine.flows());
-    drop(tx);
-    attr_bell.ring();
 }
