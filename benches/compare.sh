@@ -112,7 +112,7 @@ for size in $SIZES; do
         row "$(basename "$file")" "$bytes" tshark "$tag.tshark" >> "$TABLE"
         first=0
     fi
-    found=$("$BIN" analyze --format json --quiet "$file" | wc -l)
+    found=$("$BIN" analyze --format json --quiet "$file" | grep -c '"type":"request"')
     echo "$(basename "$file"): imdswatch found $found requests; generator: $(grep -o '[0-9]* IMDS requests' "$file.gencap")" >&2
 done
 
@@ -132,7 +132,7 @@ measure "$tag.imdswatchtable" "$BIN analyze --quiet $file > /dev/null"
     row "$(basename "$file")" "$bytes" "imdswatch (json)" "$tag.imdswatch"
     row "$(basename "$file")" "$bytes" "imdswatch (table)" "$tag.imdswatchtable"
 } >> "$TABLE"
-requests=$("$BIN" analyze --format json --quiet "$file" | wc -l)
+requests=$("$BIN" analyze --format json --quiet "$file" | grep -c '"type":"request"')
 
 echo
 echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(free -g | awk '/^Mem:/ {print $2}') GiB RAM; runs pinned with: ${PIN[*]:-none}; $RUNS runs per tool (tshark $(( RUNS < 3 ? RUNS : 3 ))), median."
