@@ -13,15 +13,20 @@ use crate::bell::Bell;
 use crate::endpoint::Endpoints;
 use crate::time::Timestamp;
 
-/// Bytes kept of each frame: IMDS request heads are far smaller; responses need only their
-/// status line and headers. Link + IP + TCP headers fit in the first 128 bytes.
-pub const SNAPLEN: i32 = 8192;
+/// Bytes kept of each frame: the whole frame, as tcpdump keeps it. A sender's GSO (and GRO on
+/// the way in) makes segments of up to 64 KiB (more with BIG TCP): a client that pipelines
+/// requests has hundreds in one frame, and a frame cut at 8 KiB lost all but the first
+/// (tests/hardening_wire_live.rs). With the kernel path's TPACKET_V3 blocks a frame takes
+/// only its length in the ring.
+pub const SNAPLEN: i32 = 262_144;
 /// Kernel ring buffer per interface.
 pub const KERNEL_BUFFER: i32 = 8 << 20;
 /// libpcap's Linux cooked capture v2 (frames name their interface).
 const DLT_LINUX_SLL2: i32 = 276;
-/// Frames per batch handed to the engine.
+/// Frames per batch handed to the engine, and bytes: a batch is handed on when either is
+/// reached (at most `BATCH_BYTES` + one frame is held per batch).
 pub const BATCH_FRAMES: usize = 256;
+pub const BATCH_BYTES: usize = 1 << 20;
 /// Under load a batch waits at most this long for more frames. Otherwise a batch is handed
 /// on as soon as the ring has nothing more to read: with [`Wake::EachFrame`] that is each
 /// frame, so a SYN reaches the attribution thread within microseconds (short-lived clients
@@ -88,6 +93,11 @@ impl Batch {
 
     pub fn len(&self) -> usize {
         self.index.len()
+    }
+
+    /// Bytes of frames held.
+    pub fn bytes(&self) -> usize {
+        self.data.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -213,7 +223,8 @@ impl LiveCapture {
             }
             // What the ring holds is read to its end first (then `TimeoutExpired` hands the
             // batch on): frames that arrived together reach the engine in one batch.
-            let due = batch.len() >= BATCH_FRAMES || batch_started.elapsed() >= BATCH_WAIT;
+            let due =
+                batch.len() >= BATCH_FRAMES || batch.bytes() >= BATCH_BYTES || batch_started.elapsed() >= BATCH_WAIT;
             if !batch.is_empty() && due {
                 let full = std::mem::replace(&mut batch, Batch::new(self.link, self.ifindex));
                 if !frames.batch(full) {
