@@ -29,6 +29,7 @@ pub mod notify;
 pub mod secret;
 pub mod signals;
 pub mod sink;
+pub mod sys;
 pub mod text;
 pub mod time;
 pub mod ui;

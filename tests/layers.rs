@@ -21,7 +21,7 @@ const ORDER: &[&str] = &[
     "cli",
 ];
 /// Usable from anywhere.
-const LEAVES: &[&str] = &["time", "endpoint", "event", "exit", "signals", "notify", "secret", "text", "bell"];
+const LEAVES: &[&str] = &["time", "endpoint", "event", "exit", "signals", "notify", "secret", "text", "bell", "sys"];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for e in std::fs::read_dir(dir).expect("read src").flatten() {
@@ -76,4 +76,25 @@ fn iac_is_its_own_crate_and_shares_nothing_with_the_packet_path() {
         let text = std::fs::read_to_string(&f).expect("read");
         assert!(!text.contains("imdswatch::"), "{} uses the imdswatch crate", f.display());
     }
+}
+
+/// The only `unsafe` code is in `src/sys/` (the system calls that need it): no other file
+/// allows it or opens an `unsafe` block.
+#[test]
+fn unsafe_code_lives_only_in_sys() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let sys = src.join("sys");
+    let mut bad = Vec::new();
+    for f in files.iter().filter(|f| !f.starts_with(&sys)) {
+        let text = std::fs::read_to_string(f).expect("read source");
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if code.contains("allow(unsafe_code)") || code.contains("unsafe {") || code.contains("unsafe fn") {
+                bad.push(format!("{}:{}", f.strip_prefix(&src).unwrap_or(f).display(), n + 1));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "unsafe outside src/sys: {bad:?}");
 }

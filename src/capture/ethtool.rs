@@ -11,12 +11,12 @@
 //! then writes exactly that many entries, or none (0 back: the count changed, and nothing is
 //! read), so it never writes past the zeroed buffers.
 //!
-//! The only `unsafe` is the ioctl call ([`ethtool_ioctl`]).
-#![allow(unsafe_code)]
+//! The ioctl itself, the one `unsafe` step, is `sys::ethtool_ioctl`.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
-const SIOCETHTOOL: libc::c_ulong = 0x8946;
+use crate::sys::ethtool_ioctl;
+
 const ETHTOOL_GSTRINGS: u32 = 0x1b;
 const ETHTOOL_GSTATS: u32 = 0x1d;
 const ETHTOOL_GSSET_INFO: u32 = 0x37;
@@ -24,24 +24,6 @@ const ETH_SS_STATS: u32 = 1;
 const ETH_GSTRING_LEN: usize = 32;
 /// Most statistics read (an ENA interface has a few hundred: per-queue counters).
 const MAX_STATS: usize = 16_384;
-
-/// One `SIOCETHTOOL` request on `fd` for interface `name` with the command buffer `buf`.
-fn ethtool_ioctl(fd: &OwnedFd, name: &[u8], buf: &mut [u64]) -> bool {
-    // SAFETY: `ifreq` is plain data (zeroed is a valid value). Its name holds at most
-    // IFNAMSIZ - 1 bytes and stays NUL-terminated; `ifru_data` points at `buf`, which lives
-    // and is not otherwise borrowed for the whole call. The kernel writes the command's
-    // header and, for GSTRINGS/GSTATS, the number of entries the header asks for (or none
-    // when that is not the driver's count; see the module's note): `buf` holds the header and
-    // that many entries.
-    unsafe {
-        let mut ifr: libc::ifreq = std::mem::zeroed();
-        for (d, s) in ifr.ifr_name.iter_mut().zip(name.iter().take(libc::IFNAMSIZ - 1)) {
-            *d = *s as libc::c_char;
-        }
-        ifr.ifr_ifru.ifru_data = buf.as_mut_ptr().cast::<libc::c_char>();
-        libc::ioctl(fd.as_raw_fd(), SIOCETHTOOL as _, &mut ifr) == 0
-    }
-}
 
 /// A datagram socket for the ioctl (never bound, never sends).
 fn socket() -> Option<OwnedFd> {

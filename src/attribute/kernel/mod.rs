@@ -17,7 +17,6 @@
 //! ([`shadow`]), so a client that exits a millisecond after its request is still named.
 
 mod format;
-mod perf;
 mod shadow;
 mod tracefs;
 
@@ -34,9 +33,9 @@ use rustix::event::{EventfdFlags, PollFd, PollFlags, eventfd, poll};
 use super::process::{ProcReader, ReadError};
 use super::{AttributeConfig, found, nz};
 use crate::event::{Attribution, AttributionMiss, AttributionSource};
+use crate::sys::perf::{self, Ring};
 pub use format::{ExecLayout, ForkLayout, SetStateLayout, TracepointFormat, filter};
 use format::{TCP_ESTABLISHED, TCP_SYN_SENT};
-use perf::Ring;
 use shadow::{ProcEvent, SHADOW, Shadow};
 
 /// Data pages per CPU ring (256 KiB with 4 KiB pages: ~2,800 samples of ~96 bytes).

@@ -5,7 +5,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::format::TracepointFormat;
-use super::perf;
+use crate::sys::perf;
 
 /// Where tracefs is usually found, newest convention first.
 const PLACES: [&str; 2] = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];

@@ -1,7 +1,6 @@
 //! The only system calls of the kernel attribution path that need `unsafe`: opening a
 //! tracepoint with perf_event_open(2), its filter and enable ioctls, the mmap of its ring,
 //! reading records out of the ring, and mounting tracefs. Everything else is safe code.
-#![allow(unsafe_code)]
 
 use std::ffi::CStr;
 use std::io;
