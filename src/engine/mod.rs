@@ -27,6 +27,7 @@ use crate::endpoint::Endpoints;
 use crate::event::{Outcome, RequestRecord};
 use crate::flow::reassembly::Budget;
 use crate::flow::table::FlowTable;
+use crate::flow::tombstones::Tombstones;
 use crate::flow::{Direction, FlowKey};
 use crate::time::Timestamp;
 
@@ -103,6 +104,8 @@ pub struct Engine {
     cfg: EngineConfig,
     /// Boxed: a half-empty table then wastes pointers, not whole connections.
     flows: FlowTable<Box<Conn>>,
+    /// Connections that ended, moved out of `flows` (bounded like it).
+    tombstones: Tombstones,
     shared: Shared,
     last_sweep: Timestamp,
     /// IP fragments of watched addresses in reassembly (bounded: decode/frag.rs).
@@ -123,6 +126,7 @@ impl Engine {
     pub fn new(cfg: EngineConfig) -> Engine {
         Engine {
             flows: FlowTable::new(cfg.max_flows),
+            tombstones: Tombstones::new(cfg.max_flows),
             shared: Shared {
                 stats: EngineStats::default(),
                 ooo_budget: Budget::new(cfg.ooo_budget),
@@ -146,7 +150,7 @@ impl Engine {
 
     /// Connections currently tracked (tombstones included).
     pub fn flows(&self) -> usize {
-        self.flows.len()
+        self.flows.len() + self.tombstones.len()
     }
 
     /// The interface (index) the next frames were captured on, for the link-local rate
@@ -204,6 +208,15 @@ impl Engine {
         }
 
         let reopen = seg.syn && dir == Direction::ToServer;
+        if self.tombstones.contains(&key) {
+            if !reopen {
+                if !seg.payload.is_empty() {
+                    self.shared.stats.after_close += 1;
+                }
+                return;
+            }
+            self.tombstones.remove(&key); // a new connection on the same ports
+        }
         let live = match self.flows.get_mut(&key) {
             Some(c) if c.closed_at.is_none() => true,
             Some(_) if reopen => {
@@ -248,8 +261,15 @@ impl Engine {
             }
             self.fragile.push_back(key);
         }
+        let closed = c.closed_at;
         if new_v1 {
             self.settle_fragile(key, ts, out);
+        }
+        if let Some(at) = closed {
+            // Its state is no longer needed: 48 bytes remember that it ended.
+            self.flows.remove(&key);
+            self.tombstones.insert(key, at);
+            self.shared.stats.tombstones_evicted = self.tombstones.evicted;
         }
     }
 
@@ -314,6 +334,7 @@ impl Engine {
                 c.close(Outcome::NoResponse, &mut Ctx { key: k, ts: now, sh: &mut self.shared, out: &mut *out });
             }
         }
+        self.tombstones.expire(now, TOMBSTONE_US);
         let held = self.shared.dedup.expire(now);
         report_held(held, &mut self.shared, out);
         self.defrag.expire(now);

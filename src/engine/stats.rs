@@ -41,6 +41,8 @@ pub struct EngineStats {
     pub flows_idle: u64,
     /// Data segments for a connection already closed (late copies), ignored.
     pub after_close: u64,
+    /// Closed connections forgotten early because the tombstone set was full (flow/tombstones.rs).
+    pub tombstones_evicted: u64,
     pub duplicates_suppressed: u64,
     pub pipeline_overflow: u64,
     pub unsolicited_responses: u64,
@@ -102,6 +104,7 @@ impl EngineStats {
             ("pipeline_overflow", self.pipeline_overflow),
             ("unsolicited_responses", self.unsolicited_responses),
             ("late_segments_after_close", self.after_close),
+            ("tombstones_evicted", self.tombstones_evicted),
         ]
         .into_iter()
         .filter(|(_, n)| *n > 0)

@@ -4,6 +4,7 @@
 pub mod accept;
 pub mod reassembly;
 pub mod table;
+pub mod tombstones;
 
 use std::net::SocketAddr;
 
