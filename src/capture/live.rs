@@ -33,9 +33,12 @@ pub const BATCH_BYTES: usize = 1 << 20;
 /// such as `curl` live only milliseconds).
 const BATCH_WAIT: Duration = Duration::from_millis(1);
 /// How long the kernel holds frames before it hands them over together ([`Wake::Coalesce`]):
-/// a request, its answer and their ACKs then cost one wake-up of this thread and of the
-/// engine instead of one per frame (benches/live_cpu.sh).
-pub const COALESCE: Duration = Duration::from_millis(5);
+/// every exchange of that time (requests, answers, their ACKs) then costs one wake-up of this
+/// thread, of the attribution stage and of the output, shared. A keep-alive client at 22
+/// requests/s: 174 us of CPU per request with 5 ms, 30 us with 200 ms (benches/README.md).
+/// Records reach the output up to this much later; the kernel path names clients from their
+/// connect(), so nothing waits on the capture to find a process.
+pub const COALESCE: Duration = Duration::from_millis(200);
 /// How often an idle capture thread wakes to check for shutdown. libpcap's own read timeout
 /// is not honoured in immediate mode on an idle interface, so the handle is non-blocking and
 /// the thread polls its descriptor with this timeout.
@@ -160,7 +163,7 @@ impl LiveCapture {
                 CaptureError::Open { iface: iface.to_owned(), msg }
             }
         };
-        let timeout_ms = i32::try_from(COALESCE.as_millis()).unwrap_or(5);
+        let timeout_ms = i32::try_from(COALESCE.as_millis()).unwrap_or(200);
         let cap = pcap::Capture::from_device(iface)
             .map_err(open_err)?
             .immediate_mode(wake == Wake::EachFrame)
