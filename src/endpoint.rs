@@ -10,6 +10,9 @@ use crate::event::Service;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoints {
     addrs: Vec<SocketAddr>,
+    /// The IPv4 and IPv6 addresses of `addrs`, as integers: the per-packet first filter.
+    v4: Vec<u32>,
+    v6: Vec<u128>,
     /// `--endpoint ADDR:PORT=SERVICE`: the service of an address, given by the user.
     hints: Vec<(SocketAddr, Service)>,
 }
@@ -48,7 +51,7 @@ impl Default for Endpoints {
             .chain(WELL_KNOWN.iter().map(|(ip, _)| *ip))
             .map(|ip| SocketAddr::new(ip, 80))
             .collect();
-        Endpoints { addrs, hints: Vec::new() }
+        Endpoints::indexed(addrs, Vec::new())
     }
 }
 
@@ -58,7 +61,7 @@ impl Endpoints {
         if specs.is_empty() {
             return Ok(Endpoints::default());
         }
-        let mut e = Endpoints { addrs: Vec::with_capacity(specs.len()), hints: Vec::new() };
+        let mut e = Endpoints::indexed(Vec::with_capacity(specs.len()), Vec::new());
         for s in specs {
             let (addr, service) = match s.split_once('=') {
                 Some((a, svc)) => (a, Some(svc)),
@@ -90,7 +93,19 @@ impl Endpoints {
                 e.addrs.push(a);
             }
         }
-        Ok(e)
+        Ok(Endpoints::indexed(e.addrs, e.hints))
+    }
+
+    fn indexed(addrs: Vec<SocketAddr>, hints: Vec<(SocketAddr, Service)>) -> Endpoints {
+        let mut v4 = Vec::new();
+        let mut v6 = Vec::new();
+        for a in &addrs {
+            match a.ip() {
+                IpAddr::V4(ip) => v4.push(u32::from(ip)),
+                IpAddr::V6(ip) => v6.push(u128::from(ip)),
+            }
+        }
+        Endpoints { addrs, v4, v6, hints }
     }
 
     pub fn contains(&self, a: &SocketAddr) -> bool {
@@ -99,7 +114,22 @@ impl Endpoints {
 
     /// True when some endpoint has this IP (any port): the cheap first filter.
     pub fn has_ip(&self, ip: IpAddr) -> bool {
-        self.addrs.iter().any(|e| e.ip() == ip)
+        match ip {
+            IpAddr::V4(ip) => self.has_v4(u32::from(ip)),
+            IpAddr::V6(ip) => self.has_v6(u128::from(ip)),
+        }
+    }
+
+    /// [`Endpoints::has_ip`] for an IPv4 address as a big-endian integer.
+    #[inline]
+    pub fn has_v4(&self, ip: u32) -> bool {
+        self.v4.contains(&ip)
+    }
+
+    /// [`Endpoints::has_ip`] for an IPv6 address as a big-endian integer.
+    #[inline]
+    pub fn has_v6(&self, ip: u128) -> bool {
+        self.v6.contains(&ip)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &SocketAddr> {

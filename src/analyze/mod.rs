@@ -138,6 +138,7 @@ fn analyze_into<S: Sink>(cfg: &AnalyzeConfig, sink: S, progress: bool, err: &mut
     let mut other_http = hint::OtherHttp::default();
     let mut files_read = 0usize;
     let mut incomplete = false;
+    let mut any_request = false;
 
     let progress = Progress::new(&cfg.files, progress);
     for path in &cfg.files {
@@ -147,8 +148,12 @@ fn analyze_into<S: Sink>(cfg: &AnalyzeConfig, sink: S, progress: bool, err: &mut
         let result = file::open(path).and_then(|input| {
             file::read(path, progress.wrap(path, input), &mut read_stats, &mut |pkt| {
                 engine.packet(pkt, &mut |ev| feed(&mut driver, per_file.as_mut(), ev));
-                if driver.counts() == RequestCounts::default() {
-                    other_http.packet(pkt);
+                // Until the first request: HTTP to other addresses hints at a wrong --endpoint.
+                if !any_request {
+                    any_request = driver.counts() != RequestCounts::default();
+                    if !any_request {
+                        other_http.packet(pkt);
+                    }
                 }
             })
         });

@@ -1,5 +1,6 @@
 //! Capture files: pcap (micro- and nanosecond) and pcapng (several interfaces and link
-//! types), read with pcap-parser's streaming reader in a fixed buffer.
+//! types): pcap walked by `legacy`, pcapng read with pcap-parser's streaming reader, each
+//! in one fixed buffer.
 
 use std::fs::File;
 use std::io::Read;
@@ -8,7 +9,7 @@ use std::path::{Path, PathBuf};
 use pcap_parser::pcapng::{Block, EnhancedPacketBlock};
 use pcap_parser::{PcapBlockOwned, PcapError, create_reader};
 
-use super::{LinkType, Packet};
+use super::{LinkType, Packet, legacy};
 use crate::time::Timestamp;
 
 /// Read buffer: large enough for any record up to `MAX_RECORD`, and for sequential
@@ -125,8 +126,82 @@ fn decompress(path: &Path, input: Box<dyn Read + Send>) -> Result<Box<dyn Read +
     Err(FileError::Compressed { path: path.into(), kind, tool })
 }
 
-/// Reads a capture from any reader; `path` only names it in errors.
+/// Reads a capture from any reader; `path` only names it in errors. pcap files are walked
+/// by `legacy`; pcapng (and anything else, which it refuses) goes to pcap-parser.
 pub fn read(
+    path: &Path,
+    mut input: Box<dyn Read + Send>,
+    stats: &mut ReadStats,
+    each: &mut dyn FnMut(&Packet<'_>),
+) -> Result<End, FileError> {
+    // Enough of the input to tell the format: a pipe may hand it over a few bytes at a time.
+    let mut head = Vec::with_capacity(BUFFER_SIZE);
+    fill(path, &mut input, &mut head, legacy::FILE_HEADER)?;
+    match legacy::header(&head) {
+        Some(h) => read_legacy(path, &h, head, &mut input, stats, each),
+        None => {
+            // pcap-parser reads its first block header from what its first read returns.
+            fill(path, &mut input, &mut head, NG_HEAD)?;
+            read_ng(path, Box::new(std::io::Cursor::new(head).chain(input)), stats, each)
+        }
+    }
+}
+
+/// Bytes pcap-parser is given on its first read: more than any section header block of a
+/// real capture (pcap-parser refuses a file whose first block is not whole there).
+const NG_HEAD: usize = 64 * 1024;
+
+/// Reads `input` into `head` until it holds `want` bytes or the input ends.
+fn fill(path: &Path, input: &mut dyn Read, head: &mut Vec<u8>, want: usize) -> Result<(), FileError> {
+    let mut chunk = [0u8; 4096];
+    while head.len() < want {
+        let n = chunk.len().min(want - head.len());
+        match legacy::read_retrying(input, &mut chunk[..n]) {
+            Ok(0) => break,
+            Ok(n) => head.extend_from_slice(&chunk[..n]),
+            Err(_) => return Err(FileError::Read { path: path.into(), offset: head.len() as u64 }),
+        }
+    }
+    Ok(())
+}
+
+/// A pcap file, its header in `head`.
+fn read_legacy(
+    path: &Path,
+    h: &legacy::Header,
+    head: Vec<u8>,
+    input: &mut dyn Read,
+    stats: &mut ReadStats,
+    each: &mut dyn FnMut(&Packet<'_>),
+) -> Result<End, FileError> {
+    let (dlt, fcs) = super::split_linktype_field(h.network);
+    let link = LinkType::from_dlt(dlt).ok_or(FileError::UnknownLinkType { path: path.into(), dlt })?;
+    stats.records += 1;
+    let stop = legacy::walk(h, head, input, READ_SIZE, &mut |b| {
+        stats.records += 1;
+        // The FCS trails a frame captured whole; a frame cut by the snapshot length lost it
+        // already.
+        let data = match b.data.len().checked_sub(fcs) {
+            Some(n) if fcs > 0 && b.caplen >= b.origlen => &b.data[..n],
+            _ => b.data,
+        };
+        if h.snaplen > 0 && b.caplen > h.snaplen {
+            stats.over_snaplen += 1;
+        }
+        let frac_us = if h.nanosecond { b.ts_frac / 1000 } else { b.ts_frac };
+        stats.bytes += data.len() as u64;
+        each(&Packet { ts: Timestamp::from_parts(u64::from(b.ts_sec), frac_us), link, data });
+    });
+    match stop {
+        legacy::Stop::Clean => Ok(End::Clean),
+        legacy::Stop::Truncated { offset } => Ok(End::Truncated { offset }),
+        legacy::Stop::Corrupt { offset } => Err(FileError::Corrupt { path: path.into(), offset }),
+        legacy::Stop::Read { offset } => Err(FileError::Read { path: path.into(), offset }),
+    }
+}
+
+/// pcapng, through pcap-parser's streaming reader.
+fn read_ng(
     path: &Path,
     input: Box<dyn Read + Send>,
     stats: &mut ReadStats,
@@ -137,7 +212,7 @@ pub fn read(
         Err(PcapError::ReadError) => return Err(FileError::Read { path: path.into(), offset: 0 }),
         Err(_) => return Err(FileError::NotCapture { path: path.into() }),
     };
-    let mut r = Reader { path, stats, legacy: None, ifaces: Vec::new(), section_big_endian: None, offset: 0 };
+    let mut r = Reader { path, stats, ifaces: Vec::new(), section_big_endian: None, offset: 0 };
     loop {
         if let Some(big) = r.section_big_endian
             && below_minimum_block(reader.data(), big)
@@ -173,9 +248,6 @@ struct Reader<'a> {
     /// Names the file in errors.
     path: &'a Path,
     stats: &'a mut ReadStats,
-    /// pcap: link type, timestamp units per second, snapshot length.
-    /// pcap: link type, time units per second, snaplen, FCS bytes trailing each frame.
-    legacy: Option<(LinkType, u32, u32, usize)>,
     /// pcapng: the interfaces of the current section.
     ifaces: Vec<Interface>,
     /// pcapng: the byte order of the current section, once its header block is read.
@@ -193,29 +265,8 @@ impl Reader<'_> {
     #[inline]
     fn block(&mut self, block: PcapBlockOwned<'_>, each: &mut dyn FnMut(&Packet<'_>)) -> Result<(), FileError> {
         match block {
-            PcapBlockOwned::LegacyHeader(h) => {
-                let (dlt, fcs) = super::split_linktype_field(h.network.0 as u32);
-                let link = LinkType::from_dlt(dlt).ok_or(FileError::UnknownLinkType { path: self.path.into(), dlt })?;
-                let units = if h.is_nanosecond_precision() { 1_000_000_000 } else { 1_000_000 };
-                self.legacy = Some((link, units, h.snaplen, fcs));
-            }
-            PcapBlockOwned::Legacy(b) => {
-                if let Some((link, units, snaplen, fcs)) = self.legacy {
-                    // The FCS trails a frame captured whole; a frame cut by the snapshot
-                    // length lost it already.
-                    let data = match b.data.len().checked_sub(fcs) {
-                        Some(n) if fcs > 0 && b.caplen >= b.origlen => &b.data[..n],
-                        _ => b.data,
-                    };
-                    if snaplen > 0 && b.caplen > snaplen {
-                        self.stats.over_snaplen += 1;
-                    }
-                    let frac_us = if units == 1_000_000 { b.ts_usec } else { b.ts_usec / 1000 };
-                    let ts = Timestamp::from_parts(u64::from(b.ts_sec), frac_us);
-                    self.stats.bytes += data.len() as u64;
-                    each(&Packet { ts, link, data });
-                }
-            }
+            // pcap files are walked by `legacy`; pcap-parser sees only pcapng here.
+            PcapBlockOwned::LegacyHeader(_) | PcapBlockOwned::Legacy(_) => return Err(self.corrupt()),
             PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
                 self.section_big_endian = Some(shb.big_endian());
                 self.ifaces.clear();

@@ -4,6 +4,7 @@
 pub mod ethtool;
 pub mod file;
 pub mod iface;
+mod legacy;
 pub mod live;
 
 use crate::time::Timestamp;

@@ -8,7 +8,7 @@ pub mod frag;
 pub mod link;
 pub mod options;
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 
 use etherparse::{IpNumber, IpSlice, TcpSlice};
 
@@ -134,18 +134,17 @@ pub fn transport<'a>(
 fn involves_endpoint(ip: &[u8], endpoints: &Endpoints) -> Result<bool, Skip> {
     match ip.first().map(|b| b >> 4) {
         Some(4) => {
-            let h = ip.get(12..20).ok_or(Skip::Truncated)?;
-            let src = Ipv4Addr::new(h[0], h[1], h[2], h[3]);
-            let dst = Ipv4Addr::new(h[4], h[5], h[6], h[7]);
-            Ok(endpoints.has_ip(IpAddr::V4(src)) || endpoints.has_ip(IpAddr::V4(dst)))
+            let h: &[u8; 8] = ip.get(12..20).and_then(|h| h.try_into().ok()).ok_or(Skip::Truncated)?;
+            let src = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
+            let dst = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
+            Ok(endpoints.has_v4(src) || endpoints.has_v4(dst))
         }
         Some(6) => {
-            let h = ip.get(8..40).ok_or(Skip::Truncated)?;
-            let mut s = [0u8; 16];
-            let mut d = [0u8; 16];
-            s.copy_from_slice(&h[..16]);
-            d.copy_from_slice(&h[16..]);
-            Ok(endpoints.has_ip(IpAddr::V6(Ipv6Addr::from(s))) || endpoints.has_ip(IpAddr::V6(Ipv6Addr::from(d))))
+            let h: &[u8; 32] = ip.get(8..40).and_then(|h| h.try_into().ok()).ok_or(Skip::Truncated)?;
+            let (s, d) = h.split_at(16);
+            let src = u128::from_be_bytes(s.try_into().unwrap_or_default());
+            let dst = u128::from_be_bytes(d.try_into().unwrap_or_default());
+            Ok(endpoints.has_v6(src) || endpoints.has_v6(dst))
         }
         Some(_) => Err(Skip::Malformed),
         None => Err(Skip::Truncated),
