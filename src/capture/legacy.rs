@@ -164,7 +164,7 @@ mod tests {
     }
 
     fn run(f: &[u8], first: usize, read_size: usize) -> (Vec<(u32, Vec<u8>)>, Stop) {
-        let h = header(f).unwrap();
+        let h = header(f).expect("a pcap header");
         let mut buf = Vec::with_capacity(4096);
         buf.extend_from_slice(&f[..first]);
         let mut rest = &f[first..];
@@ -179,7 +179,7 @@ mod tests {
         let refs: Vec<(u32, &[u8])> = recs.iter().map(|(c, d)| (*c, d.as_slice())).collect();
         for be in [false, true] {
             let f = file(be, &refs);
-            assert_eq!(header(&f).unwrap().big_endian, be);
+            assert_eq!(header(&f).expect("a pcap header").big_endian, be);
             for (first, rs) in [(24, 7), (30, 100), (f.len(), 1000), (24, 1)] {
                 let (got, stop) = run(&f, first, rs);
                 assert_eq!(stop, Stop::Clean);
