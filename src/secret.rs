@@ -135,12 +135,10 @@ pub enum Next {
 /// Redacts key/value forms inside one text (an argument, a user agent); says whether a
 /// command line's next argument holds a value. Token-shaped strings are left to
 /// [`token_shaped`].
-pub fn redact_pairs(text: &str) -> (String, Next) {
+pub fn redact_pairs(text: &str) -> (Cow<'_, str>, Next) {
     let s = text.as_bytes();
-    // Every key holds a `k` (token, key) or a `z` (authorization): a text with neither, as
-    // most paths and user agents, has no key to look for (a fast path; found by profiling).
-    if memchr::memchr2(b'k', b'K', s).is_none() && memchr::memchr2(b'z', b'Z', s).is_none() {
-        return (text.to_owned(), Next::Keep);
+    if !may_hold_key(s) {
+        return (Cow::Borrowed(text), Next::Keep);
     }
     let mut out = String::with_capacity(text.len());
     let (mut copied, mut pos, mut next) = (0, 0, Next::Keep);
@@ -175,8 +173,22 @@ pub fn redact_pairs(text: &str) -> (String, Next) {
         pos = i;
         next = Next::Keep;
     }
+    if copied == 0 {
+        return (Cow::Borrowed(text), next);
+    }
     out.push_str(&text[copied..]);
-    (out, next)
+    (Cow::Owned(out), next)
+}
+
+/// False when `s` cannot hold a secret key: every key has its `k` in `token` or `key`, or
+/// its `z` in `authorization`. Most paths and user agents (`aws-sdk-go`, `Boto3/…`) are
+/// settled here without a key search (a fast path; found by profiling, issue 29).
+fn may_hold_key(s: &[u8]) -> bool {
+    let around = |i: usize, before: usize, word: &[u8]| {
+        i.checked_sub(before).and_then(|a| s.get(a..a + word.len())).is_some_and(|w| w.eq_ignore_ascii_case(word))
+    };
+    memchr::memchr2_iter(b'k', b'K', s).any(|i| around(i, 2, b"token") || around(i, 0, b"key"))
+        || memchr::memchr2_iter(b'z', b'Z', s).any(|i| around(i, 7, b"authorization"))
 }
 
 /// After `Authorization:`, skips a scheme word and the blanks after it.
@@ -264,7 +276,10 @@ fn redact_after<'t>(
 /// A free text (a user agent): key/value forms and token-shaped strings redacted.
 pub fn text(s: &str) -> String {
     let (pairs, _) = redact_pairs(s);
-    token_shaped(&pairs).into_owned()
+    match token_shaped(&pairs) {
+        Cow::Borrowed(t) => t.to_owned(),
+        Cow::Owned(t) => t,
+    }
 }
 
 /// A request path: every query-string value redacted (`?token=…&a=1` becomes
@@ -274,8 +289,9 @@ pub fn path(p: &str) -> String {
         Some((h, q)) => (h, Some(q)),
         None => (p, None),
     };
+    let Some(q) = query else { return text(p) };
     let mut out = head.to_owned();
-    if let Some(q) = query {
+    {
         out.push('?');
         for part in q.split_inclusive(['&', ';']) {
             let (pair, sep) = match part.strip_suffix(['&', ';']) {
@@ -299,6 +315,21 @@ pub fn path(p: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_key_prefilter_passes_every_key_in_any_case() {
+        for k in SECRET_KEYS {
+            for form in [k.to_owned(), k.to_uppercase(), k.replace('-', "_"), format!("x {k}=v")] {
+                assert!(may_hold_key(form.as_bytes()), "{form}");
+            }
+        }
+        for clean in
+            ["aws-sdk-go/1.44.0 (go1.20; linux; amd64)", "Boto3/1.28.0 md/Botocore#1.31.0", "/latest/meta-data/"]
+        {
+            assert!(!may_hold_key(clean.as_bytes()), "{clean}");
+            assert_eq!(redact_pairs(clean), (Cow::Borrowed(clean), Next::Keep));
+        }
+    }
 
     #[test]
     fn ecs_credential_ids_are_redacted_anywhere() {

@@ -33,9 +33,16 @@ pub enum Checksum {
 /// Whether an IPv4 header's checksum is right (IPv6 has none).
 pub fn ip_header_ok(ip: &IpSlice<'_>) -> bool {
     match ip {
+        // The one's-complement sum of the whole header, its checksum field included, is
+        // all ones when the field is right (RFC 1071), as Linux's `ip_fast_csum` checks it;
+        // summed in place (etherparse copied the header out to recompute the field).
         IpSlice::Ipv4(v4) => {
-            let h = v4.header();
-            h.to_header().calc_header_checksum() == h.header_checksum()
+            let b = v4.header().slice();
+            let mut sum: u32 = b.chunks_exact(2).map(|w| u32::from(u16::from_be_bytes([w[0], w[1]]))).sum();
+            while sum > 0xffff {
+                sum = (sum & 0xffff) + (sum >> 16);
+            }
+            sum == 0xffff
         }
         IpSlice::Ipv6(_) => true,
     }

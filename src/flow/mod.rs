@@ -9,12 +9,29 @@ pub mod tombstones;
 use std::net::SocketAddr;
 
 /// A TCP connection to an IMDS endpoint, named by its two ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FlowKey {
     /// The side that is not the endpoint.
     pub client: SocketAddr,
     /// The IMDS endpoint.
     pub server: SocketAddr,
+}
+
+/// Two words for an IPv4 connection (the derived hash fed the hasher eight pieces, two
+/// tables look a key up per packet: 2% of `analyze` on a dense capture, issue 29).
+impl std::hash::Hash for FlowKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        match (self.client, self.server) {
+            (SocketAddr::V4(c), SocketAddr::V4(s)) => {
+                h.write_u64(u64::from(c.ip().to_bits()) << 32 | u64::from(s.ip().to_bits()));
+                h.write_u32(u32::from(c.port()) << 16 | u32::from(s.port()));
+            }
+            (c, s) => {
+                c.hash(h);
+                s.hash(h);
+            }
+        }
+    }
 }
 
 /// Which way a segment travels.
