@@ -114,7 +114,9 @@ impl<D> Clients<D> {
     pub fn record(&self, ts: Timestamp) -> VerdictRecord {
         let host = self.host();
         let mut clients: Vec<ClientVerdict> = self.values().map(|c| c.client_verdict(host.safe_to_enforce)).collect();
-        clients.sort_by(ClientVerdict::order);
+        // In place: a stable sort's scratch copy was 2.4 MiB at 10,000 clients, and the
+        // order's ties (if any) come from a hash table's order either way.
+        clients.sort_unstable_by(ClientVerdict::order);
         VerdictRecord { timestamp: ts, host, server_closed: self.server_closed(), clients }
     }
 }
