@@ -4,9 +4,12 @@
 //! `/../` goes up, so that odd spellings do not hide a credentials fetch or a token request.
 
 /// The origin-form path of `target`, normalised; query and fragment removed.
-pub fn normalize(target: &str) -> String {
+pub fn normalize(target: &str) -> std::borrow::Cow<'_, str> {
     let path = origin_form(target);
     let path = path.split(['?', '#']).next().unwrap_or("");
+    if is_normal(path) {
+        return std::borrow::Cow::Borrowed(path); // nearly every request (hot path)
+    }
     let decoded = percent_decode(path);
     let mut segs: Vec<&str> = Vec::new();
     for seg in decoded.split('/') {
@@ -27,7 +30,17 @@ pub fn normalize(target: &str) -> String {
     if out.is_empty() || (decoded.ends_with('/') && !segs.is_empty()) {
         out.push('/');
     }
-    out
+    std::borrow::Cow::Owned(out)
+}
+
+/// True when [`normalize`] would give `path` back as it is: rooted, no escape, no empty
+/// segment but a trailing one, no `.` or `..`.
+fn is_normal(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix('/') else { return false };
+    let mut segs = rest.split('/').peekable();
+    !path.contains('%')
+        && std::iter::from_fn(|| segs.next().map(|s| (s, segs.peek().is_none())))
+            .all(|(s, last)| s != "." && s != ".." && (!s.is_empty() || last))
 }
 
 /// The non-empty segments of a normalised path.
@@ -105,6 +118,23 @@ mod tests {
         assert_eq!(normalize("http://169.254.169.254"), "/");
         assert_eq!(normalize("/%zz/../.."), "/");
         assert_eq!(normalize("%"), "/%");
+    }
+
+    #[test]
+    fn normal_paths_come_back_borrowed_and_the_rest_rewritten() {
+        use std::borrow::Cow;
+        for p in ["/", "/latest/", "/latest/meta-data/instance-id", "/a/b.c/..d/", "/v2/credentials/x?q=1"] {
+            let n = normalize(p);
+            assert!(matches!(n, Cow::Borrowed(_)), "{p}");
+            assert_eq!(n, p.split('?').next().unwrap_or(p));
+        }
+        for (p, want) in
+            [("/a//", "/a/"), ("/a/.", "/a"), ("/..", "/"), ("//", "/"), ("a", "/a"), ("", "/"), ("/a/%41", "/a/A")]
+        {
+            let n = normalize(p);
+            assert!(matches!(n, Cow::Owned(_)), "{p}");
+            assert_eq!(n, want, "{p}");
+        }
     }
 
     #[test]
