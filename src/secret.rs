@@ -275,11 +275,29 @@ fn redact_after<'t>(
 
 /// A free text (a user agent): key/value forms and token-shaped strings redacted.
 pub fn text(s: &str) -> String {
-    let (pairs, _) = redact_pairs(s);
-    match token_shaped(&pairs) {
-        Cow::Borrowed(t) => t.to_owned(),
-        Cow::Owned(t) => t,
+    text_cow(s).into_owned()
+}
+
+/// [`text`] of a text already owned: given back as it is when nothing is secret (no copy
+/// per request; issue 29).
+pub fn text_owned(s: String) -> String {
+    let changed = match text_cow(&s) {
+        Cow::Borrowed(_) => None,
+        Cow::Owned(t) => Some(t),
+    };
+    changed.unwrap_or(s)
+}
+
+fn text_cow(s: &str) -> Cow<'_, str> {
+    match redact_pairs(s).0 {
+        Cow::Borrowed(t) => token_shaped(t),
+        Cow::Owned(t) => Cow::Owned(token_shaped(&t).into_owned()),
     }
+}
+
+/// [`path`] of a path already owned (see [`text_owned`]).
+pub fn path_owned(p: String) -> String {
+    if p.contains('?') { path(&p) } else { text_owned(p) }
 }
 
 /// A request path: every query-string value redacted (`?token=…&a=1` becomes
@@ -315,6 +333,21 @@ pub fn path(p: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn owned_forms_redact_like_the_borrowed_ones() {
+        for t in [
+            "aws-sdk-go/1.44.0",
+            "/latest/meta-data/",
+            "/x?token=abc&b=",
+            "GITHUB_TOKEN=ghp_abcdef",
+            "ua AQAEAAAAAAAAAAAAAAAAAAAAAAAAAA tail",
+            "/v2/credentials/a8d8f2c4-5d2e-4a59-9f0e-2b6c1d3e4f50",
+        ] {
+            assert_eq!(text_owned(t.to_owned()), text(t), "{t}");
+            assert_eq!(path_owned(t.to_owned()), path(t), "{t}");
+        }
+    }
 
     #[test]
     fn the_key_prefilter_passes_every_key_in_any_case() {

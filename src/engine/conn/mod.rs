@@ -462,12 +462,12 @@ impl Conn {
             imds: Imds {
                 version: c.version,
                 method: c.method,
-                path: crate::secret::path(&c.path), // issue 12: query values, token-shaped strings
+                path: crate::secret::path_owned(c.path), // issue 12: query values, token-shaped strings
                 status: None,
                 outcome: Outcome::NoResponse,
                 credentials: c.credentials,
                 token_ttl_seconds: c.token_ttl_seconds,
-                user_agent: c.user_agent.as_deref().map(crate::secret::text),
+                user_agent: c.user_agent.map(crate::secret::text_owned),
                 forwarded: c.forwarded,
                 response_ms: None,
                 answer_ttl: None,
