@@ -135,7 +135,7 @@ pub fn read(
     each: &mut dyn FnMut(&Packet<'_>),
 ) -> Result<End, FileError> {
     // Enough of the input to tell the format: a pipe may hand it over a few bytes at a time.
-    let mut head = Vec::with_capacity(BUFFER_SIZE);
+    let mut head = Vec::with_capacity(NG_HEAD);
     fill(path, &mut input, &mut head, legacy::FILE_HEADER)?;
     match legacy::header(&head) {
         Some(h) => read_legacy(path, &h, head, &mut input, stats, each),
@@ -177,6 +177,9 @@ fn read_legacy(
     let (dlt, fcs) = super::split_linktype_field(h.network);
     let link = LinkType::from_dlt(dlt).ok_or(FileError::UnknownLinkType { path: path.into(), dlt })?;
     stats.records += 1;
+    // The walk's one buffer: its capacity is the largest record taken.
+    let mut head = head;
+    head.reserve_exact(BUFFER_SIZE.saturating_sub(head.len()));
     let stop = legacy::walk(h, head, input, READ_SIZE, &mut |b| {
         stats.records += 1;
         // The FCS trails a frame captured whole; a frame cut by the snapshot length lost it
