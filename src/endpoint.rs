@@ -61,7 +61,8 @@ impl Endpoints {
         if specs.is_empty() {
             return Ok(Endpoints::default());
         }
-        let mut e = Endpoints::indexed(Vec::with_capacity(specs.len()), Vec::new());
+        let mut addrs: Vec<SocketAddr> = Vec::with_capacity(specs.len());
+        let mut hints: Vec<(SocketAddr, Service)> = Vec::new();
         for s in specs {
             let (addr, service) = match s.split_once('=') {
                 Some((a, svc)) => (a, Some(svc)),
@@ -81,21 +82,22 @@ impl Endpoints {
                         known_services()
                     )
                 })?;
-                match e.hints.iter().find(|(h, _)| *h == a) {
+                match hints.iter().find(|(h, _)| *h == a) {
                     Some((_, old)) if *old != svc => {
                         return Err(format!("--endpoint {a} is given as both {} and {}", old.as_str(), svc.as_str()));
                     }
                     Some(_) => {}
-                    None => e.hints.push((a, svc)),
+                    None => hints.push((a, svc)),
                 }
             }
-            if !e.addrs.contains(&a) {
-                e.addrs.push(a);
+            if !addrs.contains(&a) {
+                addrs.push(a);
             }
         }
-        Ok(Endpoints::indexed(e.addrs, e.hints))
+        Ok(Endpoints::indexed(addrs, hints))
     }
 
+    /// The endpoints with their addresses indexed for [`Endpoints::has_ip`].
     fn indexed(addrs: Vec<SocketAddr>, hints: Vec<(SocketAddr, Service)>) -> Endpoints {
         let mut v4 = Vec::new();
         let mut v6 = Vec::new();
