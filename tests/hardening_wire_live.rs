@@ -114,3 +114,93 @@ fn live_every_request_of_a_deep_pipeline_is_reported() {
         assert_eq!(stats["verdict"]["safe_to_enforce"], false, "{stats}");
     }
 }
+
+/// One connection: a token, then `n` pipelined IMDSv2 requests with one IMDSv1 request in
+/// their middle, written at once; every answer is read.
+const MOSTLY_V2: &str = r#"
+import socket, sys
+n = int(sys.argv[1])
+s = socket.create_connection(("169.254.169.254", 80), timeout=10)
+s.sendall(b"PUT /latest/api/token HTTP/1.1\r\nHost: 169.254.169.254\r\nX-aws-ec2-metadata-token-ttl-seconds: 60\r\n\r\n")
+head = b""
+while b"\r\n\r\n" not in head:
+    head += s.recv(4096)
+hdr, body = head.split(b"\r\n\r\n", 1)
+length = int([l.split(b":")[1] for l in hdr.split(b"\r\n") if l.lower().startswith(b"content-length:")][0])
+while len(body) < length:
+    body += s.recv(4096)
+token = body[:length]
+v2 = b"GET /latest/meta-data/instance-id HTTP/1.1\r\nHost: 169.254.169.254\r\nX-aws-ec2-metadata-token: " + token + b"\r\n\r\n"
+v1 = b"GET /latest/meta-data/instance-id HTTP/1.1\r\nHost: 169.254.169.254\r\nUser-Agent: one-v1/1.0\r\n\r\n"
+s.sendall(v2 * (n // 2) + v1 + v2 * (n - n // 2 - 1))
+data = b""
+while data.count(b"HTTP/1.") < n:
+    b = s.recv(65536)
+    if not b:
+        break
+    data += b
+s.close()
+print(data.count(b"HTTP/1.1 200"))
+"#;
+
+/// Frames the kernel could not keep are counted, and the host is never called safe after a
+/// loss: the lost frames may have held its one served IMDSv1 request. Before, a capture of
+/// under a second counted none of its drops (they were read once a second), and a v2-only
+/// remainder was "safe to enforce". A 1 MiB ring (`--buffer-size 1`, 16 frames in the /proc
+/// path's immediate mode) under a burst of 1,500 pipelined requests loses frames.
+#[test]
+fn live_frames_lost_by_the_kernel_are_counted_and_never_called_safe() {
+    let name = "live_frames_lost_by_the_kernel_are_counted_and_never_called_safe";
+    let _serial = serial();
+    if let Some(why) = cannot_run("hls") {
+        eprintln!("SKIPPED {name}: {why}");
+        return;
+    }
+    const N: usize = 1500;
+    let mut lossy_runs = 0;
+    for attempt in 1..=3 {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let counts = tmp.path().join("mock-counts.json");
+        let mut topo = Topology::up("hls");
+        topo.start_mock(&counts, &[]);
+        let args = ["--attribution", "procfs", "--buffer-size", "1"];
+        let mut mon = Monitor::start(&topo, &tmp.path().join("live.ndjson"), &args);
+        let mut c: Command = topo.exec("host");
+        c.args(["python3", "-c", MOSTLY_V2, &N.to_string()]);
+        let (_, out) = run_client(c);
+        assert!(out.status.success(), "client: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), N.to_string(), "the client read every answer");
+        let (recs, code) = mon.stop();
+        topo.stop_mock();
+        drop(topo);
+        assert_eq!(code, 0);
+        let truth: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&counts).expect("mock counts")).expect("counts JSON");
+        assert_eq!((truth["v1"].as_u64(), truth["v2"].as_u64()), (Some(1), Some(N as u64 - 1)), "{truth}");
+        let reqs = requests(&recs);
+        let reported = reqs.iter().filter(|r| r["imds"]["version"] != "token_request").count();
+        let v1 = reqs.iter().filter(|r| r["imds"]["version"] == "v1").count();
+        let stats = recs.iter().rev().find(|r| r["type"] == "stats").expect("a stats record");
+        let verdict = recs.iter().rev().find(|r| r["type"] == "verdict").expect("a verdict record");
+        let lost = stats["kernel_drops"].as_u64().unwrap_or(0) + stats["queue_losses"].as_u64().unwrap_or(0);
+        eprintln!("{name}: attempt {attempt}: {reported}/{N} requests reported, v1 {v1}, frames lost {lost}");
+        // Nothing goes missing uncounted.
+        assert!(reported == N || lost > 0, "{reported}/{N} reported with no loss counted: {stats}");
+        // The served v1 request is reported, or the verdict says its input was incomplete.
+        for rec in [stats, verdict] {
+            let host = if rec["type"] == "stats" { &rec["verdict"] } else { rec };
+            assert_eq!(host["safe_to_enforce"], false, "{rec}");
+            if lost > 0 {
+                assert_eq!(host["incomplete"], true, "a loss was counted: {rec}");
+            } else {
+                assert_eq!(v1, 1, "{rec}");
+            }
+        }
+        if lost > 0 {
+            lossy_runs += 1;
+            break;
+        }
+    }
+    // The ring is small enough that the loss path is exercised, not only the happy one.
+    assert!(lossy_runs > 0, "a 16-frame ring never lost a frame in 3 bursts of {N} requests");
+}

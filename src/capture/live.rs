@@ -21,6 +21,17 @@ use crate::time::Timestamp;
 pub const SNAPLEN: i32 = 262_144;
 /// Kernel ring buffer per interface.
 pub const KERNEL_BUFFER: i32 = 8 << 20;
+/// In immediate mode ([`Wake::EachFrame`]) libpcap uses TPACKET_V2, whose ring has one
+/// fixed slot per frame, as large as the snapshot length (on `any`; an Ethernet interface
+/// caps it at 65,553). With [`SNAPLEN`] a slot took a 512 KiB block: the 8 MiB ring held 32
+/// frames, and a burst of small answers overran it while the engine worked (hundreds of
+/// kernel drops per 1,500 pipelined requests). 65,432 bytes plus libpcap's 104-byte slot
+/// header fit a 64 KiB block: [`IMMEDIATE_BUFFER`] then holds 256 frames in the same kernel
+/// memory as before. Every frame a sender's GSO or a receiver's GRO makes at MTU 1500 fits
+/// (at most 45 x 1,448 bytes of payload plus headers: 65,232); a longer one (IP packets reach
+/// 65,535) is kept to this length, counted as cut short, and its lost tail is a counted gap.
+pub const IMMEDIATE_SNAPLEN: i32 = 65_432;
+pub const IMMEDIATE_BUFFER: i32 = 16 << 20;
 /// libpcap's Linux cooked capture v2 (frames name their interface).
 const DLT_LINUX_SLL2: i32 = 276;
 /// Frames per batch handed to the engine, and bytes: a batch is handed on when either is
@@ -153,7 +164,13 @@ pub struct LiveCapture {
 impl LiveCapture {
     /// Opens `iface` with the IMDS filter, waking as `wake` says. Fails early and clearly
     /// without privileges.
-    pub fn open(iface: &str, endpoints: &Endpoints, wake: Wake) -> Result<LiveCapture, CaptureError> {
+    /// `buffer_mib` overrides the kernel ring's size ([`KERNEL_BUFFER`], [`IMMEDIATE_BUFFER`]).
+    pub fn open(
+        iface: &str,
+        endpoints: &Endpoints,
+        wake: Wake,
+        buffer_mib: Option<u16>,
+    ) -> Result<LiveCapture, CaptureError> {
         let open_err = |e: pcap::Error| {
             let msg = e.to_string();
             let lower = msg.to_lowercase();
@@ -164,12 +181,15 @@ impl LiveCapture {
             }
         };
         let timeout_ms = i32::try_from(COALESCE.as_millis()).unwrap_or(200);
+        let immediate = wake == Wake::EachFrame;
+        let default_buffer = if immediate { IMMEDIATE_BUFFER } else { KERNEL_BUFFER };
+        let buffer = buffer_mib.map_or(default_buffer, |m| i32::from(m) << 20);
         let cap = pcap::Capture::from_device(iface)
             .map_err(open_err)?
-            .immediate_mode(wake == Wake::EachFrame)
+            .immediate_mode(immediate)
             .timeout(timeout_ms)
-            .snaplen(SNAPLEN)
-            .buffer_size(KERNEL_BUFFER)
+            .snaplen(if immediate { IMMEDIATE_SNAPLEN } else { SNAPLEN })
+            .buffer_size(buffer)
             .open()
             .map_err(open_err)?
             .setnonblock()
@@ -194,7 +214,7 @@ impl LiveCapture {
         let mut batch = Batch::new(self.link, self.ifindex);
         let mut batch_started = Instant::now();
         let mut last_stats = Instant::now();
-        let (mut seen_drop, mut seen_ifdrop) = (0u32, 0u32);
+        let mut seen = (0u32, 0u32);
         while !stop.load(Relaxed) {
             match self.cap.next_packet() {
                 Ok(p) => {
@@ -236,17 +256,27 @@ impl LiveCapture {
             }
             if last_stats.elapsed() >= Duration::from_secs(1) {
                 last_stats = Instant::now();
-                if let Ok(s) = self.cap.stats() {
-                    counters.kernel_drops.fetch_add(u64::from(s.dropped.wrapping_sub(seen_drop)), Relaxed);
-                    counters.interface_drops.fetch_add(u64::from(s.if_dropped.wrapping_sub(seen_ifdrop)), Relaxed);
-                    (seen_drop, seen_ifdrop) = (s.dropped, s.if_dropped);
-                }
+                seen = self.count_drops(&counters, seen);
             }
         }
         if !batch.is_empty() {
             frames.batch(batch);
         }
+        // The last second's drops too: the closing stats record must count every frame the
+        // kernel could not keep, even in a capture shorter than a second.
+        self.count_drops(&counters, seen);
         frames.end();
+    }
+}
+
+impl LiveCapture {
+    /// Adds the kernel's and the interface's drops since `seen` (libpcap's running totals)
+    /// to the counters; returns the new totals.
+    fn count_drops(&mut self, counters: &CaptureCounters, seen: (u32, u32)) -> (u32, u32) {
+        let Ok(s) = self.cap.stats() else { return seen };
+        counters.kernel_drops.fetch_add(u64::from(s.dropped.wrapping_sub(seen.0)), Relaxed);
+        counters.interface_drops.fetch_add(u64::from(s.if_dropped.wrapping_sub(seen.1)), Relaxed);
+        (s.dropped, s.if_dropped)
     }
 }
 

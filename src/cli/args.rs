@@ -211,6 +211,11 @@ pub struct LiveArgs {
     /// CAP_SYS_ADMIN), /proc and sock_diag only, or auto (kernel when available, else procfs).
     #[arg(long, value_enum, value_name = "PATH", default_value = "auto")]
     pub attribution: crate::live::attribution::AttributionPath,
+    /// Kernel capture buffer per interface, in MiB (tcpdump's -B, which takes KiB). Default 8,
+    /// or 16 on the /proc attribution path (immediate mode: each frame takes a 64 KiB slot,
+    /// 256 frames). Raise it when stats records count kernel_drops.
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub buffer_size: Option<u16>,
     /// Serve Prometheus metrics on http://ADDR:PORT/metrics (and /healthz); off by default.
     /// Bind the node's IP or 127.0.0.1, e.g. --metrics 127.0.0.1:9797.
     #[arg(long, value_name = "ADDR:PORT")]

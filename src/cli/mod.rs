@@ -171,6 +171,7 @@ fn live_run(a: &args::LiveArgs) -> Result<Run, String> {
         engine: engine_config(&a.engine)?,
         host_root: a.host_root.clone(),
         attribution_path: a.attribution,
+        buffer_mib: a.buffer_size,
         metrics: a.metrics,
         findings: match a.format {
             Some(args::LiveFormat::Asff) => Some(FindingFormat::Asff(asff_target(&a.aws)?)),

@@ -75,6 +75,8 @@ pub struct LiveConfig {
     pub host_root: PathBuf,
     /// `--attribution`: kernel connect events, /proc, or the first that works.
     pub attribution_path: AttributionPath,
+    /// `--buffer-size`: the kernel ring per interface in MiB; `None` for the mode's default.
+    pub buffer_mib: Option<u16>,
     /// `--metrics ADDR:PORT`: serve Prometheus metrics there.
     pub metrics: Option<std::net::SocketAddr>,
     /// `--format asff|ocsf`: findings or OCSF events instead of imdswatch's records.
@@ -289,7 +291,7 @@ fn open_all(cfg: &LiveConfig) -> Result<Opened, LiveError> {
     let captures = cfg
         .interfaces
         .iter()
-        .map(|i| LiveCapture::open(i, &cfg.engine.endpoints, wake).map_err(LiveError::from))
+        .map(|i| LiveCapture::open(i, &cfg.engine.endpoints, wake, cfg.buffer_mib).map_err(LiveError::from))
         .collect::<Result<_, _>>()?;
     Ok(Opened { captures, kernel, path_line, path_name })
 }

@@ -99,6 +99,14 @@ impl<S: Sink> Driver<S> {
         self.judge_mut().mark_incomplete();
     }
 
+    /// Live: frames the kernel or the capture queue lost may have held a served IMDSv1
+    /// request, so from the first loss on the verdict is made on incomplete input.
+    fn note_losses(&mut self, s: &RunStats) {
+        if s.frames_lost() > 0 {
+            self.mark_incomplete();
+        }
+    }
+
     /// The output's first error, once.
     pub fn take_error(&mut self) -> Option<io::Error> {
         self.error.take()
@@ -161,12 +169,15 @@ impl<S: Sink> Driver<S> {
                 && last_stats.elapsed() >= every
             {
                 last_stats = Instant::now();
-                let res = self.chain.stats(&snapshot().record());
+                let now = snapshot();
+                self.note_losses(&now);
+                let res = self.chain.stats(&now.record());
                 self.keep(res);
             }
         }
         let counts = self.counts();
         let last = snapshot();
+        self.note_losses(&last);
         if let Err(e) = self.finish(&last) {
             on_error(&e);
         }

@@ -42,6 +42,14 @@ pub struct RunStats {
 }
 
 impl RunStats {
+    /// Frames that passed the capture filter and were lost before the engine read them:
+    /// the packet socket's drops and the capture queue's losses. (An interface's own drops
+    /// are not among them: the host's stack never got those frames either, so no server
+    /// answered them.)
+    pub fn frames_lost(&self) -> u64 {
+        self.kernel_drops.saturating_add(self.queue_losses)
+    }
+
     /// The `stats` record.
     pub fn record(&self) -> StatsRecord {
         StatsRecord {
