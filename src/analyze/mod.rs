@@ -198,6 +198,7 @@ fn analyze_into<S: Sink>(cfg: &AnalyzeConfig, sink: S, progress: bool, err: &mut
         link_local: st.link_local.report(&|i| offline_iface_name(i, &cfg.files)).map(Box::new),
         ..RunStats::default()
     };
+    driver.note_missed(&stats);
     let host = driver.host();
     // Every input failed and nothing was read: the errors said everything; standard output
     // stays empty (no "No IMDS requests found.", no statistics record).

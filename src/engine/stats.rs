@@ -46,6 +46,10 @@ pub struct EngineStats {
     pub duplicates_suppressed: u64,
     pub pipeline_overflow: u64,
     pub unsolicited_responses: u64,
+    /// Holes in a client's stream that were skipped: bytes the server may have read (a
+    /// served IMDSv1 request among them) that the capture never showed. The host verdict
+    /// is then incomplete, never safe.
+    pub request_gaps: u64,
     /// Answers captured with TTL <= 1 that the client never acknowledged (hop limit).
     pub answers_not_delivered: u64,
     /// Token and IMDSv2 requests still waiting when the client closed its side: settled
@@ -92,6 +96,7 @@ impl EngineStats {
             ("tcp_syn_data_ignored", a.syn_data),
             ("duplicates_suppressed", self.duplicates_suppressed),
             ("tcp_gaps", r.gaps),
+            ("tcp_request_gaps", self.request_gaps),
             ("tcp_forced_skips", r.forced_skips),
             ("tcp_overlaps", r.overlaps),
             ("http_oversize_heads", h.oversize_heads),

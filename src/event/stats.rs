@@ -114,9 +114,10 @@ pub struct HostVerdict {
     /// not empty.
     #[serde(skip_serializing_if = "super::ServiceSet::is_empty_ref")]
     pub breaking_services: super::ServiceSet,
-    /// The input was incomplete (a capture file cut mid-record; live: frames lost before
-    /// the engine read them, `kernel_drops` or `queue_losses`): what was not read may hold a
-    /// served IMDSv1 request, so the host is never called safe (`safe_to_enforce` false).
+    /// The input was incomplete (a capture file cut mid-record; holes skipped in a client's
+    /// stream, `tcp_request_gaps`; live: frames lost before the engine read them,
+    /// `kernel_drops` or `queue_losses`): what was not read may hold a served IMDSv1
+    /// request, so the host is never called safe (`safe_to_enforce` false).
     /// Written only when true.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub incomplete: bool,

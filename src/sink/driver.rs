@@ -99,10 +99,11 @@ impl<S: Sink> Driver<S> {
         self.judge_mut().mark_incomplete();
     }
 
-    /// Live: frames the kernel or the capture queue lost may have held a served IMDSv1
-    /// request, so from the first loss on the verdict is made on incomplete input.
-    fn note_losses(&mut self, s: &RunStats) {
-        if s.frames_lost() > 0 {
+    /// Frames the kernel or the capture queue lost, and holes in a client's stream, may have
+    /// held a served IMDSv1 request: from the first one on, the verdict is made on
+    /// incomplete input.
+    pub fn note_missed(&mut self, s: &RunStats) {
+        if s.missed_client_bytes() {
             self.mark_incomplete();
         }
     }
@@ -170,14 +171,14 @@ impl<S: Sink> Driver<S> {
             {
                 last_stats = Instant::now();
                 let now = snapshot();
-                self.note_losses(&now);
+                self.note_missed(&now);
                 let res = self.chain.stats(&now.record());
                 self.keep(res);
             }
         }
         let counts = self.counts();
         let last = snapshot();
-        self.note_losses(&last);
+        self.note_missed(&last);
         if let Err(e) = self.finish(&last) {
             on_error(&e);
         }

@@ -121,7 +121,7 @@ fn rows<D>(clients: &Clients<D>) -> Vec<Row<'_, D>> {
 
 /// The table and its verdict, as printed by `analyze --format table`.
 /// The closing line on a capture cut short.
-pub const INCOMPLETE: &str = "Incomplete capture: a file ends in the middle of a record and what came after the cut is unknown; it cannot say that enforcing IMDSv2 on this host is safe.\n";
+pub const INCOMPLETE: &str = "Incomplete capture: part of the traffic was never seen (a file that ends in the middle of a record, frames lost, or bytes of a client's stream the capture never showed) and may hold a served IMDSv1 request; it cannot say that enforcing IMDSv2 on this host is safe.\n";
 
 pub fn render<D>(clients: &Clients<D>) -> String {
     let mut rows = rows(clients);

@@ -299,8 +299,11 @@ impl Conn {
         let mut requests: Vec<Classified> = Vec::new();
         let Conn { c2s, req, hint, .. } = self;
         let Shared { ooo_budget, head_budget, stats, .. } = sh;
-        let EngineStats { reasm, http, .. } = stats;
+        let EngineStats { reasm, http, request_gaps, .. } = stats;
         drive(c2s, ooo_budget, reasm, &mut |chunk| {
+            if let Chunk::Gap(_) = chunk {
+                *request_gaps += 1;
+            }
             req.feed(chunk, head_budget, http, &mut |head| {
                 requests.extend(classify_head(&head, *hint));
                 NoBody(false)
