@@ -103,3 +103,39 @@ fn a_hole_filled_after_the_out_of_order_buffer_overflowed_makes_the_verdict_inco
     // ...so the verdict must not be "safe".
     assert_incomplete(dir.path(), &c.frames);
 }
+
+/// An interface statistics block (pcapng 4.6) for interface 0 with `isb_ifdrop` and
+/// `isb_osdrop` (little-endian section).
+fn isb(ifdrop: u64, osdrop: u64) -> (u32, Vec<u8>) {
+    let mut b = Vec::new();
+    b.extend(0u32.to_le_bytes()); // interface id
+    b.extend([0u8; 8]); // timestamp
+    for (code, v) in [(5u16, ifdrop), (7u16, osdrop)] {
+        b.extend(code.to_le_bytes());
+        b.extend(8u16.to_le_bytes());
+        b.extend(v.to_le_bytes());
+    }
+    b.extend([0u8; 4]); // opt_endofopt
+    (5, b)
+}
+
+/// dumpcap writes the kernel's drop count in the capture's statistics blocks: packets that
+/// passed the filter and were never written may have held a served IMDSv1 request.
+#[test]
+fn drops_the_capturing_tool_recorded_make_the_verdict_incomplete() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let c = v2_exchange();
+    let packets: Vec<(u32, u64, Vec<u8>)> = c.frames.iter().map(|f| (0, f.ts.0, f.data.clone())).collect();
+    for (name, stats, dropped) in
+        [("none.pcapng", isb(0, 0), false), ("ifdrop.pcapng", isb(3, 0), true), ("osdrop.pcapng", isb(0, 2), true)]
+    {
+        let p = dir.path().join(name);
+        std::fs::write(&p, pcapng(&[DLT_EN10MB], &packets, &[stats])).expect("write");
+        let json = analyze(&["--format", "json"], &p);
+        assert_eq!(json.code, Some(0), "{name}: {}", json.stderr);
+        let v = verdict(&json);
+        assert_eq!(v["safe_to_enforce"], !dropped, "{name}: {v}");
+        assert_eq!(v["incomplete"].as_bool().unwrap_or(false), dropped, "{name}: {v}");
+        assert_eq!(json.stderr.contains("packets the capturing tool dropped"), dropped, "{name}: {}", json.stderr);
+    }
+}

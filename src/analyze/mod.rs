@@ -194,7 +194,10 @@ fn analyze_into<S: Sink>(cfg: &AnalyzeConfig, sink: S, progress: bool, err: &mut
             ("unknown pcapng blocks skipped", read_stats.unknown_blocks),
             ("records longer than the snapshot length", read_stats.over_snaplen),
             ("packets on undecodable interfaces", read_stats.unsupported_link),
+            ("packets the capturing tool dropped", read_stats.capture_drops),
         ],
+        // Lost before they were written: to the verdict, frames lost like a live monitor's.
+        kernel_drops: read_stats.capture_drops,
         link_local: st.link_local.report(&|i| offline_iface_name(i, &cfg.files)).map(Box::new),
         ..RunStats::default()
     };
