@@ -226,7 +226,7 @@ impl Metrics {
         );
         r.register(
             "imdswatch_enforcement_ready",
-            "1 while no client would break once IMDSv2 is enforced (the host verdict of stats.verdict), else 0",
+            "1 while no client would break once IMDSv2 is enforced (the host verdict of stats.verdict), else 0; 0 for good after the first frame lost (kernel_drops, queue_losses) or hole in a client's stream",
             self.ready.clone(),
         );
         r.register(
