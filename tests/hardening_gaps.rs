@@ -139,3 +139,29 @@ fn drops_the_capturing_tool_recorded_make_the_verdict_incomplete() {
         assert_eq!(json.stderr.contains("packets the capturing tool dropped"), dropped, "{name}: {}", json.stderr);
     }
 }
+
+/// tcpdump's old default snapshot length (`-s 68`) keeps the headers of each frame and cuts
+/// the request off: before, such a capture of curl's IMDSv1 exchange was "No IMDS requests
+/// found." with exit 0 and no verdict record at all.
+#[test]
+fn frames_of_a_metadata_exchange_cut_short_make_the_verdict_incomplete() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut c = Conv::new(CLIENT, IMDS, 1000, 5000);
+    c.handshake();
+    c.client(GET_CREDS_V1);
+    c.server(OK_10);
+    for f in &mut c.frames {
+        f.data.truncate(68);
+    }
+    let p = write(dir.path(), "s68.pcap", &c.frames);
+    let json = analyze(&["--format", "json"], &p);
+    assert_eq!(json.code, Some(0), "{}", json.stderr);
+    assert!(json.stderr.contains("truncated_imds_frames=2"), "{}", json.stderr);
+    let v = verdict(&json);
+    assert_eq!((v["safe_to_enforce"].clone(), v["incomplete"].clone()), (false.into(), true.into()), "{v}");
+    // Dated by the capture's own clock, not 1970.
+    assert!(v["timestamp"].as_str().is_some_and(|t| t.starts_with("2023-")), "{v}");
+    let table = analyze(&["--format", "table"], &p);
+    assert!(table.stdout.contains("No IMDS requests found."), "{}", table.stdout);
+    assert!(table.stdout.contains("Incomplete capture"), "{}", table.stdout);
+}

@@ -139,6 +139,8 @@ fn analyze_into<S: Sink>(cfg: &AnalyzeConfig, sink: S, progress: bool, err: &mut
     let mut files_read = 0usize;
     let mut incomplete = false;
     let mut any_request = false;
+    // The capture's clock: dates a verdict that no request dates (an incomplete input).
+    let mut last_ts = crate::time::Timestamp::default();
 
     let progress = Progress::new(&cfg.files, progress);
     for path in &cfg.files {
@@ -147,6 +149,7 @@ fn analyze_into<S: Sink>(cfg: &AnalyzeConfig, sink: S, progress: bool, err: &mut
         }
         let result = file::open(path).and_then(|input| {
             file::read(path, progress.wrap(path, input), &mut read_stats, &mut |pkt| {
+                last_ts = last_ts.max(pkt.ts);
                 engine.packet(pkt, &mut |ev| feed(&mut driver, per_file.as_mut(), ev));
                 // Until the first request: HTTP to other addresses hints at a wrong --endpoint.
                 if !any_request {
@@ -161,7 +164,7 @@ fn analyze_into<S: Sink>(cfg: &AnalyzeConfig, sink: S, progress: bool, err: &mut
             Ok(End::Truncated { .. }) => {
                 files_read += 1;
                 // What came after the cut may hold a served v1 request: never "safe".
-                driver.mark_incomplete();
+                driver.mark_incomplete(last_ts);
                 incomplete = true;
             }
             Ok(End::Clean) => files_read += 1,
@@ -201,7 +204,7 @@ fn analyze_into<S: Sink>(cfg: &AnalyzeConfig, sink: S, progress: bool, err: &mut
         link_local: st.link_local.report(&|i| offline_iface_name(i, &cfg.files)).map(Box::new),
         ..RunStats::default()
     };
-    driver.note_missed(&stats);
+    driver.note_missed(&stats, last_ts);
     let host = driver.host();
     // Every input failed and nothing was read: the errors said everything; standard output
     // stays empty (no "No IMDS requests found.", no statistics record).

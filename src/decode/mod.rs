@@ -48,8 +48,11 @@ pub enum Skip {
     NotTcp,
     /// An IP fragment: handed to [`frag::Defrag`] by the engine.
     Fragment,
-    /// Cut short (snaplen or a damaged frame).
+    /// Cut short (snaplen or a damaged frame) before its addresses could be read.
     Truncated,
+    /// A frame to or from a watched address, cut short (snaplen, or a length field longer
+    /// than the frame): bytes of a metadata exchange the capture never kept.
+    Cut,
     /// Headers that do not parse.
     Malformed,
     /// A wrong IPv4 header or TCP checksum: the receiving host drops it too.
@@ -67,7 +70,7 @@ pub fn decode<'a>(link: LinkType, frame: &'a [u8], endpoints: &Endpoints) -> Res
         return Err(Skip::NotWatched);
     }
     let ip = IpSlice::from_slice(ip).map_err(|e| match e {
-        etherparse::err::ip::SliceError::Len(_) => Skip::Truncated,
+        etherparse::err::ip::SliceError::Len(_) => Skip::Cut,
         _ => Skip::Malformed,
     })?;
     if !checksum::ip_header_ok(&ip) {
@@ -98,7 +101,7 @@ pub fn transport<'a>(
         return Err(Skip::NotTcp);
     }
     let tcp = TcpSlice::from_slice(bytes).map_err(|e| match e {
-        etherparse::err::tcp::HeaderSliceError::Len(_) => Skip::Truncated,
+        etherparse::err::tcp::HeaderSliceError::Len(_) => Skip::Cut,
         _ => Skip::Malformed,
     })?;
     let src = SocketAddr::new(src_ip, tcp.source_port());

@@ -50,6 +50,9 @@ pub struct EngineStats {
     /// served IMDSv1 request among them) that the capture never showed. The host verdict
     /// is then incomplete, never safe.
     pub request_gaps: u64,
+    /// Frames of a watched address cut short (of `truncated`): what they carried, a served
+    /// IMDSv1 request perhaps, was never seen. The host verdict is then incomplete.
+    pub cut_watched: u64,
     /// Answers captured with TTL <= 1 that the client never acknowledged (hop limit).
     pub answers_not_delivered: u64,
     /// Token and IMDSv2 requests still waiting when the client closed its side: settled
@@ -67,6 +70,10 @@ impl EngineStats {
             Skip::NotTcp => self.not_tcp += 1,
             Skip::Fragment => self.fragments += 1,
             Skip::Truncated => self.truncated += 1,
+            Skip::Cut => {
+                self.truncated += 1;
+                self.cut_watched += 1;
+            }
             Skip::Malformed => self.malformed += 1,
             Skip::BadChecksum => self.bad_checksum += 1,
         }
@@ -97,6 +104,7 @@ impl EngineStats {
             ("duplicates_suppressed", self.duplicates_suppressed),
             ("tcp_gaps", r.gaps),
             ("tcp_request_gaps", self.request_gaps),
+            ("truncated_imds_frames", self.cut_watched),
             ("tcp_forced_skips", r.forced_skips),
             ("tcp_overlaps", r.overlaps),
             ("http_oversize_heads", h.oversize_heads),

@@ -12,6 +12,7 @@ use super::judged::Judged;
 use super::{RunStats, Sink};
 use crate::bell::Bell;
 use crate::event::{HostVerdict, OutMsg, RequestCounts, RequestRecord, ServiceSet};
+use crate::time::Timestamp;
 use crate::verdict::{Clients, Judge};
 
 /// Longest wait for a record before the sink's housekeeping and stats run (live mode).
@@ -95,16 +96,16 @@ impl<S: Sink> Driver<S> {
 
     /// Says that the input was incomplete (a capture cut mid-record): what was not read may
     /// hold a served IMDSv1 request, so the verdict and the closing line never say "safe".
-    pub fn mark_incomplete(&mut self) {
-        self.judge_mut().mark_incomplete();
+    pub fn mark_incomplete(&mut self, at: Timestamp) {
+        self.judge_mut().mark_incomplete(at);
     }
 
     /// Frames the kernel or the capture queue lost, and holes in a client's stream, may have
     /// held a served IMDSv1 request: from the first one on, the verdict is made on
-    /// incomplete input.
-    pub fn note_missed(&mut self, s: &RunStats) {
+    /// incomplete input. `at`: the input's time (live: now; offline: the last packet's).
+    pub fn note_missed(&mut self, s: &RunStats, at: Timestamp) {
         if s.missed_client_bytes() {
-            self.mark_incomplete();
+            self.mark_incomplete(at);
         }
     }
 
@@ -171,14 +172,14 @@ impl<S: Sink> Driver<S> {
             {
                 last_stats = Instant::now();
                 let now = snapshot();
-                self.note_missed(&now);
+                self.note_missed(&now, now.now.unwrap_or_default());
                 let res = self.chain.stats(&now.record());
                 self.keep(res);
             }
         }
         let counts = self.counts();
         let last = snapshot();
-        self.note_missed(&last);
+        self.note_missed(&last, last.now.unwrap_or_default());
         if let Err(e) = self.finish(&last) {
             on_error(&e);
         }

@@ -203,7 +203,9 @@ impl<W: Destination> Sink for JsonSink<W> {
     /// user agent; live, at shutdown (also with `--stats-interval 0`), per process client.
     /// None when no request was judged.
     fn verdict(&mut self, clients: &crate::verdict::Clients) -> io::Result<()> {
-        if clients.is_empty() {
+        // No request, no verdict; unless the input was incomplete: then the record says so
+        // (what was not seen may hold a served IMDSv1 request).
+        if clients.is_empty() && !clients.host().incomplete {
             return Ok(());
         }
         let res = self.out.write(&clients.record(clients.newest()));

@@ -50,10 +50,11 @@ impl RunStats {
         self.kernel_drops.saturating_add(self.queue_losses)
     }
 
-    /// Traffic the server may have read went unseen: frames lost, or holes skipped in a
-    /// client's stream (`tcp_request_gaps`). A verdict made without it is incomplete.
+    /// Traffic the server may have read went unseen: frames lost, holes skipped in a
+    /// client's stream (`tcp_request_gaps`), frames of a metadata exchange cut short
+    /// (`truncated_imds_frames`). A verdict made without it is incomplete.
     pub fn missed_client_bytes(&self) -> bool {
-        self.frames_lost() > 0 || self.engine.request_gaps > 0
+        self.frames_lost() > 0 || self.engine.request_gaps > 0 || self.engine.cut_watched > 0
     }
 
     /// The `stats` record.

@@ -236,7 +236,7 @@ impl Model {
         self.newest = self.newest.max(s.timestamp);
         // A capture cut short (the driver's aggregate says so): never "safe" here either.
         if s.verdict.as_ref().is_some_and(|v| v.incomplete) {
-            self.rows.mark_incomplete();
+            self.rows.mark_incomplete(s.timestamp);
         }
         self.stats = Some(s);
         for k in self.pending.expire(self.newest) {

@@ -221,8 +221,12 @@ impl<D> Clients<D> {
     }
 
     /// Says the input was incomplete: what was not read may hold a served IMDSv1 request.
-    pub fn mark_incomplete(&mut self) {
+    /// `at` (the input's time then) dates the verdict when no request does.
+    pub fn mark_incomplete(&mut self, at: Timestamp) {
         self.incomplete = true;
+        if self.is_empty() {
+            self.newest = self.newest.max(at);
+        }
     }
 
     /// The host-level verdict over every client.

@@ -44,8 +44,8 @@ impl Judge {
 
     /// Says that the input was incomplete (a capture cut mid-record): what was not read may
     /// hold a served IMDSv1 request, so the verdict and the closing line never say "safe".
-    pub fn mark_incomplete(&mut self) {
-        self.clients.mark_incomplete();
+    pub fn mark_incomplete(&mut self, at: crate::time::Timestamp) {
+        self.clients.mark_incomplete(at);
     }
 
     /// `s` with this stage's request counts (what an earlier stage counted as left out is
