@@ -31,26 +31,12 @@ hogs=
 if [ -n "${HOG:-}" ]; then
     for _ in $(seq "$(nproc)"); do nice -n 0 sh -c 'while :; do :; done' & hogs="$hogs $!"; done
 fi
-client='
-import socket, sys
-n = int(sys.argv[1])
-req = b"GET /latest/meta-data/instance-id HTTP/1.1\r\nHost: 169.254.169.254\r\nUser-Agent: pipeliner/1.0\r\n\r\n"
-s = socket.create_connection(("169.254.169.254", 80), timeout=10)
-s.sendall(req * n)
-data = b""
-while data.count(b"HTTP/1.") < n:
-    b = s.recv(65536)
-    if not b:
-        break
-    data += b
-print(data.count(b"HTTP/1.1 200"))
-'
 for r in $(seq "$runs"); do
     ip netns exec "${p}host" "$bin" live --json --stats-interval 60 \
         --attribution "${ATTRIBUTION:-procfs}" >"$tmp/live.ndjson" 2>"$tmp/live.err" &
     mon=$!
     for _ in $(seq 100); do grep -q capturing "$tmp/live.err" 2>/dev/null && break; sleep 0.05; done
-    answered=$(ip netns exec "${p}host" python3 -c "$client" "$n")
+    answered=$(ip netns exec "${p}host" python3 captures/pipeliner.py "$n")
     sleep 0.3
     kill -TERM "$mon"; wait "$mon" || true; mon=
     python3 - "$tmp/live.ndjson" "$r" "$answered" <<'PY'

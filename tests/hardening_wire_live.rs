@@ -59,24 +59,6 @@ fn live_an_answer_read_after_a_half_close_is_a_served_v1() {
     assert_eq!(stats["verdict"]["safe_to_enforce"], false, "{stats}");
 }
 
-/// Pipelined requests the client writes at once: the kernel sends them as a few large GSO
-/// segments (tens of KiB each), and the server answers every one.
-const PIPELINER: &str = r#"
-import socket, sys
-n = int(sys.argv[1])
-req = b"GET /latest/meta-data/instance-id HTTP/1.1\r\nHost: 169.254.169.254\r\nUser-Agent: pipeliner/1.0\r\n\r\n"
-s = socket.create_connection(("169.254.169.254", 80), timeout=10)
-s.sendall(req * n)
-data = b""
-while data.count(b"HTTP/1.") < n:
-    b = s.recv(65536)
-    if not b:
-        break
-    data += b
-s.close()
-print(data.count(b"HTTP/1.1 200"))
-"#;
-
 /// Every request of a deep pipeline is reported (issue 23's "noticed": 1,500 pipelined
 /// requests gave 584 records, because segments larger than the 8 KiB snapshot were cut).
 #[test]
@@ -96,7 +78,7 @@ fn live_every_request_of_a_deep_pipeline_is_reported() {
         topo.start_mock(&counts, &[]);
         let mut mon = Monitor::start(&topo, &tmp.path().join("live.ndjson"), &["--attribution", path]);
         let mut c: Command = topo.exec("host");
-        c.args(["python3", "-c", PIPELINER, &N.to_string()]);
+        c.arg("python3").arg(host::root().join("captures/pipeliner.py")).arg(N.to_string());
         let (_, out) = run_client(c);
         assert!(out.status.success(), "client: {}", String::from_utf8_lossy(&out.stderr));
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), N.to_string(), "the client read every answer");
