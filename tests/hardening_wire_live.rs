@@ -97,34 +97,6 @@ fn live_every_request_of_a_deep_pipeline_is_reported() {
     }
 }
 
-/// One connection: a token, then `n` pipelined IMDSv2 requests with one IMDSv1 request in
-/// their middle, written at once; every answer is read.
-const MOSTLY_V2: &str = r#"
-import socket, sys
-n = int(sys.argv[1])
-s = socket.create_connection(("169.254.169.254", 80), timeout=10)
-s.sendall(b"PUT /latest/api/token HTTP/1.1\r\nHost: 169.254.169.254\r\nX-aws-ec2-metadata-token-ttl-seconds: 60\r\n\r\n")
-head = b""
-while b"\r\n\r\n" not in head:
-    head += s.recv(4096)
-hdr, body = head.split(b"\r\n\r\n", 1)
-length = int([l.split(b":")[1] for l in hdr.split(b"\r\n") if l.lower().startswith(b"content-length:")][0])
-while len(body) < length:
-    body += s.recv(4096)
-token = body[:length]
-v2 = b"GET /latest/meta-data/instance-id HTTP/1.1\r\nHost: 169.254.169.254\r\nX-aws-ec2-metadata-token: " + token + b"\r\n\r\n"
-v1 = b"GET /latest/meta-data/instance-id HTTP/1.1\r\nHost: 169.254.169.254\r\nUser-Agent: one-v1/1.0\r\n\r\n"
-s.sendall(v2 * (n // 2) + v1 + v2 * (n - n // 2 - 1))
-data = b""
-while data.count(b"HTTP/1.") < n:
-    b = s.recv(65536)
-    if not b:
-        break
-    data += b
-s.close()
-print(data.count(b"HTTP/1.1 200"))
-"#;
-
 /// Frames the kernel could not keep are counted, and the host is never called safe after a
 /// loss: the lost frames may have held its one served IMDSv1 request. Before, a capture of
 /// under a second counted none of its drops (they were read once a second), and a v2-only
@@ -153,7 +125,8 @@ fn live_frames_lost_by_the_kernel_are_counted_and_never_called_safe() {
     };
     signal("-STOP");
     let mut c: Command = topo.exec("host");
-    c.args(["python3", "-c", MOSTLY_V2, &N.to_string()]);
+    // A token, then N pipelined IMDSv2 requests with one IMDSv1 request in their middle.
+    c.arg("python3").arg(host::root().join("captures/pipeliner.py")).args([&N.to_string(), "mostly-v2"]);
     let (_, out) = run_client(c);
     signal("-CONT");
     assert!(out.status.success(), "client: {}", String::from_utf8_lossy(&out.stderr));
