@@ -190,7 +190,7 @@ impl<W: Destination> Sink for JsonSink<W> {
     }
 
     fn record(&mut self, r: &RequestRecord) -> io::Result<()> {
-        let res = self.out.write(r);
+        let res = self.out.write_request(r);
         self.check(res)
     }
 

@@ -25,6 +25,7 @@ pub mod metrics_label;
 pub mod metrics_link;
 pub mod ndjson;
 pub mod ocsf;
+pub mod request_json;
 pub mod stats;
 pub mod table;
 

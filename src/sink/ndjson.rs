@@ -12,6 +12,8 @@ use std::io::{self, Write};
 use serde::Serialize;
 use serde_json::ser::{CompactFormatter, Formatter};
 
+use super::request_json::RequestJson;
+use crate::event::RequestRecord;
 use crate::text::is_unsafe;
 
 /// serde_json's compact format, with the escapes above.
@@ -93,11 +95,13 @@ pub struct Ndjson<W: Write> {
     line: Vec<u8>,
     /// Flush after every line (live mode: a log shipper sees each request at once).
     flush_each: bool,
+    /// Request records, written without serde (the hot path).
+    requests: RequestJson,
 }
 
 impl<W: Write> Ndjson<W> {
     pub fn new(w: W, flush_each: bool) -> Ndjson<W> {
-        Ndjson { w, line: Vec::with_capacity(1024), flush_each }
+        Ndjson { w, line: Vec::with_capacity(1024), flush_each, requests: RequestJson::default() }
     }
 
     pub fn write<T: Serialize>(&mut self, record: &T) -> io::Result<()> {
@@ -108,6 +112,19 @@ impl<W: Write> Ndjson<W> {
             return Err(e);
         }
         res.map_err(io::Error::other)?;
+        self.end_line()
+    }
+
+    /// A request record: the line [`Ndjson::write`] would write, made without serde. It is
+    /// held whole: its text comes from one request head (`http::MAX_HEAD`, 16 KiB, at most
+    /// six bytes an escaped byte) and one bounded process description.
+    pub fn write_request(&mut self, r: &RequestRecord) -> io::Result<()> {
+        self.line.clear();
+        self.requests.write(&mut self.line, r)?;
+        self.end_line()
+    }
+
+    fn end_line(&mut self) -> io::Result<()> {
         self.line.push(b'\n');
         self.w.write_all(&self.line)?;
         if self.line.capacity() > LINE_BOUND {
