@@ -46,7 +46,8 @@ pub struct Ctx<'a> {
 /// A request waiting for its answer.
 #[derive(Debug)]
 struct Pending {
-    record: RequestRecord,
+    /// Boxed once, where it is made: it moves through the queue and out as a pointer.
+    record: Box<RequestRecord>,
     sent: Timestamp,
     head_method: bool,
     /// Its place among copies of the same request on other flows (NAT): decides at

@@ -23,7 +23,7 @@ impl Conn {
         let duplicate = group.is_some_and(|m| !m.is_first());
         let head_method = c.method == "HEAD";
         let aws_if_answered = c.aws_if_answered;
-        let mut record = RequestRecord {
+        let mut record = Box::new(RequestRecord {
             timestamp: ts,
             imds: Imds {
                 version: c.version,
@@ -47,7 +47,7 @@ impl Conn {
             credentials: None,
             live: None,
             capture: None,
-        };
+        });
         if self.s2c.fin {
             // The server closed first: this request was never processed.
             record.imds.outcome = Outcome::ServerClosed;
@@ -55,7 +55,7 @@ impl Conn {
             return emit(p, None, Outcome::ServerClosed, cx);
         }
         if cx.sh.announce_pending && record.imds.version == Version::TokenRequest && !duplicate {
-            (cx.out)(EngineEvent::TokenPending { key: cx.key, record: Box::new(record.clone()) });
+            (cx.out)(EngineEvent::TokenPending { key: cx.key, record: record.clone() });
         }
         self.pending.push_back(Pending { record, sent: ts, head_method, group, aws_if_answered });
         if self.pending.len() > MAX_PENDING
@@ -86,7 +86,6 @@ pub(super) fn emit(p: Pending, status: Option<u16>, outcome: Outcome, cx: &mut C
     if status.is_some() && record.imds.response_ms.is_none() {
         record.imds.response_ms = Some(cx.ts.micros_since(p.sent) as f64 / 1000.0);
     }
-    let record = Box::new(record);
     if let Some(m) = p.group {
         let dedup = &mut cx.sh.dedup;
         match dedup.settle(m, status.is_some()) {
