@@ -207,6 +207,19 @@ impl Engine {
             self.tick(ts, out);
         }
 
+        let need_room = dir == Direction::ToServer
+            && self.shared.head_budget.available() < seg.payload.len()
+            && ts.micros_since(self.head_room_scan) >= HEAD_ROOM_RESCAN_US;
+        // A segment of a live connection (nearly all): one table lookup. A key is never both
+        // in `flows` and in `tombstones` (a tombstone is removed before its key reopens).
+        if !need_room
+            && let Some(c) = self.flows.get_mut(&key)
+            && c.closed_at.is_none()
+        {
+            let new_v1 = c.on_segment(seg, dir, &mut Ctx { key, ts, sh: &mut self.shared, out: &mut *out });
+            let (unconfirmed, closed) = (c.has_unconfirmed(), c.closed_at);
+            return self.after_segment(key, new_v1, unconfirmed, closed, ts, out);
+        }
         let reopen = seg.syn && dir == Direction::ToServer;
         if self.tombstones.contains(&key) {
             if !reopen {
@@ -255,13 +268,27 @@ impl Engine {
         }
         let Some(c) = self.flows.get_mut(&key) else { return };
         let new_v1 = c.on_segment(seg, dir, &mut Ctx { key, ts, sh: &mut self.shared, out: &mut *out });
-        if c.has_unconfirmed() && !self.fragile.contains(&key) {
+        let (unconfirmed, closed) = (c.has_unconfirmed(), c.closed_at);
+        self.after_segment(key, new_v1, unconfirmed, closed, ts, out);
+    }
+
+    /// What follows a connection's segment: answers at TTL <= 1 remembered, settled by a new
+    /// IMDSv1 request of the same client; an ended connection left as a tombstone.
+    fn after_segment(
+        &mut self,
+        key: FlowKey,
+        new_v1: bool,
+        unconfirmed: bool,
+        closed: Option<Timestamp>,
+        ts: Timestamp,
+        out: &mut dyn FnMut(EngineEvent),
+    ) {
+        if unconfirmed && !self.fragile.contains(&key) {
             if self.fragile.len() >= MAX_FRAGILE {
                 self.fragile.pop_front();
             }
             self.fragile.push_back(key);
         }
-        let closed = c.closed_at;
         if new_v1 {
             self.settle_fragile(key, ts, out);
         }
