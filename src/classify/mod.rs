@@ -196,9 +196,8 @@ pub fn is_credentials_path(path: &str) -> bool {
 
 /// The path without its query and its first (version) segment.
 fn after_version(path: &str) -> Option<&str> {
-    let path = path.split(['?', '#']).next().unwrap_or(path);
-    let rest = path.strip_prefix('/')?;
-    let slash = rest.find('/')?;
+    let rest = path::before_query(path).strip_prefix('/')?;
+    let slash = memchr::memchr(b'/', rest.as_bytes())?;
     if slash == 0 {
         return None;
     }

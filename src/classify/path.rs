@@ -5,8 +5,7 @@
 
 /// The origin-form path of `target`, normalised; query and fragment removed.
 pub fn normalize(target: &str) -> std::borrow::Cow<'_, str> {
-    let path = origin_form(target);
-    let path = path.split(['?', '#']).next().unwrap_or("");
+    let path = before_query(origin_form(target));
     if is_normal(path) {
         return std::borrow::Cow::Borrowed(path); // nearly every request (hot path)
     }
@@ -36,11 +35,32 @@ pub fn normalize(target: &str) -> std::borrow::Cow<'_, str> {
 /// True when [`normalize`] would give `path` back as it is: rooted, no escape, no empty
 /// segment but a trailing one, no `.` or `..`.
 fn is_normal(path: &str) -> bool {
-    let Some(rest) = path.strip_prefix('/') else { return false };
-    let mut segs = rest.split('/').peekable();
-    !path.contains('%')
-        && std::iter::from_fn(|| segs.next().map(|s| (s, segs.peek().is_none())))
-            .all(|(s, last)| s != "." && s != ".." && (!s.is_empty() || last))
+    // Bytes, not chars: this runs for every request (issue 29).
+    let Some(rest) = path.as_bytes().strip_prefix(b"/") else { return false };
+    if memchr::memchr(b'%', rest).is_some() {
+        return false;
+    }
+    let mut start = 0;
+    loop {
+        let end = memchr::memchr(b'/', &rest[start..]).map(|i| start + i);
+        let seg = &rest[start..end.unwrap_or(rest.len())];
+        if seg == b"." || seg == b".." {
+            return false;
+        }
+        match end {
+            Some(_) if seg.is_empty() => return false, // `//`
+            Some(e) => start = e + 1,
+            None => return true,
+        }
+    }
+}
+
+/// The target before its query or fragment (`?`, `#`).
+pub fn before_query(target: &str) -> &str {
+    match memchr::memchr2(b'?', b'#', target.as_bytes()) {
+        Some(i) => &target[..i], // an ASCII byte: a character boundary
+        None => target,
+    }
 }
 
 /// The non-empty segments of a normalised path.

@@ -130,10 +130,8 @@ fn is_eks_credentials(norm: &str) -> bool {
 /// On the ECS service any target mentioning `credentials` is treated so. `None`: nothing to
 /// hide (the bare `/v2/credentials`, or no credentials path at all).
 pub fn redact_ecs_id(service: Service, norm: &str, target: &str) -> Option<String> {
-    let (path, query) = match target.find(['?', '#']) {
-        Some(i) => target.split_at(i),
-        None => (target, ""),
-    };
+    let path = super::path::before_query(target);
+    let query = &target[path.len()..];
     let by_path = is_ecs_credentials(norm);
     let on_ecs = service == Service::EcsTaskCredentials && contains_ignore_case(path, "credentials");
     if !(by_path || on_ecs) || matches!(path, "/v2/credentials" | "/v2/credentials/") {
