@@ -162,10 +162,10 @@ fn address(out: &mut Vec<u8>, a: std::net::SocketAddr) {
                 if i > 0 {
                     out.push(b'.');
                 }
-                let _ = TerminalSafe.write_u8(out, o); // writing to a Vec cannot fail
+                decimal(out, o.into());
             }
             out.push(b':');
-            let _ = TerminalSafe.write_u16(out, v4.port());
+            decimal(out, v4.port());
         }
         // Hex digits, colons, dots, brackets and a scope id (digits): ASCII, nothing to escape.
         v6 => {
@@ -173,6 +173,21 @@ fn address(out: &mut Vec<u8>, a: std::net::SocketAddr) {
         }
     }
     out.push(b'"');
+}
+
+/// `v` in decimal, without leading zeros.
+fn decimal(out: &mut Vec<u8>, v: u16) {
+    let mut digits = [0u8; 5];
+    let (mut at, mut v) = (digits.len(), v);
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 fn boolean(out: &mut Vec<u8>, b: bool) {
@@ -189,12 +204,35 @@ fn quoted(out: &mut Vec<u8>, s: &str) {
 /// A string from the wire: copied when it is printable ASCII without `"` or `\`, otherwise
 /// escaped by serde and [`TerminalSafe`].
 fn string(out: &mut Vec<u8>, s: &str) -> io::Result<()> {
-    if s.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\') {
+    if plain(s.as_bytes()) {
         quoted(out, s);
         Ok(())
     } else {
         serde_value(out, s)
     }
+}
+
+/// Whether every byte is printable ASCII other than `"` and `\`: eight bytes a step.
+fn plain(b: &[u8]) -> bool {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Non-zero when some byte of `x` is zero (the classic test: exact for "any byte").
+    let zero = |x: u64| x.wrapping_sub(LOW) & !x & HIGH;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let x = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+        // 0x80 and above (x itself), 0x7f (x + 1 reaches the high bit), controls below 0x20
+        // (x - 0x20 borrows), `"` and `\\` (equal bytes xor to zero). Carries between bytes
+        // can flag a good byte next to a bad one (serde then writes it: the same bytes), never
+        // hide a bad one; the test compares it with the byte-by-byte rule.
+        let bad = (x | x.wrapping_add(LOW) | x.wrapping_sub(0x2020_2020_2020_2020) & !x) & HIGH
+            | zero(x ^ 0x2222_2222_2222_2222)
+            | zero(x ^ 0x5c5c_5c5c_5c5c_5c5c);
+        if bad != 0 {
+            return false;
+        }
+    }
+    chunks.remainder().iter().all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
 }
 
 fn serde_value<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) -> io::Result<()> {

@@ -171,3 +171,23 @@ fn the_second_cache_follows_time_both_ways() {
         assert_eq!(v["timestamp"], Timestamp(t).to_string());
     }
 }
+
+#[test]
+fn the_eight_byte_check_never_passes_a_byte_that_needs_an_escape() {
+    let naive = |b: &[u8]| b.iter().all(|&c| (0x20..0x7f).contains(&c) && c != b'"' && c != b'\\');
+    for len in [7, 8, 9, 16, 17] {
+        for at in 0..len {
+            for v in 0..=255u8 {
+                for fill in [b'a', b' ', b'~', b'!', b'#', b'['] {
+                    let mut buf = vec![fill; len];
+                    buf[at] = v;
+                    assert_eq!(plain(&buf), naive(&buf), "{v:#x} at {at} of {len} in {:?}", fill as char);
+                    if at + 1 < len {
+                        buf[at + 1] = v.wrapping_add(1);
+                        assert_eq!(plain(&buf), naive(&buf), "{v:#x},{:#x} at {at} of {len}", v.wrapping_add(1));
+                    }
+                }
+            }
+        }
+    }
+}
