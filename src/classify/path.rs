@@ -63,9 +63,24 @@ pub fn before_query(target: &str) -> &str {
     }
 }
 
-/// The non-empty segments of a normalised path.
+/// The non-empty segments of a normalised path. A byte loop: `split('/')` set up a memchr
+/// search per segment, eight times a request (3% of `analyze` on a dense capture, issue 29).
 pub fn segments(norm: &str) -> impl Iterator<Item = &str> {
-    norm.split('/').filter(|s| !s.is_empty())
+    let mut rest = norm;
+    std::iter::from_fn(move || {
+        loop {
+            if rest.is_empty() {
+                return None;
+            }
+            let end = rest.bytes().position(|b| b == b'/').unwrap_or(rest.len());
+            // `/` is ASCII: both cuts are on character boundaries.
+            let seg = &rest[..end];
+            rest = &rest[(end + 1).min(rest.len())..];
+            if !seg.is_empty() {
+                return Some(seg);
+            }
+        }
+    })
 }
 
 /// EC2 IMDS's own path shape: a version segment (`latest` or a date such as `2021-07-15`),

@@ -78,7 +78,7 @@ impl Marks {
 }
 
 fn by_path(p: &str) -> Option<Provider> {
-    let first = p.trim_start_matches('/').split('/').next().unwrap_or("");
+    let first = super::path::segments(p).next().unwrap_or("");
     match first {
         "computeMetadata" | "0.1" | "v1beta1" => Some(Provider::Gcp),
         "metadata" => Some(Provider::Azure),
