@@ -111,7 +111,9 @@ impl Endpoints {
     }
 
     pub fn contains(&self, a: &SocketAddr) -> bool {
-        self.addrs.iter().any(|e| e == a)
+        // The address as an integer first: the client end of every packet misses here
+        // (four lookups a packet: 3% of `analyze` on a dense capture, issue 29).
+        self.has_ip(a.ip()) && self.addrs.iter().any(|e| e == a)
     }
 
     /// True when some endpoint has this IP (any port): the cheap first filter.

@@ -234,6 +234,9 @@ pub fn ecs_ids(text: &str) -> Cow<'_, str> {
 }
 
 fn aqae_runs(text: &str) -> Cow<'_, str> {
+    if memchr::memchr(b'Q', text.as_bytes()).is_none() {
+        return Cow::Borrowed(text); // no `AQAE` (a one-byte search is the cheapest)
+    }
     static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
         std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"AQAE"));
     redact_after(text, &FINDER, false, is_b64, |run| run.len() >= TOKEN_RUN)
@@ -289,6 +292,11 @@ pub fn text_owned(s: String) -> String {
 }
 
 fn text_cow(s: &str) -> Cow<'_, str> {
+    // A key's value is only redacted after a separator (`:`, `=`, `%3A`, `%3D`): without
+    // one (most paths and user agents) there is no pair to look for (issue 29).
+    if memchr::memchr3(b':', b'=', b'%', s.as_bytes()).is_none() {
+        return token_shaped(s);
+    }
     match redact_pairs(s).0 {
         Cow::Borrowed(t) => token_shaped(t),
         Cow::Owned(t) => Cow::Owned(token_shaped(&t).into_owned()),
