@@ -190,7 +190,8 @@ pub fn identify(ua: Option<&str>, process: Option<&ProcessHint>) -> Option<Ident
     }
     // By user agent alone (every offline client): the answer is remembered. A verdict of
     // 10,000 clients asks a few times per client, for a handful of user agents; each answer
-    // reads every row's patterns (12% of `analyze` on a dense capture, issue 29).
+    // reads every row's patterns (12% of `analyze`'s instructions on a 20,000-request
+    // capture of 7,000 clients, issue 29).
     thread_local! {
         static BY_UA: std::cell::RefCell<lru::LruCache<String, Option<Identified>>> =
             std::cell::RefCell::new(lru::LruCache::new(UA_CACHE));

@@ -64,7 +64,8 @@ pub fn before_query(target: &str) -> &str {
 }
 
 /// The non-empty segments of a normalised path. A byte loop: `split('/')` set up a memchr
-/// search per segment, eight times a request (3% of `analyze` on a dense capture, issue 29).
+/// search per segment, eight times a request (2% of `analyze`'s instructions on a dense
+/// capture, issue 29).
 pub fn segments(norm: &str) -> impl Iterator<Item = &str> {
     let mut rest = norm;
     std::iter::from_fn(move || {

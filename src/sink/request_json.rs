@@ -92,45 +92,31 @@ fn imds(out: &mut Vec<u8>, i: &Imds) -> io::Result<()> {
     out.extend_from_slice(br#","path":"#);
     string(out, &i.path)?;
     out.extend_from_slice(br#","status":"#);
-    match i.status {
-        Some(s) => TerminalSafe.write_u16(out, s)?,
-        None => out.extend_from_slice(b"null"),
-    }
+    or_null(out, i.status, |o, s| TerminalSafe.write_u16(o, s))?;
     out.extend_from_slice(br#","outcome":"#);
     quoted(out, i.outcome.as_str());
     out.extend_from_slice(br#","credentials":"#);
     boolean(out, i.credentials);
     out.extend_from_slice(br#","token_ttl_seconds":"#);
-    match i.token_ttl_seconds {
-        Some(s) => TerminalSafe.write_u32(out, s)?,
-        None => out.extend_from_slice(b"null"),
-    }
+    or_null(out, i.token_ttl_seconds, |o, s| TerminalSafe.write_u32(o, s))?;
     out.extend_from_slice(br#","user_agent":"#);
-    match &i.user_agent {
-        Some(ua) => string(out, ua)?,
-        None => out.extend_from_slice(b"null"),
-    }
+    or_null(out, i.user_agent.as_deref(), string)?;
     out.extend_from_slice(br#","forwarded":"#);
     boolean(out, i.forwarded);
     out.extend_from_slice(br#","response_ms":"#);
-    match i.response_ms {
-        Some(ms) if ms.is_finite() => TerminalSafe.write_f64(out, ms)?,
-        _ => out.extend_from_slice(b"null"), // serde writes NaN and infinities as null too
-    }
+    // serde writes NaN and infinities as null too.
+    or_null(out, i.response_ms.filter(|ms| ms.is_finite()), |o, ms| TerminalSafe.write_f64(o, ms))?;
     out.extend_from_slice(br#","answer_ttl":"#);
-    match i.answer_ttl {
-        Some(t) => TerminalSafe.write_u8(out, t)?,
-        None => out.extend_from_slice(b"null"),
-    }
+    or_null(out, i.answer_ttl, |o, t| TerminalSafe.write_u8(o, t))?;
     out.extend_from_slice(br#","provider":"#);
     quoted(out, i.provider.as_str());
     out.extend_from_slice(br#","service":"#);
     quoted(out, i.service.as_str());
     out.extend_from_slice(br#","breaks_when_enforced":"#);
-    match i.breaks_when_enforced {
-        Some(b) => boolean(out, b),
-        None => out.extend_from_slice(b"null"),
-    }
+    or_null(out, i.breaks_when_enforced, |o, b| {
+        boolean(o, b);
+        Ok(())
+    })?;
     if i.parse_error {
         out.extend_from_slice(br#","parse_error":true"#);
     }
@@ -188,6 +174,21 @@ fn decimal(out: &mut Vec<u8>, v: u16) {
         }
     }
     out.extend_from_slice(&digits[at..]);
+}
+
+/// `write(v)`, or `null` for `None`.
+fn or_null<T>(
+    out: &mut Vec<u8>,
+    v: Option<T>,
+    write: impl FnOnce(&mut Vec<u8>, T) -> io::Result<()>,
+) -> io::Result<()> {
+    match v {
+        Some(v) => write(out, v),
+        None => {
+            out.extend_from_slice(b"null");
+            Ok(())
+        }
+    }
 }
 
 fn boolean(out: &mut Vec<u8>, b: bool) {
